@@ -1,0 +1,3 @@
+from traingate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Repository oddities a reviewer's diff view hides.
+
+Symlinks and submodules carry content from outside the diff; a mode change
+makes a data file runnable; ``.gitattributes`` can mark code as binary or
+attach a filter so that review tools (and naive gates) never show it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from traingate import paths
+from traingate.change import MODE_EXEC, ChangedFile, Status
+from traingate.checks.base import Context
+from traingate.findings import Finding
+from traingate.policy.model import Severity
+
+ID = "repository"
+DESCRIPTION = "Symlinks, submodules, mode changes, .gitattributes tricks and odd paths."
+
+# Attributes that change what git (and review UIs) show or run for a path.
+_RISKY_ATTR = re.compile(
+    r"(?:^|\s)(-?(?:filter|diff|merge|binary|text|eol|working-tree-encoding|export-ignore|linguist-generated|linguist-vendored)\b[^\s]*)"
+)
+_ODD_PATH = re.compile(r"[\x00-\x1f\x7f]|^-|(?:^|/)\.\.?(?:/|$)")
+
+
+def run(ctx: Context) -> list[Finding]:
+    sensitive = [p for sp in ctx.policy.policy.sensitive_paths for p in sp.paths]
+    fold = ctx.policy.policy.case_insensitive_paths
+    out: list[Finding] = []
+    for f in ctx.files:
+        out.extend(_symlink(ctx, f, sensitive, fold))
+        out.extend(_gitlink(f))
+        out.extend(_mode(f))
+        out.extend(_odd_path(f))
+        if posixpath.basename(f.path) == ".gitattributes" and f.new_oid:
+            out.extend(_gitattributes(ctx, f))
+    return out
+
+
+def _finding(
+    f: ChangedFile, rule: str, sev: Severity, msg: str, help: str, line: int | None = None
+) -> Finding:
+    return Finding(
+        path=f.path,
+        line=line,
+        column=1 if line else None,
+        check=ID,
+        rule_id=rule,
+        severity=sev,
+        message=msg,
+        help=help,
+        category="repository",
+    )
+
+
+def _symlink(ctx: Context, f: ChangedFile, sensitive: list[str], fold: bool) -> list[Finding]:
+    if not f.is_symlink or f.status is Status.DELETED:
+        return []
+    target = (ctx.change.read(f.new_oid) or b"").decode("utf-8", "surrogateescape")
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(f.path), target))
+    if target.startswith("/") or joined.startswith(".."):
+        return [
+            _finding(
+                f,
+                "repo-symlink-outside",
+                Severity.ERROR,
+                f"symlink points outside the repository: {target!r}",
+                "commit the file itself instead of a link to outside content",
+            )
+        ]
+    if paths.matches(sensitive, joined, fold=fold) or paths.matches(
+        sensitive, joined + "/", fold=fold
+    ):
+        return [
+            _finding(
+                f,
+                "repo-symlink-into-sensitive",
+                Severity.ERROR,
+                f"symlink points into a sensitive path: {target!r} -> {joined}",
+                "a link lets edits through one path change a protected one; commit a copy instead",
+            )
+        ]
+    if f.status is Status.TYPE_CHANGED or f.old_mode not in (None, f.new_mode):
+        return [
+            _finding(
+                f,
+                "repo-file-replaced-by-symlink",
+                Severity.ERROR,
+                f"a regular file was replaced by a symlink to {target!r}",
+                "keep the file; a link hides its content from the diff",
+            )
+        ]
+    return [
+        _finding(
+            f,
+            "repo-symlink",
+            Severity.WARNING,
+            f"symlink added: -> {target!r}",
+            "prefer real files in training repositories",
+        )
+    ]
+
+
+def _gitlink(f: ChangedFile) -> list[Finding]:
+    if not f.is_gitlink or f.status is Status.DELETED:
+        return []
+    verb = "added" if f.old_oid is None else "re-pointed"
+    return [
+        _finding(
+            f,
+            "repo-submodule",
+            Severity.ERROR,
+            f"submodule {verb} at {f.path} ({(f.new_oid or '')[:12]}): its code is not in this diff",
+            "review the submodule's commits, or vendor the code so the gate can read it",
+        )
+    ]
+
+
+def _mode(f: ChangedFile) -> list[Finding]:
+    if f.new_mode == MODE_EXEC and f.old_mode not in (None, MODE_EXEC):
+        return [
+            _finding(
+                f,
+                "repo-made-executable",
+                Severity.WARNING,
+                f"file mode changed {f.old_mode} -> {f.new_mode} (now executable)",
+                "training code rarely needs the executable bit; say why in the change",
+            )
+        ]
+    return []
+
+
+def _odd_path(f: ChangedFile) -> list[Finding]:
+    for p in f.paths:
+        if _ODD_PATH.search(p) or p != p.strip():
+            return [
+                _finding(
+                    f,
+                    "repo-odd-path",
+                    Severity.WARNING,
+                    f"path contains control characters, a leading dash or dot segments: {p!r}",
+                    "rename the file to a plain path",
+                )
+            ]
+    return []
+
+
+def _gitattributes(ctx: Context, f: ChangedFile) -> list[Finding]:
+    text = ctx.change.new_text(f) or ""
+    added = set(f.added_lines)
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if n not in added or line.lstrip().startswith("#"):
+            continue
+        m = _RISKY_ATTR.search(line)
+        if m:
+            out.append(
+                _finding(
+                    f,
+                    "repo-gitattributes",
+                    Severity.ERROR,
+                    f".gitattributes sets {m.group(1)!r}: it changes how git and review tools show or process files",
+                    "attributes can hide code from diffs or run filters; have security review it",
+                    line=n,
+                )
+            )
+    return out

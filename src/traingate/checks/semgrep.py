@@ -1,0 +1,504 @@
+"""Injected-code detection with semgrep and the traingate rule pack.
+
+How it stays honest (issue #3):
+- semgrep runs once per phase over blobs materialized into a temp tree, with
+  ``--metrics=off --disable-version-check --disable-nosem``, local rules only,
+  explicit targets (so semgrep's default ignore list, which skips ``tests/``,
+  and any ``.semgrepignore`` in the change do not apply), no per-file timeout
+  that could silently drop a file, and an overall timeout that blocks;
+- a file semgrep cannot parse, skips, or times out on is a blocking finding:
+  attackers craft unparseable code to hide;
+- results are cached by (rule pack hash, semgrep version, blob id), so a
+  re-check of unchanged content starts no semgrep at all;
+- in ``check`` a finding counts when it is new: present in the head version and
+  not in the base version (same rule, same normalized code), wherever it sits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from traingate.change import Change, ChangedFile, Status, is_binary
+from traingate.checks.base import Context
+from traingate.errors import CheckError
+from traingate.findings import Finding
+from traingate.policy.model import SemgrepSettings, Severity
+
+ID = "semgrep"
+DESCRIPTION = "The traingate semgrep rule pack (and the policy's own rule dirs) on changed code."
+
+CACHE_VERSION = "1"
+_PY_EXT = {".py", ".pyi", ".pyw"}
+_SH_EXT = {".sh", ".bash"}
+_SHEBANG = re.compile(rb"^#![^\n]*\b(python[0-9.]*|bash|sh)\b")
+_PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other syntax error")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One blob to scan, as semgrep will see it."""
+
+    oid: str
+    path: str  # the repository path reported to users
+    ext: str  # the extension semgrep sees (.py for notebooks and .pth files)
+    text: str  # what semgrep scans
+    line_map: tuple[int, ...] | None = None  # scanned line -> line in the real file
+
+    @property
+    def key(self) -> str:
+        return f"{self.oid}{self.ext}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    severity: str
+    message: str
+    category: str | None
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    norm: str  # whitespace-normalized matched code: identity across versions
+    parse_error: bool = False
+
+
+def run(ctx: Context) -> list[Finding]:
+    settings = ctx.settings
+    assert isinstance(settings, SemgrepSettings)
+    pack = RulePack.load(ctx, settings)
+    engine = Engine(pack, settings, ctx.cache_dir)
+    heads = [t for f in ctx.files if (t := _target(ctx.change, f, new=True)) is not None]
+    head_hits = engine.scan(heads)
+    findings: list[Finding] = []
+    need_base: list[tuple[Target, ChangedFile]] = []
+    for t in heads:
+        f = _file_for(ctx.files, t)
+        if ctx.scan_all or f.status in (Status.ADDED,) or not head_hits[t.key]:
+            continue
+        base = _target(ctx.change, f, new=False)
+        if base is not None:
+            need_base.append((base, f))
+    base_hits = engine.scan([b for b, _ in need_base])
+    base_by_path = {f.path: base_hits[b.key] for b, f in need_base}
+    for t in heads:
+        hits = head_hits[t.key]
+        f = _file_for(ctx.files, t)
+        new = _new_hits(hits, base_by_path.get(f.path, []), set(f.added_lines), ctx.scan_all)
+        findings.extend(_finding(t, h) for h in new)
+    return findings
+
+
+def _file_for(files: Sequence[ChangedFile], t: Target) -> ChangedFile:
+    for f in files:
+        if f.new_oid == t.oid and f.path == t.path:
+            return f
+    raise AssertionError(t.path)
+
+
+def _new_hits(head: list[Hit], base: list[Hit], added: set[int], scan_all: bool) -> list[Hit]:
+    """Hits of the head version that the base version does not have."""
+    if scan_all or not base:
+        return head
+    have = Counter((h.rule, h.norm) for h in base)
+    count = Counter((h.rule, h.norm) for h in head)
+    out = []
+    # Where the head has more copies than the base, attribute the surplus to
+    # hits on added lines first (a copy pasted into a new place is the new one).
+    for h in sorted(head, key=lambda h: h.line not in added):
+        key = (h.rule, h.norm)
+        if h.parse_error or count[key] > have[key]:
+            out.append(h)
+            count[key] -= 1
+    return out
+
+
+def _finding(t: Target, h: Hit) -> Finding:
+    line, end_line = h.line, h.end_line
+    if t.line_map is not None:
+        line = t.line_map[min(line, len(t.line_map)) - 1]
+        end_line = t.line_map[min(end_line, len(t.line_map)) - 1]
+    sev = {"ERROR": Severity.ERROR, "WARNING": Severity.WARNING}.get(h.severity, Severity.INFO)
+    return Finding(
+        path=t.path,
+        line=line,
+        column=h.column,
+        end_line=end_line,
+        end_column=h.end_column,
+        check=ID,
+        rule_id=h.rule,
+        severity=sev,
+        message=h.message.strip(),
+        category=h.category,
+        help=None if h.parse_error else f"see docs/rules/{h.rule}.md",
+        snippet=h.norm[:200],
+    )
+
+
+# --- targets -------------------------------------------------------------
+
+
+def _target(change: Change, f: ChangedFile, *, new: bool) -> Target | None:
+    path = f.new_path if new else f.old_path
+    oid = f.new_oid if new else f.old_oid
+    mode = f.new_mode if new else f.old_mode
+    if path is None or oid is None or mode is None or not mode.startswith("100"):
+        return None
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _PY_EXT | _SH_EXT | {".pth", ".ipynb", ""}:
+        return None
+    data = change.read(oid)
+    if data is None or is_binary(data):
+        return None
+    if ext == "":
+        m = _SHEBANG.match(data)
+        if not m:
+            return None
+        ext = ".py" if m.group(1).startswith(b"python") else ".sh"
+    text = data.decode("utf-8", "replace")
+    if ext == ".ipynb":
+        return _notebook(oid, path, text)
+    if ext == ".pth":
+        # site.py executes only lines that start with "import"; the rest are paths.
+        lines = [ln if ln.startswith(("import ", "import\t")) else "" for ln in text.splitlines()]
+        return Target(oid, path, ".pth.py", "\n".join(lines) + "\n")
+    return Target(oid, path, ext, text)
+
+
+def _notebook(oid: str, path: str, raw: str) -> Target:
+    """Code cells as one Python file; shell escapes become subprocess calls."""
+    try:
+        nb = json.loads(raw)
+        cells = nb.get("cells", []) if isinstance(nb, dict) else []
+    except ValueError:
+        cells = None
+    if cells is None:
+        # Unparseable notebook: scan the raw text so semgrep reports the parse error.
+        return Target(oid, path, ".ipynb.py", raw)
+    raw_lines = raw.splitlines()
+    out: list[str] = []
+    line_map: list[int] = []
+    cursor = 0
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        lines = "".join(src).splitlines() if isinstance(src, list) else str(src).splitlines()
+        for ln in lines:
+            cursor = _find_line(raw_lines, ln, cursor)
+            out.append(_unmagic(ln))
+            line_map.append(cursor + 1)
+        out.append("")
+        line_map.append(cursor + 1)
+    return Target(oid, path, ".ipynb.py", "\n".join(out) + "\n", tuple(line_map) or (1,))
+
+
+def _find_line(raw_lines: list[str], src_line: str, start: int) -> int:
+    needle = json.dumps(src_line)[1:-1]
+    for i in range(start, len(raw_lines)):
+        if needle in raw_lines[i]:
+            return i
+    return start
+
+
+def _unmagic(line: str) -> str:
+    stripped = line.lstrip()
+    indent = line[: len(line) - len(stripped)]
+    if stripped.startswith("!"):
+        return f"{indent}__import__('subprocess').run({stripped[1:]!r}, shell=True)"
+    if stripped.startswith(("%pip", "%conda")):
+        return f"{indent}__import__('subprocess').run({stripped[1:]!r}, shell=True)"
+    if stripped.startswith("%"):
+        return f"{indent}pass  # {stripped}"
+    return line
+
+
+# --- rule pack -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RulePack:
+    dirs: tuple[Path, ...]
+    digest: str
+    _tmp: Any = None  # keeps a materialized temp dir alive
+
+    @classmethod
+    def load(cls, ctx: Context, settings: SemgrepSettings) -> RulePack:
+        from traingate.policy.load import data_dir
+
+        dirs: list[Path] = []
+        tmp = None
+        if settings.builtin_rules:
+            dirs.append(data_dir() / "rules")
+        if settings.rule_dirs:
+            tmp = tempfile.TemporaryDirectory(prefix="traingate-rules-")
+            dirs.extend(_custom_dirs(ctx, settings.rule_dirs, Path(tmp.name)))
+        if not dirs:
+            raise CheckError(
+                "the semgrep check is enabled but has no rules", help="set builtin_rules: true"
+            )
+        h = hashlib.sha256(CACHE_VERSION.encode())
+        for d in dirs:
+            for p in sorted(d.rglob("*")):
+                if p.suffix in (".yaml", ".yml") and p.is_file():
+                    h.update(p.relative_to(d).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        return cls(tuple(dirs), h.hexdigest(), tmp)
+
+
+def _custom_dirs(ctx: Context, rule_dirs: Sequence[str], into: Path) -> list[Path]:
+    """Custom rule dirs come from the trusted base revision, not the change."""
+    from traingate import git
+
+    out = []
+    for i, rel in enumerate(rule_dirs):
+        dest = into / str(i)
+        dest.mkdir(parents=True)
+        rev = ctx.change.base
+        if rev is not None and ctx.change.mode != "scan":
+            listing = git.run(
+                ctx.change.root, "--literal-pathspecs", "ls-tree", "-r", "-z", rev, "--", rel
+            )
+            entries = [e.split(b"\t", 1) for e in listing.split(b"\0") if e]
+            reader = git.BlobReader(ctx.change.root)
+            for meta, name in entries:
+                _mode, kind, oid = meta.decode().split()
+                if kind == "blob" and name.endswith((b".yaml", b".yml")):
+                    target = dest / f"{len(list(dest.iterdir()))}.yaml"
+                    target.write_bytes(reader.read(oid))
+            if not any(dest.iterdir()):
+                raise CheckError(f"rule dir {rel!r} has no rules at the trusted base {rev[:12]}")
+        else:
+            src = ctx.change.root / rel
+            if not src.is_dir():
+                raise CheckError(f"rule dir {rel!r} does not exist")
+            shutil.copytree(src, dest, dirs_exist_ok=True)
+        out.append(dest)
+    return out
+
+
+# --- engine ----------------------------------------------------------------
+
+
+class Engine:
+    def __init__(self, pack: RulePack, settings: SemgrepSettings, cache_dir: Path | None) -> None:
+        self.pack = pack
+        self.settings = settings
+        self.cache = _Cache(cache_dir, pack.digest) if cache_dir else None
+
+    def scan(self, targets: Sequence[Target]) -> dict[str, list[Hit]]:
+        results: dict[str, list[Hit]] = {}
+        misses: dict[str, Target] = {}
+        for t in targets:
+            cached = self.cache.get(t.key) if self.cache else None
+            if cached is not None:
+                results[t.key] = cached
+            else:
+                misses.setdefault(t.key, t)
+        if misses:
+            fresh = self._run(list(misses.values()))
+            for key, hits in fresh.items():
+                results[key] = hits
+                if self.cache:
+                    self.cache.put(key, hits)
+        return results
+
+    def _run(self, targets: list[Target]) -> dict[str, list[Hit]]:
+        exe = semgrep_executable()
+        with tempfile.TemporaryDirectory(prefix="traingate-scan-") as tmp:
+            root = Path(tmp)
+            # An empty .semgrepignore replaces semgrep's default ignore list.
+            (root / ".semgrepignore").write_text("")
+            names: dict[str, Target] = {}
+            for i, t in enumerate(targets):
+                name = f"t{i}{t.ext}"
+                (root / name).write_text(t.text, encoding="utf-8", errors="surrogateescape")
+                names[name] = t
+            cmd = [
+                exe,
+                "scan",
+                "--json",
+                "--quiet",
+                "--metrics=off",
+                "--disable-version-check",
+                "--disable-nosem",
+                "--no-git-ignore",
+                "--no-rewrite-rule-ids",
+                "--oss-only",
+                "--timeout=0",
+                "--max-target-bytes=0",
+                f"--jobs={max(1, os.cpu_count() or 1)}",
+            ]
+            for d in self.pack.dirs:
+                cmd.append(f"--config={d}")
+            cmd += sorted(names)
+            out = _invoke(cmd, root, self.settings.timeout)
+        return _parse(out, names)
+
+
+def semgrep_executable() -> str:
+    """semgrep beside our interpreter (the one we were installed with), else PATH."""
+    local = Path(sys.executable).with_name("semgrep")
+    if local.exists():
+        return str(local)
+    found = shutil.which("semgrep")
+    if not found:
+        raise CheckError(
+            "semgrep is not installed or not on PATH",
+            help="install it with `python -m pip install 'semgrep>=1.150'`",
+        )
+    return found
+
+
+def _invoke(cmd: list[str], cwd: Path, timeout: int) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMGREP_")}
+    env.update({"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"})
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise CheckError(
+            f"semgrep did not finish within {timeout}s; the change is blocked",
+            help="raise checks.semgrep.timeout in the trusted policy, or split the change",
+        ) from None
+    except OSError as exc:
+        raise CheckError(f"semgrep could not be started: {exc}") from None
+    if proc.returncode not in (0, 1):
+        tail = proc.stderr.decode("utf-8", "replace").strip()[-800:]
+        raise CheckError(f"semgrep exited with code {proc.returncode}: {tail or '(no output)'}")
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise CheckError("semgrep printed output that is not JSON") from None
+    if not isinstance(data, dict) or "results" not in data:
+        raise CheckError("semgrep's JSON output has no results")
+    return data
+
+
+def _parse(data: dict[str, Any], names: dict[str, Target]) -> dict[str, list[Hit]]:
+    hits: dict[str, list[Hit]] = {t.key: [] for t in names.values()}
+    scanned = set(data.get("paths", {}).get("scanned", names))
+    for name, tgt in names.items():
+        if name not in scanned:
+            hits[tgt.key].append(
+                _error_hit("semgrep-skipped", "semgrep skipped this file; it was not checked")
+            )
+    for r in data["results"]:
+        found = names.get(r.get("path", ""))
+        if found is None:
+            raise CheckError(f"semgrep reported an unknown path {r.get('path')!r}")
+        extra = r.get("extra", {})
+        meta = extra.get("metadata", {}) or {}
+        start, end = r["start"], r["end"]
+        code = found.text.encode("utf-8", "surrogateescape")[start["offset"] : end["offset"]]
+        hits[found.key].append(
+            Hit(
+                rule=str(r["check_id"]).rsplit(".", 1)[-1],
+                severity=_severity(str(extra.get("severity", "WARNING"))),
+                message=str(extra.get("message", "")),
+                category=meta.get("category"),
+                line=int(start["line"]),
+                column=int(start["col"]),
+                end_line=int(end["line"]),
+                end_column=int(end["col"]),
+                norm=" ".join(code.decode("utf-8", "replace").split()),
+            )
+        )
+    for err in data.get("errors", []):
+        path = err.get("path")
+        target = names.get(path) if path else None
+        kind = err.get("type")
+        kind = kind[0] if isinstance(kind, list) else str(kind)
+        if target is None:
+            # Not tied to one of our files: a rule or engine problem. Fail closed.
+            raise CheckError(f"semgrep error: {kind}: {str(err.get('message', ''))[:300]}")
+        if kind in _PARSE_ERROR_TYPES:
+            span = (err.get("spans") or [{}])[0]
+            line = int(span.get("start", {}).get("line", 1))
+            hits[target.key].append(
+                _error_hit(
+                    "semgrep-parse-error",
+                    f"semgrep cannot parse this file ({kind} at line {line}); unparseable code "
+                    "cannot be checked and is blocked",
+                    line,
+                )
+            )
+        else:
+            hits[target.key].append(
+                _error_hit("semgrep-incomplete", f"semgrep could not finish this file: {kind}")
+            )
+    for key in hits:
+        hits[key].sort(key=lambda h: (h.line, h.column, h.rule))
+    return hits
+
+
+def _severity(s: str) -> str:
+    s = s.upper()
+    if s in ("ERROR", "CRITICAL", "HIGH"):
+        return "ERROR"
+    if s in ("WARNING", "MEDIUM"):
+        return "WARNING"
+    return "INFO"
+
+
+def _error_hit(rule: str, message: str, line: int = 1) -> Hit:
+    return Hit(rule, "ERROR", message, "scanner", line, 1, line, 1, rule, parse_error=True)
+
+
+# --- cache -----------------------------------------------------------------
+
+
+class _Cache:
+    """One JSON file per (pack, semgrep version, blob): safe for concurrent runs
+    (atomic rename) and for a corrupt or unwritable directory (treated as a miss)."""
+
+    def __init__(self, root: Path, pack_digest: str) -> None:
+        self.dir = root / "semgrep"
+        self.salt = f"{pack_digest}:{semgrep_version()}"
+
+    def _path(self, key: str) -> Path:
+        digest = hashlib.sha256(f"{self.salt}:{key}".encode()).hexdigest()
+        return self.dir / digest[:2] / f"{digest}.json"
+
+    def get(self, key: str) -> list[Hit] | None:
+        try:
+            raw = json.loads(self._path(key).read_text(encoding="utf-8"))
+            if raw.get("key") != key:
+                return None
+            return [Hit(**h) for h in raw["hits"]]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def put(self, key: str, hits: Iterable[Hit]) -> None:
+        path = self._path(key)
+        payload = json.dumps({"key": key, "hits": [h.__dict__ for h in hits]})
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only or full cache only costs speed
+
+
+def semgrep_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("semgrep")
+    except Exception:
+        out = subprocess.run([semgrep_executable(), "--version"], capture_output=True, check=False)
+        return out.stdout.decode().strip() or "unknown"

@@ -1,0 +1,270 @@
+"""Command line: ``main(argv) -> int`` so every command is testable in-process.
+
+Exit codes are decided here and nowhere else: 0 pass, 1 blocked by policy,
+2 usage or policy error, 3 internal error (see traingate.errors.ExitCode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from traingate import __version__
+from traingate.errors import ExitCode, TraingateError, UsageError
+
+FORMATS = ("text", "json", "sarif", "markdown")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse exits 2 on its own, which matches our usage-error code.
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitCode.USAGE), f"error: {message}\n  help: run `{self.prog} --help`\n")
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format", choices=FORMATS, default="text", help="report format (default: text)"
+    )
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
+    )
+    p.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="use this policy file (or builtin:default) instead of the trusted .traingate.yaml",
+    )
+    p.add_argument("--cache-dir", metavar="DIR", help="result cache (default: the user cache dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="traingate",
+        description="A pre-merge policy gate for shared ML training code.",
+        epilog="Exit codes: 0 pass, 1 blocked by policy, 2 usage or policy error, 3 internal error.",
+    )
+    parser.add_argument("--version", action="version", version=f"traingate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser(
+        "check",
+        help="check a change (staged, a revision range, or the working tree) against the policy",
+        description=(
+            "Check a change. Modes: --staged (index vs HEAD), --base REV [--head REV] "
+            "(merge-base(base, head)..head), or, with neither, the working tree vs HEAD. "
+            "The policy is read from the trusted base (HEAD, or --base), never from the change."
+        ),
+    )
+    mode = check.add_mutually_exclusive_group()
+    mode.add_argument("--staged", action="store_true", help="check the index against HEAD")
+    mode.add_argument(
+        "--base", metavar="REV", help="target branch revision; the policy is read from it"
+    )
+    check.add_argument(
+        "--head", metavar="REV", help="head of the change (default HEAD; with --base)"
+    )
+    check.add_argument(
+        "--approvals-advisory",
+        action="store_true",
+        help="report approvals the change will need at merge without failing on them (hooks)",
+    )
+    check.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    _add_output(check)
+
+    scan = sub.add_parser(
+        "scan",
+        help="scan files or trees in full (every line counts as changed, no approvals)",
+        description="Scan files or directories in full; same formats and exit codes as check.",
+    )
+    scan.add_argument("paths", nargs="+", metavar="PATH")
+    _add_output(scan)
+
+    sub.add_parser(
+        "demo",
+        help="build a throwaway repo with a sabotaged training change and show the gate blocking it",
+    )
+
+    pol = sub.add_parser("policy", help="validate, explain and export the policy schema")
+    psub = pol.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    val = psub.add_parser("validate", help="validate a policy file (default: ./.traingate.yaml)")
+    val.add_argument("file", nargs="?", default=".traingate.yaml")
+    psub.add_parser("schema", help="print the JSON Schema of .traingate.yaml (for editors)")
+    exp = psub.add_parser(
+        "explain", help="which sensitive groups, checks and exemptions apply to paths"
+    )
+    exp.add_argument("paths", nargs="+", metavar="PATH")
+    exp.add_argument(
+        "--policy", metavar="FILE", help="policy file (default: .traingate.yaml at HEAD)"
+    )
+    exp.add_argument("--repo", metavar="DIR", default=".")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except TraingateError as exc:
+        if getattr(args, "format", "text") in ("json", "sarif", "markdown") and args.command in (
+            "check",
+            "scan",
+        ):
+            _emit_error_report(args, exc)
+        print(exc.render(), file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was decided (blocking)", file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+    except Exception as exc:  # fail closed: anything unexpected is a bug and blocks
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    fd, log = tempfile.mkstemp(prefix="traingate-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"traingate {__version__}\nargv: {sys.argv}\n\n{text}")
+    print(
+        f"error: internal error (this is a bug in traingate; the change is blocked): "
+        f"{type(exc).__name__}: {exc}\n  help: please report it with the log at {log}",
+        file=sys.stderr,
+    )
+    return int(ExitCode.INTERNAL)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return _check(args)
+    if args.command == "scan":
+        return _scan(args)
+    if args.command == "demo":
+        from traingate.demo import run_demo
+
+        return run_demo()
+    if args.command == "policy":
+        return _policy(parser, args)
+    parser.print_help()
+    return int(ExitCode.USAGE)
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    if getattr(args, "cache_dir", None):
+        return Path(args.cache_dir)
+    from traingate.cache import default_cache_dir
+
+    return default_cache_dir()
+
+
+def _check(args: argparse.Namespace) -> int:
+    from traingate import change as changes
+    from traingate.engine import evaluate
+    from traingate.policy import load as policy_load
+
+    if args.head and not args.base:
+        raise UsageError(
+            "--head needs --base", help="e.g. `traingate check --base origin/main --head HEAD`"
+        )
+    if args.staged:
+        ch = changes.staged(args.repo)
+    elif args.base:
+        ch = changes.revision_range(args.repo, args.base, args.head or "HEAD")
+    else:
+        ch = changes.worktree(args.repo)
+    if args.policy:
+        policy = policy_load.load_file(args.policy)
+    else:
+        policy = policy_load.load_from_git(ch.root, ch.base)
+    report = evaluate(
+        ch, policy, enforce_approvals=not args.approvals_advisory, cache_dir=_cache_dir(args)
+    )
+    return _write(args, report)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from traingate import change as changes
+    from traingate.engine import evaluate
+    from traingate.policy import load as policy_load
+
+    ch = changes.scan_paths(args.paths)
+    policy = policy_load.load_file(args.policy) if args.policy else policy_load.load_builtin()
+    report = evaluate(ch, policy, enforce_approvals=False, cache_dir=_cache_dir(args))
+    return _write(args, report)
+
+
+def _write(args: argparse.Namespace, report: object) -> int:
+    from traingate.findings import Report
+    from traingate.report import render
+
+    assert isinstance(report, Report)
+    text = render(report, args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        if args.format != "text":
+            sys.stdout.write(render(report, "text"))
+    else:
+        sys.stdout.write(text)
+    return report.exit_code
+
+
+def _emit_error_report(args: argparse.Namespace, exc: TraingateError) -> None:
+    """A machine-readable format still gets a (blocking) document on error."""
+    from traingate.findings import Report
+    from traingate.report import render
+
+    report = Report(
+        mode=args.command, root=os.getcwd(), policy_source="(not loaded)", policy_sha256=""
+    )
+    report.errors.append(exc.render())
+    text = render(report, args.format)
+    try:
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    except OSError:
+        pass
+
+
+def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from traingate.policy import load as policy_load
+
+    if args.policy_command == "validate":
+        loaded = policy_load.load_file(args.file)
+        for w in loaded.warnings:
+            print(f"warning: {args.file}: {w}")
+        p = loaded.policy
+        print(
+            f"{args.file}: valid (layers: {' + '.join(loaded.layers)}; {len(p.sensitive_paths)} sensitive "
+            f"path groups, {len(p.groups)} groups, {len(p.exemptions)} exemptions)"
+        )
+        return int(ExitCode.PASS)
+    if args.policy_command == "schema":
+        from traingate.policy.schema import schema_json
+
+        sys.stdout.write(schema_json())
+        return int(ExitCode.PASS)
+    if args.policy_command == "explain":
+        from traingate.policy.explain import explain
+
+        if args.policy:
+            loaded = policy_load.load_file(args.policy)
+        else:
+            from traingate import git
+
+            root = git.toplevel(args.repo)
+            loaded = policy_load.load_from_git(root, git.resolve_commit(root, "HEAD"))
+        sys.stdout.write(explain(loaded, args.paths))
+        return int(ExitCode.PASS)
+    parser.parse_args(["policy", "--help"])
+    return int(ExitCode.USAGE)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,260 @@
+"""Runs the checks on a change, applies the policy, and builds the report.
+
+Fail closed: an exception in any check becomes an error in the report, which
+blocks with exit code 3; it never turns into "no findings".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from traingate import paths
+from traingate.change import Change
+from traingate.checks import REGISTRY, load
+from traingate.checks.base import Context
+from traingate.findings import ExemptionUse, Finding, Outcome, Report, Requirement
+from traingate.policy.load import LoadedPolicy
+from traingate.policy.model import Action, CheckSettings, Policy, RequireApproval, Severity
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """What an approval source reports (filled in by traingate.approvals)."""
+
+    approved: tuple[str, ...] = ()  # users whose approval counts for the current head
+    excluded: tuple[tuple[str, str], ...] = ()  # (user, reason): author, committers, bots...
+    rejected: tuple[tuple[str, str], ...] = ()  # (user, why the approval did not count)
+    source: str = "none"
+
+
+def evaluate(
+    change: Change,
+    policy: LoadedPolicy,
+    *,
+    enforce_approvals: bool = True,
+    approvals: Approvals | None = None,
+    only: Sequence[str] | None = None,
+    cache_dir: Path | None = None,
+    today: dt.date | None = None,
+) -> Report:
+    report = Report(
+        mode=change.mode,
+        root=str(change.root),
+        policy_source=policy.source,
+        policy_sha256=policy.sha256,
+        base=change.base,
+        head=change.head,
+        merge_base=change.merge_base,
+        enforce_approvals=enforce_approvals,
+        warnings=list(policy.warnings),
+        approvals_source=(approvals or Approvals()).source,
+    )
+    report.changed_files = [_file_summary(f) for f in change.files]
+    findings: list[Finding] = []
+    for check_id in REGISTRY:
+        settings: CheckSettings = getattr(policy.policy.checks, check_id)
+        if not settings.enabled or (only is not None and check_id not in only):
+            continue
+        fold = policy.policy.case_insensitive_paths
+        covered = [
+            f
+            for f in change.files
+            if any(paths.covered(settings.paths, settings.exclude, p, fold=fold) for p in f.paths)
+        ]
+        if not covered:
+            continue  # nothing relevant changed: the check (and its imports) never start
+        ctx = Context(change, policy, settings, covered, cache_dir, change.mode == "scan")
+        try:
+            findings.extend(load(check_id).run(ctx))
+        except Exception as exc:  # fail closed, whatever went wrong
+            report.errors.append(_describe(check_id, exc))
+    findings = [
+        _apply_action(f, policy.policy, getattr(policy.policy.checks, f.check, None))
+        for f in findings
+    ]
+    findings, report.exemptions = _apply_exemptions(
+        findings, policy.policy, today or dt.date.today()
+    )
+    report.findings = sorted(
+        (f for f in findings if f.outcome is not Outcome.IGNORE), key=lambda f: f.sort_key
+    )
+    if change.mode != "scan":
+        report.requirements = requirements(
+            change, policy.policy, report.findings, approvals or Approvals()
+        )
+    return report
+
+
+def _describe(check_id: str, exc: Exception) -> str:
+    from traingate.errors import TraingateError
+
+    if isinstance(exc, TraingateError):
+        return f"check {check_id!r} failed: {exc.message}" + (
+            f" (help: {exc.help})" if exc.help else ""
+        )
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
+    return (
+        f"check {check_id!r} crashed (this is a bug in traingate): {type(exc).__name__}: {exc}\n"
+        + "".join(tb)
+    )
+
+
+def _file_summary(f: object) -> dict[str, object]:
+    from traingate.change import ChangedFile
+
+    assert isinstance(f, ChangedFile)
+    return {
+        "status": f.status.value,
+        "path": f.path,
+        "old_path": f.old_path,
+        "old_mode": f.old_mode,
+        "new_mode": f.new_mode,
+        "old_oid": f.old_oid,
+        "new_oid": f.new_oid,
+        "added_lines": len(f.added_lines),
+        "removed_lines": len(f.removed_lines),
+    }
+
+
+def resolve_action(policy: Policy, settings: CheckSettings | None, f: Finding) -> Action:
+    """rules[rule id] > rules[category:NAME] > actions[severity] > the default.
+
+    Default (issue #3): ERROR needs the security group's approval, or blocks
+    outright when the policy names no security group; WARNING warns; INFO is ignored.
+    """
+    if settings is not None:
+        if f.rule_id in settings.rules:
+            return settings.rules[f.rule_id]
+        if f.category and f"category:{f.category}" in settings.rules:
+            return settings.rules[f"category:{f.category}"]
+        if f.severity in settings.actions:
+            return settings.actions[f.severity]
+    if f.severity is Severity.ERROR:
+        group = policy.security_group
+        return RequireApproval(require_approval=group) if group else "block"
+    return "warn" if f.severity is Severity.WARNING else "ignore"
+
+
+def _apply_action(f: Finding, policy: Policy, settings: CheckSettings | None) -> Finding:
+    action = resolve_action(policy, settings, f)
+    if isinstance(action, RequireApproval):
+        return replace(f, outcome=Outcome.REQUIRE_APPROVAL, approval_group=action.require_approval)
+    return replace(f, outcome=Outcome(action))
+
+
+def _apply_exemptions(
+    findings: list[Finding], policy: Policy, today: dt.date
+) -> tuple[list[Finding], list[ExemptionUse]]:
+    uses = []
+    out = list(findings)
+    fold = policy.case_insensitive_paths
+    for ex in policy.exemptions:
+        expired = ex.expires < today
+        matched = 0
+        for i, f in enumerate(out):
+            if f.check != ex.check or ex.rule not in ("*", f.rule_id):
+                continue
+            if not paths.matches(ex.paths, f.path, fold=fold):
+                continue
+            matched += 1
+            if not expired and f.exemption is None:
+                out[i] = replace(f, exemption=ex.reason)
+        uses.append(
+            ExemptionUse(
+                check=ex.check,
+                rule=ex.rule,
+                paths=tuple(ex.paths),
+                reason=ex.reason,
+                expires=ex.expires.isoformat(),
+                approved_by=ex.approved_by,
+                expired=expired,
+                matched=matched,
+            )
+        )
+    return out, uses
+
+
+def expand(policy: Policy, names: Sequence[str]) -> list[str]:
+    """Group names and user ids -> user ids, in policy order, deduplicated."""
+    users: list[str] = []
+    for name in names:
+        users.extend(policy.groups.get(name, [name]))
+    return list(dict.fromkeys(users))
+
+
+def requirements(
+    change: Change, policy: Policy, findings: Sequence[Finding], approvals: Approvals
+) -> list[Requirement]:
+    out: list[Requirement] = []
+    fold = policy.case_insensitive_paths
+    for sp in policy.sensitive_paths:
+        hit = sorted(
+            {p for f in change.files for p in f.paths if paths.matches(sp.paths, p, fold=fold)}
+        )
+        if hit:
+            out.append(
+                _requirement(
+                    policy,
+                    sp.name,
+                    "sensitive_path",
+                    hit,
+                    sp.approvals,
+                    sp.approvers,
+                    approvals,
+                    (),
+                )
+            )
+    by_group: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.outcome is Outcome.REQUIRE_APPROVAL and f.exemption is None and f.approval_group:
+            by_group.setdefault(f.approval_group, []).append(f)
+    for group, fs in sorted(by_group.items()):
+        reasons = tuple(sorted({f"{f.rule_id} at {f.path}:{f.line or 1}" for f in fs}))
+        hit = sorted({f.path for f in fs})
+        out.append(
+            _requirement(
+                policy, f"findings:{group}", "finding", hit, 1, [group], approvals, reasons
+            )
+        )
+    return out
+
+
+def _requirement(
+    policy: Policy,
+    name: str,
+    kind: str,
+    hit: Sequence[str],
+    required: int,
+    approvers: Sequence[str],
+    approvals: Approvals,
+    reasons: tuple[str, ...],
+) -> Requirement:
+    excluded = {u for u, _ in approvals.excluded} | set(policy.excluded_approvers)
+    eligible = tuple(u for u in expand(policy, approvers) if u not in excluded)
+    approved = tuple(u for u in approvals.approved if u in eligible)
+    rejected = tuple(approvals.rejected) + tuple(
+        (u, "not an eligible approver for this requirement")
+        for u in approvals.approved
+        if u not in eligible
+    )
+    error = None
+    if not eligible:
+        error = f"no one can approve this: {', '.join(approvers)} has no eligible members"
+    elif len(eligible) < required:
+        error = f"only {len(eligible)} eligible approver(s) for {required} required approvals"
+    return Requirement(
+        name=name,
+        kind=kind,
+        paths=tuple(hit),
+        required=required,
+        approvers=tuple(approvers),
+        eligible=eligible,
+        approved_by=approved,
+        rejected=rejected,
+        reasons=reasons,
+        error=error,
+    )

@@ -1,0 +1,346 @@
+"""All git access lives here.
+
+Rules this module keeps (see docs/security/threat-model.md):
+- git runs with an environment scrubbed of inherited ``GIT_*`` variables that
+  could redirect it (``GIT_DIR``, ``GIT_INDEX_FILE``, ``GIT_CONFIG_*``...) and
+  with replace refs disabled, so a pushed ``refs/replace/*`` cannot swap the
+  content we read;
+- diffs use ``--no-ext-diff --no-textconv`` and ``-z``: nothing configured by
+  the change runs, and any byte sequence is a valid path;
+- content is read by blob id with ``cat-file``; the change is never checked out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from traingate.errors import GitError, UsageError
+
+# Kept from the caller's environment: what CI needs to fetch over the network.
+_KEEP_GIT_VARS = frozenset(
+    {
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_NO_VERIFY",
+        "GIT_ASKPASS",
+        "GIT_HTTP_PROXY_AUTHMETHOD",
+        "GIT_ALLOW_PROTOCOL",
+    }
+)
+
+# Per-invocation config: never run repository-configured helpers, never print
+# quoted paths, never take a lock on the index just to read.
+_SAFE_CONFIG = (
+    "-c",
+    "core.quotepath=off",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "diff.noprefix=false",
+    "-c",
+    "diff.mnemonicPrefix=false",
+    "-c",
+    "diff.relative=false",
+    "-c",
+    "diff.renames=true",
+    "-c",
+    "core.hooksPath=/dev/null",
+)
+
+NULL_OID_RE = re.compile(r"^0+$")
+
+
+def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for every git call (also used for ssh-keygen etc.)."""
+    env = {
+        k: v
+        for k, v in (os.environ if base is None else base).items()
+        if not k.startswith("GIT_") or k in _KEEP_GIT_VARS
+    }
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_OPTIONAL_LOCKS": "0",
+            "GIT_NO_REPLACE_OBJECTS": "1",
+            "GIT_CONFIG_NOSYSTEM": env.get("GIT_CONFIG_NOSYSTEM", "0"),
+            "LC_ALL": "C",
+        }
+    )
+    return env
+
+
+def run(cwd: str | Path, *args: str, stdin: bytes | None = None, check: bool = True) -> bytes:
+    """Run git and return stdout; raise GitError naming the command on failure."""
+    cmd = ["git", *_SAFE_CONFIG, *args]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, input=stdin, capture_output=True, env=git_env(), check=False
+        )
+    except FileNotFoundError as exc:  # pragma: no cover - git is a prerequisite
+        raise GitError("git is not installed or not on PATH") from exc
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise GitError(f"`git {' '.join(args[:3])}` failed: {err}")
+    return proc.stdout
+
+
+def toplevel(cwd: str | Path) -> Path:
+    try:
+        out = run(cwd, "rev-parse", "--show-toplevel")
+    except GitError as exc:
+        raise UsageError(
+            f"{cwd} is not inside a git work tree",
+            help="run traingate from the repository you want to check",
+        ) from exc
+    return Path(out.decode().strip())
+
+
+def object_format(cwd: str | Path) -> str:
+    out = run(cwd, "rev-parse", "--show-object-format", check=False).decode().strip()
+    return out or "sha1"
+
+
+def resolve_commit(cwd: str | Path, rev: str) -> str | None:
+    """The full commit id for ``rev``, or None when it does not exist."""
+    out = run(
+        cwd,
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        f"{rev}^{{commit}}",
+        check=False,
+    )
+    sha = out.decode().strip()
+    return sha or None
+
+
+def require_commit(cwd: str | Path, rev: str, what: str) -> str:
+    sha = resolve_commit(cwd, rev)
+    if sha is None:
+        raise UsageError(
+            f"{what} revision {rev!r} does not exist in this repository",
+            help="fetch it first (`git fetch origin <branch>`), or unshallow the clone",
+        )
+    return sha
+
+
+def merge_base(cwd: str | Path, a: str, b: str) -> str:
+    out = run(cwd, "merge-base", a, b, check=False).decode().strip()
+    if not out:
+        raise UsageError(
+            f"no merge base between {a[:12]} and {b[:12]}",
+            help="the history may be shallow: `git fetch --unshallow` or fetch more depth",
+        )
+    return out.splitlines()[0]
+
+
+def empty_tree(cwd: str | Path) -> str:
+    return run(cwd, "hash-object", "-t", "tree", "/dev/null").decode().strip()
+
+
+class TreeEntry(NamedTuple):
+    mode: str
+    kind: str
+    oid: str
+
+
+def tree_entry(cwd: str | Path, rev: str, path: str) -> TreeEntry | None:
+    """The entry for ``path`` in ``rev``'s tree, or None when absent."""
+    out = run(cwd, "--literal-pathspecs", "ls-tree", "-z", "--full-tree", rev, "--", path)
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        if name.decode("utf-8", "surrogateescape") == path:
+            mode, kind, oid = meta.decode().split()
+            return TreeEntry(mode, kind, oid)
+    return None
+
+
+def hash_blob(data: bytes, fmt: str = "sha1") -> str:
+    """The blob id git would give ``data``, computed without running filters."""
+    h = hashlib.new(fmt)
+    h.update(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest()
+
+
+class BlobReader:
+    """Reads many blobs through one ``git cat-file --batch`` process."""
+
+    def __init__(self, cwd: str | Path) -> None:
+        self._cwd = cwd
+        self._cache: dict[str, bytes] = {}
+
+    def read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
+        wanted = [
+            o for o in dict.fromkeys(oids) if o not in self._cache and not NULL_OID_RE.match(o)
+        ]
+        if wanted:
+            self._cache.update(_cat_file_batch(self._cwd, wanted))
+        return {o: self._cache[o] for o in oids if o in self._cache}
+
+    def read(self, oid: str) -> bytes:
+        got = self.read_many([oid])
+        if oid not in got:
+            raise GitError(f"blob {oid} is missing from the object database")
+        return got[oid]
+
+
+def _cat_file_batch(cwd: str | Path, oids: Sequence[str]) -> dict[str, bytes]:
+    out = run(cwd, "cat-file", "--batch", stdin=("\n".join(oids) + "\n").encode())
+    result: dict[str, bytes] = {}
+    pos = 0
+    for oid in oids:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].decode()
+        pos = nl + 1
+        parts = header.split()
+        if len(parts) == 2 and parts[1] == "missing":
+            raise GitError(f"object {oid} is missing (shallow or partial clone?)")
+        if len(parts) != 3:
+            raise GitError(f"unexpected cat-file header {header!r}")
+        size = int(parts[2])
+        result[oid] = out[pos : pos + size]
+        pos += size + 1  # content is followed by a newline
+    return result
+
+
+class RawEntry(NamedTuple):
+    old_mode: str
+    new_mode: str
+    old_oid: str
+    new_oid: str
+    status: str  # one letter: A C D M R T U X
+    score: int | None
+    old_path: str
+    new_path: str
+
+
+class PatchSection(NamedTuple):
+    added: tuple[int, ...]
+    removed: tuple[int, ...]
+    binary: bool
+
+
+def _decode_path(raw: bytes) -> str:
+    # surrogateescape keeps non-UTF-8 path bytes round-trippable.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def diff(cwd: str | Path, *revs: str, cached: bool = False) -> list[tuple[RawEntry, PatchSection]]:
+    """Raw entries plus added/removed line numbers, from ONE git diff call.
+
+    ``--patch-with-raw -z`` prints NUL-terminated raw records, an empty record,
+    then the unified patch, whose per-file sections follow the raw order.
+    """
+    args = [
+        "diff",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-color",
+        "--no-relative",
+        "--ignore-submodules=none",
+        "--full-index",
+        "--no-abbrev",
+        "--find-renames",
+        "--find-copies",
+        "--patch-with-raw",
+        "-U0",
+        "-z",
+    ]
+    if cached:
+        args.append("--cached")
+    out = run(cwd, *args, *revs, "--")
+    raws, patch = _parse_raw(out)
+    sections = _parse_patch(patch)
+    if len(sections) != len(raws):
+        raise GitError(
+            f"diff parse mismatch: {len(raws)} raw entries but {len(sections)} patch sections"
+        )
+    return list(zip(raws, sections, strict=True))
+
+
+def _parse_raw(out: bytes) -> tuple[list[RawEntry], bytes]:
+    entries: list[RawEntry] = []
+    pos = 0
+    while pos < len(out):
+        end = out.index(b"\0", pos)
+        token = out[pos:end]
+        pos = end + 1
+        if not token:  # the empty record that separates raw from patch
+            break
+        if not token.startswith(b":"):
+            raise GitError(f"unexpected raw diff record {token[:80]!r}")
+        old_mode, new_mode, old_oid, new_oid, status = token[1:].decode().split(" ")
+        letter, score = status[0], (int(status[1:]) if len(status) > 1 else None)
+        end = out.index(b"\0", pos)
+        first = _decode_path(out[pos:end])
+        pos = end + 1
+        second = first
+        if letter in "RC":
+            end = out.index(b"\0", pos)
+            second = _decode_path(out[pos:end])
+            pos = end + 1
+        entries.append(RawEntry(old_mode, new_mode, old_oid, new_oid, letter, score, first, second))
+    return entries, out[pos:]
+
+
+_HUNK_RE = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def _parse_patch(patch: bytes) -> list[PatchSection]:
+    sections: list[PatchSection] = []
+    added: list[int] = []
+    removed: list[int] = []
+    binary = False
+    started = False
+    for line in patch.split(b"\n"):
+        if line.startswith(b"diff --git "):
+            if started:
+                sections.append(PatchSection(tuple(added), tuple(removed), binary))
+            started, added, removed, binary = True, [], [], False
+            continue
+        if line.startswith(b"@@"):
+            m = _HUNK_RE.match(line)
+            if m is None:
+                raise GitError(f"unparseable hunk header {line[:80]!r}")
+            o_start, o_len = int(m[1]), int(m[2]) if m[2] is not None else 1
+            n_start, n_len = int(m[3]), int(m[4]) if m[4] is not None else 1
+            removed.extend(range(o_start, o_start + o_len))
+            added.extend(range(n_start, n_start + n_len))
+        elif line.startswith(b"Binary files ") and line.endswith(b" differ"):
+            binary = True
+    if started:
+        sections.append(PatchSection(tuple(added), tuple(removed), binary))
+    return sections
+
+
+def untracked(cwd: str | Path) -> list[str]:
+    out = run(cwd, "ls-files", "-z", "--others", "--exclude-standard")
+    return [_decode_path(p) for p in out.split(b"\0") if p]
+
+
+def rev_list(cwd: str | Path, *args: str) -> list[str]:
+    return run(cwd, "rev-list", *args).decode().split()
+
+
+def commit_identities(cwd: str | Path, rev_range: str) -> list[tuple[str, str, str, str, str]]:
+    """(sha, author name, author email, committer name, committer email) per commit."""
+    fmt = "%H%x00%an%x00%ae%x00%cn%x00%ce%x00"
+    out = run(cwd, "log", "-z", f"--format={fmt}", rev_range, "--").decode("utf-8", "replace")
+    fields = out.replace("\n", "").split("\0")
+    rows = []
+    for i in range(0, len(fields) - 4, 5):
+        sha, an, ae, cn, ce = fields[i : i + 5]
+        if sha:
+            rows.append((sha.strip(), an, ae, cn, ce))
+    return rows

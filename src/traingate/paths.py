@@ -1,0 +1,55 @@
+"""Gitignore-style path matching (pathspec), with the policy's case option.
+
+We use pathspec's GitIgnoreSpec rather than fnmatch so that patterns mean
+exactly what users know from .gitignore and CODEOWNERS: ``/policy/`` anchored
+to the root, ``*.py`` at any depth, ``!`` to re-include, ``**`` across dirs.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=512)
+def _compiled(patterns: tuple[str, ...], fold: bool) -> Any:
+    import pathspec
+
+    lines = [_fold(p) if fold else p for p in patterns]
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except Exception as exc:  # pathspec raises several types for bad patterns
+        raise ValueError(str(exc)) from None
+
+
+def compile_patterns(patterns: Sequence[str], *, fold: bool = False) -> Any:
+    return _compiled(tuple(patterns), fold)
+
+
+def _fold(path: str) -> str:
+    # Case-insensitive clients (macOS, Windows) also normalize Unicode: NFC
+    # then casefold, so "Train/" and "train/" (or NFD twins) are one path.
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def matches(patterns: Sequence[str], path: str, *, fold: bool = False) -> bool:
+    if not patterns:
+        return False
+    spec = compile_patterns(patterns, fold=fold)
+    return bool(spec.match_file(_fold(path) if fold else path))
+
+
+def first_match(patterns: Sequence[str], paths: Iterable[str], *, fold: bool = False) -> str | None:
+    for p in paths:
+        if matches(patterns, p, fold=fold):
+            return p
+    return None
+
+
+def covered(
+    include: Sequence[str], exclude: Sequence[str], path: str, *, fold: bool = False
+) -> bool:
+    """Whether a check whose settings say include/exclude covers ``path``."""
+    return matches(include, path, fold=fold) and not matches(exclude, path, fold=fold)

@@ -1,0 +1,1 @@
+"""Policy: the schema (model), loading with positions (load), explain and schema export."""

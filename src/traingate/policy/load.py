@@ -1,0 +1,328 @@
+"""Loading, layering and validating policies, with errors at file:line:column."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from traingate.errors import PolicyError
+from traingate.policy import yamlpos
+from traingate.policy.model import CHECK_IDS, Checks, Policy
+
+POLICY_FILE = ".traingate.yaml"
+BUILTIN_DEFAULT = "builtin:default"
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    source: str  # shown in reports: ".traingate.yaml@<sha>", a file path, or builtin:default
+    sha256: str  # of the repo's policy text (or of the builtin when none)
+    warnings: tuple[str, ...] = ()
+    layers: tuple[str, ...] = field(default=())
+
+
+def data_dir() -> Path:
+    """The shipped ``policy/`` directory (default policy and rule pack).
+
+    Installed wheels carry it as ``traingate/_policy``; a source checkout or an
+    editable install reads the top-level ``policy/`` directly.
+    """
+    packaged = Path(str(resources.files("traingate"))) / "_policy"
+    if packaged.is_dir():
+        return packaged
+    source = Path(__file__).resolve().parents[3] / "policy"
+    if source.is_dir():
+        return source
+    raise PolicyError("the shipped policy/ directory is missing from this installation")
+
+
+def builtin_text() -> str:
+    return (data_dir() / "default.yaml").read_text(encoding="utf-8")
+
+
+def load_text(text: str, name: str, *, source: str | None = None) -> LoadedPolicy:
+    """Parse, layer (``extends``) and validate one policy text."""
+    layer = _parse_layer(text, name)
+    layers = [name]
+    policy = layer.policy
+    if policy.extends == BUILTIN_DEFAULT:
+        base = _parse_layer(builtin_text(), BUILTIN_DEFAULT)
+        policy = merge(base.policy, policy)
+        layers.insert(0, BUILTIN_DEFAULT)
+    warnings = _cross_check(policy, layer)
+    return LoadedPolicy(
+        policy=policy,
+        source=source or name,
+        sha256=hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest(),
+        warnings=tuple(warnings),
+        layers=tuple(layers),
+    )
+
+
+def load_builtin() -> LoadedPolicy:
+    return load_text(builtin_text(), BUILTIN_DEFAULT)
+
+
+def load_file(path: str | Path) -> LoadedPolicy:
+    if str(path) == BUILTIN_DEFAULT:
+        return load_builtin()
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {p}: {exc.strerror}", location=str(p)) from None
+    return load_text(_decode(data, str(p)), str(p))
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PolicyError("policy is not valid UTF-8", location=f"{name}:{line}:{col}") from None
+
+
+def load_from_git(root: Path, rev: str | None) -> LoadedPolicy:
+    """The trusted policy: ``.traingate.yaml`` as committed at ``rev``.
+
+    Never the working tree or the change's head: a change is judged by the
+    policy it is trying to merge into (trusted base).
+    """
+    from traingate import git
+
+    if rev is None:
+        loaded = load_builtin()
+        return _with_source(loaded, f"{BUILTIN_DEFAULT} (no commit yet)")
+    entry = git.tree_entry(root, rev, POLICY_FILE)
+    if entry is None:
+        return _with_source(load_builtin(), f"{BUILTIN_DEFAULT} (no {POLICY_FILE} at {rev[:12]})")
+    if entry.kind != "blob" or entry.mode not in ("100644", "100755"):
+        raise PolicyError(
+            f"{POLICY_FILE} at {rev[:12]} is not a regular file (mode {entry.mode})",
+            location=POLICY_FILE,
+            help="the policy must be a plain file; symlinks and submodules are refused",
+        )
+    data = git.BlobReader(root).read(entry.oid)
+    return load_text(_decode(data, POLICY_FILE), POLICY_FILE, source=f"{POLICY_FILE}@{rev[:12]}")
+
+
+def _with_source(loaded: LoadedPolicy, source: str) -> LoadedPolicy:
+    return LoadedPolicy(loaded.policy, source, loaded.sha256, loaded.warnings, loaded.layers)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    policy: Policy
+    name: str
+    loaded: yamlpos.Loaded
+
+
+def _parse_layer(text: str, name: str) -> _Layer:
+    try:
+        loaded = yamlpos.load(text)
+    except yamlpos.YamlProblem as exc:
+        raise PolicyError(exc.message, location=_where(name, exc.pos)) from None
+    if not isinstance(loaded.value, dict):
+        raise PolicyError(
+            "a policy must be a YAML mapping with at least `version: 1`",
+            location=_where(name, loaded.values.get(())),
+        )
+    try:
+        policy = Policy.model_validate(loaded.value)
+    except ValidationError as exc:
+        raise _policy_error(exc, name, loaded) from None
+    return _Layer(policy, name, loaded)
+
+
+def _where(name: str, pos: yamlpos.Pos | None) -> str:
+    return f"{name}:{pos.line}:{pos.column}" if pos else name
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _policy_error(exc: ValidationError, name: str, loaded: yamlpos.Loaded) -> PolicyError:
+    problems: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = _yaml_loc(err["loc"], loaded)
+        pos = _position(loc, err["type"], loaded)
+        key = f"{_where(name, pos)}: {format_loc(loc) or '<top>'}"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the policy schema)"
+        problems.setdefault(key, [])
+        if msg not in problems[key]:
+            problems[key].append(msg)
+    lines = [f"{k}: {' / '.join(v)}" for k, v in problems.items()]
+    first = lines[0]
+    location, _, message = first.partition(": ")
+    if len(lines) == 1:
+        return PolicyError(message, location=location, help="see docs/policy.md for the schema")
+    return PolicyError(
+        f"{len(lines)} problems in the policy:\n  " + "\n  ".join(lines),
+        help="see docs/policy.md for the schema",
+    )
+
+
+def _yaml_loc(loc: tuple[Any, ...], loaded: yamlpos.Loaded) -> tuple[str | int, ...]:
+    """Drop pydantic's union-member tags (e.g. 'RequireApproval') from a loc."""
+    out: list[str | int] = []
+    for part in loc:
+        if part == "[key]":
+            continue
+        candidate = (*out, part)
+        if candidate in loaded.values or candidate in loaded.keys or isinstance(part, int):
+            out.append(part)
+        elif not any(k[: len(candidate)] == candidate for k in loaded.values) and part == loc[-1]:
+            out.append(part)  # a missing field: keep its name for the message
+    return tuple(out)
+
+
+def _position(loc: tuple[str | int, ...], kind: str, loaded: yamlpos.Loaded) -> yamlpos.Pos | None:
+    if kind == "extra_forbidden" and loc in loaded.keys:
+        return loaded.keys[loc]
+    probe = loc
+    while probe:
+        if probe in loaded.values:
+            return loaded.values[probe]
+        probe = probe[:-1]
+    return loaded.values.get(())
+
+
+def merge(base: Policy, top: Policy) -> Policy:
+    """Layer ``top`` over ``base`` (``extends``): maps merge, lists append,
+    sensitive paths with the same name are replaced."""
+    names = {s.name for s in top.sensitive_paths}
+    checks = {}
+    for cid in Checks.model_fields:
+        b, t = getattr(base.checks, cid), getattr(top.checks, cid)
+        upd = {k: getattr(t, k) for k in t.model_fields_set}
+        if "actions" in upd:
+            upd["actions"] = {**b.actions, **t.actions}
+        if "rules" in upd:
+            upd["rules"] = {**b.rules, **t.rules}
+        checks[cid] = b.model_copy(update=upd)
+    fields = top.model_fields_set
+    return Policy.model_construct(
+        version=1,
+        extends=top.extends,
+        security_group=top.security_group if "security_group" in fields else base.security_group,
+        groups={**base.groups, **top.groups},
+        users={**base.users, **top.users},
+        excluded_approvers=[*base.excluded_approvers, *top.excluded_approvers],
+        case_insensitive_paths=(
+            top.case_insensitive_paths
+            if "case_insensitive_paths" in fields
+            else base.case_insensitive_paths
+        ),
+        sensitive_paths=[
+            *(s for s in base.sensitive_paths if s.name not in names),
+            *top.sensitive_paths,
+        ],
+        checks=Checks.model_construct(**checks),
+        exemptions=[*base.exemptions, *top.exemptions],
+    )
+
+
+def _cross_check(policy: Policy, layer: _Layer) -> list[str]:
+    """References between sections; errors point into the repo's own file."""
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    def err(loc: tuple[str | int, ...], msg: str) -> None:
+        pos = _position(loc, "", layer.loaded) if _owns(layer, loc) else None
+        errors.append(
+            f"{_where(layer.name if pos else BUILTIN_DEFAULT, pos)}: {format_loc(loc)}: {msg}"
+        )
+
+    def known(name: str) -> bool:
+        return name in policy.groups or not policy.users or name in policy.users
+
+    seen: set[str] = set()
+    for i, sp in enumerate(policy.sensitive_paths):
+        if sp.name in seen:
+            err(
+                ("sensitive_paths", _index(layer, "sensitive_paths", sp.name, i), "name"),
+                f"duplicate name {sp.name!r}",
+            )
+        seen.add(sp.name)
+        for j, who in enumerate(sp.approvers):
+            li = _index(layer, "sensitive_paths", sp.name, i)
+            if not known(who):
+                err(
+                    ("sensitive_paths", li, "approvers", j),
+                    f"{who!r} is neither a group nor a user in `users:`",
+                )
+            elif who in policy.groups and not policy.groups[who]:
+                warnings.append(
+                    f"sensitive path {sp.name!r}: group {who!r} has no members; nobody can approve it"
+                )
+        for j, pat in enumerate(sp.paths):
+            problem = _bad_pattern(pat)
+            if problem:
+                err(
+                    ("sensitive_paths", _index(layer, "sensitive_paths", sp.name, i), "paths", j),
+                    problem,
+                )
+    if policy.security_group is not None and policy.security_group not in policy.groups:
+        err(("security_group",), f"group {policy.security_group!r} is not defined in `groups:`")
+    for cid in CHECK_IDS:
+        settings = getattr(policy.checks, cid)
+        actions = [("actions", k.value, a) for k, a in settings.actions.items()]
+        actions += [("rules", k, a) for k, a in settings.rules.items()]
+        for section, key, action in actions:
+            target = getattr(action, "require_approval", None)
+            # Stricter than approvers: a typo here must not become a user id
+            # that anyone could register on the code host.
+            if target is not None and target not in policy.groups and target not in policy.users:
+                err(
+                    ("checks", cid, section, key, "require_approval"),
+                    f"require_approval names unknown group or user {target!r}",
+                )
+    for i, ex in enumerate(policy.exemptions):
+        if ex.check not in CHECK_IDS:
+            err(
+                ("exemptions", i, "check"),
+                f"unknown check {ex.check!r}; known: {', '.join(CHECK_IDS)}",
+            )
+    if errors:
+        if len(errors) == 1:
+            location, _, message = errors[0].partition(": ")
+            raise PolicyError(message, location=location)
+        raise PolicyError(f"{len(errors)} problems in the policy:\n  " + "\n  ".join(errors))
+    return warnings
+
+
+def _owns(layer: _Layer, loc: tuple[str | int, ...]) -> bool:
+    return loc[:1] in layer.loaded.values
+
+
+def _index(layer: _Layer, section: str, name: str, merged_index: int) -> int:
+    """The index of a named entry in the layer's own list (merged lists shift)."""
+    items = layer.policy.sensitive_paths if section == "sensitive_paths" else []
+    for i, item in enumerate(items):
+        if item.name == name:
+            return i
+    return merged_index
+
+
+def _bad_pattern(pattern: str) -> str | None:
+    from traingate.paths import compile_patterns
+
+    try:
+        compile_patterns([pattern])
+    except ValueError as exc:
+        return f"invalid pattern {pattern!r}: {exc}"
+    return None

@@ -1,0 +1,135 @@
+"""The policy schema (version 1): strict pydantic models.
+
+Every model forbids unknown keys: a typo in a security policy must be an
+error, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Strict as StrictMode
+
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=False)]
+Pattern = Annotated[str, StringConstraints(min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Severity(str, enum.Enum):
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+    INFO = "INFO"
+
+
+# YAML gives plain strings; accept them for the enum (still rejecting ints etc.).
+SeverityKey = Annotated[Severity, StrictMode(False)]
+
+
+class RequireApproval(Strict):
+    """Allow the merge once this group (or user) has approved the change."""
+
+    require_approval: NonEmptyStr
+
+
+SimpleAction = Literal["block", "warn", "ignore"]
+Action = SimpleAction | RequireApproval
+
+
+class SensitivePath(Strict):
+    name: NonEmptyStr = Field(description="A stable name shown in reports and approvals.")
+    description: str | None = None
+    paths: list[Pattern] = Field(
+        min_length=1, description="Gitignore-style patterns, relative to the repository root."
+    )
+    approvals: int = Field(
+        default=1,
+        ge=1,
+        description="Distinct approvers needed, not counting the change's author and committers.",
+    )
+    approvers: list[NonEmptyStr] = Field(
+        min_length=1, description="Group names or user ids who may approve."
+    )
+
+
+class CheckSettings(Strict):
+    enabled: bool = True
+    paths: list[Pattern] = Field(
+        default_factory=lambda: ["**"], description="Gitignore-style patterns the check covers."
+    )
+    exclude: list[Pattern] = Field(default_factory=list)
+    actions: dict[SeverityKey, Action] = Field(
+        default_factory=dict,
+        description="Action per severity: block, warn, ignore or {require_approval: GROUP}.",
+    )
+    rules: dict[NonEmptyStr, Action] = Field(
+        default_factory=dict,
+        description="Action per rule id, or per category as 'category:NAME'; overrides actions.",
+    )
+
+
+class SemgrepSettings(CheckSettings):
+    rule_dirs: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="Extra rule directories (relative to the repo root, read from the trusted base).",
+    )
+    timeout: int = Field(
+        default=300, ge=1, description="Seconds before semgrep is killed (blocks)."
+    )
+    builtin_rules: bool = True
+
+
+class Checks(Strict):
+    """Per-check settings; each key is a check id (docs/checks/<id>.md)."""
+
+    semgrep: SemgrepSettings = Field(default_factory=SemgrepSettings)
+    unicode: CheckSettings = Field(default_factory=CheckSettings)
+    suppression: CheckSettings = Field(default_factory=CheckSettings)
+    config: CheckSettings = Field(default_factory=CheckSettings)
+    artifacts: CheckSettings = Field(default_factory=CheckSettings)
+    repository: CheckSettings = Field(default_factory=CheckSettings)
+
+
+class Exemption(Strict):
+    check: NonEmptyStr
+    rule: NonEmptyStr = Field(description="A rule id, or '*' for every rule of the check.")
+    paths: list[Pattern] = Field(min_length=1)
+    reason: NonEmptyStr
+    expires: dt.date = Field(
+        strict=False, description="YYYY-MM-DD; expired exemptions are reported."
+    )
+    approved_by: NonEmptyStr
+
+
+class UserIdentity(Strict):
+    emails: list[NonEmptyStr] = Field(default_factory=list)
+    github: str | None = None
+    gitlab: str | None = None
+    ssh: str | None = None
+
+
+class Policy(Strict):
+    version: Literal[1]
+    extends: Literal["builtin:default"] | None = None
+    security_group: str | None = Field(
+        default=None,
+        description="Group whose approval ERROR findings require; without one they block outright.",
+    )
+    groups: dict[NonEmptyStr, list[NonEmptyStr]] = Field(default_factory=dict)
+    users: dict[NonEmptyStr, UserIdentity] = Field(default_factory=dict)
+    excluded_approvers: list[NonEmptyStr] = Field(default_factory=list)
+    case_insensitive_paths: bool = Field(
+        default=False,
+        description="Match sensitive paths case-insensitively (macOS/Windows clients).",
+    )
+    sensitive_paths: list[SensitivePath] = Field(default_factory=list)
+    checks: Checks = Field(default_factory=Checks)
+    exemptions: list[Exemption] = Field(default_factory=list)
+
+
+CHECK_IDS: tuple[str, ...] = tuple(Checks.model_fields)

@@ -1,0 +1,208 @@
+"""`traingate check` end to end in real repos: decisions, exit codes, formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from traingate.cli import main
+
+from .conftest import Repo
+
+DATA = Path(__file__).parent / "data"
+
+
+def check(repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+    code = main(["check", "--repo", str(repo.path), "--base", "main", "--head", "feature", *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_benign_change_outside_sensitive_paths_passes(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy_repo.write("README.md", "# project\n\nMore words.\n")
+    policy_repo.commit("docs", who="mallory")
+    code, out, _ = check(policy_repo, capsys)
+    assert code == 0, out
+    assert out.endswith("PASSED (exit 0)\n")
+
+
+def test_sensitive_change_without_approval_blocks(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy_repo.write(
+        "train.py", "import torch\n\n\ndef step(model):\n    model.train()\n    return 1\n"
+    )
+    policy_repo.commit("tweak", who="mallory")
+    code, out, _ = check(policy_repo, capsys)
+    assert code == 1
+    assert "[MISSING] training-code: needs 1 approval from ml-reviewers, security (0/1)" in out
+    assert "eligible approvers: alice, bob, sam" in out
+    assert "BLOCKED: 1 unmet approval requirement (exit 1)" in out
+
+
+def test_json_report_fields(policy_repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    policy_repo.write("train.py", "x = 1\n")
+    policy_repo.commit("tweak", who="mallory")
+    code, out, _ = check(policy_repo, capsys, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["decision"] == "block" and doc["exit_code"] == 1
+    assert doc["schema_version"] == 1
+    req = doc["requirements"][0]
+    assert {
+        k: req[k] for k in ("name", "paths", "required", "eligible", "approved_by", "satisfied")
+    } == {
+        "name": "training-code",
+        "paths": ["train.py"],
+        "required": 1,
+        "eligible": ["alice", "bob", "sam"],
+        "approved_by": [],
+        "satisfied": False,
+    }
+    assert doc["policy"]["source"].startswith(".traingate.yaml@")
+    jsonschema.validate(
+        doc,
+        json.loads(
+            (DATA.parent.parent / "docs" / "reference" / "json-report.schema.json").read_text()
+        ),
+    )
+
+
+def test_rename_out_of_sensitive_path_is_caught(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy_repo.git("mv", "train.py", "notes.py")
+    policy_repo.commit("move", who="mallory")
+    code, out, _ = check(policy_repo, capsys, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [(r["name"], r["paths"]) for r in doc["requirements"]] == [
+        ("training-code", ["train.py"])
+    ]
+
+
+def test_deleting_a_sensitive_file_is_caught(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (policy_repo.path / ".traingate.yaml").unlink()
+    policy_repo.commit("drop the policy", who="mallory")
+    code, out, _ = check(policy_repo, capsys)
+    assert code == 1
+    assert "[MISSING] gate-configuration: needs 1 approval from security (0/1)" in out
+    assert "paths: .traingate.yaml" in out
+
+
+def test_policy_comes_from_the_base_not_the_change(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The change removes every sensitive path from the policy and edits train.py.
+    policy_repo.write(".traingate.yaml", "version: 1\n")
+    policy_repo.write("train.py", "y = 2\n")
+    policy_repo.commit("loosen", who="mallory")
+    code, out, _ = check(policy_repo, capsys, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert sorted(r["name"] for r in doc["requirements"]) == ["gate-configuration", "training-code"]
+
+
+def test_malformed_policy_exits_2_with_location(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy_repo.checkout("main")
+    policy_repo.write(
+        ".traingate.yaml",
+        "version: 1\nsensitive_paths:\n  - name: x\n    paths: [a]\n    approvals: zero\n    approvers: [u]\n",
+    )
+    policy_repo.commit("bad policy")
+    policy_repo.checkout("feature")
+    policy_repo.git("merge", "-q", "main")
+    code, _out, err = check(policy_repo, capsys)
+    assert code == 2
+    assert (
+        "error: .traingate.yaml:5:16: sensitive_paths[0].approvals: Input should be a valid integer"
+        in err
+    )
+
+
+def test_machine_formats_still_block_on_policy_error(
+    policy_repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: 7\n")
+    code, out, _ = check(policy_repo, capsys, "--policy", str(bad), "--format", "json")
+    assert code == 2
+    doc = json.loads(out)
+    assert doc["decision"] == "block" and "version" in doc["errors"][0]
+
+
+def test_sarif_validates_against_the_official_schema(
+    policy_repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy_repo.write("train.py", "x = 1\n")
+    os.symlink("/etc/passwd", policy_repo.path / "data_link")
+    policy_repo.commit("tweak", who="mallory")
+    out_file = tmp_path / "r.sarif"
+    code, _, _ = check(policy_repo, capsys, "--format", "sarif", "--output", str(out_file))
+    assert code == 1
+    sarif = json.loads(out_file.read_text())
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    results = sarif["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"repo-symlink-outside", "approval-required"}
+    link = next(r for r in results if r["ruleId"] == "repo-symlink-outside")
+    assert link["level"] == "error"
+    assert link["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "data_link"
+
+
+def test_markdown_report(policy_repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    policy_repo.write("train.py", "x = 1\n")
+    policy_repo.commit("tweak", who="mallory")
+    code, out, _ = check(policy_repo, capsys, "--format", "markdown")
+    assert code == 1
+    assert out.startswith("## ⛔ traingate: block\n")
+    assert (
+        "| ❌ | training-code | `train.py` | 1 from ml-reviewers, security | — | alice, bob, sam |"
+        in out
+    )
+
+
+def test_staged_mode_advisory_approvals(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy_repo.write("train.py", "x = 1\n")
+    policy_repo.git("add", "train.py")
+    code = main(["check", "--repo", str(policy_repo.path), "--staged", "--approvals-advisory"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Approvals this change will need at merge:" in out
+
+
+def test_head_without_base_is_usage_error(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--repo", str(policy_repo.path), "--head", "feature"]) == 2
+    assert "--head needs --base" in capsys.readouterr().err
+
+
+def test_not_a_repo_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--repo", str(tmp_path)]) == 2
+    assert "is not inside a git work tree" in capsys.readouterr().err
+
+
+def test_console_script_help_lists_every_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "traingate", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for cmd in ("check", "scan", "demo", "policy"):
+        assert cmd in out
+    version = subprocess.run(
+        [sys.executable, "-m", "traingate", "--version"], capture_output=True, text=True
+    ).stdout
+    assert version.startswith("traingate ")
