@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="build a throwaway repo with a sabotaged training change and show the gate blocking it",
     )
 
+    rules = sub.add_parser("rules", help="work with semgrep rule packs")
+    rsub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    rtest = rsub.add_parser(
+        "test",
+        help="run the rule tests (# ruleid: / # ok: lines) of the shipped pack and of DIRs",
+    )
+    rtest.add_argument("dirs", nargs="*", metavar="DIR", help="custom rule directories")
+    rtest.add_argument("--no-builtin", action="store_true", help="skip the shipped rule pack")
+
     pol = sub.add_parser("policy", help="validate, explain and export the policy schema")
     psub = pol.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", parser_class=_Parser)
     val = psub.add_parser("validate", help="validate a policy file (default: ./.traingate.yaml)")
@@ -150,6 +159,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_demo()
     if args.command == "policy":
         return _policy(parser, args)
+    if args.command == "rules" and args.rules_command == "test":
+        from traingate.rules import test_rules
+
+        return test_rules(args.dirs, builtin=not args.no_builtin)
     parser.print_help()
     return int(ExitCode.USAGE)
 
@@ -194,7 +207,8 @@ def _scan(args: argparse.Namespace) -> int:
 
     ch = changes.scan_paths(args.paths)
     policy = policy_load.load_file(args.policy) if args.policy else policy_load.load_builtin()
-    report = evaluate(ch, policy, enforce_approvals=False, cache_dir=_cache_dir(args))
+    # No approvals exist for a scan: a finding that needs one blocks.
+    report = evaluate(ch, policy, enforce_approvals=True, cache_dir=_cache_dir(args))
     return _write(args, report)
 
 

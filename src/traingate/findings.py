@@ -110,15 +110,16 @@ class Report:
         return [f for f in self.findings if f.blocking]
 
     def finding_blocks(self, f: Finding) -> bool:
-        """Whether this finding stops this run: outright, or pending an unmet approval."""
+        """Whether this finding stops this run: outright, or pending an approval
+        that no satisfied requirement provides (in `scan` there are none)."""
         if f.blocking:
             return True
         if f.outcome is not Outcome.REQUIRE_APPROVAL or f.exemption is not None:
             return False
         if not self.enforce_approvals:
             return False
-        return any(
-            not r.satisfied
+        return not any(
+            r.satisfied
             for r in self.requirements
             if r.kind == "finding" and f.approval_group in r.approvers
         )
@@ -129,7 +130,7 @@ class Report:
 
     @property
     def decision(self) -> str:
-        if self.errors or self.blocked_by_findings:
+        if self.errors or any(self.finding_blocks(f) for f in self.findings):
             return "block"
         if self.enforce_approvals and self.unmet:
             return "block"

@@ -16,6 +16,7 @@ from traingate.checks.base import Check
 # (docs/checks/<id>.md) and the SARIF rule prefix. Never rename or reuse one.
 REGISTRY: dict[str, str] = {
     "repository": "traingate.checks.repository",
+    "suppression": "traingate.checks.suppression",
     "semgrep": "traingate.checks.semgrep",
 }
 

@@ -82,6 +82,10 @@ def run(ctx: Context) -> list[Finding]:
     engine = Engine(pack, settings, ctx.cache_dir)
     heads = [t for f in ctx.files if (t := _target(ctx.change, f, new=True)) is not None]
     head_hits = engine.scan(heads)
+    for t in heads:
+        syntax = _python_syntax(t)
+        if syntax is not None:
+            head_hits[t.key] = [*head_hits[t.key], syntax]
     findings: list[Finding] = []
     need_base: list[tuple[Target, ChangedFile]] = []
     for t in heads:
@@ -99,6 +103,34 @@ def run(ctx: Context) -> list[Finding]:
         new = _new_hits(hits, base_by_path.get(f.path, []), set(f.added_lines), ctx.scan_all)
         findings.extend(_finding(t, h) for h in new)
     return findings
+
+
+def _python_syntax(t: Target) -> Hit | None:
+    """CPython's own parser (ast.parse never runs code): semgrep accepts some
+    code CPython rejects (Python 2 prints), and we block what we cannot judge."""
+    if not t.ext.endswith(".py") and t.ext not in _PY_EXT:
+        return None
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(t.text, filename=t.path)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        where = f"line {line}" + (f", column {exc.offset}" if exc.offset else "")
+        return _error_hit(
+            "python-syntax-error",
+            f"not valid Python {sys.version_info[0]}.{sys.version_info[1]} ({exc.msg} at {where}); "
+            "code the gate cannot parse is blocked",
+            line,
+        )
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return _error_hit(
+            "python-syntax-error", f"Python cannot parse this file: {type(exc).__name__}"
+        )
+    return None
 
 
 def _file_for(files: Sequence[ChangedFile], t: Target) -> ChangedFile:
@@ -348,7 +380,13 @@ class Engine:
 
 
 def semgrep_executable() -> str:
-    """semgrep beside our interpreter (the one we were installed with), else PATH."""
+    """$TRAINGATE_SEMGREP, else semgrep beside our interpreter (the one we were
+    installed with), else PATH."""
+    override = os.environ.get("TRAINGATE_SEMGREP")
+    if override:
+        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
+            raise CheckError(f"TRAINGATE_SEMGREP={override} is not an executable file")
+        return override
     local = Path(sys.executable).with_name("semgrep")
     if local.exists():
         return str(local)

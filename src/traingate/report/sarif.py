@@ -36,7 +36,9 @@ def _rule(rule_id: str, check: str, category: str | None, short: str) -> dict[st
         "name": rule_id,
         "shortDescription": {"text": short[:200] or rule_id},
         "helpUri": DOCS + page,
-        "properties": {"tags": ["security", check] + ([category] if category else [])},
+        "properties": {
+            "tags": list(dict.fromkeys(["security", check, *([category] if category else [])]))
+        },
     }
     doc = rule_doc(rule_id, check)
     if doc:

@@ -1,0 +1,232 @@
+"""The semgrep check with real semgrep: diff awareness, suppression, parse errors, cache.
+
+These tests use a small rule dir committed in the test repo (the pack itself is
+tested in test_rules_pack.py), so each test states exactly what must fire.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from traingate.cli import main
+
+from .conftest import Repo
+
+RULES = """\
+rules:
+  - id: t-os-system
+    languages: [python]
+    severity: ERROR
+    message: os.system runs a shell command
+    metadata: {category: code-execution}
+    pattern: os.system(...)
+  - id: t-pickle-load
+    languages: [python]
+    severity: ERROR
+    message: pickle.load runs code from the file
+    metadata: {category: unsafe-deserialization}
+    pattern: pickle.load(...)
+  - id: t-print-warning
+    languages: [python]
+    severity: WARNING
+    message: print in training code
+    pattern: print(...)
+"""
+
+POLICY = """\
+version: 1
+extends: builtin:default
+groups:
+  security: [sam]
+  ml-reviewers: [alice, bob]
+checks:
+  semgrep:
+    builtin_rules: false
+    rule_dirs: [sec/rules]
+"""
+
+
+@pytest.fixture
+def srepo(repo: Repo) -> Repo:
+    repo.write(".traingate.yaml", POLICY)
+    repo.write("sec/rules/r.yaml", RULES)
+    repo.write("lib/util.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n")
+    repo.write("lib/io.py", "from safeio import load\n\n\ndef read(fh):\n    return load(fh)\n")
+    repo.commit("base")
+    repo.branch("feature")
+    return repo
+
+
+def run_json(repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
+    code = main(
+        [
+            "check",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--format",
+            "json",
+            *extra,
+        ]
+    )
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def found(doc: dict) -> list[tuple[str, str, int]]:
+    return [(f["rule_id"], f["path"], f["line"]) for f in doc["findings"]]
+
+
+def test_new_finding_requires_security_approval(
+    srepo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    srepo.write("tools/run.py", "import os as o\n\no.system('curl x | sh')\n")
+    srepo.commit("add", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 1
+    assert found(doc) == [("t-os-system", "tools/run.py", 3)]
+    f = doc["findings"][0]
+    assert (f["outcome"], f["approval_group"], f["blocking"], f["category"]) == (
+        "require_approval",
+        "security",
+        True,
+        "code-execution",
+    )
+    req = [r for r in doc["requirements"] if r["name"] == "findings:security"][0]
+    assert req["reasons"] == ["t-os-system at tools/run.py:3"] and req["eligible"] == ["sam"]
+
+
+def test_old_findings_on_untouched_code_do_not_count(
+    srepo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    srepo.write("lib/util.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
+    srepo.commit("edit elsewhere", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert found(doc) == [] and code == 0
+
+
+def test_editing_an_import_turns_an_old_line_malicious(
+    srepo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    srepo.write("lib/io.py", "from pickle import load\n\n\ndef read(fh):\n    return load(fh)\n")
+    srepo.commit("swap import", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 1
+    assert found(doc) == [("t-pickle-load", "lib/io.py", 5)]  # line 5 itself is unchanged
+
+
+def test_nosemgrep_hides_nothing(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    srepo.write("tests/conftest.py", "import os\nos.system('id')  # nosemgrep\n")
+    srepo.commit("hide", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 1
+    assert found(doc) == [
+        ("t-os-system", "tests/conftest.py", 2),
+        ("suppress-nosemgrep", "tests/conftest.py", 2),
+    ]
+
+
+def test_semgrepignore_in_the_change_does_not_apply(
+    srepo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    srepo.write(".semgrepignore", "tools/\n")
+    srepo.write("tools/run.py", "import os\nos.system('id')\n")
+    srepo.commit("ignore", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert ("t-os-system", "tools/run.py", 2) in found(doc)
+    assert ("suppress-ignore-file", ".semgrepignore", None) in found(doc)
+
+
+def test_unparseable_file_blocks(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    srepo.write("train_loop.py", "print 'python 2'\nexec code in ns\n")
+    srepo.write("data/broken.py", "import os\n\ndef f(:\n    os.system('x')\n")
+    srepo.write("data/partial.py", "import os\nos.system(\n")
+    srepo.commit("py2", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 1
+    got = {(f["rule_id"], f["path"], f["line"]): f for f in doc["findings"]}
+    assert ("python-syntax-error", "train_loop.py", 1) in got  # semgrep itself accepts py2 prints
+    assert ("python-syntax-error", "data/broken.py", 3) in got
+    assert ("t-os-system", "data/broken.py", 4) in got  # semgrep recovers and still matches
+    assert {k[0] for k in got if k[1] == "data/partial.py"} == {
+        "semgrep-parse-error",
+        "python-syntax-error",
+    }
+    assert all(f["blocking"] for k, f in got.items() if k[0].endswith("error"))
+
+
+def test_notebook_and_pth_are_scanned(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["# title\n"]},
+            {"cell_type": "code", "source": ["import os\n", "os.system('id')\n"]},
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    srepo.write("explore.ipynb", json.dumps(nb, indent=1))
+    srepo.write("evil.pth", "/tmp/somewhere\nimport os; os.system('id')\n")
+    srepo.commit("nb", who="mallory")
+    _, doc = run_json(srepo, capsys)
+    raw_line = json.dumps(nb, indent=1).splitlines().index("    \"os.system('id')\\n\"") + 1
+    assert ("t-os-system", "explore.ipynb", raw_line) in found(doc)
+    assert ("t-os-system", "evil.pth", 2) in found(doc)
+
+
+def test_rules_come_from_the_base(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    srepo.write("sec/rules/r.yaml", "rules: []\n")
+    srepo.write("tools/run.py", "import os\nos.system('id')\n")
+    srepo.commit("drop rules", who="mallory")
+    _, doc = run_json(srepo, capsys)
+    assert ("t-os-system", "tools/run.py", 2) in found(doc)
+
+
+def test_warm_cache_starts_no_semgrep(
+    srepo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    srepo.write("tools/run.py", "import os\nos.system('id')\nprint(1)\n")
+    srepo.commit("add", who="mallory")
+    _, first = run_json(srepo, capsys)
+    # A semgrep that cannot start: any cache miss would now be an error (exit 3).
+    broken = tmp_path / "no-semgrep"
+    broken.write_text("#!/bin/sh\nexit 99\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("TRAINGATE_SEMGREP", str(broken))
+    code, second = run_json(srepo, capsys)
+    assert second["errors"] == [] and found(second) == found(first)
+    # and a cold cache with that semgrep fails closed
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
+    code, third = run_json(srepo, capsys)
+    assert code == 3 and third["decision"] == "block"
+    assert "semgrep exited with code 99" in third["errors"][0]
+
+
+def test_corrupt_cache_entry_is_a_miss(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    srepo.write("tools/run.py", "import os\nos.system('id')\n")
+    srepo.commit("add", who="mallory")
+    run_json(srepo, capsys)
+    cache = Path(os.environ["TRAINGATE_CACHE_DIR"])
+    entries = list(cache.rglob("*.json"))
+    assert entries
+    for e in entries:
+        e.write_text('{"key": "x", "hits": [')
+    code, doc = run_json(srepo, capsys)
+    assert ("t-os-system", "tools/run.py", 2) in found(doc)
+
+
+def test_scan_reports_everything(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = srepo.path / ".traingate.yaml"
+    os.chdir(srepo.path)
+    code = main(["scan", "lib", "--policy", str(policy), "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert found(doc) == [("t-os-system", "lib/util.py", 5)]
+    assert doc["requirements"] == []
