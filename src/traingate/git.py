@@ -262,11 +262,25 @@ def diff(cwd: str | Path, *revs: str, cached: bool = False) -> list[tuple[RawEnt
     out = run(cwd, *args, *revs, "--")
     raws, patch = _parse_raw(out)
     sections = _parse_patch(patch)
-    if len(sections) != len(raws):
+    # A type change (file <-> symlink/gitlink) prints as two patch sections,
+    # a deletion then a creation; fold them back into one.
+    paired: list[tuple[RawEntry, PatchSection]] = []
+    i = 0
+    for raw in raws:
+        want = 2 if raw.status == "T" else 1
+        if i + want > len(sections):
+            break
+        if want == 2:
+            old, new = sections[i], sections[i + 1]
+            paired.append((raw, PatchSection(new.added, old.removed, old.binary or new.binary)))
+        else:
+            paired.append((raw, sections[i]))
+        i += want
+    if len(paired) != len(raws) or i != len(sections):
         raise GitError(
             f"diff parse mismatch: {len(raws)} raw entries but {len(sections)} patch sections"
         )
-    return list(zip(raws, sections, strict=True))
+    return paired
 
 
 def _parse_raw(out: bytes) -> tuple[list[RawEntry], bytes]:
