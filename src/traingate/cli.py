@@ -11,9 +11,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from traingate import __version__
 from traingate.errors import ExitCode, TraingateError, UsageError
+
+if TYPE_CHECKING:
+    from traingate.approvals import ReviewData
+    from traingate.approvals.semantics import Verdict
+    from traingate.change import Change
+    from traingate.policy.load import LoadedPolicy
 
 FORMATS = ("text", "json", "sarif", "markdown")
 
@@ -71,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report approvals the change will need at merge without failing on them (hooks)",
     )
+    check.add_argument(
+        "--approvals",
+        metavar="FILE",
+        help="review data in traingate's neutral JSON format (docs/approvals.md)",
+    )
     check.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
     _add_output(check)
 
@@ -86,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build a throwaway repo with a sabotaged training change and show the gate blocking it",
     )
+
+    appr = sub.add_parser(
+        "approve",
+        help="sign an offline approval of a change with your SSH key (stored in git notes)",
+    )
+    appr.add_argument("--base", required=True, metavar="REV")
+    appr.add_argument("--head", default="HEAD", metavar="REV")
+    appr.add_argument("--key", required=True, metavar="FILE", help="your SSH private key")
+    appr.add_argument(
+        "--approver", required=True, metavar="ID", help="your principal in the allowed-signers file"
+    )
+    appr.add_argument("--repo", metavar="DIR", default=".")
 
     rules = sub.add_parser("rules", help="work with semgrep rule packs")
     rsub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", parser_class=_Parser)
@@ -159,6 +183,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_demo()
     if args.command == "policy":
         return _policy(parser, args)
+    if args.command == "approve":
+        return _approve(args)
     if args.command == "rules" and args.rules_command == "test":
         from traingate.rules import test_rules
 
@@ -194,10 +220,64 @@ def _check(args: argparse.Namespace) -> int:
         policy = policy_load.load_file(args.policy)
     else:
         policy = policy_load.load_from_git(ch.root, ch.base)
+    verdict = _verdict(args, ch, policy)
     report = evaluate(
-        ch, policy, enforce_approvals=not args.approvals_advisory, cache_dir=_cache_dir(args)
+        ch,
+        policy,
+        enforce_approvals=not args.approvals_advisory,
+        approvals=verdict,
+        cache_dir=_cache_dir(args),
     )
     return _write(args, report)
+
+
+def _verdict(args: argparse.Namespace, ch: Change, policy: LoadedPolicy) -> Verdict | None:
+    """Gather review data from every configured source and judge it."""
+    from traingate.approvals.semantics import judge
+    from traingate.approvals.signed import collect as collect_signed
+
+    sources: list[ReviewData] = []
+    if args.approvals:
+        from traingate.approvals import jsonfile
+
+        sources.append(jsonfile.load(args.approvals))
+    signed = collect_signed(ch, policy)
+    if signed is not None:
+        sources.append(signed)
+    if not sources:
+        return None
+    data = _merge_sources(sources)
+    return judge(data, policy.policy, ch.root, merge_base=ch.merge_base, head=ch.head, base=ch.base)
+
+
+def _merge_sources(sources: list[ReviewData]) -> ReviewData:
+    from dataclasses import replace
+
+    merged = sources[0]
+    for other in sources[1:]:
+        merged = replace(
+            merged,
+            source=f"{merged.source}+{other.source}",
+            author=merged.author or other.author,
+            reviews=merged.reviews + other.reviews,
+            bots=merged.bots | other.bots,
+            notes=merged.notes + other.notes,
+        )
+    return merged
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from traingate import git
+    from traingate.approvals.signed import approve
+
+    root = git.toplevel(args.repo)
+    st = approve(root, args.base, args.head, Path(args.key), args.approver)
+    print(
+        f"approved {st['merge_base'][:12]}..{st['head'][:12]} as {st['approver']} "
+        f"(patch-id {str(st['patch_id'])[:12]}); stored in refs/notes/traingate-approvals"
+    )
+    print("  help: push the note: git push origin refs/notes/traingate-approvals")
+    return int(ExitCode.PASS)
 
 
 def _scan(args: argparse.Namespace) -> int:

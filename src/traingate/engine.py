@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from traingate import paths
+from traingate.approvals.semantics import Verdict
 from traingate.change import Change
 from traingate.checks import REGISTRY, load
 from traingate.checks.base import Context
@@ -21,22 +22,12 @@ from traingate.policy.load import LoadedPolicy
 from traingate.policy.model import Action, CheckSettings, Policy, RequireApproval, Severity
 
 
-@dataclass(frozen=True)
-class Approvals:
-    """What an approval source reports (filled in by traingate.approvals)."""
-
-    approved: tuple[str, ...] = ()  # users whose approval counts for the current head
-    excluded: tuple[tuple[str, str], ...] = ()  # (user, reason): author, committers, bots...
-    rejected: tuple[tuple[str, str], ...] = ()  # (user, why the approval did not count)
-    source: str = "none"
-
-
 def evaluate(
     change: Change,
     policy: LoadedPolicy,
     *,
     enforce_approvals: bool = True,
-    approvals: Approvals | None = None,
+    approvals: Verdict | None = None,
     only: Sequence[str] | None = None,
     cache_dir: Path | None = None,
     today: dt.date | None = None,
@@ -51,7 +42,7 @@ def evaluate(
         merge_base=change.merge_base,
         enforce_approvals=enforce_approvals,
         warnings=list(policy.warnings),
-        approvals_source=(approvals or Approvals()).source,
+        approvals_source=(approvals or Verdict()).source,
     )
     report.changed_files = [_file_summary(f) for f in change.files]
     findings: list[Finding] = []
@@ -83,9 +74,9 @@ def evaluate(
         (f for f in findings if f.outcome is not Outcome.IGNORE), key=lambda f: f.sort_key
     )
     if change.mode != "scan":
-        report.requirements = requirements(
-            change, policy.policy, report.findings, approvals or Approvals()
-        )
+        verdict = approvals or Verdict()
+        report.requirements = requirements(change, policy.policy, report.findings, verdict)
+        report.warnings.extend(verdict.notes)
     return report
 
 
@@ -187,7 +178,7 @@ def expand(policy: Policy, names: Sequence[str]) -> list[str]:
 
 
 def requirements(
-    change: Change, policy: Policy, findings: Sequence[Finding], approvals: Approvals
+    change: Change, policy: Policy, findings: Sequence[Finding], approvals: Verdict
 ) -> list[Requirement]:
     out: list[Requirement] = []
     fold = policy.case_insensitive_paths
@@ -230,22 +221,25 @@ def _requirement(
     hit: Sequence[str],
     required: int,
     approvers: Sequence[str],
-    approvals: Approvals,
+    approvals: Verdict,
     reasons: tuple[str, ...],
 ) -> Requirement:
-    excluded = {u for u, _ in approvals.excluded} | set(policy.excluded_approvers)
-    eligible = tuple(u for u in expand(policy, approvers) if u not in excluded)
+    excluded = dict(approvals.excluded)
+    for user in policy.excluded_approvers:
+        excluded.setdefault(user, "is excluded by the policy")
+    listed = expand(policy, approvers)
+    eligible = tuple(u for u in listed if u not in excluded)
     approved = tuple(u for u in approvals.approved if u in eligible)
-    rejected = tuple(approvals.rejected) + tuple(
-        (u, "not an eligible approver for this requirement")
-        for u in approvals.approved
-        if u not in eligible
-    )
+    rejected = [(u, why) for u, why in approvals.rejected if u in listed]
+    rejected += [(u, f"not an approver for {name}") for u in approvals.approved if u not in listed]
+    blockers = [u for u in approvals.changes_requested if u in eligible]
     error = None
     if not eligible:
         error = f"no one can approve this: {', '.join(approvers)} has no eligible members"
     elif len(eligible) < required:
         error = f"only {len(eligible)} eligible approver(s) for {required} required approvals"
+    elif blockers:
+        error = f"changes requested by {', '.join(blockers)}"
     return Requirement(
         name=name,
         kind=kind,
@@ -254,7 +248,7 @@ def _requirement(
         approvers=tuple(approvers),
         eligible=eligible,
         approved_by=approved,
-        rejected=rejected,
+        rejected=tuple(rejected),
         reasons=reasons,
         error=error,
     )

@@ -358,3 +358,36 @@ def commit_identities(cwd: str | Path, rev_range: str) -> list[tuple[str, str, s
         if sha:
             rows.append((sha.strip(), an, ae, cn, ce))
     return rows
+
+
+def patch_id(cwd: str | Path, a: str, b: str) -> str | None:
+    """``git patch-id --stable`` of a..b: equal for the same change on the same base."""
+    patch = run(
+        cwd, "diff", "--no-ext-diff", "--no-textconv", "--no-color", "--full-index", a, b, "--"
+    )
+    if not patch.strip():
+        return None
+    out = run(cwd, "patch-id", "--stable", stdin=patch).decode().split()
+    return out[0] if out else None
+
+
+def is_ancestor(cwd: str | Path, a: str, b: str) -> bool:
+    proc = subprocess.run(
+        ["git", *_SAFE_CONFIG, "merge-base", "--is-ancestor", a, b],
+        cwd=cwd,
+        capture_output=True,
+        env=git_env(),
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def notes(cwd: str | Path, ref: str, commit: str) -> bytes | None:
+    proc = subprocess.run(
+        ["git", *_SAFE_CONFIG, "notes", f"--ref={ref}", "show", commit],
+        cwd=cwd,
+        capture_output=True,
+        env=git_env(),
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else None

@@ -16,7 +16,9 @@ from traingate.checks.base import Check
 # (docs/checks/<id>.md) and the SARIF rule prefix. Never rename or reuse one.
 REGISTRY: dict[str, str] = {
     "repository": "traingate.checks.repository",
+    "unicode": "traingate.checks.unicode",
     "suppression": "traingate.checks.suppression",
+    "artifacts": "traingate.checks.artifacts",
     "semgrep": "traingate.checks.semgrep",
 }
 

@@ -233,6 +233,7 @@ def merge(base: Policy, top: Policy) -> Policy:
         ],
         checks=Checks.model_construct(**checks),
         exemptions=[*base.exemptions, *top.exemptions],
+        approvals=top.approvals if "approvals" in fields else base.approvals,
     )
 
 

@@ -113,6 +113,27 @@ class UserIdentity(Strict):
     ssh: str | None = None
 
 
+class SignedApprovals(Strict):
+    allowed_signers: NonEmptyStr = Field(
+        description="ssh-keygen allowed-signers file (repo path, read from the trusted base)."
+    )
+    revoked_keys: str | None = Field(
+        default=None, description="ssh-keygen KRL or revoked-keys file (repo path, trusted base)."
+    )
+
+
+class ApprovalSettings(Strict):
+    signed: SignedApprovals | None = Field(
+        default=None, description="Accept SSH-signed offline approvals stored in git notes."
+    )
+    refuse_overwritten_rules: bool = Field(
+        default=False, description="GitLab: block when the MR overrides its own approval rules."
+    )
+    bots: list[NonEmptyStr] = Field(
+        default_factory=list, description="More user ids to treat as bots (never eligible)."
+    )
+
+
 class Policy(Strict):
     version: Literal[1]
     extends: Literal["builtin:default"] | None = None
@@ -130,6 +151,7 @@ class Policy(Strict):
     sensitive_paths: list[SensitivePath] = Field(default_factory=list)
     checks: Checks = Field(default_factory=Checks)
     exemptions: list[Exemption] = Field(default_factory=list)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
 
 
 CHECK_IDS: tuple[str, ...] = tuple(Checks.model_fields)

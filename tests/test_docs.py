@@ -1,0 +1,43 @@
+"""Every check has a docs page with the same sections (ruff-style); the docs the
+README promises exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from traingate.checks import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_SECTIONS = ("## What it does", "## Why it matters", "## Example", "## Fix", "## Settings")
+
+
+@pytest.mark.parametrize("check_id", sorted(REGISTRY))
+def test_check_page_has_every_section(check_id: str) -> None:
+    page = ROOT / "docs" / "checks" / f"{check_id}.md"
+    assert page.is_file(), f"docs/checks/{check_id}.md is missing"
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith(f"# {check_id}\n")
+    positions = [text.find(s + "\n") for s in CHECK_SECTIONS]
+    assert all(p >= 0 for p in positions), f"missing sections in {page.name}: {CHECK_SECTIONS}"
+    assert positions == sorted(positions), "sections out of order"
+
+
+@pytest.mark.parametrize(
+    "rel", ["getting-started.md", "policy.md", "reference/json-report.md", "reference/json-report.schema.json"]
+)
+def test_promised_docs_exist(rel: str) -> None:
+    assert (ROOT / "docs" / rel).is_file()
+
+
+def test_readme_quickstart_is_exactly_two_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("\n", 1)[1].strip() for b in quick.split("```sh")[1:]]
+    assert [b.split("```")[0].strip() for b in blocks] == [
+        "python -m pip install . && traingate demo",
+        "python -m pip install '.[test]' && python -m pytest -q",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python -m pip install '.[test]' && python -m pytest -q" in ci
