@@ -294,3 +294,48 @@ def test_signed_approval_goes_stale_after_a_push(repo: Repo, tmp_path: Path, cap
     code, out = check_text(repo, capsys)
     assert code == 1
     assert "not counted: bob: stale" in out
+
+
+# --- CODEOWNERS ------------------------------------------------------------
+
+
+def test_codeowners_github_last_match_wins(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo.write("CODEOWNERS", "# owners\n*.py @alice-gh\n/train.py @carol @org/ml-leads\n/docs/ docs@example.com\n")
+    make(repo, extra="codeowners: CODEOWNERS\n")
+    repo.checkout("main")
+    policy = (repo.path / ".traingate.yaml").read_text()
+    repo.write(".traingate.yaml", policy.replace("carol]\n", "carol]\n  org/ml-leads: [bob]\n", 1))
+    repo.commit("team")
+    repo.checkout("feature")
+    code, doc = run(repo, tmp_path, capsys, [review("alice", "approved", head(repo))])
+    r = req(doc, "codeowners:/train.py")
+    assert (r["kind"], r["approvers"], r["eligible"], r["approved_by"]) == (
+        "codeowners", ["carol", "org/ml-leads"], ["carol", "bob"], [],
+    )
+    assert code == 1
+    code, doc = run(repo, tmp_path, capsys, [review("alice", "approved", head(repo)), review("bob", "approved", head(repo))])
+    assert code == 0
+
+
+def test_codeowners_gitlab_sections(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo.write(
+        "CODEOWNERS",
+        "[Training][2] @alice-gh @bob\ntrain.py\n\n^[Docs]\n*.md @carol\n\n[Security]\n*.py @sam\n",
+    )
+    make(repo, extra="codeowners: CODEOWNERS\n")
+    code, doc = run(repo, tmp_path, capsys, [review("alice", "approved", head(repo)), review("sam", "approved", head(repo))])
+    names = sorted(r["name"] for r in doc["requirements"])
+    assert names == ["codeowners[Security]:*.py", "codeowners[Training]:train.py", "training-code"]
+    tr = req(doc, "codeowners[Training]:train.py")
+    assert (tr["required"], tr["approved_by"], tr["satisfied"]) == (2, ["alice"], False)
+    assert req(doc, "codeowners[Security]:*.py")["satisfied"]
+    assert code == 1
+
+
+def test_codeowners_comes_from_the_base(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo.write("CODEOWNERS", "train.py @sam\n")
+    make(repo, extra="codeowners: CODEOWNERS\n")
+    repo.write("CODEOWNERS", "train.py @mallory\n")
+    repo.commit("take ownership", who="mallory")
+    _, doc = run(repo, tmp_path, capsys, [])
+    assert req(doc, "codeowners:train.py")["approvers"] == ["sam"]

@@ -76,6 +76,7 @@ def evaluate(
     if change.mode != "scan":
         verdict = approvals or Verdict()
         report.requirements = requirements(change, policy.policy, report.findings, verdict)
+        report.requirements += codeowner_requirements(change, policy, verdict)
         report.warnings.extend(verdict.notes)
     return report
 
@@ -252,3 +253,51 @@ def _requirement(
         reasons=reasons,
         error=error,
     )
+
+
+def codeowner_requirements(
+    change: Change, loaded: LoadedPolicy, verdict: Verdict
+) -> list[Requirement]:
+    """One requirement per (section, winning rule) of the trusted CODEOWNERS."""
+    if not loaded.codeowners_text:
+        return []
+    from traingate import codeowners
+
+    sections = codeowners.parse(loaded.codeowners_text)
+    fold = loaded.policy.case_insensitive_paths
+    hits: dict[tuple[str | None, int], tuple[codeowners.Section, codeowners.Rule, list[str]]] = {}
+    for f in change.files:
+        for p in f.paths:
+            for sec, rule in codeowners.owners_for(sections, p, fold=fold):
+                entry = hits.setdefault((sec.name, rule.line), (sec, rule, []))
+                if p not in entry[2]:
+                    entry[2].append(p)
+    out = []
+    for (_, _), (sec, rule, hit) in sorted(hits.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        approvers = [_owner_to_user(loaded.policy, codeowners.approver_name(o)) for o in rule.owners]
+        label = f"codeowners{f'[{sec.name}]' if sec.name else ''}:{rule.pattern}"
+        out.append(
+            _requirement(
+                loaded.policy,
+                label,
+                "codeowners",
+                sorted(hit),
+                sec.approvals,
+                approvers,
+                verdict,
+                (),
+            )
+        )
+    return out
+
+
+def _owner_to_user(policy: Policy, owner: str) -> str:
+    """A CODEOWNERS login or email -> the policy's user id (or group), else as written."""
+    if owner in policy.groups or owner in policy.users:
+        return owner
+    folded = owner.casefold()
+    for user, ident in policy.users.items():
+        logins = [ident.github, ident.gitlab, *ident.emails]
+        if any(x is not None and x.casefold() == folded for x in logins):
+            return user
+    return owner

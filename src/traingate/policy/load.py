@@ -26,6 +26,7 @@ class LoadedPolicy:
     sha256: str  # of the repo's policy text (or of the builtin when none)
     warnings: tuple[str, ...] = ()
     layers: tuple[str, ...] = field(default=())
+    codeowners_text: str | None = None  # CODEOWNERS named by the policy, from the same source
 
 
 def data_dir() -> Path:
@@ -78,7 +79,19 @@ def load_file(path: str | Path) -> LoadedPolicy:
         data = p.read_bytes()
     except OSError as exc:
         raise PolicyError(f"cannot read policy {p}: {exc.strerror}", location=str(p)) from None
-    return load_text(_decode(data, str(p)), str(p))
+    loaded = load_text(_decode(data, str(p)), str(p))
+    if loaded.policy.codeowners:
+        owners = p.parent / loaded.policy.codeowners
+        try:
+            text = owners.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyError(
+                f"codeowners: cannot read {owners}: {exc.strerror}", location=str(p)
+            ) from None
+        from dataclasses import replace
+
+        loaded = replace(loaded, codeowners_text=text)
+    return loaded
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -111,11 +124,26 @@ def load_from_git(root: Path, rev: str | None) -> LoadedPolicy:
             help="the policy must be a plain file; symlinks and submodules are refused",
         )
     data = git.BlobReader(root).read(entry.oid)
-    return load_text(_decode(data, POLICY_FILE), POLICY_FILE, source=f"{POLICY_FILE}@{rev[:12]}")
+    loaded = load_text(_decode(data, POLICY_FILE), POLICY_FILE, source=f"{POLICY_FILE}@{rev[:12]}")
+    if loaded.policy.codeowners:
+        owners = git.tree_entry(root, rev, loaded.policy.codeowners)
+        if owners is None or owners.kind != "blob":
+            raise PolicyError(
+                f"codeowners: {loaded.policy.codeowners} does not exist at {rev[:12]}",
+                location=POLICY_FILE,
+                help="commit the CODEOWNERS file to the protected branch or drop `codeowners:`",
+            )
+        text = _decode(git.BlobReader(root).read(owners.oid), loaded.policy.codeowners)
+        from dataclasses import replace
+
+        loaded = replace(loaded, codeowners_text=text)
+    return loaded
 
 
 def _with_source(loaded: LoadedPolicy, source: str) -> LoadedPolicy:
-    return LoadedPolicy(loaded.policy, source, loaded.sha256, loaded.warnings, loaded.layers)
+    from dataclasses import replace
+
+    return replace(loaded, source=source)
 
 
 @dataclass(frozen=True)
@@ -234,6 +262,7 @@ def merge(base: Policy, top: Policy) -> Policy:
         checks=Checks.model_construct(**checks),
         exemptions=[*base.exemptions, *top.exemptions],
         approvals=top.approvals if "approvals" in fields else base.approvals,
+        codeowners=top.codeowners if "codeowners" in fields else base.codeowners,
     )
 
 

@@ -152,6 +152,11 @@ class Policy(Strict):
     checks: Checks = Field(default_factory=Checks)
     exemptions: list[Exemption] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    codeowners: str | None = Field(
+        default=None,
+        description="Repo path of a CODEOWNERS file (GitHub or GitLab syntax) whose owners "
+        "become approvers; read from the trusted base.",
+    )
 
 
 CHECK_IDS: tuple[str, ...] = tuple(Checks.model_fields)
