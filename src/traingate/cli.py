@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from traingate.change import Change
     from traingate.policy.load import LoadedPolicy
 
-FORMATS = ("text", "json", "sarif", "markdown")
+FORMATS = ("text", "json", "sarif", "markdown", "gitlab-codequality")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
     _add_output(check)
 
+    ci = sub.add_parser(
+        "ci",
+        help="gate a pull/merge request in GitHub Actions or GitLab CI (trusted base, API approvals)",
+        description=(
+            "Detect GitHub Actions or GitLab CI, derive base, head, author and approvals, fetch "
+            "missing history, and check the change with the policy from the base revision."
+        ),
+    )
+    ci.add_argument(
+        "--format", choices=FORMATS, default="text", help="stdout format (default: text)"
+    )
+    ci.add_argument("--output", "-o", metavar="FILE", help="write the --format report to FILE")
+    ci.add_argument("--sarif", metavar="FILE", help="also write SARIF to FILE")
+    ci.add_argument("--json", dest="json_file", metavar="FILE", help="also write the JSON report")
+    ci.add_argument("--codequality", metavar="FILE", help="also write a GitLab Code Quality report")
+    ci.add_argument("--markdown", metavar="FILE", help="also write the markdown summary")
+    ci.add_argument("--repo", metavar="DIR", default=".")
+    ci.add_argument("--cache-dir", metavar="DIR", help="result cache (default: the user cache dir)")
+
     scan = sub.add_parser(
         "scan",
         help="scan files or trees in full (every line counts as changed, no approvals)",
@@ -142,9 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(parser, args)
     except TraingateError as exc:
-        if getattr(args, "format", "text") in ("json", "sarif", "markdown") and args.command in (
-            "check",
-            "scan",
+        machine = ("json", "sarif", "markdown", "gitlab-codequality")
+        if args.command in ("check", "scan", "ci") and (
+            getattr(args, "format", "text") in machine
+            or any(getattr(args, a, None) for a in ("sarif", "json_file", "codequality"))
         ):
             _emit_error_report(args, exc)
         print(exc.render(), file=sys.stderr)
@@ -177,6 +197,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _check(args)
     if args.command == "scan":
         return _scan(args)
+    if args.command == "ci":
+        return _ci(args)
     if args.command == "demo":
         from traingate.demo import run_demo
 
@@ -280,6 +302,44 @@ def _approve(args: argparse.Namespace) -> int:
     return int(ExitCode.PASS)
 
 
+def _ci(args: argparse.Namespace) -> int:
+    from traingate import change as changes
+    from traingate import ci, git
+    from traingate.approvals.semantics import judge
+    from traingate.approvals.signed import collect as collect_signed
+    from traingate.engine import evaluate
+    from traingate.policy import load as policy_load
+    from traingate.report import render
+
+    env = ci.environment()
+    root = git.toplevel(args.repo)
+    ctx = ci.ensure_history(root, ci.detect(env))
+    ch = changes.revision_range(root, ctx.base, ctx.head)
+    policy = policy_load.load_from_git(root, ch.base)  # trusted base only; no --policy here
+    sources = [
+        ci.review_data(
+            ctx, refuse_overwritten_rules=policy.policy.approvals.refuse_overwritten_rules
+        )
+    ]
+    signed = collect_signed(ch, policy)
+    if signed is not None:
+        sources.append(signed)
+    data = _merge_sources(sources)
+    verdict = judge(data, policy.policy, root, merge_base=ch.merge_base, head=ch.head, base=ch.base)
+    report = evaluate(ch, policy, approvals=verdict, cache_dir=_cache_dir(args))
+    for path, fmt in (
+        (args.sarif, "sarif"),
+        (args.json_file, "json"),
+        (args.codequality, "gitlab-codequality"),
+        (args.markdown, "markdown"),
+    ):
+        if path:
+            Path(path).write_text(render(report, fmt), encoding="utf-8")
+    if ctx.platform == "github":
+        ci.write_github_outputs(env, report.decision, render(report, "markdown"), args.sarif)
+    return _write(args, report)
+
+
 def _scan(args: argparse.Namespace) -> int:
     from traingate import change as changes
     from traingate.engine import evaluate
@@ -316,12 +376,22 @@ def _emit_error_report(args: argparse.Namespace, exc: TraingateError) -> None:
         mode=args.command, root=os.getcwd(), policy_source="(not loaded)", policy_sha256=""
     )
     report.errors.append(exc.render())
+    report.exit_override = int(exc.exit_code)
     text = render(report, args.format)
     try:
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
-        else:
+        elif args.format != "text":
             sys.stdout.write(text)
+        # `ci` side files too, so an upload step finds a (blocking) report.
+        for attr, fmt in (
+            ("sarif", "sarif"),
+            ("json_file", "json"),
+            ("codequality", "gitlab-codequality"),
+        ):
+            path = getattr(args, attr, None)
+            if path:
+                Path(path).write_text(render(report, fmt), encoding="utf-8")
     except OSError:
         pass
 

@@ -231,7 +231,7 @@ def _requirement(
     listed = expand(policy, approvers)
     eligible = tuple(u for u in listed if u not in excluded)
     approved = tuple(u for u in approvals.approved if u in eligible)
-    rejected = [(u, why) for u, why in approvals.rejected if u in listed]
+    rejected = list(approvals.rejected)
     rejected += [(u, f"not an approver for {name}") for u in approvals.approved if u not in listed]
     blockers = [u for u in approvals.changes_requested if u in eligible]
     error = None
@@ -274,7 +274,9 @@ def codeowner_requirements(
                     entry[2].append(p)
     out = []
     for (_, _), (sec, rule, hit) in sorted(hits.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
-        approvers = [_owner_to_user(loaded.policy, codeowners.approver_name(o)) for o in rule.owners]
+        approvers = [
+            _owner_to_user(loaded.policy, codeowners.approver_name(o)) for o in rule.owners
+        ]
         label = f"codeowners{f'[{sec.name}]' if sec.name else ''}:{rule.pattern}"
         out.append(
             _requirement(

@@ -104,6 +104,7 @@ class Report:
     merge_base: str | None = None
     approvals_source: str | None = None
     enforce_approvals: bool = True
+    exit_override: int | None = None  # an error before any check ran (usage/policy: 2)
 
     @property
     def blocked_by_findings(self) -> list[Finding]:
@@ -140,6 +141,8 @@ class Report:
     def exit_code(self) -> int:
         from traingate.errors import ExitCode
 
+        if self.exit_override is not None:
+            return self.exit_override
         if self.errors:
             return int(ExitCode.INTERNAL)
         return int(ExitCode.BLOCKED if self.decision == "block" else ExitCode.PASS)

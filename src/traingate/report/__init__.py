@@ -12,6 +12,7 @@ FORMATS: dict[str, str] = {
     "json": "traingate.report.json_",
     "sarif": "traingate.report.sarif",
     "markdown": "traingate.report.markdown",
+    "gitlab-codequality": "traingate.report.codequality",
 }
 
 
