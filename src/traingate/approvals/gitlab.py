@@ -1,0 +1,209 @@
+"""GitLab merge requests as raw review facts (REST API v4, read-only).
+
+Only fetches; :mod:`traingate.approvals.semantics` decides who counts. GitLab's
+approvals API has no "changes requested" state and names no commit, so each
+approval is tied to the MR diff version that was current when it was given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+from datetime import datetime, timezone
+from typing import Any
+
+from traingate.approvals import Commit, Review, ReviewData
+from traingate.approvals.http import ApiError, get_all_pages, get_json
+from traingate.errors import UsageError
+
+DEFAULT_API = "https://gitlab.com/api/v4"
+TOKEN_HELP = (
+    "use a project/group access token with read_api in TRAINGATE_GITLAB_TOKEN"
+    " (the CI job token cannot read approvals)"
+)
+SHAPE_HELP = "is CI_API_V4_URL the API root (e.g. https://gitlab.com/api/v4)?"
+# GitLab's bot users: project/group access tokens ("project_12_bot", since 16.x
+# with a random suffix "project_12_bot_1a2b..."), and service bots ("*_bot").
+_BOT = re.compile(r"(?:project|group)_\d+_bot(?:_[0-9a-f]+)?|.*_bot", re.IGNORECASE)
+
+
+def _token(token: str | None) -> str | None:
+    token = token or os.environ.get("TRAINGATE_GITLAB_TOKEN") or os.environ.get("GITLAB_TOKEN")
+    if not token and os.environ.get("CI_JOB_TOKEN"):
+        raise ApiError(
+            "only CI_JOB_TOKEN is set, and the CI job token cannot read merge request approvals",
+            help="the CI job token cannot read approvals: use a project/group access token "
+            "with read_api in TRAINGATE_GITLAB_TOKEN",
+        )
+    return token or None
+
+
+def _project_ref(project: str) -> str:
+    project = project.strip().strip("/")
+    if not project or any(part in ("", ".", "..") for part in project.split("/")):
+        raise UsageError(f"not a GitLab project: {project!r}", help="use an id or GROUP/PROJECT")
+    return project if project.isdigit() else urllib.parse.quote(project, safe="")
+
+
+def _obj(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ApiError(
+            f"GitLab returned an unexpected {what}: {type(value).__name__}", help=SHAPE_HELP
+        )
+    return value
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _username(user: Any) -> str | None:
+    return _str(user.get("username")) if isinstance(user, dict) else None
+
+
+def _is_bot(user: Any) -> bool:
+    name = _username(user)
+    return bool(name) and (user.get("bot") is True or bool(_BOT.fullmatch(str(name))))
+
+
+def _when(stamp: Any) -> datetime | None:
+    """An ISO 8601 time as an aware datetime (GitLab writes "...T10:00:00.123Z")."""
+    text = _str(stamp)
+    if text is None:
+        return None
+    text = re.sub(r"[zZ]$", "+00:00", text.strip())
+    text = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "000000")[:6], text)  # 3.10
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def head_at(versions: list[tuple[datetime, str]], approved_at: Any) -> str | None:
+    """The head commit of the latest diff version created at or before ``approved_at``.
+
+    None when the time is missing (older GitLab) or precedes every version: the
+    approval then names no commit, and the semantics treat it as not covering
+    the change — never guess the oldest or newest head.
+    """
+    when = _when(approved_at)
+    if when is None:
+        return None
+    best: tuple[datetime, str] | None = None
+    for created, sha in versions:
+        if created <= when and (best is None or created >= best[0]):
+            best = (created, sha)
+    return best[1] if best else None
+
+
+def fetch(
+    project: str,
+    iid: int,
+    *,
+    api_url: str | None = None,
+    token: str | None = None,
+    refuse_overwritten_rules: bool = False,
+    pusher: str | None = None,
+) -> ReviewData:
+    """The author, approvals and commits of merge request ``project!iid``."""
+    if iid <= 0:
+        raise UsageError(f"not a merge request iid: {iid}")
+    ref = _project_ref(project)
+    api = (api_url or os.environ.get("CI_API_V4_URL") or DEFAULT_API).rstrip("/")
+    token = _token(token)
+    auth = ("PRIVATE-TOKEN", token) if token else None
+    hints = {
+        401: "the token is missing or invalid: set TRAINGATE_GITLAB_TOKEN (read_api)",
+        403: f"the token cannot read this merge request: {TOKEN_HELP}",
+        404: "check the repository/project id and that the token can see it",
+    }
+    base = f"{api}/projects/{ref}/merge_requests/{iid}"
+    bots: set[str] = set()
+    notes: list[str] = []
+
+    mr = _obj(get_json(base, token_header=auth, hints=hints)[0], "merge request")
+    author = _username(mr.get("author"))
+    if author and _is_bot(mr.get("author")):
+        bots.add(author)
+
+    approval_hints = {
+        **hints,
+        403: "the CI job token cannot read approvals: use a project/group access token "
+        "with read_api in TRAINGATE_GITLAB_TOKEN",
+    }
+    approvals = _obj(
+        get_json(f"{base}/approvals", token_header=auth, hints=approval_hints)[0], "approvals"
+    )
+    state = _obj(
+        get_json(f"{base}/approval_state", token_header=auth, hints=approval_hints)[0],
+        "approval state",
+    )
+    if state.get("approval_rules_overwritten") is True:
+        if refuse_overwritten_rules:
+            raise ApiError(
+                f"the merge request overrides its own approval rules ({project}!{iid})",
+                help="reset the MR's approval rules to the project's, or allow overrides "
+                "in the policy",
+            )
+        notes.append("approval rules overwritten by the merge request")
+
+    versions: list[tuple[datetime, str]] = []
+    for raw in get_all_pages(f"{base}/versions?per_page=100", token_header=auth, hints=hints):
+        item = _obj(raw, "diff version")
+        created, sha = _when(item.get("created_at")), _str(item.get("head_commit_sha"))
+        if created is not None and sha is not None:
+            versions.append((created, sha))
+
+    reviews: list[Review] = []
+    missing_time = False
+    approved_by = approvals.get("approved_by")
+    for raw in approved_by if isinstance(approved_by, list) else ():
+        entry = _obj(raw, "approval")
+        user = entry.get("user")
+        name = _username(user)
+        if name is None:
+            continue
+        bot = _is_bot(user)
+        if bot:
+            bots.add(name)
+        approved_at = _str(entry.get("approved_at"))
+        missing_time = missing_time or approved_at is None
+        reviews.append(
+            Review(
+                user=name,
+                state="approved",
+                commit=head_at(versions, approved_at),
+                submitted_at=approved_at or "",
+                is_bot=bot,
+            )
+        )
+    if missing_time:
+        notes.append(
+            "GitLab did not report when approvals were given (an older GitLab?): "
+            "those approvals name no commit and cannot count"
+        )
+
+    # GitLab commits carry emails only; usernames are not part of git data.
+    commits: list[Commit] = []
+    for raw in get_all_pages(f"{base}/commits?per_page=100", token_header=auth, hints=hints):
+        item = _obj(raw, "commit")
+        sha = _str(item.get("id"))
+        if sha is None:
+            raise ApiError("GitLab returned a commit without an id", help=SHAPE_HELP)
+        commits.append(
+            Commit(
+                sha, None, None, _str(item.get("author_email")), _str(item.get("committer_email"))
+            )
+        )
+
+    return ReviewData(
+        source=f"gitlab:{project}!{iid}",
+        author=author,
+        commits=tuple(commits),
+        reviews=tuple(reviews),
+        pusher=pusher,
+        bots=frozenset(bots),
+        notes=tuple(notes),
+    )
