@@ -13,10 +13,12 @@ import pytest
 
 from traingate.cli import main
 
-from .apiserver import ApiServer, Reply, api_server  # noqa: F401
+from . import apiserver
+from .apiserver import ApiServer, Reply
 from .conftest import POLICY, Repo
 
 DATA = Path(__file__).parent / "data"
+api_server = apiserver.api_server
 
 
 def clone_shallow(origin: Repo, branch: str, dest: Path) -> Path:
@@ -308,14 +310,17 @@ def gl_env(monkeypatch: pytest.MonkeyPatch, origin: Repo, server: ApiServer) -> 
 def gl_routes(server: ApiServer, origin: Repo, approvers: list[str]) -> None:
     base = "/api/v4/projects/42/merge_requests/5"
     head = sha(origin, "feature")
-    user = lambda u, i: {
-        "id": i,
-        "username": u,
-        "name": u.title(),
-        "state": "active",
-        "avatar_url": None,
-        "web_url": f"https://gitlab.example/{u}",
-    }  # noqa: E731
+
+    def user(u, i):
+        return {
+            "id": i,
+            "username": u,
+            "name": u.title(),
+            "state": "active",
+            "avatar_url": None,
+            "web_url": f"https://gitlab.example/{u}",
+        }
+
     server.route(
         base,
         Reply(

@@ -99,7 +99,7 @@ def test_new_finding_requires_security_approval(
         True,
         "code-execution",
     )
-    req = [r for r in doc["requirements"] if r["name"] == "findings:security"][0]
+    req = next(r for r in doc["requirements"] if r["name"] == "findings:security")
     assert req["reasons"] == ["t-os-system at tools/run.py:3"] and req["eligible"] == ["sam"]
 
 
@@ -139,7 +139,7 @@ def test_semgrepignore_in_the_change_does_not_apply(
     srepo.write(".semgrepignore", "tools/\n")
     srepo.write("tools/run.py", "import os\nos.system('id')\n")
     srepo.commit("ignore", who="mallory")
-    code, doc = run_json(srepo, capsys)
+    _code, doc = run_json(srepo, capsys)
     assert ("t-os-system", "tools/run.py", 2) in found(doc)
     assert ("suppress-ignore-file", ".semgrepignore", None) in found(doc)
 
@@ -218,7 +218,7 @@ def test_corrupt_cache_entry_is_a_miss(srepo: Repo, capsys: pytest.CaptureFixtur
     assert entries
     for e in entries:
         e.write_text('{"key": "x", "hits": [')
-    code, doc = run_json(srepo, capsys)
+    _code, doc = run_json(srepo, capsys)
     assert ("t-os-system", "tools/run.py", 2) in found(doc)
 
 

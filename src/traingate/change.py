@@ -202,6 +202,24 @@ def revision_range(cwd: str | Path, base: str, head: str = "HEAD") -> Change:
     return _fix_binary_sections(change)
 
 
+def pre_push(cwd: str | Path, from_ref: str | None, to_ref: str | None) -> Change:
+    """The commits a push sends: from_ref..to_ref, or, for a new branch (all-zero
+    from_ref), the commits no remote-tracking branch has yet."""
+    root = git.toplevel(cwd)
+    to = to_ref or "HEAD"
+    if from_ref and not git.NULL_OID_RE.match(from_ref) and git.resolve_commit(root, from_ref):
+        return revision_range(root, from_ref, to)
+    new = git.rev_list(root, "--reverse", to, "--not", "--remotes")
+    if not new:
+        return revision_range(root, to, to)  # nothing new: an empty change
+    parent = git.resolve_commit(root, f"{new[0]}^")
+    if parent is None:
+        head = git.require_commit(root, to, "head")
+        files = _from_diff(git.diff(root, git.empty_tree(root), head))
+        return Change(root, "range", files, base=None, head=head, _reader=git.BlobReader(root))
+    return revision_range(root, parent, to)
+
+
 def worktree(cwd: str | Path) -> Change:
     """The working tree (tracked changes plus untracked, non-ignored files) against HEAD."""
     root = git.toplevel(cwd)

@@ -234,6 +234,10 @@ def _check(args: argparse.Namespace) -> int:
         )
     if args.staged:
         ch = changes.staged(args.repo)
+    elif args.pre_push:
+        ch = changes.pre_push(
+            args.repo, os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
+        )
     elif args.base:
         ch = changes.revision_range(args.repo, args.base, args.head or "HEAD")
     else:

@@ -112,13 +112,17 @@ class Report:
 
     def finding_blocks(self, f: Finding) -> bool:
         """Whether this finding stops this run: outright, or pending an approval
-        that no satisfied requirement provides (in `scan` there are none)."""
+        that no satisfied requirement provides (in `scan` there are none).
+
+        With approvals advisory (hooks), a finding that needs an approval still
+        fails: the developer should see injected-code findings before pushing;
+        only path-based approval requirements are advisory there."""
         if f.blocking:
             return True
         if f.outcome is not Outcome.REQUIRE_APPROVAL or f.exemption is not None:
             return False
         if not self.enforce_approvals:
-            return False
+            return True
         return not any(
             r.satisfied
             for r in self.requirements

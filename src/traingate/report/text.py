@@ -20,8 +20,10 @@ def _finding(report: Report, f: Finding) -> list[str]:
     status = tag.get(f.outcome, f.outcome.value)
     if f.exemption is not None:
         status = "exempted"
+    elif f.outcome is Outcome.REQUIRE_APPROVAL and not report.enforce_approvals:
+        status = "needs approval at merge"
     elif f.outcome is Outcome.REQUIRE_APPROVAL and not report.finding_blocks(f):
-        status = "approval needed at merge" if not report.enforce_approvals else "approved"
+        status = "approved"
     lines = [f"  {_loc(f)}: {f.severity.value.lower()}[{f.rule_id}] {f.message}  ({status})"]
     if f.outcome is Outcome.REQUIRE_APPROVAL and f.exemption is None:
         lines.append(f"      needs: an approval from {f.approval_group}")
