@@ -81,7 +81,14 @@ def policy_repo(repo: Repo) -> Repo:
     return repo
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Results are keyed by (rule pack, semgrep version, blob id): sharing them
+    # across tests is safe and saves a semgrep start per repeated blob.
+    return tmp_path_factory.mktemp("traingate-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cache"))
+def _isolated_cache(_session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(_session_cache))
     yield

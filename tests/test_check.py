@@ -206,3 +206,46 @@ def test_console_script_help_lists_every_command() -> None:
         [sys.executable, "-m", "traingate", "--version"], capture_output=True, text=True
     ).stdout
     assert version.startswith("traingate ")
+
+
+def test_pre_push_mode(
+    policy_repo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = policy_repo.git("rev-parse", "main").strip()
+    policy_repo.write("train.py", "x = 1\n")
+    head = policy_repo.commit("tweak", who="mallory")
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
+    code = main(
+        [
+            "check",
+            "--repo",
+            str(policy_repo.path),
+            "--pre-push",
+            "--approvals-advisory",
+            "--format",
+            "json",
+        ]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["base"] == base and doc["head"] == head
+    assert [r["name"] for r in doc["requirements"]] == ["training-code"]
+    # a new branch: the all-zero from-ref means "what no remote has yet"
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", "0" * 40)
+    code = main(
+        [
+            "check",
+            "--repo",
+            str(policy_repo.path),
+            "--pre-push",
+            "--approvals-advisory",
+            "--format",
+            "json",
+        ]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and [f["path"] for f in doc["changed_files"]] == [
+        ".traingate.yaml",
+        "README.md",
+        "train.py",
+    ]

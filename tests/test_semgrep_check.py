@@ -192,6 +192,7 @@ def test_rules_come_from_the_base(srepo: Repo, capsys: pytest.CaptureFixture[str
 def test_warm_cache_starts_no_semgrep(
     srepo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "own-cache"))
     srepo.write("tools/run.py", "import os\nos.system('id')\nprint(1)\n")
     srepo.commit("add", who="mallory")
     _, first = run_json(srepo, capsys)
@@ -209,7 +210,10 @@ def test_warm_cache_starts_no_semgrep(
     assert "semgrep exited with code 99" in third["errors"][0]
 
 
-def test_corrupt_cache_entry_is_a_miss(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_cache_entry_is_a_miss(
+    srepo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "own-cache"))
     srepo.write("tools/run.py", "import os\nos.system('id')\n")
     srepo.commit("add", who="mallory")
     run_json(srepo, capsys)

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--base", metavar="REV", help="target branch revision; the policy is read from it"
     )
+    mode.add_argument(
+        "--pre-push",
+        action="store_true",
+        help="the commits being pushed (PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF, set by pre-commit)",
+    )
     check.add_argument(
         "--head", metavar="REV", help="head of the change (default HEAD; with --base)"
     )
