@@ -1,0 +1,596 @@
+"""Find Trojan Source characters, invisible characters and deceptive identifiers.
+
+Three kinds of problem, all of which make code read differently from how it runs:
+
+* ``unicode-bidi-control``: bidirectional controls reorder how a line is *displayed*
+  (CVE-2021-42574), so a comment can appear to contain code or code a comment.
+  Every occurrence is reported, in any text: they have no place in source code and
+  legitimate right-to-left text renders correctly without them.
+* ``unicode-invisible``: zero-width and other format characters, fillers and stray
+  control characters that make two different strings look identical, or hide text.
+  A few are legitimate in prose and are allowed *only in that context*:
+
+  - U+FEFF at offset 0 of the text (a byte order mark);
+  - a single variation selector (U+FE00-FE0F, U+E0100-E01EF) directly after a
+    non-ASCII symbol, e.g. the emoji-style "❤️", or in a keycap sequence "1️⃣";
+    after a letter or digit, or in a run (the "emoji smuggling" trick), it is reported;
+  - U+200D ZERO WIDTH JOINER between two symbols (emoji sequences such as 👩‍💻);
+  - U+200C/U+200D between letters of scripts that need them for shaping
+    (Arabic/Persian, Indic, ...);
+  - tag characters only as an emoji flag sequence (🏴 + tags + CANCEL TAG); anywhere
+    else they are "ASCII smuggling" and the hidden text is decoded into the message.
+
+  Adjacent reported invisible characters are collapsed into one issue.
+* With ``python=True``, identifiers outside strings and comments are checked:
+  ``unicode-confusable-identifier`` when NFKC normalization changes the identifier
+  (Python normalizes identifiers, so ``ｅｘｅｃ`` *is* ``exec`` yet evades a grep or
+  semgrep rule for ``exec``), and ``unicode-mixed-script-identifier`` when letters of
+  different scripts are mixed in one word (Cyrillic ``а`` in ``pаssword``).
+
+Normal non-ASCII text (accented words, Chinese comments, emoji in strings, Greek
+identifiers such as ``α``) is not reported. Lines are counted on ``\\n`` only (as git
+does); columns count code points, 1-based.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Collection, Iterator
+from functools import lru_cache
+from typing import NamedTuple
+
+__all__ = ["UnicodeIssue", "scan_text"]
+
+BIDI = "unicode-bidi-control"
+INVISIBLE = "unicode-invisible"
+CONFUSABLE = "unicode-confusable-identifier"
+MIXED_SCRIPT = "unicode-mixed-script-identifier"
+
+
+class UnicodeIssue(NamedTuple):
+    rule_id: str
+    line: int  # 1-based
+    column: int  # 1-based, in code points
+    message: str
+
+
+_BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+
+# Every character that is reported unless a context rule below allows it. This is
+# all of general category Cf (bar the visible "prepended concatenation marks" such
+# as U+0600 ARABIC NUMBER SIGN), the bidi controls, blank-looking letters and
+# fillers, invisible combining marks, and control characters other than \t \n \f
+# (ESC can rewrite what a terminal shows; a lone CR ends a line for Python but not
+# for git, and U+0085/U+2028/U+2029 are line breaks for some editors only).
+_CANDIDATES = re.compile(
+    "["
+    "\x00-\x08\x0b\x0d-\x1f\x7f-\x9f"
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\u2800\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff"
+    "]"
+)
+
+_VARIATION_SELECTORS = frozenset([*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+_MONGOLIAN_FVS = frozenset([0x180B, 0x180C, 0x180D, 0x180F])
+_KEYCAP_BASES = frozenset("#*0123456789")
+_TAG_BASE = "\U0001f3f4"  # WAVING BLACK FLAG, the only base of tag sequences
+_CANCEL_TAG = "\U000e007f"
+
+# Scripts whose orthography needs ZWJ/ZWNJ between letters (Persian half-spaces,
+# Indic conjuncts); there the joiners are ordinary text.
+_JOINER_SCRIPTS = frozenset(
+    [
+        "ARABIC",
+        "SYRIAC",
+        "NKO",
+        "MONGOLIAN",
+        "DEVANAGARI",
+        "BENGALI",
+        "GURMUKHI",
+        "GUJARATI",
+        "ORIYA",
+        "TAMIL",
+        "TELUGU",
+        "KANNADA",
+        "MALAYALAM",
+        "SINHALA",
+        "KHMER",
+        "MYANMAR",
+        "TIBETAN",
+    ]
+)
+
+_CONTROL_NAMES = {
+    0x00: "NULL",
+    0x07: "BELL",
+    0x08: "BACKSPACE",
+    0x0B: "LINE TABULATION",
+    0x0D: "CARRIAGE RETURN",
+    0x1B: "ESCAPE",
+    0x7F: "DELETE",
+    0x85: "NEXT LINE",
+}
+
+
+def describe(ch: str) -> str:
+    """``U+202E RIGHT-TO-LEFT OVERRIDE``: the code point and its Unicode name."""
+    cp = ord(ch)
+    name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(cp, "")
+    if not name:
+        name = "<control>" if unicodedata.category(ch) == "Cc" else "<unassigned>"
+    return f"U+{cp:04X} {name}"
+
+
+def _show(text: str) -> str:
+    """Escape bidi/invisible characters so a message cannot itself hide or reorder text."""
+    return _CANDIDATES.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+def _is_symbol(ch: str) -> bool:
+    """A non-ASCII symbol: the kind of character emoji presentation applies to."""
+    if not ch or ch.isascii():
+        return False
+    cat = unicodedata.category(ch)
+    return cat[0] == "S" or cat in ("Po", "No")
+
+
+def _is_joiner_letter(ch: str) -> bool:
+    if not ch or ch.isascii() or unicodedata.category(ch)[0] not in "LM":
+        return False
+    return unicodedata.name(ch, "").split(" ", 1)[0] in _JOINER_SCRIPTS
+
+
+class _Hit(NamedTuple):
+    rule: str
+    start: int  # offset in the text
+    end: int
+    message: str
+
+
+def _allowed_in_context(text: str, i: int) -> bool:
+    """True when the candidate at ``i`` is ordinary text in its context (see module doc)."""
+    ch = text[i]
+    cp = ord(ch)
+    prev = text[i - 1] if i else ""
+    nxt = text[i + 1] if i + 1 < len(text) else ""
+    if cp == 0xFEFF:
+        return i == 0
+    if ch == "\r":
+        return nxt == "\n"
+    if cp in _VARIATION_SELECTORS:
+        return _is_symbol(prev) or (prev in _KEYCAP_BASES and nxt == "\u20e3")
+    if cp in _MONGOLIAN_FVS:
+        return bool(prev) and unicodedata.name(prev, "").startswith("MONGOLIAN LETTER")
+    if cp in (0x200C, 0x200D):
+        if _is_joiner_letter(prev) and _is_joiner_letter(nxt):
+            return True
+        if cp == 0x200D:
+            # Skip the emoji presentation selector: "🏳️‍🌈" is flag, VS16, ZWJ, rainbow.
+            j = i - 1
+            while j > 0 and ord(text[j]) in _VARIATION_SELECTORS:
+                j -= 1
+            return j >= 0 and _is_symbol(text[j]) and _is_symbol(nxt)
+    return False
+
+
+def _tag_run(text: str, i: int) -> tuple[int, bool, str]:
+    """The tag-character run starting at ``i``: (end, is a flag sequence, hidden text)."""
+    j = i
+    while j < len(text) and 0xE0000 <= ord(text[j]) <= 0xE007F:
+        j += 1
+    run = text[i:j]
+    hidden = "".join(chr(ord(c) - 0xE0000) for c in run if 0xE0020 <= ord(c) <= 0xE007E)
+    is_flag = (
+        i > 0
+        and text[i - 1] == _TAG_BASE
+        and run.endswith(_CANCEL_TAG)
+        and len(run) >= 2
+        and all(0xE0020 <= ord(c) <= 0xE007E for c in run[:-1])
+    )
+    return j, is_flag, hidden
+
+
+def _invisible_hits(text: str) -> Iterator[_Hit]:
+    run_start = run_end = -1
+    run_chars: list[str] = []
+    hidden = ""
+
+    def flush() -> _Hit:
+        first = describe(run_chars[0])
+        if len(run_chars) == 1:
+            msg = f"invisible character {first}"
+        else:
+            msg = f"{len(run_chars)} invisible characters starting with {first}"
+        if hidden:
+            shown = _show(hidden[:200]) + ("..." if len(hidden) > 200 else "")
+            msg += f"; they hide the text {shown!r}"
+        if run_chars[0] in "\r\u0085\u2028\u2029":
+            msg += " (a line break for some tools but not for others)"
+        return _Hit(INVISIBLE, run_start, run_end, msg)
+
+    pos = 0
+    while True:
+        m = _CANDIDATES.search(text, pos)
+        if m is None:
+            break
+        i = m.start()
+        ch = text[i]
+        cp = ord(ch)
+        pos = i + 1
+        if cp in _BIDI_CONTROLS:
+            yield _Hit(
+                BIDI,
+                i,
+                i + 1,
+                f"bidirectional control {describe(ch)}: the code "
+                "can display in a different order than it runs",
+            )
+            continue
+        if 0xE0000 <= cp <= 0xE007F:
+            end, is_flag, run_hidden = _tag_run(text, i)
+            pos = end
+            if is_flag:
+                continue
+        else:
+            end, run_hidden = i + 1, ""
+            if _allowed_in_context(text, i):
+                continue
+        # Collapse adjacent invisible characters: a smuggled payload can be
+        # thousands of them and one finding says it all.
+        if run_chars and i == run_end:
+            run_chars.extend(text[i:end])
+            run_end = end
+            hidden += run_hidden
+            continue
+        if run_chars:
+            yield flush()
+        run_start, run_end, run_chars, hidden = i, end, list(text[i:end]), run_hidden
+    if run_chars:
+        yield flush()
+
+
+# --- Python identifiers ------------------------------------------------------------
+
+_STRING_PREFIXES = frozenset(["", "r", "u", "f", "b", "br", "rb", "fr", "rf", "t", "tr", "rt"])
+_CODE_EVENT = re.compile(r"[#'\"]|[^\x00-\x7f]")
+# Inside an f-string replacement field brackets matter: ``}``, ``:`` and ``!`` at
+# depth 0 end the expression.
+_FEXPR_EVENT = re.compile(r"[#'\"()\[\]{}:!]|[^\x00-\x7f]")
+_EOL = re.compile(r"[\r\n]")
+# Characters Python accepts in identifiers but which are not letters, digits or marks.
+_OTHER_ID = frozenset("\u00b7\u0387\u2118\u212e\u309b\u309c")
+
+
+@lru_cache(maxsize=64)
+def _string_event(quote: str, fmt: bool) -> re.Pattern[str]:
+    chars = "\\\\" + re.escape(quote[0])
+    if len(quote) == 1:
+        chars += "\\r\\n"  # a single-quoted string cannot span lines
+    if fmt:
+        chars += "{}"
+    return re.compile(f"[{chars}]")
+
+
+@lru_cache(maxsize=64)
+def _spec_event(quote: str) -> re.Pattern[str]:
+    chars = "{}" + re.escape(quote[0]) + ("\\r\\n" if len(quote) == 1 else "")
+    return re.compile(f"[{chars}]")
+
+
+def _is_ident_char(ch: str) -> bool:
+    if ch.isascii():
+        return ch.isalnum() or ch == "_"
+    cat = unicodedata.category(ch)
+    return cat[0] in "LN" or cat in ("Mn", "Mc", "Pc") or ch in _OTHER_ID
+
+
+def _ident_run(text: str, i: int) -> tuple[int, int]:
+    """The identifier-like run around ``i``; empty (end == i) if ``text[i]`` is not in one."""
+    if not _is_ident_char(text[i]):
+        return i, i
+    start, end = i, i
+    while start > 0 and _is_ident_char(text[start - 1]):
+        start -= 1
+    while end < len(text) and _is_ident_char(text[end]):
+        end += 1
+    return start, end
+
+
+def _python_identifiers(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of identifier-like runs containing non-ASCII characters, in code.
+
+    A small lexer instead of :mod:`tokenize`: the code under review need not parse.
+    It skips comments and string literals (prefixes, triple quotes, escapes) but
+    enters f-string replacement fields, which are code (PEP 701 nesting). A lone CR
+    ends a comment, as it does for Python. On malformed input it errs toward
+    treating text as code, which can only add findings.
+    """
+    n = len(text)
+    # Frames: ("s", quote, raw, fmt) string; ("e", depth) f-string expression;
+    # ("p",) format spec. An empty stack is plain code.
+    stack: list[tuple[str, str, bool, bool] | tuple[str, int] | tuple[str]] = []
+    i = 0
+    while i < n:
+        top = stack[-1] if stack else None
+        if top is None or top[0] == "e":
+            m = (_CODE_EVENT if top is None else _FEXPR_EVENT).search(text, i)
+            if m is None:
+                return
+            j = m.start()
+            ch = text[j]
+            if ch == "#":
+                eol = _EOL.search(text, j)
+                i = eol.start() if eol else n
+            elif ch in "'\"":
+                p = j
+                while p > 0 and text[p - 1].isascii() and text[p - 1].isalpha():
+                    p -= 1
+                prefix = text[p:j].lower()
+                if p > 0 and _is_ident_char(text[p - 1]):
+                    prefix = ""
+                prefix = prefix if prefix in _STRING_PREFIXES else ""
+                quote = ch * 3 if text.startswith(ch * 3, j) else ch
+                stack.append(("s", quote, "r" in prefix, "f" in prefix or "t" in prefix))
+                i = j + len(quote)
+            elif not ch.isascii():
+                start, end = _ident_run(text, j)
+                if end > j:
+                    yield start, end
+                    i = end
+                else:
+                    i = j + 1
+            else:
+                assert top is not None and len(top) == 2
+                depth = int(top[1])
+                if ch in "([{":
+                    stack[-1] = ("e", depth + 1)
+                elif ch in ")]":
+                    stack[-1] = ("e", max(depth - 1, 0))
+                elif ch == "}":
+                    if depth:
+                        stack[-1] = ("e", depth - 1)
+                    else:
+                        stack.pop()
+                elif depth == 0 and not (ch == "!" and text.startswith("=", j + 1)):
+                    stack[-1] = ("p",)  # ":" format spec or "!r" conversion
+                i = j + 1
+        elif top[0] == "s":
+            assert len(top) == 4
+            quote, raw, fmt = str(top[1]), bool(top[2]), bool(top[3])
+            m = _string_event(quote, fmt).search(text, i)
+            if m is None:
+                return  # unterminated triple-quoted string: Python rejects the file too
+            j = m.start()
+            ch = text[j]
+            if ch == "\\":
+                nxt = text[j + 1 : j + 2]
+                if fmt and nxt in ("{", "}"):
+                    i = j + 1  # the brace still opens/closes a field
+                elif not raw and text.startswith("N{", j + 1):
+                    close = text.find("}", j + 3)  # \N{...} is an escape, not a field
+                    i = close + 1 if close != -1 else n
+                elif text.startswith("\r\n", j + 1):
+                    i = j + 3
+                else:
+                    i = j + 2
+            elif ch in "\r\n":
+                stack.pop()  # unterminated single-quoted string ends at the line
+                i = j + 1
+            elif ch == "{":
+                if text.startswith("{{", j):
+                    i = j + 2
+                else:
+                    stack.append(("e", 0))
+                    i = j + 1
+            elif ch == "}":
+                i = j + 2 if text.startswith("}}", j) else j + 1
+            elif text.startswith(quote, j):
+                stack.pop()
+                i = j + len(quote)
+            else:
+                i = j + 1
+        else:
+            enclosing = next((f for f in reversed(stack) if f[0] == "s"), None)
+            assert enclosing is not None and len(enclosing) == 4
+            quote = str(enclosing[1])
+            m = _spec_event(quote).search(text, i)
+            if m is None:
+                return
+            j = m.start()
+            ch = text[j]
+            if ch == "{":
+                stack.append(("e", 0))
+                i = j + 1
+            elif ch == "}":
+                stack.pop()
+                i = j + 1
+            elif ch in "\r\n" or text.startswith(quote, j):
+                # Malformed field: unwind to the string frame, which ends the string.
+                while stack[-1][0] != "s":
+                    stack.pop()
+                i = j
+            else:
+                i = j + 1
+
+
+# Letters of other scripts that are indistinguishable from Latin ones in common
+# fonts; a word written only in these is a whole-script homoglyph ("аѕѕ" for "ass").
+_LATIN_LOOKALIKES = frozenset(
+    "АВЕЅІЈКМНОРСТХУҮԚԜӀаеіјорсухѕԁԛԝһӏүёї"  # Cyrillic
+    "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧονιρυχ"  # Greek
+    "օսհոցզ"  # Armenian
+)
+# Greek letters that pass for Latin ones inside a Latin word (looser than above:
+# "dα" could be "da"); other Greek letters mixed with Latin read as math notation.
+_GREEK_LOOKALIKES = frozenset("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαγειηκνορτυχω")
+# Multi-word script names (unicodedata has no Script property; names stand in).
+_TWO_WORD_SCRIPTS = frozenset(
+    [
+        "OLD",
+        "NEW",
+        "LINEAR",
+        "TAI",
+        "CAUCASIAN",
+        "INSCRIPTIONAL",
+        "PSALTER",
+        "CANADIAN",
+        "MASARAM",
+        "GUNJALA",
+        "HANIFI",
+        "NYIAKENG",
+        "PAU",
+        "SORA",
+        "ZANABAZAR",
+        "MEETEI",
+    ]
+)
+# UTS #39 "highly restrictive": Latin may mix with these CJK combinations.
+_CJK_COMBOS = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+
+
+@lru_cache(maxsize=4096)
+def _script(ch: str) -> str | None:
+    """The script of a letter (None for digits, marks, punctuation and Common letters)."""
+    if ch.isascii():
+        return "LATIN" if ch.isalpha() else None
+    if unicodedata.category(ch)[0] != "L":
+        return None
+    # Compatibility forms (fullwidth, mathematical, µ) count as what Python sees.
+    base = next((c for c in unicodedata.normalize("NFKC", ch) if c.isalpha()), ch)
+    if base.isascii():
+        return "LATIN"
+    words = unicodedata.name(base, "").split(" ")
+    first = words[0]
+    if first in ("CJK", "KANGXI", "IDEOGRAPHIC"):
+        return "HAN"
+    if first in _TWO_WORD_SCRIPTS and len(words) > 1:
+        return f"{first} {words[1]}"
+    if not first or first == "MODIFIER" or "-" in first:
+        return None  # e.g. KATAKANA-HIRAGANA PROLONGED SOUND MARK is shared
+    return first
+
+
+def _mixing_allowed(scripts: set[str]) -> bool:
+    return len(scripts) < 2 or any(scripts <= combo for combo in _CJK_COMBOS)
+
+
+def _segments(ident: str) -> list[list[int]]:
+    """Indexes of letters, split into words at ``_``, digits and camelCase humps."""
+    segs: list[list[int]] = [[]]
+    prev_lower = False
+    for k, ch in enumerate(ident):
+        cat = unicodedata.category(ch)
+        if cat[0] == "M":
+            continue  # combining marks belong to the letter before them
+        if cat[0] != "L":
+            segs.append([])
+            prev_lower = False
+            continue
+        if prev_lower and cat in ("Lu", "Lt"):
+            segs.append([])
+        segs[-1].append(k)
+        prev_lower = cat == "Ll"
+    return [s for s in segs if s]
+
+
+def _mixed_script(ident: str) -> tuple[int, str] | None:
+    """(offset in ident, message) when letters of different scripts are mixed.
+
+    Words (see :func:`_segments`) must each be single-script, so ``данные_train``
+    or ``σ_max`` pass while ``pаssword`` does not. Latin and Greek may share a word
+    when no Greek letter in it looks Latin (``ΔW``, ``dσ``: math notation). A word in
+    another script may not consist only of Latin look-alikes when the identifier
+    also uses Latin (``is_асе``), except a single lowercase Greek letter (``decay_ρ``).
+    """
+    scripts = {s for s in map(_script, ident) if s}
+    if _mixing_allowed(scripts):
+        return None
+    shown = _show(ident)
+    for seg in _segments(ident):
+        seg_scripts = {s for s in (_script(ident[k]) for k in seg) if s}
+        if _mixing_allowed(seg_scripts):
+            continue
+        if seg_scripts == {"LATIN", "GREEK"} and not any(
+            ident[k] in _GREEK_LOOKALIKES for k in seg
+        ):
+            continue  # math notation such as ΔW or dσ
+        first = _script(ident[seg[0]])
+        odd = next(
+            k
+            for k in seg
+            if (s := _script(ident[k])) and (s != "LATIN" if "LATIN" in seg_scripts else s != first)
+        )
+        names = " and ".join(sorted(seg_scripts, key=lambda s: (s != "LATIN", s)))
+        return odd, f'identifier "{shown}" mixes {names} letters: {describe(ident[odd])}'
+    if "LATIN" not in scripts:
+        return None
+    for seg in _segments(ident):
+        script = _script(ident[seg[0]])
+        if script in (None, "LATIN") or not all(ident[k] in _LATIN_LOOKALIKES for k in seg):
+            continue
+        if len(seg) == 1 and script == "GREEK" and ident[seg[0]].islower() and ident[seg[0]] != "ο":
+            continue
+        word = "".join(ident[k] for k in seg)
+        return seg[0], (
+            f'identifier "{shown}" mixes LATIN and {script} letters: "{word}" is written '
+            f"in {script} letters that look like LATIN ones"
+        )
+    return None
+
+
+def _identifier_hits(text: str) -> Iterator[_Hit]:
+    for start, end in _python_identifiers(text):
+        ident = text[start:end]
+        normalized = unicodedata.normalize("NFKC", ident)
+        if normalized != ident:
+            off = next((k for k, c in enumerate(ident) if unicodedata.normalize("NFKC", c) != c), 0)
+            yield _Hit(
+                CONFUSABLE,
+                start + off,
+                end,
+                f'identifier "{_show(ident)}" normalizes to "{_show(normalized)}"; '
+                "Python treats them as the same name",
+            )
+        mixed = _mixed_script(ident)
+        if mixed is not None:
+            yield _Hit(MIXED_SCRIPT, start + mixed[0], end, mixed[1])
+
+
+def scan_text(
+    text: str, lines: Collection[int] | None = None, *, python: bool = False
+) -> list[UnicodeIssue]:
+    """Report bidi controls and invisible characters in ``text``, sorted by position.
+
+    ``lines``: only report issues on these 1-based line numbers (None: all lines);
+    the whole text is still read, since whether a line is code depends on earlier
+    lines. ``python``: also check identifiers in code (not in strings or comments).
+    """
+    hits = list(_invisible_hits(text))
+    if python and not text.isascii():
+        hits.extend(_identifier_hits(text))
+    if not hits:
+        return []
+    line_starts = [0]
+    pos = text.find("\n")
+    while pos != -1:
+        line_starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    wanted = None if lines is None else frozenset(lines)
+    issues = []
+    for hit in hits:
+        line = bisect.bisect_right(line_starts, hit.start)
+        if wanted is not None and line not in wanted:
+            continue
+        column = hit.start - line_starts[line - 1] + 1
+        issues.append(UnicodeIssue(hit.rule, line, column, hit.message))
+    issues.sort(key=lambda x: (x.line, x.column, x.rule_id))
+    return issues
