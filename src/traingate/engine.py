@@ -132,6 +132,12 @@ def resolve_action(policy: Policy, settings: CheckSettings | None, f: Finding) -
 
 
 def _apply_action(f: Finding, policy: Policy, settings: CheckSettings | None) -> Finding:
+    explicit = settings is not None and (
+        f.rule_id in settings.rules or f"category:{f.category}" in settings.rules
+    )
+    if f.approval_group and not explicit:
+        # The check named who approves (e.g. a config rule's approval_group).
+        return replace(f, outcome=Outcome.REQUIRE_APPROVAL)
     action = resolve_action(policy, settings, f)
     if isinstance(action, RequireApproval):
         return replace(f, outcome=Outcome.REQUIRE_APPROVAL, approval_group=action.require_approval)

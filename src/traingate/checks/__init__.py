@@ -18,6 +18,7 @@ REGISTRY: dict[str, str] = {
     "repository": "traingate.checks.repository",
     "unicode": "traingate.checks.unicode",
     "suppression": "traingate.checks.suppression",
+    "config": "traingate.checks.config",
     "artifacts": "traingate.checks.artifacts",
     "semgrep": "traingate.checks.semgrep",
 }

@@ -263,6 +263,10 @@ def merge(base: Policy, top: Policy) -> Policy:
         exemptions=[*base.exemptions, *top.exemptions],
         approvals=top.approvals if "approvals" in fields else base.approvals,
         codeowners=top.codeowners if "codeowners" in fields else base.codeowners,
+        config_rules=[
+            *(r for r in base.config_rules if r.name not in {t.name for t in top.config_rules}),
+            *top.config_rules,
+        ],
     )
 
 
@@ -321,6 +325,10 @@ def _cross_check(policy: Policy, layer: _Layer) -> list[str]:
                     ("checks", cid, section, key, "require_approval"),
                     f"require_approval names unknown group or user {target!r}",
                 )
+    for i, rule in enumerate(policy.config_rules):
+        group = rule.approval_group
+        if group is not None and group not in policy.groups and group not in policy.users:
+            err(("config_rules", i, "approval_group"), f"unknown group or user {group!r}")
     for i, ex in enumerate(policy.exemptions):
         if ex.check not in CHECK_IDS:
             err(

@@ -84,6 +84,42 @@ class SemgrepSettings(CheckSettings):
     builtin_rules: bool = True
 
 
+class ConfigForbid(Strict):
+    key: NonEmptyStr = Field(description="Key-path glob, e.g. '**.trust_remote_code'.")
+    value: bool | int | float | str | None = Field(
+        default=None, description="Forbidden value; omitted: any value of that key is forbidden."
+    )
+    any_value: bool = Field(default=False, description="Forbid the key whatever its value.")
+
+
+class ConfigBound(Strict):
+    min: float | None = Field(default=None, strict=False)
+    max: float | None = Field(default=None, strict=False)
+
+
+class ConfigRule(Strict):
+    """Key-level rules for training configs (YAML, JSON, TOML) matched by path."""
+
+    name: NonEmptyStr
+    paths: list[Pattern] = Field(min_length=1)
+    forbid: list[ConfigForbid] = Field(default_factory=list)
+    approval_keys: list[NonEmptyStr] = Field(
+        default_factory=list, description="Key-path globs whose change needs approval_group."
+    )
+    approval_group: str | None = Field(
+        default=None, description="Who approves approval_keys changes (default: security_group)."
+    )
+    target_allow: list[NonEmptyStr] | None = Field(
+        default=None, description="Allowed module prefixes for Hydra/OmegaConf _target_ values."
+    )
+    url_hosts: list[NonEmptyStr] | None = Field(
+        default=None, description="Allowed hosts for any string value that is a URL."
+    )
+    bounds: dict[NonEmptyStr, ConfigBound] = Field(
+        default_factory=dict, description="Numeric bounds per key-path glob."
+    )
+
+
 class Checks(Strict):
     """Per-check settings; each key is a check id (docs/checks/<id>.md)."""
 
@@ -152,6 +188,7 @@ class Policy(Strict):
     checks: Checks = Field(default_factory=Checks)
     exemptions: list[Exemption] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    config_rules: list[ConfigRule] = Field(default_factory=list)
     codeowners: str | None = Field(
         default=None,
         description="Repo path of a CODEOWNERS file (GitHub or GitLab syntax) whose owners "
