@@ -47,6 +47,19 @@ def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", metavar="DIR", help="result cache (default: the user cache dir)")
 
 
+def _add_audit(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        default=os.environ.get("TRAINGATE_AUDIT_LOG") or None,
+        help="append the decision to this hash-chained JSON Lines log (docs/audit.md)",
+    )
+    p.add_argument("--audit-key", metavar="KEY", help="SSH private key that signs the record")
+    p.add_argument(
+        "--audit-signer", metavar="ID", help="the key's principal in the allowed-signers file"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="traingate",
@@ -90,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
     _add_output(check)
+    _add_audit(check)
 
     ci = sub.add_parser(
         "ci",
@@ -109,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--markdown", metavar="FILE", help="also write the markdown summary")
     ci.add_argument("--repo", metavar="DIR", default=".")
     ci.add_argument("--cache-dir", metavar="DIR", help="result cache (default: the user cache dir)")
+    _add_audit(ci)
 
     scan = sub.add_parser(
         "scan",
@@ -134,6 +149,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--approver", required=True, metavar="ID", help="your principal in the allowed-signers file"
     )
     appr.add_argument("--repo", metavar="DIR", default=".")
+
+    aud = sub.add_parser(
+        "audit", help="verify the decision log; find unapproved changes in history"
+    )
+    asub = aud.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    ver = asub.add_parser(
+        "verify", help="check that no record was edited, removed, reordered or forged"
+    )
+    ver.add_argument("file", metavar="FILE")
+    ver.add_argument(
+        "--allowed-signers",
+        metavar="F",
+        help="verify signatures (ssh-keygen allowed-signers); every record must then be signed",
+    )
+    hist = asub.add_parser(
+        "history",
+        help="list commits on a protected branch that changed sensitive paths without approval evidence",
+    )
+    hist.add_argument("--branch", default="main", metavar="REV")
+    hist.add_argument("--since", metavar="REV", help="only commits after REV")
+    hist.add_argument(
+        "--audit-log", metavar="FILE", help="decision log whose passing records count as evidence"
+    )
+    hist.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    hist.add_argument("--output", "-o", metavar="FILE")
+    hist.add_argument("--repo", metavar="DIR", default=".")
 
     rules = sub.add_parser("rules", help="work with semgrep rule packs")
     rsub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", parser_class=_Parser)
@@ -212,6 +253,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _policy(parser, args)
     if args.command == "approve":
         return _approve(args)
+    if args.command == "audit":
+        return _audit(parser, args)
     if args.command == "rules" and args.rules_command == "test":
         from traingate.rules import test_rules
 
@@ -366,6 +409,14 @@ def _write(args: argparse.Namespace, report: object) -> int:
     from traingate.report import render
 
     assert isinstance(report, Report)
+    if getattr(args, "audit_log", None):
+        # Before printing the verdict: if the decision cannot be recorded, the
+        # command fails (exit 3) instead of passing unrecorded.
+        from traingate.record import append_decision
+
+        append_decision(
+            report, Path(report.root), args.audit_log, args.audit_key, args.audit_signer
+        )
     text = render(report, args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -403,6 +454,25 @@ def _emit_error_report(args: argparse.Namespace, exc: TraingateError) -> None:
                 Path(path).write_text(render(report, fmt), encoding="utf-8")
     except OSError:
         pass
+
+
+def _audit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.audit_command == "verify":
+        from traingate import audit
+
+        result = audit.verify(
+            Path(args.file),
+            allowed_signers=Path(args.allowed_signers) if args.allowed_signers else None,
+            require_signatures=bool(args.allowed_signers),
+        )
+        print(audit.render(result))
+        return int(ExitCode.PASS if result.ok else ExitCode.BLOCKED)
+    if args.audit_command == "history":
+        from traingate.history import run_history
+
+        return run_history(args)
+    parser.parse_args(["audit", "--help"])
+    return int(ExitCode.USAGE)
 
 
 def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
