@@ -53,10 +53,30 @@ def review(user: str, state: str, commit: str, at: str = "2026-11-20T10:00:00Z")
     return {"user": user, "state": state, "commit": commit, "submitted_at": at}
 
 
-def run(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str], reviews: list[dict[str, str]], **extra: object) -> tuple[int, dict]:
+def run(
+    repo: Repo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    reviews: list[dict[str, str]],
+    **extra: object,
+) -> tuple[int, dict]:
     f = tmp_path / "approvals.json"
     f.write_text(json.dumps({"author": "mallory", "reviews": reviews, **extra}))
-    code = main(["check", "--repo", str(repo.path), "--base", "main", "--head", "feature", "--approvals", str(f), "--format", "json"])
+    code = main(
+        [
+            "check",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--approvals",
+            str(f),
+            "--format",
+            "json",
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     return code, doc
 
@@ -65,13 +85,17 @@ def req(doc: dict, name: str = "training-code") -> dict:
     return next(r for r in doc["requirements"] if r["name"] == name)
 
 
-def test_one_eligible_approval_passes(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_eligible_approval_passes(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     code, doc = run(repo, tmp_path, capsys, [review("bob", "approved", head(repo))])
     assert code == 0 and req(doc)["approved_by"] == ["bob"] and req(doc)["satisfied"]
 
 
-def test_author_self_approval_does_not_count(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_author_self_approval_does_not_count(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     repo.git("config", "user.name", "x")
     code, doc = run(repo, tmp_path, capsys, [review("mallory", "approved", head(repo))])
@@ -80,7 +104,9 @@ def test_author_self_approval_does_not_count(repo: Repo, tmp_path: Path, capsys:
     assert r["approved_by"] == [] and r["eligible"] == ["alice", "bob", "carol"]
 
 
-def test_approver_who_pushed_a_commit_does_not_count(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_approver_who_pushed_a_commit_does_not_count(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     repo.write("train.py", "x = 3\n")
     repo.commit("bob helps", who="bob")
@@ -91,23 +117,35 @@ def test_approver_who_pushed_a_commit_does_not_count(repo: Repo, tmp_path: Path,
     assert r["eligible"] == ["alice", "carol"]
 
 
-def test_last_pusher_does_not_count(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_last_pusher_does_not_count(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
-    code, doc = run(repo, tmp_path, capsys, [review("carol", "approved", head(repo))], pusher="carol")
-    assert code == 1 and req(doc)["rejected"] == [{"user": "carol", "reason": "pushed to the change"}]
+    code, doc = run(
+        repo, tmp_path, capsys, [review("carol", "approved", head(repo))], pusher="carol"
+    )
+    assert code == 1 and req(doc)["rejected"] == [
+        {"user": "carol", "reason": "pushed to the change"}
+    ]
 
 
-def test_stale_approval_after_new_push(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stale_approval_after_new_push(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     old = head(repo)
     repo.write("train.py", "x = 666\n")
     repo.commit("sneak", who="mallory")
     code, doc = run(repo, tmp_path, capsys, [review("bob", "approved", old)])
     assert code == 1
-    assert req(doc)["rejected"] == [{"user": "bob", "reason": f"stale: approved {old[:12]}; the change has changed since"}]
+    assert req(doc)["rejected"] == [
+        {"user": "bob", "reason": f"stale: approved {old[:12]}; the change has changed since"}
+    ]
 
 
-def test_patch_identical_force_push_keeps_the_approval(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_patch_identical_force_push_keeps_the_approval(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     old = head(repo)
     repo.git("commit", "--amend", "-q", "-m", "reworded", who="mallory")  # same patch, same base
@@ -116,7 +154,9 @@ def test_patch_identical_force_push_keeps_the_approval(repo: Repo, tmp_path: Pat
     assert code == 0 and req(doc)["approved_by"] == ["bob"]
 
 
-def test_same_patch_on_a_moved_base_is_stale(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_patch_on_a_moved_base_is_stale(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     old = head(repo)
     repo.checkout("main")
@@ -126,10 +166,14 @@ def test_same_patch_on_a_moved_base_is_stale(repo: Repo, tmp_path: Path, capsys:
     repo.git("rebase", "-q", "main", who="mallory")
     code, doc = run(repo, tmp_path, capsys, [review("bob", "approved", old)])
     assert code == 1
-    assert req(doc)["rejected"] == [{"user": "bob", "reason": f"stale: approved {old[:12]} on a different merge base"}]
+    assert req(doc)["rejected"] == [
+        {"user": "bob", "reason": f"stale: approved {old[:12]} on a different merge base"}
+    ]
 
 
-def test_changes_requested_after_approval(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_changes_requested_after_approval(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     h = head(repo)
     reviews = [
@@ -143,7 +187,9 @@ def test_changes_requested_after_approval(repo: Repo, tmp_path: Path, capsys: py
     assert r["approved_by"] == ["alice"] and r["error"] == "changes requested by bob"
 
 
-def test_comment_after_approval_keeps_it_and_dismissal_cancels(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_comment_after_approval_keeps_it_and_dismissal_cancels(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     h = head(repo)
     reviews = [
@@ -156,7 +202,9 @@ def test_comment_after_approval_keeps_it_and_dismissal_cancels(repo: Repo, tmp_p
     assert req(doc)["approved_by"] == ["bob"]
 
 
-def test_bot_approval_does_not_count(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bot_approval_does_not_count(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo, extra="excluded_approvers: []\n")
     h = head(repo)
     policy = repo.path / ".traingate.yaml"
@@ -167,16 +215,32 @@ def test_bot_approval_does_not_count(repo: Repo, tmp_path: Path, capsys: pytest.
     assert code == 1 and req(doc)["approved_by"] == []
 
 
-def test_approver_outside_the_group(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_approver_outside_the_group(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     code, doc = run(repo, tmp_path, capsys, [review("sam", "approved", head(repo))])
     assert code == 1
     assert req(doc)["rejected"] == [{"user": "sam", "reason": "not an approver for training-code"}]
 
 
-def test_two_required_one_given(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_required_one_given(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo, n=2)
-    code = main(["check", "--repo", str(repo.path), "--base", "main", "--head", "feature", "--approvals", str(_write(tmp_path, [review("bob", "approved", head(repo))]))])
+    code = main(
+        [
+            "check",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--approvals",
+            str(_write(tmp_path, [review("bob", "approved", head(repo))])),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "[MISSING] training-code: needs 2 approvals from ml-reviewers (1/2)" in out
@@ -184,8 +248,12 @@ def test_two_required_one_given(repo: Repo, tmp_path: Path, capsys: pytest.Captu
     assert "eligible approvers: alice, carol" in out
 
 
-def test_zero_eligible_approvers_is_an_error(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo.write(".traingate.yaml", POLICY.replace("{n}", "1").replace("[alice, bob, carol]", "[mallory]"))
+def test_zero_eligible_approvers_is_an_error(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write(
+        ".traingate.yaml", POLICY.replace("{n}", "1").replace("[alice, bob, carol]", "[mallory]")
+    )
     repo.write("train.py", "x = 1\n")
     repo.commit("base")
     repo.branch("feature")
@@ -202,11 +270,28 @@ def _write(tmp_path: Path, reviews: list[dict[str, str]]) -> Path:
     return f
 
 
-def test_bad_approvals_file_is_a_usage_error(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_approvals_file_is_a_usage_error(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make(repo)
     f = tmp_path / "a.json"
     f.write_text(json.dumps({"reviews": [{"user": "bob", "state": "lgtm", "submitted_at": "x"}]}))
-    assert main(["check", "--repo", str(repo.path), "--base", "main", "--head", "feature", "--approvals", str(f)]) == 2
+    assert (
+        main(
+            [
+                "check",
+                "--repo",
+                str(repo.path),
+                "--base",
+                "main",
+                "--head",
+                "feature",
+                "--approvals",
+                str(f),
+            ]
+        )
+        == 2
+    )
     assert "reviews.0.state" in capsys.readouterr().err
 
 
@@ -215,7 +300,9 @@ def test_bad_approvals_file_is_a_usage_error(repo: Repo, tmp_path: Path, capsys:
 
 def keygen(tmp_path: Path, name: str) -> tuple[Path, str]:
     key = tmp_path / f"{name}_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
+    )
     return key, (tmp_path / f"{name}_key.pub").read_text().strip()
 
 
@@ -236,19 +323,54 @@ def check_text(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, str
     return code, capsys.readouterr().out
 
 
-def test_signed_approval_counts(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_signed_approval_counts(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     keys = signed_repo(repo, tmp_path)
-    assert main(["approve", "--repo", str(repo.path), "--base", "main", "--head", "feature", "--key", str(keys["bob"]), "--approver", "bob"]) == 0
+    assert (
+        main(
+            [
+                "approve",
+                "--repo",
+                str(repo.path),
+                "--base",
+                "main",
+                "--head",
+                "feature",
+                "--key",
+                str(keys["bob"]),
+                "--approver",
+                "bob",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     code, out = check_text(repo, capsys)
     assert code == 0, out
     assert "approved by: bob" in out
 
 
-def test_forged_approver_name_does_not_verify(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_forged_approver_name_does_not_verify(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     keys = signed_repo(repo, tmp_path)
     # eve's key is not an allowed signer; she claims to be bob
-    main(["approve", "--repo", str(repo.path), "--base", "main", "--head", "feature", "--key", str(keys["eve"]), "--approver", "bob"])
+    main(
+        [
+            "approve",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--key",
+            str(keys["eve"]),
+            "--approver",
+            "bob",
+        ]
+    )
     capsys.readouterr()
     code, out = check_text(repo, capsys)
     assert code == 1
@@ -256,15 +378,33 @@ def test_forged_approver_name_does_not_verify(repo: Repo, tmp_path: Path, capsys
     assert "eligible approvers: alice, bob, carol" in out
 
 
-def test_revoked_key_does_not_verify(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_revoked_key_does_not_verify(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     keys = signed_repo(repo, tmp_path, revoked=True)
-    main(["approve", "--repo", str(repo.path), "--base", "main", "--head", "feature", "--key", str(keys["carol"]), "--approver", "carol"])
+    main(
+        [
+            "approve",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--key",
+            str(keys["carol"]),
+            "--approver",
+            "carol",
+        ]
+    )
     capsys.readouterr()
     code, out = check_text(repo, capsys)
     assert code == 1 and "signed approval by carol" in out and "does not verify" in out
 
 
-def test_wrong_namespace_signature_does_not_verify(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_namespace_signature_does_not_verify(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from traingate.approvals.signed import NOTES_REF, canonical
 
     keys = signed_repo(repo, tmp_path)
@@ -274,20 +414,52 @@ def test_wrong_namespace_signature_does_not_verify(repo: Repo, tmp_path: Path, c
     from traingate.policy.load import load_from_git
 
     st = {
-        "type": "traingate-approval", "version": 1, "approver": "bob", "merge_base": mb, "head": h,
+        "type": "traingate-approval",
+        "version": 1,
+        "approver": "bob",
+        "merge_base": mb,
+        "head": h,
         "patch_id": git.patch_id(repo.path, mb, h),
         "policy_sha256": load_from_git(repo.path, repo.git("rev-parse", "main").strip()).sha256,
         "time": "2026-11-20T10:00:00Z",
     }
-    sig = subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(keys["bob"]), "-n", "git"], input=canonical(st), capture_output=True, check=True).stdout.decode()
-    repo.git("notes", f"--ref={NOTES_REF}", "add", "-m", json.dumps({"statement": st, "signature": sig}), h)
+    sig = subprocess.run(
+        ["ssh-keygen", "-q", "-Y", "sign", "-f", str(keys["bob"]), "-n", "git"],
+        input=canonical(st),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    repo.git(
+        "notes",
+        f"--ref={NOTES_REF}",
+        "add",
+        "-m",
+        json.dumps({"statement": st, "signature": sig}),
+        h,
+    )
     code, out = check_text(repo, capsys)
     assert code == 1 and "does not verify" in out
 
 
-def test_signed_approval_goes_stale_after_a_push(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_signed_approval_goes_stale_after_a_push(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     keys = signed_repo(repo, tmp_path)
-    main(["approve", "--repo", str(repo.path), "--base", "main", "--head", "feature", "--key", str(keys["bob"]), "--approver", "bob"])
+    main(
+        [
+            "approve",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--key",
+            str(keys["bob"]),
+            "--approver",
+            "bob",
+        ]
+    )
     repo.write("train.py", "x = 999\n")
     repo.commit("after approval", who="mallory")
     capsys.readouterr()
@@ -299,8 +471,13 @@ def test_signed_approval_goes_stale_after_a_push(repo: Repo, tmp_path: Path, cap
 # --- CODEOWNERS ------------------------------------------------------------
 
 
-def test_codeowners_github_last_match_wins(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo.write("CODEOWNERS", "# owners\n*.py @alice-gh\n/train.py @carol @org/ml-leads\n/docs/ docs@example.com\n")
+def test_codeowners_github_last_match_wins(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write(
+        "CODEOWNERS",
+        "# owners\n*.py @alice-gh\n/train.py @carol @org/ml-leads\n/docs/ docs@example.com\n",
+    )
     make(repo, extra="codeowners: CODEOWNERS\n")
     repo.checkout("main")
     policy = (repo.path / ".traingate.yaml").read_text()
@@ -310,20 +487,35 @@ def test_codeowners_github_last_match_wins(repo: Repo, tmp_path: Path, capsys: p
     code, doc = run(repo, tmp_path, capsys, [review("alice", "approved", head(repo))])
     r = req(doc, "codeowners:/train.py")
     assert (r["kind"], r["approvers"], r["eligible"], r["approved_by"]) == (
-        "codeowners", ["carol", "org/ml-leads"], ["carol", "bob"], [],
+        "codeowners",
+        ["carol", "org/ml-leads"],
+        ["carol", "bob"],
+        [],
     )
     assert code == 1
-    code, doc = run(repo, tmp_path, capsys, [review("alice", "approved", head(repo)), review("bob", "approved", head(repo))])
+    code, doc = run(
+        repo,
+        tmp_path,
+        capsys,
+        [review("alice", "approved", head(repo)), review("bob", "approved", head(repo))],
+    )
     assert code == 0
 
 
-def test_codeowners_gitlab_sections(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_codeowners_gitlab_sections(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo.write(
         "CODEOWNERS",
         "[Training][2] @alice-gh @bob\ntrain.py\n\n^[Docs]\n*.md @carol\n\n[Security]\n*.py @sam\n",
     )
     make(repo, extra="codeowners: CODEOWNERS\n")
-    code, doc = run(repo, tmp_path, capsys, [review("alice", "approved", head(repo)), review("sam", "approved", head(repo))])
+    code, doc = run(
+        repo,
+        tmp_path,
+        capsys,
+        [review("alice", "approved", head(repo)), review("sam", "approved", head(repo))],
+    )
     names = sorted(r["name"] for r in doc["requirements"])
     assert names == ["codeowners[Security]:*.py", "codeowners[Training]:train.py", "training-code"]
     tr = req(doc, "codeowners[Training]:train.py")
@@ -332,7 +524,9 @@ def test_codeowners_gitlab_sections(repo: Repo, tmp_path: Path, capsys: pytest.C
     assert code == 1
 
 
-def test_codeowners_comes_from_the_base(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_codeowners_comes_from_the_base(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo.write("CODEOWNERS", "train.py @sam\n")
     make(repo, extra="codeowners: CODEOWNERS\n")
     repo.write("CODEOWNERS", "train.py @mallory\n")

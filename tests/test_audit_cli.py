@@ -21,15 +21,30 @@ def keygen(tmp_path: Path, name: str) -> tuple[Path, str]:
     return key, (tmp_path / f"{name}.pub").read_text().strip()
 
 
-def test_check_appends_signed_records_that_verify(policy_repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_appends_signed_records_that_verify(
+    policy_repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     key, pub = keygen(tmp_path, "gate")
     signers = tmp_path / "allowed"
     signers.write_text(f"gate {pub}\n")
     log = tmp_path / "decisions.jsonl"
     policy_repo.write("train.py", "x = 1\n")
     policy_repo.commit("tweak", who="mallory")
-    args = ["check", "--repo", str(policy_repo.path), "--base", "main", "--head", "feature",
-            "--audit-log", str(log), "--audit-key", str(key), "--audit-signer", "gate"]
+    args = [
+        "check",
+        "--repo",
+        str(policy_repo.path),
+        "--base",
+        "main",
+        "--head",
+        "feature",
+        "--audit-log",
+        str(log),
+        "--audit-key",
+        str(key),
+        "--audit-signer",
+        "gate",
+    ]
     assert main(args) == 1
     assert main(args) == 1
     capsys.readouterr()
@@ -38,7 +53,9 @@ def test_check_appends_signed_records_that_verify(policy_repo: Repo, tmp_path: P
     r = records[0]
     assert r["decision"] == "block" and r["exit_code"] == 1 and r["signer"] == "gate"
     assert r["head"] == policy_repo.git("rev-parse", "feature").strip() and len(r["patch_id"]) == 40
-    assert r["requirements"][0]["name"] == "training-code" and r["policy"]["source"].startswith(".traingate.yaml@")
+    assert r["requirements"][0]["name"] == "training-code" and r["policy"]["source"].startswith(
+        ".traingate.yaml@"
+    )
     assert main(["audit", "verify", str(log), "--allowed-signers", str(signers)]) == 0
     assert "audit log intact: 2 records" in capsys.readouterr().out
     lines = log.read_text().splitlines()
@@ -48,14 +65,30 @@ def test_check_appends_signed_records_that_verify(policy_repo: Repo, tmp_path: P
     assert "record 1" in capsys.readouterr().out
 
 
-def test_unwritable_audit_log_fails_closed(policy_repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_audit_log_fails_closed(
+    policy_repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = tmp_path / "log.jsonl"
     log.write_text("garbage\n")
-    code = main(["check", "--repo", str(policy_repo.path), "--base", "main", "--head", "feature", "--audit-log", str(log)])
+    code = main(
+        [
+            "check",
+            "--repo",
+            str(policy_repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--audit-log",
+            str(log),
+        ]
+    )
     assert code == 3
 
 
-def test_history_lists_exactly_the_direct_push(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_lists_exactly_the_direct_push(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo.write(".traingate.yaml", CFG)
     repo.write("train.py", "x = 0\n")
     repo.write("README.md", "r\n")
@@ -69,8 +102,39 @@ def test_history_lists_exactly_the_direct_push(repo: Repo, tmp_path: Path, capsy
         # the gate passed this change (approved by alice through the JSON source)
         approvals = tmp_path / f"{branch}.json"
         head = repo.git("rev-parse", "HEAD").strip()
-        approvals.write_text(json.dumps({"author": "bob", "reviews": [{"user": "alice", "state": "approved", "commit": head, "submitted_at": "2026-11-20T10:00:00Z"}]}))
-        assert main(["check", "--repo", str(repo.path), "--base", "main", "--head", branch, "--approvals", str(approvals), "--audit-log", str(log)]) == 0
+        approvals.write_text(
+            json.dumps(
+                {
+                    "author": "bob",
+                    "reviews": [
+                        {
+                            "user": "alice",
+                            "state": "approved",
+                            "commit": head,
+                            "submitted_at": "2026-11-20T10:00:00Z",
+                        }
+                    ],
+                }
+            )
+        )
+        assert (
+            main(
+                [
+                    "check",
+                    "--repo",
+                    str(repo.path),
+                    "--base",
+                    "main",
+                    "--head",
+                    branch,
+                    "--approvals",
+                    str(approvals),
+                    "--audit-log",
+                    str(log),
+                ]
+            )
+            == 0
+        )
         repo.checkout("main")
         if squash:
             repo.git("merge", "--squash", "-q", branch)
@@ -87,7 +151,20 @@ def test_history_lists_exactly_the_direct_push(repo: Repo, tmp_path: Path, capsy
     merged_change("feat-c", "x = 4\n")
     capsys.readouterr()
 
-    code = main(["audit", "history", "--repo", str(repo.path), "--branch", "main", "--audit-log", str(log), "--format", "json"])
+    code = main(
+        [
+            "audit",
+            "history",
+            "--repo",
+            str(repo.path),
+            "--branch",
+            "main",
+            "--audit-log",
+            str(log),
+            "--format",
+            "json",
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 1
     assert [e["commit"] for e in doc["unapproved"]] == [direct]
@@ -96,16 +173,38 @@ def test_history_lists_exactly_the_direct_push(repo: Repo, tmp_path: Path, capsy
     assert all(e["evidence"].startswith("audit log record") for e in doc["approved"])
 
 
-def test_history_with_signed_notes(repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_with_signed_notes(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     key, pub = keygen(tmp_path, "alice")
     repo.write(".traingate/allowed_signers", f"alice {pub}\n")
-    repo.write(".traingate.yaml", CFG + "approvals:\n  signed:\n    allowed_signers: .traingate/allowed_signers\n")
+    repo.write(
+        ".traingate.yaml",
+        CFG + "approvals:\n  signed:\n    allowed_signers: .traingate/allowed_signers\n",
+    )
     repo.write("train.py", "x = 0\n")
     repo.commit("initial")
     repo.branch("feat")
     repo.write("train.py", "x = 1\n")
     repo.commit("work", who="bob")
-    assert main(["approve", "--repo", str(repo.path), "--base", "main", "--head", "feat", "--key", str(key), "--approver", "alice"]) == 0
+    assert (
+        main(
+            [
+                "approve",
+                "--repo",
+                str(repo.path),
+                "--base",
+                "main",
+                "--head",
+                "feat",
+                "--key",
+                str(key),
+                "--approver",
+                "alice",
+            ]
+        )
+        == 0
+    )
     repo.checkout("main")
     repo.git("merge", "--no-ff", "-q", "-m", "Merge feat", "feat", who="alice")
     capsys.readouterr()

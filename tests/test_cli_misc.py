@@ -15,11 +15,17 @@ from traingate.cli import main
 def test_demo_blocks_the_sabotaged_change(tmp_path: Path) -> None:
     env = {**os.environ, "TRAINGATE_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run(
-        [sys.executable, "-m", "traingate", "demo"], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "traingate", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "$ traingate check --base main --head speedup" in proc.stdout
-    assert "[MISSING] training-code: needs 1 approval from ml-reviewers, security (0/1)" in proc.stdout
+    assert (
+        "[MISSING] training-code: needs 1 approval from ml-reviewers, security (0/1)" in proc.stdout
+    )
     assert "train.py:13:" in proc.stdout  # the injected, rank-triggered gradient flip
     assert "BLOCKED:" in proc.stdout
     assert "The gate blocked the sabotaged change" in proc.stdout

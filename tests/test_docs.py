@@ -25,7 +25,13 @@ def test_check_page_has_every_section(check_id: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "rel", ["getting-started.md", "policy.md", "reference/json-report.md", "reference/json-report.schema.json"]
+    "rel",
+    [
+        "getting-started.md",
+        "policy.md",
+        "reference/json-report.md",
+        "reference/json-report.schema.json",
+    ],
 )
 def test_promised_docs_exist(rel: str) -> None:
     assert (ROOT / "docs" / rel).is_file()

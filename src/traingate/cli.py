@@ -190,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     val = psub.add_parser("validate", help="validate a policy file (default: ./.traingate.yaml)")
     val.add_argument("file", nargs="?", default=".traingate.yaml")
     psub.add_parser("schema", help="print the JSON Schema of .traingate.yaml (for editors)")
+    ptest = psub.add_parser(
+        "test",
+        help="run the policy's test cases (YAML: a change, approvals, the expected decision)",
+    )
+    ptest.add_argument("dir", nargs="?", default=".traingate/tests", metavar="DIR|FILE")
+    ptest.add_argument(
+        "--policy", metavar="FILE", help="policy under test (default: the cases' own)"
+    )
     exp = psub.add_parser(
         "explain", help="which sensitive groups, checks and exemptions apply to paths"
     )
@@ -488,6 +496,10 @@ def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             f"path groups, {len(p.groups)} groups, {len(p.exemptions)} exemptions)"
         )
         return int(ExitCode.PASS)
+    if args.policy_command == "test":
+        from traingate.policytest import run_tests
+
+        return run_tests(args.dir, args.policy)
     if args.policy_command == "schema":
         from traingate.policy.schema import schema_json
 
