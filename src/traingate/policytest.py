@@ -88,7 +88,7 @@ def _load(path: Path) -> dict[str, Any]:
 def _policy_text(doc: dict[str, Any], path: Path, override: str | None) -> str:
     if override:
         return Path(override).read_text(encoding="utf-8")
-    src = doc.get("policy")
+    src: object = doc.get("policy")
     if src is None:
         default = Path(".traingate.yaml")
         if not default.exists():
@@ -96,9 +96,10 @@ def _policy_text(doc: dict[str, Any], path: Path, override: str | None) -> str:
                 f"{path}: no `policy:` in the file and no .traingate.yaml here; pass --policy"
             )
         return default.read_text(encoding="utf-8")
-    if "\n" in src:
-        return str(src)
-    return (path.parent / src).read_text(encoding="utf-8")
+    text = str(src)
+    if "\n" in text:
+        return text
+    return (path.parent / text).read_text(encoding="utf-8")
 
 
 def _git(root: Path, *args: str, who: str = "base") -> str:
