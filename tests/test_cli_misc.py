@@ -26,7 +26,7 @@ def test_demo_blocks_the_sabotaged_change(tmp_path: Path) -> None:
     assert (
         "[MISSING] training-code: needs 1 approval from ml-reviewers, security (0/1)" in proc.stdout
     )
-    assert "train.py:13:" in proc.stdout  # the injected, rank-triggered gradient flip
+    assert "train.py:15:17: error[trigger-rank-conditional-sabotage]" in proc.stdout
     assert "BLOCKED:" in proc.stdout
     assert "The gate blocked the sabotaged change" in proc.stdout
 
