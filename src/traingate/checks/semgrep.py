@@ -80,28 +80,28 @@ def run(ctx: Context) -> list[Finding]:
     assert isinstance(settings, SemgrepSettings)
     pack = RulePack.load(ctx, settings)
     engine = Engine(pack, settings, ctx.cache_dir)
-    heads = [t for f in ctx.files if (t := _target(ctx.change, f, new=True)) is not None]
-    head_hits = engine.scan(heads)
-    for t in heads:
-        syntax = _python_syntax(t)
-        if syntax is not None:
-            head_hits[t.key] = [*head_hits[t.key], syntax]
-    findings: list[Finding] = []
-    need_base: list[tuple[Target, ChangedFile]] = []
-    for t in heads:
-        f = _file_for(ctx.files, t)
-        if ctx.scan_all or f.status in (Status.ADDED,) or not head_hits[t.key]:
+    pairs: list[tuple[Target, Target | None, ChangedFile]] = []
+    for f in ctx.files:
+        head = _target(ctx.change, f, new=True)
+        if head is None:
             continue
-        base = _target(ctx.change, f, new=False)
-        if base is not None:
-            need_base.append((base, f))
-    base_hits = engine.scan([b for b, _ in need_base])
-    base_by_path = {f.path: base_hits[b.key] for b, f in need_base}
-    for t in heads:
-        hits = head_hits[t.key]
-        f = _file_for(ctx.files, t)
-        new = _new_hits(hits, base_by_path.get(f.path, []), set(f.added_lines), ctx.scan_all)
-        findings.extend(_finding(t, h) for h in new)
+        base = None
+        if not ctx.scan_all and f.status is not Status.ADDED:
+            base = _target(ctx.change, f, new=False)
+        pairs.append((head, base, f))
+    # One semgrep process for every cache miss, head and base versions alike:
+    # semgrep's start-up and rule parsing dominate, so scanning the base
+    # versions in the same run costs little and a second run never starts.
+    hits = engine.scan([t for h, b, _ in pairs for t in (h, b) if t is not None])
+    findings: list[Finding] = []
+    for head, base, f in pairs:
+        head_hits = list(hits[head.key])
+        syntax = _python_syntax(head)
+        if syntax is not None:
+            head_hits.append(syntax)
+        base_hits = hits[base.key] if base is not None else []
+        new = _new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all)
+        findings.extend(_finding(head, h) for h in new)
     return findings
 
 
@@ -131,13 +131,6 @@ def _python_syntax(t: Target) -> Hit | None:
             "python-syntax-error", f"Python cannot parse this file: {type(exc).__name__}"
         )
     return None
-
-
-def _file_for(files: Sequence[ChangedFile], t: Target) -> ChangedFile:
-    for f in files:
-        if f.new_oid == t.oid and f.path == t.path:
-            return f
-    raise AssertionError(t.path)
 
 
 def _new_hits(head: list[Hit], base: list[Hit], added: set[int], scan_all: bool) -> list[Hit]:
