@@ -249,3 +249,24 @@ def test_pre_push_mode(
         "README.md",
         "train.py",
     ]
+
+
+def test_case_and_unicode_twins_with_case_insensitive_paths(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write(
+        ".traingate.yaml",
+        "version: 1\ncase_insensitive_paths: true\ngroups:\n  leads: [alice]\n"
+        "sensitive_paths:\n  - {name: trainer, paths: ['/train/', '/café/'], approvals: 1, approvers: [leads]}\n"
+        "checks:\n  semgrep: {enabled: false}\n",
+    )
+    repo.write("README.md", "r\n")
+    repo.commit("base")
+    repo.branch("feature")
+    repo.write("Train/loop.py", "x = 1\n")  # case twin of train/
+    repo.write("cafe\u0301/notes.py", "y = 1\n")  # NFD twin of café/
+    repo.commit("twins", who="mallory")
+    code, out, _ = check(repo, capsys, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert doc["requirements"][0]["paths"] == ["Train/loop.py", "cafe\u0301/notes.py"]

@@ -234,3 +234,18 @@ def test_scan_reports_everything(srepo: Repo, capsys: pytest.CaptureFixture[str]
     assert code == 1
     assert found(doc) == [("t-os-system", "lib/util.py", 5)]
     assert doc["requirements"] == []
+
+
+def test_nul_bytes_and_invalid_utf8_in_source_block(
+    srepo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    srepo.write("train_nul.py", b"import os\nos.system('id')\x00\n")
+    srepo.write("train_latin.py", b"x = '\xe9t\xe9'\nimport os\nos.system('id')\n")
+    srepo.commit("odd bytes", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    got = found(doc)
+    assert code == 1
+    assert ("source-unreadable", "train_nul.py", 1) in got
+    assert ("t-os-system", "train_nul.py", 2) in got  # still scanned without the NULs
+    assert ("source-unreadable", "train_latin.py", 1) in got
+    assert ("t-os-system", "train_latin.py", 3) in got

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ class Target:
     ext: str  # the extension semgrep sees (.py for notebooks and .pth files)
     text: str  # what semgrep scans
     line_map: tuple[int, ...] | None = None  # scanned line -> line in the real file
+    problem: str | None = None  # why the raw bytes cannot be judged as source (blocks)
 
     @property
     def key(self) -> str:
@@ -99,6 +100,8 @@ def run(ctx: Context) -> list[Finding]:
         syntax = _python_syntax(head)
         if syntax is not None:
             head_hits.append(syntax)
+        if head.problem is not None:
+            head_hits.append(_error_hit("source-unreadable", f"this file {head.problem}"))
         base_hits = hits[base.key] if base is not None else []
         new = _new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all)
         findings.extend(_finding(head, h) for h in new)
@@ -185,21 +188,37 @@ def _target(change: Change, f: ChangedFile, *, new: bool) -> Target | None:
     if ext not in _PY_EXT | _SH_EXT | {".pth", ".ipynb", ""}:
         return None
     data = change.read(oid)
-    if data is None or is_binary(data):
+    if data is None:
         return None
+    problem = None
+    if is_binary(data):
+        if ext == "":
+            return None  # a binary without an extension is no script
+        # A "script" with NUL bytes: no interpreter runs it as is, and no scanner
+        # can judge it; an attacker can use that to hide a payload (issue #8).
+        problem = "contains NUL bytes; it is not valid source and cannot be checked"
+        data = data.replace(b"\0", b"")
     if ext == "":
         m = _SHEBANG.match(data)
         if not m:
             return None
         ext = ".py" if m.group(1).startswith(b"python") else ".sh"
-    text = data.decode("utf-8", "replace")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", "replace")
+        problem = (
+            problem or f"is not valid UTF-8 (byte {exc.start}); it cannot be checked as written"
+        )
     if ext == ".ipynb":
-        return _notebook(oid, path, text)
-    if ext == ".pth":
+        target = _notebook(oid, path, text)
+    elif ext == ".pth":
         # site.py executes only lines that start with "import"; the rest are paths.
         lines = [ln if ln.startswith(("import ", "import\t")) else "" for ln in text.splitlines()]
-        return Target(oid, path, ".pth.py", "\n".join(lines) + "\n")
-    return Target(oid, path, ext, text)
+        target = Target(oid, path, ".pth.py", "\n".join(lines) + "\n")
+    else:
+        target = Target(oid, path, ext, text)
+    return replace(target, problem=problem) if problem else target
 
 
 def _notebook(oid: str, path: str, raw: str) -> Target:
