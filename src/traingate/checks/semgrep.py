@@ -439,7 +439,11 @@ def _invoke(cmd: list[str], cwd: Path, timeout: int) -> dict[str, Any]:
 
 def _parse(data: dict[str, Any], names: dict[str, Target]) -> dict[str, list[Hit]]:
     hits: dict[str, list[Hit]] = {t.key: [] for t in names.values()}
-    scanned = set(data.get("paths", {}).get("scanned", names))
+    scanned_list = (data.get("paths") or {}).get("scanned")
+    if not isinstance(scanned_list, list):
+        # Without the list we cannot tell a clean file from a skipped one.
+        raise CheckError("semgrep's JSON output does not say which files it scanned")
+    scanned = set(scanned_list)
     for name, tgt in names.items():
         if name not in scanned:
             hits[tgt.key].append(
