@@ -490,8 +490,15 @@ def _parse(data: dict[str, Any], names: dict[str, Target]) -> dict[str, list[Hit
                 )
             )
         else:
+            rule = str(err.get("rule_id") or "").rsplit(".", 1)[-1]
+            detail = str(err.get("message", "")).strip().splitlines()
             hits[target.key].append(
-                _error_hit("semgrep-incomplete", f"semgrep could not finish this file: {kind}")
+                _error_hit(
+                    "semgrep-incomplete",
+                    f"semgrep could not finish this file: {kind}"
+                    + (f" in rule {rule}" if rule else "")
+                    + (f" ({detail[-1][:200]})" if detail else ""),
+                )
             )
     for key in hits:
         hits[key].sort(key=lambda h: (h.line, h.column, h.rule))
