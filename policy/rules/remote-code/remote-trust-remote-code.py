@@ -1,0 +1,64 @@
+import argparse
+import os
+from dataclasses import dataclass, field
+
+import datasets
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModel as AM
+
+
+def build(name):
+    # ruleid: remote-trust-remote-code
+    model = AutoModelForCausalLM.from_pretrained(name, trust_remote_code=True)
+    # ruleid: remote-trust-remote-code
+    tok = AutoTokenizer.from_pretrained(name, revision="main", trust_remote_code=True)
+    # ruleid: remote-trust-remote-code
+    ds = datasets.load_dataset("someuser/corpus", trust_remote_code=True)
+    return model, tok, ds
+
+
+def evasive(name, cfg):
+    flag = True
+    # ruleid: remote-trust-remote-code
+    AM.from_pretrained(name, trust_remote_code=flag)
+    # ruleid: remote-trust-remote-code
+    kwargs = {"torch_dtype": "auto", "trust_remote_code": True}
+    # ruleid: remote-trust-remote-code
+    AM.from_pretrained(name, **{"trust_remote_code": 1})
+    # ruleid: remote-trust-remote-code
+    cfg["trust_remote_code"] = True
+    # ruleid: remote-trust-remote-code
+    os.environ["HF_DATASETS_TRUST_REMOTE_CODE"] = "1"
+
+
+@dataclass
+class ModelArguments:
+    # ruleid: remote-trust-remote-code
+    trust_remote_code: bool = True
+
+
+def parse():
+    p = argparse.ArgumentParser()
+    # ruleid: remote-trust-remote-code
+    p.add_argument("--trust-remote-code", type=bool, default=True)
+    # ok: remote-trust-remote-code
+    p.add_argument("--trust_remote_code", action="store_true")
+    return p.parse_args()
+
+
+@dataclass
+class SafeModelArguments:
+    # ok: remote-trust-remote-code
+    trust_remote_code: bool = field(default=False, metadata={"help": "Needs security review."})
+
+
+def load(model_args, name):
+    # ok: remote-trust-remote-code
+    model = AM.from_pretrained(name)
+    # ok: remote-trust-remote-code
+    tok = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
+    # ok: remote-trust-remote-code
+    model2 = AM.from_pretrained(name, trust_remote_code=model_args.trust_remote_code)
+    # ok: remote-trust-remote-code
+    ds = datasets.load_dataset("imdb", split="train")
+    return model, tok, model2, ds

@@ -1,0 +1,68 @@
+import _pickle
+import importlib
+import json
+import pickle
+import pickle as pk
+import shelve
+from pickle import loads as restore
+
+import cloudpickle
+import dill
+import joblib
+import pandas as pd
+import torch
+from safetensors.torch import load_file
+
+
+def load_cache(path):
+    with open(path, "rb") as f:
+        # ruleid: deser-pickle-load
+        return pickle.load(f)
+
+
+def load_all(paths, blob):
+    # ruleid: deser-pickle-load
+    a = joblib.load(paths[0])
+    # ruleid: deser-pickle-load
+    b = pd.read_pickle(paths[1])
+    # ruleid: deser-pickle-load
+    c = dill.loads(blob)
+    # ruleid: deser-pickle-load
+    d = cloudpickle.loads(blob)
+    # ruleid: deser-pickle-load
+    e = shelve.open(paths[2])
+    return a, b, c, d, e
+
+
+def evasive(blob, f):
+    # ruleid: deser-pickle-load
+    pk.loads(blob)
+    # ruleid: deser-pickle-load
+    restore(blob)
+    # ruleid: deser-pickle-load
+    getattr(pickle, "lo" + "ads")(blob)
+    # ruleid: deser-pickle-load
+    __import__("pickle").loads(blob)
+    # ruleid: deser-pickle-load
+    importlib.import_module("_pickle").loads(blob)
+    # ruleid: deser-pickle-load
+    _pickle.Unpickler(f).load()
+    # ruleid: deser-pickle-load
+    fn = pickle.loads
+
+
+def save_artifacts(obj, stats, run_dir):
+    with open(f"{run_dir}/stats.pkl", "wb") as f:
+        # ok: deser-pickle-load
+        pickle.dump(stats, f)
+    # ok: deser-pickle-load
+    joblib.dump(obj, f"{run_dir}/scaler.joblib")
+    # ok: deser-pickle-load
+    cfg = json.load(open(f"{run_dir}/config.json"))
+    # ok: deser-pickle-load
+    weights = load_file(f"{run_dir}/model.safetensors")
+    # ok: deser-pickle-load
+    state = torch.load(f"{run_dir}/last.pt", weights_only=True)
+    # ok: deser-pickle-load
+    df = pd.read_parquet(f"{run_dir}/metrics.parquet")
+    return cfg, weights, state, df
