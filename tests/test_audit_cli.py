@@ -10,7 +10,11 @@ import pytest
 
 from traingate.cli import main
 
+from . import apiserver
+from .apiserver import ApiServer, Reply
 from .conftest import POLICY, Repo
+
+api_server = apiserver.api_server
 
 CFG = POLICY + "checks:\n  semgrep: {enabled: false}\n"
 
@@ -211,3 +215,87 @@ def test_history_with_signed_notes(
     assert main(["audit", "history", "--repo", str(repo.path)]) == 0
     out = capsys.readouterr().out
     assert "[ok     ]" in out and "evidence: signed approvals by alice" in out
+
+
+def test_history_accepts_approved_github_pull_requests(
+    repo: Repo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    api_server: ApiServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo.write(".traingate.yaml", CFG)
+    repo.write("train.py", "x = 0\n")
+    repo.commit("initial")
+    repo.branch("feat")
+    repo.write("train.py", "x = 1\n")
+    head = repo.commit("work", who="bob")
+    repo.checkout("main")
+    repo.git("merge", "--squash", "-q", "feat")
+    repo.git("commit", "-q", "-m", "feat (#12)", who="alice")
+    squash = repo.git("rev-parse", "HEAD").strip()
+    repo.write("train.py", "x = 2\n")
+    direct = repo.commit("unreviewed", who="mallory")
+    monkeypatch.setenv("GITHUB_API_URL", api_server.url)
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    monkeypatch.setenv("TRAINGATE_HTTP_BACKOFF", "0.01")
+    user = lambda login: {"login": login, "id": 1, "type": "User"}  # noqa: E731
+    api_server.route(
+        f"/repos/acme/train/commits/{squash}/pulls",
+        Reply(
+            200,
+            [
+                {
+                    "number": 12,
+                    "merged_at": "2026-11-20T12:00:00Z",
+                    "merge_commit_sha": squash,
+                    "head": {"sha": head},
+                    "user": user("bob"),
+                }
+            ],
+        ),
+    )
+    api_server.route(f"/repos/acme/train/commits/{direct}/pulls", Reply(200, []))
+    api_server.route(
+        "/repos/acme/train/pulls/12", Reply(200, {"number": 12, "user": user("bob"), "commits": 1})
+    )
+    api_server.route(
+        "/repos/acme/train/pulls/12/reviews",
+        Reply(
+            200,
+            [
+                {
+                    "id": 1,
+                    "user": user("alice"),
+                    "state": "APPROVED",
+                    "commit_id": head,
+                    "submitted_at": "2026-11-20T11:00:00Z",
+                }
+            ],
+        ),
+    )
+    api_server.route(
+        "/repos/acme/train/pulls/12/commits",
+        Reply(
+            200,
+            [
+                {
+                    "sha": head,
+                    "commit": {
+                        "author": {"name": "bob", "email": "bob@example.com"},
+                        "committer": {"name": "bob", "email": "bob@example.com"},
+                    },
+                    "author": user("bob"),
+                    "committer": user("bob"),
+                }
+            ],
+        ),
+    )
+    capsys.readouterr()
+    code = main(
+        ["audit", "history", "--repo", str(repo.path), "--github", "acme/train", "--format", "json"]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [e["commit"] for e in doc["unapproved"]] == [direct]
+    assert [e["evidence"] for e in doc["approved"]] == ["pull request #12 approved by alice"]

@@ -172,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument(
         "--audit-log", metavar="FILE", help="decision log whose passing records count as evidence"
     )
+    hist.add_argument(
+        "--github",
+        metavar="OWNER/REPO",
+        help="also accept merged pull requests whose approvals satisfy the policy (GITHUB_TOKEN)",
+    )
     hist.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     hist.add_argument("--output", "-o", metavar="FILE")
     hist.add_argument("--repo", metavar="DIR", default=".")

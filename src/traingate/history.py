@@ -44,13 +44,9 @@ def run_history(args: argparse.Namespace) -> int:
     tip = git.require_commit(root, args.branch, "branch")
     rng = f"{git.require_commit(root, args.since, 'since')}..{tip}" if args.since else tip
     records = _load_log(Path(args.audit_log)) if args.audit_log else []
-    entries = [
-        e
-        for e in (
-            _judge(root, c, records) for c in git.rev_list(root, "--first-parent", "--reverse", rng)
-        )
-        if e
-    ]
+    github = getattr(args, "github", None)
+    commits = git.rev_list(root, "--first-parent", "--reverse", rng)
+    entries = [e for e in (_judge(root, c, records, github) for c in commits) if e]
     missing = [e for e in entries if e.sensitive and e.evidence is None]
     text = _render(args.format, args.branch, entries, missing)
     if args.output:
@@ -81,7 +77,9 @@ def _load_log(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _judge(root: Path, commit: str, records: list[dict[str, Any]]) -> Entry | None:
+def _judge(
+    root: Path, commit: str, records: list[dict[str, Any]], github: str | None = None
+) -> Entry | None:
     from traingate.policy.load import load_from_git
 
     parents = git.run(root, "rev-list", "--parents", "-n1", commit).decode().split()[1:]
@@ -113,7 +111,39 @@ def _judge(root: Path, commit: str, records: list[dict[str, Any]]) -> Entry | No
     entry.evidence = _log_evidence(records, {commit, head}, patch) or _signed_evidence(
         root, parent, base, head, patch, entry, policy
     )
+    if entry.evidence is None and github:
+        entry.evidence = _github_evidence(github, commit, entry, policy)
     return entry
+
+
+def _github_evidence(repo: str, commit: str, entry: Entry, policy: Any) -> str | None:
+    """A merged pull request whose approvals, on its final head, satisfy the policy."""
+    from traingate.approvals import github
+    from traingate.approvals.semantics import Identities, latest_reviews
+    from traingate.engine import expand
+
+    found = github.merged_pull_for_commit(repo, commit)
+    if found is None:
+        return None
+    number, head = found
+    data = github.fetch(repo, number)
+    ids = Identities(policy.policy, "github")
+    excluded = {ids.login(u) for u in (data.author, data.pusher) if u}
+    excluded |= {ids.login(b) for b in data.bots}
+    for c in data.commits or ():
+        excluded |= {ids.login(u) for u in (c.author, c.committer) if u}
+        excluded |= {u for u in (ids.email(c.author_email), ids.email(c.committer_email)) if u}
+    approvers = {
+        ids.login(r.user)
+        for r in latest_reviews(data.reviews).values()
+        if r.state == "approved" and r.commit == head and not r.is_bot
+    } - excluded
+    for sp in policy.policy.sensitive_paths:
+        if sp.name in entry.sensitive:
+            eligible = set(expand(policy.policy, sp.approvers)) - excluded
+            if len(approvers & eligible) < sp.approvals:
+                return None
+    return f"pull request #{number} approved by {', '.join(sorted(approvers))}"
 
 
 def _log_evidence(

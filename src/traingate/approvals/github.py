@@ -157,3 +157,30 @@ def fetch(
         bots=frozenset(bots),
         notes=tuple(notes),
     )
+
+
+def merged_pull_for_commit(
+    repo: str, sha: str, *, api_url: str | None = None, token: str | None = None
+) -> tuple[int, str] | None:
+    """(number, head sha) of the merged pull request that produced ``sha``, if any.
+
+    ``GET /repos/{repo}/commits/{sha}/pulls`` lists the pull requests a commit
+    belongs to; the one whose ``merge_commit_sha`` is ``sha`` merged it (merge,
+    squash or rebase merge alike).
+    """
+    api = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+    token = token or os.environ.get("GITHUB_TOKEN") or None
+    auth = ("Authorization", f"Bearer {token}") if token else None
+    pulls = get_all_pages(
+        f"{api}/repos/{repo}/commits/{sha}/pulls?per_page=100",
+        token_header=auth,
+        headers=HEADERS,
+        hints=_hints(bool(token)),
+    )
+    for pr in pulls:
+        pr = _maybe_obj(pr)
+        if pr.get("merged_at") and pr.get("merge_commit_sha") == sha:
+            head = _maybe_obj(pr.get("head")).get("sha")
+            if isinstance(pr.get("number"), int) and isinstance(head, str):
+                return pr["number"], head
+    return None

@@ -88,7 +88,7 @@ def judge(
     for user in policy.excluded_approvers:
         exclude(user, "is excluded by the policy")
 
-    latest = _latest(data.reviews)
+    latest = latest_reviews(data.reviews)
     approved: list[str] = []
     requested: list[str] = []
     rejected: list[tuple[str, str]] = []
@@ -120,7 +120,7 @@ def judge(
     )
 
 
-def _latest(reviews: Iterable[Review]) -> dict[str, Review]:
+def latest_reviews(reviews: Iterable[Review]) -> dict[str, Review]:
     """Each user's latest decisive review; a later comment keeps an approval,
     a later dismissal cancels it."""
     latest: dict[str, Review] = {}
