@@ -163,7 +163,6 @@ def _run_case(policy_text: str, case: dict[str, Any], source: Path) -> list[str]
         out = Path(tmp) / "report.json"
         args = ["check", "--repo", str(root), "--base", "main", "--head", "change"]
         args += ["--approvals", str(approvals), "--format", "json", "--output", str(out)]
-        args += ["--cache-dir", str(Path(tmp) / "cache")]
         import contextlib
         import io
 
