@@ -18,7 +18,7 @@ Pattern = Annotated[str, StringConstraints(min_length=1)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Severity(str, enum.Enum):
