@@ -270,3 +270,28 @@ def test_case_and_unicode_twins_with_case_insensitive_paths(
     doc = json.loads(out)
     assert code == 1
     assert doc["requirements"][0]["paths"] == ["Train/loop.py", "cafe\u0301/notes.py"]
+
+
+def test_a_policy_cannot_make_its_own_file_non_sensitive(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write(
+        ".traingate.yaml", "version: 1\nchecks:\n  semgrep: {enabled: false}\n"
+    )  # protects nothing
+    repo.commit("base")
+    repo.branch("feature")
+    repo.write(
+        ".traingate.yaml",
+        "version: 1\nchecks:\n  semgrep: {enabled: false}\n  repository: {enabled: false}\n",
+    )
+    repo.commit("turn off more", who="mallory")
+    code, out, _ = check(repo, capsys, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [(r["name"], r["paths"], r["error"]) for r in doc["requirements"]] == [
+        (
+            "gate-self-protection",
+            [".traingate.yaml"],
+            "the policy does not protect its own files and names no security_group",
+        )
+    ]

@@ -206,6 +206,7 @@ def requirements(
                     (),
                 )
             )
+    out.extend(_self_protection(change, policy, out, approvals))
     by_group: dict[str, list[Finding]] = {}
     for f in findings:
         if f.outcome is Outcome.REQUIRE_APPROVAL and f.exemption is None and f.approval_group:
@@ -309,3 +310,43 @@ def _owner_to_user(policy: Policy, owner: str) -> str:
         if any(x is not None and x.casefold() == folded for x in logins):
             return user
     return owner
+
+
+def _gate_files(policy: Policy) -> list[str]:
+    """Files that define the gate itself: whoever edits them unreviewed owns it."""
+    files = [".traingate.yaml"]
+    if policy.codeowners:
+        files.append(policy.codeowners)
+    signed = policy.approvals.signed
+    if signed is not None:
+        files += [f for f in (signed.allowed_signers, signed.revoked_keys) if f]
+    return files
+
+
+def _self_protection(
+    change: Change, policy: Policy, raised: Sequence[Requirement], approvals: Verdict
+) -> list[Requirement]:
+    """The policy always protects itself (issue #8): a change to a gate file that no
+    sensitive path covers still needs the security group, and without one it is an
+    error. A policy cannot make its own file non-sensitive."""
+    gate = set(_gate_files(policy))
+    covered = {p for r in raised if r.kind == "sensitive_path" for p in r.paths}
+    hit = sorted({p for f in change.files for p in f.paths if p in gate and p not in covered})
+    if not hit:
+        return []
+    group = policy.security_group
+    req = _requirement(
+        policy,
+        "gate-self-protection",
+        "sensitive_path",
+        hit,
+        1,
+        [group] if group else [],
+        approvals,
+        (),
+    )
+    if group is None:
+        req = replace(
+            req, error="the policy does not protect its own files and names no security_group"
+        )
+    return [req]
