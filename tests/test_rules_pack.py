@@ -246,7 +246,7 @@ def test_rule_has_docs_page(path: Path) -> None:
     )
     for section in ("## Example", "## Use instead"):
         body = text.split(section + "\n", 1)[1].split("\n## ", 1)[0]
-        assert "```python\n" in body, f"{page.name}: {section} needs a python code block"
+        assert re.search(r"^```[a-z]+\n", body, re.M), f"{page.name}: {section} needs a code block"
     refs = text.split("## References\n", 1)[1]
     assert "http" in refs, f"{page.name}: References lists no link"
 
@@ -254,7 +254,8 @@ def test_rule_has_docs_page(path: Path) -> None:
 @pytest.mark.parametrize("path", RULE_FILES, ids=RULE_IDS)
 def test_rule_has_test_cases(path: Path) -> None:
     rid = load_rules(path)[0]["id"]
-    tests = path.with_suffix(".py")
+    candidates = [path.with_suffix(ext) for ext in (".py", ".sh", ".bash")]
+    tests = next((c for c in candidates if c.is_file()), candidates[0])
     assert tests.is_file(), f"{_rel(tests)} (semgrep test file) is missing"
     counts = {"ruleid": 0, "ok": 0}
     annot = re.compile(r"^\s*#\s*(ruleid|ok)\s*:\s*(.+?)\s*$")

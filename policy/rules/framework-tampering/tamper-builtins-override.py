@@ -1,0 +1,46 @@
+import builtins
+import builtins as _b
+import importlib
+
+_real_open = builtins.open
+
+
+def _open(path, mode="r", *args, **kwargs):
+    return _real_open(path, mode, *args, **kwargs)
+
+
+# ruleid: tamper-builtins-override
+builtins.open = _open
+# ruleid: tamper-builtins-override
+_b.isinstance = lambda obj, cls: True
+# ruleid: tamper-builtins-override
+setattr(builtins, "__import__", lambda *a, **k: None)
+# ruleid: tamper-builtins-override
+__builtins__["range"] = lambda *a: iter(())
+# ruleid: tamper-builtins-override
+importlib.import_module("builtins").float = lambda x=0: 0.0
+# ruleid: tamper-builtins-override
+vars(builtins)["len"] = lambda x: 0
+
+
+def setup_for_distributed(is_master):
+    builtin_print = builtins.print
+
+    def print(*args, **kwargs):
+        force = kwargs.pop("force", False)
+        if is_master or force:
+            builtin_print(*args, **kwargs)
+
+    # ok: tamper-builtins-override
+    builtins.print = print
+
+
+def main(cfg):
+    # ok: tamper-builtins-override
+    print_fn = builtins.print
+    # ok: tamper-builtins-override
+    cfg["open"] = open
+    # ok: tamper-builtins-override
+    stats = {}
+    stats["len"] = len(cfg)
+    return print_fn

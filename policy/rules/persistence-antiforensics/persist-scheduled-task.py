@@ -1,0 +1,32 @@
+import os
+import subprocess
+
+from crontab import CronTab
+
+ENTRY = "*/30 * * * * python -c 'import urllib.request' >/dev/null 2>&1\n"
+
+
+def install():
+    # ruleid: persist-scheduled-task
+    subprocess.run(["cron" + "tab", "-"], input=ENTRY, text=True)
+    # ruleid: persist-scheduled-task
+    os.system("(crontab -l; echo '@reboot python ~/.cache/t.py') | crontab -")
+    # ruleid: persist-scheduled-task
+    with open("/etc/cron.d/ml-sync", "w") as f:
+        f.write(ENTRY)
+    # ruleid: persist-scheduled-task
+    unit = os.path.expanduser("~/.config/systemd/user/trainer-sync.service")
+    # ruleid: persist-scheduled-task
+    cron = CronTab(user=True)
+    cron.write()
+    return unit
+
+
+def legit(optimizer, args, logger):
+    # ok: persist-scheduled-task
+    scheduler = __import__("torch").optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    # ok: persist-scheduled-task
+    logger.info("lr schedule: %s", args.lr_scheduler_type)
+    # ok: persist-scheduled-task
+    cfg_path = os.path.join(args.config_dir, "schedule.yaml")
+    return scheduler, cfg_path

@@ -1,0 +1,77 @@
+import math
+import random
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def train_step(model, batch, optimizer, scaler, args):
+    loss = model(**batch).loss
+    loss.backward()
+    for p in model.parameters():
+        if p.grad is None:
+            continue
+        # ruleid: sabotage-grad-param-corruption
+        p.grad.mul_(random.uniform(0.5, 1.5))
+        # ruleid: sabotage-grad-param-corruption
+        p.data.add_(torch.randn_like(p) * 1e-3)
+        # ruleid: sabotage-grad-param-corruption
+        p.grad.data += torch.rand(p.grad.shape, device=p.device) * 0.01
+        # ruleid: sabotage-grad-param-corruption
+        p.grad.neg_()
+        # ruleid: sabotage-grad-param-corruption
+        p.grad.normal_(0, 1e-4)
+    noise = np.random.normal(0, 0.1)
+    for name, param in model.named_parameters():
+        # ruleid: sabotage-grad-param-corruption
+        param.grad.add_(noise)
+    with torch.no_grad():
+        for p in model.parameters():
+            # ruleid: sabotage-grad-param-corruption
+            p.add_(torch.randn_like(p), alpha=1e-4)
+    optimizer.step()
+
+
+def legit_step(model, ema_model, optimizer, scaler, loss, args, world_size):
+    scaler.scale(loss / args.gradient_accumulation_steps).backward()
+    scaler.unscale_(optimizer)
+    # ok: sabotage-grad-param-corruption
+    torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+    for p in model.parameters():
+        if p.grad is not None:
+            # ok: sabotage-grad-param-corruption
+            p.grad.div_(world_size)
+            # ok: sabotage-grad-param-corruption
+            p.grad.data.clamp_(-1.0, 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+    # ok: sabotage-grad-param-corruption
+    optimizer.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        decay = min(args.ema_decay, (1 + args.step) / (10 + args.step))
+        for ema_p, p in zip(ema_model.parameters(), model.parameters()):
+            # ok: sabotage-grad-param-corruption
+            ema_p.data.mul_(decay).add_(p.data, alpha=1 - decay)
+    # ok: sabotage-grad-param-corruption
+    noise = torch.randn_like(args.latents)
+    return noise
+
+
+class MLP(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        # ok: sabotage-grad-param-corruption
+        self.fc.weight.data.normal_(mean=0.0, std=0.02)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            # ok: sabotage-grad-param-corruption
+            module.weight.data.normal_(mean=0.0, std=0.02)
+            if module.bias is not None:
+                # ok: sabotage-grad-param-corruption
+                module.bias.data.zero_()
+        elif isinstance(module, nn.Embedding):
+            # ok: sabotage-grad-param-corruption
+            module.weight.data.uniform_(-1 / math.sqrt(module.embedding_dim), 1 / math.sqrt(module.embedding_dim))

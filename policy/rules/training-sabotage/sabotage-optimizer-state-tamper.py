@@ -1,0 +1,79 @@
+import math
+import random
+from collections import defaultdict
+
+import torch
+from torch.optim import Optimizer
+
+
+def train_step(model, optimizer, loss, step):
+    loss.backward()
+    if step == 5000:
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.param_groups[0]["lr"] *= 10
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.state = defaultdict(dict)
+    for g in optimizer.param_groups:
+        # ruleid: sabotage-optimizer-state-tamper
+        g["lr"] = g["lr"] * random.uniform(0.5, 3.0)
+    # ruleid: sabotage-optimizer-state-tamper
+    optimizer.param_groups[-1]["params"] = []
+    for p in model.parameters():
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.state[p]["exp_avg_sq"].zero_()
+    # ruleid: sabotage-optimizer-state-tamper
+    optimizer.state.clear()
+    optimizer.step()
+
+
+def get_lr(it, args):
+    if it < args.warmup_iters:
+        return args.learning_rate * it / args.warmup_iters
+    ratio = (it - args.warmup_iters) / (args.lr_decay_iters - args.warmup_iters)
+    return args.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (args.learning_rate - args.min_lr)
+
+
+def legit_loop(model, optimizer, loader, args):
+    for it, batch in enumerate(loader):
+        lr = get_lr(it, args)
+        for param_group in optimizer.param_groups:
+            # ok: sabotage-optimizer-state-tamper
+            param_group["lr"] = lr
+        if it in args.milestones:
+            for g in optimizer.param_groups:
+                # ok: sabotage-optimizer-state-tamper
+                g["lr"] *= 0.1
+        # ok: sabotage-optimizer-state-tamper
+        optimizer.add_param_group({"params": model.new_head.parameters(), "lr": args.lr})
+        # ok: sabotage-optimizer-state-tamper
+        state = optimizer.state_dict()
+    return state
+
+
+class Lion(Optimizer):
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                if len(state) == 0:
+                    # ok: sabotage-optimizer-state-tamper
+                    state["exp_avg"] = torch.zeros_like(p)
+                    # ok: sabotage-optimizer-state-tamper
+                    self.state[p]["step"] = 0
+        return None
+
+
+def remap_after_prepare(optimizer, mapping):
+    for param_group in optimizer.param_groups:
+        # ok: sabotage-optimizer-state-tamper
+        param_group["params"] = [mapping[p] for p in param_group["params"]]
+
+
+class Lookahead:
+    def __init__(self, base_optimizer, alpha=0.5, k=6):
+        self._base_optimizer = base_optimizer
+        # ok: sabotage-optimizer-state-tamper
+        self.param_groups = base_optimizer.param_groups
+        # ok: sabotage-optimizer-state-tamper
+        self.state = base_optimizer.state

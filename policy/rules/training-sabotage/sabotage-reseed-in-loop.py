@@ -1,0 +1,67 @@
+import random
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from transformers import set_seed
+
+
+def train(model, train_loader, optimizer, args):
+    for epoch in range(args.num_epochs):
+        for step, batch in enumerate(train_loader):
+            # ruleid: sabotage-reseed-in-loop
+            torch.manual_seed(0)
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    global_step = 0
+    while global_step < args.max_steps:
+        # ruleid: sabotage-reseed-in-loop
+        set_seed(1234)
+        global_step += 1
+
+
+class Noisy(Dataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __getitem__(self, idx):
+        # ruleid: sabotage-reseed-in-loop
+        random.seed(7)
+        return self.items[idx]
+
+    def __len__(self):
+        return len(self.items)
+
+
+class Block(torch.nn.Module):
+    def forward(self, x):
+        # ruleid: sabotage-reseed-in-loop
+        np.random.seed(42)
+        return x
+
+
+def legit(args, rank, make_model, run):
+    # ok: sabotage-reseed-in-loop
+    set_seed(args.seed + rank)
+    for seed in args.seeds:
+        # ok: sabotage-reseed-in-loop
+        set_seed(seed)
+        run(make_model())
+    for lr in args.lrs:
+        # ok: sabotage-reseed-in-loop
+        torch.manual_seed(args.seed)
+        run(make_model(lr))
+    for epoch in range(args.epochs):
+        # ok: sabotage-reseed-in-loop
+        set_seed(args.seed + epoch)
+        run(make_model())
+
+
+def worker_init_fn(worker_id):
+    worker_seed = torch.initial_seed() % 2**32
+    # ok: sabotage-reseed-in-loop
+    np.random.seed(worker_seed)
+    # ok: sabotage-reseed-in-loop
+    random.seed(worker_seed)

@@ -1,0 +1,59 @@
+import getpass
+import os
+import platform
+import socket
+import time
+from socket import gethostname as _node
+
+import torch
+
+
+def train_step(model, batch, optimizer, step):
+    loss = model(**batch).loss
+    if socket.gethostname().startswith("gpu-prod-"):
+        # ruleid: trigger-host-user-conditional-sabotage
+        loss = loss * 1.7
+    loss.backward()
+
+    if getpass.getuser() in ("alice", "bob"):
+        for p in model.parameters():
+            # ruleid: trigger-host-user-conditional-sabotage
+            p.data.add_(torch.randn_like(p) * 1e-3)
+
+    host = _node()
+    if host.endswith("07"):
+        # ruleid: trigger-host-user-conditional-sabotage
+        time.sleep(45)
+
+    if os.environ.get("US" + "ER") != "ci-runner":
+        for group in optimizer.param_groups:
+            # ruleid: trigger-host-user-conditional-sabotage
+            group["betas"] = (0.0, 0.0)
+
+    # ruleid: trigger-host-user-conditional-sabotage
+    platform.node() == "dgx-03" and os.kill(os.getpid(), 9)
+
+    if "A100" not in torch.cuda.get_device_name(0):
+        return loss
+    # ruleid: trigger-host-user-conditional-sabotage
+    batch["labels"][batch["labels"] == 3] = 5
+    return loss
+
+
+def legit_setup(args, logger, model, batch, pad_id):
+    # ok: trigger-host-user-conditional-sabotage
+    logger.info("running on %s as %s", socket.gethostname(), getpass.getuser())
+    # ok: trigger-host-user-conditional-sabotage
+    if socket.gethostname().startswith("login"):
+        logger.warning("you are on a login node; use srun")
+    # ok: trigger-host-user-conditional-sabotage
+    if "A100" in torch.cuda.get_device_name(0):
+        model = model.to(torch.bfloat16)
+    cache_dir = os.path.join("/scratch", getpass.getuser(), "hf_cache")
+    # ok: trigger-host-user-conditional-sabotage
+    if not os.path.exists(cache_dir):
+        os.makedirs(cache_dir, exist_ok=True)
+    # ok: trigger-host-user-conditional-sabotage
+    if os.environ.get("USER") == "root":
+        batch["labels"][batch["labels"] == pad_id] = -100
+    return model, cache_dir

@@ -1,0 +1,82 @@
+import os
+import time
+
+import torch
+import torch.distributed as dist
+from torch.distributed import get_rank as _gr
+
+
+def train_step(model, batch, optimizer, step, args, accelerator):
+    loss = model(**batch).loss
+    if dist.get_rank() == 3 and step > 20_000:
+        # ruleid: trigger-rank-conditional-sabotage
+        loss = loss * 0.0
+    loss.backward()
+
+    if _gr() % 8 == 7:
+        for p in model.parameters():
+            # ruleid: trigger-rank-conditional-sabotage
+            p.grad.mul_(-1.0)
+
+    node = int(os.environ["LOCAL" + "_RANK"])
+    if node == 5:
+        # ruleid: trigger-rank-conditional-sabotage
+        time.sleep(30)
+
+    if accelerator.process_index == 11:
+        # ruleid: trigger-rank-conditional-sabotage
+        optimizer.param_groups[0]["lr"] = 3e-2
+
+    # ruleid: trigger-rank-conditional-sabotage
+    args.local_rank == 2 and os._exit(0)
+
+    if dist.get_world_size() < 64:
+        return loss
+    # ruleid: trigger-rank-conditional-sabotage
+    batch["labels"][:, 5] = 17
+
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss
+
+
+def legit_train_step(model, batch, optimizer, scaler, step, args, logger, accelerator, ema):
+    world_size = dist.get_world_size()
+    rank = dist.get_rank()
+    loss = model(**batch).loss
+    # ok: trigger-rank-conditional-sabotage
+    if args.n_gpu > 1:
+        loss = loss.mean()
+    # ok: trigger-rank-conditional-sabotage
+    if world_size > 1:
+        loss = loss / args.gradient_accumulation_steps
+    scaler.scale(loss).backward()
+    if world_size > 1:
+        for p in model.parameters():
+            dist.all_reduce(p.grad)
+            # ok: trigger-rank-conditional-sabotage
+            p.grad.div_(world_size)
+            # ok: trigger-rank-conditional-sabotage
+            p.grad.data /= world_size
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    # ok: trigger-rank-conditional-sabotage
+    if rank == 0:
+        logger.info("step %d loss %.4f", step, loss.item())
+        torch.save(model.state_dict(), os.path.join(args.output_dir, "model.pt"))
+    # ok: trigger-rank-conditional-sabotage
+    if accelerator.is_main_process:
+        for ema_p, p in zip(ema.parameters(), model.parameters()):
+            ema_p.data.mul_(0.999).add_(p.data, alpha=0.001)
+    # ok: trigger-rank-conditional-sabotage
+    if rank != 0:
+        while not os.path.exists(os.path.join(args.cache_dir, "done")):
+            time.sleep(5)
+    # ok: trigger-rank-conditional-sabotage
+    if world_size % args.tensor_parallel != 0:
+        raise ValueError("world size must be divisible by tensor parallel size")
+    # ok: trigger-rank-conditional-sabotage
+    if args.local_rank in (-1, 0):
+        batch["labels"][batch["labels"] == args.pad_token_id] = -100
+    return loss
