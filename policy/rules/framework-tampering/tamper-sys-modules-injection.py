@@ -39,3 +39,4 @@ sys.path.append(str(__file__))
 
 # ok: tamper-sys-modules-injection
 sys.modules[__name__] = types.ModuleType(__name__)
+
