@@ -299,3 +299,166 @@ def test_history_accepts_approved_github_pull_requests(
     assert code == 1
     assert [e["commit"] for e in doc["unapproved"]] == [direct]
     assert [e["evidence"] for e in doc["approved"]] == ["pull request #12 approved by alice"]
+
+
+def gl_user(username: str, uid: int) -> dict[str, object]:
+    return {"id": uid, "username": username, "name": username.title(), "state": "active"}
+
+
+def gl_mr(
+    iid: int, head: str, *, merge: str | None, squash: str | None = None
+) -> dict[str, object]:
+    """A merge request in the shape of GitLab's `commits/:sha/merge_requests` list."""
+    return {
+        "id": 1000 + iid,
+        "iid": iid,
+        "project_id": 42,
+        "state": "merged",
+        "author": gl_user("bob", 3),
+        "sha": head,
+        "merge_commit_sha": merge,
+        "squash_commit_sha": squash,
+        "merged_at": "2026-11-20T12:00:00.000Z",
+        "target_branch": "main",
+    }
+
+
+def serve_gitlab_mr(server: ApiServer, iid: int, commits: list[str], approver: str) -> None:
+    mr = f"/api/v4/projects/ml%2Ftrain/merge_requests/{iid}"
+    server.route(
+        mr, Reply(200, {**gl_mr(iid, commits[-1], merge=None), "author": gl_user("bob", 3)})
+    )
+    server.route(
+        f"{mr}/approvals",
+        Reply(
+            200,
+            {
+                "iid": iid,
+                "approved_by": [
+                    {"user": gl_user(approver, 2), "approved_at": "2026-11-20T11:00:00.000Z"}
+                ],
+            },
+        ),
+    )
+    server.route(
+        f"{mr}/approval_state", Reply(200, {"approval_rules_overwritten": False, "rules": []})
+    )
+    server.route(
+        f"{mr}/versions",
+        Reply(
+            200,
+            [
+                {
+                    "id": iid * 10,
+                    "head_commit_sha": commits[-1],
+                    "base_commit_sha": "f" * 40,
+                    "start_commit_sha": "f" * 40,
+                    "created_at": "2026-11-20T10:00:00.000Z",
+                    "state": "collected",
+                }
+            ],
+        ),
+    )
+    server.route(
+        f"{mr}/commits",
+        Reply(
+            200,
+            [
+                {
+                    "id": sha,
+                    "short_id": sha[:8],
+                    "title": "work",
+                    "author_name": "bob",
+                    "author_email": "bob@example.com",
+                    "committer_name": "bob",
+                    "committer_email": "bob@example.com",
+                    "parent_ids": [],
+                }
+                for sha in reversed(commits)
+            ],
+        ),
+    )
+
+
+def test_history_accepts_approved_gitlab_merge_requests(
+    repo: Repo,
+    capsys: pytest.CaptureFixture[str],
+    api_server: ApiServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo.write(".traingate.yaml", CFG)
+    repo.write("train.py", "x = 0\n")
+    repo.commit("initial")
+    # !7: squash-merged, approved by alice
+    repo.branch("lr")
+    repo.write("train.py", "x = 1\n")
+    head7 = repo.commit("lr", who="bob")
+    repo.checkout("main")
+    repo.git("merge", "--squash", "-q", "lr")
+    repo.git("commit", "-q", "-m", "Tune lr (!7)", who="alice")
+    squash7 = repo.git("rev-parse", "HEAD").strip()
+    # !8: two commits merged fast-forward, approved by alice
+    repo.branch("sched")
+    repo.write("train.py", "x = 2\n")
+    first8 = repo.commit("sched 1", who="bob")
+    repo.write("train.py", "x = 3\n")
+    head8 = repo.commit("sched 2", who="bob")
+    repo.checkout("main")
+    repo.git("merge", "--ff-only", "-q", "sched")
+    # !9: a merge commit whose only approval is the author's own
+    repo.branch("self")
+    repo.write("train.py", "x = 4\n")
+    head9 = repo.commit("self approved", who="bob")
+    repo.checkout("main")
+    repo.git("merge", "--no-ff", "-q", "-m", "Merge !9", "self", who="bob")
+    merge9 = repo.git("rev-parse", "HEAD").strip()
+    # a direct push; an unmerged MR containing it is no evidence
+    repo.write("train.py", "x = 5\n")
+    direct = repo.commit("unreviewed", who="mallory")
+
+    monkeypatch.setenv("CI_API_V4_URL", f"{api_server.url}/api/v4")
+    monkeypatch.setenv("TRAINGATE_GITLAB_TOKEN", "t")
+    monkeypatch.delenv("CI_JOB_TOKEN", raising=False)
+    commits = "/api/v4/projects/ml%2Ftrain/repository/commits"
+    api_server.route(
+        f"{commits}/{squash7}/merge_requests",
+        Reply(200, [gl_mr(7, head7, merge=None, squash=squash7)]),
+    )
+    for sha in (first8, head8):
+        api_server.route(
+            f"{commits}/{sha}/merge_requests", Reply(200, [gl_mr(8, head8, merge=None)])
+        )
+    api_server.route(
+        f"{commits}/{merge9}/merge_requests", Reply(200, [gl_mr(9, head9, merge=merge9)])
+    )
+    api_server.route(
+        f"{commits}/{direct}/merge_requests",
+        Reply(200, [{**gl_mr(10, direct, merge=None), "state": "closed"}]),
+    )
+    serve_gitlab_mr(api_server, 7, [head7], "alice")
+    serve_gitlab_mr(api_server, 8, [first8, head8], "alice")
+    serve_gitlab_mr(api_server, 9, [head9], "bob")
+    capsys.readouterr()
+    code = main(
+        ["audit", "history", "--repo", str(repo.path), "--gitlab", "ml/train", "--format", "json"]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [e["commit"] for e in doc["unapproved"]] == [merge9, direct]
+    assert [(e["commit"], e["evidence"]) for e in doc["approved"]] == [
+        (squash7, "merge request !7 approved by alice"),
+        (first8, "merge request !8 approved by alice"),
+        (head8, "merge request !8 approved by alice"),
+    ]
+
+
+def test_history_rejects_github_and_gitlab_together(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("train.py", "x = 0\n")
+    repo.commit("initial")
+    code = main(
+        ["audit", "history", "--repo", str(repo.path), "--github", "a/b", "--gitlab", "a/b"]
+    )
+    assert code == 2
+    assert "cannot be combined" in capsys.readouterr().err

@@ -177,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OWNER/REPO",
         help="also accept merged pull requests whose approvals satisfy the policy (GITHUB_TOKEN)",
     )
+    hist.add_argument(
+        "--gitlab",
+        metavar="PROJECT",
+        help="also accept merged merge requests whose approvals satisfy the policy "
+        "(project id or GROUP/PROJECT; TRAINGATE_GITLAB_TOKEN, CI_API_V4_URL)",
+    )
     hist.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     hist.add_argument("--output", "-o", metavar="FILE")
     hist.add_argument("--repo", metavar="DIR", default=".")

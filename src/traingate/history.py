@@ -44,9 +44,9 @@ def run_history(args: argparse.Namespace) -> int:
     tip = git.require_commit(root, args.branch, "branch")
     rng = f"{git.require_commit(root, args.since, 'since')}..{tip}" if args.since else tip
     records = _load_log(Path(args.audit_log)) if args.audit_log else []
-    github = getattr(args, "github", None)
+    platform = _platform(args)
     commits = git.rev_list(root, "--first-parent", "--reverse", rng)
-    entries = [e for e in (_judge(root, c, records, github) for c in commits) if e]
+    entries = [e for e in (_judge(root, c, records, platform) for c in commits) if e]
     missing = [e for e in entries if e.sensitive and e.evidence is None]
     text = _render(args.format, args.branch, entries, missing)
     if args.output:
@@ -77,8 +77,22 @@ def _load_log(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _platform(args: argparse.Namespace) -> tuple[str, str] | None:
+    github, gitlab = getattr(args, "github", None), getattr(args, "gitlab", None)
+    if github and gitlab:
+        from traingate.errors import UsageError
+
+        raise UsageError("--github and --gitlab cannot be combined: a branch lives on one host")
+    if github:
+        return "github", github
+    return ("gitlab", gitlab) if gitlab else None
+
+
 def _judge(
-    root: Path, commit: str, records: list[dict[str, Any]], github: str | None = None
+    root: Path,
+    commit: str,
+    records: list[dict[str, Any]],
+    platform: tuple[str, str] | None = None,
 ) -> Entry | None:
     from traingate.policy.load import load_from_git
 
@@ -111,23 +125,37 @@ def _judge(
     entry.evidence = _log_evidence(records, {commit, head}, patch) or _signed_evidence(
         root, parent, base, head, patch, entry, policy
     )
-    if entry.evidence is None and github:
-        entry.evidence = _github_evidence(github, commit, entry, policy)
+    if entry.evidence is None and platform:
+        entry.evidence = _platform_evidence(*platform, commit, entry, policy)
     return entry
 
 
-def _github_evidence(repo: str, commit: str, entry: Entry, policy: Any) -> str | None:
-    """A merged pull request whose approvals, on its final head, satisfy the policy."""
-    from traingate.approvals import github
+def _platform_evidence(host: str, repo: str, commit: str, entry: Entry, policy: Any) -> str | None:
+    """A merged PR/MR whose approvals, on its final head, satisfy the policy at the parent."""
+    from traingate.approvals import ReviewData
     from traingate.approvals.semantics import Identities, latest_reviews
     from traingate.engine import expand
 
-    found = github.merged_pull_for_commit(repo, commit)
-    if found is None:
-        return None
-    number, head = found
-    data = github.fetch(repo, number)
-    ids = Identities(policy.policy, "github")
+    data: ReviewData
+    if host == "github":
+        from traingate.approvals import github
+
+        pull = github.merged_pull_for_commit(repo, commit)
+        if pull is None:
+            return None
+        number, head = pull
+        data, what = github.fetch(repo, number), f"pull request #{number}"
+    else:
+        from traingate.approvals import gitlab
+
+        found = gitlab.merged_request_for_commit(repo, commit)
+        if found is None:
+            return None
+        number, head, member = found
+        data, what = gitlab.fetch(repo, number), f"merge request !{number}"
+        if member and commit not in {c.sha for c in data.commits or ()}:
+            return None
+    ids = Identities(policy.policy, host)
     excluded = {ids.login(u) for u in (data.author, data.pusher) if u}
     excluded |= {ids.login(b) for b in data.bots}
     for c in data.commits or ():
@@ -143,7 +171,7 @@ def _github_evidence(repo: str, commit: str, entry: Entry, policy: Any) -> str |
             eligible = set(expand(policy.policy, sp.approvers)) - excluded
             if len(approvers & eligible) < sp.approvals:
                 return None
-    return f"pull request #{number} approved by {', '.join(sorted(approvers))}"
+    return f"{what} approved by {', '.join(sorted(approvers))}"
 
 
 def _log_evidence(

@@ -207,3 +207,41 @@ def fetch(
         bots=frozenset(bots),
         notes=tuple(notes),
     )
+
+
+def merged_request_for_commit(
+    project: str, sha: str, *, api_url: str | None = None, token: str | None = None
+) -> tuple[int, str, bool] | None:
+    """(iid, head sha, member) of the merged merge request that put ``sha`` on its target.
+
+    ``GET /projects/:id/repository/commits/:sha/merge_requests`` lists the merge
+    requests a commit belongs to. The one that merged it names ``sha`` as its
+    merge commit or its squash commit, or, for a fast-forward merge, as its head
+    (``sha``). An open or closed MR that merely contains the commit is no evidence.
+    ``member`` is true when ``sha`` is an earlier commit of a fast-forward merged
+    MR: evidence only if the MR's own commit list holds it.
+    """
+    ref = _project_ref(project)
+    api = (api_url or os.environ.get("CI_API_V4_URL") or DEFAULT_API).rstrip("/")
+    token = _token(token)
+    auth = ("PRIVATE-TOKEN", token) if token else None
+    hints = {
+        401: "the token is missing or invalid: set TRAINGATE_GITLAB_TOKEN (read_api)",
+        403: f"the token cannot read this project: {TOKEN_HELP}",
+        404: "check the project id and that the token can see it",
+    }
+    url = f"{api}/projects/{ref}/repository/commits/{sha}/merge_requests?per_page=100"
+    for raw in get_all_pages(url, token_header=auth, hints=hints):
+        mr = raw if isinstance(raw, dict) else {}
+        iid, head = mr.get("iid"), _str(mr.get("sha"))
+        if mr.get("state") != "merged" or not isinstance(iid, int) or head is None:
+            continue
+        merge, squash = mr.get("merge_commit_sha"), mr.get("squash_commit_sha")
+        if sha in (merge, squash, head):
+            return iid, head, False
+        if merge in (None, head) and squash is None:
+            # fast-forward merge of several commits: each lands on the branch as
+            # it is, so ``sha`` may be an earlier commit of this MR (the caller
+            # checks it is in the MR's commit list)
+            return iid, head, True
+    return None
