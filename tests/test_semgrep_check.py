@@ -249,3 +249,22 @@ def test_nul_bytes_and_invalid_utf8_in_source_block(
     assert ("t-os-system", "train_nul.py", 2) in got  # still scanned without the NULs
     assert ("source-unreadable", "train_latin.py", 1) in got
     assert ("t-os-system", "train_latin.py", 3) in got
+
+
+def test_an_invalid_rule_in_the_trusted_base_names_the_rule(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write(".traingate.yaml", POLICY)
+    repo.write(
+        "sec/rules/r.yaml",
+        "rules:\n  - id: broken\n    languages: [python]\n    severity: ERROR\n"
+        "    message: m\n    pattern-eithr: [{pattern: x}]\n",
+    )
+    repo.commit("base")
+    repo.branch("feature")
+    repo.write("lib/new.py", "x = 1\n")
+    repo.commit("add", who="mallory")
+    code, doc = run_json(repo, capsys)
+    assert code == 3 and doc["decision"] == "block"
+    [error] = doc["errors"]
+    assert "semgrep exited with code 7" in error and "r.yaml" in error, error

@@ -46,6 +46,10 @@ _SHEBANG = re.compile(rb"^#![^\n]*\b(python[0-9.]*|bash|sh)\b")
 _PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other syntax error")
 
 
+# Bytes of target names past which semgrep scans the temp dir instead (ARG_MAX).
+MAX_ARGV_NAMES = 100_000
+
+
 @dataclass(frozen=True)
 class Target:
     """One blob to scan, as semgrep will see it."""
@@ -56,6 +60,7 @@ class Target:
     text: str  # what semgrep scans
     line_map: tuple[int, ...] | None = None  # scanned line -> line in the real file
     problem: str | None = None  # why the raw bytes cannot be judged as source (blocks)
+    skip: bool = False  # not given to semgrep or the Python parser (too large)
 
     @property
     def key(self) -> str:
@@ -83,26 +88,26 @@ def run(ctx: Context) -> list[Finding]:
     engine = Engine(pack, settings, ctx.cache_dir)
     pairs: list[tuple[Target, Target | None, ChangedFile]] = []
     for f in ctx.files:
-        head = _target(ctx.change, f, new=True)
+        head = _target(ctx.change, f, new=True, limit=settings.max_file_bytes)
         if head is None:
             continue
         base = None
         if not ctx.scan_all and f.status is not Status.ADDED:
-            base = _target(ctx.change, f, new=False)
+            base = _target(ctx.change, f, new=False, limit=settings.max_file_bytes)
         pairs.append((head, base, f))
     # One semgrep process for every cache miss, head and base versions alike:
     # semgrep's start-up and rule parsing dominate, so scanning the base
     # versions in the same run costs little and a second run never starts.
-    hits = engine.scan([t for h, b, _ in pairs for t in (h, b) if t is not None])
+    hits = engine.scan([t for h, b, _ in pairs for t in (h, b) if t is not None and not t.skip])
     findings: list[Finding] = []
     for head, base, f in pairs:
-        head_hits = list(hits[head.key])
+        head_hits = list(hits.get(head.key, ()))
         syntax = _python_syntax(head)
         if syntax is not None:
             head_hits.append(syntax)
         if head.problem is not None:
             head_hits.append(_error_hit("source-unreadable", f"this file {head.problem}"))
-        base_hits = hits[base.key] if base is not None else []
+        base_hits = hits.get(base.key, []) if base is not None else []
         new = _new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all)
         findings.extend(_finding(head, h) for h in new)
     return findings
@@ -111,7 +116,7 @@ def run(ctx: Context) -> list[Finding]:
 def _python_syntax(t: Target) -> Hit | None:
     """CPython's own parser (ast.parse never runs code): semgrep accepts some
     code CPython rejects (Python 2 prints), and we block what we cannot judge."""
-    if not t.ext.endswith(".py") and t.ext not in _PY_EXT:
+    if t.skip or (not t.ext.endswith(".py") and t.ext not in _PY_EXT):
         return None
     import ast
     import warnings
@@ -178,7 +183,7 @@ def _finding(t: Target, h: Hit) -> Finding:
 # --- targets -------------------------------------------------------------
 
 
-def _target(change: Change, f: ChangedFile, *, new: bool) -> Target | None:
+def _target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target | None:
     path = f.new_path if new else f.old_path
     oid = f.new_oid if new else f.old_oid
     mode = f.new_mode if new else f.old_mode
@@ -203,6 +208,18 @@ def _target(change: Change, f: ChangedFile, *, new: bool) -> Target | None:
         if not m:
             return None
         ext = ".py" if m.group(1).startswith(b"python") else ".sh"
+    if len(data) > limit:
+        # semgrep's time on one huge file (a 50 MB single line took over five
+        # minutes) would only end in the overall timeout; say why at once (issue #8).
+        return Target(
+            oid,
+            path,
+            ext,
+            "",
+            problem=f"is {len(data):,} bytes, more than checks.semgrep.max_file_bytes "
+            f"({limit:,}); a file too large to check is blocked",
+            skip=True,
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -277,18 +294,26 @@ class RulePack:
     dirs: tuple[Path, ...]
     digest: str
     _tmp: Any = None  # keeps a materialized temp dir alive
+    origins: tuple[tuple[str, str], ...] = ()  # materialized file -> "path@rev"
+
+    def explain(self, text: str) -> str:
+        """Name the repository file behind a materialized rule file in a message."""
+        for tmp, origin in self.origins:
+            text = text.replace(tmp, origin)
+        return text
 
     @classmethod
     def load(cls, ctx: Context, settings: SemgrepSettings) -> RulePack:
         from traingate.policy.load import data_dir
 
         dirs: list[Path] = []
+        origins: list[tuple[str, str]] = []
         tmp = None
         if settings.builtin_rules:
             dirs.append(data_dir() / "rules")
         if settings.rule_dirs:
             tmp = tempfile.TemporaryDirectory(prefix="traingate-rules-")
-            dirs.extend(_custom_dirs(ctx, settings.rule_dirs, Path(tmp.name)))
+            dirs.extend(_custom_dirs(ctx, settings.rule_dirs, Path(tmp.name), origins))
         if not dirs:
             raise CheckError(
                 "the semgrep check is enabled but has no rules", help="set builtin_rules: true"
@@ -298,10 +323,12 @@ class RulePack:
             for p in sorted(d.rglob("*")):
                 if p.suffix in (".yaml", ".yml") and p.is_file():
                     h.update(p.relative_to(d).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-        return cls(tuple(dirs), h.hexdigest(), tmp)
+        return cls(tuple(dirs), h.hexdigest(), tmp, tuple(origins))
 
 
-def _custom_dirs(ctx: Context, rule_dirs: Sequence[str], into: Path) -> list[Path]:
+def _custom_dirs(
+    ctx: Context, rule_dirs: Sequence[str], into: Path, origins: list[tuple[str, str]]
+) -> list[Path]:
     """Custom rule dirs come from the trusted base revision, not the change."""
     from traingate import git
 
@@ -321,6 +348,7 @@ def _custom_dirs(ctx: Context, rule_dirs: Sequence[str], into: Path) -> list[Pat
                 if kind == "blob" and name.endswith((b".yaml", b".yml")):
                     target = dest / f"{len(list(dest.iterdir()))}.yaml"
                     target.write_bytes(reader.read(oid))
+                    origins.append((str(target), f"{os.fsdecode(name)}@{rev[:12]}"))
             if not any(dest.iterdir()):
                 raise CheckError(f"rule dir {rel!r} has no rules at the trusted base {rev[:12]}")
         else:
@@ -386,8 +414,15 @@ class Engine:
             ]
             for d in self.pack.dirs:
                 cmd.append(f"--config={d}")
-            cmd += sorted(names)
-            out = _invoke(cmd, root, self.settings.timeout)
+            # Past ~100 kB of names the argument list nears the kernel's limit
+            # (a 100,000-file change); the temp dir holds exactly the targets, so
+            # scanning it is the same work, and _parse still requires every name.
+            listed = sorted(names)
+            cmd += listed if sum(len(n) + 1 for n in listed) < MAX_ARGV_NAMES else ["."]
+            try:
+                out = _invoke(cmd, root, self.settings.timeout)
+            except CheckError as exc:
+                raise CheckError(self.pack.explain(exc.message), help=exc.help) from None
         return _parse(out, names)
 
 
@@ -426,7 +461,7 @@ def _invoke(cmd: list[str], cwd: Path, timeout: int) -> dict[str, Any]:
     except OSError as exc:
         raise CheckError(f"semgrep could not be started: {exc}") from None
     if proc.returncode not in (0, 1):
-        tail = proc.stderr.decode("utf-8", "replace").strip()[-800:]
+        tail = _json_errors(proc.stdout) or proc.stderr.decode("utf-8", "replace").strip()[-800:]
         raise CheckError(f"semgrep exited with code {proc.returncode}: {tail or '(no output)'}")
     try:
         data = json.loads(proc.stdout)
@@ -435,6 +470,22 @@ def _invoke(cmd: list[str], cwd: Path, timeout: int) -> dict[str, Any]:
     if not isinstance(data, dict) or "results" not in data:
         raise CheckError("semgrep's JSON output has no results")
     return data
+
+
+def _json_errors(stdout: bytes) -> str:
+    """With --json semgrep reports a bad rule on stdout, not stderr: name it."""
+    try:
+        errors = json.loads(stdout).get("errors") or []
+    except (ValueError, AttributeError):
+        return ""
+    parts = []
+    for e in errors[:3] if isinstance(errors, list) else []:
+        if not isinstance(e, dict):
+            continue
+        where = [sp.get("file") for sp in e.get("spans") or [] if isinstance(sp, dict)]
+        text = e.get("long_msg") or e.get("message") or e.get("type") or ""
+        parts.append(f"{text} ({where[0]})" if where and where[0] else str(text))
+    return "; ".join(parts)[:800]
 
 
 def _parse(data: dict[str, Any], names: dict[str, Target]) -> dict[str, list[Hit]]:

@@ -81,6 +81,11 @@ class SemgrepSettings(CheckSettings):
     timeout: int = Field(
         default=300, ge=1, description="Seconds before semgrep is killed (blocks)."
     )
+    max_file_bytes: int = Field(
+        default=4_000_000,
+        ge=1,
+        description="Source files larger than this are not scanned; they block (source-unreadable).",
+    )
     builtin_rules: bool = True
 
 
