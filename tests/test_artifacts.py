@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from traingate.artifacts import (
@@ -52,6 +52,8 @@ from traingate.artifacts import (
     is_artifact_candidate,
     scan_artifact,
 )
+
+from .fuzz import fuzz
 
 # How pickle spells os.system on this platform (posix.system / nt.system).
 OS_SYSTEM = f"{os.system.__module__}.{os.system.__name__}"
@@ -926,7 +928,7 @@ def test_extra_allowed() -> None:
 _EXTS = [".pkl", ".pt", ".bin", ".npy", ".npz", ".safetensors", ".joblib", ".zip", ".txt", ""]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(300)
 @given(data=st.binary(max_size=2048), ext=st.sampled_from(_EXTS))
 def test_random_bytes_never_raise(data: bytes, ext: str) -> None:
     issues = scan_artifact(f"f{ext}", data)
@@ -967,13 +969,13 @@ benign_values = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz(200)
 @given(value=benign_values, protocol=st.integers(0, pickle.HIGHEST_PROTOCOL))
 def test_benign_pickles_have_no_findings(value: Any, protocol: int) -> None:
     assert scan_artifact("state.pkl", pickle.dumps(value, protocol=protocol)) == []
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz(200)
 @given(
     value=benign_values,
     payload=st.sampled_from(_PAYLOADS),
@@ -1111,7 +1113,7 @@ def mutated_pickles(draw: st.DrawFn) -> bytes:
 _ALLOWED_NAMES = {f"{m}.{n}" for m, n in ALLOWED_GLOBALS}
 
 
-@settings(max_examples=600, deadline=None)
+@fuzz(600)
 @given(data=mutated_pickles())
 def test_differential_against_cpython_unpickler(data: bytes) -> None:
     imported = [g for g in _oracle_imports(data) if g not in _ALLOWED_NAMES]

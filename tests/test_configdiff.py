@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from traingate.configdiff import (
@@ -20,6 +20,8 @@ from traingate.configdiff import (
     match_key_pattern,
     parse_config,
 )
+
+from .fuzz import fuzz
 
 OLD_YAML = """\
 model:
@@ -476,7 +478,7 @@ _CONFIG_CHARS = st.sampled_from(
 _CONFIG_TEXT = st.one_of(st.text(max_size=80), st.lists(_CONFIG_CHARS, max_size=60).map("".join))
 
 
-@settings(max_examples=400, deadline=None)
+@fuzz(400)
 @given(fmt=st.sampled_from(["yaml", "json", "toml"]), text=_CONFIG_TEXT)
 def test_parse_config_returns_or_raises_config_error(fmt: str, text: str) -> None:
     try:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from traingate.checks import REGISTRY
@@ -17,6 +17,7 @@ from traingate.errors import PolicyError
 from traingate.policy.load import load_text
 
 from .conftest import Repo
+from .fuzz import fuzz
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_exception_in_ci_sources_blocks(monkeypatch: pytest.MonkeyPatch) -> None
         assert callable(module.fetch)  # both are reached only through `ci`, tested in test_ci.py
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(300)
 @given(st.text(max_size=400))
 def test_policy_loader_never_lets_an_exception_escape(text: str) -> None:
     try:
@@ -154,7 +155,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(300)
 @given(st.dictionaries(st.sampled_from(KEYS), values, max_size=6))
 def test_structured_policies_load_or_give_a_located_error(doc: dict[str, object]) -> None:
     import yaml

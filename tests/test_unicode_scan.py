@@ -6,10 +6,12 @@ import sys
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from traingate.unicode_scan import _CANDIDATES, UnicodeIssue, scan_text
+
+from .fuzz import fuzz
 
 RLO, LRI, RLI, PDI = "\u202e", "\u2066", "\u2067", "\u2069"
 ZWSP, ZWJ, BOM = "\u200b", "\u200d", "\ufeff"
@@ -309,7 +311,7 @@ _PY_ALPHABET = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz(300)
 @given(st.lists(_PY_ALPHABET, max_size=60).map("".join))
 def test_scan_never_crashes_and_stays_sorted(text: str) -> None:
     issues = scan_text(text, python=True)
