@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from traingate.checks import semgrep as semgrep_check
 from traingate.cli import main
 
 from .conftest import Repo
@@ -103,6 +104,16 @@ def test_new_finding_requires_security_approval(
     assert req["reasons"] == ["t-os-system at tools/run.py:3"] and req["eligible"] == ["sam"]
 
 
+@pytest.fixture(params=["one-run", "two-runs"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Base versions ride along in one semgrep run, or (large changes) go to a
+    second run that takes only the bases a head hit can be in: same answers."""
+    if request.param == "two-runs":
+        monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("strategy")
 def test_old_findings_on_untouched_code_do_not_count(
     srepo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -112,6 +123,7 @@ def test_old_findings_on_untouched_code_do_not_count(
     assert found(doc) == [] and code == 0
 
 
+@pytest.mark.usefixtures("strategy")
 def test_editing_an_import_turns_an_old_line_malicious(
     srepo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -268,3 +280,34 @@ def test_an_invalid_rule_in_the_trusted_base_names_the_rule(
     assert code == 3 and doc["decision"] == "block"
     [error] = doc["errors"]
     assert "semgrep exited with code 7" in error and "r.yaml" in error, error
+
+
+def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
+    srepo: Repo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
+    log = tmp_path / "semgrep.log"
+    wrapper = tmp_path / "semgrep"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
+    # util.py: the old os.system line stays (its code is in the base text);
+    # io.py: a new pickle load whose code the base lacks; clean.py: no hit at all
+    srepo.write("lib/util.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
+    srepo.write("lib/io.py", "import pickle\n\n\ndef read(fh):\n    return pickle.load(fh)\n")
+    srepo.write("lib/clean.py", "Y = 3\n")
+    srepo.commit("edit", who="mallory")
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
+    code, doc = run_json(srepo, capsys)
+    assert code == 1
+    assert found(doc) == [("t-pickle-load", "lib/io.py", 5)]
+    runs = [line.split() for line in log.read_text().splitlines()]
+    targets = [[a for a in run if a.endswith(".py")] for run in runs]
+    # heads of util, io and the new clean.py; then only util's base, which has
+    # the hit's code (io's base lacks `pickle.load(fh)`, clean.py has no base)
+    assert [len(t) for t in targets] == [3, 1]

@@ -48,6 +48,11 @@ _PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other 
 
 # Bytes of target names past which semgrep scans the temp dir instead (ARG_MAX).
 MAX_ARGV_NAMES = 100_000
+# Base versions above this many (uncached) go to a second, smaller semgrep run
+# that only takes the bases a head hit can be in: one semgrep start-up with
+# this pack (about 8 CPU-s, rule loading included) costs about as much as
+# scanning 60 files (0.13 CPU-s each on 2 cores; measured, see docs/performance.md).
+SECOND_RUN_FILES = 60
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,7 @@ def run(ctx: Context) -> list[Finding]:
         if not ctx.scan_all and f.status is not Status.ADDED:
             base = _target(ctx.change, f, new=False, limit=settings.max_file_bytes)
         pairs.append((head, base, f))
-    # One semgrep process for every cache miss, head and base versions alike:
-    # semgrep's start-up and rule parsing dominate, so scanning the base
-    # versions in the same run costs little and a second run never starts.
-    hits = engine.scan([t for h, b, _ in pairs for t in (h, b) if t is not None and not t.skip])
+    hits = _scan_pairs(engine, pairs)
     findings: list[Finding] = []
     for head, base, f in pairs:
         head_hits = list(hits.get(head.key, ()))
@@ -111,6 +113,40 @@ def run(ctx: Context) -> list[Finding]:
         new = _new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all)
         findings.extend(_finding(head, h) for h in new)
     return findings
+
+
+def _scan_pairs(
+    engine: Engine, pairs: list[tuple[Target, Target | None, ChangedFile]]
+) -> dict[str, list[Hit]]:
+    """Hits of every head version and of the base versions that can matter.
+
+    Small changes: one semgrep process for head and base versions alike, as
+    start-up and rule loading cost about as much as scanning SECOND_RUN_FILES
+    files. Larger ones: heads first, then only the bases that can hold one of a
+    head hit's (rule, code) pairs: a base whose text lacks the hit's code cannot
+    have it, so its hits are not needed to call the head hit new (issue #9).
+    """
+    heads = [h for h, _, _ in pairs if not h.skip]
+    bases = [b for _, b, _ in pairs if b is not None and not b.skip]
+    if len(engine.misses(bases)) <= SECOND_RUN_FILES:
+        return engine.scan(heads + bases)
+    hits = engine.scan(heads)
+    needed = [
+        b
+        for h, b, _ in pairs
+        if b is not None and not b.skip and _may_share(hits.get(h.key, ()), b)
+    ]
+    hits.update(engine.scan(needed))
+    return hits
+
+
+def _may_share(head_hits: Iterable[Hit], base: Target) -> bool:
+    """Whether the base text contains the code of any head hit (normalized)."""
+    codes = {h.norm for h in head_hits if not h.parse_error}
+    if not codes:
+        return False
+    text = " ".join(base.text.split())
+    return any(c in text for c in codes)
 
 
 def _python_syntax(t: Target) -> Hit | None:
@@ -369,6 +405,12 @@ class Engine:
         self.settings = settings
         self.cache = _Cache(cache_dir, pack.digest) if cache_dir else None
 
+    def misses(self, targets: Sequence[Target]) -> list[Target]:
+        """The targets the cache cannot answer (each key once)."""
+        if self.cache is None:
+            return list({t.key: t for t in targets}.values())
+        return [t for t in {t.key: t for t in targets}.values() if not self.cache.has(t.key)]
+
     def scan(self, targets: Sequence[Target]) -> dict[str, list[Hit]]:
         results: dict[str, list[Hit]] = {}
         misses: dict[str, Target] = {}
@@ -592,6 +634,9 @@ class _Cache:
             return [Hit(**h) for h in raw["hits"]]
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
+
+    def has(self, key: str) -> bool:
+        return self.get(key) is not None
 
     def put(self, key: str, hits: Iterable[Hit]) -> None:
         path = self._path(key)
