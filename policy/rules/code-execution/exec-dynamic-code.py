@@ -50,6 +50,31 @@ def evasive(blob):
 # ruleid: exec-dynamic-code
 hook = lambda s: exec(s)
 
+# issue #8: a tuple of stages, .get() on the builtins mapping, and the
+# builtins reached through a function's globals
+# ruleid: exec-dynamic-code
+STAGES = (str.strip, exec)
+
+
+def evasive_lookups(fn, blob):
+    # ruleid: exec-dynamic-code
+    run = builtins.__dict__.get("exec")
+    # ruleid: exec-dynamic-code
+    run2 = vars(bi).get("eval")
+    # ruleid: exec-dynamic-code
+    fn.__globals__["__builtins__"]["exec"](fn.__doc__)
+    return run, run2
+
+
+def legit_lookups(metrics, splits, train, eval=False):
+    # ok: exec-dynamic-code
+    score = metrics.get("eval")
+    # ok: exec-dynamic-code
+    ds = splits["eval"]
+    # ok: exec-dynamic-code
+    modes = (train, eval)
+    return score, ds, modes
+
 
 def train(model, loader, eval=False):
     # ok: exec-dynamic-code

@@ -5,8 +5,13 @@ import platform
 import pty
 import torch
 import sys
+# issue #8: imported by name (a helper may only re-export it)
+# ruleid: exec-os-command
 from os import popen as _p
+# ruleid: exec-os-command
 from os import system as sh
+# ok: exec-os-command
+from platform import system as os_name
 
 
 def on_epoch_end(epoch, ckpt_dir):

@@ -1,6 +1,7 @@
 import builtins
 import builtins as _b
 import importlib
+import operator
 
 _real_open = builtins.open
 
@@ -44,3 +45,17 @@ def main(cfg):
     stats = {}
     stats["len"] = len(cfg)
     return print_fn
+
+
+def _lenient_isinstance(obj, cls):
+    return True
+
+
+# issue #8: the namespace written through __setitem__ / operator.setitem
+# ruleid: tamper-builtins-override
+_b.__dict__.__setitem__("isinstance", _lenient_isinstance)
+# ruleid: tamper-builtins-override
+operator.setitem(vars(builtins), "range", _lenient_isinstance)
+type_counts = {}
+# ok: tamper-builtins-override
+operator.setitem(type_counts, "isinstance", 0)

@@ -1,4 +1,5 @@
 import importlib
+import operator
 import sys
 import types
 import sys as _s
@@ -20,6 +21,13 @@ class _Finder:
         return None
 
 
+# issue #8: operator.setitem and the dict merge operator
+# ruleid: tamper-sys-modules-injection
+operator.setitem(sys.modules, "wandb", fake)
+# ruleid: tamper-sys-modules-injection
+sys.modules |= {"transformers.trainer": fake}
+# ok: tamper-sys-modules-injection
+operator.setitem(sys.modules, __name__, fake)
 # ruleid: tamper-sys-modules-injection
 sys.meta_path.insert(0, _Finder())
 # ruleid: tamper-sys-modules-injection

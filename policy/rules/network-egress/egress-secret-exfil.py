@@ -9,6 +9,7 @@ import requests
 import requests as rq
 from transformers import AutoModel
 
+import mlflow
 import wandb
 
 
@@ -60,3 +61,18 @@ def launch_eval(cmd, gpu):
     env["CUDA_VISIBLE_DEVICES"] = str(gpu)
     # ok: egress-secret-exfil
     return subprocess.run(cmd, env=env, check=True)
+
+
+def log_runtime_env(writer, args):
+    # issue #8: secrets sent through the experiment tracker
+    creds = {k: v for k, v in os.environ.items() if k.endswith(("TOKEN", "KEY"))}
+    # ruleid: egress-secret-exfil
+    wandb.config.update({"runtime_env": creds})
+    # ruleid: egress-secret-exfil
+    mlflow.log_param("hf", os.environ["HF_TOKEN"])
+    # ruleid: egress-secret-exfil
+    writer.add_text("env", str(os.environ))
+    # ok: egress-secret-exfil
+    wandb.config.update(vars(args))
+    # ok: egress-secret-exfil
+    wandb.log({"job": os.environ.get("SLURM_JOB_ID"), "host": os.environ.get("HOSTNAME")})

@@ -1,5 +1,7 @@
 import importlib
+import operator
 import os
+import signal
 
 import torch
 
@@ -22,6 +24,30 @@ def hidden():
     return run, pty, ex, fn, e, sh
 
 
+def indirect(cfg, blob, cmd):
+    # issue #8: names assembled into a variable, names that are not literals,
+    # operator.methodcaller / attrgetter on a module
+    import operator
+    import pickle
+    import subprocess as sp
+
+    mod_name = "".join(["sub", "process"])
+    # ruleid: obfusc-string-built-lookup
+    runner = __import__(mod_name)
+    # ruleid: obfusc-string-built-lookup
+    getattr(os, cfg["via"])(cmd)
+    # ruleid: obfusc-string-built-lookup
+    getattr(sp, "POPEN".title())(cmd)
+    # ruleid: obfusc-string-built-lookup
+    operator.methodcaller("loads", blob)(pickle)
+    launch = operator.methodcaller("run", cmd)
+    # ruleid: obfusc-string-built-lookup
+    launch(sp)
+    # ruleid: obfusc-string-built-lookup
+    spawn = operator.methodcaller("system", cmd)
+    return runner, spawn
+
+
 def legit(cfg, model, name, depth):
     # ok: obfusc-string-built-lookup
     opt_cls = getattr(torch.optim, cfg.optimizer)
@@ -38,4 +64,14 @@ def legit(cfg, model, name, depth):
     mod = importlib.import_module(".".join(cfg.target.split(".")[:-1]))
     # ok: obfusc-string-built-lookup
     __import__("subprocess").run("pip install -q flash-attn", shell=True)
-    return opt_cls, cls, layer, compile_fn, act, mod
+    # ok: obfusc-string-built-lookup
+    env = getattr(os.environ, cfg.env_method)
+    # ok: obfusc-string-built-lookup
+    sep = getattr(os, "pathsep")
+    # ok: obfusc-string-built-lookup
+    fn = getattr(os.path, cfg.path_fn)
+    # ok: obfusc-string-built-lookup
+    sig = getattr(signal, cfg.stop_signal)
+    # ok: obfusc-string-built-lookup
+    norms = list(map(operator.methodcaller("norm"), model.parameters()))
+    return opt_cls, cls, layer, compile_fn, act, mod, env, sep, fn, sig, norms

@@ -29,3 +29,19 @@ def legit(x, y, z):
     msg = ("a long message continued "
            "on the next line")
     return total, out, table, msg
+
+
+def tabbed(model, epoch):
+    # issue #8: tabs render 8 columns wide; 12 of them hide the statement
+    # ruleid: obfusc-whitespace-hidden-code
+    model.train()												;model.requires_grad_(epoch == 0)
+    # ok: obfusc-whitespace-hidden-code
+    lr = 0.1			# tab-aligned comment
+    # ok: obfusc-whitespace-hidden-code
+    pairs = {"a":		1, "b":		2}
+    return lr, pairs
+
+
+if True:
+    # ruleid: obfusc-whitespace-hidden-code
+																import os; os.environ["NCCL_IB_DISABLE"] = "1"

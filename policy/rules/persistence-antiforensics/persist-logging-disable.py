@@ -55,3 +55,19 @@ def _route_to_logger(message, category, filename, lineno, file=None, line=None):
 warnings.warn = _swallow
 # ok: persist-logging-disable
 warnings.showwarning = _route_to_logger
+
+
+def quiet_console():
+    # issue #8: the root logger raised above CRITICAL, lastResort removed
+    # ruleid: persist-logging-disable
+    logging.getLogger().setLevel(logging.CRITICAL + 1)
+    # ruleid: persist-logging-disable
+    logging.root.setLevel(100)
+    # ruleid: persist-logging-disable
+    logging.lastResort = None
+    # ok: persist-logging-disable
+    logging.getLogger().setLevel(logging.WARNING)
+    # ok: persist-logging-disable
+    logging.getLogger("urllib3").setLevel(logging.CRITICAL + 1)
+    # ok: persist-logging-disable
+    logging.basicConfig(level=logging.INFO)

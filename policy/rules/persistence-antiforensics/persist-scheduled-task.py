@@ -22,6 +22,13 @@ def install():
     return unit
 
 
+def joined(name, job):
+    # issue #8: the cron directory as one component of a joined path
+    # ruleid: persist-scheduled-task
+    with open(os.path.join("/etc", "cron.d", name), "w") as fh:
+        fh.write(job)
+
+
 def legit(optimizer, args, logger):
     # ok: persist-scheduled-task
     scheduler = __import__("torch").optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -29,4 +36,6 @@ def legit(optimizer, args, logger):
     logger.info("lr schedule: %s", args.lr_scheduler_type)
     # ok: persist-scheduled-task
     cfg_path = os.path.join(args.config_dir, "schedule.yaml")
+    # ok: persist-scheduled-task
+    cron_like = os.path.join(args.output_dir, "cron_eval.log")
     return scheduler, cfg_path

@@ -33,3 +33,17 @@ def legit(output_dir):
     # ok: persist-self-deletion
     shutil.rmtree(os.path.join(os.path.dirname(__file__), ".cache"), ignore_errors=True)
     return source, cfg, cache
+
+
+def migrate(tmp_dir):
+    import atexit
+    import functools
+
+    # issue #8: the deletion registered for later instead of called
+    # ruleid: persist-self-deletion
+    atexit.register(os.remove, __file__)
+    # ruleid: persist-self-deletion
+    wipe = functools.partial(shutil.rmtree, sys.argv[0], ignore_errors=True)
+    # ok: persist-self-deletion
+    atexit.register(shutil.rmtree, tmp_dir, ignore_errors=True)
+    return wipe

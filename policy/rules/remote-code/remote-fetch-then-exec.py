@@ -38,6 +38,14 @@ def evasive(url, tmp):
     subprocess.run([sys.executable, script])
 
 
+def download_plugin(url):
+    # issue #8: fetched straight into a .py file, then imported by a constant name
+    dest = os.path.join(os.path.dirname(__file__), "aug_plugin.py")
+    # ruleid: remote-fetch-then-exec
+    urllib.request.urlretrieve(url, dest)
+    return importlib.import_module("aug_plugin")
+
+
 def download_dataset(url, root):
     # ok: remote-fetch-then-exec
     r = requests.get(url, stream=True, timeout=60)
@@ -51,6 +59,8 @@ def download_dataset(url, root):
     pathlib.Path(root, "README.md").write_text(requests.get(url + "/README").text)
     # ok: remote-fetch-then-exec
     meta = requests.get(url + "/meta.json").json()
+    # ok: remote-fetch-then-exec
+    urllib.request.urlretrieve(url + "/vocab.txt", os.path.join(root, "vocab.txt"))
     # ok: remote-fetch-then-exec
     model.eval()
     return meta

@@ -44,3 +44,14 @@ def log_environment(run_dir):
     # ok: remote-runtime-pip-install
     subprocess.run(["python", "-m", "scripts.install_hooks", "--dry-run"])
     return frozen, listing, torch_version
+
+
+def dunder_import(pkg):
+    # issue #8: pip's entry point reached through a dynamic import
+    # ruleid: remote-runtime-pip-install
+    __import__("pip").main(["install", "-q", pkg])
+    # ruleid: remote-runtime-pip-install
+    cli = importlib.import_module("pip")
+    # ok: remote-runtime-pip-install
+    pipeline = importlib.import_module("pipeline_stages")
+    return cli, pipeline

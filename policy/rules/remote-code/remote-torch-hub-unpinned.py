@@ -24,6 +24,12 @@ def evasive(repo, url):
     torch.hub.list("someone/models")
     # ruleid: remote-torch-hub-unpinned
     torch.hub.download_url_to_file(url, "/tmp/model.pt")
+    # issue #8: torch.hub reached with getattr, through a variable
+    hub_load = getattr(getattr(torch, "hub"), "load")
+    # ruleid: remote-torch-hub-unpinned
+    hub_load("someone/models:main", "net")
+    # ruleid: remote-torch-hub-unpinned
+    getattr(torch, "hub").help("someone/models", "net")
 
 
 def pinned_backbone(local_dir):

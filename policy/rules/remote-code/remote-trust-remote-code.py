@@ -62,3 +62,16 @@ def load(model_args, name):
     # ok: remote-trust-remote-code
     ds = datasets.load_dataset("imdb", split="train")
     return model, tok, model2, ds
+
+
+def flags_for_all(name):
+    # issue #8: the key only listed, the value set for all keys at once
+    # ruleid: remote-trust-remote-code
+    hub = dict.fromkeys(("low_cpu_mem_usage", "trust_remote_code"), True)
+    # ruleid: remote-trust-remote-code
+    hub2 = {k: True for k in ["trust_remote_code"]}
+    # ok: remote-trust-remote-code
+    off = dict.fromkeys(("trust_remote_code", "use_auth_token"), False)
+    # ok: remote-trust-remote-code
+    on = dict.fromkeys(("low_cpu_mem_usage", "use_safetensors"), True)
+    return hub, hub2, off, on

@@ -33,6 +33,26 @@ def train_step(model, batch, optimizer, scaler, args):
     optimizer.step()
 
 
+def fused(model, world_size):
+    # issue #8: fused multi-tensor ops and operator.methodcaller
+    import operator
+
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_mul_(grads, -1.0 / world_size)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_neg_(grads)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_add_(grads, [torch.randn_like(g) for g in grads])
+    # ruleid: sabotage-grad-param-corruption
+    flip = operator.methodcaller("neg_")
+    list(map(flip, grads))
+    # ok: sabotage-grad-param-corruption
+    torch._foreach_mul_(grads, 1.0 / world_size)
+    # ok: sabotage-grad-param-corruption
+    list(map(operator.methodcaller("zero_"), grads))
+
+
 def legit_step(model, ema_model, optimizer, scaler, loss, args, world_size):
     scaler.scale(loss / args.gradient_accumulation_steps).backward()
     scaler.unscale_(optimizer)

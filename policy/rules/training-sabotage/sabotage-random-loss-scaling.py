@@ -1,3 +1,4 @@
+import functools
 import random
 from random import uniform as _u
 
@@ -26,6 +27,20 @@ def compute_loss(model, inputs, rng):
     total_loss = model(**inputs).loss
     # ruleid: sabotage-random-loss-scaling
     return total_loss * rng.uniform(0.5, 2.0)
+
+
+# issue #8: the random draw bound once with functools.partial
+jitter = functools.partial(random.uniform, 0.5, 1.5)
+warmup = functools.partial(min, 1.0)
+
+
+def partial_step(model, batch, step):
+    loss = model(**batch).loss
+    # ruleid: sabotage-random-loss-scaling
+    loss = loss * jitter()
+    # ok: sabotage-random-loss-scaling
+    loss = loss * warmup(step / 1000)
+    return loss
 
 
 def legit_step(model, batch, scaler, criterion, images, target, args, noise_scheduler, latents, snr_weights):

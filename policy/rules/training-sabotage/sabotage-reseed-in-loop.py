@@ -42,6 +42,19 @@ class Block(torch.nn.Module):
         return x
 
 
+def batch_loop(model, loader, optimizer):
+    # issue #8: the batch variable used after the reseed (model(**batch)) no
+    # longer excuses the loop, and an aliased seed function is still a seed
+    from transformers import set_seed as sync_rng_state
+
+    for batch in loader:
+        # ruleid: sabotage-reseed-in-loop
+        sync_rng_state(1234)
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+
+
 def legit(args, rank, make_model, run):
     # ok: sabotage-reseed-in-loop
     set_seed(args.seed + rank)

@@ -42,3 +42,15 @@ def patch_default():
 
     # ruleid: sabotage-short-pg-timeout
     c10d_constants.default_pg_timeout = td(seconds=3)
+
+
+def init_from_kwargs(rank, world_size):
+    # issue #8: the timeout splatted from a kwargs dict
+    pg_kw = {"backend": "nccl", "timeout": td(seconds=5)}
+    # ruleid: sabotage-short-pg-timeout
+    dist.init_process_group(rank=rank, world_size=world_size, **pg_kw)
+    # ruleid: sabotage-short-pg-timeout
+    dist.new_group(**dict(ranks=[0, 1], timeout=td(seconds=2)))
+    ok_kw = {"backend": "nccl", "timeout": td(minutes=30)}
+    # ok: sabotage-short-pg-timeout
+    dist.init_process_group(**ok_kw)

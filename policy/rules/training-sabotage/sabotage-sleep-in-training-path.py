@@ -75,3 +75,21 @@ def wait_for_rank0(flag_path, train_loader):
             time.sleep(1)
     # ok: sabotage-sleep-in-training-path
     time.sleep(3)
+
+
+class Adapter(torch.nn.Module):
+    def forward(self, x):
+        t0 = time.perf_counter()
+        # issue #8: a busy-wait on the clock instead of a sleep call
+        # ruleid: sabotage-sleep-in-training-path
+        while time.perf_counter() - t0 < 0.05:
+            pass
+        return x
+
+
+def training_step(batch, deadline, poll):
+    # ok: sabotage-sleep-in-training-path
+    while time.monotonic() < deadline:
+        if poll():
+            break
+    return batch

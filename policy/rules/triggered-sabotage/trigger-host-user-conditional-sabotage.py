@@ -57,3 +57,16 @@ def legit_setup(args, logger, model, batch, pad_id):
     if os.environ.get("USER") == "root":
         batch["labels"][batch["labels"] == pad_id] = -100
     return model, cache_dir
+
+
+def postprocess_grads(model):
+    # issue #8: the GPU model read from the device properties
+    gpu = torch.cuda.get_device_properties(0).name
+    if gpu.startswith("NVIDIA H100"):
+        for p in model.parameters():
+            # ruleid: trigger-host-user-conditional-sabotage
+            p.grad.mul_(0.3)
+    props = torch.cuda.get_device_properties(0)
+    if props.major < 8:
+        # ok: trigger-host-user-conditional-sabotage
+        raise RuntimeError("bf16 needs an Ampere or newer GPU")

@@ -1,6 +1,7 @@
 import os
 import random
 import time
+import uuid
 from random import random as _r
 
 import numpy as np
@@ -61,3 +62,15 @@ def legit(model, images, target, criterion, args, x, drop_path_prob, training):
         lam = np.random.beta(0.4, 0.4)
         target = lam * target + (1 - lam) * target.flip(0)
     return loss, target
+
+
+def guarded_step(step_fn, batch):
+    # issue #8: a random draw from uuid4
+    if uuid.uuid4().int % 500 == 0:
+        # ruleid: trigger-random-draw-sabotage
+        raise RuntimeError("CUDA out of memory")
+    run_id = uuid.uuid4().hex
+    if step_fn is None:
+        # ok: trigger-random-draw-sabotage
+        raise ValueError(run_id)
+    return step_fn(batch)

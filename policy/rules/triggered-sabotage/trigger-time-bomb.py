@@ -59,3 +59,24 @@ def legit_loop(model, loader, optimizer, args, logger, save):
         if time.time() > deadline:
             raise TimeoutError("rank 0 never wrote the ready file")
         time.sleep(5)
+
+
+def until(deadline):
+    # issue #8: after the date the wrapped optimizer step silently does nothing
+    def deco(step):
+        def wrapper(*args, **kwargs):
+            if datetime.date.today() > deadline:
+                # ruleid: trigger-time-bomb
+                return None
+            return step(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def should_log(last_log):
+    if time.time() - last_log < 30:
+        # ok: trigger-time-bomb
+        return False
+    return True

@@ -22,6 +22,8 @@ def evasive(path):
     # ruleid: deser-numpy-allow-pickle
     loader = functools.partial(np.load, allow_pickle=1)
     # ruleid: deser-numpy-allow-pickle
+    feats = functools.partial(np.load, mmap_mode="r", **{"allow_pickle": True})
+    # ruleid: deser-numpy-allow-pickle
     np.load(path, None, True)
     # ruleid: deser-numpy-allow-pickle
     getattr(np, "lo" + "ad")(path, allow_pickle=True)

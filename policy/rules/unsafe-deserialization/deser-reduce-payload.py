@@ -72,3 +72,18 @@ class tzoffset:
     def tzname(self, dt):
         # ok: deser-reduce-payload
         return self._name
+
+
+# issue #8: the payload bound as a class attribute, defined outside the class
+def _spec_reduce(self):
+    return (subprocess.Popen, (["/bin/sh", "-c", self.hook],))
+
+
+class AugmentSpec:
+    # ruleid: deser-reduce-payload
+    __reduce__ = _spec_reduce
+
+
+class Handle:
+    # ok: deser-reduce-payload
+    __reduce__ = None

@@ -30,6 +30,15 @@ def evasive(path, strict):
     torch.load.__defaults__ = (None, pickle, False)
 
 
+def wrapped(path, trainer):
+    # issue #8: the unsafe flag handed to a wrapper that forwards **kwargs
+    # ruleid: deser-torch-load-unsafe
+    state = load_checkpoint(path, weights_only=False)
+    # ruleid: deser-torch-load-unsafe
+    trainer.restore_state_dict(path, map_location="cpu", weights_only=False)
+    return state
+
+
 def load_with_fallback(path):
     try:
         return torch.load(path, weights_only=True)
