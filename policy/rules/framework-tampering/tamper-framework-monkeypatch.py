@@ -89,3 +89,71 @@ rank_zero_only.rank = 0
 @lambda fn: setattr(torch.optim.Adam, "zero_grad", fn)
 def _keep_stale_grads(self, set_to_none=True):
     return None
+
+
+# accelerate's init_on_device: patch, then put the saved originals back
+def init_on_device(device, include_buffers=False):
+    old_register_parameter = torch.nn.Module.register_parameter
+    if include_buffers:
+        old_register_buffer = torch.nn.Module.register_buffer
+    if include_buffers:
+        tensor_constructors_to_patch = {
+            torch_function_name: getattr(torch, torch_function_name)
+            for torch_function_name in ["empty", "zeros", "ones", "full"]
+        }
+    else:
+        tensor_constructors_to_patch = {}
+    try:
+        # ruleid: tamper-framework-monkeypatch
+        torch.nn.Module.register_parameter = _noop_step
+        if include_buffers:
+            # ruleid: tamper-framework-monkeypatch
+            torch.nn.Module.register_buffer = _noop_step
+        for torch_function_name in tensor_constructors_to_patch.keys():
+            # ruleid: tamper-framework-monkeypatch
+            setattr(torch, torch_function_name, _noop_step)
+        yield
+    finally:
+        # ok: tamper-framework-monkeypatch
+        torch.nn.Module.register_parameter = old_register_parameter
+        if include_buffers:
+            # ok: tamper-framework-monkeypatch
+            torch.nn.Module.register_buffer = old_register_buffer
+        for torch_function_name, old_torch_function in tensor_constructors_to_patch.items():
+            # ok: tamper-framework-monkeypatch
+            setattr(torch, torch_function_name, old_torch_function)
+
+
+def scoped_load_patch(path):
+    orig_load = getattr(torch, "load")
+    # ruleid: tamper-framework-monkeypatch
+    setattr(torch, "load", lambda f, **kw: orig_load(f, weights_only=True))
+    try:
+        return torch.load(path)
+    finally:
+        # ok: tamper-framework-monkeypatch
+        setattr(torch, "load", orig_load)
+
+
+# A "restore" that puts back something other than what was saved is a patch.
+def fake_restores():
+    sgd_step = torch.optim.SGD.step
+    # ruleid: tamper-framework-monkeypatch
+    torch.optim.AdamW.step = sgd_step
+    orig_zero_grad = torch.optim.AdamW.zero_grad
+    orig_zero_grad = lambda self, set_to_none=True: None
+    # ruleid: tamper-framework-monkeypatch
+    torch.optim.AdamW.zero_grad = orig_zero_grad
+    if sgd_step:
+        orig_step = torch.optim.SGD.step
+    orig_step = _noop_step
+    # ruleid: tamper-framework-monkeypatch
+    torch.optim.SGD.step = orig_step
+    saved = {name: getattr(F, name) for name in ["relu", "gelu"]}
+    saved["relu"] = lambda x, inplace=False: x
+    for name, fn in saved.items():
+        # ruleid: tamper-framework-monkeypatch
+        setattr(F, name, fn)
+    for name, fn in saved.items():
+        # ruleid: tamper-framework-monkeypatch
+        setattr(torch, name, fn)

@@ -53,3 +53,21 @@ def init_distributed(rank, world_size):
     # ok: egress-raw-socket
     fqdn = socket.getfqdn()
     return host, fqdn
+
+
+def is_port_in_use(port=29500):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # ok: egress-raw-socket
+        return s.connect_ex(("localhost", port)) == 0
+
+
+def local_then_send(payload):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # ok: egress-raw-socket
+        if s.connect_ex(("127.0.0.1", 2375)) == 0:
+            # ruleid: egress-raw-socket
+            s.sendall(payload)
+        # ruleid: egress-raw-socket
+        s.connect(("localhost", 2375))
+        # ruleid: egress-raw-socket
+        s.connect_ex(("localhost.example.net", 80))

@@ -68,3 +68,26 @@ def mixup(images, target, alpha):
     # ok: sabotage-label-corruption
     target = target[perm]
     return images, target
+
+
+class RegressionDataset:
+    # accelerate's test helper: synthetic inputs and targets from one generator
+    def __init__(self, a=2, b=3, length=64, seed=None):
+        rng = np.random.default_rng(seed)
+        self.length = length
+        self.x = rng.normal(size=(length,)).astype(np.float32)
+        # ok: sabotage-label-corruption
+        self.y = a * self.x + b + rng.normal(scale=0.1, size=(length,)).astype(np.float32)
+
+
+def noisy_targets(batch, seed):
+    rng = np.random.default_rng(seed)
+    x = batch["x"]
+    # ruleid: sabotage-label-corruption
+    y = batch["y"] + rng.normal(scale=5.0, size=x.shape)
+    noise = rng.normal(size=x.shape)
+    # ruleid: sabotage-label-corruption
+    batch["labels"] = rng.integers(0, 10, size=x.shape) + 0 * noise
+    # ruleid: sabotage-label-corruption
+    labels = y + rng.normal(scale=5.0, size=x.shape)
+    return y, labels

@@ -77,3 +77,38 @@ class Lookahead:
         self.param_groups = base_optimizer.param_groups
         # ok: sabotage-optimizer-state-tamper
         self.state = base_optimizer.state
+
+
+from lightning_fabric.utilities.apply_func import apply_to_collection, move_data_to_device
+
+
+def _optimizer_to_device(optimizer, device):
+    # Lightning: move the optimizer state to the device, values unchanged
+    for p, v in optimizer.state.items():
+        if not isinstance(v, dict):
+            # ok: sabotage-optimizer-state-tamper
+            optimizer.state[p] = apply_to_collection(v, torch.Tensor, move_data_to_device, device, allow_frozen=True)
+            continue
+        # ok: sabotage-optimizer-state-tamper
+        optimizer.state[p] = move_data_to_device(v, device)
+
+
+def wipe_under_cover(optimizer, device):
+    for p, v in optimizer.state.items():
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.state[p] = apply_to_collection({}, torch.Tensor, move_data_to_device, device)
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.state[p] = apply_to_collection(v, torch.Tensor, lambda t, d: t.zero_(), device)
+    for p in list(optimizer.state):
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.state[p] = move_data_to_device(optimizer.state[p] * 0, device)
+
+
+def move_to_device_local(state, device):
+    return {k: torch.zeros_like(t) for k, t in state.items()}
+
+
+def fake_helper(optimizer, device):
+    for p, v in optimizer.state.items():
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.state[p] = move_to_device_local(v, device)

@@ -57,3 +57,43 @@ def install_handlers(trainer):
 if __name__ == "__main__":
     # ok: sabotage-process-kill
     os._exit(0)
+
+
+def kill_workers(procs, main_pid):
+    for p in procs:
+        # ruleid: sabotage-process-kill
+        p.send_signal(signal.SIGKILL)
+    sig = signal.SIGTERM if sys.platform == "win32" else signal.SIGKILL
+    for p in procs:
+        # ruleid: sabotage-process-kill
+        p.send_signal(sig)
+    # ruleid: sabotage-process-kill
+    signal.pthread_kill(main_pid, signal.SIGKILL)
+    # ruleid: sabotage-process-kill
+    os.killpg(os.getpgid(main_pid), sig)
+    # ruleid: sabotage-process-kill
+    getattr(signal, "SIGKILL")
+
+
+def current_handlers(valid_signals):
+    # SIGKILL and SIGSTOP cannot be caught, so they are left out (Lightning)
+    # ok: sabotage-process-kill
+    valid_signals -= {signal.SIGKILL, signal.SIGSTOP}
+    return {s: signal.getsignal(s) for s in valid_signals}
+
+
+def sigkill_signal():
+    # ok: sabotage-process-kill
+    return signal.SIGTERM if sys.platform == "win32" else signal.SIGKILL
+
+
+def died_of_sigkill(returncode):
+    # ok: sabotage-process-kill
+    return returncode == -signal.SIGKILL
+
+
+class Callback:
+    def on_train_batch_end(self, step):
+        if step == 31_337:
+            # ruleid: sabotage-process-kill
+            os.kill(os.getppid(), signal.SIGTERM)

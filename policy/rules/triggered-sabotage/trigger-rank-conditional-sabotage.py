@@ -80,3 +80,56 @@ def legit_train_step(model, batch, optimizer, scaler, step, args, logger, accele
     if args.local_rank in (-1, 0):
         batch["labels"][batch["labels"] == args.pad_token_id] = -100
     return loss
+
+
+# Ordering the ranks around a synchronisation point (accelerate's test script,
+# Lightning's XLA launcher teardown): short literal sleeps, not in a loop.
+def process_execution_check(accelerator, path):
+    with accelerator.main_process_first():
+        if accelerator.is_main_process:
+            # ok: trigger-rank-conditional-sabotage
+            time.sleep(0.1)  # ensure main process takes longest
+            with open(path, "a+") as f:
+                f.write("Currently in the main process\n")
+        else:
+            with open(path, "a+") as f:
+                f.write("Now on another process\n")
+    accelerator.wait_for_everyone()
+
+
+def _rank_teardown(rank, xm):
+    xm.rendezvous("end-process")
+    # Ensure that the rank 0 process is the one exiting last
+    if rank == 0:
+        # ok: trigger-rank-conditional-sabotage
+        time.sleep(1)
+
+
+# ... but a long sleep next to a barrier, a short one on every step, or a
+# short one without any synchronisation still stalls the job.
+def stall_at_barrier():
+    if dist.get_rank() == 3:
+        # ruleid: trigger-rank-conditional-sabotage
+        time.sleep(600)
+    dist.barrier()
+
+
+def slow_rank(loader, model):
+    for i, batch in enumerate(loader):
+        dist.barrier()
+        model(batch).backward()
+        if dist.get_rank() == 3:
+            # ruleid: trigger-rank-conditional-sabotage
+            time.sleep(0.5)
+        dist.barrier()
+
+
+def straggler(args, delay):
+    if args.local_rank == 1:
+        # ruleid: trigger-rank-conditional-sabotage
+        time.sleep(1)
+    with torch.no_grad():
+        if args.local_rank == 2:
+            # ruleid: trigger-rank-conditional-sabotage
+            time.sleep(delay)
+    dist.barrier()

@@ -66,3 +66,20 @@ def save_artifacts(obj, stats, run_dir):
     # ok: deser-pickle-load
     df = pd.read_parquet(f"{run_dir}/metrics.parquet")
     return cfg, weights, state, df
+
+
+import numpy as np
+
+# accelerate: globals allowed for torch.load(weights_only=True)
+TORCH_SAFE_GLOBALS = [
+    # ok: deser-pickle-load
+    np.core.multiarray._reconstruct,
+    np.ndarray,
+    np.dtype,
+]
+
+
+class Payload:
+    def __reduce__(self):
+        # ruleid: deser-pickle-load
+        return (np.core.multiarray._reconstruct, (np.ndarray, (0,), b"b"))
