@@ -311,3 +311,36 @@ def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
     # heads of util, io and the new clean.py; then only util's base, which has
     # the hit's code (io's base lacks `pickle.load(fh)`, clean.py has no base)
     assert [len(t) for t in targets] == [3, 1]
+
+
+def test_second_run_loads_only_the_rules_of_the_shared_hits(
+    repo: Repo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from .conftest import POLICY as DEFAULT_POLICY
+
+    monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
+    log = tmp_path / "semgrep.log"
+    wrapper = tmp_path / "semgrep"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    repo.write(".traingate.yaml", DEFAULT_POLICY)
+    repo.write("tools/run.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n")
+    repo.commit("base")
+    repo.branch("feature")
+    repo.write("tools/run.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
+    repo.commit("edit", who="mallory")
+    monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
+    _, doc = run_json(repo, capsys)
+    assert found(doc) == [] and doc["errors"] == []
+    first, second = [line.split() for line in log.read_text().splitlines()]
+    assert [a for a in first if a.startswith("--config=")] == [
+        f"--config={semgrep_check.RulePack.shipped()}"
+    ]
+    configs = [Path(a.split("=", 1)[1]).name for a in second if a.startswith("--config=")]
+    assert configs == ["exec-os-command.yaml"]

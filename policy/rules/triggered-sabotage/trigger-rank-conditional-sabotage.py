@@ -133,3 +133,14 @@ def straggler(args, delay):
             # ruleid: trigger-rank-conditional-sabotage
             time.sleep(delay)
     dist.barrier()
+
+
+def training_loop_with_a_stalling_rank(model, loader, rank):
+    step = 0
+    while step < 10_000:
+        for batch in loader:
+            model(batch)
+            if rank == 3:
+                # ruleid: trigger-rank-conditional-sabotage
+                time.sleep(30)
+        step += 1

@@ -48,11 +48,11 @@ _PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other 
 
 # Bytes of target names past which semgrep scans the temp dir instead (ARG_MAX).
 MAX_ARGV_NAMES = 100_000
-# Base versions above this many (uncached) go to a second, smaller semgrep run
-# that only takes the bases a head hit can be in: one semgrep start-up with
-# this pack (about 8 CPU-s, rule loading included) costs about as much as
-# scanning 60 files (0.13 CPU-s each on 2 cores; measured, see docs/performance.md).
-SECOND_RUN_FILES = 60
+# Base versions above this many (uncached) go to a second, small semgrep run
+# with only the bases a head hit can be in and only those hits' rules. Measured
+# on 2 cores (docs/performance.md): riding along costs ~0.09 s wall per base;
+# the small second run costs ~1.5-2 s, so it wins from about 16-20 bases.
+SECOND_RUN_FILES = 16
 
 
 @dataclass(frozen=True)
@@ -123,30 +123,38 @@ def _scan_pairs(
     Small changes: one semgrep process for head and base versions alike, as
     start-up and rule loading cost about as much as scanning SECOND_RUN_FILES
     files. Larger ones: heads first, then only the bases that can hold one of a
-    head hit's (rule, code) pairs: a base whose text lacks the hit's code cannot
-    have it, so its hits are not needed to call the head hit new (issue #9).
+    head hit's (rule, code) pairs, with only those rules: a base whose text
+    lacks the hit's code cannot have it, so its hits are not needed to call the
+    head hit new (issues #3 and #9).
     """
     heads = [h for h, _, _ in pairs if not h.skip]
     bases = [b for _, b, _ in pairs if b is not None and not b.skip]
     if len(engine.misses(bases)) <= SECOND_RUN_FILES:
         return engine.scan(heads + bases)
     hits = engine.scan(heads)
-    needed = [
-        b
-        for h, b, _ in pairs
-        if b is not None and not b.skip and _may_share(hits.get(h.key, ()), b)
-    ]
-    hits.update(engine.scan(needed))
+    needed: list[Target] = []
+    rules: set[str] = set()
+    for h, b, _ in pairs:
+        shared = _shared_rules(hits.get(h.key, ()), b)
+        if b is not None and shared:
+            needed.append(b)
+            rules |= shared
+    # Only the rules of those head hits: a base hit of any other rule cannot
+    # make a head hit old, and loading 3 rules instead of the pack is most of
+    # what a second semgrep start costs.
+    hits.update(engine.scan_with_rules(needed, rules))
     return hits
 
 
-def _may_share(head_hits: Iterable[Hit], base: Target) -> bool:
-    """Whether the base text contains the code of any head hit (normalized)."""
-    codes = {h.norm for h in head_hits if not h.parse_error}
-    if not codes:
-        return False
+def _shared_rules(head_hits: Iterable[Hit], base: Target | None) -> set[str]:
+    """Rules of the head hits whose (normalized) code the base text contains."""
+    if base is None or base.skip:
+        return set()
+    hits = [h for h in head_hits if not h.parse_error]
+    if not hits:
+        return set()
     text = " ".join(base.text.split())
-    return any(c in text for c in codes)
+    return {h.rule for h in hits if h.norm in text}
 
 
 def _python_syntax(t: Target) -> Hit | None:
@@ -331,6 +339,24 @@ class RulePack:
     digest: str
     _tmp: Any = None  # keeps a materialized temp dir alive
     origins: tuple[tuple[str, str], ...] = ()  # materialized file -> "path@rev"
+    builtin: Path | None = None  # the shipped pack's directory, when used
+
+    @staticmethod
+    def shipped() -> Path:
+        from traingate.policy.load import data_dir
+
+        return data_dir() / "rules"
+
+    def files_for(self, rules: set[str]) -> list[Path]:
+        """Rule files that can define ``rules``: a shipped rule lives in
+        ``<id>.yaml`` (tested); custom directories are taken whole."""
+        out: list[Path] = []
+        for d in self.dirs:
+            if d == self.builtin:
+                out += [p for p in sorted(d.rglob("*.yaml")) if p.stem in rules]
+            else:
+                out.append(d)
+        return out
 
     def explain(self, text: str) -> str:
         """Name the repository file behind a materialized rule file in a message."""
@@ -359,7 +385,8 @@ class RulePack:
             for p in sorted(d.rglob("*")):
                 if p.suffix in (".yaml", ".yml") and p.is_file():
                     h.update(p.relative_to(d).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-        return cls(tuple(dirs), h.hexdigest(), tmp, tuple(origins))
+        builtin = cls.shipped() if settings.builtin_rules else None
+        return cls(tuple(dirs), h.hexdigest(), tmp, tuple(origins), builtin)
 
 
 def _custom_dirs(
@@ -428,7 +455,14 @@ class Engine:
                     self.cache.put(key, hits)
         return results
 
-    def _run(self, targets: list[Target]) -> dict[str, list[Hit]]:
+    def scan_with_rules(self, targets: Sequence[Target], rules: set[str]) -> dict[str, list[Hit]]:
+        """Scan with only ``rules`` (never cached: the answer is partial)."""
+        if not targets:
+            return {}
+        configs = self.pack.files_for(rules)
+        return self._run(list({t.key: t for t in targets}.values()), configs)
+
+    def _run(self, targets: list[Target], configs: Sequence[Path] = ()) -> dict[str, list[Hit]]:
         exe = semgrep_executable()
         with tempfile.TemporaryDirectory(prefix="traingate-scan-") as tmp:
             root = Path(tmp)
@@ -454,7 +488,7 @@ class Engine:
                 "--max-target-bytes=0",
                 f"--jobs={max(1, os.cpu_count() or 1)}",
             ]
-            for d in self.pack.dirs:
+            for d in configs or self.pack.dirs:
                 cmd.append(f"--config={d}")
             # Past ~100 kB of names the argument list nears the kernel's limit
             # (a 100,000-file change); the temp dir holds exactly the targets, so
