@@ -104,6 +104,17 @@ def test_new_finding_requires_security_approval(
     assert req["reasons"] == ["t-os-system at tools/run.py:3"] and req["eligible"] == ["sam"]
 
 
+def logging_semgrep(tmp_path: Path) -> tuple[Path, Path]:
+    """The real semgrep behind a wrapper that logs each start's arguments."""
+    log = tmp_path / "semgrep.log"
+    wrapper = tmp_path / "semgrep"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return log, wrapper
+
+
 @pytest.fixture(params=["one-run", "two-runs"])
 def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Base versions ride along in one semgrep run, or (large changes) go to a
@@ -289,12 +300,7 @@ def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
-    log = tmp_path / "semgrep.log"
-    wrapper = tmp_path / "semgrep"
-    wrapper.write_text(
-        f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    log, wrapper = logging_semgrep(tmp_path)
     monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
     # util.py: the old os.system line stays (its code is in the base text);
     # io.py: a new pickle load whose code the base lacks; clean.py: no hit at all
@@ -323,12 +329,7 @@ def test_second_run_loads_only_the_rules_of_the_shared_hits(
 
     monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
-    log = tmp_path / "semgrep.log"
-    wrapper = tmp_path / "semgrep"
-    wrapper.write_text(
-        f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    log, wrapper = logging_semgrep(tmp_path)
     repo.write(".traingate.yaml", DEFAULT_POLICY)
     repo.write("tools/run.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n")
     repo.commit("base")
