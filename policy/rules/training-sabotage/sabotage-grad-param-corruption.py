@@ -95,3 +95,16 @@ class MLP(nn.Module):
         elif isinstance(module, nn.Embedding):
             # ok: sabotage-grad-param-corruption
             module.weight.data.uniform_(-1 / math.sqrt(module.embedding_dim), 1 / math.sqrt(module.embedding_dim))
+
+
+def scaled_noise_kept_in_a_variable(model):
+    # issue #9: the random value stored first, scaled, then written
+    jitter = torch.randn(1) * 0.01
+    scale = 1.0 + random.gauss(0, 0.1)
+    for p in model.parameters():
+        # ruleid: sabotage-grad-param-corruption
+        p.grad.add_(jitter * 2)
+        # ruleid: sabotage-grad-param-corruption
+        p.grad *= scale
+        # ok: sabotage-grad-param-corruption
+        p.grad.mul_(0.5)
