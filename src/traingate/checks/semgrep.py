@@ -53,6 +53,10 @@ MAX_ARGV_NAMES = 100_000
 # on 2 cores (docs/performance.md): riding along costs ~0.09 s wall per base;
 # the small second run costs ~1.5-2 s, so it wins from about 16-20 bases.
 SECOND_RUN_FILES = 16
+# semgrep's OCaml CLI skips the Python CLI's ~6 s of start-up and rule loading;
+# both hand the same rules and targets to the same semgrep-core matcher.
+_RULE_IN_ERROR = re.compile(r"\bin rule ([\w.\-]+)")
+_ENGINE_FLAGS = {"osemgrep": ("--experimental",), "pysemgrep": ()}
 
 
 @dataclass(frozen=True)
@@ -359,10 +363,30 @@ class RulePack:
         return out
 
     def explain(self, text: str) -> str:
-        """Name the repository file behind a materialized rule file in a message."""
+        """Name the repository file behind a materialized rule file in a message.
+        osemgrep names only the rule ("Rule parse error in rule ID"), so the
+        file that defines that id is added."""
+        for rule_id in dict.fromkeys(_RULE_IN_ERROR.findall(text)):
+            where = self.file_defining(rule_id)
+            if where is not None and str(where) not in text:
+                text = text.replace(f"in rule {rule_id}", f"in rule {rule_id} ({where})", 1)
         for tmp, origin in self.origins:
             text = text.replace(tmp, origin)
         return text
+
+    def file_defining(self, rule_id: str) -> Path | None:
+        pattern = re.compile(
+            rf"^[ \t-]*id:[ \t]*['\"]?{re.escape(rule_id)}['\"]?[ \t]*(#.*)?$", re.M
+        )
+        for d in self.dirs:
+            for p in sorted(d.rglob("*")):
+                if (
+                    p.suffix in (".yaml", ".yml")
+                    and p.is_file()
+                    and pattern.search(p.read_text(encoding="utf-8", errors="replace"))
+                ):
+                    return p
+        return None
 
     @classmethod
     def load(cls, ctx: Context, settings: SemgrepSettings) -> RulePack:
@@ -430,7 +454,7 @@ class Engine:
     def __init__(self, pack: RulePack, settings: SemgrepSettings, cache_dir: Path | None) -> None:
         self.pack = pack
         self.settings = settings
-        self.cache = _Cache(cache_dir, pack.digest) if cache_dir else None
+        self.cache = _Cache(cache_dir, f"{pack.digest}:{settings.engine}") if cache_dir else None
 
     def misses(self, targets: Sequence[Target]) -> list[Target]:
         """The targets the cache cannot answer (each key once)."""
@@ -476,6 +500,7 @@ class Engine:
             cmd = [
                 exe,
                 "scan",
+                *_ENGINE_FLAGS[self.settings.engine],
                 "--json",
                 "--quiet",
                 "--metrics=off",

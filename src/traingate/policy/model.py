@@ -87,6 +87,14 @@ class SemgrepSettings(CheckSettings):
         description="Source files larger than this are not scanned; they block (source-unreadable).",
     )
     builtin_rules: bool = True
+    engine: Literal["osemgrep", "pysemgrep"] = Field(
+        default="osemgrep",
+        description=(
+            "semgrep's command-line front end: 'osemgrep' (its OCaml CLI, `semgrep scan "
+            "--experimental`, ~0.2 s to start) or 'pysemgrep' (its Python CLI, ~6 s to load "
+            "the pack). Both drive the same matching engine (docs/performance.md)."
+        ),
+    )
 
 
 class ConfigForbid(Strict):
