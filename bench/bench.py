@@ -458,7 +458,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], out: Path, tool: str
         run.errors += [str(e).splitlines()[0][:200] for e in doc.get("errors", [])]
         if proc.returncode not in (0, 1):
             run.errors.append(f"exit code {proc.returncode}")
-    elif tool == "semgrep":
+    elif tool in ("semgrep", "osemgrep"):
         run.findings = len(doc.get("results", []))
         run.scanned = len(doc.get("paths", {}).get("scanned", []))
         if run.scanned != expected:
@@ -517,9 +517,12 @@ class Bench:
             'echo "$s $(date +%s.%N) $#" >> "$BENCH_SEMGREP_LOG"\nexit $rc\n'
         )
         self.wrapper.chmod(0o755)
-        # Cost model (seconds): semgrep = a + b * MB, bandit = c + d * MB. Updated as we go.
-        self.a, self.cpu_a, self.cpu_b, self.eff = 15.0, 10.0, 50.0, 1.0
-        self.c, self.d, self.tg_overhead = 2.0, 15.0, 1.0
+        # Cost model, wall seconds per tool: a + b * MB of head Python (traingate's
+        # base versions are folded into its b). Starting guesses from a 2-core
+        # machine, updated after every scenario.
+        self.model = {"traingate": [0.6, 25.0], "semgrep": [6.0, 30.0], "osemgrep": [0.4, 25.0],
+                      "bandit": [0.2, 2.5]}
+        self.tg_fast = 0.5  # traingate when it starts no semgrep (none, warm)
         self.reserve = args.reserve + (30.0 if args.diagnostics else 0.0)
 
     # environment ---------------------------------------------------------
@@ -535,31 +538,27 @@ class Bench:
             env["TRAINGATE_CACHE_DIR"] = str(cache_dir)
         return env
 
-    def semgrep_cmd(self, targets: list[str]) -> list[str]:
-        return [self.semgrep, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check",
-                f"--jobs={os.cpu_count() or 1}", "--json", "--quiet", *targets]
+    def semgrep_cmd(self, targets: list[str], experimental: bool = False) -> list[str]:
+        # `semgrep scan` is the Python CLI; `--experimental` runs the OCaml CLI
+        # (osemgrep), the front end traingate uses: same matcher, same rules.
+        return [self.semgrep, "scan", *(["--experimental"] if experimental else []), "--config", str(RULES),
+                "--metrics=off", "--disable-version-check", f"--jobs={os.cpu_count() or 1}", "--json",
+                "--quiet", *targets]
 
     # estimates -----------------------------------------------------------
-    # semgrep wall ~ a + cpu_b * MB / eff: a = start-up (1-file run), cpu_b = CPU
-    # seconds per MB of Python beyond it, eff = cores actually obtained (cpu/wall
-    # of the biggest run so far; a loaded machine gives less than nproc).
-    def sg_est(self, mb: float) -> float:
-        return self.a + self.cpu_b * mb / self.eff
+    def est(self, tool: str, mb: float) -> float:
+        a, b = self.model[tool]
+        return a + b * mb
 
     def est_iter(self, s: Scenario) -> float:
         t = 0.0
         for tool in s.tools:
-            if tool == "traingate":
-                if s.kind in ("none", "warm"):
-                    t += self.tg_overhead
-                else:
-                    t += self.tg_overhead + self.sg_est(s.tg_bytes / 1e6) + (3.0 if s.kind == "scan" else 0.0)
-            elif tool == "semgrep":
-                t += self.sg_est(s.head_bytes / 1e6)
-            elif tool == "bandit" and self.bandit:
-                t += self.c + self.d * s.head_bytes / 1e6
+            if tool == "traingate" and s.kind in ("none", "warm"):
+                t += self.tg_fast
+            elif tool != "bandit" or self.bandit:
+                t += self.est(tool, s.head_bytes / 1e6)
         if s.kind == "warm":
-            t += self.tg_overhead + self.sg_est(s.tg_bytes / 1e6)  # the untimed priming run, once
+            t += self.est("traingate", s.head_bytes / 1e6)  # the untimed priming run, once
         return t
 
     def plan(self, todo: list[Scenario]) -> None:
@@ -577,38 +576,25 @@ class Bench:
             grew = False
             for s in todo:
                 if 0 < s.planned < s.nominal:
-                    e = self.est_iter(s) - (self.sg_est(s.tg_bytes / 1e6) if s.kind == "warm" else 0)
+                    e = self.est_iter(s) - (self.est("traingate", s.head_bytes / 1e6) if s.kind == "warm" else 0)
                     if used + e <= left:
                         s.planned += 1
                         used += e
                         grew = True
 
     def update_model(self, s: Scenario) -> None:
-        ok = [r for r in s.runs if not r.errors]
-        sg = [r for r in ok if r.tool == "semgrep"]
-        tg = [r for r in ok if r.tool == "traingate" and r.semgrep_wall is not None]
-        if sg and s.head_bytes < 20_000:
-            self.a = statistics.median(r.wall for r in sg)
-            self.cpu_a = statistics.median(r.cpu for r in sg)
-        elif s.head_bytes >= 100_000:
-            rates, effs = [], []
-            for r in sg:
-                rates.append((r.cpu - self.cpu_a) / (s.head_bytes / 1e6))
-                effs.append(r.cpu / r.wall)
-            for r in tg:
-                rates.append((r.cpu - self.cpu_a - self.tg_overhead) / (s.tg_bytes / 1e6))
-                effs.append(r.cpu / r.wall)
-            if rates:
-                self.cpu_b = max(10.0, statistics.median(rates))
-                self.eff = min(max(0.5, statistics.median(effs)), float(os.cpu_count() or 1))
-        bd = [r for r in ok if r.tool == "bandit"]
-        if bd and s.head_bytes > 100_000:
-            self.d = max(1.0, (statistics.median(r.wall for r in bd) - self.c) / (s.head_bytes / 1e6))
-        elif bd:
-            self.c = statistics.median(r.wall for r in bd)
-        tgw = [r for r in ok if r.tool == "traingate"]
-        if tgw and s.kind in ("none", "warm"):
-            self.tg_overhead = statistics.median(r.wall for r in tgw)
+        mb = s.head_bytes / 1e6
+        for tool in self.model:
+            walls = [r.wall for r in s.runs if r.tool == tool and not r.errors]
+            if not walls:
+                continue
+            w = statistics.median(walls)
+            if tool == "traingate" and s.kind in ("none", "warm"):
+                self.tg_fast = w
+            elif s.head_bytes < 20_000:
+                self.model[tool][0] = w
+            elif s.head_bytes >= 100_000:
+                self.model[tool][1] = max(1.0, (w - self.model[tool][0]) / mb)
 
     # one scenario --------------------------------------------------------
     def run_scenario(self, s: Scenario, todo: list[Scenario]) -> None:
@@ -661,9 +647,10 @@ class Bench:
             run = measure(cmd, repo, self.env(cache_dir), out, tool, self.wrapper_log)
             if warm_dir is None:
                 shutil.rmtree(cache_dir, ignore_errors=True)
-        elif tool == "semgrep":
+        elif tool in ("semgrep", "osemgrep"):
             cwd = s.target_dir or repo
-            run = measure(self.semgrep_cmd(s.targets), cwd, self.env(None), out, tool, None, len(s.targets))
+            cmd = self.semgrep_cmd(s.targets, experimental=tool == "osemgrep")
+            run = measure(cmd, cwd, self.env(None), out, tool, None, len(s.targets))
         else:
             cwd = s.target_dir or repo
             run = measure([self.bandit, "-q", "-f", "json", *s.targets], cwd, self.env(None), out, tool, None)
@@ -695,7 +682,7 @@ class Bench:
             return t, d, sum((d / p).stat().st_size for p in t)
         t1, d1, b1 = tier_targets(one)
         base1 = self.base_bytes(c.tiers[one])
-        tg_tools = ["traingate", "semgrep"] + (["bandit"] if self.bandit else [])
+        tg_tools = ["traingate", "semgrep", "osemgrep"] + (["bandit"] if self.bandit else [])
         scen.append(Scenario("none", "pre-commit, staged change with no Python/config file", "none",
                              "docs-only", a.runs_fast, ["traingate"], files=len(c.docs_paths)))
         scen.append(Scenario("warm", f"pre-commit, {one}-file staged change, warm cache", "warm",
@@ -899,7 +886,7 @@ def scenario_json(s: Scenario) -> dict[str, Any]:
         "runs_nominal": s.nominal, "skipped": s.skipped,
         "runs": [r.__dict__ for r in s.runs],
         "median": {t: {"wall": med(s.runs, t), "cpu": med(s.runs, t, "cpu"), "peak_mb": med(s.runs, t, "peak_mb")}
-                   for t in ("traingate", "semgrep", "bandit")},
+                   for t in ("traingate", "semgrep", "osemgrep", "bandit")},
     }
 
 
@@ -919,24 +906,29 @@ def render(res: dict[str, Any]) -> str:
                f"{c['py_files']} .py files, {c['py_bytes'] / 1e6:.1f} MB; {c['semgrep_targets']} semgrep targets. "
                f"Changed files: nested random sample of .py files <= {c['pool_cap']} bytes.")
     out.append("")
-    out.append("| scenario | files | N | traingate s (cpu s) | semgrep s (cpu s) | ratio wall (cpu) | bandit s | "
-               "peak MB tg / sg | semgrep started | target | result |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| scenario | files | N | traingate s (cpu s) | semgrep s (cpu s) | ratio wall (cpu) | "
+               "osemgrep s | ratio to osemgrep | bandit s | peak MB tg / sg / osg | semgrep started | target | "
+               "result |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def row(sid: str, target: str, verdict: str, base: dict[str, Any] | None = None) -> None:
         s = sc.get(sid)
         if s is None:
             return
         if s["skipped"]:
-            out.append(f"| {s['title']} | {s['files']} | 0 | – | – | – | – | – | – | {target} | NOT RUN ({s['skipped']}) |")
+            out.append(f"| {s['title']} | {s['files']} | 0 | – | – | – | – | – | – | – | – | {target} | "
+                       f"NOT RUN ({s['skipped']}) |")
             return
         tg, sg, bd = s["median"]["traingate"], (base or s)["median"]["semgrep"], (base or s)["median"]["bandit"]
+        osg = (base or s)["median"].get("osemgrep") or {"wall": None, "cpu": None, "peak_mb": None}
         n_tg = len([r for r in s["runs"] if r["tool"] == "traingate" and not r["errors"]])
         n_sg = len([r for r in (base or s)["runs"] if r["tool"] == "semgrep" and not r["errors"]])
         n = f"{n_tg}" if base or n_sg in (0, n_tg) else f"{n_tg}/{n_sg}"
-        ratio = ratio_cpu = None
+        ratio = ratio_cpu = ratio_o = None
         if tg["wall"] and sg["wall"]:
             ratio, ratio_cpu = tg["wall"] / sg["wall"], tg["cpu"] / sg["cpu"]
+        if tg["wall"] and osg["wall"]:
+            ratio_o = tg["wall"] / osg["wall"]
         started = [r["semgrep_started"] for r in s["runs"] if r["tool"] == "traingate"]
         st = "yes" if all(started) else ("no" if not any(started) else f"{sum(started)}/{len(started)}")
         errs = sorted({e for r in s["runs"] for e in r["errors"]})
@@ -945,8 +937,9 @@ def render(res: dict[str, Any]) -> str:
         out.append(
             f"| {s['title']}{' — errors: ' + '; '.join(errs)[:200] if errs else ''} | {s['files']} | {n} | "
             f"{fmt(tg['wall'])} ({fmt(tg['cpu'], '.1f')}) | {fmt(sg['wall'])} ({fmt(sg['cpu'], '.1f')}){ref} | "
-            f"{fmt(ratio)} ({fmt(ratio_cpu)}) | {fmt(bd['wall'])} | {fmt(tg['peak_mb'], '.0f')} / "
-            f"{fmt(sg['peak_mb'], '.0f')} | {st} | {target} | {verdict} |")
+            f"{fmt(ratio)} ({fmt(ratio_cpu)}) | {fmt(osg['wall'])} | {fmt(ratio_o)} | {fmt(bd['wall'])} | "
+            f"{fmt(tg['peak_mb'], '.0f')} / {fmt(sg['peak_mb'], '.0f')} / {fmt(osg['peak_mb'], '.0f')} | {st} | "
+            f"{target} | {verdict} |")
 
     def verdict(sid: str, check) -> str:
         s = sc.get(sid)
@@ -978,20 +971,25 @@ def render(res: dict[str, Any]) -> str:
         out.append("")
         out.append("Scaling (cold range checks; seconds per changed file; slope = d log t / d log n to the next tier):")
         out.append("")
-        out.append("| changed .py files | KB (head) | traingate s | s/file | slope | semgrep s | s/file | slope |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append("| changed .py files | KB (head) | traingate s | s/file | slope | semgrep s | s/file | slope | "
+                   "osemgrep s | slope |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
         slopes_tg = []
         for i, (n, s) in enumerate(pts):
             tg, sg = s["median"]["traingate"]["wall"], s["median"]["semgrep"]["wall"]
-            sl_t = sl_s = None
+            og = (s["median"].get("osemgrep") or {}).get("wall")
+            sl_t = sl_s = sl_o = None
             if i > 0:
                 n0, s0 = pts[i - 1]
                 t0, g0 = s0["median"]["traingate"]["wall"], s0["median"]["semgrep"]["wall"]
+                o0 = (s0["median"].get("osemgrep") or {}).get("wall")
                 sl_t = math.log(tg / t0) / math.log(n / n0)
                 sl_s = math.log(sg / g0) / math.log(n / n0) if sg and g0 else None
+                sl_o = math.log(og / o0) / math.log(n / n0) if og and o0 else None
                 slopes_tg.append(sl_t)
             out.append(f"| {n} | {s['head_bytes'] / 1000:.0f} | {fmt(tg)} | {fmt(tg / n, '.3f')} | {fmt(sl_t)} | "
-                       f"{fmt(sg)} | {fmt(sg / n if sg else None, '.3f')} | {fmt(sl_s)} |")
+                       f"{fmt(sg)} | {fmt(sg / n if sg else None, '.3f')} | {fmt(sl_s)} | {fmt(og)} | "
+                       f"{fmt(sl_o)} |")
         want = [1, 20, 200, 2000]
         have = [n for n, _ in pts]
         res_s = "NOT RUN" if len(pts) < 2 else ("PASS" if max(slopes_tg) <= 1.1 else "FAIL")

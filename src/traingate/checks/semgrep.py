@@ -50,9 +50,10 @@ _PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other 
 MAX_ARGV_NAMES = 100_000
 # Base versions above this many (uncached) go to a second, small semgrep run
 # with only the bases a head hit can be in and only those hits' rules. Measured
-# on 2 cores (docs/performance.md): riding along costs ~0.09 s wall per base;
-# the small second run costs ~1.5-2 s, so it wins from about 16-20 bases.
-SECOND_RUN_FILES = 16
+# on 2 cores with osemgrep (docs/performance.md): riding along costs ~0.03 s
+# wall per base; a second start with a few rules ~0.2-0.3 s. On the bench's
+# 20-file range the second run takes 1.5 s in all, riding along 2.0 s.
+SECOND_RUN_FILES = 8
 # semgrep's OCaml CLI skips the Python CLI's ~6 s of start-up and rule loading;
 # both hand the same rules and targets to the same semgrep-core matcher.
 _RULE_IN_ERROR = re.compile(r"\bin rule ([\w.\-]+)")
