@@ -933,6 +933,9 @@ def render(res: dict[str, Any]) -> str:
         st = "yes" if all(started) else ("no" if not any(started) else f"{sum(started)}/{len(started)}")
         errs = sorted({e for r in s["runs"] for e in r["errors"]})
         errs += sorted({f"{r['tool']}: {nt}" for r in (base or s)["runs"] + s["runs"] for nt in r.get("notes", [])})
+        counts = {r["tool"]: r.get("findings") for r in (base or s)["runs"] if not r["errors"]}
+        if "semgrep" in counts and "osemgrep" in counts and counts["semgrep"] != counts["osemgrep"]:
+            errs.append(f"semgrep found {counts['semgrep']} results, osemgrep {counts['osemgrep']}")
         ref = " (ref: cold run)" if base else ""
         out.append(
             f"| {s['title']}{' — errors: ' + '; '.join(errs)[:200] if errs else ''} | {s['files']} | {n} | "
