@@ -6,7 +6,7 @@ bench/.cache, never installed or imported), branches with 1 / 20 / 200 / 2,000
 edited Python files and one docs-only change, then times traingate in the
 scenarios a team meets (pre-commit cold / warm / nothing relevant, CI range
 checks, a full scan), each run alternating with bare semgrep (same rule pack,
-same files) and bandit (reference). Prints a markdown table and writes
+same files; its Python CLI and its OCaml CLI, osemgrep) and bandit (reference). Prints a markdown table and writes
 bench/out/results.md and bench/out/results.json. See bench/README.md.
 
     bench/run                       # everything, within the default 14-minute budget
@@ -46,7 +46,7 @@ RULES = MAIN / "policy" / "rules"
 # (3,388 YAML task configs), OpenMMLab's segmentation framework (library code
 # plus 769 training configs written in Python) and OpenMMLab's pretraining
 # configs. Chosen for file count per byte of Python: this rule pack costs
-# semgrep ~50 CPU-seconds per MB of Python (docs/performance.md), so a corpus of
+# semgrep ~35 CPU-seconds per MB of Python (docs/performance.md), so a corpus of
 # transformers-sized libraries cannot be scanned inside a 15-minute budget.
 DEFAULT_PACKAGES = [
     "lm_eval==0.4.5",
