@@ -542,7 +542,7 @@ class Bench:
         # `semgrep scan` is the Python CLI; `--experimental` runs the OCaml CLI
         # (osemgrep), the front end traingate uses: same matcher, same rules.
         return [self.semgrep, "scan", *(["--experimental"] if experimental else []), "--config", str(RULES),
-                "--metrics=off", "--disable-version-check", f"--jobs={os.cpu_count() or 1}", "--json",
+                "--metrics=off", "--disable-version-check", f"--jobs={len(os.sched_getaffinity(0))}", "--json",
                 "--quiet", *targets]
 
     # estimates -----------------------------------------------------------

@@ -345,3 +345,19 @@ def test_second_run_loads_only_the_rules_of_the_shared_hits(
     ]
     configs = [Path(a.split("=", 1)[1]).name for a in second if a.startswith("--config=")]
     assert configs == ["exec-os-command.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "cap"),
+    [("max 100000\n", None), ("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1)],
+)
+def test_semgrep_jobs_follow_the_cgroup_cpu_quota(
+    tmp_path: Path, cpu_max: str, cap: int | None
+) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    f = tmp_path / "cpu.max"
+    f.write_text(cpu_max)
+    assert semgrep_check.usable_cpus(f) == (cpus if cap is None else min(cpus, cap))
+    assert semgrep_check.usable_cpus(tmp_path / "absent") == cpus
+    f.write_text("garbage")
+    assert semgrep_check.usable_cpus(f) == cpus

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -512,7 +513,7 @@ class Engine:
                 "--oss-only",
                 "--timeout=0",
                 "--max-target-bytes=0",
-                f"--jobs={max(1, os.cpu_count() or 1)}",
+                f"--jobs={usable_cpus()}",
             ]
             for d in configs or self.pack.dirs:
                 cmd.append(f"--config={d}")
@@ -526,6 +527,23 @@ class Engine:
             except CheckError as exc:
                 raise CheckError(self.pack.explain(exc.message), help=exc.help) from None
         return _parse(out, names)
+
+
+def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU
+    quota (a CI container limited to 2 CPUs on a 64-core host must not start
+    64 semgrep workers that then fight over 2)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota readable: the affinity mask stands
+    return max(1, n)
 
 
 def semgrep_executable() -> str:
