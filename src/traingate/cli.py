@@ -122,7 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--codequality", metavar="FILE", help="also write a GitLab Code Quality report")
     ci.add_argument("--markdown", metavar="FILE", help="also write the markdown summary")
     ci.add_argument("--repo", metavar="DIR", default=".")
-    ci.add_argument("--cache-dir", metavar="DIR", help="result cache (default: the user cache dir)")
+    ci.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="result cache (default: none; a cache other jobs can write is not trusted)",
+    )
     _add_audit(ci)
 
     scan = sub.add_parser(
@@ -285,6 +289,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _cache_dir(args: argparse.Namespace) -> Path | None:
     if getattr(args, "cache_dir", None):
         return Path(args.cache_dir)
+    if args.command == "ci" and not os.environ.get("TRAINGATE_CACHE_DIR"):
+        # A runner's user cache can outlive the job and be written by other jobs
+        # that run the change's code; a forged "no findings" entry would pass
+        # the blob it names (docs/ci/hardening.md). Only an explicit dir is used.
+        return None
     from traingate.cache import default_cache_dir
 
     return default_cache_dir()
