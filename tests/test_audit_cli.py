@@ -217,6 +217,21 @@ def test_history_with_signed_notes(
     assert "[ok     ]" in out and "evidence: signed approvals by alice" in out
 
 
+def squash_merged_pr(repo: Repo, branch: str, message: str) -> tuple[str, str]:
+    """A policy and train.py on main, then bob's one-commit branch squash-merged
+    by alice: (the branch head, the squash commit)."""
+    repo.write(".traingate.yaml", CFG)
+    repo.write("train.py", "x = 0\n")
+    repo.commit("initial")
+    repo.branch(branch)
+    repo.write("train.py", "x = 1\n")
+    head = repo.commit(branch, who="bob")
+    repo.checkout("main")
+    repo.git("merge", "--squash", "-q", branch)
+    repo.git("commit", "-q", "-m", message, who="alice")
+    return head, repo.git("rev-parse", "HEAD").strip()
+
+
 def test_history_accepts_approved_github_pull_requests(
     repo: Repo,
     tmp_path: Path,
@@ -224,16 +239,7 @@ def test_history_accepts_approved_github_pull_requests(
     api_server: ApiServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repo.write(".traingate.yaml", CFG)
-    repo.write("train.py", "x = 0\n")
-    repo.commit("initial")
-    repo.branch("feat")
-    repo.write("train.py", "x = 1\n")
-    head = repo.commit("work", who="bob")
-    repo.checkout("main")
-    repo.git("merge", "--squash", "-q", "feat")
-    repo.git("commit", "-q", "-m", "feat (#12)", who="alice")
-    squash = repo.git("rev-parse", "HEAD").strip()
+    head, squash = squash_merged_pr(repo, "feat", "feat (#12)")
     repo.write("train.py", "x = 2\n")
     direct = repo.commit("unreviewed", who="mallory")
     monkeypatch.setenv("GITHUB_API_URL", api_server.url)
@@ -386,17 +392,8 @@ def test_history_accepts_approved_gitlab_merge_requests(
     api_server: ApiServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repo.write(".traingate.yaml", CFG)
-    repo.write("train.py", "x = 0\n")
-    repo.commit("initial")
     # !7: squash-merged, approved by alice
-    repo.branch("lr")
-    repo.write("train.py", "x = 1\n")
-    head7 = repo.commit("lr", who="bob")
-    repo.checkout("main")
-    repo.git("merge", "--squash", "-q", "lr")
-    repo.git("commit", "-q", "-m", "Tune lr (!7)", who="alice")
-    squash7 = repo.git("rev-parse", "HEAD").strip()
+    head7, squash7 = squash_merged_pr(repo, "lr", "Tune lr (!7)")
     # !8: two commits merged fast-forward, approved by alice
     repo.branch("sched")
     repo.write("train.py", "x = 2\n")
