@@ -98,6 +98,21 @@ def head_at(versions: list[tuple[datetime, str]], approved_at: Any) -> str | Non
     return best[1] if best else None
 
 
+def _connect(
+    project: str, api_url: str | None, token: str | None, what: str
+) -> tuple[str, tuple[str, str] | None, dict[int, str]]:
+    """The project's API URL, the auth header and the error hints for ``what``."""
+    api = (api_url or os.environ.get("CI_API_V4_URL") or DEFAULT_API).rstrip("/")
+    token = _token(token)
+    hints = {
+        401: "the token is missing or invalid: set TRAINGATE_GITLAB_TOKEN (read_api)",
+        403: f"the token cannot read {what}: {TOKEN_HELP}",
+        404: "check the repository/project id and that the token can see it",
+    }
+    auth = ("PRIVATE-TOKEN", token) if token else None
+    return f"{api}/projects/{_project_ref(project)}", auth, hints
+
+
 def fetch(
     project: str,
     iid: int,
@@ -110,16 +125,8 @@ def fetch(
     """The author, approvals and commits of merge request ``project!iid``."""
     if iid <= 0:
         raise UsageError(f"not a merge request iid: {iid}")
-    ref = _project_ref(project)
-    api = (api_url or os.environ.get("CI_API_V4_URL") or DEFAULT_API).rstrip("/")
-    token = _token(token)
-    auth = ("PRIVATE-TOKEN", token) if token else None
-    hints = {
-        401: "the token is missing or invalid: set TRAINGATE_GITLAB_TOKEN (read_api)",
-        403: f"the token cannot read this merge request: {TOKEN_HELP}",
-        404: "check the repository/project id and that the token can see it",
-    }
-    base = f"{api}/projects/{ref}/merge_requests/{iid}"
+    projects, auth, hints = _connect(project, api_url, token, "this merge request")
+    base = f"{projects}/merge_requests/{iid}"
     bots: set[str] = set()
     notes: list[str] = []
 
@@ -221,16 +228,8 @@ def merged_request_for_commit(
     ``member`` is true when ``sha`` is an earlier commit of a fast-forward merged
     MR: evidence only if the MR's own commit list holds it.
     """
-    ref = _project_ref(project)
-    api = (api_url or os.environ.get("CI_API_V4_URL") or DEFAULT_API).rstrip("/")
-    token = _token(token)
-    auth = ("PRIVATE-TOKEN", token) if token else None
-    hints = {
-        401: "the token is missing or invalid: set TRAINGATE_GITLAB_TOKEN (read_api)",
-        403: f"the token cannot read this project: {TOKEN_HELP}",
-        404: "check the project id and that the token can see it",
-    }
-    url = f"{api}/projects/{ref}/repository/commits/{sha}/merge_requests?per_page=100"
+    projects, auth, hints = _connect(project, api_url, token, "this project")
+    url = f"{projects}/repository/commits/{sha}/merge_requests?per_page=100"
     for raw in get_all_pages(url, token_header=auth, hints=hints):
         mr = raw if isinstance(raw, dict) else {}
         iid, head = mr.get("iid"), _str(mr.get("sha"))
