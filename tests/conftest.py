@@ -9,6 +9,19 @@ from pathlib import Path
 
 import pytest
 
+# The rule pack's nine categories, one directory each under policy/rules.
+CATEGORIES = (
+    "code-execution",
+    "unsafe-deserialization",
+    "remote-code",
+    "network-egress",
+    "framework-tampering",
+    "triggered-sabotage",
+    "training-sabotage",
+    "persistence-antiforensics",
+    "obfuscation",
+)
+
 POLICY = """\
 version: 1
 extends: builtin:default

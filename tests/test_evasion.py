@@ -27,24 +27,13 @@ import pytest
 
 from traingate.cli import main
 
-from .conftest import POLICY, Repo
+from .conftest import CATEGORIES, POLICY, Repo
 
 ROOT = Path(__file__).resolve().parents[1]
 EVASION = Path(__file__).parent / "fixtures" / "evasion"
 DOC = ROOT / "docs" / "security" / "evasion.md"
 # Where the change puts the variants: a sensitive training path of the default policy.
 PREFIX = "train/"
-CATEGORIES = (
-    "code-execution",
-    "unsafe-deserialization",
-    "remote-code",
-    "network-egress",
-    "framework-tampering",
-    "triggered-sabotage",
-    "training-sabotage",
-    "persistence-antiforensics",
-    "obfuscation",
-)
 MIN_VARIANTS = 5
 FIELDS = ("technique", "payload", "expect", "limitation", "fixed")
 # A finding from one of these means a fixture could not be judged at all: the

@@ -10,18 +10,9 @@ import pytest
 
 from traingate.cli import main
 
+from .conftest import CATEGORIES
+
 FIXTURES = Path(__file__).parent / "fixtures"
-CATEGORIES = [
-    "code-execution",
-    "unsafe-deserialization",
-    "remote-code",
-    "network-egress",
-    "framework-tampering",
-    "triggered-sabotage",
-    "training-sabotage",
-    "persistence-antiforensics",
-    "obfuscation",
-]
 
 
 @pytest.fixture(scope="module")

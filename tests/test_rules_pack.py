@@ -20,21 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
+from .conftest import CATEGORIES
+
 ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "policy" / "rules"
 DOCS_DIR = ROOT / "docs" / "rules"
 
-CATEGORIES = {
-    "code-execution",
-    "unsafe-deserialization",
-    "remote-code",
-    "network-egress",
-    "framework-tampering",
-    "triggered-sabotage",
-    "training-sabotage",
-    "persistence-antiforensics",
-    "obfuscation",
-}
 # Rule-id prefixes of the categories that have a fixed one.
 PREFIXES = {
     "code-execution": "exec-",
