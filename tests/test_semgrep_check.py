@@ -104,15 +104,20 @@ def test_new_finding_requires_security_approval(
     assert req["reasons"] == ["t-os-system at tools/run.py:3"] and req["eligible"] == ["sam"]
 
 
-def logging_semgrep(tmp_path: Path) -> tuple[Path, Path]:
-    """The real semgrep behind a wrapper that logs each start's arguments."""
+@pytest.fixture
+def two_runs_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Cold cache, bases always in a second run, and the real semgrep behind a
+    wrapper that logs each start's arguments: the log's path."""
     log = tmp_path / "semgrep.log"
     wrapper = tmp_path / "semgrep"
     wrapper.write_text(
         f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
     )
     wrapper.chmod(0o755)
-    return log, wrapper
+    monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
+    monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
+    return log
 
 
 @pytest.fixture(params=["one-run", "two-runs"])
@@ -294,21 +299,15 @@ def test_an_invalid_rule_in_the_trusted_base_names_the_rule(
 
 
 def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
-    srepo: Repo,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    srepo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
 ) -> None:
-    monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
-    log, wrapper = logging_semgrep(tmp_path)
-    monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
+    log = two_runs_logged
     # util.py: the old os.system line stays (its code is in the base text);
     # io.py: a new pickle load whose code the base lacks; clean.py: no hit at all
     srepo.write("lib/util.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
     srepo.write("lib/io.py", "import pickle\n\n\ndef read(fh):\n    return pickle.load(fh)\n")
     srepo.write("lib/clean.py", "Y = 3\n")
     srepo.commit("edit", who="mallory")
-    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
     code, doc = run_json(srepo, capsys)
     assert code == 1
     assert found(doc) == [("t-pickle-load", "lib/io.py", 5)]
@@ -320,23 +319,17 @@ def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
 
 
 def test_second_run_loads_only_the_rules_of_the_shared_hits(
-    repo: Repo,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    repo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
 ) -> None:
     from .conftest import POLICY as DEFAULT_POLICY
 
-    monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
-    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
-    log, wrapper = logging_semgrep(tmp_path)
+    log = two_runs_logged
     repo.write(".traingate.yaml", DEFAULT_POLICY)
     repo.write("tools/run.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n")
     repo.commit("base")
     repo.branch("feature")
     repo.write("tools/run.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
     repo.commit("edit", who="mallory")
-    monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
     _, doc = run_json(repo, capsys)
     assert found(doc) == [] and doc["errors"] == []
     first, second = [line.split() for line in log.read_text().splitlines()]
