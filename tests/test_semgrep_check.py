@@ -318,6 +318,29 @@ def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
     assert [len(t) for t in targets] == [3, 1]
 
 
+def test_second_run_skips_bases_the_cache_already_answers(
+    srepo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
+) -> None:
+    log = two_runs_logged
+    # An earlier check saw util.py's base content as a new file: it is cached.
+    srepo.git("checkout", "-q", "-b", "prime", "main")
+    srepo.write("lib/copy.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n")
+    srepo.commit("copy", who="mallory")
+    run_json(srepo, capsys, "--head", "prime")
+    log.write_text("")
+    srepo.checkout("feature")
+    srepo.write("lib/util.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
+    srepo.write("lib/io.py", "import pickle\n\n\ndef read(fh):\n    return pickle.load(fh)\n")
+    srepo.commit("edit", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 1
+    assert found(doc) == [("t-pickle-load", "lib/io.py", 5)]
+    # one run for the two heads; util's base (which holds the head hit's code)
+    # comes from the cache instead of a second run
+    runs = [line.split() for line in log.read_text().splitlines()]
+    assert [len([a for a in run if a.endswith(".py")]) for run in runs] == [2]
+
+
 def test_second_run_loads_only_the_rules_of_the_shared_hits(
     repo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
 ) -> None:

@@ -57,8 +57,9 @@ MAX_ARGV_NAMES = 100_000
 SECOND_RUN_FILES = 8
 # semgrep's OCaml CLI skips the Python CLI's ~6 s of start-up and rule loading;
 # both hand the same rules and targets to the same semgrep-core matcher.
-_RULE_IN_ERROR = re.compile(r"\bin rule ([\w.\-]+)")
 _ENGINE_FLAGS = {"osemgrep": ("--experimental",), "pysemgrep": ()}
+# How osemgrep names a broken rule in its error messages (by id, not file).
+_RULE_IN_ERROR = re.compile(r"\bin rule ([\w.\-]+)")
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,18 @@ def _scan_pairs(
     """
     heads = [h for h, _, _ in pairs if not h.skip]
     bases = [b for _, b, _ in pairs if b is not None and not b.skip]
-    if len(engine.misses(bases)) <= SECOND_RUN_FILES:
+    missing = {b.key for b in engine.misses(bases)}
+    if len(missing) <= SECOND_RUN_FILES:
         return engine.scan(heads + bases)
-    hits = engine.scan(heads)
+    # Cached bases are answered with the heads (no semgrep work for them).
+    hits = engine.scan(heads + [b for b in bases if b.key not in missing])
     needed: list[Target] = []
     rules: set[str] = set()
     for h, b, _ in pairs:
+        if b is None or b.key in hits:
+            continue
         shared = _shared_rules(hits.get(h.key, ()), b)
-        if b is not None and shared:
+        if shared:
             needed.append(b)
             rules |= shared
     # Only the rules of those head hits: a base hit of any other rule cannot
@@ -714,7 +719,9 @@ class _Cache:
             return None
 
     def has(self, key: str) -> bool:
-        return self.get(key) is not None
+        """Cheap: only picks the scan strategy; scan() still reads and checks
+        the entry (a corrupt one is a miss there)."""
+        return self._path(key).is_file()
 
     def put(self, key: str, hits: Iterable[Hit]) -> None:
         path = self._path(key)
