@@ -298,24 +298,32 @@ def test_an_invalid_rule_in_the_trusted_base_names_the_rule(
     assert "semgrep exited with code 7" in error and "r.yaml" in error, error
 
 
-def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
-    srepo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
-) -> None:
-    log = two_runs_logged
-    # util.py: the old os.system line stays (its code is in the base text);
-    # io.py: a new pickle load whose code the base lacks; clean.py: no hit at all
+def keep_one_hit_add_another(srepo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    """util.py keeps its old os.system line (its code is in the base text);
+    io.py gains a pickle load its base lacks: only that one is new."""
     srepo.write("lib/util.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
     srepo.write("lib/io.py", "import pickle\n\n\ndef read(fh):\n    return pickle.load(fh)\n")
-    srepo.write("lib/clean.py", "Y = 3\n")
     srepo.commit("edit", who="mallory")
     code, doc = run_json(srepo, capsys)
     assert code == 1
     assert found(doc) == [("t-pickle-load", "lib/io.py", 5)]
-    runs = [line.split() for line in log.read_text().splitlines()]
-    targets = [[a for a in run if a.endswith(".py")] for run in runs]
+
+
+def py_targets_per_run(log: Path) -> list[int]:
+    return [
+        len([a for a in ln.split() if a.endswith(".py")]) for ln in log.read_text().splitlines()
+    ]
+
+
+def test_second_run_takes_only_bases_that_can_hold_a_head_hit(
+    srepo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
+) -> None:
+    log = two_runs_logged
+    srepo.write("lib/clean.py", "Y = 3\n")  # no hit at all
+    keep_one_hit_add_another(srepo, capsys)
     # heads of util, io and the new clean.py; then only util's base, which has
     # the hit's code (io's base lacks `pickle.load(fh)`, clean.py has no base)
-    assert [len(t) for t in targets] == [3, 1]
+    assert py_targets_per_run(log) == [3, 1]
 
 
 def test_second_run_skips_bases_the_cache_already_answers(
@@ -329,16 +337,10 @@ def test_second_run_skips_bases_the_cache_already_answers(
     run_json(srepo, capsys, "--head", "prime")
     log.write_text("")
     srepo.checkout("feature")
-    srepo.write("lib/util.py", "import os\n\n\ndef f(cmd):\n    return os.system(cmd)\n\n\nX = 1\n")
-    srepo.write("lib/io.py", "import pickle\n\n\ndef read(fh):\n    return pickle.load(fh)\n")
-    srepo.commit("edit", who="mallory")
-    code, doc = run_json(srepo, capsys)
-    assert code == 1
-    assert found(doc) == [("t-pickle-load", "lib/io.py", 5)]
+    keep_one_hit_add_another(srepo, capsys)
     # one run for the two heads; util's base (which holds the head hit's code)
     # comes from the cache instead of a second run
-    runs = [line.split() for line in log.read_text().splitlines()]
-    assert [len([a for a in run if a.endswith(".py")]) for run in runs] == [2]
+    assert py_targets_per_run(log) == [2]
 
 
 def test_second_run_loads_only_the_rules_of_the_shared_hits(
