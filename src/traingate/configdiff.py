@@ -440,6 +440,10 @@ def _yaml_error(exc: yaml.YAMLError, lines: _Lines) -> ConfigError:
         mark = exc.problem_mark or exc.context_mark
         line, column = lines.pos(mark.index) if mark is not None else (1, 1)
         parts = [p for p in (exc.problem, exc.context) if p]
+        if exc.problem and "nesting depth" in exc.problem:
+            # PyYAML >= 6.0.2 stops deep nesting itself (its own limit and position);
+            # say it the way every other format does.
+            parts.insert(0, "config is nested too deeply to check")
         return ConfigError(line, column, "; ".join(parts) or "invalid YAML")
     if isinstance(exc, yaml.reader.ReaderError):
         line, column = lines.pos(int(exc.position))
