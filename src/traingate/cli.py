@@ -353,19 +353,9 @@ def _verdict(args: argparse.Namespace, ch: Change, policy: LoadedPolicy) -> Verd
 
 
 def _merge_sources(sources: list[ReviewData]) -> ReviewData:
-    from dataclasses import replace
+    from traingate.approvals.semantics import merge
 
-    merged = sources[0]
-    for other in sources[1:]:
-        merged = replace(
-            merged,
-            source=f"{merged.source}+{other.source}",
-            author=merged.author or other.author,
-            reviews=merged.reviews + other.reviews,
-            bots=merged.bots | other.bots,
-            notes=merged.notes + other.notes,
-        )
-    return merged
+    return merge(sources)
 
 
 def _approve(args: argparse.Namespace) -> int:

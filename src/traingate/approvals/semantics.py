@@ -9,8 +9,8 @@ only on the current head, or on an earlier commit whose change is identical
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from traingate import git
@@ -58,6 +58,38 @@ class Identities:
 def platform_of(source: str) -> str | None:
     head = source.split(":", 1)[0]
     return head if head in ("github", "gitlab", "ssh") else None
+
+
+def merge(sources: Sequence[ReviewData]) -> ReviewData:
+    """Several sources as one, each review stamped with its own account namespace
+    so that a person is counted once across sources (issue #14 class 5)."""
+    stamped = [
+        replace(
+            d,
+            platform=d.platform or platform_of(d.source),
+            reviews=tuple(
+                r if r.platform else replace(r, platform=d.platform or platform_of(d.source))
+                for r in d.reviews
+            ),
+        )
+        for d in sources
+    ]
+    merged = stamped[0]
+    for other in stamped[1:]:
+        merged = replace(
+            merged,
+            source=f"{merged.source}+{other.source}",
+            author=merged.author or other.author,
+            author_id=merged.author_id if merged.author_id is not None else other.author_id,
+            commits=merged.commits if merged.commits is not None else other.commits,
+            reviews=merged.reviews + other.reviews,
+            bots=merged.bots | other.bots,
+            notes=merged.notes + other.notes,
+            pushers=merged.pushers | other.pushers,
+            signers=merged.signers + other.signers,
+            blockers=merged.blockers + other.blockers,
+        )
+    return merged
 
 
 def judge(
