@@ -237,9 +237,12 @@ def _requirement(
         excluded.setdefault(user, "is excluded by the policy")
     listed = expand(policy, approvers)
     eligible = tuple(u for u in listed if u not in excluded)
-    approved = tuple(u for u in approvals.approved if u in eligible)
-    rejected = list(approvals.rejected)
-    rejected += [(u, f"not an approver for {name}") for u in approvals.approved if u not in listed]
+    # An approval of an earlier version counts here only if the version about to
+    # land is, on these paths, byte for byte what was approved (issue #14).
+    covering = approvals.approvers_for(hit)
+    approved = tuple(u for u in covering if u in eligible)
+    rejected = list(approvals.rejected) + approvals.stale_for(hit)
+    rejected += [(u, f"not an approver for {name}") for u in covering if u not in listed]
     blockers = [u for u in approvals.changes_requested if u in eligible]
     error = None
     if not eligible:
@@ -248,6 +251,8 @@ def _requirement(
         error = f"only {len(eligible)} eligible approver(s) for {required} required approvals"
     elif blockers:
         error = f"changes requested by {', '.join(blockers)}"
+    elif approvals.blockers:
+        error = "approvals cannot be judged: " + "; ".join(approvals.blockers)
     return Requirement(
         name=name,
         kind=kind,

@@ -6,7 +6,8 @@ Documented in docs/approvals.md::
      "commits": [{"sha": "...", "author": "bob", "committer": "bob"}],   # optional
      "reviews": [{"user": "carol", "state": "approved", "commit": "<sha>",
                   "submitted_at": "2026-11-20T10:00:00Z"}],
-     "pusher": "bob", "bots": ["ci-bot"], "platform": "github"}          # optional
+     "pusher": "bob", "pushers": ["bob"], "bots": ["ci-bot"],           # optional
+     "platform": "github", "author_id": 1}                                # optional
 
 Without ``commits``, authors and committers come from local git, mapped to
 users through the policy's ``users:`` emails.
@@ -42,6 +43,7 @@ class _Review(_Strict):
     commit: str | None = None
     submitted_at: str = Field(min_length=1)
     is_bot: bool = False
+    user_id: int | None = None
 
 
 class _File(_Strict):
@@ -49,8 +51,10 @@ class _File(_Strict):
     commits: list[_Commit] | None = None
     reviews: list[_Review] = Field(default_factory=list)
     pusher: str | None = None
+    pushers: list[str] = Field(default_factory=list)
     bots: list[str] = Field(default_factory=list)
     platform: Literal["github", "gitlab", "ssh"] | None = None
+    author_id: int | None = None
 
 
 def load(path: str | Path) -> ReviewData:
@@ -81,8 +85,12 @@ def load(path: str | Path) -> ReviewData:
             for c in data.commits
         ),
         reviews=tuple(
-            Review(r.user, r.state, r.commit, r.submitted_at, r.is_bot) for r in data.reviews
+            Review(r.user, r.state, r.commit, r.submitted_at, r.is_bot, user_id=r.user_id)
+            for r in data.reviews
         ),
         pusher=data.pusher,
+        pushers=frozenset(data.pushers),
         bots=frozenset(data.bots),
+        platform=data.platform,
+        author_id=data.author_id,
     )

@@ -9,12 +9,14 @@ only on the current head, or on an earlier commit whose change is identical
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from traingate import git
-from traingate.approvals import Review, ReviewData
+from traingate.approvals import Review, ReviewData, content
+from traingate.approvals.content import Coverage
 from traingate.policy.model import Policy
 
 BOT_SUFFIXES = ("[bot]",)
@@ -24,35 +26,89 @@ BOT_SUFFIXES = ("[bot]",)
 class Verdict:
     """The judged approvals of one change (engine.requirements consumes it)."""
 
-    approved: tuple[str, ...] = ()  # latest state approved, on this change
-    changes_requested: tuple[str, ...] = ()  # latest state changes_requested
-    excluded: tuple[tuple[str, str], ...] = ()  # (user, why they can never count)
-    rejected: tuple[tuple[str, str], ...] = ()  # (user, why their approval did not count)
+    approved: tuple[str, ...] = ()  # persons whose approval covers the whole change
+    changes_requested: tuple[str, ...] = ()  # persons whose latest state requests changes
+    excluded: tuple[tuple[str, str], ...] = ()  # (person, why they can never count)
+    rejected: tuple[tuple[str, str], ...] = ()  # (account or person, why it did not count)
     source: str = "none"
     notes: tuple[str, ...] = ()
+    # (person, residual paths, why): an approval of an earlier version that covers
+    # the change except where the version about to land differs (content.py). It
+    # counts only for requirements whose paths the residual does not touch.
+    partial: tuple[tuple[str, tuple[str, ...], str], ...] = ()
+    # Facts that make approvals unjudgeable; each blocks every requirement.
+    blockers: tuple[str, ...] = ()
+
+    def approvers_for(self, paths: Iterable[str]) -> tuple[str, ...]:
+        """Persons whose approval covers exactly the content of ``paths``."""
+        wanted = set(paths)
+        extra = [p for p, residual, _ in self.partial if not wanted.intersection(residual)]
+        return tuple(dict.fromkeys((*self.approved, *extra)))
+
+    def stale_for(self, paths: Iterable[str]) -> list[tuple[str, str]]:
+        wanted = set(paths)
+        return [(p, why) for p, residual, why in self.partial if wanted.intersection(residual)]
+
+
+# The platform itself, not a person: GitHub's web-flow commits (UI edits,
+# "Update branch", merge-queue candidates) carry this committer.
+PLATFORM_COMMITTERS = frozenset({"noreply@github.com"})
 
 
 class Identities:
-    """Maps platform logins and git emails to the policy's user ids."""
+    """Maps accounts (platform logins and numeric ids, SSH principals, git emails)
+    to the persons of the policy's ``users:``.
 
-    def __init__(self, policy: Policy, platform: str | None) -> None:
-        self._by_login: dict[str, str] = {}
-        self._by_email: dict[str, str] = {}
+    With a ``users:`` map the mapping is strict: an account that maps to no
+    person is nobody (its review counts for no one; as an author, committer,
+    co-author, pusher or signer of the change it blocks). Without one, accounts
+    are taken as persons, as before the map existed (docs/approvals.md).
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self.strict = bool(policy.users)
+        self._accounts: dict[tuple[str, str], str] = {}
+        self._ids: dict[tuple[str, int], str] = {}
+        self._emails: dict[str, str] = {}
         for user, ident in policy.users.items():
-            login = (
-                getattr(ident, platform, None) if platform in ("github", "gitlab", "ssh") else None
-            )
-            if login:
-                self._by_login[login.casefold()] = user
+            for platform in ("github", "gitlab", "ssh"):
+                for account in ident.accounts(platform):
+                    self._accounts.setdefault((platform, account.casefold()), user)
+                for num in ident.account_ids(platform):
+                    self._ids.setdefault((platform, num), user)
             for email in ident.emails:
-                self._by_email[email.casefold()] = user
-        self.known = set(policy.users)
+                self._emails.setdefault(email.casefold(), user)
+        self._users = {u: ident for u, ident in policy.users.items()}
 
-    def login(self, login: str) -> str:
-        return self._by_login.get(login.casefold(), login)
+    def person(
+        self, platform: str | None, account: str, account_id: int | None = None
+    ) -> str | None:
+        """The person behind ``account`` in ``platform``'s namespace, or None."""
+        if not self.strict:
+            return account
+        if platform in ("github", "gitlab") and account_id is not None:
+            by_id = self._ids.get((platform, account_id))
+            if by_id is not None:
+                return by_id
+        if platform in ("github", "gitlab", "ssh"):
+            found = self._accounts.get((platform, account.casefold()))
+            if found is not None or platform != "ssh":
+                return found
+        # An SSH principal, or a JSON file without a platform, names the person
+        # directly, unless that person lists other principals/accounts.
+        ident = self._users.get(account)
+        if ident is None or (platform == "ssh" and ident.accounts("ssh")):
+            return None
+        return account
 
     def email(self, email: str | None) -> str | None:
-        return self._by_email.get(email.casefold()) if email else None
+        if not email:
+            return None
+        return self._emails.get(email.casefold())
+
+    def login(self, login: str, platform: str | None = None) -> str:
+        """Legacy helper: the person, or the account itself when unmapped."""
+        return self.person(platform, login) or login
 
 
 def platform_of(source: str) -> str | None:
@@ -101,33 +157,66 @@ def judge(
     head: str | None,
     base: str | None,
 ) -> Verdict:
-    ids = Identities(policy, platform_of(data.source))
+    """The one approval judge: ``check``, ``ci``, ``audit history`` and ``policy test``
+    all call it, with the same evidence rules (docs/approvals.md)."""
+    ids = Identities(policy)
+    platform = data.platform or platform_of(data.source)
     notes = list(data.notes)
+    blockers = list(data.blockers)
     excluded: dict[str, str] = {}
+    bots = {b.casefold() for b in (*data.bots, *policy.approvals.bots)}
+
+    def is_bot(account: str) -> bool:
+        return account.casefold() in bots or account.endswith(BOT_SUFFIXES)
 
     def exclude(user: str | None, why: str) -> None:
         if user and user not in excluded:
             excluded[user] = why
 
+    def participant(plat: str | None, account: str, num: int | None, role: str) -> None:
+        """A person who took part in the change: never an approver; unknown blocks."""
+        if is_bot(account):
+            exclude(ids.person(plat, account, num) or account, "is a bot")
+            return
+        user = ids.person(plat, account, num)
+        if user is None:
+            blockers.append(
+                f"{account!r} ({plat or 'policy user'}) {role} but maps to no person in the "
+                "policy's users: (add the account to its owner, so that its owner cannot "
+                "also approve)"
+            )
+        exclude(user, role)
+
     if data.author:
-        exclude(ids.login(data.author), "is the change's author")
-    for who, why in _commit_people(data, ids, root, merge_base, head, notes):
-        exclude(who, why)
-    if data.pusher:
-        exclude(ids.login(data.pusher), "pushed to the change")
+        participant(platform, data.author, data.author_id, "is the change's author")
+    for pusher in sorted(data.pushers | ({data.pusher} if data.pusher else set())):
+        participant(platform, pusher, None, "pushed to the change")
+    for principal, sha in data.signers:
+        participant("ssh", principal, None, f"signed commit {sha[:12]}")
+    for who, why in _commit_people(data, ids, platform, root, merge_base, head):
+        if who[0] == "email":
+            user = ids.email(who[1])
+            if user is None:
+                (blockers if ids.strict else notes).append(
+                    f"identity <{who[1]}> ({why}) maps to no person in the policy's users:"
+                )
+            exclude(user, why)
+        else:
+            participant(platform, who[1], None, why)
     for bot in sorted(data.bots | set(policy.approvals.bots)):
-        exclude(ids.login(bot), "is a bot")
+        exclude(ids.person(platform, bot) or bot, "is a bot")
     for user in policy.excluded_approvers:
         exclude(user, "is excluded by the policy")
 
-    latest = latest_reviews(data.reviews)
+    latest, unreadable = latest_by_person(data.reviews, ids, platform)
+    blockers.extend(unreadable)
     approved: list[str] = []
+    partial: list[tuple[str, tuple[str, ...], str]] = []
     requested: list[str] = []
     rejected: list[tuple[str, str]] = []
-    patch_cache: dict[str, str | None] = {}
-    for login, review in sorted(latest.items()):
-        user = ids.login(login)
-        if review.is_bot or login.endswith(BOT_SUFFIXES):
+    cache: dict[tuple[str, str], Coverage | str] = {}
+    for user, review in sorted(latest.items()):
+        if review.is_bot or is_bot(review.user):
             exclude(user, "is a bot")
         if review.state == "changes_requested":
             requested.append(user)
@@ -137,99 +226,153 @@ def judge(
         if user in excluded:
             rejected.append((user, excluded[user]))
             continue
-        stale = _staleness(root, review.commit, merge_base, head, base, patch_cache)
-        if stale:
-            rejected.append((user, stale))
-            continue
-        approved.append(user)
+        cov = _coverage(root, review, merge_base, head, base, cache)
+        if isinstance(cov, str):
+            rejected.append((user, cov))
+        elif cov.covered:
+            approved.append(user)
+        else:
+            partial.append((user, cov.residual, cov.why))
+    rejected.extend(
+        (r.user, f"account {r.user!r} maps to no person in the policy's users:")
+        for r in _unmapped(data.reviews, ids, platform)
+    )
     return Verdict(
         approved=tuple(approved),
         changes_requested=tuple(requested),
         excluded=tuple(sorted(excluded.items())),
         rejected=tuple(rejected),
         source=data.source,
-        notes=tuple(notes),
+        notes=tuple(dict.fromkeys(notes)),
+        partial=tuple(partial),
+        blockers=tuple(dict.fromkeys(blockers)),
     )
 
 
-def latest_reviews(reviews: Iterable[Review]) -> dict[str, Review]:
-    """Each user's latest decisive review; a later comment keeps an approval,
-    a later dismissal cancels it."""
-    latest: dict[str, Review] = {}
-    for r in sorted(reviews, key=lambda r: r.submitted_at):
-        if r.state == "commented" and r.user in latest:
+_STATE_RANK = {"commented": 0, "approved": 1, "dismissed": 2, "changes_requested": 3}
+
+
+def instant(stamp: str) -> dt.datetime | None:
+    """An RFC 3339 timestamp as an aware instant; None when it is not one."""
+    try:
+        when = dt.datetime.fromisoformat(
+            stamp.strip().replace("Z", "+00:00").replace("z", "+00:00")
+        )
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def latest_by_person(
+    reviews: Iterable[Review], ids: Identities, platform: str | None
+) -> tuple[dict[str, Review], list[str]]:
+    """Each person's latest decisive review, ordered by instant (issue #14 class 10:
+    never as strings). A later comment keeps an approval; a later dismissal or
+    "changes requested" cancels it; on a tie the stricter state wins."""
+    keyed: list[tuple[dt.datetime, int, str, Review]] = []
+    unreadable: list[str] = []
+    for r in reviews:
+        person = ids.person(r.platform or platform, r.user, r.user_id)
+        if person is None:
             continue
-        latest[r.user] = r
-    return latest
+        when = instant(r.submitted_at)
+        if when is None:
+            unreadable.append(
+                f"the review by {r.user} has no RFC 3339 time ({r.submitted_at!r}); "
+                "its order among the reviews cannot be told"
+            )
+            continue
+        keyed.append((when, _STATE_RANK.get(r.state, 0), person, r))
+    latest: dict[str, Review] = {}
+    for _when, _rank, person, r in sorted(keyed, key=lambda k: (k[0], k[1])):
+        if r.state == "commented" and person in latest:
+            continue
+        latest[person] = r
+    return latest, unreadable
+
+
+def latest_reviews(reviews: Iterable[Review]) -> dict[str, Review]:
+    """Each account's latest decisive review (accounts taken as persons)."""
+    return latest_by_person(reviews, _AccountsArePersons(), None)[0]
+
+
+class _AccountsArePersons(Identities):
+    def __init__(self) -> None:
+        self.strict = False
+
+
+def _unmapped(reviews: Iterable[Review], ids: Identities, platform: str | None) -> list[Review]:
+    return [
+        r
+        for r in reviews
+        if r.state == "approved" and ids.person(r.platform or platform, r.user, r.user_id) is None
+    ]
 
 
 def _commit_people(
     data: ReviewData,
     ids: Identities,
+    platform: str | None,
     root: Path,
     merge_base: str | None,
     head: str | None,
-    notes: list[str],
-) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    if data.commits is not None:
-        for c in data.commits:
-            for login, email, role in (
-                (c.author, c.author_email, "authored"),
-                (c.committer, c.committer_email, "committed"),
-            ):
-                user = ids.login(login) if login else ids.email(email)
-                if user:
-                    out.append((user, f"{role} commit {c.sha[:12]}"))
-                elif email:
-                    notes.append(
-                        f"identity <{email}> ({role} {c.sha[:12]}) maps to no user in the policy"
-                    )
+) -> list[tuple[tuple[str, str], str]]:
+    """((kind, account), role) for every author, committer and co-author of the change:
+    kind is "login" (a platform account) or "email" (a git identity)."""
+    out: list[tuple[tuple[str, str], str]] = []
+    for c in data.commits or ():
+        for login, email, role in (
+            (c.author, c.author_email, "authored"),
+            (c.committer, c.committer_email, "committed"),
+        ):
+            if role == "committed" and email and email.casefold() in PLATFORM_COMMITTERS:
+                continue
+            if login:
+                out.append((("login", login), f"{role} commit {c.sha[:12]}"))
+            elif email:
+                out.append((("email", email), f"{role} commit {c.sha[:12]}"))
     # Local history too: the platform's list may be capped or rewritten.
     if merge_base is None or head is None:
         return out
-    for sha, _an, ae, _cn, ce in git.commit_identities(root, f"{merge_base}..{head}"):
-        for email, role in ((ae, "authored"), (ce, "committed")):
-            user = ids.email(email)
-            if user:
-                out.append((user, f"{role} commit {sha[:12]}"))
-            else:
-                notes.append(
-                    f"identity <{email}> ({role} {sha[:12]}) maps to no user in the policy"
-                )
+    rng = f"{merge_base}..{head}"
+    for sha, _an, ae, _cn, ce in git.commit_identities(root, rng):
+        out.append((("email", ae), f"authored commit {sha[:12]}"))
+        if ce.casefold() not in PLATFORM_COMMITTERS:
+            out.append((("email", ce), f"committed commit {sha[:12]}"))
+    for sha, _name, email in _coauthors(root, rng):
+        out.append((("email", email), f"co-authored commit {sha[:12]}"))
     return out
 
 
-def _staleness(
+def _coauthors(root: Path, rng: str) -> list[tuple[str, str, str]]:
+    fn = getattr(git, "coauthors", None)
+    return list(fn(root, rng)) if fn is not None else []
+
+
+def _coverage(
     root: Path,
-    commit: str | None,
+    review: Review,
     merge_base: str | None,
     head: str | None,
     base: str | None,
-    cache: dict[str, str | None],
-) -> str | None:
-    """None when an approval on ``commit`` covers the current change, else why not.
-
-    Choice (documented in docs/approvals.md): an earlier commit counts only when
-    merge-base(base, commit) equals the change's merge base AND its patch-id
-    equals the head's. A rebase onto a new base is a new change: the same patch
-    on a different base can behave differently, so it needs a fresh approval.
-    """
+    cache: dict[tuple[str, str], Coverage | str],
+) -> Coverage | str:
+    """How far an approval covers the change, or why it cannot count at all."""
     if head is None or merge_base is None:
         return "no head commit to compare the approval against"
+    commit = review.commit
     if commit is None:
         return "the approval names no commit"
-    if commit == head:
-        return None
     sha = git.resolve_commit(root, commit)
     if sha is None:
         return f"stale: approved {commit[:12]}, which is not in the local history"
-    if sha == head:
-        return None
-    if base is None or git.merge_base(root, base, sha) != merge_base:
-        return f"stale: approved {commit[:12]} on a different merge base"
-    if head not in cache:
-        cache[head] = git.patch_id(root, merge_base, head)
-    if git.patch_id(root, merge_base, sha) != cache[head] or cache[head] is None:
-        return f"stale: approved {commit[:12]}; the change has changed since"
-    return None
+    if review.merge_base:
+        reviewed_mb = git.resolve_commit(root, review.merge_base)
+        if reviewed_mb is None:
+            return f"stale: the merge base {review.merge_base[:12]} it approved is not in the local history"
+    else:
+        reviewed_mb = git.merge_base(root, base, sha) if base else merge_base
+    key = (reviewed_mb, sha)
+    if key not in cache:
+        cache[key] = content.coverage(root, reviewed_mb, sha, merge_base, head)
+    return cache[key]

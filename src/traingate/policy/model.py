@@ -162,10 +162,38 @@ class Exemption(Strict):
 
 
 class UserIdentity(Strict):
+    """One person and every account they act through (issue #14: persons, not accounts).
+
+    Approvals are counted per person across all sources, and every account listed
+    here is excluded when any of them wrote, pushed or signed part of the change.
+    """
+
     emails: list[NonEmptyStr] = Field(default_factory=list)
-    github: str | None = None
-    gitlab: str | None = None
-    ssh: str | None = None
+    github: NonEmptyStr | list[NonEmptyStr] | None = Field(
+        default=None, description="GitHub login(s) of this person."
+    )
+    gitlab: NonEmptyStr | list[NonEmptyStr] | None = Field(
+        default=None, description="GitLab username(s) of this person."
+    )
+    ssh: NonEmptyStr | list[NonEmptyStr] | None = Field(
+        default=None, description="Principal(s) of this person in the allowed-signers file."
+    )
+    github_ids: list[int] = Field(
+        default_factory=list,
+        description="Immutable numeric GitHub account ids (a login can be renamed and re-registered).",
+    )
+    gitlab_ids: list[int] = Field(
+        default_factory=list, description="Immutable numeric GitLab user ids."
+    )
+
+    def accounts(self, platform: str) -> list[str]:
+        value = {"github": self.github, "gitlab": self.gitlab, "ssh": self.ssh}.get(platform)
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+    def account_ids(self, platform: str) -> list[int]:
+        return {"github": self.github_ids, "gitlab": self.gitlab_ids}.get(platform, [])
 
 
 class SignedApprovals(Strict):
