@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--audit-log", metavar="FILE", help="decision log whose passing records count as evidence"
     )
     hist.add_argument(
+        "--allowed-signers",
+        metavar="F",
+        help="signers of the decision log (ssh-keygen allowed-signers); every record must verify",
+    )
+    hist.add_argument(
         "--github",
         metavar="OWNER/REPO",
         help="also accept merged pull requests whose approvals satisfy the policy (GITHUB_TOKEN)",

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from traingate import git, paths
+from traingate import git
 from traingate.errors import ExitCode
 
 
@@ -43,7 +43,8 @@ def run_history(args: argparse.Namespace) -> int:
     root = git.toplevel(args.repo)
     tip = git.require_commit(root, args.branch, "branch")
     rng = f"{git.require_commit(root, args.since, 'since')}..{tip}" if args.since else tip
-    records = _load_log(Path(args.audit_log)) if args.audit_log else []
+    signers = getattr(args, "allowed_signers", None)
+    records = _load_log(Path(args.audit_log), signers) if args.audit_log else []
     platform = _platform(args)
     commits = git.rev_list(root, "--first-parent", "--reverse", rng)
     entries = [e for e in (_judge(root, c, records, platform) for c in commits) if e]
@@ -59,22 +60,31 @@ def run_history(args: argparse.Namespace) -> int:
     return int(ExitCode.BLOCKED if missing else ExitCode.PASS)
 
 
-def _load_log(path: Path) -> list[dict[str, Any]]:
+def _load_log(path: Path, signers: str | None) -> list[dict[str, Any]]:
+    """The log's records, only when the whole log verifies. A log with signed
+    records must be verified against its signers: an unsigned record appended
+    to a signed log is not evidence of anything (issue #14 class 4)."""
     from traingate import audit
+    from traingate.errors import UsageError
 
-    result = audit.verify(path)
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if signers is None and any('"sig":' in ln for ln in lines):
+        raise UsageError(
+            f"the audit log {path} is signed; its signatures must be checked before it "
+            "can serve as evidence",
+            help="pass --allowed-signers FILE (the signers of the decision log)",
+        )
+    result = audit.verify(
+        path,
+        allowed_signers=Path(signers) if signers else None,
+        require_signatures=signers is not None,
+    )
     if not result.ok:
-        from traingate.errors import UsageError
-
         raise UsageError(
             f"the audit log {path} is not intact; it cannot serve as evidence",
             help=audit.render(result).splitlines()[0],
         )
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            out.append(json.loads(line))
-    return out
+    return [json.loads(ln) for ln in lines]
 
 
 def _platform(args: argparse.Namespace) -> tuple[str, str] | None:
@@ -94,6 +104,10 @@ def _judge(
     records: list[dict[str, Any]],
     platform: tuple[str, str] | None = None,
 ) -> Entry | None:
+    """One landed change, judged by the same judge as ``check`` and ``ci``."""
+    from traingate import change as changes
+    from traingate.approvals.semantics import Verdict
+    from traingate.engine import approval_requirements
     from traingate.policy.load import load_from_git
 
     parents = git.run(root, "rev-list", "--parents", "-n1", commit).decode().split()[1:]
@@ -101,42 +115,65 @@ def _judge(
         return None  # the root commit has no base to be judged against
     parent = parents[0]
     head = parents[1] if len(parents) > 1 else commit
-    base = git.merge_base(root, parent, head) if len(parents) > 1 else parent
-    meta = (
-        git.run(root, "log", "-1", "--format=%s%x00%an <%ae>", commit)
-        .decode()
-        .rstrip("\n")
-        .split("\0")
-    )
-    entry = Entry(commit, meta[0], meta[1] if len(meta) > 1 else "")
+    meta = git.run(root, "log", "-1", "--format=%s%x00%an <%ae>", commit).decode().rstrip("\n")
+    subject, _, author = meta.partition("\0")
+    entry = Entry(commit, subject, author)
     policy = load_from_git(root, parent)
-    touched = sorted(
-        {p for raw, _ in git.diff(root, base, head) for p in (raw.old_path, raw.new_path)}
-    )
-    fold = policy.policy.case_insensitive_paths
-    for sp in policy.policy.sensitive_paths:
-        hit = [p for p in touched if paths.matches(sp.paths, p, fold=fold)]
-        if hit:
-            entry.sensitive.append(sp.name)
-            entry.paths.extend(p for p in hit if p not in entry.paths)
-    if not entry.sensitive:
+    ch = changes.revision_range(root, parent, head)
+    unjudged = approval_requirements(ch, policy, [], Verdict())
+    if not unjudged:
         return entry
-    patch = git.patch_id(root, base, head)
-    entry.evidence = _log_evidence(records, {commit, head}, patch) or _signed_evidence(
-        root, parent, base, head, patch, entry, policy
-    )
-    if entry.evidence is None and platform:
-        entry.evidence = _platform_evidence(*platform, commit, entry, policy)
+    entry.sensitive = [r.name for r in unjudged]
+    entry.paths = sorted({p for r in unjudged for p in r.paths})
+    entry.evidence = _log_evidence(root, records, ch, policy.sha256)
+    for source in ("signed", "platform"):
+        if entry.evidence is None:
+            entry.evidence = _judged_evidence(root, ch, policy, source, commit, platform)
     return entry
 
 
-def _platform_evidence(host: str, repo: str, commit: str, entry: Entry, policy: Any) -> str | None:
-    """A merged PR/MR whose approvals, on its final head, satisfy the policy at the parent."""
-    from traingate.approvals import ReviewData
-    from traingate.approvals.semantics import Identities, latest_reviews
-    from traingate.engine import expand
+def _judged_evidence(
+    root: Path,
+    ch: Any,
+    policy: Any,
+    source: str,
+    commit: str,
+    platform: tuple[str, str] | None,
+) -> str | None:
+    """Approvals from signed notes or the platform that satisfy every requirement."""
+    from traingate.approvals.semantics import judge
+    from traingate.engine import approval_requirements
 
-    data: ReviewData
+    if source == "signed":
+        from traingate.approvals.signed import collect
+
+        data = collect(ch, policy)
+        what = "signed approvals"
+    else:
+        if platform is None:
+            return None
+        found = _platform_data(*platform, commit)
+        if found is None:
+            return None
+        data, what, pr_head = found
+        if pr_head != commit and git.is_ancestor(root, commit, pr_head):
+            # A commit of a fast-forwarded PR: what was approved, and what
+            # landed, is the whole PR, base..PR head, not this step of it.
+            from traingate import change as changes
+
+            ch = changes.revision_range(root, ch.base, pr_head)
+    if data is None or not data.reviews:
+        return None
+    verdict = judge(data, policy.policy, root, merge_base=ch.merge_base, head=ch.head, base=ch.base)
+    reqs = approval_requirements(ch, policy, [], verdict)
+    if not all(r.satisfied for r in reqs):
+        return None
+    people = sorted({u for r in reqs for u in r.approved_by})
+    return f"{what} by {', '.join(people)}"
+
+
+def _platform_data(host: str, repo: str, commit: str) -> tuple[Any, str, str] | None:
+    """The merged PR/MR that produced ``commit``: its review facts and a label."""
     if host == "github":
         from traingate.approvals import github
 
@@ -144,83 +181,53 @@ def _platform_evidence(host: str, repo: str, commit: str, entry: Entry, policy: 
         if pull is None:
             return None
         number, head = pull
-        data, what = github.fetch(repo, number), f"pull request #{number}"
-    else:
-        from traingate.approvals import gitlab
+        return github.fetch(repo, number), f"pull request #{number} approved", head
+    from traingate.approvals import gitlab
 
-        found = gitlab.merged_request_for_commit(repo, commit)
-        if found is None:
-            return None
-        number, head, member = found
-        data, what = gitlab.fetch(repo, number), f"merge request !{number}"
-        if member and commit not in {c.sha for c in data.commits or ()}:
-            return None
-    ids = Identities(policy.policy, host)
-    excluded = {ids.login(u) for u in (data.author, data.pusher) if u}
-    excluded |= {ids.login(b) for b in data.bots}
-    for c in data.commits or ():
-        excluded |= {ids.login(u) for u in (c.author, c.committer) if u}
-        excluded |= {u for u in (ids.email(c.author_email), ids.email(c.committer_email)) if u}
-    approvers = {
-        ids.login(r.user)
-        for r in latest_reviews(data.reviews).values()
-        if r.state == "approved" and r.commit == head and not r.is_bot
-    } - excluded
-    for sp in policy.policy.sensitive_paths:
-        if sp.name in entry.sensitive:
-            eligible = set(expand(policy.policy, sp.approvers)) - excluded
-            if len(approvers & eligible) < sp.approvals:
-                return None
-    return f"{what} approved by {', '.join(sorted(approvers))}"
+    found = gitlab.merged_request_for_commit(repo, commit)
+    if found is None:
+        return None
+    number, head, member = found
+    data = gitlab.fetch(repo, number)
+    if member and commit not in {c.sha for c in data.commits or ()}:
+        return None
+    return data, f"merge request !{number} approved", head
 
 
 def _log_evidence(
-    records: Iterable[dict[str, Any]], heads: set[str], patch: str | None
+    root: Path, records: Iterable[dict[str, Any]], ch: Any, policy_sha: str
 ) -> str | None:
+    """A passing, enforcing record of exactly this content under this policy.
+
+    Matched by object ids: the record's change, replayed onto the landed base,
+    must give the landed tree (a squash or rebase merge of the approved head
+    does; a whitespace variant does not). Advisory runs, whose approvals may
+    be unmet, never count, and neither does a record of another policy.
+    """
+    from traingate.approvals.content import coverage
+
     for i, r in enumerate(records, 1):
-        if r.get("decision") != "pass":
+        if r.get("decision") != "pass" or r.get("enforce_approvals") is False:
             continue
-        if r.get("head") in heads or (patch is not None and r.get("patch_id") == patch):
+        reqs = r.get("requirements") or []
+        if not all(
+            isinstance(q, dict)
+            and q.get("error") is None
+            and len(q.get("approved_by") or []) >= int(q.get("required") or 0)
+            for q in reqs
+        ):
+            continue
+        if (r.get("policy") or {}).get("sha256") != policy_sha:
+            continue
+        head, mb = r.get("head"), r.get("merge_base")
+        if not isinstance(head, str) or not isinstance(mb, str):
+            continue
+        rh, rmb = git.resolve_commit(root, head), git.resolve_commit(root, mb)
+        if rh is None or rmb is None or ch.head is None or ch.merge_base is None:
+            continue
+        if coverage(root, rmb, rh, ch.merge_base, ch.head).covered:
             return f"audit log record {r.get('seq', i)} (pass)"
     return None
-
-
-def _signed_evidence(
-    root: Path, parent: str, base: str, head: str, patch: str | None, entry: Entry, policy: Any
-) -> str | None:
-    """Verified signed approvals whose patch matches, enough for every requirement."""
-    from traingate.approvals.semantics import Identities
-    from traingate.approvals.signed import collect
-    from traingate.change import Change
-    from traingate.engine import expand
-
-    settings = policy.policy.approvals.signed
-    if settings is None:
-        return None
-    change = Change(root, "range", [], base=parent, head=head, merge_base=base)
-    data = collect(change, policy)
-    if data is None or not data.reviews:
-        return None
-    ids = Identities(policy.policy, "ssh")
-    authors = {
-        ids.email(ae) for _, _, ae, _, ce in git.commit_identities(root, f"{base}..{head}")
-    } | {ids.email(ce) for _, _, _, _, ce in git.commit_identities(root, f"{base}..{head}")}
-    approvers: set[str] = set()
-    for r in data.reviews:
-        stmt_commit = r.commit or ""
-        same = stmt_commit == head or (
-            git.resolve_commit(root, stmt_commit) is not None
-            and git.patch_id(root, base, stmt_commit) == patch
-        )
-        user = ids.login(r.user)
-        if same and user not in authors:
-            approvers.add(user)
-    for sp in policy.policy.sensitive_paths:
-        if sp.name in entry.sensitive:
-            eligible = set(expand(policy.policy, sp.approvers)) - authors
-            if len(approvers & eligible) < sp.approvals:
-                return None
-    return f"signed approvals by {', '.join(sorted(approvers))}"
 
 
 def _render(fmt: str, branch: str, entries: list[Entry], missing: list[Entry]) -> str:

@@ -39,6 +39,9 @@ def decision_record(report: Report, root: Path) -> dict[str, Any]:
         "head": report.head,
         "merge_base": report.merge_base,
         "patch_id": patch,
+        # Object ids history matches evidence by (issue #14): never the patch-id.
+        "head_tree": _tree(root, report.head),
+        "enforce_approvals": report.enforce_approvals,
         "policy": {"source": report.policy_source, "sha256": report.policy_sha256},
         "rules_sha256": rules_sha256(),
         "approvals_source": report.approvals_source,
@@ -48,6 +51,12 @@ def decision_record(report: Report, root: Path) -> dict[str, Any]:
         "decision": report.decision,
         "exit_code": report.exit_code,
     }
+
+
+def _tree(root: Path, commit: str | None) -> str | None:
+    if not commit:
+        return None
+    return git.run(root, "rev-parse", "--verify", f"{commit}^{{tree}}").decode().strip()
 
 
 def append_decision(
