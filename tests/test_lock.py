@@ -9,18 +9,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "ci.lock"
+RUNTIME = ROOT / "requirements" / "runtime.lock"
 
 
-def _pins() -> dict[str, list[str]]:
+def _pins(lock: Path = LOCK) -> dict[str, list[str]]:
     """Package name -> hashes, from the lock's `name==version \\` blocks."""
     pins: dict[str, list[str]] = {}
     current = ""
-    for raw in LOCK.read_text(encoding="utf-8").splitlines():
+    for raw in lock.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if m := re.match(r"^([A-Za-z0-9_.-]+)==[^ ;\\]+", line):
-            current = m.group(1).lower().replace("_", "-")
+        if m := re.match(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", line):
+            current = m.group(1).lower().replace("_", "-") + "==" + m.group(2)
             pins[current] = []
         hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", line)
         if hashes:
@@ -35,10 +36,22 @@ def _readme_test_command() -> str:
     return commands[0]
 
 
-def test_every_pin_is_exact_and_hashed() -> None:
-    pins = _pins()
+def _names(lock: Path = LOCK) -> set[str]:
+    return {pin.split("==")[0] for pin in _pins(lock)}
+
+
+@pytest.mark.parametrize("lock", [LOCK, RUNTIME], ids=["ci", "runtime"])
+def test_every_pin_is_exact_and_hashed(lock: Path) -> None:
+    pins = _pins(lock)
     assert pins
     assert [name for name, hashes in pins.items() if not hashes] == []
+
+
+def test_the_action_and_the_gitlab_job_install_what_ci_tested() -> None:
+    # Every runtime pin (what the GitHub Action and the GitLab job install) is a
+    # pin CI ran the suite with: same version, so the same files.
+    assert {"semgrep", "pyyaml", "pydantic", "pathspec", "hatchling"} <= _names(RUNTIME)
+    assert set(_pins(RUNTIME)) <= set(_pins(LOCK))
 
 
 @pytest.mark.parametrize(
@@ -56,10 +69,12 @@ def test_every_pin_is_exact_and_hashed() -> None:
         "mypy",
         "ruff",
         "hatchling",
+        "zizmor",
+        "check-jsonschema",
     ],
 )
 def test_lock_covers_what_ci_needs(name: str) -> None:
-    assert name in _pins()
+    assert name in _names()
 
 
 def test_ci_runs_exactly_the_readme_command_from_the_lock() -> None:
