@@ -139,7 +139,10 @@ def test_stale_approval_after_new_push(
     code, doc = run(repo, tmp_path, capsys, [review("bob", "approved", old)])
     assert code == 1
     assert req(doc)["rejected"] == [
-        {"user": "bob", "reason": f"stale: approved {old[:12]}; the change has changed since, in train.py"}
+        {
+            "user": "bob",
+            "reason": f"stale: approved {old[:12]}; the change has changed since, in train.py",
+        }
     ]
 
 
@@ -309,13 +312,18 @@ def keygen(tmp_path: Path, name: str) -> tuple[Path, str]:
 
 
 def signed_repo(repo: Repo, tmp_path: Path, revoked: bool = False) -> dict[str, Path]:
-    keys = {n: keygen(tmp_path, n) for n in ("bob", "carol", "eve")}
-    signers = "".join(f"{n} {keys[n][1]}\n" for n in ("bob", "carol"))
+    keys = {n: keygen(tmp_path, n) for n in ("bob", "carol", "eve", "mallory")}
+    signers = "".join(f"{n} {keys[n][1]}\n" for n in ("bob", "carol", "mallory"))
     extra = "approvals:\n  signed:\n    allowed_signers: .traingate/allowed_signers\n"
     if revoked:
         extra += "    revoked_keys: .traingate/revoked\n"
         repo.write(".traingate/revoked", keys["carol"][1] + "\n")
     repo.write(".traingate/allowed_signers", signers)
+    # In the signed flow every commit of the change must be SSH-signed by an
+    # allowed signer (issue #14 class 3): mallory, the author, signs hers.
+    repo.git("config", "gpg.format", "ssh")
+    repo.git("config", "user.signingkey", str(keys["mallory"][0]))
+    repo.git("config", "commit.gpgsign", "true")
     make(repo, extra=extra)
     return {n: k for n, (k, _) in keys.items()}
 

@@ -181,7 +181,8 @@ def test_history_with_signed_notes(
     repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key, pub = keygen(tmp_path, "alice")
-    repo.write(".traingate/allowed_signers", f"alice {pub}\n")
+    bob_key, bob_pub = keygen(tmp_path, "bob")
+    repo.write(".traingate/allowed_signers", f"alice {pub}\nbob {bob_pub}\n")
     repo.write(
         ".traingate.yaml",
         CFG + "approvals:\n  signed:\n    allowed_signers: .traingate/allowed_signers\n",
@@ -190,7 +191,13 @@ def test_history_with_signed_notes(
     repo.commit("initial")
     repo.branch("feat")
     repo.write("train.py", "x = 1\n")
-    repo.commit("work", who="bob")
+    # The signed flow takes no commit identity on trust (issue #14 class 3):
+    # bob signs his commit with a key listed at the base.
+    repo.git("add", "-A")
+    repo.git(
+        "-c", "gpg.format=ssh", "-c", f"user.signingkey={bob_key}",
+        "commit", "-q", "-S", "-m", "work", who="bob",
+    )  # fmt: skip
     assert (
         main(
             [
