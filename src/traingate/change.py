@@ -102,9 +102,21 @@ class Change:
     merge_base: str | None = None
     _reader: git.BlobReader | None = None
     _disk: dict[str, Path] = field(default_factory=dict)  # oid -> file (worktree/scan)
+    _aliases: dict[bool, dict[str, tuple[str, ...]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __iter__(self) -> Iterator[ChangedFile]:
         return iter(self.files)
+
+    def aliases(self, *, fold: bool = False) -> dict[str, tuple[str, ...]]:
+        """Each touched path's other names through symlinks of the base or head
+        tree (issue #14), computed once: requirements and CODEOWNERS share it."""
+        if fold not in self._aliases:
+            from traingate.aliases import changed_aliases
+
+            self._aliases[fold] = changed_aliases(self, fold=fold)
+        return self._aliases[fold]
 
     def read(self, oid: str | None) -> bytes | None:
         """Content of a blob id, from git or (worktree, scan) from disk."""

@@ -363,6 +363,15 @@ def _merge_sources(sources: list[ReviewData]) -> ReviewData:
     return merge(sources)
 
 
+def _repo_or_none(cwd: str) -> Path | None:
+    from traingate import git
+
+    try:
+        return git.toplevel(cwd)
+    except UsageError:
+        return None
+
+
 def _approve(args: argparse.Namespace) -> int:
     from traingate import git
     from traingate.approvals.signed import approve
@@ -523,14 +532,21 @@ def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.policy_command == "explain":
         from traingate.policy.explain import explain
 
+        from traingate import aliases, git
+
         if args.policy:
             loaded = policy_load.load_file(args.policy)
+            root = _repo_or_none(args.repo)
+            head = git.resolve_commit(root, "HEAD") if root is not None else None
         else:
-            from traingate import git
-
             root = git.toplevel(args.repo)
-            loaded = policy_load.load_from_git(root, git.resolve_commit(root, "HEAD"))
-        sys.stdout.write(explain(loaded, args.paths))
+            head = git.resolve_commit(root, "HEAD")
+            loaded = policy_load.load_from_git(root, head)
+        names = None
+        if root is not None and head is not None:  # every name the paths have through HEAD's symlinks
+            fold = loaded.policy.case_insensitive_paths
+            names = aliases.at_revision(root, head, args.paths, fold=fold)
+        sys.stdout.write(explain(loaded, args.paths, names))
         return int(ExitCode.PASS)
     parser.parse_args(["policy", "--help"])
     return int(ExitCode.USAGE)

@@ -75,8 +75,7 @@ def evaluate(
     )
     if change.mode != "scan":
         verdict = approvals or Verdict()
-        report.requirements = requirements(change, policy.policy, report.findings, verdict)
-        report.requirements += codeowner_requirements(change, policy, verdict)
+        report.requirements = approval_requirements(change, policy, report.findings, verdict)
         report.warnings.extend(verdict.notes)
     return report
 
@@ -184,15 +183,24 @@ def expand(policy: Policy, names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(users))
 
 
+def approval_requirements(
+    change: Change, policy: LoadedPolicy, findings: Sequence[Finding], verdict: Verdict
+) -> list[Requirement]:
+    """Every approval requirement of a change, judged: sensitive paths, gate
+    self-protection, findings and CODEOWNERS. ``check``, ``ci`` and ``audit
+    history`` all decide through this one function (issue #14 class 4)."""
+    out = requirements(change, policy.policy, findings, verdict)
+    return out + codeowner_requirements(change, policy, verdict)
+
+
 def requirements(
     change: Change, policy: Policy, findings: Sequence[Finding], approvals: Verdict
 ) -> list[Requirement]:
     out: list[Requirement] = []
     fold = policy.case_insensitive_paths
+    aka = _aliases(change, policy)
     for sp in policy.sensitive_paths:
-        hit = sorted(
-            {p for f in change.files for p in f.paths if paths.matches(sp.paths, p, fold=fold)}
-        )
+        hit, via = _named_hits(change, aka, sp.paths, fold)
         if hit:
             out.append(
                 _requirement(
@@ -203,7 +211,7 @@ def requirements(
                     sp.approvals,
                     sp.approvers,
                     approvals,
-                    (),
+                    tuple(via),
                 )
             )
     out.extend(_self_protection(change, policy, out, approvals))
@@ -277,15 +285,25 @@ def codeowner_requirements(
 
     sections = codeowners.parse(loaded.codeowners_text)
     fold = loaded.policy.case_insensitive_paths
-    hits: dict[tuple[str | None, int], tuple[codeowners.Section, codeowners.Rule, list[str]]] = {}
+    aka = _aliases(change, loaded.policy)
+    hits: dict[
+        tuple[str | None, int], tuple[codeowners.Section, codeowners.Rule, list[str], set[str]]
+    ] = {}
     for f in change.files:
         for p in f.paths:
-            for sec, rule in codeowners.owners_for(sections, p, fold=fold):
-                entry = hits.setdefault((sec.name, rule.line), (sec, rule, []))
-                if p not in entry[2]:
-                    entry[2].append(p)
+            # Owners of every name the path has (issue #14): a file reached
+            # through a symlink in an owned directory is owned there too.
+            for name in (p, *aka.get(p, ())):
+                for sec, rule in codeowners.owners_for(sections, name, fold=fold):
+                    entry = hits.setdefault((sec.name, rule.line), (sec, rule, [], set()))
+                    if p not in entry[2]:
+                        entry[2].append(p)
+                    if name != p:
+                        entry[3].add(_as(p, name))
     out = []
-    for (_, _), (sec, rule, hit) in sorted(hits.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+    for (_, _), (sec, rule, hit, via) in sorted(
+        hits.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])
+    ):
         approvers = [
             _owner_to_user(loaded.policy, codeowners.approver_name(o)) for o in rule.owners
         ]
@@ -299,7 +317,7 @@ def codeowner_requirements(
                 sec.approvals,
                 approvers,
                 verdict,
-                (),
+                tuple(sorted(via)),
             )
         )
     return out
@@ -311,32 +329,61 @@ def _owner_to_user(policy: Policy, owner: str) -> str:
         return owner
     folded = owner.casefold()
     for user, ident in policy.users.items():
-        logins = [ident.github, ident.gitlab, *ident.emails]
-        if any(x is not None and x.casefold() == folded for x in logins):
+        logins = [*ident.accounts("github"), *ident.accounts("gitlab"), *ident.emails]
+        if any(x.casefold() == folded for x in logins):
             return user
     return owner
 
 
-def _gate_files(policy: Policy) -> list[str]:
-    """Files that define the gate itself: whoever edits them unreviewed owns it."""
-    files = [".traingate.yaml"]
+def _gate_files(policy: Policy) -> list[tuple[str, str]]:
+    """Every file and directory the trusted policy reads, with the setting that
+    names it: whoever edits them unreviewed owns the gate (issues #8, #14).
+    A directory protects everything below it."""
+    files = [(".traingate.yaml", "the policy")]
     if policy.codeowners:
-        files.append(policy.codeowners)
+        files.append((policy.codeowners, "codeowners"))
     signed = policy.approvals.signed
     if signed is not None:
-        files += [f for f in (signed.allowed_signers, signed.revoked_keys) if f]
-    return files
+        files.append((signed.allowed_signers, "approvals.signed.allowed_signers"))
+        if signed.revoked_keys:
+            files.append((signed.revoked_keys, "approvals.signed.revoked_keys"))
+    # Read even while semgrep is disabled: a weakened rule waits to be enabled.
+    files += [(d, "checks.semgrep.rule_dirs") for d in policy.checks.semgrep.rule_dirs]
+    # Policy tests (`traingate policy test`) and anything else the security
+    # team keeps beside the policy (issue #14); last, so that a file named by
+    # a setting above is reported by that setting.
+    files.append((".traingate", "the gate's directory .traingate/"))
+    return [(paths.repo_path(p), why) for p, why in files]
+
+
+def gate_setting(
+    policy: Policy, path: str, gate: Sequence[tuple[str, str]] | None = None
+) -> str | None:
+    """What makes ``path`` gate configuration (the setting naming it), or None."""
+    fold = policy.case_insensitive_paths
+    entries = _gate_files(policy) if gate is None else gate
+    return next((why for g, why in entries if paths.within(path, g, fold=fold)), None)
 
 
 def _self_protection(
     change: Change, policy: Policy, raised: Sequence[Requirement], approvals: Verdict
 ) -> list[Requirement]:
-    """The policy always protects itself (issue #8): a change to a gate file that no
-    sensitive path covers still needs the security group, and without one it is an
-    error. A policy cannot make its own file non-sensitive."""
-    gate = set(_gate_files(policy))
-    covered = {p for r in raised if r.kind == "sensitive_path" for p in r.paths}
-    hit = sorted({p for f in change.files for p in f.paths if p in gate and p not in covered})
+    """The policy always protects itself (issues #8, #14): a change to a gate file
+    needs the security group unless a sensitive path only the security group
+    approves already covers it; without a security group it is an error unless
+    any sensitive path covers it. A policy cannot make its own files non-sensitive."""
+    gate = _gate_files(policy)
+    covered = _covered(policy, raised)
+    aka = _aliases(change, policy)
+    hit: set[str] = set()
+    reasons: set[str] = set()
+    for p in (p for f in change.files for p in f.paths if p not in covered):
+        for name in (p, *aka.get(p, ())):
+            why = gate_setting(policy, name, gate)
+            if why is not None:
+                hit.add(p)
+                reasons.add(f"{_as(p, name)}: {why}")
+                break
     if not hit:
         return []
     group = policy.security_group
@@ -344,14 +391,67 @@ def _self_protection(
         policy,
         "gate-self-protection",
         "sensitive_path",
-        hit,
+        sorted(hit),
         1,
         [group] if group else [],
         approvals,
-        (),
+        tuple(sorted(reasons)),
     )
     if group is None:
         req = replace(
             req, error="the policy does not protect its own files and names no security_group"
         )
     return [req]
+
+
+def _covered(policy: Policy, raised: Sequence[Requirement]) -> set[str]:
+    """Gate paths a sensitive-path requirement already routes to the security
+    group. Issue #14: ``**/*.yaml`` approved by ML reviewers must not let them
+    approve a weakened semgrep rule or policy test."""
+    reqs = [r for r in raised if r.kind == "sensitive_path"]
+    if policy.security_group is not None:
+        security = set(expand(policy, [policy.security_group]))
+        reqs = [r for r in reqs if set(expand(policy, r.approvers)) <= security]
+    return {p for r in reqs for p in r.paths}
+
+
+def _aliases(change: Change, policy: Policy) -> dict[str, tuple[str, ...]]:
+    """Other names of the touched paths through symlinks (issue #14 class 9).
+
+    Cost: one ``git ls-tree -r`` per tree read (the diff's old side, and the
+    trusted base when it is another commit) plus a blob read per symlink:
+    ~50 ms per tree of 100,000 files, once per change. Needed whenever
+    anything is matched by path, i.e. always outside ``scan``: the gate files
+    are never empty.
+    """
+    if not change.files:
+        return {}
+    return change.aliases(fold=policy.case_insensitive_paths)
+
+
+def _named_hits(
+    change: Change, aka: dict[str, tuple[str, ...]], patterns: Sequence[str], fold: bool
+) -> tuple[list[str], list[str]]:
+    """Touched paths one of whose names ``patterns`` match, and "path (as alias)"
+    for each one matched only through an alias."""
+
+    def test(name: str) -> bool:
+        return paths.matches(patterns, name, fold=fold)
+
+    hit: set[str] = set()
+    via: set[str] = set()
+    for p in (p for f in change.files for p in f.paths):
+        if p in hit:
+            continue
+        if test(p):
+            hit.add(p)
+            continue
+        alias = next((a for a in aka.get(p, ()) if test(a)), None)
+        if alias is not None:
+            hit.add(p)
+            via.add(_as(p, alias))
+    return sorted(hit), sorted(via)
+
+
+def _as(path: str, name: str) -> str:
+    return path if name == path else f"{path} (as {name})"

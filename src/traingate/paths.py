@@ -34,6 +34,11 @@ def _fold(path: str) -> str:
     return unicodedata.normalize("NFC", path).casefold()
 
 
+def fold_path(path: str) -> str:
+    """The spelling ``fold=True`` compares: NFC, then casefold."""
+    return _fold(path)
+
+
 def matches(patterns: Sequence[str], path: str, *, fold: bool = False) -> bool:
     if not patterns:
         return False
@@ -53,3 +58,28 @@ def covered(
 ) -> bool:
     """Whether a check whose settings say include/exclude covers ``path``."""
     return matches(include, path, fold=fold) and not matches(exclude, path, fold=fold)
+
+
+def repo_path(path: str) -> str:
+    """A path named in the policy, spelled as git lists it ("" is the root).
+
+    Issue #14: gate files are compared with changed paths by name, so
+    "./rules/", "/rules" and "rules" must be one path. A leading "/" is read
+    as the repository root (protecting more, never less).
+    """
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == ".." and parts:
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+def within(path: str, prefix: str, *, fold: bool = False) -> bool:
+    """Whether ``path`` is ``prefix`` or lies below it ("" holds everything)."""
+    if fold:
+        path, prefix = _fold(path), _fold(prefix)
+    return prefix == "" or path == prefix or path.startswith(prefix + "/")

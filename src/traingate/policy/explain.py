@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from traingate import paths
 from traingate.checks import REGISTRY
-from traingate.engine import expand
+from traingate.engine import expand, gate_setting
 from traingate.policy.load import LoadedPolicy
 
 
@@ -16,7 +16,13 @@ def _which(patterns: Sequence[str], path: str, fold: bool) -> list[str]:
     return [p for p in patterns if not p.startswith("!") and paths.matches([p], path, fold=fold)]
 
 
-def explain(loaded: LoadedPolicy, targets: Sequence[str]) -> str:
+def explain(
+    loaded: LoadedPolicy,
+    targets: Sequence[str],
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """``aliases``: each target's other names through symlinks (issue #14), as
+    ``traingate.aliases.at_revision`` gives them; each name is judged."""
     policy = loaded.policy
     fold = policy.case_insensitive_paths
     out = [f"policy: {loaded.source} (layers: {' + '.join(loaded.layers)})"]
@@ -24,17 +30,31 @@ def explain(loaded: LoadedPolicy, targets: Sequence[str]) -> str:
     for path in targets:
         out.append("")
         out.append(f"{path}:")
-        sensitive = [
-            sp for sp in policy.sensitive_paths if paths.matches(sp.paths, path, fold=fold)
-        ]
-        if not sensitive:
-            out.append("  sensitive: no")
-        for sp in sensitive:
+        names = [path, *(aliases or {}).get(path, ())]
+        if len(names) > 1:
+            out.append(f"  also reachable as (symlinks): {', '.join(names[1:])}")
+        found = False
+        for sp in policy.sensitive_paths:
+            name = next((n for n in names if paths.matches(sp.paths, n, fold=fold)), None)
+            if name is None:
+                continue
+            found = True
             who = ", ".join(expand(policy, sp.approvers)) or "(nobody: group is empty)"
+            via = f" (as {name})" if name != path else ""
             out.append(
                 f"  sensitive: {sp.name}: needs {sp.approvals} approval(s) from "
-                f"{', '.join(sp.approvers)} [{who}]; matched by {', '.join(_which(sp.paths, path, fold))}"
+                f"{', '.join(sp.approvers)} [{who}]; matched by "
+                f"{', '.join(_which(sp.paths, name, fold))}{via}"
             )
+        if not found:
+            out.append("  sensitive: no")
+        for name in names:
+            why = gate_setting(policy, name)
+            if why is not None:
+                via = f" (as {name})" if name != path else ""
+                group = policy.security_group or "(no security_group: blocks)"
+                out.append(f"  gate configuration: {why}{via}; a change needs {group}")
+                break
         for cid in REGISTRY:
             s = getattr(policy.checks, cid)
             if not s.enabled:
