@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -128,3 +128,148 @@ class ApiServer:
 def api_server() -> Iterator[ApiServer]:
     with ApiServer() as server:
         yield server
+
+
+# --- Payloads in the shapes of the platforms' REST API docs (issue #14 class 2) ------
+
+
+def gh_actor(login: str, uid: int, kind: str = "User") -> dict[str, Any]:
+    return {
+        "login": login,
+        "id": uid,
+        "node_id": f"U_{uid}",
+        "avatar_url": f"https://github.com/images/{login}.gif",
+        "url": f"https://api.github.com/users/{login}",
+        "html_url": f"https://github.com/{login}",
+        "type": kind,
+        "site_admin": False,
+    }
+
+
+def gh_run(
+    run_id: int,
+    sha: str,
+    actor: str,
+    *,
+    event: str = "pull_request",
+    branch: str = "feature",
+    repo: str = "acme/train",
+    workflow_id: int = 161335,
+    uid: int = 9,
+    triggering_actor: str | None = None,
+    run_attempt: int = 1,
+    kind: str = "User",
+) -> dict[str, Any]:
+    """One entry of ``GET /repos/{owner}/{repo}/actions/runs`` ("List workflow runs
+    for a repository", docs.github.com/rest/actions/workflow-runs)."""
+    api = f"https://api.github.com/repos/{repo}"
+    return {
+        "id": run_id,
+        "name": "traingate",
+        "node_id": f"WFR_{run_id}",
+        "check_suite_id": 42000 + run_id,
+        "check_suite_node_id": f"CS_{run_id}",
+        "head_branch": branch,
+        "head_sha": sha,
+        "path": ".github/workflows/traingate.yml",
+        "display_title": "tweak",
+        "run_number": run_id,
+        "event": event,
+        "status": "completed",
+        "conclusion": "success",
+        "workflow_id": workflow_id,
+        "url": f"{api}/actions/runs/{run_id}",
+        "html_url": f"https://github.com/{repo}/actions/runs/{run_id}",
+        "pull_requests": [],
+        "created_at": f"2026-11-20T09:{run_id % 60:02d}:00Z",
+        "updated_at": f"2026-11-20T09:{run_id % 60:02d}:30Z",
+        "actor": gh_actor(actor, uid, kind),
+        "run_attempt": run_attempt,
+        "run_started_at": f"2026-11-20T09:{run_id % 60:02d}:00Z",
+        "triggering_actor": gh_actor(triggering_actor or actor, uid + 1000),
+        "jobs_url": f"{api}/actions/runs/{run_id}/jobs",
+        "logs_url": f"{api}/actions/runs/{run_id}/logs",
+        "head_commit": {
+            "id": sha,
+            "tree_id": "e" * 40,
+            "message": "tweak",
+            "timestamp": "2026-11-20T09:00:00Z",
+            "author": {"name": "mallory", "email": "mallory@example.com"},
+            "committer": {"name": "mallory", "email": "mallory@example.com"},
+        },
+        "repository": {"id": 1296269, "full_name": "acme/train"},
+        "head_repository": {"id": 1296269 if repo == "acme/train" else 7, "full_name": repo},
+    }
+
+
+def serve_runs(server: ApiServer, repo: str, runs: list[dict[str, Any]]) -> None:
+    """The workflow-runs listing, filtered by its ``head_sha`` query as GitHub does."""
+
+    def reply(seen: Seen) -> Reply:
+        sha = parse_qs(seen.query).get("head_sha", [""])[0]
+        hits = [r for r in runs if r["head_sha"] == sha]
+        return Reply(200, {"total_count": len(hits), "workflow_runs": hits})
+
+    server.route(f"/repos/{repo}/actions/runs", reply)
+
+
+def gh_force_push(event_id: int, actor: str, uid: int) -> dict[str, Any]:
+    """A ``head_ref_force_pushed`` entry of ``GET /repos/{owner}/{repo}/issues/{n}/timeline``
+    (the issue event object's common properties, docs.github.com "Issue event types")."""
+    return {
+        "id": event_id,
+        "node_id": f"HRFPE_{event_id}",
+        "url": f"https://api.github.com/repos/acme/train/issues/events/{event_id}",
+        "actor": gh_actor(actor, uid),
+        "event": "head_ref_force_pushed",
+        "commit_id": None,
+        "commit_url": None,
+        "created_at": "2026-11-20T09:30:00Z",
+        "performed_via_github_app": None,
+    }
+
+
+def gl_push_event(
+    event_id: int,
+    username: str,
+    uid: int,
+    commit_to: str | None,
+    *,
+    ref: str | None = "feature",
+    commit_from: str | None = None,
+    created_at: str = "2026-11-20T09:00:00.000Z",
+    project_id: int = 42,
+) -> dict[str, Any]:
+    """One entry of ``GET /projects/:id/events?action=pushed`` (docs.gitlab.com/api/events)."""
+    return {
+        "id": event_id,
+        "project_id": project_id,
+        "action_name": "pushed to",
+        "target_id": None,
+        "target_iid": None,
+        "target_type": None,
+        "author_id": uid,
+        "target_title": None,
+        "created_at": created_at,
+        "author": {
+            "id": uid,
+            "name": username.title(),
+            "username": username,
+            "state": "active",
+            "avatar_url": None,
+            "web_url": f"https://gitlab.example/{username}",
+        },
+        "push_data": {
+            "commit_count": 1,
+            "action": "pushed",
+            "ref_type": "branch",
+            "commit_from": commit_from,
+            "commit_to": commit_to,
+            "ref": ref,
+            "commit_title": "tweak",
+            "ref_count": None,
+        },
+        "author_username": username,
+        "imported": False,
+        "imported_from": "none",
+    }

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests import apiserver
-from tests.apiserver import ApiServer, Reply, Seen
+from tests.apiserver import ApiServer, Reply, Seen, gh_force_push, gh_run, gl_push_event
 from traingate.approvals import Commit, Review, ReviewData, github, gitlab
 from traingate.approvals import http as api
 from traingate.approvals.http import ApiError, get_all_pages, get_json, next_link
@@ -75,7 +75,7 @@ def gh_pull(author: str = "dana", commits: int = 3) -> dict[str, Any]:
         "title": "Tune the learning rate",
         "user": gh_user(author),
         "body": "Please pull these awesome changes",
-        "head": {"label": "octo:lr", "ref": "lr", "sha": SHA3},
+        "head": {"label": "octo:lr", "ref": "lr", "sha": SHA3, "repo": {"full_name": "octo/train"}},
         "base": {"label": "octo:main", "ref": "main", "sha": "f" * 40},
         "author_association": "MEMBER",
         "draft": False,
@@ -153,8 +153,45 @@ def serve_pages(server: ApiServer, path: str, pages: list[list[Any]]) -> None:
         server.route(key, Reply(200, items, link(server, path, i, len(pages))))
 
 
+RUNS = "/repos/octo/train/actions/runs"
+TIMELINE = "/repos/octo/train/issues/7/timeline"
+
+
+def serve_pushes(server: ApiServer) -> None:
+    """Who pushed: runs per head_sha (SHA3's over two pages) and the PR's timeline."""
+    run = lambda *a, **k: gh_run(*a, repo="octo/train", branch="lr", **k)  # noqa: E731
+    for sha, pages in {
+        SHA1: [[run(10, SHA1, "erin", event="push", uid=7)]],
+        SHA2: [[]],
+        SHA3: [
+            # dana's push started the synchronize run; alice's later edit of the PR
+            # (same workflow, same commit) and her re-run did not push anything
+            [
+                run(31, SHA3, "alice", uid=2),
+                run(30, SHA3, "dana", uid=1, triggering_actor="alice", run_attempt=2),
+            ],
+            [
+                run(32, SHA3, "alice", event="pull_request_review", uid=2),
+                run(33, SHA3, "octo-bot", event="workflow_dispatch", uid=8),
+            ],
+        ],
+    }.items():
+        for i, items in enumerate(pages, start=1):
+            path = f"{RUNS}?head_sha={sha}&per_page=100"
+            nxt = f'<{server.url}{path}&page={i + 1}>; rel="next"' if i < len(pages) else ""
+            server.route(
+                path if i == 1 else f"{path}&page={i}",
+                Reply(200, {"total_count": 3, "workflow_runs": items}, {"Link": nxt}),
+            )
+    server.route(
+        f"{TIMELINE}?per_page=100",
+        Reply(200, [gh_force_push(1, "frank", 11), {"event": "labeled", "actor": gh_user("gus")}]),
+    )
+
+
 def serve_github(server: ApiServer, *, commits: int = 3) -> None:
     server.route(PR, Reply(200, gh_pull(commits=commits)))
+    serve_pushes(server)
     alice, bob = gh_user("alice", uid=2), gh_user("bob", uid=3)
     serve_pages(
         server,
@@ -216,17 +253,24 @@ def test_github_fetch_reads_every_page_and_maps_exactly(api_server: ApiServer) -
             Commit(SHA2, "dana", None, "dana@ex.com", "noreply@github.com"),
             Commit(SHA3, None, "github-actions[bot]", "eve@ex.com", "bot@ex.com"),
         ),
-        reviews=(
-            Review("alice", "commented", SHA1, "2024-05-01T11:00:00Z"),
-            Review("bob", "changes_requested", SHA2, "2024-05-01T12:00:00Z"),
-            Review("dependabot[bot]", "approved", SHA2, "2024-05-01T12:30:00Z", is_bot=True),
-            Review("alice", "approved", SHA3, "2024-05-01T13:00:00Z"),
-            Review("bob", "dismissed", SHA2, "2024-05-01T13:10:00Z"),
-            Review("ci-helper", "commented", SHA3, "2024-05-01T13:20:00Z", is_bot=True),
+        reviews=tuple(
+            Review(*args, platform="github", user_id=uid, **kw)  # type: ignore[arg-type]
+            for *args, uid, kw in [
+                ("alice", "commented", SHA1, "2024-05-01T11:00:00Z", 2, {}),
+                ("bob", "changes_requested", SHA2, "2024-05-01T12:00:00Z", 3, {}),
+                ("dependabot[bot]", "approved", SHA2, "2024-05-01T12:30:00Z", 5, {"is_bot": True}),
+                ("alice", "approved", SHA3, "2024-05-01T13:00:00Z", 2, {}),
+                ("bob", "dismissed", SHA2, "2024-05-01T13:10:00Z", 3, {}),
+                ("ci-helper", "commented", SHA3, "2024-05-01T13:20:00Z", 6, {"is_bot": True}),
+            ]
         ),
         pusher="dana",
         bots=frozenset({"dependabot[bot]", "ci-helper", "github-actions[bot]"}),
         notes=(),
+        # erin pushed SHA1, dana SHA3 (the first run of its workflow), frank force-pushed
+        pushers=frozenset({"dana", "erin", "frank"}),
+        platform="github",
+        author_id=1,
     )
     paths = [r.path for r in api_server.requests]
     assert paths == [
@@ -236,6 +280,11 @@ def test_github_fetch_reads_every_page_and_maps_exactly(api_server: ApiServer) -
         f"{PR}/reviews?per_page=100&page=3",
         f"{PR}/commits?per_page=100",
         f"{PR}/commits?per_page=100&page=2",
+        f"{RUNS}?head_sha={SHA1}&per_page=100",
+        f"{RUNS}?head_sha={SHA2}&per_page=100",
+        f"{RUNS}?head_sha={SHA3}&per_page=100",
+        f"{RUNS}?head_sha={SHA3}&per_page=100&page=2",
+        f"{TIMELINE}?per_page=100",
     ]
     for seen in api_server.requests:
         assert seen.headers["authorization"] == "Bearer s3cret"
@@ -529,6 +578,9 @@ def gl_mr(author: str = "dana") -> dict[str, Any]:
         "author": gl_user(author),
         "source_branch": "lr",
         "target_branch": "main",
+        "source_project_id": 42,
+        "target_project_id": 42,
+        "created_at": "2024-05-01T09:00:00.000Z",
         "sha": SHA3,
         "draft": False,
     }
@@ -610,10 +662,14 @@ VERSIONS = [  # newest first, as GitLab lists them; mixed offsets on purpose
 ]
 
 
+EVENTS = "/api/v4/projects/42/events"
+
+
 def serve_gitlab(
     server: ApiServer, approved_by: list[dict[str, Any]], *, overwritten: bool = False
 ) -> None:
     server.route(MR, Reply(200, gl_mr()))
+    server.route(EVENTS, Reply(200, [gl_push_event(1, "dana", 1, SHA3, ref="lr")]))
     server.route(f"{MR}/approvals", Reply(200, gl_approvals(approved_by)))
     server.route(f"{MR}/approval_state", Reply(200, gl_state(overwritten)))
     server.route(f"{MR}/versions", Reply(200, VERSIONS))
@@ -651,16 +707,26 @@ def test_gitlab_fetch_maps_approvals_to_versions(api_server: ApiServer) -> None:
             Commit(SHA3, None, None, "dana@ex.com", "dana@ex.com"),
             Commit(SHA1, None, None, "eve@ex.com", "dana@ex.com"),
         ),
-        reviews=(
-            Review("bob", "approved", SHA1, "2024-05-01T09:59:59.000Z"),
-            Review("alice", "approved", SHA2, "2024-05-01T10:00:00Z"),
-            Review("project_42_bot_3f2a1c", "approved", SHA3, "2024-05-03T00:00:00Z", is_bot=True),
-            Review("early", "approved", None, "2024-05-01T07:00:00Z"),
+        reviews=tuple(
+            Review(*args, platform="gitlab", user_id=uid, is_bot=bot)  # type: ignore[misc]
+            for *args, uid, bot in [
+                ("bob", "approved", SHA1, "2024-05-01T09:59:59.000Z", 3, False),
+                ("alice", "approved", SHA2, "2024-05-01T10:00:00Z", 2, False),
+                ("project_42_bot_3f2a1c", "approved", SHA3, "2024-05-03T00:00:00Z", 9, True),
+                ("early", "approved", None, "2024-05-01T07:00:00Z", 4, False),
+            ]
         ),
         pusher=None,
         bots=frozenset({"project_42_bot_3f2a1c"}),
         notes=(),
+        pushers=frozenset({"dana"}),
+        platform="gitlab",
+        author_id=1,
     )
+    # the source project's push events since the day before the oldest commit (08:00Z)
+    assert [r.query for r in api_server.hits(EVENTS)] == [
+        "action=pushed&per_page=100&after=2024-04-30"
+    ]
     assert {r.headers["private-token"] for r in api_server.requests} == {"glpat-x"}
     assert [r.path for r in api_server.hits(f"{MR}/commits")] == [
         f"{MR}/commits?per_page=100",
@@ -728,8 +794,8 @@ def test_gitlab_missing_approved_at_names_no_commit(api_server: ApiServer) -> No
     )
     data = gitlab.fetch("ml/train", 5, api_url=api_server.url + "/api/v4", token="t")
     assert data.reviews == (
-        Review("alice", "approved", None, ""),
-        Review("renovate_bot", "approved", None, "", is_bot=True),
+        Review("alice", "approved", None, "", platform="gitlab", user_id=2),
+        Review("renovate_bot", "approved", None, "", is_bot=True, platform="gitlab", user_id=7),
     )
     assert data.bots == frozenset({"renovate_bot"})
     assert data.notes == (
@@ -750,3 +816,169 @@ def test_gitlab_missing_approved_at_names_no_commit(api_server: ApiServer) -> No
 )
 def test_gitlab_bot_names(name: str, bot: bool) -> None:
     assert gitlab._is_bot({"username": name}) is bot
+
+
+# --- Who pushed (issue #14 class 2) -----------------------------------------------------
+
+
+def test_get_all_pages_reads_a_wrapped_list(api_server: ApiServer) -> None:
+    api_server.route("/wrapped", Reply(200, {"total_count": 1, "workflow_runs": [1, 2]}))
+    url = api_server.url + "/wrapped"
+    assert get_all_pages(url, token_header=None, items_key="workflow_runs") == [1, 2]
+    api_server.route("/wrapped", Reply(200, {"total_count": 0}))
+    with pytest.raises(ApiError, match="expected a JSON list in 'workflow_runs', got NoneType"):
+        get_all_pages(url, token_header=None, items_key="workflow_runs")
+
+
+def test_github_runs_api_refused_blocks_with_the_permission(api_server: ApiServer) -> None:
+    serve_github(api_server)
+    api_server.route(
+        f"{RUNS}?head_sha={SHA1}&per_page=100",
+        Reply(403, {"message": "Resource not accessible by integration"}),
+    )
+    data = github.fetch("octo/train", 7, api_url=api_server.url, token="t")
+    [blocker] = data.blockers
+    assert blocker.startswith(f"who pushed commit {SHA1[:12]} of pull request #7 cannot be ")
+    assert "HTTP 403: Resource not accessible by integration" in blocker
+    assert "actions:read" in blocker
+    assert len(api_server.hits(RUNS)) == 1  # no retry on 403, no further lookups
+
+
+def test_github_head_without_a_run_blocks(api_server: ApiServer) -> None:
+    serve_github(api_server)
+    api_server.route(f"{RUNS}?head_sha={SHA3}&per_page=100", Reply(200, {"workflow_runs": []}))
+    data = github.fetch("octo/train", 7, api_url=api_server.url)
+    assert data.blockers == (
+        f"who pushed the head {SHA3[:12]} of pull request #7 cannot be determined: no push or "
+        f"pull_request workflow run on 'lr' names it; {github.RUNS_HELP}",
+    )
+    assert data.pushers == frozenset({"erin", "frank"})
+    # the synchronize event's sender pushed the head: known without a run
+    data = github.fetch("octo/train", 7, api_url=api_server.url, pusher="dana", head=SHA3)
+    assert (data.blockers, data.pushers) == ((), frozenset({"dana", "erin", "frank"}))
+
+
+def test_github_skip_ci_head_is_named_as_the_reason(api_server: ApiServer) -> None:
+    serve_github(api_server)
+    head = gh_commit(SHA3, None, None, "eve@ex.com", "eve@ex.com")
+    head["commit"]["message"] = "tweak\n\n[skip ci]"
+    api_server.route(f"{PR}/commits?per_page=100", Reply(200, [head]))
+    api_server.route(f"{PR}", Reply(200, gh_pull(commits=1)))
+    api_server.route(f"{RUNS}?head_sha={SHA3}&per_page=100", Reply(200, {"workflow_runs": []}))
+    [blocker] = github.fetch("octo/train", 7, api_url=api_server.url).blockers
+    assert "its commit message skips workflow runs ([skip ci] or the like)" in blocker
+
+
+def test_github_a_run_on_another_branch_does_not_name_the_head_pusher(
+    api_server: ApiServer,
+) -> None:
+    """The same commit on someone else's PR or branch: its actor is a pusher too,
+    but says nothing about who put the commit on this PR."""
+    serve_github(api_server)
+    api_server.route(
+        f"{RUNS}?head_sha={SHA3}&per_page=100",
+        Reply(
+            200,
+            {
+                "workflow_runs": [
+                    gh_run(40, SHA3, "ivan", repo="octo/train", branch="other", uid=12),
+                    gh_run(41, SHA3, "dana", repo="fork/train", branch="lr", uid=1),
+                ]
+            },
+        ),
+    )
+    data = github.fetch("octo/train", 7, api_url=api_server.url)
+    assert {"ivan", "dana"} <= data.pushers
+    assert len(data.blockers) == 1 and "cannot be determined" in data.blockers[0]
+
+
+def test_github_fork_pr_head_is_named_by_the_forks_run(api_server: ApiServer) -> None:
+    serve_github(api_server)
+    pull = gh_pull()
+    pull["head"]["repo"] = {"full_name": "fork/train"}
+    api_server.route(PR, Reply(200, pull))
+    api_server.route(
+        f"{RUNS}?head_sha={SHA3}&per_page=100",
+        Reply(200, {"workflow_runs": [gh_run(41, SHA3, "zed", repo="fork/train", branch="lr")]}),
+    )
+    data = github.fetch("octo/train", 7, api_url=api_server.url)
+    assert data.blockers == () and "zed" in data.pushers
+
+
+def test_github_timeline_failure_blocks(api_server: ApiServer) -> None:
+    serve_github(api_server)
+    api_server.route(f"{TIMELINE}?per_page=100", Reply(404, {"message": "Not Found"}))
+    [blocker] = github.fetch("octo/train", 7, api_url=api_server.url).blockers
+    assert blocker.startswith("force pushes onto pull request #7 cannot be read: ")
+
+
+def test_github_pr_of_another_base_blocks(api_server: ApiServer) -> None:
+    serve_github(api_server)
+    data = github.fetch("octo/train", 7, api_url=api_server.url, base_ref="release")
+    assert data.blockers == (
+        "pull request #7 targets 'main', not 'release' that it is judged against: "
+        "the run does not belong to this pull request",
+    )
+
+
+def test_gitlab_pushers_of_the_source_branch(api_server: ApiServer) -> None:
+    serve_gitlab(api_server, [])
+    api_server.route(
+        EVENTS,
+        Reply(
+            200,
+            [  # newest first, as GitLab lists them
+                gl_push_event(6, "dana", 1, SHA3, ref="lr", created_at="2024-05-02T10:00:00Z"),
+                # a force push while the MR was open, to a head since rewritten
+                gl_push_event(5, "olga", 5, "9" * 40, ref="lr", created_at="2024-05-01T12:00:00Z"),
+                gl_push_event(4, "paul", 6, SHA3, ref="other"),  # another branch
+                gl_push_event(3, "quinn", 7, SHA3, ref=None),  # a bulk push names no ref
+                gl_push_event(2, "erin", 8, SHA1, ref="lr", created_at="2024-05-01T08:30:00Z"),
+                # before the MR, to a head that is not part of the change
+                gl_push_event(1, "rita", 9, "8" * 40, ref="lr", created_at="2024-05-01T08:00:00Z"),
+            ],
+        ),
+    )
+    data = gitlab.fetch("ml/train", 5, api_url=api_server.url + "/api/v4", token="t")
+    assert data.pushers == frozenset({"dana", "olga", "erin"})
+    assert data.blockers == ()
+
+
+def test_gitlab_unknown_head_pusher_blocks(api_server: ApiServer) -> None:
+    serve_gitlab(api_server, [])
+    api_server.route(
+        EVENTS,
+        Reply(
+            200,
+            [
+                {**gl_push_event(3, "quinn", 7, None, ref=None), "push_data": {"ref_count": 4}},
+                gl_push_event(2, "erin", 8, SHA1, ref="lr", created_at="2024-05-01T08:30:00Z"),
+            ],
+        ),
+    )
+    data = gitlab.fetch("ml/train", 5, api_url=api_server.url + "/api/v4", token="t")
+    assert data.blockers == (
+        f"who pushed the head {SHA3[:12]} of merge request !5 cannot be determined: no push "
+        "event of 'lr' in project 42 names it (a push of several branches at once is recorded "
+        "without its branch: push the branch alone); push the branch again, or check that the "
+        "token can read the project's events (read_api)",
+    )
+
+
+def test_gitlab_fork_the_token_cannot_read_blocks(api_server: ApiServer) -> None:
+    serve_gitlab(api_server, [])
+    api_server.route(MR, Reply(200, {**gl_mr(), "source_project_id": 77}))
+    data = gitlab.fetch("ml/train", 5, api_url=api_server.url + "/api/v4", token="t")
+    assert data.blockers == (
+        f"who pushed the head {SHA3[:12]} of merge request !5 cannot be determined: the merge "
+        "request comes from a fork (project 77) whose events the token cannot read; give the "
+        "token read_api on the fork, or open the merge request from a branch of this project",
+    )
+    assert len(api_server.hits("/api/v4/projects/77/events")) == 1
+
+
+def test_gitlab_events_outage_blocks(api_server: ApiServer) -> None:
+    serve_gitlab(api_server, [])
+    api_server.route(EVENTS, Reply(500, {"message": "500 Internal Server Error"}))
+    [blocker] = gitlab.fetch("ml/train", 5, api_url=api_server.url + "/api/v4", token="t").blockers
+    assert "server error HTTP 500" in blocker and "gave up after 5 attempts" in blocker

@@ -11,7 +11,7 @@ import pytest
 from traingate.cli import main
 
 from . import apiserver
-from .apiserver import ApiServer, Reply
+from .apiserver import ApiServer, Reply, gh_run, gl_push_event, serve_runs
 from .conftest import POLICY, Repo
 
 api_server = apiserver.api_server
@@ -270,8 +270,21 @@ def test_history_accepts_approved_github_pull_requests(
     )
     api_server.route(f"/repos/acme/train/commits/{direct}/pulls", Reply(200, []))
     api_server.route(
-        "/repos/acme/train/pulls/12", Reply(200, {"number": 12, "user": user("bob"), "commits": 1})
+        "/repos/acme/train/pulls/12",
+        Reply(
+            200,
+            {
+                "number": 12,
+                "user": user("bob"),
+                "commits": 1,
+                "head": {"ref": "feat", "sha": head, "repo": {"full_name": "acme/train"}},
+                "base": {"ref": "main"},
+            },
+        ),
     )
+    # bob pushed the PR's head (issue #14: every pusher, also for landed changes)
+    serve_runs(api_server, "acme/train", [gh_run(1, head, "bob", branch="feat")])
+    api_server.route("/repos/acme/train/issues/12/timeline", Reply(200, []))
     api_server.route(
         "/repos/acme/train/pulls/12/reviews",
         Reply(
@@ -333,6 +346,10 @@ def gl_mr(
         "squash_commit_sha": squash,
         "merged_at": "2026-11-20T12:00:00.000Z",
         "target_branch": "main",
+        "source_branch": f"b{iid}",
+        "source_project_id": 42,
+        "target_project_id": 42,
+        "created_at": "2026-11-20T09:00:00.000Z",
     }
 
 
@@ -438,6 +455,17 @@ def test_history_accepts_approved_gitlab_merge_requests(
     api_server.route(
         f"{commits}/{direct}/merge_requests",
         Reply(200, [{**gl_mr(10, direct, merge=None), "state": "closed"}]),
+    )
+    # bob pushed each MR's head to its source branch
+    api_server.route(
+        "/api/v4/projects/42/events",
+        Reply(
+            200,
+            [
+                gl_push_event(i, "bob", 3, h, ref=f"b{i}")
+                for i, h in ((7, head7), (8, head8), (9, head9))
+            ],
+        ),
     )
     serve_gitlab_mr(api_server, 7, [head7], "alice")
     serve_gitlab_mr(api_server, 8, [first8, head8], "alice")

@@ -14,7 +14,7 @@ import pytest
 from traingate.cli import main
 
 from . import apiserver
-from .apiserver import ApiServer, Reply
+from .apiserver import ApiServer, Reply, gh_run, gl_push_event, serve_runs
 from .conftest import POLICY, Repo
 
 DATA = Path(__file__).parent / "data"
@@ -98,8 +98,20 @@ def gh_routes(server: ApiServer, origin: Repo, reviews: list[dict[str, object]])
     head = sha(origin, "feature")
     server.route(
         "/repos/acme/train/pulls/7",
-        Reply(200, {"number": 7, "user": {"login": "mallory", "type": "User"}, "commits": 1}),
+        Reply(
+            200,
+            {
+                "number": 7,
+                "user": {"login": "mallory", "id": 9, "type": "User"},
+                "commits": 1,
+                "head": {"ref": "feature", "sha": head, "repo": {"full_name": "acme/train"}},
+                "base": {"ref": "main", "sha": sha(origin, "main")},
+            },
+        ),
     )
+    # mallory's push of the head started the synchronize run: she is its pusher
+    serve_runs(server, "acme/train", [gh_run(100, head, "mallory")])
+    server.route("/repos/acme/train/issues/7/timeline", Reply(200, []))
     server.route("/repos/acme/train/pulls/7/reviews", Reply(200, reviews))
     server.route(
         "/repos/acme/train/pulls/7/commits",
@@ -329,9 +341,23 @@ def gl_routes(server: ApiServer, origin: Repo, approvers: list[str]) -> None:
     server.route(
         base,
         Reply(
-            200, {"id": 100, "iid": 5, "project_id": 42, "author": user("mallory", 9), "sha": head}
+            200,
+            {
+                "id": 100,
+                "iid": 5,
+                "project_id": 42,
+                "author": user("mallory", 9),
+                "sha": head,
+                "source_branch": "feature",
+                "target_branch": "main",
+                "source_project_id": 42,
+                "target_project_id": 42,
+                "created_at": "2026-11-20T09:05:00.000Z",
+            },
         ),
     )
+    # mallory pushed the head to the source branch
+    server.route("/api/v4/projects/42/events", Reply(200, [gl_push_event(1, "mallory", 9, head)]))
     server.route(
         f"{base}/approvals",
         Reply(

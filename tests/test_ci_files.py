@@ -37,10 +37,13 @@ def test_action_installs_from_its_own_ref_and_sets_outputs() -> None:
 def test_example_workflow_is_least_privilege() -> None:
     wf = load("docs/ci/github-workflow.yml")
     on = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads `on` as true
-    assert on["pull_request"]["types"] == ["opened", "synchronize", "reopened"]
+    # edited: a retargeted PR is judged against its new base (issue #14 class 12)
+    assert on["pull_request"]["types"] == ["opened", "synchronize", "reopened", "edited"]
+    assert on["merge_group"]["types"] == ["checks_requested"]
     assert on["pull_request_review"]["types"] == ["submitted", "dismissed"]
     assert "pull_request_target" not in on
-    assert wf["permissions"] == {"contents": "read", "pull-requests": "read"}
+    # actions: read lets the gate see who pushed each head (issue #14 class 2)
+    assert wf["permissions"] == {"contents": "read", "pull-requests": "read", "actions": "read"}
     checkout = wf["jobs"]["gate"]["steps"][0]
     assert checkout["with"]["persist-credentials"] is False and checkout["with"]["fetch-depth"] == 0
 

@@ -4,8 +4,12 @@ What it derives, and from where (docs/ci/):
 - GitHub: the event payload (``GITHUB_EVENT_PATH``) of ``pull_request``,
   ``pull_request_target``, ``pull_request_review`` or ``merge_group``: base and
   head are the PR's ``base.sha`` and ``head.sha`` (never ``GITHUB_SHA``, which
-  is GitHub's test merge commit); the pusher is the ``sender`` of a
-  ``synchronize`` event.
+  is GitHub's test merge commit). Every pusher of the change is read from the
+  API on every event (issue #14 class 2); the ``sender`` of a ``synchronize``
+  event is one more. An ``edited`` event that changed the base
+  (``changes.base.ref.from``) is judged against the new base. A ``merge_group``
+  run judges the queue's candidate ``base_sha..head_sha`` with the reviews of the
+  pull request named in ``head_ref`` (``gh-readonly-queue/<base>/pr-<N>-<sha>``).
 - GitLab: merge request pipelines (``CI_MERGE_REQUEST_IID``): the target
   branch tip is the base, ``CI_MERGE_REQUEST_SOURCE_BRANCH_SHA`` (or
   ``CI_COMMIT_SHA``) the head.
@@ -30,7 +34,9 @@ from traingate.approvals import ReviewData
 from traingate.errors import GitError, UsageError
 
 GITHUB_EVENTS = ("pull_request", "pull_request_target", "pull_request_review", "merge_group")
-_QUEUE_PR = re.compile(r"/pr-(\d+)-")
+# The merge queue's branch for a candidate (issue #14 class 12); the base part
+# may itself contain slashes, the pr-<N>-<sha> part is last.
+_QUEUE_REF = re.compile(r"(?:refs/heads/)?gh-readonly-queue/(.+)/pr-(\d+)-[0-9a-f]{7,64}")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class CiContext:
     author: str | None
     pusher: str | None
     target_branch: str | None = None
+    base_changed_from: str | None = None  # an ``edited`` event that retargeted the PR
+    merge_queue: bool = False  # head is a merge-queue candidate, not the PR's head
 
 
 def detect(env: Mapping[str, str]) -> CiContext:
@@ -72,30 +80,55 @@ def _github(env: Mapping[str, str]) -> CiContext:
         raise UsageError(f"cannot read the event payload {path}: {exc}") from None
     repo = env.get("GITHUB_REPOSITORY", "")
     if event == "merge_group":
-        mg = _obj(payload.get("merge_group"), "merge_group")
-        m = _QUEUE_PR.search(str(mg.get("head_ref", "")))
-        return CiContext(
-            platform="github",
-            base=str(mg["base_sha"]),
-            head=str(mg["head_sha"]),
-            number=int(m.group(1)) if m else None,
-            repo=repo,
-            author=None,
-            pusher=None,
-        )
+        return _merge_group(_obj(payload.get("merge_group"), "merge_group"), repo)
     pr = _obj(payload.get("pull_request"), "pull_request")
     base, head = _obj(pr.get("base"), "base"), _obj(pr.get("head"), "head")
     sender = _obj(payload.get("sender") or {}, "sender").get("login")
+    # The payload's base is the new one after a retarget: the change is judged
+    # (merge base, policy, approvals' staleness) against it, and says so.
+    moved = _obj(_obj(payload.get("changes") or {}, "changes").get("base") or {}, "base")
+    old_ref = _obj(moved.get("ref") or {}, "ref").get("from")
     return CiContext(
         platform="github",
-        base=str(base["sha"]),
-        head=str(head["sha"]),
+        base=_sha(base.get("sha"), "pull_request.base.sha"),
+        head=_sha(head.get("sha"), "pull_request.head.sha"),
         number=int(pr["number"]),
         repo=repo,
         author=_obj(pr.get("user") or {}, "user").get("login"),
         pusher=sender if payload.get("action") == "synchronize" else None,
         target_branch=str(base.get("ref") or "") or None,
+        base_changed_from=old_ref if isinstance(old_ref, str) and old_ref else None,
     )
+
+
+def _merge_group(mg: dict[str, Any], repo: str) -> CiContext:
+    """The candidate ``base_sha..head_sha`` of the PR named in ``head_ref``."""
+    head_ref = str(mg.get("head_ref") or "")
+    base_ref = str(mg.get("base_ref") or "").removeprefix("refs/heads/")
+    m = _QUEUE_REF.fullmatch(head_ref)
+    if m is None or not base_ref or m.group(1) != base_ref:
+        raise UsageError(
+            f"cannot tell which pull request the merge-queue ref {head_ref!r} "
+            f"(base {base_ref!r}) belongs to",
+            help="expected head_ref gh-readonly-queue/<base>/pr-<N>-<sha> (GitHub's merge queue)",
+        )
+    return CiContext(
+        platform="github",
+        base=_sha(mg.get("base_sha"), "merge_group.base_sha"),
+        head=_sha(mg.get("head_sha"), "merge_group.head_sha"),
+        number=int(m.group(2)),
+        repo=repo,
+        author=None,
+        pusher=None,  # GitHub pushed the candidate; the PR's pushers come from the API
+        target_branch=base_ref,
+        merge_queue=True,
+    )
+
+
+def _sha(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", value):
+        raise UsageError(f"the event payload's {what} is not a commit sha: {value!r}")
+    return value
 
 
 def _gitlab(env: Mapping[str, str]) -> CiContext:
@@ -179,7 +212,15 @@ def review_data(ctx: CiContext, *, refuse_overwritten_rules: bool) -> ReviewData
     if ctx.platform == "github":
         from traingate.approvals import github
 
-        data = github.fetch(ctx.repo, ctx.number, pusher=ctx.pusher)
+        # A merge-queue candidate is GitHub's commit: the pushers and reviews are
+        # those of the PR's own head, which the API names (issue #14 class 12).
+        data = github.fetch(
+            ctx.repo,
+            ctx.number,
+            pusher=ctx.pusher,
+            head=None if ctx.merge_queue else ctx.head,
+            base_ref=ctx.target_branch if ctx.merge_queue else None,
+        )
     else:
         from traingate.approvals import gitlab
 
@@ -188,11 +229,24 @@ def review_data(ctx: CiContext, *, refuse_overwritten_rules: bool) -> ReviewData
             ctx.number,
             refuse_overwritten_rules=refuse_overwritten_rules,
             pusher=ctx.pusher,
+            head=ctx.head,
         )
-    if ctx.author and not data.author:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if ctx.author and not data.author:
         data = replace(data, author=ctx.author)
+    if ctx.merge_queue:
+        # GitHub made the candidate commit; only that one sha is the platform's.
+        data = replace(data, platform_made=data.platform_made | {ctx.head})
+    if ctx.base_changed_from:
+        data = replace(
+            data,
+            notes=(
+                *data.notes,
+                f"the base branch changed from {ctx.base_changed_from!r} to "
+                f"{ctx.target_branch!r}: judged against {ctx.target_branch!r}",
+            ),
+        )
     return data
 
 

@@ -411,6 +411,7 @@ def _ci(args: argparse.Namespace) -> int:
     data = _merge_sources(sources)
     verdict = judge(data, policy.policy, root, merge_base=ch.merge_base, head=ch.head, base=ch.base)
     report = evaluate(ch, policy, approvals=verdict, cache_dir=_cache_dir(args))
+    report.base_ref = ctx.target_branch  # the base the decision was judged against
     for path, fmt in (
         (args.sarif, "sarif"),
         (args.json_file, "json"),

@@ -102,6 +102,9 @@ class Report:
     base: str | None = None
     head: str | None = None
     merge_base: str | None = None
+    # The branch the change was judged against (issue #14 class 12): a PR/MR
+    # retargeted to another base is judged anew, and the report says against what.
+    base_ref: str | None = None
     approvals_source: str | None = None
     enforce_approvals: bool = True
     exit_override: int | None = None  # an error before any check ran (usage/policy: 2)

@@ -59,4 +59,8 @@ class ReviewData:
     # each blocks every approval requirement, with this text as the reason.
     blockers: tuple[str, ...] = ()
     platform: str | None = None  # account namespace of author/pusher/reviews
+    # Commits the platform itself made (a GitHub merge-queue candidate): their git
+    # identities are the platform's, not a person's; their content is still held
+    # to the replay rule like every other commit's.
+    platform_made: frozenset[str] = field(default_factory=frozenset)
     author_id: int | None = None  # the author's immutable numeric account id

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from traingate.approvals import Commit, Review, ReviewData
@@ -98,11 +99,15 @@ def head_at(versions: list[tuple[datetime, str]], approved_at: Any) -> str | Non
     return best[1] if best else None
 
 
+def _api_root(api_url: str | None) -> str:
+    return (api_url or os.environ.get("CI_API_V4_URL") or DEFAULT_API).rstrip("/")
+
+
 def _connect(
     project: str, api_url: str | None, token: str | None, what: str
 ) -> tuple[str, tuple[str, str] | None, dict[int, str]]:
     """The project's API URL, the auth header and the error hints for ``what``."""
-    api = (api_url or os.environ.get("CI_API_V4_URL") or DEFAULT_API).rstrip("/")
+    api = _api_root(api_url)
     token = _token(token)
     hints = {
         401: "the token is missing or invalid: set TRAINGATE_GITLAB_TOKEN (read_api)",
@@ -121,8 +126,12 @@ def fetch(
     token: str | None = None,
     refuse_overwritten_rules: bool = False,
     pusher: str | None = None,
+    head: str | None = None,
 ) -> ReviewData:
-    """The author, approvals and commits of merge request ``project!iid``."""
+    """The author, approvals, commits and pushers of merge request ``project!iid``.
+
+    ``head`` is the head commit being judged (default: the MR's ``sha``).
+    """
     if iid <= 0:
         raise UsageError(f"not a merge request iid: {iid}")
     projects, auth, hints = _connect(project, api_url, token, "this merge request")
@@ -184,6 +193,8 @@ def fetch(
                 commit=head_at(versions, approved_at),
                 submitted_at=approved_at or "",
                 is_bot=bot,
+                platform="gitlab",
+                user_id=_user_id(user),
             )
         )
     if missing_time:
@@ -194,6 +205,7 @@ def fetch(
 
     # GitLab commits carry emails only; usernames are not part of git data.
     commits: list[Commit] = []
+    dates: list[datetime] = []
     for raw in get_all_pages(f"{base}/commits?per_page=100", token_header=auth, hints=hints):
         item = _obj(raw, "commit")
         sha = _str(item.get("id"))
@@ -204,16 +216,132 @@ def fetch(
                 sha, None, None, _str(item.get("author_email")), _str(item.get("committer_email"))
             )
         )
+        committed = _when(item.get("committed_date"))
+        if committed is not None:
+            dates.append(committed)
 
+    found = _pushers(
+        api_root=_api_root(api_url),
+        auth=auth,
+        mr=mr,
+        iid=iid,
+        shas={c.sha for c in commits},
+        head=head or _str(mr.get("sha")),
+        dates=dates,
+    )
     return ReviewData(
         source=f"gitlab:{project}!{iid}",
         author=author,
         commits=tuple(commits),
         reviews=tuple(reviews),
         pusher=pusher,
-        bots=frozenset(bots),
+        bots=frozenset(bots | found.bots),
         notes=tuple(notes),
+        pushers=frozenset(found.pushers | ({pusher} if pusher else set())),
+        blockers=tuple(found.blockers),
+        platform="gitlab",
+        author_id=_user_id(mr.get("author")),
     )
+
+
+def _user_id(user: Any) -> int | None:
+    """The account's immutable numeric id (usernames can be changed and reused)."""
+    num = user.get("id") if isinstance(user, dict) else None
+    return num if isinstance(num, int) and not isinstance(num, bool) else None
+
+
+@dataclass
+class _Pushers:
+    pushers: set[str] = field(default_factory=set)
+    bots: set[str] = field(default_factory=set)
+    blockers: list[str] = field(default_factory=list)
+
+
+def _pushers(
+    *,
+    api_root: str,
+    auth: tuple[str, str] | None,
+    mr: dict[str, Any],
+    iid: int,
+    shas: set[str],
+    head: str | None,
+    dates: list[datetime],
+) -> _Pushers:
+    """Everyone who pushed a head of the change, from the source project's push
+    events (issue #14 class 2): a push to the MR's source branch counts when it
+    left one of the change's commits as the branch tip (``push_data.commit_to``)
+    or happened while the MR was open (a force push that rewrote the change).
+    The head's pusher must be found; otherwise the approvals cannot be judged.
+    """
+    out = _Pushers()
+    branch = _str(mr.get("source_branch"))
+    source = mr.get("source_project_id")
+    target = mr.get("target_project_id", mr.get("project_id"))
+    fork = source is not None and target is not None and source != target
+    opened = _when(mr.get("created_at"))
+    if head is None or branch is None or not isinstance(source, int):
+        out.blockers.append(
+            f"merge request !{iid} names no head commit, source branch or source project: "
+            "who pushed it cannot be determined"
+        )
+        return out
+    # Events are listed newest first across the whole project; read only those
+    # since the day before the oldest commit (or the MR) was made. A commit date
+    # is the committer's claim: a date set in the past only reads more pages,
+    # one set in the future hides nothing the MR's own date does not bound.
+    since = min([*dates, *([opened] if opened else [])], default=None)
+    after = f"&after={(since - timedelta(days=1)).date().isoformat()}" if since else ""
+    url = f"{api_root}/projects/{source}/events?action=pushed&per_page=100{after}"
+    try:
+        events = get_all_pages(url, token_header=auth)
+    except ApiError as exc:
+        if fork and exc.status in (401, 403, 404):
+            why = (
+                f"the merge request comes from a fork (project {source}) whose events the "
+                "token cannot read; give the token read_api on the fork, or open the merge "
+                "request from a branch of this project"
+            )
+        else:
+            why = f"{exc.message}; the token needs read_api on project {source}"
+        out.blockers.append(
+            f"who pushed the head {head[:12]} of merge request !{iid} cannot be determined: {why}"
+        )
+        return out
+    head_known = False
+    bulk = False
+    for raw in events:
+        event = raw if isinstance(raw, dict) else {}
+        data = event.get("push_data")
+        data = data if isinstance(data, dict) else {}
+        if data.get("ref") is None and data.get("ref_count"):
+            bulk = True  # a push of many refs at once names none of them
+        if data.get("ref_type", "branch") != "branch" or data.get("ref") != branch:
+            continue
+        tip = _str(data.get("commit_to"))
+        when = _when(event.get("created_at"))
+        if tip not in shas and tip != head and not (opened and when and when >= opened):
+            continue
+        user = event.get("author")
+        name = _username(user) or _str(event.get("author_username"))
+        if name is None:
+            continue
+        out.pushers.add(name)
+        if _is_bot(user):
+            out.bots.add(name)
+        head_known = head_known or tip == head
+    if not head_known:
+        hint = (
+            " (a push of several branches at once is recorded without its branch: push the "
+            "branch alone)"
+            if bulk
+            else ""
+        )
+        out.blockers.append(
+            f"who pushed the head {head[:12]} of merge request !{iid} cannot be determined: "
+            f"no push event of {branch!r} in project {source} names it{hint}; push the "
+            "branch again, or check that the token can read the project's events (read_api)"
+        )
+    return out
 
 
 def merged_request_for_commit(

@@ -299,9 +299,12 @@ def get_all_pages(
     headers: Mapping[str, str] | None = None,
     hints: Mapping[int, str] | None = None,
     sleep: Callable[[float], None] | None = None,
+    items_key: str | None = None,
 ) -> list[Any]:
     """Every item of a paginated JSON list, following Link rel="next" (or X-Next-Page).
 
+    ``items_key`` names the list inside each page's object, for endpoints that
+    wrap it (GitHub's ``{"total_count": N, "workflow_runs": [...]}``).
     Fails rather than truncates: a page that is not a list, a next link to another
     host (the token would follow it), or more than ``max_pages`` pages is an ApiError.
     """
@@ -318,9 +321,12 @@ def get_all_pages(
             hints=hints,
             sleep=sleep,
         )
+        if items_key is not None:
+            data = data.get(items_key) if isinstance(data, dict) else None
         if not isinstance(data, list):
+            what = f"a JSON list in {items_key!r}" if items_key else "a JSON list"
             raise ApiError(
-                f"GET {current}: expected a JSON list, got {type(data).__name__}",
+                f"GET {current}: expected {what}, got {type(data).__name__}",
                 help=NOT_JSON_HELP,
             )
         items.extend(data)

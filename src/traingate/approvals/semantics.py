@@ -143,6 +143,7 @@ def merge(sources: Sequence[ReviewData]) -> ReviewData:
             notes=merged.notes + other.notes,
             pushers=merged.pushers | other.pushers,
             signers=merged.signers + other.signers,
+            platform_made=merged.platform_made | other.platform_made,
             blockers=merged.blockers + other.blockers,
         )
     return merged
@@ -336,6 +337,8 @@ def _commit_people(
         return out
     rng = f"{merge_base}..{head}"
     for sha, _an, ae, _cn, ce in git.commit_identities(root, rng):
+        if sha in data.platform_made:
+            continue
         out.append((("email", ae), f"authored commit {sha[:12]}"))
         if ce.casefold() not in PLATFORM_COMMITTERS:
             out.append((("email", ce), f"committed commit {sha[:12]}"))

@@ -62,6 +62,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "base": report.base,
         "head": report.head,
         "merge_base": report.merge_base,
+        "base_ref": report.base_ref,
         "approvals_enforced": report.enforce_approvals,
         "approvals_source": report.approvals_source,
         "policy": {"source": report.policy_source, "sha256": report.policy_sha256},

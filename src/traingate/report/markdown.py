@@ -12,10 +12,12 @@ def _cell(text: str) -> str:
 def render(report: Report) -> str:
     icon = "✅" if report.decision == "pass" else "⛔"
     out = [f"## {icon} traingate: {report.decision}", ""]
-    out.append(f"Policy `{report.policy_source}` · {len(report.changed_files)} changed files")
+    header = f"Policy `{report.policy_source}` · {len(report.changed_files)} changed files"
+    if report.base_ref:  # a retargeted PR is judged against its new base (issue #14)
+        header += f" · base `{_cell(report.base_ref)}`"
     if report.head:
-        out.append(f" · head `{report.head[:12]}`")
-    out.append("")
+        header += f" · head `{report.head[:12]}`"
+    out += [header, ""]
     if report.errors:
         out += ["### Errors", ""]
         out += [f"- {_cell(e.splitlines()[0])}" for e in report.errors]
