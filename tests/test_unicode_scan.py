@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from traingate.unicode_scan import _CANDIDATES, UnicodeIssue, scan_text
+from traingate.unicode_scan import (
+    _CANDIDATES,
+    UnicodeIssue,
+    scan_source,
+    scan_text,
+    source_encoding,
+)
 
 from .fuzz import fuzz
 
@@ -321,3 +327,65 @@ def test_scan_never_crashes_and_stays_sorted(text: str) -> None:
     for issue in issues:
         assert 1 <= issue.line <= len(lines)
         assert 1 <= issue.column <= len(lines[issue.line - 1])
+
+
+# --- scan_source: bytes read the way their reader decodes them (issue #14, class 11) ---
+
+
+@fuzz(200)
+@given(st.lists(_PY_ALPHABET, max_size=60).map("".join))
+def test_scan_source_of_utf8_bytes_is_scan_text(text: str) -> None:
+    data = text.encode("utf-8")
+    expected = scan_text(text, python=True)
+    assert scan_source(data, python=True) == expected
+    assert source_encoding(data) is None  # the alphabet cannot spell "coding"
+    assert scan_source(data, python=True, pep263=True) == expected
+    cookie = b"# -*- coding: utf-8 -*-\n"
+    assert scan_source(cookie + data, python=True, pep263=True) == scan_text(
+        cookie.decode() + text, python=True
+    )
+
+
+@fuzz(200)
+@given(st.lists(_PY_ALPHABET.filter(lambda c: c != "\r"), max_size=60).map("".join))
+def test_utf7_source_is_scanned_as_python_decodes_it(text: str) -> None:
+    """UTF-7 keeps "\\n" as is, so git's lines are the decoded lines: every issue
+    but the declaration is exactly what scanning the decoded text finds."""
+    head = "# coding: utf-7\n"
+    data = head.encode() + text.encode("utf-7")
+    issues = scan_source(data, python=True, pep263=True)
+    assert issues[0] == UnicodeIssue("unicode-encoding-cookie", 1, 11, issues[0].message)
+    assert [i for i in issues if i.rule_id != "unicode-encoding-cookie"] == scan_text(
+        head + text, python=True
+    )
+
+
+_CODECS = st.sampled_from(
+    [
+        "utf-7",
+        "unicode_escape",
+        "raw_unicode_escape",
+        "latin-1",
+        "shift_jis",
+        "iso2022_jp",
+        "utf-16",
+        "cp037",
+        "rot13",
+        "nope",
+        "idna",
+        "punycode",
+    ]
+)
+
+
+@fuzz(300)
+@given(_CODECS, st.binary(max_size=80))
+def test_scan_source_never_crashes_on_any_bytes_and_codec(codec: str, body: bytes) -> None:
+    data = f"# coding: {codec}\n".encode() + body
+    issues = scan_source(data, python=True, pep263=True)
+    assert [(i.line, i.column) for i in issues if i.rule_id == "unicode-encoding-cookie"] == [
+        (1, 11)
+    ]
+    git_lines = data.count(b"\n") + 1
+    assert all(1 <= i.line <= git_lines and i.column >= 1 for i in issues)
+    assert [(i.line, i.column) for i in issues] == sorted((i.line, i.column) for i in issues)

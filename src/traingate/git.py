@@ -36,23 +36,99 @@ _KEEP_GIT_VARS = frozenset(
     }
 )
 
-# Per-invocation config: never run repository-configured helpers, never print
-# quoted paths, never take a lock on the index just to read.
+# Per-invocation config: never run repository-configured helpers, never take a
+# lock on the index just to read, and read git in ONE fixed output dialect
+# (issue #14, class 7). ``-c`` is read after the system, global, repository and
+# include files, so these win whatever the runner's or the repository's config
+# says (``i18n.logOutputEncoding=UTF-16`` once turned every identity into
+# UTF-16 and let the author approve their own change). System config is still
+# read (GIT_CONFIG_NOSYSTEM stays off): it carries the runner's proxy, CA and
+# safe.directory settings, and everything in it that shapes output is pinned here.
 _SAFE_CONFIG = (
-    "-c",
-    "core.quotepath=off",
+    # Helpers and side effects.
     "-c",
     "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    # Encodings and quoting: logs, identities and messages in UTF-8; paths raw.
+    "-c",
+    "i18n.logOutputEncoding=UTF-8",
+    "-c",
+    "i18n.commitEncoding=UTF-8",
+    "-c",
+    "core.quotepath=off",
+    # No colour escapes, no signature output (showSignature also runs gpg.program),
+    # no decorations, full ids, no .mailmap from the change rewriting identities.
+    "-c",
+    "color.ui=never",
+    "-c",
+    "color.diff=never",
+    "-c",
+    "log.showSignature=false",
+    "-c",
+    "log.decorate=false",
+    "-c",
+    "log.abbrevCommit=false",
+    "-c",
+    "log.mailmap=false",
+    "-c",
+    "log.showRoot=true",
+    "-c",
+    "format.pretty=medium",
+    "-c",
+    "core.abbrev=no",
+    # Patch shape: prefixes, paths, hunks (interHunkContext merges -U0 hunks and
+    # adds unchanged lines to "added"), file order, submodule sections, binary
+    # detection; context and algorithm also feed `git patch-id`.
     "-c",
     "diff.noprefix=false",
     "-c",
     "diff.mnemonicPrefix=false",
     "-c",
+    "diff.srcPrefix=a/",
+    "-c",
+    "diff.dstPrefix=b/",
+    "-c",
     "diff.relative=false",
     "-c",
     "diff.renames=true",
     "-c",
-    "core.hooksPath=/dev/null",
+    "diff.context=3",
+    "-c",
+    "diff.interHunkContext=0",
+    "-c",
+    "diff.algorithm=myers",
+    "-c",
+    "diff.indentHeuristic=true",
+    "-c",
+    "diff.suppressBlankEmpty=false",
+    "-c",
+    "diff.orderFile=/dev/null",
+    "-c",
+    "diff.submodule=short",
+    "-c",
+    "core.bigFileThreshold=512m",
+    "-c",
+    "patchid.stable=true",
+    "-c",
+    "patchid.verbatim=false",
+    # merge-tree (approvals replay): which tree a clean merge writes.
+    "-c",
+    "merge.renames=true",
+    "-c",
+    "merge.directoryRenames=conflict",
+    "-c",
+    "merge.renormalize=false",
+    "-c",
+    "merge.conflictStyle=merge",
+    # Trailer parsing (coauthors): an alphanumeric comment char turns trailer
+    # lines into "comments", other separators change which lines are trailers.
+    "-c",
+    "core.commentChar=#",
+    "-c",
+    "core.commentString=#",
+    "-c",
+    "trailer.separators=:",
 )
 
 NULL_OID_RE = re.compile(r"^0+$")
@@ -77,9 +153,14 @@ def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def command(*args: str) -> list[str]:
+    """The argv of a git call in the fixed dialect: every git spawn goes through here."""
+    return ["git", *_SAFE_CONFIG, *args]
+
+
 def run(cwd: str | Path, *args: str, stdin: bytes | None = None, check: bool = True) -> bytes:
     """Run git and return stdout; raise GitError naming the command on failure."""
-    cmd = ["git", *_SAFE_CONFIG, *args]
+    cmd = command(*args)
     try:
         proc = subprocess.run(
             cmd, cwd=cwd, input=stdin, capture_output=True, env=git_env(), check=False
@@ -212,7 +293,7 @@ class BlobReader:
         if self._proc is None:
             try:
                 self._proc = subprocess.Popen(
-                    ["git", *_SAFE_CONFIG, "cat-file", "--batch"],
+                    command("cat-file", "--batch"),
                     cwd=self._cwd,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
@@ -391,20 +472,159 @@ def untracked(cwd: str | Path) -> list[str]:
 
 
 def rev_list(cwd: str | Path, *args: str) -> list[str]:
-    return run(cwd, "rev-list", *args).decode().split()
+    """Commit ids from ``git rev-list ARGS``; anything else in the output is an error."""
+    out = run(cwd, "rev-list", *args)
+    ids = out.decode("ascii", "replace").split()
+    bad = next((i for i in ids if not _OID_RE.match(i)), None)
+    if bad is not None:  # issue #14: a line we do not understand blocks
+        raise GitError(f"`git rev-list {' '.join(args)}` printed {bad[:80]!r}, not a commit id")
+    return ids
+
+
+def _utf8(out: bytes, what: str) -> str:
+    """Strict UTF-8: a wrong decode could change who wrote a commit (issue #14)."""
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GitError(
+            f"{what} printed bytes that are not UTF-8 (byte {exc.start}: "
+            f"{out[max(exc.start - 20, 0) : exc.end + 20]!r}); identities cannot be read"
+        ) from exc
+
+
+_IDENTITY_RE = re.compile(
+    r"([0-9a-f]{40}|[0-9a-f]{64})\0([^\0]*)\0([^\0]*)\0([^\0]*)\0([^\0]*)\0\0"
+)
 
 
 def commit_identities(cwd: str | Path, rev_range: str) -> list[tuple[str, str, str, str, str]]:
-    """(sha, author name, author email, committer name, committer email) per commit."""
-    fmt = "%H%x00%an%x00%ae%x00%cn%x00%ce%x00"
-    out = run(cwd, "log", "-z", f"--format={fmt}", rev_range, "--").decode("utf-8", "replace")
-    fields = out.replace("\n", "").split("\0")
+    """(sha, author name, author email, committer name, committer email) per commit.
+
+    Parsed strictly: UTF-8 (pinned by ``i18n.logOutputEncoding``) and exactly the
+    records asked for, or GitError naming the range.
+    """
+    out = run(
+        cwd,
+        "log",
+        "-z",
+        "--format=%H%x00%an%x00%ae%x00%cn%x00%ce%x00",
+        "--end-of-options",
+        rev_range,
+        "--",
+    )
+    text = _utf8(out, f"`git log {rev_range}`")
     rows = []
-    for i in range(0, len(fields) - 4, 5):
-        sha, an, ae, cn, ce = fields[i : i + 5]
-        if sha:
-            rows.append((sha.strip(), an, ae, cn, ce))
+    pos = 0
+    while pos < len(text):
+        m = _IDENTITY_RE.match(text, pos)
+        if m is None:
+            raise GitError(
+                f"`git log {rev_range}` printed an identity record traingate cannot parse: "
+                f"{text[pos : pos + 80]!r}"
+            )
+        rows.append((m[1], m[2], m[3], m[4], m[5]))
+        pos = m.end()
     return rows
+
+
+class CoAuthor(NamedTuple):
+    commit: str
+    name: str
+    email: str  # "" when the trailer names no <email>
+
+
+# Ported from git's trailer.c (find_separator, trailer_info_get, unfold_value):
+# git finds the trailer block, we split its lines exactly as git does.
+_C_SPACE = " \t\n\v\f\r"
+_TRAILER_RECORD_RE = re.compile(r"([0-9a-f]{40}|[0-9a-f]{64})\0([^\0]*)\0\0")
+_CO_AUTHOR_KEY = "co-authored-by"
+
+
+def coauthors(cwd: str | Path, rev_range: str) -> list[CoAuthor]:
+    """Every ``Co-authored-by:`` trailer of the commits in ``rev_range``, in log order.
+
+    One ``git log`` call: git's own trailer parser finds each message's trailer
+    block (``%(trailers)`` with no options prints it verbatim), and the block's
+    lines are split here the way git's parser splits them: a token of ASCII
+    letters, digits and ``-``, optional blanks, ``:``; indented lines continue the
+    previous trailer; the key matches case-insensitively.
+
+    Why not ``%(trailers:key=Co-authored-by,valueonly)`` (issue #14): git renames
+    trailer tokens through ``trailer.<name>.key`` config before it filters, and an
+    entry in any config file (even ``trailer.co-authored-by-x.key``, which matches
+    by prefix) is consulted before a ``-c`` pin, so one config line would hide
+    every co-author. The verbatim block depends only on ``trailer.separators`` and
+    ``core.commentChar``, both pinned; configured trailer names can only make git
+    recognize a block it would not, which adds co-authors and never removes one.
+    """
+    out = run(
+        cwd, "log", "-z", "--format=%H%x00%(trailers)%x00", "--end-of-options", rev_range, "--"
+    )
+    text = _utf8(out, f"`git log {rev_range}`")
+    found: list[CoAuthor] = []
+    pos = 0
+    while pos < len(text):
+        m = _TRAILER_RECORD_RE.match(text, pos)
+        if m is None:
+            raise GitError(
+                f"`git log {rev_range}` printed a trailer record traingate cannot parse: "
+                f"{text[pos : pos + 80]!r}"
+            )
+        pos = m.end()
+        for key, value in _trailers(m[2]):
+            if key.lower() == _CO_AUTHOR_KEY:
+                name, email = _name_email(value)
+                found.append(CoAuthor(m[1], name, email))
+    return found
+
+
+def _find_separator(line: str) -> int:
+    """git's find_separator with separators ":": the index of ":" or -1."""
+    blank = False
+    for i, c in enumerate(line):
+        if c == ":":
+            return i
+        if not blank and ((c.isascii() and c.isalnum()) or c == "-"):
+            continue
+        if i and c in " \t":
+            blank = True
+            continue
+        break
+    return -1
+
+
+def _trailers(block: str) -> list[tuple[str, str]]:
+    """(token, unfolded value) for each trailer line of a verbatim trailer block."""
+    entries: list[str] = []
+    last_is_trailer = False
+    # Lines end at "\n" only, terminator kept, as git's strbuf_split_buf does.
+    for line in re.findall(r"[^\n]*\n|[^\n]+\Z", block):
+        if last_is_trailer and line[0] in _C_SPACE:
+            entries[-1] += line
+            continue
+        entries.append(line)
+        last_is_trailer = _find_separator(line) >= 1
+    out = []
+    for entry in entries:
+        sep = _find_separator(entry)
+        if sep < 1:
+            continue  # a non-trailer line inside the block
+        value = re.sub(f"\n[{_C_SPACE}]*", " ", entry[sep + 1 :].strip(_C_SPACE))
+        out.append((entry[:sep].strip(_C_SPACE), value.strip(_C_SPACE)))
+    return out
+
+
+_NAME_EMAIL_RE = re.compile(r"(.*?)[ \t]*<([^<>]*)>")
+
+
+def _name_email(value: str) -> tuple[str, str]:
+    """``Name <email>`` as git writes identities; a bare address is an email."""
+    m = _NAME_EMAIL_RE.fullmatch(value)
+    if m is not None:
+        return m[1], m[2].strip()
+    if re.fullmatch(r"[^\s<>@]+@[^\s<>@]+", value):
+        return "", value
+    return value, ""
 
 
 def patch_id(cwd: str | Path, a: str, b: str) -> str | None:
@@ -420,7 +640,7 @@ def patch_id(cwd: str | Path, a: str, b: str) -> str | None:
 
 def is_ancestor(cwd: str | Path, a: str, b: str) -> bool:
     proc = subprocess.run(
-        ["git", *_SAFE_CONFIG, "merge-base", "--is-ancestor", a, b],
+        command("merge-base", "--is-ancestor", a, b),
         cwd=cwd,
         capture_output=True,
         env=git_env(),
@@ -431,7 +651,7 @@ def is_ancestor(cwd: str | Path, a: str, b: str) -> bool:
 
 def notes(cwd: str | Path, ref: str, commit: str) -> bytes | None:
     proc = subprocess.run(
-        ["git", *_SAFE_CONFIG, "notes", f"--ref={ref}", "show", commit],
+        command("notes", f"--ref={ref}", "show", commit),
         cwd=cwd,
         capture_output=True,
         env=git_env(),

@@ -27,6 +27,13 @@ Three kinds of problem, all of which make code read differently from how it runs
   semgrep rule for ``exec``), and ``unicode-mixed-script-identifier`` when letters of
   different scripts are mixed in one word (Cyrillic ``а`` in ``pаssword``).
 
+* ``unicode-encoding-cookie`` (:func:`scan_source` on Python source): a PEP 263
+  source-encoding declaration naming anything but UTF-8 (or its subset ASCII).
+  CPython then decodes the file with that codec while reviewers, diff views,
+  semgrep and ``ast`` read UTF-8: with ``utf-7`` the ``+AAo-`` in a comment is a
+  newline to Python, so the "comment" after it runs (issue #14, class 11). The
+  other rules then read the text as CPython decodes it.
+
 Normal non-ASCII text (accented words, Chinese comments, emoji in strings, Greek
 identifiers such as ``α``) is not reported. Lines are counted on ``\\n`` only (as git
 does); columns count code points, 1-based.
@@ -35,18 +42,20 @@ does); columns count code points, 1-based.
 from __future__ import annotations
 
 import bisect
+import codecs
 import re
 import unicodedata
 from collections.abc import Collection, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["UnicodeIssue", "scan_text"]
+__all__ = ["EncodingCookie", "UnicodeIssue", "scan_source", "scan_text", "source_encoding"]
 
 BIDI = "unicode-bidi-control"
 INVISIBLE = "unicode-invisible"
 CONFUSABLE = "unicode-confusable-identifier"
 MIXED_SCRIPT = "unicode-mixed-script-identifier"
+COOKIE = "unicode-encoding-cookie"
 
 
 class UnicodeIssue(NamedTuple):
@@ -565,6 +574,17 @@ def _identifier_hits(text: str) -> Iterator[_Hit]:
             yield _Hit(MIXED_SCRIPT, start + mixed[0], end, mixed[1])
 
 
+def _hits(text: str, python: bool) -> list[_Hit]:
+    hits = list(_invisible_hits(text))
+    if python and not text.isascii():
+        hits.extend(_identifier_hits(text))
+    return hits
+
+
+def _sorted(issues: list[UnicodeIssue]) -> list[UnicodeIssue]:
+    return sorted(issues, key=lambda x: (x.line, x.column, x.rule_id))
+
+
 def scan_text(
     text: str, lines: Collection[int] | None = None, *, python: bool = False
 ) -> list[UnicodeIssue]:
@@ -574,9 +594,7 @@ def scan_text(
     the whole text is still read, since whether a line is code depends on earlier
     lines. ``python``: also check identifiers in code (not in strings or comments).
     """
-    hits = list(_invisible_hits(text))
-    if python and not text.isascii():
-        hits.extend(_identifier_hits(text))
+    hits = _hits(text, python)
     if not hits:
         return []
     line_starts = [0]
@@ -592,5 +610,137 @@ def scan_text(
             continue
         column = hit.start - line_starts[line - 1] + 1
         issues.append(UnicodeIssue(hit.rule, line, column, hit.message))
-    issues.sort(key=lambda x: (x.line, x.column, x.rule_id))
-    return issues
+    return _sorted(issues)
+
+
+# --- PEP 263 source encodings (issue #14, class 11) ---------------------------------
+
+# CPython's cookie: "coding", ":" or "=", a name, in a comment that is the whole of
+# line 1, or of line 2 when line 1 is blank or a comment (Parser/tokenizer.c,
+# get_coding_spec; the regex is the one in PEP 263 and Lib/tokenize.py).
+_COOKIE_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_BLANK_OR_COMMENT_RE = re.compile(rb"^[ \t\f]*(?:#|$)")
+# CPython turns \r\n and a lone \r into \n before it looks for the cookie, both for
+# files it runs and for bytes passed to compile() (what import does).
+_UNIVERSAL_EOL = re.compile(rb"\r\n|\r|\n")
+_BOM = b"\xef\xbb\xbf"
+# Codecs under which the bytes mean what a UTF-8 reader sees. ASCII is allowed: it
+# is a strict subset, so a file either decodes to the same text or does not run.
+_SAME_AS_UTF8 = frozenset(["utf-8", "ascii"])
+
+
+class EncodingCookie(NamedTuple):
+    declared: str  # the name as written
+    codec: str | None  # codecs' name for it; None: unknown, or not a text encoding
+    offset: int  # byte offset of the declared name
+
+
+def _normal_name(name: str) -> str:
+    """Lib/tokenize.py _get_normal_name (tokenizer.c get_normal_name): "utf-8-*"
+    is UTF-8 whatever follows, "latin-1-*" is ISO-8859-1."""
+    enc = name[:12].lower().replace("_", "-")
+    if enc == "utf-8" or enc.startswith("utf-8-"):
+        return "utf-8"
+    if enc in ("latin-1", "iso-8859-1", "iso-latin-1") or enc.startswith(
+        ("latin-1-", "iso-8859-1-", "iso-latin-1-")
+    ):
+        return "iso-8859-1"
+    return name
+
+
+def source_encoding(data: bytes) -> EncodingCookie | None:
+    """The source-encoding declaration CPython obeys in ``data``, or None."""
+    pos = len(_BOM) if data.startswith(_BOM) else 0
+    for _ in range(2):
+        eol = _UNIVERSAL_EOL.search(data, pos)
+        end = eol.start() if eol else len(data)
+        line = data[pos:end]
+        m = _COOKIE_RE.match(line)
+        if m is not None:
+            declared = m[1].decode("ascii")
+            try:
+                info = codecs.lookup(_normal_name(declared))
+            except LookupError:
+                return EncodingCookie(declared, None, pos + m.start(1))
+            # CPython refuses bytes-to-bytes and str-to-str codecs (rot13, hex...).
+            text_codec = getattr(info, "_is_text_encoding", True)
+            return EncodingCookie(declared, info.name if text_codec else None, pos + m.start(1))
+        if eol is None or not _BLANK_OR_COMMENT_RE.match(line):
+            return None
+        pos = eol.end()
+    return None
+
+
+def _cookie_issue(data: bytes, cookie: EncodingCookie) -> UnicodeIssue:
+    line_start = data.rfind(b"\n", 0, cookie.offset) + 1
+    line = data.count(b"\n", 0, cookie.offset) + 1
+    column = len(data[line_start : cookie.offset].decode("utf-8", "replace")) + 1
+    if cookie.codec is None:
+        what = "which Python cannot decode source with (an unknown codec, or not a text encoding)"
+    else:
+        what = f"so Python decodes this file as {cookie.codec}, not as UTF-8"
+    return UnicodeIssue(
+        COOKIE,
+        line,
+        column,
+        f"source-encoding declaration {cookie.declared!r}, {what}: reviewers, diff views "
+        "and scanners read UTF-8, so the code that runs can differ from the code reviewed "
+        "(with utf-7 or unicode_escape, text inside a comment becomes code)",
+    )
+
+
+def _decode_by_line(data: bytes, codec: str) -> tuple[str, list[int]]:
+    """``data`` decoded as CPython would, and where each git line (ended by \\n)
+    starts in the decoded text. A stateful codec may emit a line's text with the
+    next line's; it is then reported on the later line."""
+    decoder = codecs.getincrementaldecoder(codec)("replace")
+    parts: list[str] = []
+    starts: list[int] = []
+    total = 0
+    chunks = data.split(b"\n")
+    for i, chunk in enumerate(chunks):
+        last = i == len(chunks) - 1
+        starts.append(total)
+        part = decoder.decode(chunk if last else chunk + b"\n", final=last)
+        parts.append(part)
+        total += len(part)
+    return "".join(parts), starts
+
+
+def scan_source(
+    data: bytes,
+    lines: Collection[int] | None = None,
+    *,
+    python: bool = False,
+    pep263: bool = False,
+) -> list[UnicodeIssue]:
+    """:func:`scan_text` on file content, decoded the way its reader decodes it.
+
+    ``pep263``: the bytes are Python source that CPython compiles, so a
+    source-encoding declaration (PEP 263) decides the decoding. One naming
+    anything but UTF-8 or ASCII is an ``unicode-encoding-cookie`` issue, reported
+    whatever ``lines`` says (it changes the meaning of every line), and the other
+    rules read the text as that codec decodes it, so a bidi control written in
+    UTF-7 is still found. Lines are git's (\\n-separated byte lines); columns count
+    decoded characters. Anything else decodes as UTF-8, as :func:`scan_text` expects.
+    """
+    cookie = source_encoding(data) if pep263 else None
+    if cookie is None or cookie.codec in _SAME_AS_UTF8:
+        return scan_text(data.decode("utf-8", "replace"), lines, python=python)
+    issues = [_cookie_issue(data, cookie)]
+    if cookie.codec is None:  # Python would not run it; read it as everyone else does
+        return _sorted(issues + scan_text(data.decode("utf-8", "replace"), lines, python=python))
+    try:
+        text, starts = _decode_by_line(data, cookie.codec)
+    except (UnicodeError, ValueError, TypeError, LookupError):
+        # A codec that fails even with errors="replace": the cookie issue blocks,
+        # and the rest is read as everyone else reads it.
+        return _sorted(issues + scan_text(data.decode("utf-8", "replace"), lines, python=python))
+    wanted = None if lines is None else frozenset(lines)
+    for hit in _hits(text, python):
+        line = bisect.bisect_right(starts, hit.start)
+        if wanted is None or line in wanted:
+            issues.append(
+                UnicodeIssue(hit.rule, line, hit.start - starts[line - 1] + 1, hit.message)
+            )
+    return _sorted(issues)

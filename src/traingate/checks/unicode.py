@@ -3,7 +3,10 @@
 Bidi controls reorder what a reviewer sees versus what the interpreter parses
 (CVE-2021-42574); zero-width and other invisible characters split or disguise
 identifiers; NFKC-folding identifiers (fullwidth ``ｅｘｅｃ`` is ``exec`` to
-Python) and mixed-script homoglyphs make two names look alike.
+Python) and mixed-script homoglyphs make two names look alike. A Python
+source-encoding declaration other than UTF-8 makes CPython read different text
+from what everyone else reads (issue #14, class 11): it is a finding of its own,
+and the other rules read Python source as CPython decodes it.
 """
 
 from __future__ import annotations
@@ -16,25 +19,33 @@ from traingate.findings import Finding
 from traingate.policy.model import Severity
 
 ID = "unicode"
-DESCRIPTION = "Bidi controls, invisible characters and confusable identifiers in added lines."
+DESCRIPTION = (
+    "Bidi controls, invisible characters, confusable identifiers and non-UTF-8 "
+    "source-encoding declarations in added lines."
+)
 
 _PY = {".py", ".pyi", ".pyw", ".pth", ".ipynb"}
+# Files CPython compiles from bytes, where a PEP 263 declaration decides the
+# decoding; notebook cells and .pth lines reach Python as text and ignore one.
+_PEP263 = {".py", ".pyi", ".pyw"}
 _SEVERITY = {
     "unicode-bidi-control": Severity.ERROR,
     "unicode-invisible": Severity.ERROR,
     "unicode-confusable-identifier": Severity.ERROR,
     "unicode-mixed-script-identifier": Severity.WARNING,
+    "unicode-encoding-cookie": Severity.ERROR,
 }
 _HELP = {
     "unicode-bidi-control": "remove the control character; if the text needs it, escape it (\\u202e)",
     "unicode-invisible": "remove the invisible character or write it as an escape",
     "unicode-confusable-identifier": "use the plain ASCII spelling of the identifier",
     "unicode-mixed-script-identifier": "spell the identifier in one script",
+    "unicode-encoding-cookie": "save the file as UTF-8 and remove the coding declaration",
 }
 
 
 def run(ctx: Context) -> list[Finding]:
-    from traingate.unicode_scan import scan_text
+    from traingate.unicode_scan import scan_source
 
     out: list[Finding] = []
     for f in ctx.files:
@@ -44,8 +55,13 @@ def run(ctx: Context) -> list[Finding]:
         lines = None if ctx.scan_all else set(f.added_lines)
         if lines is not None and not lines:
             continue
-        python = posixpath.splitext(f.path)[1].lower() in _PY or _python_shebang(text)
-        for issue in scan_text(text, lines, python=python):
+        ext = posixpath.splitext(f.path)[1].lower()
+        shebang = _python_shebang(text)
+        data = ctx.change.read(f.new_oid) or b""
+        issues = scan_source(
+            data, lines, python=ext in _PY or shebang, pep263=ext in _PEP263 or shebang
+        )
+        for issue in issues:
             out.append(_finding(f, issue.rule_id, issue.line, issue.column, issue.message))
     return out
 
