@@ -352,3 +352,31 @@ def test_a_co_author_cannot_approve(
     assert code == 1
     (rej,) = req(doc)["rejected"]
     assert rej["user"] == "bob" and rej["reason"].startswith("co-authored commit ")
+
+
+def test_merge_attributes_in_the_change_cannot_make_a_conflicting_replay_clean(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The change declares `train.py merge=union`: git would then "resolve" the
+    # replay's conflict by concatenating both sides, and a head built that way
+    # would match it. The replay must be git's plain merge, so it conflicts.
+    repo.write(".traingate.yaml", POLICY.replace("{n}", "1"))
+    repo.write("train.py", "lr = 0.1\n")
+    repo.commit("base")
+    repo.branch("feature")
+    repo.write(".gitattributes", "train.py merge=union\n")
+    repo.write("train.py", "lr = 0.01\n")
+    approved = repo.commit("lower lr", who="mallory")
+    repo.checkout("main")
+    repo.write("train.py", "lr = 0.2\n")
+    repo.commit("main raises lr")
+    repo.checkout("feature")
+    # The head: main plus the union "resolution" (both lines: the later one wins).
+    tree = repo.git("merge-tree", "--write-tree", "main", "feature").split()[0]
+    assert "lr = 0.01" in repo.git("cat-file", "-p", f"{tree}:train.py")
+    landed = repo.git("commit-tree", tree, "-p", "main", "-m", "rebased", who="mallory").strip()
+    repo.git("reset", "-q", "--hard", landed)
+    code, doc = check(repo, tmp_path, capsys, {"reviews": [review("bob", approved)]})
+    assert code == 1, doc
+    (rej,) = req(doc)["rejected"]
+    assert "conflicts with the new base, in train.py" in rej["reason"]

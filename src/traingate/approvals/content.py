@@ -16,6 +16,7 @@ requirements whose paths the residual does not touch.
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,29 @@ def replay_tree(root: Path, reviewed_mb: str, reviewed: str, onto: str) -> tuple
     ours = _commit(root, tree_of(root, onto), reviewed_mb)
     theirs = _commit(root, tree_of(root, reviewed), reviewed_mb)
     # -z --name-only --no-messages: "<tree>\0" then one "<path>\0" per conflict.
-    out = git.run(
-        root,
+    # merge-tree honours merge attributes (merge=union turns a conflict into a
+    # "clean" concatenation), and merge-ort reads them from the merged trees'
+    # own .gitattributes, i.e. from the change. Run it as in a bare repository
+    # (2.39 then reads attributes only from config, here none), from an empty
+    # directory, so the replay is git's plain three-way merge.
+    with tempfile.TemporaryDirectory(prefix="traingate-replay-") as empty:
+        out = _merge_tree(root, empty, ours, theirs)
+    tree, *conflicts = out.split(b"\0")
+    oid = tree.decode("ascii", "replace").strip()
+    if not _OID.fullmatch(oid):
+        raise GitError(f"could not replay {reviewed[:12]} onto {onto[:12]}: {out[:200]!r}")
+    return oid, not any(conflicts)
+
+
+def _merge_tree(root: Path, empty: str, ours: str, theirs: str) -> bytes:
+    gitdir = git.run(root, "rev-parse", "--absolute-git-dir").decode().strip()
+    return git.run(
+        empty,
+        f"--git-dir={gitdir}",
+        "-c",
+        "core.bare=true",
+        "-c",
+        "core.attributesFile=/dev/null",
         "merge-tree",
         "--write-tree",
         "--name-only",
@@ -70,11 +92,6 @@ def replay_tree(root: Path, reviewed_mb: str, reviewed: str, onto: str) -> tuple
         theirs,
         check=False,
     )
-    tree, *conflicts = out.split(b"\0")
-    oid = tree.decode("ascii", "replace").strip()
-    if not _OID.fullmatch(oid):
-        raise GitError(f"could not replay {reviewed[:12]} onto {onto[:12]}: {out[:200]!r}")
-    return oid, not any(conflicts)
 
 
 def _commit(root: Path, tree: str, parent: str) -> str:
