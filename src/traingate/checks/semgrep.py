@@ -36,6 +36,7 @@ from traingate.checks.base import Context
 from traingate.errors import CheckError
 from traingate.findings import Finding
 from traingate.policy.model import SemgrepSettings, Severity
+from traingate.unicode_scan import decode_python
 
 ID = "semgrep"
 DESCRIPTION = "The traingate semgrep rule pack (and the policy's own rule dirs) on changed code."
@@ -282,6 +283,11 @@ def _target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target 
         problem = (
             problem or f"is not valid UTF-8 (byte {exc.start}); it cannot be checked as written"
         )
+    decoded = decode_python(data) if ext in _PY_EXT else None
+    if decoded is not None:
+        # A PEP 263 cookie: scan what CPython compiles, mapped back to git's
+        # lines (unicode-encoding-cookie blocks the file as well).
+        return Target(oid, path, ext, decoded[0], line_map=decoded[1], problem=problem)
     if ext == ".ipynb":
         target = _notebook(oid, path, text)
     elif ext == ".pth":
