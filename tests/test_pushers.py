@@ -746,3 +746,42 @@ def test_gitlab_events_api_failure_blocks(
     assert "approvals cannot be judged: who pushed the head" in out
     assert "server error HTTP 500" in out
     assert len(api_server.hits("/api/v4/projects/42/events")) == 5  # retried, bounded
+
+
+def test_github_whitespace_variant_pushed_after_approval_is_stale(
+    origin: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api_server: ApiServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue #14 class 1 in `traingate ci`: alice approved mallory's head; mallory
+    force-pushes the same diff with one line's indentation changed. The
+    approval names the old head: stale for train.py, blocked on the review run."""
+    origin.checkout("feature")
+    origin.git("reset", "-q", "--hard", "main")
+    origin.write("train.py", "x = 2\n" + "if False:\n    pass\n")
+    approved = origin.commit("tune", who="mallory")
+    origin.git("reset", "-q", "--hard", "main")
+    origin.write("train.py", "x = 2\n" + "if False:\n    pass\n".replace("    pass", "  pass"))
+    head = origin.commit("tune", who="mallory")
+    origin.checkout("main")
+    runs = [gh_run(100, head, "mallory", uid=UIDS["mallory"])]
+    serve_pr(api_server, origin, [approve("alice", approved)], runs)
+    work = clone_shallow(origin, "feature", tmp_path / "work")
+    work_git = ["git", "-C", str(work), "fetch", "-q", str(origin.path), approved]
+    subprocess.run(work_git, check=True)  # the approved commit is known to the runner
+    gh_job(
+        monkeypatch, tmp_path, api_server, "pull_request_review",
+        pr_payload(origin, "submitted", "alice"),
+    )  # fmt: skip
+    code, doc = run_json(work, capsys)
+    assert code == 1, doc
+    req = training(doc)
+    assert req["approved_by"] == []
+    assert req["rejected"] == [
+        {
+            "user": "alice",
+            "reason": f"stale: approved {approved[:12]}; the change has changed since, in train.py",
+        }
+    ]

@@ -470,3 +470,28 @@ def test_principals_by_key(keys: Keys) -> None:
     ).stdout.split()[1]
     assert by_key == {fingerprint: frozenset({"alice", "carol", "bob", "dave"})}
     assert unreadable == [6, 7, 8]
+
+
+def test_signed_approval_note_copied_onto_a_whitespace_variant_is_stale(
+    repo: Repo, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #14 class 1, signed flow: bob signs version A; alice force-pushes B,
+    where only indentation differs, and copies bob's note onto B. The statement
+    still names A: the approval is stale for train.py."""
+    base(repo, keys)
+    alice = keys["alice"][0]
+    repo.write("train.py", "for b in loader:\n    step(b)\n    sched.step()\n")
+    approved = commit(repo, "A", "alice", alice)
+    approve(repo, keys["bob"][0], "bob")
+    repo.git("reset", "-q", "--hard", "main")
+    repo.write("train.py", "for b in loader:\n    step(b)\nsched.step()\n")
+    variant = commit(repo, "B", "alice", alice)
+    repo.git("notes", "--ref=refs/notes/traingate-approvals", "copy", approved, variant)
+    code, doc = check(repo, capsys)
+    assert code == 1
+    r = training(doc)
+    assert r["approved_by"] == []
+    assert any(
+        x["user"] == "bob" and x["reason"].startswith(f"stale: approved {approved[:12]}")
+        for x in r["rejected"]
+    ), r
