@@ -3,6 +3,7 @@ README promises exist."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,22 @@ def test_readme_quickstart_is_exactly_two_commands() -> None:
     ]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert test_command in ci.splitlines()
+
+
+def test_every_test_docs_approvals_names_exists() -> None:
+    """docs/approvals.md backs each class and comparison cell with a test: a
+    renamed or deleted test must not leave the docs claiming it (issue #14)."""
+    text = (ROOT / "docs" / "approvals.md").read_text(encoding="utf-8")
+    named = 0
+    current = None
+    for m in re.finditer(r"`(?:(?:tests/)?(test_\w+\.py))?(?:::(\w+))?`", text):
+        file, func = m.group(1), m.group(2)
+        if file:
+            current = file
+            assert (ROOT / "tests" / file).is_file(), file
+        if func:
+            assert current is not None, func
+            source = (ROOT / "tests" / current).read_text(encoding="utf-8")
+            assert f"def {func}(" in source, f"{current}::{func}"
+            named += 1
+    assert named >= 40
