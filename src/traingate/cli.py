@@ -531,9 +531,8 @@ def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         sys.stdout.write(schema_json())
         return int(ExitCode.PASS)
     if args.policy_command == "explain":
-        from traingate.policy.explain import explain
-
         from traingate import aliases, git
+        from traingate.policy.explain import explain
 
         if args.policy:
             loaded = policy_load.load_file(args.policy)
@@ -544,7 +543,9 @@ def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             head = git.resolve_commit(root, "HEAD")
             loaded = policy_load.load_from_git(root, head)
         names = None
-        if root is not None and head is not None:  # every name the paths have through HEAD's symlinks
+        if (
+            root is not None and head is not None
+        ):  # every name the paths have through HEAD's symlinks
             fold = loaded.policy.case_insensitive_paths
             names = aliases.at_revision(root, head, args.paths, fold=fold)
         sys.stdout.write(explain(loaded, args.paths, names))
