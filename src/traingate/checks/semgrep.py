@@ -451,6 +451,13 @@ def _custom_dirs(
                     origins.append((str(target), f"{os.fsdecode(name)}@{rev[:12]}"))
             if not any(dest.iterdir()):
                 raise CheckError(f"rule dir {rel!r} has no rules at the trusted base {rev[:12]}")
+        elif ctx.change.mode != "scan":
+            # No trusted revision (a repository's first commit, a new root pushed):
+            # the working tree is the change itself, so its rules cannot judge it.
+            raise CheckError(
+                f"rule dir {rel!r} cannot be read from a trusted base: this change has none",
+                help="commit the rule dir to the protected branch first, or check with `scan`",
+            )
         else:
             src = ctx.change.root / rel
             if not src.is_dir():
