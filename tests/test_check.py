@@ -155,10 +155,25 @@ def test_sarif_validates_against_the_official_schema(
     schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)
     results = sarif["runs"][0]["results"]
-    assert {r["ruleId"] for r in results} == {"repo-symlink-outside", "approval-required"}
-    link = next(r for r in results if r["ruleId"] == "repo-symlink-outside")
-    assert link["level"] == "error"
+    assert {r["ruleId"] for r in results} == {
+        "traingate/repo-symlink-outside",
+        "traingate/approval-required",
+    }
+    link = next(r for r in results if r["ruleId"] == "traingate/repo-symlink-outside")
+    assert link["level"] == "error" and link["properties"]["rule"] == "repo-symlink-outside"
     assert link["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "data_link"
+    # Descriptors come from the catalog (issue #15), never from a finding's text;
+    # every rule links its own page; %SRCROOT% is defined (issue #19).
+    run = sarif["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    desc = rules["traingate/repo-symlink-outside"]
+    assert desc["shortDescription"]["text"].startswith("an added or changed symlink points")
+    assert desc["helpUri"].endswith("docs/checks/repository.md#repo-symlink-outside")
+    assert rules["traingate/approval-required"]["helpUri"].endswith("docs/approvals.md#semantics")
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file:///")
+    reqs = [r for r in results if r["ruleId"] == "traingate/approval-required"]
+    assert all(len(r["locations"]) == 1 for r in reqs)  # one result per requirement
+    assert "training-code" in {r["properties"]["requirement"] for r in reqs}
 
 
 def test_markdown_report(policy_repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,7 +38,7 @@ def test_exception_in_any_check_blocks_with_exit_3(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    module = importlib.import_module(REGISTRY[check_id])
+    module = REGISTRY[check_id]
 
     def boom(ctx: object) -> list[object]:
         raise RuntimeError(f"injected failure in {check_id}")

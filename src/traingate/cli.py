@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rtest.add_argument("dirs", nargs="*", metavar="DIR", help="custom rule directories")
     rtest.add_argument("--no-builtin", action="store_true", help="skip the shipped rule pack")
+    rlist = rsub.add_parser("list", help="list every rule id traingate can report (the catalog)")
+    rlist.add_argument("--check", metavar="ID", help="only the rules of this check")
+    rlist.add_argument("--format", choices=("text", "json"), default="text")
+    rule = sub.add_parser("rule", help="print a rule's documentation, offline (like `ruff rule`)")
+    rule.add_argument("rule_id", metavar="ID")
 
     pol = sub.add_parser("policy", help="validate, explain and export the policy schema")
     psub = pol.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", parser_class=_Parser)
@@ -287,6 +292,16 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from traingate.rules import test_rules
 
         return test_rules(args.dirs, builtin=not args.no_builtin)
+    if args.command == "rules" and args.rules_command == "list":
+        from traingate.catalog import render_list
+
+        sys.stdout.write(render_list(args.check, args.format))
+        return int(ExitCode.PASS)
+    if args.command == "rule":
+        from traingate.catalog import render_rule
+
+        sys.stdout.write(render_rule(args.rule_id))
+        return int(ExitCode.PASS)
     parser.print_help()
     return int(ExitCode.USAGE)
 

@@ -18,13 +18,19 @@ def docs_dir() -> Path | None:
 
 
 def rule_doc(rule_id: str, check: str) -> str | None:
+    """The documentation page of a rule (the catalog decides which page)."""
+    from traingate import catalog
+
+    rule = catalog.all_rules().get(rule_id)
+    page = rule.page.split("#")[0] if rule is not None else f"checks/{check}.md"
+    return page_text(page)
+
+
+def page_text(page: str) -> str | None:
     base = docs_dir()
     if base is None:
         return None
-    page = (
-        base / "rules" / f"{rule_id}.md" if check == "semgrep" else base / "checks" / f"{check}.md"
-    )
     try:
-        return page.read_text(encoding="utf-8")
+        return (base / page).read_text(encoding="utf-8")
     except OSError:
         return None

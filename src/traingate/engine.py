@@ -16,7 +16,7 @@ from traingate import paths
 from traingate.approvals.semantics import Verdict
 from traingate.change import Change
 from traingate.checks import REGISTRY, load
-from traingate.checks.base import Context
+from traingate.checks.base import Check, Context
 from traingate.findings import ExemptionUse, Finding, Outcome, Report, Requirement
 from traingate.policy.load import LoadedPolicy
 from traingate.policy.model import Action, CheckSettings, Policy, RequireApproval, Severity
@@ -60,7 +60,10 @@ def evaluate(
             continue  # nothing relevant changed: the check (and its imports) never start
         ctx = Context(change, policy, settings, covered, cache_dir, change.mode == "scan")
         try:
-            findings.extend(load(check_id).run(ctx))
+            check = load(check_id)
+            produced = check.run(ctx)
+            _declared(check, produced)
+            findings.extend(produced)
         except Exception as exc:  # fail closed, whatever went wrong
             report.errors.append(_describe(check_id, exc))
     findings = [
@@ -78,6 +81,16 @@ def evaluate(
         report.requirements = approval_requirements(change, policy, report.findings, verdict)
         report.warnings.extend(verdict.notes)
     return report
+
+
+def _declared(check: Check, produced: Sequence[Finding]) -> None:
+    """Every finding carries a rule id its check declares (issue #15); the
+    semgrep pack's ids are declared by its YAML files, custom packs by theirs."""
+    if check.ID == "semgrep":
+        return
+    unknown = sorted({f.rule_id for f in produced if f.rule_id not in check.RULES})
+    if unknown:
+        raise RuntimeError(f"findings with undeclared rule ids: {', '.join(unknown)}")
 
 
 def _describe(check_id: str, exc: Exception) -> str:

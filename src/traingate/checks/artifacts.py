@@ -7,6 +7,7 @@ the added or modified files of a change.
 
 from __future__ import annotations
 
+from traingate.catalog import Rule, declare
 from traingate.change import Status
 from traingate.checks.base import Context
 from traingate.findings import Finding
@@ -14,6 +15,84 @@ from traingate.policy.model import Severity
 
 ID = "artifacts"
 DESCRIPTION = "Pickle-based model files (allow-listed globals), safetensors headers, LFS pointers."
+
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "artifact-pickle-global",
+            Severity.ERROR,
+            "the pickle imports a global that is not on the allow list",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-pickle-malformed",
+            Severity.ERROR,
+            "the primary pickle stream cannot be parsed",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-pickle-suspicious",
+            Severity.ERROR,
+            "only allowed globals, used abusively (calling computed values, mutating imported objects)",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-nested-pickle",
+            Severity.ERROR,
+            "a pickle or zip embedded inside a pickle imports non-allowed globals",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-zip-malformed",
+            Severity.ERROR,
+            "readers may disagree about the archive, or it hides content",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-torchscript",
+            Severity.ERROR,
+            "a TorchScript archive: its code is compiled and run by torch.jit.load",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-safetensors-invalid",
+            Severity.ERROR,
+            "the safetensors header does not validate",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-npy-malformed",
+            Severity.ERROR,
+            "the .npy header does not parse",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-compressed-unsupported",
+            Severity.ERROR,
+            "compressed with a codec the standard library lacks (lz4): it cannot be vetted",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-too-large",
+            Severity.ERROR,
+            "a scan limit was hit: the file is not vetted",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-lfs-pointer",
+            Severity.WARNING,
+            "a Git LFS pointer: the content is not in the change and was not scanned",
+            category="model-artifact",
+        ),
+        Rule(
+            "artifact-scan-error",
+            Severity.ERROR,
+            "the scanner itself failed (a bug): the artifact is not vetted",
+            category="model-artifact",
+        ),
+    ],
+)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -35,18 +114,14 @@ def run(ctx: Context) -> list[Finding]:
         for issue in scan_artifact(f.new_path, data):
             where = f" (in {issue.member})" if issue.member else ""
             out.append(
-                Finding(
+                RULES.finding(
+                    issue.rule_id,
                     path=f.new_path,
-                    line=None,
-                    column=None,
-                    check=ID,
-                    rule_id=issue.rule_id,
                     severity=Severity.ERROR if issue.severity == "ERROR" else Severity.WARNING,
                     message=issue.message
                     + ("" if issue.member and issue.member in issue.message else where),
                     help="load weights with safetensors or torch.load(..., weights_only=True); "
                     "see docs/checks/artifacts.md",
-                    category="model-artifact",
                 )
             )
     return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from traingate.catalog import Catalog
 from traingate.change import Change, ChangedFile
 from traingate.findings import Finding
 from traingate.policy.load import LoadedPolicy
@@ -26,5 +27,6 @@ class Context:
 class Check(Protocol):
     ID: str
     DESCRIPTION: str
+    RULES: Catalog
 
     def run(self, ctx: Context) -> list[Finding]: ...

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from traingate import configdiff, paths
+from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile, Status
 from traingate.checks.base import Context
 from traingate.configdiff import ConfigDoc, KeyChange, format_path, match_key_pattern
@@ -23,6 +24,90 @@ from traingate.policy.model import ConfigRule, Policy, Severity
 
 ID = "config"
 DESCRIPTION = "Key-level policy for training configs; risky env, launcher and dependency changes."
+
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "config-trust-remote-code",
+            Severity.ERROR,
+            "any …trust_remote_code key becomes true",
+            category="config",
+        ),
+        Rule(
+            "config-dangerous-target",
+            Severity.ERROR,
+            "a Hydra/OmegaConf _target_ (or class_path) resolves into os, subprocess, builtins, importlib, pickle, runpy, ctypes, eval/exec, torch.load…",
+            category="config",
+        ),
+        Rule(
+            "config-auto-map",
+            Severity.ERROR,
+            "auto_map is added to a model config.json / tokenizer_config.json (transformers imports code from the repo)",
+            category="config",
+        ),
+        Rule(
+            "config-duplicate-key",
+            Severity.ERROR,
+            "a YAML or JSON key is repeated: the later value silently wins",
+            category="config",
+        ),
+        Rule(
+            "config-python-tag",
+            Severity.ERROR,
+            "a custom YAML tag (!!python/object/apply:...) that constructs objects when loaded unsafely",
+            category="config",
+        ),
+        Rule(
+            "config-parse-error",
+            Severity.ERROR,
+            "a config in a checked path does not parse (the parser's line and column)",
+            category="config",
+        ),
+        Rule(
+            "config-risky-env",
+            Severity.ERROR,
+            "a launcher script or env file sets a risky variable (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, LD_PRELOAD, PYTHONPATH to a temp dir, PYTHONSTARTUP, NCCL_* error handling)",
+            category="config",
+        ),
+        Rule(
+            "config-dependency-source",
+            Severity.ERROR,
+            "a dependency is swapped for a URL, git+, a local path, or an extra index",
+            category="config",
+        ),
+        Rule(
+            "config-key-change",
+            Severity.WARNING,
+            "a key matching approval_keys is added, changed or removed",
+            category="config",
+        ),
+        Rule(
+            "config-forbidden",
+            Severity.ERROR,
+            "a key (and value) matching forbid",
+            category="config",
+        ),
+        Rule(
+            "config-target-not-allowed",
+            Severity.ERROR,
+            "a _target_ outside target_allow module prefixes",
+            category="config",
+        ),
+        Rule(
+            "config-url-host",
+            Severity.ERROR,
+            "a URL value whose host is not in url_hosts",
+            category="config",
+        ),
+        Rule(
+            "config-out-of-bounds",
+            Severity.ERROR,
+            "a numeric key outside bounds",
+            category="config",
+        ),
+    ],
+)
 
 # _target_ prefixes that turn a config into code execution.
 _DANGEROUS_MODULES = (
@@ -127,7 +212,6 @@ def run(ctx: Context) -> list[Finding]:
                 _finding(
                     f,
                     "config-parse-error",
-                    Severity.ERROR,
                     exc.line,
                     exc.column,
                     f"cannot parse {fmt.upper()}: {exc.message}; an unparseable config is blocked",
@@ -172,23 +256,19 @@ def _max_nodes(fmt: str) -> int:
 def _finding(
     f: ChangedFile,
     rule: str,
-    sev: Severity,
     line: int | None,
     col: int | None,
     msg: str,
     help: str | None = None,
     group: str | None = None,
 ) -> Finding:
-    return Finding(
+    return RULES.finding(
+        rule,
         path=f.path,
         line=line,
         column=col,
-        check=ID,
-        rule_id=rule,
-        severity=sev,
         message=msg,
         help=help or "see docs/checks/config.md",
-        category="config",
         approval_group=group,
     )
 
@@ -198,7 +278,6 @@ def _structural(f: ChangedFile, doc: ConfigDoc) -> Iterator[Finding]:
         yield _finding(
             f,
             "config-duplicate-key",
-            Severity.ERROR,
             v.line,
             v.column,
             f"duplicate key {format_path(v.path)}: the later value silently wins",
@@ -208,7 +287,6 @@ def _structural(f: ChangedFile, doc: ConfigDoc) -> Iterator[Finding]:
         yield _finding(
             f,
             "config-python-tag",
-            Severity.ERROR,
             v.line,
             v.column,
             f"custom YAML tag at {format_path(v.path)} constructs Python objects when loaded unsafely",
@@ -227,7 +305,6 @@ def _builtin_keys(f: ChangedFile, name: str, changes: list[KeyChange]) -> Iterat
             yield _finding(
                 f,
                 "config-trust-remote-code",
-                Severity.ERROR,
                 c.line,
                 c.column,
                 f"{where}: true runs Python code shipped with the model repository",
@@ -242,7 +319,6 @@ def _builtin_keys(f: ChangedFile, name: str, changes: list[KeyChange]) -> Iterat
                 yield _finding(
                     f,
                     "config-dangerous-target",
-                    Severity.ERROR,
                     c.line,
                     c.column,
                     f"{where} = {c.new!r} makes instantiating this config run arbitrary code",
@@ -259,7 +335,6 @@ def _builtin_keys(f: ChangedFile, name: str, changes: list[KeyChange]) -> Iterat
             yield _finding(
                 f,
                 "config-auto-map",
-                Severity.ERROR,
                 c.line,
                 c.column,
                 f"{where} added: transformers will import custom code from the repository",
@@ -283,7 +358,6 @@ def _pyproject(f: ChangedFile, changes: list[KeyChange]) -> Iterator[Finding]:
             yield _finding(
                 f,
                 "config-dependency-source",
-                Severity.ERROR,
                 c.line,
                 c.column,
                 f"{path} = {c.new!r}: a dependency from a URL or another index",
@@ -302,7 +376,6 @@ def _env_lines(f: ChangedFile, text: str) -> Iterator[Finding]:
             yield _finding(
                 f,
                 "config-risky-env",
-                Severity.ERROR,
                 n,
                 m.start() + 1,
                 f"sets {m.group(0).split('=')[0].strip()!r} ({_ENV_WHY[kind]})",
@@ -330,7 +403,6 @@ def _dependency_lines(f: ChangedFile, text: str) -> Iterator[Finding]:
             yield _finding(
                 f,
                 "config-dependency-source",
-                Severity.ERROR,
                 n,
                 line.find(stripped) + 1,
                 f"dependency source changed: {stripped!r}",
@@ -353,7 +425,6 @@ def _policy_rule(
                 yield _finding(
                     f,
                     "config-forbidden",
-                    Severity.ERROR,
                     c.line,
                     c.column,
                     f"{where} = {c.new!r} is forbidden by config rule {rule.name!r}",
@@ -362,7 +433,6 @@ def _policy_rule(
             yield _finding(
                 f,
                 "config-key-change",
-                Severity.WARNING,
                 c.line,
                 c.column,
                 f"{where}: {c.kind} ({_show(c.old)} -> {_show(c.new)}) needs approval (rule {rule.name!r})",
@@ -382,7 +452,6 @@ def _policy_rule(
             yield _finding(
                 f,
                 "config-target-not-allowed",
-                Severity.ERROR,
                 c.line,
                 c.column,
                 f"{where} = {c.new!r} is outside the allowed modules of rule {rule.name!r}",
@@ -397,7 +466,6 @@ def _policy_rule(
                 yield _finding(
                     f,
                     "config-url-host",
-                    Severity.ERROR,
                     c.line,
                     c.column,
                     f"{where} points at host {host!r}, not in the allowed hosts of rule {rule.name!r}",
@@ -414,7 +482,6 @@ def _policy_rule(
                 yield _finding(
                     f,
                     "config-out-of-bounds",
-                    Severity.ERROR,
                     c.line,
                     c.column,
                     f"{where} = {c.new} is outside [{bound.min}, {bound.max}] (rule {rule.name!r})",

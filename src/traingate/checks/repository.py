@@ -11,6 +11,7 @@ import posixpath
 import re
 
 from traingate import paths
+from traingate.catalog import Rule, declare
 from traingate.change import MODE_EXEC, ChangedFile, Status
 from traingate.checks.base import Context
 from traingate.findings import Finding
@@ -18,6 +19,55 @@ from traingate.policy.model import Severity
 
 ID = "repository"
 DESCRIPTION = "Symlinks, submodules, mode changes, .gitattributes tricks and odd paths."
+
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "repo-symlink-outside",
+            Severity.ERROR,
+            "an added or changed symlink points outside the repository (absolute, or .. past the root)",
+            category="repository",
+        ),
+        Rule(
+            "repo-symlink-into-sensitive",
+            Severity.ERROR,
+            "a symlink's target is inside a sensitive path of the policy",
+            category="repository",
+        ),
+        Rule(
+            "repo-file-replaced-by-symlink",
+            Severity.ERROR,
+            "a regular file became a symlink",
+            category="repository",
+        ),
+        Rule("repo-symlink", Severity.WARNING, "any other symlink is added", category="repository"),
+        Rule(
+            "repo-submodule",
+            Severity.ERROR,
+            "a submodule (gitlink) is added or re-pointed",
+            category="repository",
+        ),
+        Rule(
+            "repo-made-executable",
+            Severity.WARNING,
+            "a file's mode changes to executable",
+            category="repository",
+        ),
+        Rule(
+            "repo-gitattributes",
+            Severity.ERROR,
+            "an added .gitattributes line sets filter, diff, merge, binary, text, eol, working-tree-encoding, export-ignore or linguist-*",
+            category="repository",
+        ),
+        Rule(
+            "repo-odd-path",
+            Severity.WARNING,
+            "a path contains control characters (newlines), a leading dash, ./.. segments or surrounding spaces",
+            category="repository",
+        ),
+    ],
+)
 
 # Attributes that change what git (and review UIs) show or run for a path.
 _RISKY_ATTR = re.compile(
@@ -40,19 +90,9 @@ def run(ctx: Context) -> list[Finding]:
     return out
 
 
-def _finding(
-    f: ChangedFile, rule: str, sev: Severity, msg: str, help: str, line: int | None = None
-) -> Finding:
-    return Finding(
-        path=f.path,
-        line=line,
-        column=1 if line else None,
-        check=ID,
-        rule_id=rule,
-        severity=sev,
-        message=msg,
-        help=help,
-        category="repository",
+def _finding(f: ChangedFile, rule: str, msg: str, help: str, line: int | None = None) -> Finding:
+    return RULES.finding(
+        rule, path=f.path, line=line, column=1 if line else None, message=msg, help=help
     )
 
 
@@ -66,7 +106,6 @@ def _symlink(ctx: Context, f: ChangedFile, sensitive: list[str], fold: bool) -> 
             _finding(
                 f,
                 "repo-symlink-outside",
-                Severity.ERROR,
                 f"symlink points outside the repository: {target!r}",
                 "commit the file itself instead of a link to outside content",
             )
@@ -78,7 +117,6 @@ def _symlink(ctx: Context, f: ChangedFile, sensitive: list[str], fold: bool) -> 
             _finding(
                 f,
                 "repo-symlink-into-sensitive",
-                Severity.ERROR,
                 f"symlink points into a sensitive path: {target!r} -> {joined}",
                 "a link lets edits through one path change a protected one; commit a copy instead",
             )
@@ -88,7 +126,6 @@ def _symlink(ctx: Context, f: ChangedFile, sensitive: list[str], fold: bool) -> 
             _finding(
                 f,
                 "repo-file-replaced-by-symlink",
-                Severity.ERROR,
                 f"a regular file was replaced by a symlink to {target!r}",
                 "keep the file; a link hides its content from the diff",
             )
@@ -97,7 +134,6 @@ def _symlink(ctx: Context, f: ChangedFile, sensitive: list[str], fold: bool) -> 
         _finding(
             f,
             "repo-symlink",
-            Severity.WARNING,
             f"symlink added: -> {target!r}",
             "prefer real files in training repositories",
         )
@@ -112,7 +148,6 @@ def _gitlink(f: ChangedFile) -> list[Finding]:
         _finding(
             f,
             "repo-submodule",
-            Severity.ERROR,
             f"submodule {verb} at {f.path} ({(f.new_oid or '')[:12]}): its code is not in this diff",
             "review the submodule's commits, or vendor the code so the gate can read it",
         )
@@ -125,7 +160,6 @@ def _mode(f: ChangedFile) -> list[Finding]:
             _finding(
                 f,
                 "repo-made-executable",
-                Severity.WARNING,
                 f"file mode changed {f.old_mode} -> {f.new_mode} (now executable)",
                 "training code rarely needs the executable bit; say why in the change",
             )
@@ -140,7 +174,6 @@ def _odd_path(f: ChangedFile) -> list[Finding]:
                 _finding(
                     f,
                     "repo-odd-path",
-                    Severity.WARNING,
                     f"path contains control characters, a leading dash or dot segments: {p!r}",
                     "rename the file to a plain path",
                 )
@@ -161,7 +194,6 @@ def _gitattributes(ctx: Context, f: ChangedFile) -> list[Finding]:
                 _finding(
                     f,
                     "repo-gitattributes",
-                    Severity.ERROR,
                     f".gitattributes sets {m.group(1)!r}: it changes how git and review tools show or process files",
                     "attributes can hide code from diffs or run filters; have security review it",
                     line=n,

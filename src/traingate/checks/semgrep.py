@@ -31,15 +31,52 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from traingate.catalog import Rule, declare
 from traingate.change import Change, ChangedFile, Status, is_binary
 from traingate.checks.base import Context
 from traingate.errors import CheckError
 from traingate.findings import Finding
 from traingate.policy.model import SemgrepSettings, Severity
-from traingate.unicode_scan import decode_python
 
 ID = "semgrep"
 DESCRIPTION = "The traingate semgrep rule pack (and the policy's own rule dirs) on changed code."
+
+# The check's own rules; the pack's rules are declared by their YAML files.
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "semgrep-parse-error",
+            Severity.ERROR,
+            "semgrep cannot parse a file in a checked path",
+            category="scanner",
+        ),
+        Rule(
+            "semgrep-skipped",
+            Severity.ERROR,
+            "semgrep did not scan a file it was given",
+            category="scanner",
+        ),
+        Rule(
+            "semgrep-incomplete",
+            Severity.ERROR,
+            "semgrep gave up on a file (timeout, memory)",
+            category="scanner",
+        ),
+        Rule(
+            "python-syntax-error",
+            Severity.ERROR,
+            "CPython's own parser rejects a Python file (Python 2, broken code)",
+            category="scanner",
+        ),
+        Rule(
+            "source-unreadable",
+            Severity.ERROR,
+            "a file has NUL bytes, is not UTF-8, or is larger than max_file_bytes",
+            category="scanner",
+        ),
+    ],
+)
 
 CACHE_VERSION = "1"
 _PY_EXT = {".py", ".pyi", ".pyw"}
@@ -283,7 +320,11 @@ def _target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target 
         problem = (
             problem or f"is not valid UTF-8 (byte {exc.start}); it cannot be checked as written"
         )
-    decoded = decode_python(data) if ext in _PY_EXT else None
+    decoded = None
+    if ext in _PY_EXT:
+        from traingate.unicode_scan import decode_python
+
+        decoded = decode_python(data)
     if decoded is not None:
         # A PEP 263 cookie: scan what CPython compiles, mapped back to git's
         # lines (unicode-encoding-cookie blocks the file as well).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile
 from traingate.checks.base import Context
 from traingate.findings import Finding
@@ -17,6 +18,30 @@ from traingate.policy.model import Severity
 
 ID = "suppression"
 DESCRIPTION = "Added nosemgrep/nosec comments and .semgrepignore changes."
+
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "suppress-nosemgrep",
+            Severity.ERROR,
+            "an added line contains nosemgrep / nosem",
+            category="suppression",
+        ),
+        Rule(
+            "suppress-nosec",
+            Severity.WARNING,
+            "an added line contains # nosec or # noqa: S… (bandit/ruff security codes)",
+            category="suppression",
+        ),
+        Rule(
+            "suppress-ignore-file",
+            Severity.ERROR,
+            ".semgrepignore, .bandit, .trivyignore or .gitleaksignore is added, changed, renamed or deleted",
+            category="suppression",
+        ),
+    ],
+)
 
 _NOSEMGREP = re.compile(r"\bnosem(?:grep)?\b", re.IGNORECASE)
 _NOSEC = re.compile(
@@ -44,39 +69,31 @@ def run(ctx: Context) -> list[Finding]:
 
 
 def _ignore_file(f: ChangedFile, name: str) -> Finding:
-    return Finding(
+    return RULES.finding(
+        "suppress-ignore-file",
         path=f.path,
-        line=None,
-        column=None,
-        check=ID,
-        rule_id="suppress-ignore-file",
-        severity=Severity.ERROR,
         message=f"scanner ignore file {name} changed ({f.status.value}): it can hide files from scanners",
         help="the gate ignores it, but other scanners obey it; the security group must approve it",
-        category="suppression",
     )
 
 
 def _line(f: ChangedFile, n: int, line: str) -> list[Finding]:
-    for rx, rule, sev, what in (
-        (_NOSEMGREP, "suppress-nosemgrep", Severity.ERROR, "a nosemgrep comment"),
-        (_NOSEC, "suppress-nosec", Severity.WARNING, "a scanner suppression comment"),
+    for rx, rule, what in (
+        (_NOSEMGREP, "suppress-nosemgrep", "a nosemgrep comment"),
+        (_NOSEC, "suppress-nosec", "a scanner suppression comment"),
     ):
         m = rx.search(line)
         if m:
             return [
-                Finding(
+                RULES.finding(
+                    rule,
                     path=f.path,
                     line=n,
                     column=m.start() + 1,
                     end_line=n,
                     end_column=m.end() + 1,
-                    check=ID,
-                    rule_id=rule,
-                    severity=sev,
                     message=f"the change adds {what} ({m.group(0)!r}); traingate does not honour it",
                     help="remove it; a false positive is exempted in the trusted policy (exemptions:)",
-                    category="suppression",
                 )
             ]
     return []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 
+from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile
 from traingate.checks.base import Context
 from traingate.findings import Finding
@@ -28,20 +29,46 @@ _PY = {".py", ".pyi", ".pyw", ".pth", ".ipynb"}
 # Files CPython compiles from bytes, where a PEP 263 declaration decides the
 # decoding; notebook cells and .pth lines reach Python as text and ignore one.
 _PEP263 = {".py", ".pyi", ".pyw"}
-_SEVERITY = {
-    "unicode-bidi-control": Severity.ERROR,
-    "unicode-invisible": Severity.ERROR,
-    "unicode-confusable-identifier": Severity.ERROR,
-    "unicode-mixed-script-identifier": Severity.WARNING,
-    "unicode-encoding-cookie": Severity.ERROR,
-}
-_HELP = {
-    "unicode-bidi-control": "remove the control character; if the text needs it, escape it (\\u202e)",
-    "unicode-invisible": "remove the invisible character or write it as an escape",
-    "unicode-confusable-identifier": "use the plain ASCII spelling of the identifier",
-    "unicode-mixed-script-identifier": "spell the identifier in one script",
-    "unicode-encoding-cookie": "save the file as UTF-8 and remove the coding declaration",
-}
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "unicode-bidi-control",
+            Severity.ERROR,
+            "a bidirectional control character (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C)",
+            help="remove the control character; if the text needs it, escape it (\\u202e)",
+            category="trojan-source",
+        ),
+        Rule(
+            "unicode-invisible",
+            Severity.ERROR,
+            "a zero-width or invisible character",
+            help="remove the invisible character or write it as an escape",
+            category="trojan-source",
+        ),
+        Rule(
+            "unicode-confusable-identifier",
+            Severity.ERROR,
+            "(Python) an identifier whose NFKC form differs from how it looks",
+            help="use the plain ASCII spelling of the identifier",
+            category="trojan-source",
+        ),
+        Rule(
+            "unicode-mixed-script-identifier",
+            Severity.WARNING,
+            "(Python) an identifier mixing scripts, e.g. Latin with a Cyrillic а",
+            help="spell the identifier in one script",
+            category="trojan-source",
+        ),
+        Rule(
+            "unicode-encoding-cookie",
+            Severity.ERROR,
+            "(Python source) a PEP 263 source-encoding declaration naming anything but UTF-8 or ASCII, or a codec Python does not know",
+            help="save the file as UTF-8 and remove the coding declaration",
+            category="trojan-source",
+        ),
+    ],
+)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -72,14 +99,4 @@ def _python_shebang(text: str) -> bool:
 
 
 def _finding(f: ChangedFile, rule: str, line: int, column: int, message: str) -> Finding:
-    return Finding(
-        path=f.path,
-        line=line,
-        column=column,
-        check=ID,
-        rule_id=rule,
-        severity=_SEVERITY.get(rule, Severity.ERROR),
-        message=message,
-        help=_HELP.get(rule),
-        category="trojan-source",
-    )
+    return RULES.finding(rule, path=f.path, line=line, column=column, message=message)

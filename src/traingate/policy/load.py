@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -275,8 +275,10 @@ def _cross_check(policy: Policy, layer: _Layer) -> list[str]:
     errors: list[str] = []
     warnings: list[str] = []
 
-    def err(loc: tuple[str | int, ...], msg: str) -> None:
+    def err(loc: tuple[str | int, ...], msg: str, *, at_key: bool = False) -> None:
         pos = _position(loc, "", layer.loaded) if _owns(layer, loc) else None
+        if at_key and loc in layer.loaded.keys:
+            pos = layer.loaded.keys[loc]
         errors.append(
             f"{_where(layer.name if pos else BUILTIN_DEFAULT, pos)}: {format_loc(loc)}: {msg}"
         )
@@ -335,11 +337,58 @@ def _cross_check(policy: Policy, layer: _Layer) -> list[str]:
                 ("exemptions", i, "check"),
                 f"unknown check {ex.check!r}; known: {', '.join(CHECK_IDS)}",
             )
+    warnings += _unknown_rules(policy, layer, err)
     if errors:
         if len(errors) == 1:
             location, _, message = errors[0].partition(": ")
             raise PolicyError(message, location=location)
         raise PolicyError(f"{len(errors)} problems in the policy:\n  " + "\n  ".join(errors))
+    return warnings
+
+
+def _unknown_rules(policy: Policy, layer: _Layer, err: Callable[..., None]) -> list[str]:
+    """Rule ids and categories the repo's own layer names must exist (issue #15):
+    a misspelled tightening (`exec-os-comand: block`) would silently do nothing.
+    Only the repo's own layer is read, and the catalog is loaded only when that
+    layer names a rule, so a policy without overrides costs nothing here."""
+    own = layer.policy
+    named = [(cid, key) for cid in CHECK_IDS for key in getattr(own.checks, cid).rules]
+    exempt = [(i, ex) for i, ex in enumerate(own.exemptions) if ex.rule != "*"]
+    if not named and not exempt:
+        return []
+    from traingate import catalog
+
+    warnings: list[str] = []
+    custom = bool(policy.checks.semgrep.rule_dirs)
+
+    def problem(check: str, name: str) -> str | None:
+        if check not in CHECK_IDS:
+            return None  # reported as an unknown check
+        if name.startswith("category:"):
+            cats = catalog.categories_of(check)
+            cat = name.removeprefix("category:")
+            if cat in cats or (check == "semgrep" and custom):
+                return None
+            return f"unknown category {cat!r} for check {check!r}" + catalog.did_you_mean(cat, cats)
+        ids = catalog.rules_of(check)
+        if name in ids:
+            return None
+        if check == "semgrep" and custom:
+            warnings.append(
+                f"rule {name!r} is not in the shipped semgrep pack; it must come from "
+                f"checks.semgrep.rule_dirs ({', '.join(policy.checks.semgrep.rule_dirs)})"
+            )
+            return None
+        return f"unknown rule {name!r} for check {check!r}" + catalog.did_you_mean(name, ids)
+
+    for cid, key in named:
+        msg = problem(cid, key)
+        if msg:
+            err(("checks", cid, "rules", key), msg, at_key=True)
+    for i, ex in exempt:
+        msg = problem(ex.check, ex.rule)
+        if msg:
+            err(("exemptions", i, "rule"), msg)
     return warnings
 
 
