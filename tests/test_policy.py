@@ -57,7 +57,7 @@ sensitive_paths:
 """
     assert error_of(text) == (
         "error: .traingate.yaml:10:16: sensitive_paths[1].approvals: "
-        "Input should be greater than or equal to 1\n  help: see docs/policy.md for the schema"
+        "Input should be greater than or equal to 1\n  help: see https://github.com/traingate/traingate/blob/main/docs/policy.md for the schema"
     )
 
 
@@ -74,7 +74,7 @@ def test_duplicate_keys_are_an_error() -> None:
 
 
 def test_wrong_version_and_missing_version() -> None:
-    assert ".traingate.yaml:1:10: version: Input should be 1" in error_of("version: 2\n")
+    assert ".traingate.yaml:1:10: version: must be 1, not 2" in error_of("version: 2\n")
     assert "version: Field required" in error_of("groups: {}\n")
 
 

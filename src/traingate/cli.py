@@ -212,8 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pol = sub.add_parser("policy", help="validate, explain and export the policy schema")
     psub = pol.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", parser_class=_Parser)
-    val = psub.add_parser("validate", help="validate a policy file (default: ./.traingate.yaml)")
-    val.add_argument("file", nargs="?", default=".traingate.yaml")
+    val = psub.add_parser(
+        "validate",
+        help="validate a policy file (default: .traingate.yaml at the repository's root)",
+    )
+    val.add_argument("file", nargs="?", default=None)
     psub.add_parser("schema", help="print the JSON Schema of .traingate.yaml (for editors)")
     ptest = psub.add_parser(
         "test",
@@ -378,6 +381,59 @@ def _merge_sources(sources: list[ReviewData]) -> ReviewData:
     return merge(sources)
 
 
+def _repo_path(arg: str, root: Path | None) -> str:
+    """A path as the policy sees it: relative to the repository root, whether the
+    user gave it absolute or relative to a subdirectory (issue #18)."""
+    if root is None:
+        return arg
+    full = Path(arg) if os.path.isabs(arg) else Path.cwd() / arg
+    try:
+        rel = Path(os.path.normpath(full)).relative_to(root.resolve())
+    except ValueError:
+        try:
+            rel = Path(os.path.normpath(full)).relative_to(root)
+        except ValueError:
+            return arg  # outside the repository: judged as written
+    return rel.as_posix() + ("/" if arg.endswith("/") else "")
+
+
+def _discover_policy() -> str:
+    """The policy `check` would read: .traingate.yaml at the repository's root,
+    from any subdirectory (issue #18); outside a repository, ./.traingate.yaml."""
+    root = _repo_or_none(".")
+    if root is None:
+        return ".traingate.yaml"
+    return os.path.relpath(root / ".traingate.yaml")
+
+
+def _unmatched_paths(loaded: LoadedPolicy, file: str) -> list[str]:
+    """Sensitive-path patterns of the repository's own policy that match no file
+    at HEAD: likely a typo that leaves the code unprotected (issue #18)."""
+    from traingate import git, paths
+
+    root = _repo_or_none(str(Path(file).resolve().parent))
+    head = git.resolve_commit(root, "HEAD") if root is not None else None
+    if root is None or head is None:
+        return []
+    if Path(file).resolve() != (root / ".traingate.yaml").resolve():
+        return []
+    listing = git.run(root, "ls-tree", "-r", "-z", "--name-only", "--full-tree", head)
+    files = [p.decode("utf-8", "surrogateescape") for p in listing.split(b"\0") if p]
+    fold = loaded.policy.case_insensitive_paths
+    out = []
+    own = set(loaded.own_sensitive_paths)
+    for sp in loaded.policy.sensitive_paths:
+        if sp.name not in own:
+            continue
+        for pattern in sp.paths:
+            if not any(paths.matches([pattern], f, fold=fold) for f in files):
+                out.append(
+                    f"sensitive path {sp.name!r}: pattern {pattern!r} matches no file at HEAD "
+                    f"({head[:12]}); check it for a typo"
+                )
+    return out
+
+
 def _repo_or_none(cwd: str) -> Path | None:
     from traingate import git
 
@@ -446,10 +502,23 @@ def _scan(args: argparse.Namespace) -> int:
     from traingate.policy import load as policy_load
 
     ch = changes.scan_paths(args.paths)
-    policy = policy_load.load_file(args.policy) if args.policy else policy_load.load_builtin()
+    policy = policy_load.load_file(args.policy) if args.policy else _scan_policy()
     # No approvals exist for a scan: a finding that needs one blocks.
     report = evaluate(ch, policy, enforce_approvals=True, cache_dir=_cache_dir(args))
     return _write(args, report)
+
+
+def _scan_policy() -> LoadedPolicy:
+    """The repository's own policy as committed at HEAD, when there is one (what
+    `scan --help` promises, issue #18); otherwise the built-in default."""
+    from traingate import git
+    from traingate.policy import load as policy_load
+
+    root = _repo_or_none(".")
+    head = git.resolve_commit(root, "HEAD") if root is not None else None
+    if root is not None and head is not None and git.tree_entry(root, head, ".traingate.yaml"):
+        return policy_load.load_from_git(root, head)
+    return policy_load.load_builtin()
 
 
 def _write(args: argparse.Namespace, report: object) -> int:
@@ -527,9 +596,11 @@ def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from traingate.policy import load as policy_load
 
     if args.policy_command == "validate":
-        loaded = policy_load.load_file(args.file)
-        for w in loaded.warnings:
-            print(f"warning: {args.file}: {w}")
+        file = args.file or _discover_policy()
+        loaded = policy_load.load_file(file)
+        for w in [*loaded.warnings, *_unmatched_paths(loaded, file)]:
+            print(f"warning: {file}: {w}")
+        args.file = file
         p = loaded.policy
         print(
             f"{args.file}: valid (layers: {' + '.join(loaded.layers)}; {len(p.sensitive_paths)} sensitive "
@@ -557,13 +628,13 @@ def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             root = git.toplevel(args.repo)
             head = git.resolve_commit(root, "HEAD")
             loaded = policy_load.load_from_git(root, head)
+        targets = [_repo_path(p, root) for p in args.paths]
         names = None
-        if (
-            root is not None and head is not None
-        ):  # every name the paths have through HEAD's symlinks
+        if root is not None and head is not None:
+            # every name the paths have through HEAD's symlinks
             fold = loaded.policy.case_insensitive_paths
-            names = aliases.at_revision(root, head, args.paths, fold=fold)
-        sys.stdout.write(explain(loaded, args.paths, names))
+            names = aliases.at_revision(root, head, targets, fold=fold)
+        sys.stdout.write(explain(loaded, targets, names))
         return int(ExitCode.PASS)
     parser.parse_args(["policy", "--help"])
     return int(ExitCode.USAGE)

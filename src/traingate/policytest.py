@@ -30,8 +30,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from traingate.errors import ExitCode, UsageError
 
 
@@ -68,21 +66,97 @@ def _case_files(target: Path) -> list[Path]:
     return files
 
 
+_FILE_KEYS = {"policy", "cases"}
+_CASE_KEYS = {"name", "author", "files", "approvals", "expect"}
+_APPROVAL_KEYS = {"user", "state"}
+_EXPECT_KEYS = {
+    "decision",
+    "exit_code",
+    "requirements",
+    "requirements_exactly",
+    "findings",
+    "no_findings",
+}
+_REQUIREMENT_KEYS = {
+    "name",
+    "kind",
+    "paths",
+    "required",
+    "approvers",
+    "eligible",
+    "approved_by",
+    "rejected",
+    "missing",
+    "satisfied",
+    "reasons",
+    "error",
+}
+_FINDING_KEYS = {"rule_id", "path"}
+
+
 def _load(path: Path) -> dict[str, Any]:
+    """A case file, validated strictly (issue #18): a misspelled `expect:` key
+    would otherwise check nothing and report "ok"."""
+    from traingate.policy import yamlpos
+
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+        loaded = yamlpos.load(path.read_text(encoding="utf-8"))
+    except yamlpos.YamlProblem as exc:
+        where = f"{path}:{exc.pos.line}:{exc.pos.column}" if exc.pos else str(path)
+        raise UsageError(f"{where}: {exc.message}") from None
+    doc = loaded.value
     if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
         raise UsageError(f"{path}: expected a mapping with a `cases:` list")
+    problems: list[str] = []
+
+    def keys(loc: tuple[str | int, ...], value: Any, allowed: set[str]) -> None:
+        if not isinstance(value, dict):
+            return
+        for key in value:
+            if key not in allowed:
+                pos = loaded.keys.get((*loc, key))
+                where = f"{path}:{pos.line}:{pos.column}" if pos else str(path)
+                problems.append(
+                    f"{where}: {_dotted((*loc, key))}: unknown key{_suggest(str(key), allowed)}"
+                    f" (allowed: {', '.join(sorted(allowed))})"
+                )
+
+    keys((), doc, _FILE_KEYS)
     for i, case in enumerate(doc["cases"]):
         if (
             not isinstance(case, dict)
             or not isinstance(case.get("files"), dict)
-            or "expect" not in case
+            or ("expect" not in case)
         ):
             raise UsageError(f"{path}: cases[{i}] needs `files:` and `expect:`")
+        keys(("cases", i), case, _CASE_KEYS)
+        for j, a in enumerate(case.get("approvals") or []):
+            keys(("cases", i, "approvals", j), a, _APPROVAL_KEYS)
+        expect = case["expect"]
+        keys(("cases", i, "expect"), expect, _EXPECT_KEYS)
+        if isinstance(expect, dict):
+            for j, r in enumerate(expect.get("requirements") or []):
+                keys(("cases", i, "expect", "requirements", j), r, _REQUIREMENT_KEYS)
+            for j, f in enumerate(expect.get("findings") or []):
+                keys(("cases", i, "expect", "findings", j), f, _FINDING_KEYS)
+    if problems:
+        raise UsageError(
+            "\n".join(problems), help="the case format is in docs/policy.md (policy tests)"
+        )
     return doc
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _suggest(word: str, choices: set[str]) -> str:
+    from traingate.catalog import did_you_mean
+
+    return did_you_mean(word, choices)
 
 
 def _policy_text(doc: dict[str, Any], path: Path, override: str | None) -> str:
@@ -102,13 +176,26 @@ def _policy_text(doc: dict[str, Any], path: Path, override: str | None) -> str:
     return (path.parent / text).read_text(encoding="utf-8")
 
 
-def _git(root: Path, *args: str, who: str = "base") -> str:
+def _email_of(policy_text: str, author: str) -> str:
+    """The author's commit email: theirs from the policy's `users:` map when it
+    lists one, so the judge knows the commit is theirs (issue #14 persons)."""
+    try:
+        from traingate.policy.load import load_text
+
+        ident = load_text(policy_text, "policy").policy.users.get(author)
+    except Exception:  # the case itself reports a policy error
+        ident = None
+    return ident.emails[0] if ident is not None and ident.emails else f"{author}@example.com"
+
+
+def _git(root: Path, *args: str, who: str = "base", email: str | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    email = email or f"{who}@example.com"
     env.update(
         GIT_AUTHOR_NAME=who,
-        GIT_AUTHOR_EMAIL=f"{who}@example.com",
+        GIT_AUTHOR_EMAIL=email,
         GIT_COMMITTER_NAME=who,
-        GIT_COMMITTER_EMAIL=f"{who}@example.com",
+        GIT_COMMITTER_EMAIL=email,
     )
     out = subprocess.run(
         ["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False
@@ -136,6 +223,7 @@ def _run_case(policy_text: str, case: dict[str, Any], source: Path) -> list[str]
     from traingate.cli import main
 
     author = str(case.get("author", "author"))
+    email = _email_of(policy_text, author)
     with tempfile.TemporaryDirectory(prefix="traingate-policytest-") as tmp:
         root = Path(tmp) / "repo"
         root.mkdir()
@@ -147,7 +235,7 @@ def _run_case(policy_text: str, case: dict[str, Any], source: Path) -> list[str]
         _git(root, "checkout", "-q", "-b", "change")
         _write(root, case["files"], "after")
         _git(root, "add", "-A")
-        _git(root, "commit", "-q", "--allow-empty", "-m", "change", who=author)
+        _git(root, "commit", "-q", "--allow-empty", "-m", "change", who=author, email=email)
         head = _git(root, "rev-parse", "HEAD")
         reviews = [
             {
@@ -174,7 +262,28 @@ def _run_case(policy_text: str, case: dict[str, Any], source: Path) -> list[str]
         if not out.exists():
             return [f"the gate did not produce a report (exit {code}): {err.getvalue().strip()}"]
         report = json.loads(out.read_text())
-    return _compare(case["expect"], report)
+    problems = _compare(case["expect"], report)
+    return problems + _why(report) if problems else []
+
+
+def _why(report: dict[str, Any]) -> list[str]:
+    """What the gate decided, and why, so a failing case explains itself."""
+    out = [f"the gate decided {report['decision']!r} (exit {report['exit_code']}) because:"]
+    reasons = [f"  error: {e.splitlines()[0]}" for e in report.get("errors") or []]
+    for f in report.get("findings") or []:
+        if f.get("blocking"):
+            reasons.append(f"  finding {f['rule_id']} at {f['path']}:{f.get('line') or 1} blocks")
+    for r in report.get("requirements") or []:
+        if not r.get("satisfied"):
+            got = ", ".join(r.get("approved_by") or []) or "nobody"
+            extra = f" ({r['error']})" if r.get("error") else ""
+            reasons.append(
+                f"  requirement {r['name']}: {r['required']} approval(s) needed from "
+                f"{', '.join(r.get('approvers') or [])}, approved by {got}{extra}"
+            )
+            for who, why in ((x["user"], x["reason"]) for x in r.get("rejected") or []):
+                reasons.append(f"    {who}'s approval did not count: {why}")
+    return out + (reasons or ["  nothing blocked"])
 
 
 def _compare(expect: dict[str, Any], report: dict[str, Any]) -> list[str]:

@@ -9,11 +9,28 @@ from traingate import paths
 from traingate.checks import REGISTRY
 from traingate.engine import expand, gate_setting
 from traingate.policy.load import LoadedPolicy
+from traingate.policy.model import ConfigRule, Policy
 
 
 def _which(patterns: Sequence[str], path: str, fold: bool) -> list[str]:
     """The patterns that match on their own (negations shown as such)."""
     return [p for p in patterns if not p.startswith("!") and paths.matches([p], path, fold=fold)]
+
+
+def _config_rule(rule: ConfigRule, policy: Policy) -> str:
+    parts = []
+    if rule.approval_keys:
+        group = rule.approval_group or policy.security_group or "(no group: blocks)"
+        parts.append(f"changes to {', '.join(rule.approval_keys)} need {group}")
+    if rule.forbid:
+        parts.append(f"{len(rule.forbid)} forbidden key/value pattern(s)")
+    if rule.target_allow is not None:
+        parts.append(f"_target_ only under {', '.join(rule.target_allow) or '(nothing)'}")
+    if rule.url_hosts is not None:
+        parts.append(f"URLs only to {', '.join(rule.url_hosts) or '(no host)'}")
+    if rule.bounds:
+        parts.append(f"bounds on {', '.join(rule.bounds)}")
+    return "; ".join(parts) or "no constraints"
 
 
 def explain(
@@ -63,6 +80,9 @@ def explain(
                 out.append(f"  check {cid}: runs")
             else:
                 out.append(f"  check {cid}: not covered by its paths/exclude")
+        for rule in policy.config_rules:
+            if any(paths.matches(rule.paths, n, fold=fold) for n in names):
+                out.append(f"  config rule {rule.name}: {_config_rule(rule, policy)}")
         for ex in policy.exemptions:
             if paths.matches(ex.paths, path, fold=fold):
                 state = "EXPIRED" if ex.expires < today else "active"

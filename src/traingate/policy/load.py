@@ -27,6 +27,7 @@ class LoadedPolicy:
     warnings: tuple[str, ...] = ()
     layers: tuple[str, ...] = field(default=())
     codeowners_text: str | None = None  # CODEOWNERS named by the policy, from the same source
+    own_sensitive_paths: tuple[str, ...] = ()  # names the repo's own layer defines
 
 
 def data_dir() -> Path:
@@ -64,6 +65,7 @@ def load_text(text: str, name: str, *, source: str | None = None) -> LoadedPolic
         sha256=hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest(),
         warnings=tuple(warnings),
         layers=tuple(layers),
+        own_sensitive_paths=tuple(sp.name for sp in layer.policy.sensitive_paths),
     )
 
 
@@ -182,33 +184,141 @@ def format_loc(loc: Iterable[str | int]) -> str:
 
 
 def _policy_error(exc: ValidationError, name: str, loaded: yamlpos.Loaded) -> PolicyError:
-    problems: dict[str, list[str]] = {}
+    """pydantic's errors in the policy's own words (issue #18): one message per
+    location, no union-member tags, the allowed values, and a "did you mean"."""
+    grouped: dict[tuple[str | int, ...], list[Any]] = {}
     for err in exc.errors():
-        loc = _yaml_loc(err["loc"], loaded)
-        pos = _position(loc, err["type"], loaded)
+        grouped.setdefault(_yaml_loc(err["loc"], loaded), []).append(err)
+    problems: dict[str, list[str]] = {}
+    for loc, errs in grouped.items():
+        kind = errs[0]["type"]
+        pos = _position(loc, kind, loaded)
         key = f"{_where(name, pos)}: {format_loc(loc) or '<top>'}"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (not part of the policy schema)"
-        problems.setdefault(key, [])
-        if msg not in problems[key]:
-            problems[key].append(msg)
+        for msg in _messages(loc, errs):
+            problems.setdefault(key, [])
+            if msg not in problems[key]:
+                problems[key].append(msg)
     lines = [f"{k}: {' / '.join(v)}" for k, v in problems.items()]
-    first = lines[0]
-    location, _, message = first.partition(": ")
+    help = f"see {_docs('policy.md')} for the schema"
+    location, _, message = lines[0].partition(": ")
     if len(lines) == 1:
-        return PolicyError(message, location=location, help="see docs/policy.md for the schema")
-    return PolicyError(
-        f"{len(lines)} problems in the policy:\n  " + "\n  ".join(lines),
-        help="see docs/policy.md for the schema",
+        return PolicyError(message, location=location, help=help)
+    return PolicyError(f"{len(lines)} problems in the policy:\n  " + "\n  ".join(lines), help=help)
+
+
+_ACTIONS = ("block", "warn", "ignore")
+
+
+def _messages(loc: tuple[str | int, ...], errs: list[Any]) -> list[str]:
+    from traingate.catalog import did_you_mean
+
+    kinds = {e["type"] for e in errs}
+    value = errs[0].get("input")
+    if "extra_forbidden" in kinds:
+        return [
+            "unknown key (not part of the policy schema)"
+            + did_you_mean(str(loc[-1]), _fields_at(loc[:-1]))
+        ]
+    if "literal_error" in kinds and any(_is_action_union(e["loc"]) for e in errs):
+        # An action: a word, or {require_approval: GROUP}.
+        if isinstance(value, dict):
+            return [_plain(e) for e in errs if not _is_literal_branch(e["loc"])]
+        return [
+            f"must be block, warn, ignore or {{require_approval: GROUP}}, not {value!r}"
+            + (did_you_mean(value, _ACTIONS) if isinstance(value, str) else "")
+        ]
+    if "literal_error" in kinds:
+        expected = [str(x).strip("'") for e in errs for x in _expected(e)]
+        got = f", not {value!r}" if value is not None else ""
+        hint = did_you_mean(value, expected) if isinstance(value, str) else ""
+        allowed = expected[0] if len(expected) == 1 else "one of " + ", ".join(expected)
+        return [f"must be {allowed}{got}{hint}"]
+    return [_plain(e) for e in errs]
+
+
+def _plain(err: Any) -> str:
+    msg = str(err["msg"])
+    return msg.replace(
+        "Input should be a valid dictionary or instance of RequireApproval", "must be a mapping"
     )
+
+
+def _expected(err: Any) -> list[str]:
+    raw = str((err.get("ctx") or {}).get("expected", ""))
+    return [x.strip() for x in raw.replace(" or ", ", ").split(",") if x.strip()]
+
+
+def _is_action_union(loc: tuple[Any, ...]) -> bool:
+    return any(
+        isinstance(p, str) and (p.startswith("literal[") or p == "RequireApproval") for p in loc
+    )
+
+
+def _is_literal_branch(loc: tuple[Any, ...]) -> bool:
+    return any(isinstance(p, str) and p.startswith("literal[") for p in loc)
+
+
+def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the schema allows at ``loc`` (for "did you mean")."""
+    import typing
+
+    from pydantic import BaseModel
+
+    current: Any = Policy
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+            continue
+        origin, args = typing.get_origin(current), typing.get_args(current)
+        if origin in (list, tuple) and args:
+            current = args[0]
+        elif origin is dict and len(args) == 2:
+            current = args[1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    """Optional[X] / Annotated[X, ...] / X | Y -> the model member, if any."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    for _ in range(5):
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
+            tp = models[0] if models else (members[0] if len(members) == 1 else tp)
+            if not models and len(members) != 1:
+                return tp
+        else:
+            return tp
+    return tp
+
+
+def _docs(page: str) -> str:
+    from traingate.catalog import docs_base
+
+    return docs_base() + page
 
 
 def _yaml_loc(loc: tuple[Any, ...], loaded: yamlpos.Loaded) -> tuple[str | int, ...]:
     """Drop pydantic's union-member tags (e.g. 'RequireApproval') from a loc."""
     out: list[str | int] = []
     for part in loc:
-        if part == "[key]":
+        if part == "[key]" or _is_tag(part):
             continue
         candidate = (*out, part)
         if candidate in loaded.values or candidate in loaded.keys or isinstance(part, int):
@@ -216,6 +326,15 @@ def _yaml_loc(loc: tuple[Any, ...], loaded: yamlpos.Loaded) -> tuple[str | int, 
         elif not any(k[: len(candidate)] == candidate for k in loaded.values) and part == loc[-1]:
             out.append(part)  # a missing field: keep its name for the message
     return tuple(out)
+
+
+def _is_tag(part: Any) -> bool:
+    """pydantic's union-member tags in a loc: `literal['block',...]`, class names,
+    `function-after[...]`: never keys of a policy file."""
+    return isinstance(part, str) and (
+        part.startswith(("literal[", "function-", "tagged-union["))
+        or (part[:1].isupper() and part.isidentifier() and part not in ("ERROR", "WARNING", "INFO"))
+    )
 
 
 def _position(loc: tuple[str | int, ...], kind: str, loaded: yamlpos.Loaded) -> yamlpos.Pos | None:
@@ -286,20 +405,23 @@ def _cross_check(policy: Policy, layer: _Layer) -> list[str]:
     def known(name: str) -> bool:
         return name in policy.groups or not policy.users or name in policy.users
 
-    seen: set[str] = set()
-    for i, sp in enumerate(policy.sensitive_paths):
+    seen: dict[str, int] = {}
+    for i, sp in enumerate(layer.policy.sensitive_paths):
+        # Point at the duplicate, not at the entry it repeats (issue #18).
         if sp.name in seen:
             err(
-                ("sensitive_paths", _index(layer, "sensitive_paths", sp.name, i), "name"),
-                f"duplicate name {sp.name!r}",
+                ("sensitive_paths", i, "name"),
+                f"duplicate name {sp.name!r} (first used by sensitive_paths[{seen[sp.name]}])",
             )
-        seen.add(sp.name)
+        seen.setdefault(sp.name, i)
+    for i, sp in enumerate(policy.sensitive_paths):
         for j, who in enumerate(sp.approvers):
             li = _index(layer, "sensitive_paths", sp.name, i)
             if not known(who):
                 err(
                     ("sensitive_paths", li, "approvers", j),
-                    f"{who!r} is neither a group nor a user in `users:`",
+                    f"{who!r} is neither a group nor a user in `users:`"
+                    + _suggest(who, [*policy.groups, *policy.users]),
                 )
             elif who in policy.groups and not policy.groups[who]:
                 warnings.append(
@@ -312,6 +434,23 @@ def _cross_check(policy: Policy, layer: _Layer) -> list[str]:
                     ("sensitive_paths", _index(layer, "sensitive_paths", sp.name, i), "paths", j),
                     problem,
                 )
+    if policy.users:
+        # docs/policy.md: once `users:` is set, every group member is a listed
+        # user; an unknown member would silently count as nobody (issue #18).
+        for gname, members in layer.policy.groups.items():
+            for j, member in enumerate(members):
+                if member not in policy.users and member not in policy.groups:
+                    err(
+                        ("groups", gname, j),
+                        f"{member!r} is not a user in `users:`" + _suggest(member, policy.users),
+                    )
+    today = _today()
+    for i, ex in enumerate(layer.policy.exemptions):
+        if ex.expires < today:
+            warnings.append(
+                f"exemptions[{i}] ({ex.check}/{ex.rule} for {', '.join(ex.paths)}) expired on "
+                f"{ex.expires.isoformat()}: it no longer applies; renew it or remove it"
+            )
     if policy.security_group is not None and policy.security_group not in policy.groups:
         err(("security_group",), f"group {policy.security_group!r} is not defined in `groups:`")
     for cid in CHECK_IDS:
@@ -325,7 +464,8 @@ def _cross_check(policy: Policy, layer: _Layer) -> list[str]:
             if target is not None and target not in policy.groups and target not in policy.users:
                 err(
                     ("checks", cid, section, key, "require_approval"),
-                    f"require_approval names unknown group or user {target!r}",
+                    f"require_approval names unknown group or user {target!r}"
+                    + _suggest(target, [*policy.groups, *policy.users]),
                 )
     for i, rule in enumerate(policy.config_rules):
         group = rule.approval_group
@@ -392,6 +532,18 @@ def _unknown_rules(policy: Policy, layer: _Layer, err: Callable[..., None]) -> l
     return warnings
 
 
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    from traingate.catalog import did_you_mean
+
+    return did_you_mean(word, choices)
+
+
+def _today() -> Any:
+    import datetime as dt
+
+    return dt.date.today()
+
+
 def _owns(layer: _Layer, loc: tuple[str | int, ...]) -> bool:
     return loc[:1] in layer.loaded.values
 
@@ -412,4 +564,30 @@ def _bad_pattern(pattern: str) -> str | None:
         compile_patterns([pattern])
     except ValueError as exc:
         return f"invalid pattern {pattern!r}: {exc}"
+    if _unclosed_class(pattern):
+        # gitignore semantics read `[a-.py` as a literal `[`: a sensitive path
+        # that can never match a real file (issue #18).
+        return f"invalid pattern {pattern!r}: '[' opens a character class that is never closed"
     return None
+
+
+def _unclosed_class(pattern: str) -> bool:
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] in "!^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            close = pattern.find("]", j)
+            if close < 0:
+                return True
+            i = close + 1
+            continue
+        i += 1
+    return False

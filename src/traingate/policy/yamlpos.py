@@ -93,7 +93,12 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, loc + (i,), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        return self._scalar.construct_object(node, deep=False)
+        try:
+            return self._scalar.construct_object(node, deep=False)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            # e.g. `expires: 2027-31-03` matches YAML's timestamp syntax but is no
+            # date: a located policy error, never an internal error (issue #18).
+            raise YamlProblem(f"invalid value {node.value!r}: {exc}", pos) from None
 
     def _mapping(self, node: yaml.MappingNode, loc: Loc, depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
