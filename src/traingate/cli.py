@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy", metavar="FILE", help="policy file (default: .traingate.yaml at HEAD)"
     )
     exp.add_argument("--repo", metavar="DIR", default=".")
+    from traingate.launchcli import add_parsers  # issue #20: env, verify, attest, verify-source
+
+    add_parsers(sub, _Parser)
     return parser
 
 
@@ -291,6 +294,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _approve(args)
     if args.command == "audit":
         return _audit(parser, args)
+    if args.command in ("env", "verify", "attest", "verify-source"):
+        from traingate.launchcli import dispatch
+
+        return dispatch(parser, args)
     if args.command == "rules" and args.rules_command == "test":
         from traingate.rules import test_rules
 
