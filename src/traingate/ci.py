@@ -179,7 +179,9 @@ def ensure_history(root: Path, ctx: CiContext) -> CiContext:
     for sha, what in ((ctx.base, "base"), (ctx.head, "head")):
         git.require_commit(root, sha, what)
     if not _has_merge_base(root, ctx.base, ctx.head):
-        raise GitError(
+        # The same condition as `check --base` (git.merge_base): a usage error,
+        # exit 2, whichever command meets it (issue #15).
+        raise UsageError(
             f"no merge base between {ctx.base[:12]} and {ctx.head[:12]} even after fetching",
             help="use `fetch-depth: 0` (GitHub) or `GIT_DEPTH: 0` (GitLab)",
         )

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from traingate import git
 from traingate.approvals import Review, ReviewData
 from traingate.change import Change
-from traingate.errors import CheckError, UsageError
+from traingate.errors import PolicyError, UsageError
 from traingate.policy.load import LoadedPolicy
 
 NAMESPACE = "traingate-approval"
@@ -124,8 +124,11 @@ def _trusted_file(change: Change, rel: str, dest: Path) -> Path:
     assert change.base is not None
     entry = git.tree_entry(change.root, change.base, rel)
     if entry is None or entry.kind != "blob":
-        raise CheckError(
-            f"{rel} (named by approvals.signed in the policy) is missing at the base {change.base[:12]}",
+        # A file the policy names is missing: a policy error, exit 2, like a
+        # missing CODEOWNERS file (issue #15: one condition, one exit code).
+        raise PolicyError(
+            f"approvals.signed: {rel} does not exist at {change.base[:12]}",
+            location=".traingate.yaml",
             help="commit the allowed-signers file to the protected branch",
         )
     dest.write_bytes(git.BlobReader(change.root).read(entry.oid))
