@@ -45,7 +45,8 @@ def test_sensitive_change_without_approval_blocks(
     assert code == 1
     assert "[MISSING] training-code: needs 1 approval from ml-reviewers, security (0/1)" in out
     assert "eligible approvers: alice, bob, sam" in out
-    assert "BLOCKED: 1 unmet approval requirement (exit 1)" in out
+    assert "approvals missing (block now): training-code: 1 from alice, bob or sam" in out
+    assert out.endswith("BLOCKED: 1 approval missing (exit 1)\n")  # issue #18 vocabulary
 
 
 def test_json_report_fields(policy_repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,6 +222,23 @@ def test_console_script_help_lists_every_command() -> None:
         [sys.executable, "-m", "traingate", "--version"], capture_output=True, text=True
     ).stdout
     assert version.startswith("traingate ")
+
+
+def test_version_names_semgrep_and_the_rule_pack_digest() -> None:
+    """Issue #18: what a bug report needs, without starting semgrep."""
+    from importlib import metadata
+
+    from traingate import __version__
+    from traingate.record import rules_sha256
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "traingate", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout == (
+        f"traingate {__version__}\nsemgrep {metadata.version('semgrep')}\n"
+        f"rule pack sha256:{rules_sha256()}\n"
+    )
 
 
 def test_pre_push_mode(

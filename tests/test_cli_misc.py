@@ -27,7 +27,10 @@ def test_demo_blocks_the_sabotaged_change(tmp_path: Path) -> None:
         "[MISSING] training-code: needs 1 approval from ml-reviewers, security (0/1)" in proc.stdout
     )
     assert "train.py:15:17: error[trigger-rank-conditional-sabotage]" in proc.stdout
-    assert "BLOCKED:" in proc.stdout
+    assert "15 |                 p.grad.mul_(-1.0)" in proc.stdout  # the source line (issue #18)
+    assert "BLOCKED: 2 approvals missing (exit 1)" in proc.stdout
+    # One line per finding: the rules' paragraphs only with --explain.
+    assert "Normal idioms" not in proc.stdout
     assert "The gate blocked the sabotaged change" in proc.stdout
 
 

@@ -71,3 +71,22 @@ def test_every_test_docs_approvals_names_exists() -> None:
             assert f"def {func}(" in source, f"{current}::{func}"
             named += 1
     assert named >= 40
+
+
+def test_precommit_page_shows_the_real_output_of_each_outcome() -> None:
+    """docs/usage/pre-commit.md embeds the hook's output for each outcome; the
+    blocks are the snapshots tests/test_text_report.py produces and
+    tests/test_precommit.py finds in the real hook's output (issue #18).
+    TRAINGATE_UPDATE_SNAPSHOTS=1 rewrites the blocks from the snapshots."""
+    from .outcomes import CHANGES
+    from .snapshot import UPDATE, doc_blocks, read_snapshot, sync_doc
+
+    page = ROOT / "docs" / "usage" / "pre-commit.md"
+    text = page.read_text(encoding="utf-8")
+    if UPDATE:
+        text = sync_doc(text)
+        page.write_text(text, encoding="utf-8")
+    blocks = doc_blocks(text)
+    assert sorted(blocks) == sorted(f"hook-{o}" for o in CHANGES)
+    for name, body in blocks.items():
+        assert body == read_snapshot(name), f"{name}: rerun with TRAINGATE_UPDATE_SNAPSHOTS=1"

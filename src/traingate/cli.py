@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from traingate.approvals import ReviewData
     from traingate.approvals.semantics import Verdict
     from traingate.change import Change
+    from traingate.findings import Report
     from traingate.policy.load import LoadedPolicy
 
 FORMATS = ("text", "json", "sarif", "markdown", "gitlab-codequality")
@@ -45,6 +46,36 @@ def _add_output(p: argparse.ArgumentParser) -> None:
         help="use this policy file (or builtin:default) instead of the trusted .traingate.yaml",
     )
     p.add_argument("--cache-dir", metavar="DIR", help="result cache (default: the user cache dir)")
+    _add_explain(p)
+
+
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    # Issue #18: one line per finding by default; the rule's paragraph on demand.
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="text format: add each rule's full explanation under its finding",
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``: traingate, semgrep and the rule pack's digest (issue #18),
+    computed only when asked, without starting semgrep."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print versions and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib import metadata
+
+        from traingate.record import rules_sha256
+
+        try:
+            semgrep = f"semgrep {metadata.version('semgrep')}"
+        except metadata.PackageNotFoundError:
+            semgrep = "semgrep (no Python distribution installed; see `semgrep --version`)"
+        sys.stdout.write(f"traingate {__version__}\n{semgrep}\nrule pack sha256:{rules_sha256()}\n")
+        parser.exit(0)
 
 
 def _add_audit(p: argparse.ArgumentParser) -> None:
@@ -66,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A pre-merge policy gate for shared ML training code.",
         epilog="Exit codes: 0 pass, 1 blocked by policy, 2 usage or policy error, 3 internal error.",
     )
-    parser.add_argument("--version", action="version", version=f"traingate {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = sub.add_parser(
@@ -127,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="result cache (default: none; a cache other jobs can write is not trusted)",
     )
+    _add_explain(ci)
     _add_audit(ci)
 
     scan = sub.add_parser(
@@ -531,6 +563,7 @@ def _scan_policy() -> LoadedPolicy:
 def _write(args: argparse.Namespace, report: object) -> int:
     from traingate.findings import Report
     from traingate.report import render
+    from traingate.report.text import use_color
 
     assert isinstance(report, Report)
     if getattr(args, "audit_log", None):
@@ -541,14 +574,35 @@ def _write(args: argparse.Namespace, report: object) -> int:
         append_decision(
             report, Path(report.root), args.audit_log, args.audit_key, args.audit_signer
         )
-    text = render(report, args.format)
+    text = (
+        _text(args, report, color=False) if args.format == "text" else render(report, args.format)
+    )
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         if args.format != "text":
-            sys.stdout.write(render(report, "text"))
+            sys.stdout.write(_text(args, report, color=use_color(sys.stdout)))
+    elif args.format == "text":
+        sys.stdout.write(_text(args, report, color=use_color(sys.stdout)))
     else:
         sys.stdout.write(text)
     return report.exit_code
+
+
+def _text(args: argparse.Namespace, report: Report, *, color: bool) -> str:
+    """The human report with this command's display options (issue #18)."""
+    from traingate.report.text import Options, render
+
+    skip = None
+    if args.command == "check" and args.approvals_advisory:
+        # The pre-commit hooks' ids (.pre-commit-hooks.yaml).
+        skip = "SKIP=traingate-push git push" if args.pre_push else "SKIP=traingate git commit"
+    opts = Options(
+        color=color,
+        explain=getattr(args, "explain", False),
+        policy_warnings=args.command == "ci",
+        skip_hint=skip,
+    )
+    return render(report, opts)
 
 
 def _emit_error_report(args: argparse.Namespace, exc: TraingateError) -> None:

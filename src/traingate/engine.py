@@ -73,14 +73,43 @@ def evaluate(
     findings, report.exemptions = _apply_exemptions(
         findings, policy.policy, today or dt.date.today()
     )
-    report.findings = sorted(
-        (f for f in findings if f.outcome is not Outcome.IGNORE), key=lambda f: f.sort_key
+    report.findings = _with_source(
+        change,
+        sorted((f for f in findings if f.outcome is not Outcome.IGNORE), key=lambda f: f.sort_key),
     )
     if change.mode != "scan":
         verdict = approvals or Verdict()
         report.requirements = approval_requirements(change, policy, report.findings, verdict)
         report.warnings.extend(verdict.notes)
     return report
+
+
+def _with_source(change: Change, findings: list[Finding]) -> list[Finding]:
+    """Attach each located finding's line of the new blob (issue #18: the text
+    report shows the offending code with a caret, as ruff and zizmor do). Read
+    through the change, so the staged blob, not the working tree, is shown;
+    one read per file with findings, nothing is run."""
+    by_path = {f.path: f for f in change.files}
+    lines: dict[str, list[str] | None] = {}
+    out = []
+    for f in findings:
+        cf = by_path.get(f.path)
+        if f.line is None or cf is None or cf.new_path != f.path:
+            out.append(f)
+            continue
+        if f.path not in lines:
+            try:
+                text = change.new_text(cf)
+            except Exception:  # display only: a read failure must not alter the decision
+                text = None
+            # "\n" only: str.splitlines also splits on U+2028, \x0c... and would
+            # shift the numbering away from git's and semgrep's.
+            lines[f.path] = text.split("\n") if text is not None else None
+        got = lines[f.path]
+        if got is not None and 1 <= f.line <= len(got):
+            f = replace(f, source_line=got[f.line - 1].removesuffix("\r"))
+        out.append(f)
+    return out
 
 
 def _declared(check: Check, produced: Sequence[Finding]) -> None:
@@ -233,7 +262,9 @@ def requirements(
         if f.outcome is Outcome.REQUIRE_APPROVAL and f.exemption is None and f.approval_group:
             by_group.setdefault(f.approval_group, []).append(f)
     for group, fs in sorted(by_group.items()):
-        reasons = tuple(sorted({f"{f.rule_id} at {f.path}:{f.line or 1}" for f in fs}))
+        # Numeric order (issue #18): train.py:7 before train.py:11.
+        ordered = sorted({(f.path, f.line or 1, f.rule_id) for f in fs})
+        reasons = tuple(dict.fromkeys(f"{rule} at {path}:{line}" for path, line, rule in ordered))
         hit = sorted({f.path for f in fs})
         out.append(
             _requirement(

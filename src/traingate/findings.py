@@ -38,6 +38,9 @@ class Finding:
     outcome: Outcome = Outcome.BLOCK
     approval_group: str | None = None
     exemption: str | None = None  # the exemption's reason when one applied
+    # The finding's line in the change's new blob, filled by the engine for the
+    # text report's source excerpt (issue #18); never executed or parsed.
+    source_line: str | None = None
 
     @property
     def blocking(self) -> bool:
@@ -117,15 +120,18 @@ class Report:
         """Whether this finding stops this run: outright, or pending an approval
         that no satisfied requirement provides (in `scan` there are none).
 
-        With approvals advisory (hooks), a finding that needs an approval still
-        fails: the developer should see injected-code findings before pushing;
-        only path-based approval requirements are advisory there."""
+        With approvals advisory (hooks), an approval a finding requires is
+        advisory exactly like a path approval (issue #18): the hook said "needs
+        approval at merge" and then failed, which users read as a contradiction.
+        The finding stays visible (the hook runs with ``verbose: true``) and CI,
+        where the approvals exist, enforces it; findings whose outcome is
+        ``block`` still fail the hook."""
         if f.blocking:
             return True
         if f.outcome is not Outcome.REQUIRE_APPROVAL or f.exemption is not None:
             return False
         if not self.enforce_approvals:
-            return True
+            return False
         return not any(
             r.satisfied
             for r in self.requirements

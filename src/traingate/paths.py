@@ -46,13 +46,6 @@ def matches(patterns: Sequence[str], path: str, *, fold: bool = False) -> bool:
     return bool(spec.match_file(_fold(path) if fold else path))
 
 
-def first_match(patterns: Sequence[str], paths: Iterable[str], *, fold: bool = False) -> str | None:
-    for p in paths:
-        if matches(patterns, p, fold=fold):
-            return p
-    return None
-
-
 def covered(
     include: Sequence[str], exclude: Sequence[str], path: str, *, fold: bool = False
 ) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from traingate.findings import Outcome, Report
+from traingate.report.text import status
 
 
 def _cell(text: str) -> str:
@@ -10,8 +11,12 @@ def _cell(text: str) -> str:
 
 
 def render(report: Report) -> str:
+    from traingate.ci import pass_reason
+
     icon = "✅" if report.decision == "pass" else "⛔"
-    out = [f"## {icon} traingate: {report.decision}", ""]
+    reason = pass_reason(report)  # a pass always says why (issue #19)
+    title = f"## {icon} traingate: {report.decision}" + (f" — {reason}" if reason else "")
+    out = [title, ""]
     header = f"Policy `{report.policy_source}` · {len(report.changed_files)} changed files"
     if report.base_ref:  # a retargeted PR is judged against its new base (issue #14)
         header += f" · base `{_cell(report.base_ref)}`"
@@ -44,6 +49,7 @@ def render(report: Report) -> str:
         out += ["### Findings", "", "| | Location | Rule | Message |", "|---|---|---|---|"]
         for f in shown:
             mark = "⛔" if report.finding_blocks(f) else ("🟡" if f.exemption is None else "⚪")
+            mark += f" {status(report, f)}"  # the text report's words (issue #18)
             loc = f"{f.path}:{f.line}" if f.line else f.path
             out.append(f"| {mark} | `{_cell(loc)}` | `{f.rule_id}` | {_cell(f.message)} |")
         out.append("")
