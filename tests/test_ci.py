@@ -300,7 +300,7 @@ def test_not_a_pr_event_is_a_usage_error(
     api_server: ApiServer,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    gh_env(monkeypatch, tmp_path, origin, api_server, event="push")
+    gh_env(monkeypatch, tmp_path, origin, api_server, event="workflow_dispatch")
     assert main(["ci", "--repo", str(origin.path)]) == 2
     assert "is not a pull request event" in capsys.readouterr().err
 

@@ -48,8 +48,32 @@ def test_example_workflow_is_least_privilege() -> None:
     assert checkout["with"]["persist-credentials"] is False and checkout["with"]["fetch-depth"] == 0
 
 
+def test_example_workflow_runs_on_the_protected_branch_and_never_filters_paths() -> None:
+    """A required check must always report (issue #19): no path or branch-ignore
+    filters; a push run on the protected branch makes `gate` selectable."""
+    wf = load("docs/ci/github-workflow.yml")
+    on = wf[True] if True in wf else wf["on"]
+    assert on["push"] == {"branches": ["main"]}
+    for event, spec in on.items():
+        assert not {"paths", "paths-ignore", "branches-ignore"} & set(spec or {}), event
+    assert wf["jobs"]["gate"]["name"] == "gate"  # the required check's exact name
+
+
+def test_action_upload_is_skipped_on_forks_and_comment_is_opt_in() -> None:
+    action = load("action.yml")
+    [upload] = [s for s in action["runs"]["steps"] if s.get("name") == "Upload SARIF"]
+    cond = " ".join(upload["if"].split())
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in cond
+    assert "github.event.pull_request == null" in cond  # pushes and merge groups upload
+    assert "continue-on-error" not in upload
+    assert action["inputs"]["comment"]["default"] == "false"
+    [gate] = [s for s in action["runs"]["steps"] if s.get("id") == "gate"]
+    assert gate["env"]["TRAINGATE_PR_COMMENT"] == "${{ inputs.comment }}"
+
+
 def test_gitlab_template_publishes_code_quality() -> None:
     tpl = load("templates/traingate.gitlab-ci.yml")["traingate"]
+    # every merge request pipeline, merge trains included; never `changes:` (issue #19)
     assert tpl["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert tpl["artifacts"]["reports"]["codequality"] == "gl-code-quality-report.json"
     assert tpl["variables"]["GIT_DEPTH"] == "0"

@@ -531,7 +531,19 @@ def _ci(args: argparse.Namespace) -> int:
         if path:
             Path(path).write_text(render(report, fmt), encoding="utf-8")
     if ctx.platform == "github":
-        ci.write_github_outputs(env, report.decision, render(report, "markdown"), args.sarif)
+        markdown = render(report, "markdown")
+        ci.write_github_outputs(env, report.decision, markdown, args.sarif)
+        # issue #19: the report may quote the change; the runner reads no
+        # workflow commands while it prints, then gets our escaped annotations
+        # (on stderr when stdout carries a machine format that must stay clean).
+        human = args.format == "text" or bool(args.output)
+        with ci.commands_stopped(env, enabled=human):
+            code = _write(args, report)
+        ci.annotate(env, report, None if human else sys.stderr)
+        warning = ci.sticky_comment(env, ctx, markdown)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+        return code
     return _write(args, report)
 
 

@@ -23,6 +23,13 @@ TOKEN_HELP = (
     "use a project/group access token with read_api in TRAINGATE_GITLAB_TOKEN"
     " (the CI job token cannot read approvals)"
 )
+JOB_TOKEN_HELP = (
+    "a *protected* CI/CD variable is only exposed to pipelines on protected branches and "
+    "tags, never to merge request pipelines of ordinary branches: store "
+    "TRAINGATE_GITLAB_TOKEN (a project access token, role Reporter, scope read_api) as a "
+    "masked variable that is NOT protected, or inject it through a pipeline execution "
+    "policy or a separate protected CI project (docs/ci/gitlab.md#the-api-token)"
+)
 SHAPE_HELP = "is CI_API_V4_URL the API root (e.g. https://gitlab.com/api/v4)?"
 # GitLab's bot users: project/group access tokens ("project_12_bot", since 16.x
 # with a random suffix "project_12_bot_1a2b..."), and service bots ("*_bot").
@@ -32,10 +39,13 @@ _BOT = re.compile(r"(?:project|group)_\d+_bot(?:_[0-9a-f]+)?|.*_bot", re.IGNOREC
 def _token(token: str | None) -> str | None:
     token = token or os.environ.get("TRAINGATE_GITLAB_TOKEN") or os.environ.get("GITLAB_TOKEN")
     if not token and os.environ.get("CI_JOB_TOKEN"):
+        # The usual cause is a *protected* variable (issue #19): GitLab exposes
+        # those only to pipelines on protected branches and tags, never to the
+        # merge-request pipeline of an ordinary branch, so the job sees none.
         raise ApiError(
-            "only CI_JOB_TOKEN is set, and the CI job token cannot read merge request approvals",
-            help="the CI job token cannot read approvals: use a project/group access token "
-            "with read_api in TRAINGATE_GITLAB_TOKEN",
+            "TRAINGATE_GITLAB_TOKEN is not set in this pipeline, and the CI job token "
+            "(CI_JOB_TOKEN) cannot read merge request approvals",
+            help=JOB_TOKEN_HELP,
         )
     return token or None
 

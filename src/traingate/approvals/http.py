@@ -342,3 +342,53 @@ def get_all_pages(
         f"GET {url}: still more pages after {max_pages} pages; refusing to truncate",
         help="the API paginates without end (a misbehaving proxy?) or the list is too large",
     )
+
+
+def send_json(
+    method: str,
+    url: str,
+    body: Any,
+    *,
+    token_header: tuple[str, str] | None,
+    timeout: float = 10.0,
+    headers: Mapping[str, str] | None = None,
+    hints: Mapping[int, str] | None = None,
+) -> Any:
+    """One POST/PATCH of a JSON body; the decoded JSON reply (the PR comment of
+    issue #19, the only write traingate makes). Never retried: a POST that
+    reached the server before the connection failed would be made twice."""
+    if method not in ("POST", "PATCH"):
+        raise ValueError(f"send_json: unsupported method {method}")
+    _check_url(url)
+    send = {
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **(headers or {}),
+    }
+    if token_header is not None:
+        send[token_header[0]] = token_header[1]
+    data = json.dumps(body).encode("utf-8")
+    req = urllib.request.Request(url, data=data, headers=send, method=method)
+    try:
+        opener = urllib.request.build_opener(_SameOriginRedirects)
+        with opener.open(req, timeout=timeout) as resp:
+            raw = resp.read(MAX_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = _api_message(exc.read(64 * 1024))
+        except (OSError, ValueError):
+            detail = ""
+        raise ApiError(
+            f"{method} {url}: HTTP {exc.code}{detail}",
+            help=(hints or {}).get(exc.code, HELP.get(exc.code)),
+            status=exc.code,
+        ) from None
+    except ApiError:
+        raise
+    except (OSError, HTTPException, ValueError) as exc:
+        raise ApiError(f"{method} {url}: failed ({exc})", help="retry later") from None
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise ApiError(f"{method} {url}: the reply is not JSON", help=NOT_JSON_HELP) from None
