@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -42,6 +42,39 @@ class Seen:
 
 
 Script = Reply | Callable[[Seen], Reply]
+
+
+class ApiHandler(BaseHTTPRequestHandler):
+    """Answers GET from the script of ``api``, the server it is bound to
+    (:meth:`ApiServer._handler` makes one subclass per server)."""
+
+    api: ClassVar[ApiServer]
+
+    def do_GET(self) -> None:
+        server = self.api
+        seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
+        reply = server._next(seen)
+        if reply.hang and server._stop.wait(reply.hang):
+            return
+        if isinstance(reply.body, bytes):
+            body = reply.body
+        elif isinstance(reply.body, str):
+            body = reply.body.encode()
+        else:
+            body = json.dumps(reply.body).encode()
+        headers = {"Content-Type": "application/json", **reply.headers}
+        try:
+            self.send_response(reply.status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the client gave up (timeout test)
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep pytest output clean
 
 
 class ApiServer:
@@ -82,34 +115,11 @@ class ApiServer:
             step = script[min(i, len(script) - 1)]
         return step(seen) if callable(step) else step
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[ApiHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
-                reply = server._next(seen)
-                if reply.hang and server._stop.wait(reply.hang):
-                    return
-                if isinstance(reply.body, bytes):
-                    body = reply.body
-                elif isinstance(reply.body, str):
-                    body = reply.body.encode()
-                else:
-                    body = json.dumps(reply.body).encode()
-                headers = {"Content-Type": "application/json", **reply.headers}
-                try:
-                    self.send_response(reply.status)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the client gave up (timeout test)
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep pytest output clean
+        class Handler(ApiHandler):
+            api = server
 
         return Handler
 

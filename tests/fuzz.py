@@ -29,11 +29,13 @@ T = TypeVar("T", bound=Callable[..., Any])
 def fuzz(examples: int, **extra: Any) -> Callable[[T], T]:
     """``@settings`` with ``examples`` scaled by the profile and no deadline."""
     health = [HealthCheck.too_slow, HealthCheck.data_too_large, *extra.pop("suppress", [])]
-    return settings(  # type: ignore[return-value]
+    default = settings.default
+    assert default is not None  # hypothesis always has a loaded profile
+    return settings(
         max_examples=examples * SCALE,
         deadline=None,
         derandomize=SCALE == 1,
-        database=None if SCALE == 1 else settings.default.database,
+        database=None if SCALE == 1 else default.database,
         suppress_health_check=health,
         **extra,
     )

@@ -159,8 +159,11 @@ TIMELINE = "/repos/octo/train/issues/7/timeline"
 
 def serve_pushes(server: ApiServer) -> None:
     """Who pushed: runs per head_sha (SHA3's over two pages) and the PR's timeline."""
-    run = lambda *a, **k: gh_run(*a, repo="octo/train", branch="lr", **k)  # noqa: E731
-    for sha, pages in {
+
+    def run(run_id: int, sha: str, actor: str, **k: Any) -> dict[str, Any]:
+        return gh_run(run_id, sha, actor, repo="octo/train", branch="lr", **k)
+
+    pushes: dict[str, list[list[dict[str, Any]]]] = {
         SHA1: [[run(10, SHA1, "erin", event="push", uid=7)]],
         SHA2: [[]],
         SHA3: [
@@ -175,7 +178,8 @@ def serve_pushes(server: ApiServer) -> None:
                 run(33, SHA3, "octo-bot", event="workflow_dispatch", uid=8),
             ],
         ],
-    }.items():
+    }
+    for sha, pages in pushes.items():
         for i, items in enumerate(pages, start=1):
             path = f"{RUNS}?head_sha={sha}&per_page=100"
             nxt = f'<{server.url}{path}&page={i + 1}>; rel="next"' if i < len(pages) else ""
@@ -254,14 +258,14 @@ def test_github_fetch_reads_every_page_and_maps_exactly(api_server: ApiServer) -
             Commit(SHA3, None, "github-actions[bot]", "eve@ex.com", "bot@ex.com"),
         ),
         reviews=tuple(
-            Review(*args, platform="github", user_id=uid, **kw)  # type: ignore[arg-type]
-            for *args, uid, kw in [
-                ("alice", "commented", SHA1, "2024-05-01T11:00:00Z", 2, {}),
-                ("bob", "changes_requested", SHA2, "2024-05-01T12:00:00Z", 3, {}),
-                ("dependabot[bot]", "approved", SHA2, "2024-05-01T12:30:00Z", 5, {"is_bot": True}),
-                ("alice", "approved", SHA3, "2024-05-01T13:00:00Z", 2, {}),
-                ("bob", "dismissed", SHA2, "2024-05-01T13:10:00Z", 3, {}),
-                ("ci-helper", "commented", SHA3, "2024-05-01T13:20:00Z", 6, {"is_bot": True}),
+            Review(user, state, commit, at, platform="github", user_id=uid, is_bot=bot)
+            for user, state, commit, at, uid, bot in [
+                ("alice", "commented", SHA1, "2024-05-01T11:00:00Z", 2, False),
+                ("bob", "changes_requested", SHA2, "2024-05-01T12:00:00Z", 3, False),
+                ("dependabot[bot]", "approved", SHA2, "2024-05-01T12:30:00Z", 5, True),
+                ("alice", "approved", SHA3, "2024-05-01T13:00:00Z", 2, False),
+                ("bob", "dismissed", SHA2, "2024-05-01T13:10:00Z", 3, False),
+                ("ci-helper", "commented", SHA3, "2024-05-01T13:20:00Z", 6, True),
             ]
         ),
         pusher="dana",
@@ -708,8 +712,8 @@ def test_gitlab_fetch_maps_approvals_to_versions(api_server: ApiServer) -> None:
             Commit(SHA1, None, None, "eve@ex.com", "dana@ex.com"),
         ),
         reviews=tuple(
-            Review(*args, platform="gitlab", user_id=uid, is_bot=bot)  # type: ignore[misc]
-            for *args, uid, bot in [
+            Review(user, state, commit, at, platform="gitlab", user_id=uid, is_bot=bot)
+            for user, state, commit, at, uid, bot in [
                 ("bob", "approved", SHA1, "2024-05-01T09:59:59.000Z", 3, False),
                 ("alice", "approved", SHA2, "2024-05-01T10:00:00Z", 2, False),
                 ("project_42_bot_3f2a1c", "approved", SHA3, "2024-05-03T00:00:00Z", 9, True),
@@ -759,10 +763,10 @@ def test_gitlab_job_token_only_is_refused(
     monkeypatch.setenv("CI_JOB_TOKEN", "job")
     with pytest.raises(ApiError) as err:
         gitlab.fetch("ml/train", 5, api_url=api_server.url + "/api/v4")
-    assert err.value.help == (
-        "the CI job token cannot read approvals: use a project/group access token "
-        "with read_api in TRAINGATE_GITLAB_TOKEN"
-    )
+    # The usual cause is a protected variable, which MR pipelines never see (#19).
+    assert "CI_JOB_TOKEN" in err.value.message
+    assert err.value.help == gitlab.JOB_TOKEN_HELP
+    assert "NOT protected" in gitlab.JOB_TOKEN_HELP
     assert api_server.requests == []
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def run(
     capsys: pytest.CaptureFixture[str],
     reviews: list[dict[str, str]],
     **extra: object,
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     f = tmp_path / "approvals.json"
     f.write_text(json.dumps({"author": "mallory", "reviews": reviews, **extra}))
     code = main(
@@ -81,7 +82,7 @@ def run(
     return code, doc
 
 
-def req(doc: dict, name: str = "training-code") -> dict:
+def req(doc: dict[str, Any], name: str = "training-code") -> dict[str, Any]:
     return next(r for r in doc["requirements"] if r["name"] == name)
 
 

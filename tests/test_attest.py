@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -70,7 +71,7 @@ class Landed:
             ]
         )
 
-    def note(self) -> list[dict]:
+    def note(self) -> list[dict[str, Any]]:
         raw = self.repo.git("notes", "--ref=refs/notes/commits", "show", self.merge)
         return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
@@ -99,7 +100,7 @@ def landed(tmp_path: Path) -> Landed:
     return Landed(tmp_path)
 
 
-def statements(envelopes: list[dict]) -> list[dict]:
+def statements(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [json.loads(base64.b64decode(e["payload"])) for e in envelopes]
 
 

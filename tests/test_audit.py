@@ -286,7 +286,8 @@ def test_append_refuses_when_the_last_line_is_not_ours(tmp_path: Path, last: byt
     log.write_bytes(before)
     with pytest.raises(AuditError, match="not an audit record") as info:
         append(log, _decision(2))
-    assert info.value.exit_code == ExitCode.INTERNAL == 3
+    assert info.value.exit_code == ExitCode.INTERNAL
+    assert int(info.value.exit_code) == 3  # the documented exit status
     assert log.read_bytes() == before
 
 

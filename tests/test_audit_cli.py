@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -252,7 +253,10 @@ def test_history_accepts_approved_github_pull_requests(
     monkeypatch.setenv("GITHUB_API_URL", api_server.url)
     monkeypatch.setenv("GITHUB_TOKEN", "t")
     monkeypatch.setenv("TRAINGATE_HTTP_BACKOFF", "0.01")
-    user = lambda login: {"login": login, "id": 1, "type": "User"}  # noqa: E731
+
+    def user(login: str) -> dict[str, Any]:
+        return {"login": login, "id": 1, "type": "User"}
+
     api_server.route(
         f"/repos/acme/train/commits/{squash}/pulls",
         Reply(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -328,7 +329,7 @@ def gl_routes(server: ApiServer, origin: Repo, approvers: list[str]) -> None:
     base = "/api/v4/projects/42/merge_requests/5"
     head = sha(origin, "feature")
 
-    def user(u, i):
+    def user(u: str, i: int) -> dict[str, Any]:
         return {
             "id": i,
             "username": u,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -18,8 +19,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load(rel: str) -> dict:
-    return yaml.safe_load((ROOT / rel).read_text())
+def load(rel: str) -> dict[Any, Any]:
+    """A YAML mapping; YAML 1.1 keys are not always strings (``on`` reads as true)."""
+    return cast("dict[Any, Any]", yaml.safe_load((ROOT / rel).read_text()))
 
 
 def test_action_installs_from_its_own_ref_and_sets_outputs() -> None:

@@ -15,7 +15,6 @@ import json
 import re
 import subprocess
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ import pytest
 
 from traingate import ci
 from traingate.cli import main
-from traingate.findings import Finding, Outcome, Report, Severity
+from traingate.findings import Finding, Outcome, Report
+from traingate.policy.model import Severity
 
-from .apiserver import ApiServer, Reply, gh_actor, gh_run
+from .apiserver import ApiHandler, ApiServer, Reply, gh_actor, gh_run
 from .conftest import POLICY, Repo
 from .test_ci import clone_shallow, seed_pr, sha
 from .test_pushers import UIDS, approve, gh_job, pr_payload, serve_pr
@@ -42,11 +42,12 @@ class WriteServer(ApiServer):
         self.writes: list[tuple[str, str, Any]] = []
         super().__init__()
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        base: Any = super()._handler()
+    def _handler(self) -> type[ApiHandler]:
         server = self
 
-        class Handler(base):  # type: ignore[misc, valid-type]
+        class Handler(ApiHandler):
+            api = server
+
             def _write(self, method: str) -> None:
                 size = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(size) or b"null")
@@ -65,7 +66,8 @@ class WriteServer(ApiServer):
 
 @pytest.fixture
 def api_server() -> Iterator[WriteServer]:
-    with WriteServer() as server:
+    server = WriteServer()
+    with server:
         yield server
 
 

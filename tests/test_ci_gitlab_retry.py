@@ -29,7 +29,8 @@ def load() -> ModuleType:
 
 @pytest.fixture
 def api_server() -> Iterator[WriteServer]:
-    with WriteServer() as server:
+    server = WriteServer()
+    with server:
         yield server
 
 

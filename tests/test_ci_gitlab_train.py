@@ -90,7 +90,8 @@ def run_json(work: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[
 
 
 def training(doc: dict[str, Any]) -> dict[str, Any]:
-    [req] = [r for r in doc["requirements"] if r["name"] == "training-code"]
+    reqs: list[dict[str, Any]] = [r for r in doc["requirements"] if r["name"] == "training-code"]
+    [req] = reqs
     return req
 
 

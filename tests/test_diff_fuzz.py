@@ -55,7 +55,7 @@ def contents(draw: st.DrawFn) -> bytes:
         return draw(st.binary(min_size=1, max_size=40)) + b"\0"  # binary to git
     lines = draw(st.lists(st.sampled_from(_LINES), max_size=8))
     body = b"\n".join(lines)
-    return body + b"\n" if lines and draw(st.booleans()) else body
+    return body + b"\n" if bool(lines) and draw(st.booleans()) else body
 
 
 def _consistent(tree: Tree) -> bool:

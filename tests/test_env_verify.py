@@ -15,6 +15,7 @@ import os
 import py_compile
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -71,7 +72,7 @@ def verify(
     baseline: Path | None,
     capsys: pytest.CaptureFixture[str],
     *extra: str,
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     args = ["env", "verify", "--env", str(env), "--format", "json", *extra]
     if baseline is not None:
         args += ["--baseline", str(baseline), "--allowed-signers", str(keys[1])]
@@ -80,7 +81,7 @@ def verify(
     return code, json.loads(capsys.readouterr().out)
 
 
-def errors(doc: dict) -> dict[str, set[str]]:
+def errors(doc: dict[str, Any]) -> dict[str, set[str]]:
     """{kind: {file names}} of the blocking findings."""
     out: dict[str, set[str]] = {}
     for f in doc["findings"]:
@@ -179,8 +180,9 @@ def _tamper_pyc(source: Path, evil: str, tmp: Path) -> Path:
     header = pyc.read_bytes()[:16]
     fake = tmp / "evil.py"
     fake.write_text(evil)
-    compiled = Path(py_compile.compile(str(fake), cfile=str(tmp / "evil.pyc"), doraise=True))
-    pyc.write_bytes(header + compiled.read_bytes()[16:])
+    compiled = py_compile.compile(str(fake), cfile=str(tmp / "evil.pyc"), doraise=True)
+    assert compiled is not None  # doraise: a failure raises instead of returning None
+    pyc.write_bytes(header + Path(compiled).read_bytes()[16:])
     return pyc
 
 

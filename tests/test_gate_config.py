@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def review(user: str, head: str) -> dict[str, str]:
 
 def check(
     repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str], approvers: list[str]
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     head = repo.git("rev-parse", "feature").strip()
     reviews = tmp_path / "reviews.json"
     reviews.write_text(
@@ -83,7 +84,7 @@ def check(
     return code, json.loads(out)
 
 
-def gate(doc: dict) -> dict:
+def gate(doc: dict[str, Any]) -> dict[str, Any]:
     return next(r for r in doc["requirements"] if r["name"] == "gate-self-protection")
 
 

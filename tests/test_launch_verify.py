@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,9 @@ def gated(tmp_path: Path) -> Gated:
     return Gated(tmp_path)
 
 
-def verify(gated: Gated, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+def verify(
+    gated: Gated, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
     code = main(["verify", *args, *gated.evidence(), "--format", "json"])
     return code, json.loads(capsys.readouterr().out)

@@ -31,7 +31,8 @@ def _pins(lock: Path = LOCK) -> dict[str, list[str]]:
 
 def _readme_test_command() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = [c for c in re.findall(r"^(python -m pip install .*)$", text, re.M) if "pytest" in c]
+    found: list[str] = re.findall(r"^(python -m pip install .*)$", text, re.M)
+    commands = [c for c in found if "pytest" in c]
     assert len(commands) == 1, commands
     return commands[0]
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def wrapper(tmp_path: Path, body: str) -> Path:
     return script
 
 
-def run(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+def run(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
     code = main(
         [
             "check",

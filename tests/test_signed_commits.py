@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +97,7 @@ def approve(repo: Repo, key: Path, approver: str) -> None:
     assert main([*args, "--key", str(key), "--approver", approver]) == 0
 
 
-def check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+def check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
     code = main(
         ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
@@ -105,7 +106,7 @@ def check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
     return code, json.loads(capsys.readouterr().out)
 
 
-def training(doc: dict) -> dict:
+def training(doc: dict[str, Any]) -> dict[str, Any]:
     return next(r for r in doc["requirements"] if r["name"] == "training-code")
 
 
@@ -343,7 +344,9 @@ def test_statement_with_wrong_types_is_ignored(repo: Repo, keys: Keys) -> None:
 # --- verify_commits on real git output ---------------------------------------------
 
 
-def _verify(repo: Repo, signers_text: str, tmp_path: Path) -> tuple[list, list[str]]:
+def _verify(
+    repo: Repo, signers_text: str, tmp_path: Path
+) -> tuple[list[tuple[str, str]], list[str]]:
     signers = tmp_path / "signers"
     signers.write_text(signers_text)
     mb = repo.git("merge-base", "main", "feature").strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def base(repo: Repo, links: dict[str, str], policy: str = POLICY) -> Repo:
 
 def check(
     repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str], approvers: tuple[str, ...] = ()
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     head = repo.git("rev-parse", "feature").strip()
     reviews = [
         {"user": u, "state": "approved", "commit": head, "submitted_at": "2026-11-20T10:00:00Z"}
@@ -73,7 +74,7 @@ def check(
     return code, json.loads(out)
 
 
-def training(doc: dict) -> dict:
+def training(doc: dict[str, Any]) -> dict[str, Any]:
     return next(r for r in doc["requirements"] if r["name"] == "training-code")
 
 

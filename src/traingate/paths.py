@@ -8,7 +8,7 @@ to the root, ``*.py`` at any depth, ``!`` to re-include, ``**`` across dirs.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
