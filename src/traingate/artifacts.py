@@ -269,6 +269,74 @@ _ALLOW_GROUPS: Final[tuple[tuple[str, tuple[str, ...], str], ...]] = (
         "the same function under numpy >= 2 module names",
     ),
     ("numpy", ("ndarray", "dtype"), "array and dtype classes passed to _reconstruct"),
+    # Issue #16: common, safe training objects that blocked real checkpoints. Each is
+    # a plain class without __reduce__, __setstate__ or __new__ of its own (checked
+    # in the library source), so unpickling only runs object.__new__ / dict.__new__
+    # and fills __dict__ or dict items with values that are themselves vetted.
+    (
+        "collections",
+        ("Counter",),
+        "a dict subclass (token and label counts); Counter.__reduce__ rebuilds it with"
+        " Counter(dict), which only adds counts of already-vetted keys",
+    ),
+    (
+        "argparse",
+        ("Namespace",),
+        "the hparams of scripts and Lightning checkpoints: NEWOBJ is object.__new__ and"
+        " BUILD fills __dict__; it has no __setstate__ or __reduce__",
+    ),
+    (
+        "lightning.fabric.utilities.data",
+        ("AttributeDict",),
+        "Lightning's hyper_parameters container (lightning >= 2): a dict subclass whose"
+        " __getattr__ returns items; unpickling fills dict items and __dict__, and an"
+        " item named __setstate__ could only be a vetted value",
+    ),
+    (
+        "lightning_fabric.utilities.data",
+        ("AttributeDict",),
+        "the same class in the standalone lightning_fabric package",
+    ),
+    (
+        "pytorch_lightning.utilities.parsing",
+        ("AttributeDict",),
+        "the same container as pytorch_lightning < 2 defined it",
+    ),
+    (
+        "transformers.training_args",
+        ("TrainingArguments", "OptimizerNames"),
+        "HF Trainer's arguments (training_args.bin): a dataclass rebuilt by"
+        " object.__new__ + __dict__ update (no __setstate__, __reduce__ or __post_init__"
+        " call on unpickling), and its optimizer-name enum",
+    ),
+    (
+        "transformers.training_args_seq2seq",
+        ("Seq2SeqTrainingArguments",),
+        "the seq2seq subclass of TrainingArguments; same construction",
+    ),
+    (
+        "transformers.trainer_utils",
+        (
+            "IntervalStrategy",
+            "SaveStrategy",
+            "HubStrategy",
+            "SchedulerType",
+            "FSDPOption",
+            "EvaluationStrategy",
+        ),
+        "str enums held by TrainingArguments: unpickling calls Enum(value), a lookup"
+        " among the members whose _missing_ raises for anything else",
+    ),
+    (
+        "transformers.debug_utils",
+        ("DebugOption",),
+        "the debug-option str enum of TrainingArguments",
+    ),
+    (
+        "transformers.trainer_pt_utils",
+        ("AcceleratorConfig",),
+        "the accelerator_config dataclass of TrainingArguments: object.__new__ + __dict__",
+    ),
 )
 
 #: ``(module, name) -> why it is safe``.  Anything else is reported as
@@ -290,8 +358,12 @@ EXCLUDED_GLOBALS: Final[Mapping[str, str]] = MappingProxyType(
         " attributes)",
         "torch.nn.parameter.Parameter / torch.Tensor": "classes only reached through"
         " _rebuild_from_type_v2 or NEWOBJ; _rebuild_parameter covers parameters",
-        "collections.Counter, builtins.range": "harmless but never emitted for weights; kept"
-        " off to keep the list minimal",
+        "builtins.range": "harmless but never emitted for weights; kept off to keep the"
+        " list minimal",
+        "accelerate.state.PartialState / AcceleratorState": "process-group state that"
+        " TrainingArguments caches once devices are set up (a Borg singleton holding"
+        " backend handles); not reviewed as plain data. A policy that has reviewed its"
+        " training_args.bin adds it with checks.artifacts.allow_globals",
         "copyreg._reconstructor / copyreg.__newobj__": "generic object construction; any"
         " class it would build must itself be allowed, and none here needs it",
         "joblib.numpy_pickle.NumpyArrayWrapper": "makes the unpickler read raw bytes from"
@@ -323,11 +395,15 @@ ARTIFACT_EXTENSIONS: Final = (
 )
 # Parsed as a pickle (protocol 0/1 included) when the content is nothing else.
 _STRICT_PICKLE_EXTS: Final = frozenset(
-    {".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib", ".dill", ".npy", ".npz"}
+    {".pkl", ".pickle", ".pt", ".ckpt", ".joblib", ".dill", ".npy", ".npz"}
 )
 # ``.bin`` is also used for raw weights: parsed as a pickle, but only reported
 # when the bytes plausibly are one (see _Stream.plausible).
-_LENIENT_PICKLE_EXTS: Final = frozenset({".bin"})
+# ``.pth`` too (issue #16): it is a torch checkpoint *or* a site-packages path file
+# (text lines, ``import`` lines run at start-up), decided by content. A zip or a
+# pickle header is dispatched strictly; text is reported only when it plausibly is
+# a protocol-0 pickle (the semgrep check reads a text .pth as Python source).
+_LENIENT_PICKLE_EXTS: Final = frozenset({".bin", ".pth"})
 _COMPRESSION_EXTS: Final = (".gz", ".bz2", ".xz", ".lzma", ".z", ".zlib", ".lz4")
 _ZIP_MEMBER_ARTIFACT_EXTS: Final = frozenset(ARTIFACT_EXTENSIONS) | {".zip"}
 

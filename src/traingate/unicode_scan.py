@@ -56,6 +56,8 @@ INVISIBLE = "unicode-invisible"
 CONFUSABLE = "unicode-confusable-identifier"
 MIXED_SCRIPT = "unicode-mixed-script-identifier"
 COOKIE = "unicode-encoding-cookie"
+CONFUSABLE_STRING = "unicode-confusable-string"
+TERMINAL_ESCAPE = "unicode-terminal-escape"
 
 
 class UnicodeIssue(NamedTuple):
@@ -63,6 +65,9 @@ class UnicodeIssue(NamedTuple):
     line: int  # 1-based
     column: int  # 1-based, in code points
     message: str
+    # None: the rule's own severity. Set where one rule has two levels (issue #16:
+    # a confusable word in a hostname is an ERROR, the same in prose a WARNING).
+    severity: str | None = None
 
 
 _BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
@@ -148,6 +153,28 @@ def _is_symbol(ch: str) -> bool:
     return cat[0] == "S" or cat in ("Po", "No")
 
 
+# Bases of emoji/standardized variation sequences that are not symbols by general
+# category (emoji-variation-sequences.txt: U+2139 INFORMATION SOURCE is a letter,
+# U+3030 WAVY DASH a dash). Issue #16: "ℹ️" in a docs page blocked outright.
+_NON_SYMBOL_VS_BASES = frozenset("\u2139\u3030")
+# Scripts with standardized variation sequences on letters (StandardizedVariants.txt:
+# VS1/VS2 on Myanmar and Phags-pa letters, CJK compatibility variants VS1-VS3, and
+# ideographic variation sequences, VS17-VS256, on Han ideographs).
+_VS_LETTER_SCRIPTS = frozenset(["MYANMAR", "PHAGS-PA"])
+
+
+def _has_variation_sequence(prev: str, cp: int) -> bool:
+    """Whether ``prev`` + the selector ``cp`` can be a real variation sequence."""
+    if not prev:
+        return False
+    if prev in _NON_SYMBOL_VS_BASES:
+        return cp in (0xFE0E, 0xFE0F)
+    name = unicodedata.name(prev, "")
+    if name.startswith("CJK UNIFIED IDEOGRAPH") or name.startswith("CJK COMPATIBILITY IDEOGRAPH"):
+        return cp in (0xFE00, 0xFE01, 0xFE02) or cp >= 0xE0100
+    return cp in (0xFE00, 0xFE01) and name.split(" ", 1)[0] in _VS_LETTER_SCRIPTS
+
+
 def _is_joiner_letter(ch: str) -> bool:
     if not ch or ch.isascii() or unicodedata.category(ch)[0] not in "LM":
         return False
@@ -159,6 +186,7 @@ class _Hit(NamedTuple):
     start: int  # offset in the text
     end: int
     message: str
+    severity: str | None = None  # None: the rule's own
 
 
 def _allowed_in_context(text: str, i: int) -> bool:
@@ -172,7 +200,11 @@ def _allowed_in_context(text: str, i: int) -> bool:
     if ch == "\r":
         return nxt == "\n"
     if cp in _VARIATION_SELECTORS:
-        return _is_symbol(prev) or (prev in _KEYCAP_BASES and nxt == "\u20e3")
+        return (
+            _is_symbol(prev)
+            or (prev in _KEYCAP_BASES and nxt == "\u20e3")
+            or _has_variation_sequence(prev, cp)
+        )
     if cp in _MONGOLIAN_FVS:
         return bool(prev) and unicodedata.name(prev, "").startswith("MONGOLIAN LETTER")
     if cp in (0x200C, 0x200D):
@@ -204,7 +236,37 @@ def _tag_run(text: str, i: int) -> tuple[int, bool, str]:
     return j, is_flag, hidden
 
 
-def _invisible_hits(text: str) -> Iterator[_Hit]:
+# A terminal "Select Graphic Rendition" sequence: colours and styles only. Issue #16:
+# a raw ESC in an ANSI colour string ("\x1b[31m" saved as the byte itself) is
+# not a hidden character but a visible escape a reviewer should write as \x1b.
+_SGR = re.compile(r"\x1b\[([0-9;:]{0,40})m")
+
+
+def _sgr_conceals(params: str) -> bool:
+    """Whether an SGR parameter list turns on "conceal" (8), which hides text in a
+    terminal (colour numbers after 38/48 are palette indexes, not attributes)."""
+    fields = params.replace(":", ";").split(";")
+    k = 0
+    while k < len(fields):
+        field = fields[k]
+        if field in ("38", "48", "58"):
+            mode = fields[k + 1] if k + 1 < len(fields) else ""
+            k += 3 if mode == "5" else 5 if mode == "2" else 2
+            continue
+        if field.lstrip("0") == "8":
+            return True
+        k += 1
+    return False
+
+
+def _in_spans(spans: list[tuple[int, int]], i: int) -> bool:
+    k = bisect.bisect_right(spans, (i, 1 << 62)) - 1
+    return k >= 0 and spans[k][0] <= i < spans[k][1]
+
+
+def _invisible_hits(text: str, strings: list[tuple[int, int]] | None = None) -> Iterator[_Hit]:
+    """``strings``: spans of string literals (Python), where a raw colour escape is
+    only a warning; None: a file without literals, where it is one anywhere."""
     run_start = run_end = -1
     run_chars: list[str] = []
     hidden = ""
@@ -218,6 +280,8 @@ def _invisible_hits(text: str) -> Iterator[_Hit]:
         if hidden:
             shown = _show(hidden[:200]) + ("..." if len(hidden) > 200 else "")
             msg += f"; they hide the text {shown!r}"
+        if run_chars[0] == "\x1b":
+            msg += " (a raw terminal escape: in a terminal it can hide or overwrite text)"
         if run_chars[0] in "\r\u0085\u2028\u2029":
             msg += " (a line break for some tools but not for others)"
         return _Hit(INVISIBLE, run_start, run_end, msg)
@@ -240,6 +304,22 @@ def _invisible_hits(text: str) -> Iterator[_Hit]:
                 "can display in a different order than it runs",
             )
             continue
+        if cp == 0x1B:
+            sgr = _SGR.match(text, i)
+            if (
+                sgr is not None
+                and not _sgr_conceals(sgr.group(1))
+                and (strings is None or _in_spans(strings, i))
+            ):
+                yield _Hit(
+                    TERMINAL_ESCAPE,
+                    i,
+                    sgr.end(),
+                    f"raw terminal colour escape {_show(sgr.group())} (U+001B ESCAPE "
+                    "written as the character itself): a terminal showing this file "
+                    "or its diff recolours the text after it; write it as \\x1b",
+                )
+                continue
         if 0xE0000 <= cp <= 0xE007F:
             end, is_flag, run_hidden = _tag_run(text, i)
             pos = end
@@ -310,8 +390,13 @@ def _ident_run(text: str, i: int) -> tuple[int, int]:
     return start, end
 
 
-def _python_identifiers(text: str) -> Iterator[tuple[int, int]]:
+def _python_identifiers(
+    text: str, strings: list[tuple[int, int]] | None = None
+) -> Iterator[tuple[int, int]]:
     """Spans of identifier-like runs containing non-ASCII characters, in code.
+
+    ``strings``, when given, collects the span of every string literal's content
+    (issue #16: confusable words and colour escapes are judged inside literals).
 
     A small lexer instead of :mod:`tokenize`: the code under review need not parse.
     It skips comments and string literals (prefixes, triple quotes, escapes) but
@@ -323,7 +408,14 @@ def _python_identifiers(text: str) -> Iterator[tuple[int, int]]:
     # Frames: ("s", quote, raw, fmt) string; ("e", depth) f-string expression;
     # ("p",) format spec. An empty stack is plain code.
     stack: list[tuple[str, str, bool, bool] | tuple[str, int] | tuple[str]] = []
+    opened: list[int] = []  # where the content of each open string frame starts
     i = 0
+
+    def close_string(end: int) -> None:
+        start = opened.pop()
+        if strings is not None:
+            strings.append((start, end))
+
     while i < n:
         top = stack[-1] if stack else None
         if top is None or top[0] == "e":
@@ -346,6 +438,7 @@ def _python_identifiers(text: str) -> Iterator[tuple[int, int]]:
                 quote = ch * 3 if text.startswith(ch * 3, j) else ch
                 stack.append(("s", quote, "r" in prefix, "f" in prefix or "t" in prefix))
                 i = j + len(quote)
+                opened.append(i)
             elif not ch.isascii():
                 start, end = _ident_run(text, j)
                 if end > j:
@@ -373,6 +466,7 @@ def _python_identifiers(text: str) -> Iterator[tuple[int, int]]:
             quote, raw, fmt = str(top[1]), bool(top[2]), bool(top[3])
             m = _string_event(quote, fmt).search(text, i)
             if m is None:
+                close_string(n)
                 return  # unterminated triple-quoted string: Python rejects the file too
             j = m.start()
             ch = text[j]
@@ -389,6 +483,7 @@ def _python_identifiers(text: str) -> Iterator[tuple[int, int]]:
                     i = j + 2
             elif ch in "\r\n":
                 stack.pop()  # unterminated single-quoted string ends at the line
+                close_string(j)
                 i = j + 1
             elif ch == "{":
                 if text.startswith("{{", j):
@@ -400,6 +495,7 @@ def _python_identifiers(text: str) -> Iterator[tuple[int, int]]:
                 i = j + 2 if text.startswith("}}", j) else j + 1
             elif text.startswith(quote, j):
                 stack.pop()
+                close_string(j)
                 i = j + len(quote)
             else:
                 i = j + 1
@@ -483,7 +579,9 @@ def _script(ch: str) -> str | None:
         return "HAN"
     if first in _TWO_WORD_SCRIPTS and len(words) > 1:
         return f"{first} {words[1]}"
-    if not first or first == "MODIFIER" or "-" in first:
+    if not first or first == "MODIFIER" or "-" in first or unicodedata.category(base) == "Lm":
+        # Modifier letters (ˇ CARON, ʰ) are shared by scripts (issue #16: a symbol
+        # table in a string mixed "LATIN and CARON").
         return None  # e.g. KATAKANA-HIRAGANA PROLONGED SOUND MARK is shared
     return first
 
@@ -511,7 +609,7 @@ def _segments(ident: str) -> list[list[int]]:
     return [s for s in segs if s]
 
 
-def _mixed_script(ident: str) -> tuple[int, str] | None:
+def _mixed_script(ident: str, what: str = "identifier") -> tuple[int, str] | None:
     """(offset in ident, message) when letters of different scripts are mixed.
 
     Words (see :func:`_segments`) must each be single-script, so ``данные_train``
@@ -539,7 +637,7 @@ def _mixed_script(ident: str) -> tuple[int, str] | None:
             if (s := _script(ident[k])) and (s != "LATIN" if "LATIN" in seg_scripts else s != first)
         )
         names = " and ".join(sorted(seg_scripts, key=lambda s: (s != "LATIN", s)))
-        return odd, f'identifier "{shown}" mixes {names} letters: {describe(ident[odd])}'
+        return odd, f'{what} "{shown}" mixes {names} letters: {describe(ident[odd])}'
     if "LATIN" not in scripts:
         return None
     for seg in _segments(ident):
@@ -550,14 +648,14 @@ def _mixed_script(ident: str) -> tuple[int, str] | None:
             continue
         word = "".join(ident[k] for k in seg)
         return seg[0], (
-            f'identifier "{shown}" mixes LATIN and {script} letters: "{word}" is written '
+            f'{what} "{shown}" mixes LATIN and {script} letters: "{word}" is written '
             f"in {script} letters that look like LATIN ones"
         )
     return None
 
 
-def _identifier_hits(text: str) -> Iterator[_Hit]:
-    for start, end in _python_identifiers(text):
+def _identifier_hits(text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[_Hit]:
+    for start, end in spans if spans is not None else _python_identifiers(text):
         ident = text[start:end]
         normalized = unicodedata.normalize("NFKC", ident)
         if normalized != ident:
@@ -574,10 +672,78 @@ def _identifier_hits(text: str) -> Iterator[_Hit]:
             yield _Hit(MIXED_SCRIPT, start + mixed[0], end, mixed[1])
 
 
-def _hits(text: str, python: bool) -> list[_Hit]:
-    hits = list(_invisible_hits(text))
-    if python and not text.isascii():
-        hits.extend(_identifier_hits(text))
+# --- confusable words in strings (issue #16, class 5) ---------------------------------
+
+# A token is a run without whitespace, quotes or brackets: a URL, a path, a package
+# spec, a dotted name, or a word of prose.
+_TOKEN = re.compile(r"[^\s'\"`()\[\]{}<>,;|]+")
+# Tokens that locate or name something a program fetches, imports or installs: a
+# URL or scheme, a path, user@host, a dotted name (host, module, file) or a pin.
+_LOCATOR = re.compile(r"://|[/\\@]|\w\.\w|==|~=|>=")
+_NAME_LIKE = re.compile(r"[\w.\-]{3,}")
+
+
+def _token_hits(text: str, start: int, end: int, *, prose: bool) -> Iterator[_Hit]:
+    """Mixed-script words in ``text[start:end]`` (the content of one literal, or a
+    whole non-Python file). A token that is a locator, or a literal that is one
+    token (a name compared or looked up), is an ERROR: a Cyrillic "а" in
+    "huggingfаce.co" or in ``user == "аdmin"`` is a different host or name that
+    reads the same. A mixed word in other text is a WARNING when ``prose`` (a
+    keyboard-layout slip in a translated message is the usual cause), and not
+    reported otherwise. Words in one script, whatever it is, are never reported."""
+    chunk = text[start:end]
+    if chunk.isascii():
+        return
+    # A one-word literal is a name (a user, a key, a module) when it reads like one:
+    # word characters, dots and dashes, three or more (a table's "kω" is a unit).
+    single = prose and _NAME_LIKE.fullmatch(chunk.strip()) is not None
+    for m in _TOKEN.finditer(chunk):
+        token = m.group()
+        if token.isascii():
+            continue
+        strong = single or _LOCATOR.search(token) is not None
+        if not strong and not prose:
+            continue
+        mixed = _mixed_script(token, "string")
+        if mixed is None:
+            continue
+        offset, message = mixed
+        if strong:
+            why = (
+                "it names or locates something (a host, path, package or key) and "
+                "reads the same as a different one"
+            )
+        else:
+            why = "in text this is usually a keyboard-layout slip; spell the word in one script"
+        yield _Hit(
+            CONFUSABLE_STRING,
+            start + m.start() + offset,
+            start + m.end(),
+            f"{message}: {why}",
+            None if strong else "WARNING",
+        )
+
+
+def _hits(text: str, python: bool, confusables: bool = True) -> list[_Hit]:
+    strings: list[tuple[int, int]] | None = None
+    idents: list[tuple[int, int]] = []
+    if python and (not text.isascii() or "\x1b" in text):
+        strings = []
+        idents = list(_python_identifiers(text, strings))
+        strings.sort()
+    hits = list(_invisible_hits(text, strings))
+    if python:
+        if idents:
+            hits.extend(_identifier_hits(text, idents))
+        for start, end in strings or ():
+            # An f-string's replacement fields are code, already judged as identifiers.
+            for hit in _token_hits(text, start, end, prose=True):
+                if not any(a < hit.end and hit.start < b for a, b in idents):
+                    hits.append(hit)
+    elif confusables and not text.isascii():
+        # No literals to find in YAML, shell or requirements: only locator tokens
+        # count there, so comments and docs in any language stay quiet.
+        hits.extend(_token_hits(text, 0, len(text), prose=False))
     return hits
 
 
@@ -586,15 +752,21 @@ def _sorted(issues: list[UnicodeIssue]) -> list[UnicodeIssue]:
 
 
 def scan_text(
-    text: str, lines: Collection[int] | None = None, *, python: bool = False
+    text: str,
+    lines: Collection[int] | None = None,
+    *,
+    python: bool = False,
+    confusables: bool = True,
 ) -> list[UnicodeIssue]:
     """Report bidi controls and invisible characters in ``text``, sorted by position.
 
     ``lines``: only report issues on these 1-based line numbers (None: all lines);
     the whole text is still read, since whether a line is code depends on earlier
     lines. ``python``: also check identifiers in code (not in strings or comments).
+    ``confusables``: judge locator tokens of a non-Python text (off for data whose
+    tokens are not locators, such as a tokenizer vocabulary).
     """
-    hits = _hits(text, python)
+    hits = _hits(text, python, confusables)
     if not hits:
         return []
     line_starts = [0]
@@ -609,7 +781,7 @@ def scan_text(
         if wanted is not None and line not in wanted:
             continue
         column = hit.start - line_starts[line - 1] + 1
-        issues.append(UnicodeIssue(hit.rule, line, column, hit.message))
+        issues.append(UnicodeIssue(hit.rule, line, column, hit.message, hit.severity))
     return _sorted(issues)
 
 
@@ -733,6 +905,7 @@ def scan_source(
     *,
     python: bool = False,
     pep263: bool = False,
+    confusables: bool = True,
 ) -> list[UnicodeIssue]:
     """:func:`scan_text` on file content, decoded the way its reader decodes it.
 
@@ -746,7 +919,9 @@ def scan_source(
     """
     cookie = source_encoding(data) if pep263 else None
     if cookie is None or cookie.codec in _SAME_AS_UTF8:
-        return scan_text(data.decode("utf-8", "replace"), lines, python=python)
+        return scan_text(
+            data.decode("utf-8", "replace"), lines, python=python, confusables=confusables
+        )
     issues = [_cookie_issue(data, cookie)]
     if cookie.codec is None:  # Python would not run it; read it as everyone else does
         return _sorted(issues + scan_text(data.decode("utf-8", "replace"), lines, python=python))
@@ -761,6 +936,8 @@ def scan_source(
         line = bisect.bisect_right(starts, hit.start)
         if wanted is None or line in wanted:
             issues.append(
-                UnicodeIssue(hit.rule, line, hit.start - starts[line - 1] + 1, hit.message)
+                UnicodeIssue(
+                    hit.rule, line, hit.start - starts[line - 1] + 1, hit.message, hit.severity
+                )
             )
     return _sorted(issues)

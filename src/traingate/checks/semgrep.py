@@ -290,8 +290,10 @@ def _target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target 
         return None
     problem = None
     if is_binary(data):
-        if ext == "":
-            return None  # a binary without an extension is no script
+        if ext == "" or (ext == ".pth" and data.startswith((b"PK\x03\x04", b"\x80"))):
+            # No script: a binary without an extension, or (issue #16) a torch
+            # checkpoint .pth (zip or pickle by content), which checks/artifacts judges.
+            return None
         # A "script" with NUL bytes: no interpreter runs it as is, and no scanner
         # can judge it; an attacker can use that to hide a payload (issue #8).
         problem = "contains NUL bytes; it is not valid source and cannot be checked"

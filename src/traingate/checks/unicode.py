@@ -12,6 +12,7 @@ and the other rules read Python source as CPython decodes it.
 from __future__ import annotations
 
 import posixpath
+import re
 
 from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile
@@ -29,6 +30,12 @@ _PY = {".py", ".pyi", ".pyw", ".pth", ".ipynb"}
 # Files CPython compiles from bytes, where a PEP 263 declaration decides the
 # decoding; notebook cells and .pth lines reach Python as text and ignore one.
 _PEP263 = {".py", ".pyi", ".pyw"}
+# Tokenizer vocabularies list subword pieces of every script, not hosts or paths;
+# a piece such as "▁Mосква.ru" is data (issue #16: confusable strings).
+_VOCABULARY = re.compile(
+    r"(tokenizer|vocab|merges|added_tokens|special_tokens_map)[\w.-]*\.(json|txt)$|.*\.vocab$",
+    re.IGNORECASE,
+)
 RULES = declare(
     ID,
     [
@@ -61,6 +68,22 @@ RULES = declare(
             category="trojan-source",
         ),
         Rule(
+            "unicode-confusable-string",
+            Severity.ERROR,
+            "a word mixing scripts (Latin with a Cyrillic а) in a URL, host, path, package or one-word string literal; WARNING in other string text",
+            help="spell the word in one script (the ASCII one for hosts, paths and packages)",
+            category="trojan-source",
+            since="0.2.0",
+        ),
+        Rule(
+            "unicode-terminal-escape",
+            Severity.WARNING,
+            "a raw ESC starting a terminal colour sequence in a string literal (write it as \\x1b)",
+            help="write the escape as \\x1b or \\033 so it is visible in review",
+            category="trojan-source",
+            since="0.2.0",
+        ),
+        Rule(
             "unicode-encoding-cookie",
             Severity.ERROR,
             "(Python source) a PEP 263 source-encoding declaration naming anything but UTF-8 or ASCII, or a codec Python does not know",
@@ -86,10 +109,16 @@ def run(ctx: Context) -> list[Finding]:
         shebang = _python_shebang(text)
         data = ctx.change.read(f.new_oid) or b""
         issues = scan_source(
-            data, lines, python=ext in _PY or shebang, pep263=ext in _PEP263 or shebang
+            data,
+            lines,
+            python=ext in _PY or shebang,
+            pep263=ext in _PEP263 or shebang,
+            confusables=not _VOCABULARY.match(posixpath.basename(f.path)),
         )
         for issue in issues:
-            out.append(_finding(f, issue.rule_id, issue.line, issue.column, issue.message))
+            out.append(
+                _finding(f, issue.rule_id, issue.line, issue.column, issue.message, issue.severity)
+            )
     return out
 
 
@@ -98,5 +127,14 @@ def _python_shebang(text: str) -> bool:
     return first.startswith("#!") and "python" in first
 
 
-def _finding(f: ChangedFile, rule: str, line: int, column: int, message: str) -> Finding:
-    return RULES.finding(rule, path=f.path, line=line, column=column, message=message)
+def _finding(
+    f: ChangedFile, rule: str, line: int, column: int, message: str, severity: str | None
+) -> Finding:
+    return RULES.finding(
+        rule,
+        path=f.path,
+        line=line,
+        column=column,
+        message=message,
+        severity=Severity(severity) if severity else None,
+    )

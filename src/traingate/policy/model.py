@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 # walks every installed distribution's metadata (~15 ms on each commit).
 os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic import Strict as StrictMode
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=False)]
@@ -103,6 +103,62 @@ class SemgrepSettings(CheckSettings):
     )
 
 
+# "module:qualname", as a pickle's GLOBAL names it (issue #16).
+PickleGlobal = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+    ),
+]
+# Modules and callables that run code or unpickle again when a pickle calls them:
+# no policy may allow them, even by mistake (the allow list's bar, artifacts.md).
+_NEVER_ALLOWED_MODULES = frozenset(
+    [
+        *("os", "posix", "nt", "subprocess", "_posixsubprocess", "sys", "importlib"),
+        *("pickle", "_pickle", "cPickle", "dill", "marshal", "runpy", "shutil", "socket"),
+        *("pty", "ctypes", "code", "codeop", "webbrowser", "pdb", "multiprocessing"),
+        *("copyreg", "functools", "operator", "types", "asyncio", "io", "_io"),
+        *("builtins", "__builtin__"),
+    ]
+)
+_NEVER_ALLOWED_GLOBALS = frozenset(
+    [
+        "torch:load",
+        "torch.serialization:load",
+        "torch.storage:_load_from_bytes",
+        "torch.hub:load",
+        "torch.jit:load",
+        "numpy:load",
+        "joblib:load",
+        "torch._tensor:_rebuild_from_type_v2",
+    ]
+)
+
+
+class ArtifactsSettings(CheckSettings):
+    allow_globals: list[PickleGlobal] = Field(
+        default_factory=list,
+        description="More pickle globals ('module:name') the artifacts check accepts, "
+        "after review (docs/checks/artifacts.md#the-allow-list).",
+    )
+
+    @field_validator("allow_globals")
+    @classmethod
+    def _not_code(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            module, _, name = entry.partition(":")
+            if (
+                module.split(".", 1)[0] in _NEVER_ALLOWED_MODULES
+                or entry in _NEVER_ALLOWED_GLOBALS
+                or name.split(".")[-1] in ("eval", "exec", "system", "__import__", "getattr")
+            ):
+                raise ValueError(
+                    f"{entry!r} runs code or unpickles when a pickle calls it; it cannot "
+                    "be allowed (see docs/checks/artifacts.md#the-allow-list)"
+                )
+        return value
+
+
 class ConfigForbid(Strict):
     key: NonEmptyStr = Field(description="Key-path glob, e.g. '**.trust_remote_code'.")
     value: bool | int | float | str | None = Field(
@@ -137,6 +193,16 @@ class ConfigRule(Strict):
     bounds: dict[NonEmptyStr, ConfigBound] = Field(
         default_factory=dict, description="Numeric bounds per key-path glob."
     )
+    path_allow: list[NonEmptyStr] | None = Field(
+        default=None,
+        description="Allowed location prefixes (paths or URLs) for data and checkpoint keys "
+        "(path_keys), judged after interpolation; a value from the environment is outside.",
+    )
+    path_keys: list[NonEmptyStr] | None = Field(
+        default=None,
+        description="Key-path globs judged by path_allow (default: common data and "
+        "checkpoint keys, docs/checks/config.md).",
+    )
 
 
 class Checks(Strict):
@@ -146,7 +212,7 @@ class Checks(Strict):
     unicode: CheckSettings = Field(default_factory=CheckSettings)
     suppression: CheckSettings = Field(default_factory=CheckSettings)
     config: CheckSettings = Field(default_factory=CheckSettings)
-    artifacts: CheckSettings = Field(default_factory=CheckSettings)
+    artifacts: ArtifactsSettings = Field(default_factory=ArtifactsSettings)
     repository: CheckSettings = Field(default_factory=CheckSettings)
 
 
