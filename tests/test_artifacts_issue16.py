@@ -141,7 +141,7 @@ def test_allowed_container_mutated_as_a_global_is_suspicious() -> None:
 # --- the policy extends the list ----------------------------------------------------------
 
 
-def _check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict]]:
+def _check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, Any]]]:
     code = main(
         [
             "check",

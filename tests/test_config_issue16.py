@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def crepo(repo: Repo) -> Repo:
     return repo
 
 
-def run(repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
+def run(repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
     code = main(
         [
             "check",
@@ -90,7 +91,7 @@ def run(repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[in
     return code, doc
 
 
-def config_findings(doc: dict) -> list[tuple[str, str, int | None, str]]:
+def config_findings(doc: dict[str, Any]) -> list[tuple[str, str, int | None, str]]:
     return [
         (f["rule_id"], f["path"], f["line"], f["outcome"])
         for f in doc["findings"]
@@ -98,7 +99,7 @@ def config_findings(doc: dict) -> list[tuple[str, str, int | None, str]]:
     ]
 
 
-def rules_at(doc: dict) -> set[tuple[str, str, int | None]]:
+def rules_at(doc: dict[str, Any]) -> set[tuple[str, str, int | None]]:
     return {(r, p, ln) for r, p, ln, _ in config_findings(doc)}
 
 
@@ -204,7 +205,7 @@ def test_dangerous_target_is_never_lowered_to_ml_reviewers(
     change(repo, {"configs/train.yaml": BASE.replace("mylab.launch.run", "os.system")})
     head = repo.git("rev-parse", "feature").strip()
 
-    def with_reviews(*users: str) -> tuple[int, dict]:
+    def with_reviews(*users: str) -> tuple[int, dict[str, Any]]:
         f = tmp_path / "approvals.json"
         reviews = [
             {"user": u, "state": "approved", "commit": head, "submitted_at": "2026-11-20T10:00:00Z"}

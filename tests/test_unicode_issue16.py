@@ -5,6 +5,7 @@ then the real gate on a real repository."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -168,7 +169,7 @@ def test_zero_width_in_identifiers_stays_strict() -> None:
 # --- the real gate -----------------------------------------------------------------------
 
 
-def _check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict]]:
+def _check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, Any]]]:
     code = main(
         [
             "check",
@@ -227,7 +228,9 @@ def test_gate_blocks_confusable_host_in_code_and_config(
     urepo.commit("mirror", who="mallory")
     code, found = _check(urepo, capsys)
     assert code == 1
+    # The default policy routes this rule to the security group (a homograph can
+    # be a documented example); without that approval the change blocks.
     assert {(f["path"], f["line"], f["outcome"]) for f in found} == {
-        ("mylab/log.py", 3, "block"),
-        ("configs/data.yaml", 2, "block"),
+        ("mylab/log.py", 3, "require_approval"),
+        ("configs/data.yaml", 2, "require_approval"),
     }
