@@ -1,4 +1,5 @@
-"""Tests for traingate.artifacts: every artifact is generated here, nothing is loaded.
+"""Tests for the artifact scanner (traingate.checks.artifacts): every artifact is
+generated here, nothing is loaded.
 
 Malicious pickles are produced with ``pickle.dumps`` of objects whose
 ``__reduce__`` names a dangerous callable (pickling never calls it) or are
@@ -33,7 +34,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from traingate.artifacts import (
+from traingate.checks.artifacts.scanner import (
     ALLOWED_GLOBALS,
     RULE_COMPRESSED_UNSUPPORTED,
     RULE_LFS_POINTER,

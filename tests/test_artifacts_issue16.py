@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from traingate.artifacts import ALLOWED_GLOBALS, scan_artifact
+from traingate.checks.artifacts.scanner import ALLOWED_GLOBALS, scan_artifact
 from traingate.cli import main
 
 from .conftest import POLICY, Repo

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from traingate import configdiff
+from traingate.checks.config.interpolation import resolve_interpolations
+from traingate.checks.config.parse import parse_config
+from traingate.checks.config.parse_json import strip_jsonc
 from traingate.cli import main
 
 from .conftest import Repo
@@ -469,9 +471,9 @@ def test_jsonc_still_fails_closed_and_strict_json_stays_strict(
 
 def test_strip_jsonc_keeps_positions() -> None:
     text = '{"a": "//x", /* c\n */ "b": [1, 2,],\n}'
-    stripped = configdiff.strip_jsonc(text)
+    stripped = strip_jsonc(text)
     assert len(stripped) == len(text) and stripped.count("\n") == text.count("\n")
-    doc = configdiff.parse_config("jsonc", text)
+    doc = parse_config("jsonc", text)
     assert doc.leaves[("a",)].value == "//x"
     assert (doc.leaves[("b", 1)].line, doc.leaves[("b", 1)].column) == (2, 14)
 
@@ -551,8 +553,8 @@ def test_unparseable_manifest_in_a_checked_path_blocks_with_its_location(
 
 def test_resolver_never_hangs_on_cycles_or_deep_chains() -> None:
     chain = "".join(f"k{i}: ${{k{i + 1}}}\n" for i in range(200)) + "k200: os.system\n"
-    doc = configdiff.parse_config("yaml", chain + "a: ${b}\nb: ${a}\n")
-    resolved = configdiff.resolve_interpolations(doc)
+    doc = parse_config("yaml", chain + "a: ${b}\nb: ${a}\n")
+    resolved = resolve_interpolations(doc)
     assert resolved[("a",)].unknown and resolved[("b",)].unknown
     assert resolved[("k0",)].unknown  # too deep to follow: unknown, not trusted
     assert resolved[("k190",)].text == "os.system"

@@ -9,17 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from traingate.configdiff import (
-    ConfigDoc,
-    ConfigError,
-    ConfigValue,
-    KeyChange,
-    config_format,
-    diff_configs,
-    format_path,
-    match_key_pattern,
-    parse_config,
-)
+from traingate.checks.config.diff import diff_configs
+from traingate.checks.config.doc import ConfigDoc, ConfigError, ConfigValue, KeyChange
+from traingate.checks.config.keypath import format_path, match_key_pattern
+from traingate.checks.config.parse import config_format, parse_config
 
 from .fuzz import fuzz
 

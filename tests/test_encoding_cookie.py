@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from traingate.checks.unicode.scan import UnicodeIssue, scan_source, source_encoding
 from traingate.cli import main
-from traingate.unicode_scan import UnicodeIssue, scan_source, source_encoding
 
 from .conftest import Repo
 

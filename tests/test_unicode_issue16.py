@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from traingate.checks.unicode.scan import scan_text
 from traingate.cli import main
-from traingate.unicode_scan import scan_text
 
 from .conftest import POLICY, Repo
 

@@ -1,4 +1,4 @@
-"""Trojan Source, invisible characters and deceptive identifiers (traingate.unicode_scan)."""
+"""Trojan Source, invisible characters and deceptive identifiers (traingate.checks.unicode)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from traingate.unicode_scan import (
-    _CANDIDATES,
+from traingate.checks.unicode.scan import (
     UnicodeIssue,
     scan_source,
     scan_text,
     source_encoding,
 )
+from traingate.checks.unicode.tables import _CANDIDATES
 
 from .fuzz import fuzz
 

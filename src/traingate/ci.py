@@ -1,5 +1,9 @@
 """``traingate ci``: detect GitHub Actions or GitLab CI and gate the change.
 
+(Over 600 lines: both platforms' event parsing, annotations and PR comments
+share one CI context; moving the gating into the gate API of issue #15 is the
+way down, not a split by size.)
+
 What it derives, and from where (docs/ci/):
 - GitHub: the event payload (``GITHUB_EVENT_PATH``) of ``pull_request``,
   ``pull_request_target``, ``pull_request_review`` or ``merge_group``: base and

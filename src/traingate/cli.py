@@ -1,5 +1,8 @@
 """Command line: ``main(argv) -> int`` so every command is testable in-process.
 
+(Over 600 lines: the argument parser of every command and their handlers; the
+handlers move out with the gate API of issue #15.)
+
 Exit codes are decided here and nowhere else: 0 pass, 1 blocked by policy,
 2 usage or policy error, 3 internal error (see traingate.errors.ExitCode).
 """

@@ -1,5 +1,8 @@
 """All git access lives here.
 
+(Over 600 lines: every git invocation in one module, so that the scrubbed
+environment, ``-z`` and the output dialect are decided in one place.)
+
 Rules this module keeps (see docs/security/threat-model.md):
 - git runs with an environment scrubbed of inherited ``GIT_*`` variables that
   could redirect it (``GIT_DIR``, ``GIT_INDEX_FILE``, ``GIT_CONFIG_*``...) and

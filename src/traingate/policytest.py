@@ -97,11 +97,11 @@ _FINDING_KEYS = {"rule_id", "path"}
 def _load(path: Path) -> dict[str, Any]:
     """A case file, validated strictly (issue #18): a misspelled `expect:` key
     would otherwise check nothing and report "ok"."""
-    from traingate.policy import yamlpos
+    from traingate import yamlsafe
 
     try:
-        loaded = yamlpos.load(path.read_text(encoding="utf-8"))
-    except yamlpos.YamlProblem as exc:
+        loaded = yamlsafe.load(path.read_text(encoding="utf-8"))
+    except yamlsafe.YamlProblem as exc:
         where = f"{path}:{exc.pos.line}:{exc.pos.column}" if exc.pos else str(path)
         raise UsageError(f"{where}: {exc.message}") from None
     doc = loaded.value

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from traingate import yamlsafe
 from traingate.errors import PolicyError
-from traingate.policy import yamlpos
 from traingate.policy.model import CHECK_IDS, Checks, Policy
 
 POLICY_FILE = ".traingate.yaml"
@@ -152,13 +152,13 @@ def _with_source(loaded: LoadedPolicy, source: str) -> LoadedPolicy:
 class _Layer:
     policy: Policy
     name: str
-    loaded: yamlpos.Loaded
+    loaded: yamlsafe.Loaded
 
 
 def _parse_layer(text: str, name: str) -> _Layer:
     try:
-        loaded = yamlpos.load(text)
-    except yamlpos.YamlProblem as exc:
+        loaded = yamlsafe.load(text)
+    except yamlsafe.YamlProblem as exc:
         raise PolicyError(exc.message, location=_where(name, exc.pos)) from None
     if not isinstance(loaded.value, dict):
         raise PolicyError(
@@ -172,7 +172,7 @@ def _parse_layer(text: str, name: str) -> _Layer:
     return _Layer(policy, name, loaded)
 
 
-def _where(name: str, pos: yamlpos.Pos | None) -> str:
+def _where(name: str, pos: yamlsafe.Pos | None) -> str:
     return f"{name}:{pos.line}:{pos.column}" if pos else name
 
 
@@ -183,7 +183,7 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return out
 
 
-def _policy_error(exc: ValidationError, name: str, loaded: yamlpos.Loaded) -> PolicyError:
+def _policy_error(exc: ValidationError, name: str, loaded: yamlsafe.Loaded) -> PolicyError:
     """pydantic's errors in the policy's own words (issue #18): one message per
     location, no union-member tags, the allowed values, and a "did you mean"."""
     grouped: dict[tuple[str | int, ...], list[Any]] = {}
@@ -314,7 +314,7 @@ def _docs(page: str) -> str:
     return docs_base() + page
 
 
-def _yaml_loc(loc: tuple[Any, ...], loaded: yamlpos.Loaded) -> tuple[str | int, ...]:
+def _yaml_loc(loc: tuple[Any, ...], loaded: yamlsafe.Loaded) -> tuple[str | int, ...]:
     """Drop pydantic's union-member tags (e.g. 'RequireApproval') from a loc."""
     out: list[str | int] = []
     for part in loc:
@@ -337,7 +337,9 @@ def _is_tag(part: Any) -> bool:
     )
 
 
-def _position(loc: tuple[str | int, ...], kind: str, loaded: yamlpos.Loaded) -> yamlpos.Pos | None:
+def _position(
+    loc: tuple[str | int, ...], kind: str, loaded: yamlsafe.Loaded
+) -> yamlsafe.Pos | None:
     if kind == "extra_forbidden" and loc in loaded.keys:
         return loaded.keys[loc]
     probe = loc

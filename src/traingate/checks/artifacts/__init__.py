@@ -1,8 +1,15 @@
 """Model artifacts: pickle-based files checked against an allow list, never unpickled.
 
-The scanning itself lives in :mod:`traingate.artifacts` (stdlib only, see
-docs/checks/artifacts.md for the library choice); this module applies it to
-the added or modified files of a change.
+This module is the check: its rules and ``run``, which applies the scanner to
+the added or modified files of a change. The scanner (standard library only, see
+docs/checks/artifacts.md for the library choice) is split by concern:
+
+- ``scanner``: the dispatcher and the public API (``scan_artifact``,
+  ``is_artifact_candidate``); imported inside ``run``, so the registry stays light;
+- ``pickle_vm``: the symbolic unpickler; ``pickles``: its streams to issues;
+- ``allowlist``: the globals a checkpoint may import, and why each is safe;
+- ``zips``, ``npy``, ``safetensors``, ``compression``: the container formats;
+- ``common``: rule ids, limits and the per-artifact state the modules share.
 """
 
 from __future__ import annotations
@@ -96,7 +103,7 @@ RULES = declare(
 
 
 def run(ctx: Context) -> list[Finding]:
-    from traingate.artifacts import is_artifact_candidate, scan_artifact
+    from traingate.checks.artifacts.scanner import is_artifact_candidate, scan_artifact
 
     # Reviewed additions to the allow list, read from the trusted policy only
     # (issue #16: the docs promised a way to extend it).

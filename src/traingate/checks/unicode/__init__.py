@@ -7,6 +7,10 @@ Python) and mixed-script homoglyphs make two names look alike. A Python
 source-encoding declaration other than UTF-8 makes CPython read different text
 from what everyone else reads (issue #14, class 11): it is a finding of its own,
 and the other rules read Python source as CPython decodes it.
+
+This module is the check (its rules and ``run``); the scanner beside it is
+standard library only: ``scan`` (the entry points, imported inside ``run``),
+``tables``, ``invisible``, ``identifiers``, ``strings`` and ``cookie``.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ RULES = declare(
 
 
 def run(ctx: Context) -> list[Finding]:
-    from traingate.unicode_scan import scan_source
+    from traingate.checks.unicode.scan import scan_source
 
     out: list[Finding] = []
     for f in ctx.files:

@@ -1,0 +1,124 @@
+"""The config check's ``run``: which files are read, how, and which judges see them."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+from traingate import paths
+from traingate.change import ChangedFile, Status
+from traingate.checks.base import Context
+from traingate.checks.config.diff import diff_configs
+from traingate.checks.config.doc import ConfigDoc, ConfigError
+from traingate.checks.config.effective import _effective
+from traingate.checks.config.env import (
+    _ENV_FILES,
+    _REQUIREMENTS,
+    _config_env,
+    _dependency_lines,
+    _env_lines,
+    _pyproject,
+)
+from traingate.checks.config.keypath import format_path
+from traingate.checks.config.parse import config_format, parse_config
+from traingate.checks.config.policy_rules import _policy_rule
+from traingate.checks.config.rules import _finding
+from traingate.checks.config.targets import _builtin_keys, _code_resolvers, _resolver_code
+from traingate.findings import Finding
+
+_CONFIG_FORMATS = ("yaml", "json", "jsonc", "toml")
+
+
+def run(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    policy = ctx.policy.policy
+    code_resolvers = _code_resolvers(ctx)
+    for f in ctx.files:
+        if f.status is Status.DELETED or f.new_path is None:
+            continue
+        new_text = ctx.change.new_text(f)
+        if new_text is None:
+            continue
+        name = f.new_path
+        if _ENV_FILES.search(name):
+            out.extend(_env_lines(f, new_text))
+        if _REQUIREMENTS.search(name) or posixpath.basename(name) in (
+            "environment.yml",
+            "environment.yaml",
+        ):
+            out.extend(_dependency_lines(f, new_text))
+        fmt = config_format(name)
+        if fmt not in _CONFIG_FORMATS:
+            continue
+        try:
+            new = parse_config(fmt, new_text, max_nodes=_max_nodes(fmt))
+        except ConfigError as exc:
+            out.append(
+                _finding(
+                    f,
+                    "config-parse-error",
+                    exc.line,
+                    exc.column,
+                    f"cannot parse {fmt.upper()}: {exc.message}; an unparseable config is blocked",
+                )
+            )
+            continue
+        old = None
+        old_text = ctx.change.old_text(f) if f.status is not Status.ADDED else None
+        if old_text is not None:
+            try:
+                old = parse_config(fmt, old_text, max_nodes=_max_nodes(fmt))
+            except ConfigError:
+                old = None  # the base was broken: judge every key as new
+        if ctx.scan_all:
+            old = None
+        changes = diff_configs(old, new)
+        effs = _effective(changes, new, old)
+        out.extend(_structural(f, new))
+        out.extend(_builtin_keys(f, name, effs))
+        out.extend(_resolver_code(f, effs, code_resolvers))
+        out.extend(_config_env(f, new, effs))
+        if name.endswith("pyproject.toml"):
+            out.extend(_pyproject(f, changes))
+        # What approval_keys mean (issue #16): a change to a key of an existing
+        # file. A whole-file scan has no base, so nothing "changed" and none is
+        # reported; an added file is one new config, reported once per rule.
+        mode = "none" if ctx.scan_all else "summary" if f.status is Status.ADDED else "each"
+        seen: set[tuple[str, int | None, int | None, str | None]] = set()
+        for rule in policy.config_rules:
+            if not paths.matches(rule.paths, name, fold=policy.case_insensitive_paths):
+                continue
+            for hit in _policy_rule(f, rule, changes, effs, policy, mode):
+                # Two rules asking the same group about the same key: say it once.
+                key = (hit.rule_id, hit.line, hit.column, hit.approval_group)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(hit)
+    return out
+
+
+def _max_nodes(fmt: str) -> int:
+    # The node budget stops YAML alias bombs; JSON/TOML have no aliases, and
+    # real files (tokenizer.json) are large.
+    return 100_000 if fmt == "yaml" else 5_000_000
+
+
+def _structural(f: ChangedFile, doc: ConfigDoc) -> Iterator[Finding]:
+    for v in doc.duplicate_keys:
+        yield _finding(
+            f,
+            "config-duplicate-key",
+            v.line,
+            v.column,
+            f"duplicate key {format_path(v.path)}: the later value silently wins",
+            "keep one definition of the key",
+        )
+    for v in doc.python_tags:
+        yield _finding(
+            f,
+            "config-python-tag",
+            v.line,
+            v.column,
+            f"custom YAML tag at {format_path(v.path)} constructs Python objects when loaded unsafely",
+            "use plain YAML values; never load configs with yaml.load/unsafe_load",
+        )

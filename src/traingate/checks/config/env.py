@@ -1,0 +1,194 @@
+"""Risky environment variables and dependency sources, in configs, launchers and requirement files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from traingate.change import ChangedFile
+from traingate.checks.config.doc import ConfigDoc, KeyChange
+from traingate.checks.config.effective import _Eff
+from traingate.checks.config.keypath import format_path
+from traingate.checks.config.rules import _finding
+from traingate.findings import Finding
+
+_ENV_FILES = re.compile(
+    r"(^|/)(\.env(\..*)?|.*\.env|\.envrc|.*\.(sh|bash|zsh)|Makefile|Dockerfile|.*\.slurm|.*\.sbatch)$"
+)
+_RISKY_ENV = re.compile(
+    r"""(?x)\b(?:
+        (?P<weights>TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD|TORCH_FORCE_WEIGHTS_ONLY_LOAD\s*=\s*["']?0)
+      | (?P<preload>LD_PRELOAD|LD_AUDIT|LD_LIBRARY_PATH\s*=\s*["']?/(?:tmp|dev/shm|var/tmp)|NCCL_(?:NET|TUNER|PROFILER)_PLUGIN)
+      | (?P<pythonpath>PYTHONPATH\s*=\s*["']?[^\n]*(?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.))
+      | (?P<startup>PYTHONSTARTUP|PYTHONINSPECT|PYTHONHOME|PYTHONUSERBASE)
+      | (?P<nccl>(?:TORCH_)?NCCL_[A-Z_]*TIMEOUT[A-Z_]*\s*=\s*["']?\d|NCCL_BLOCKING_WAIT\s*=\s*["']?0|NCCL_ASYNC_ERROR_HANDLING\s*=\s*["']?0)
+    )"""
+)
+_REQUIREMENTS = re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt)$")
+_DEP_URL = re.compile(
+    r"(--(extra-)?index-url|(^|\s)-i\s|--find-links|(^|\s)-f\s|--trusted-host|\bgit\+|https?://|file:|\s@\s)"
+)
+
+
+# An env var name, and the assignments in a command string or an env list item.
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_SHELL_ASSIGNMENT = re.compile(
+    r"(?:^|(?<=[\s;&|(`'\",]))(?:export\s+|env\s+)?([A-Z_][A-Z0-9_]*=[^\s;&|]*)"
+)
+
+
+# Keys whose string values are commands or environment entries (Kubernetes
+# command/args, docker-compose environment, CI script lines, launcher configs).
+_COMMAND_KEYS = frozenset(
+    [
+        "command",
+        "cmd",
+        "args",
+        "arguments",
+        "script",
+        "scripts",
+        "run",
+        "entrypoint",
+        "environment",
+        "env",
+        "envs",
+        "env_vars",
+        "setup",
+        "pre_run",
+        "before_script",
+        "after_script",
+        "exec",
+        "shell",
+        "launcher",
+        "srun",
+        "prefix",
+    ]
+)
+
+
+def _commandish(path: tuple[str | int, ...], text: str) -> bool:
+    if _SHELL_ASSIGNMENT.match(text.strip()):
+        return True  # the whole value is NAME=value (an env list item)
+    return any(isinstance(seg, str) and seg.lower() in _COMMAND_KEYS for seg in path)
+
+
+def _config_env(f: ChangedFile, doc: ConfigDoc, effs: list[_Eff]) -> Iterator[Finding]:
+    """Risky environment set from a config (issue #16): a mapping key
+    (``env_set: {LD_PRELOAD: ...}``, docker-compose ``environment:``), a Kubernetes
+    ``env: [{name, value}]`` item, a ``NAME=value`` list item or a command string."""
+    changed = {e.change.path: e for e in effs}
+    done: set[tuple[str | int, ...]] = set()
+
+    def judge(e: _Eff, assignment: str) -> Iterator[Finding]:
+        m = _RISKY_ENV.search(assignment)
+        if m is None or e.change.path in done:
+            return
+        done.add(e.change.path)
+        kind = next(k for k, v in m.groupdict().items() if v)
+        yield _finding(
+            f,
+            "config-risky-env",
+            e.change.line,
+            e.change.column,
+            f"{format_path(e.change.path)} sets {m.group(0).split('=')[0].strip()!r} "
+            f"({_ENV_WHY[kind]})",
+            "remove it from the config, or get it approved",
+        )
+
+    for path, leaf in doc.leaves.items():
+        if not path:
+            continue
+        key = path[-1]
+        if key == "name" and isinstance(leaf.value, str) and _ENV_NAME.fullmatch(leaf.value):
+            value_path = (*path[:-1], "value")
+            e = changed.get(value_path) or changed.get(path)
+            if e is not None and value_path in doc.leaves:
+                value = (
+                    changed[value_path].text
+                    if value_path in changed
+                    else doc.leaves[value_path].value
+                )
+                yield from judge(e, f"{leaf.value}={value}")
+            continue
+        e = changed.get(path)
+        if e is None:
+            continue
+        if isinstance(key, str) and _ENV_NAME.fullmatch(key):
+            yield from judge(e, f"{key}={e.text}")
+        elif isinstance(e.value, str) and "=" in e.text and _commandish(path, e.text):
+            # Only shell-style assignments in a command or env value count: a rule
+            # pattern or a docs string that *mentions* a variable sets nothing.
+            for m in _SHELL_ASSIGNMENT.finditer(e.text):
+                yield from judge(e, m.group(1))
+
+
+def _pyproject(f: ChangedFile, changes: list[KeyChange]) -> Iterator[Finding]:
+    for c in changes:
+        if c.kind == "removed" or not isinstance(c.new, str):
+            continue
+        path = format_path(c.path)
+        in_deps = (
+            "dependencies" in path
+            or "requires" in path
+            or path.startswith("tool.uv")
+            or "index" in path
+        )
+        if in_deps and _DEP_URL.search(c.new):
+            yield _finding(
+                f,
+                "config-dependency-source",
+                c.line,
+                c.column,
+                f"{path} = {c.new!r}: a dependency from a URL or another index",
+                "install packages by name from the approved index only",
+            )
+
+
+def _env_lines(f: ChangedFile, text: str) -> Iterator[Finding]:
+    added = set(f.added_lines)
+    for n, line in enumerate(text.splitlines(), 1):
+        # Scheduler directives are comments to the shell but set the job's
+        # environment (#SBATCH --export=LD_PRELOAD=..., issue #16).
+        stripped = line.lstrip()
+        if n not in added or (
+            stripped.startswith("#") and not stripped.startswith(("#SBATCH", "#PBS", "#$"))
+        ):
+            continue
+        m = _RISKY_ENV.search(line)
+        if m:
+            kind = next(k for k, v in m.groupdict().items() if v)
+            yield _finding(
+                f,
+                "config-risky-env",
+                n,
+                m.start() + 1,
+                f"sets {m.group(0).split('=')[0].strip()!r} ({_ENV_WHY[kind]})",
+                "remove it from launcher scripts and env files, or get it approved",
+            )
+
+
+_ENV_WHY = {
+    "weights": "disables torch.load's weights-only protection: pickles run code again",
+    "preload": "loads a shared library into every process",
+    "pythonpath": "puts a temporary or hidden directory ahead of installed packages",
+    "startup": "runs or redirects code at interpreter start",
+    "nccl": "changes collective timeouts or error handling: hangs and silent failures",
+}
+
+
+def _dependency_lines(f: ChangedFile, text: str) -> Iterator[Finding]:
+    added = set(f.added_lines)
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.split(" #", 1)[0].strip()
+        if n not in added or not stripped or stripped.startswith("#"):
+            continue
+        m = _DEP_URL.search(stripped)
+        if m:
+            yield _finding(
+                f,
+                "config-dependency-source",
+                n,
+                line.find(stripped) + 1,
+                f"dependency source changed: {stripped!r}",
+                "install packages by name from the approved index; pin with hashes",
+            )

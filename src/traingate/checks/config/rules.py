@@ -1,0 +1,139 @@
+"""The config check's rule catalog, and the one way its findings are made."""
+
+from __future__ import annotations
+
+from traingate.catalog import Rule, declare
+from traingate.change import ChangedFile
+from traingate.findings import Finding
+from traingate.policy.model import Severity
+
+ID = "config"
+DESCRIPTION = "Key-level policy for training configs; risky env, launcher and dependency changes."
+
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "config-trust-remote-code",
+            Severity.ERROR,
+            "any …trust_remote_code key becomes true",
+            category="config",
+        ),
+        Rule(
+            "config-dangerous-target",
+            Severity.ERROR,
+            "a Hydra/OmegaConf _target_ (or class_path) resolves into os, subprocess, builtins, importlib, pickle, runpy, ctypes, eval/exec, torch.load…",
+            category="config",
+        ),
+        Rule(
+            "config-auto-map",
+            Severity.ERROR,
+            "auto_map is added to a model config.json / tokenizer_config.json (transformers imports code from the repo)",
+            category="config",
+        ),
+        Rule(
+            "config-duplicate-key",
+            Severity.ERROR,
+            "a YAML or JSON key is repeated: the later value silently wins",
+            category="config",
+        ),
+        Rule(
+            "config-python-tag",
+            Severity.ERROR,
+            "a custom YAML tag (!!python/object/apply:...) that constructs objects when loaded unsafely",
+            category="config",
+        ),
+        Rule(
+            "config-parse-error",
+            Severity.ERROR,
+            "a config in a checked path does not parse (the parser's line and column)",
+            category="config",
+        ),
+        Rule(
+            "config-risky-env",
+            Severity.ERROR,
+            "a launcher script or env file sets a risky variable (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, LD_PRELOAD, PYTHONPATH to a temp dir, PYTHONSTARTUP, NCCL_* error handling)",
+            category="config",
+        ),
+        Rule(
+            "config-dependency-source",
+            Severity.ERROR,
+            "a dependency is swapped for a URL, git+, a local path, or an extra index",
+            category="config",
+        ),
+        Rule(
+            "config-key-change",
+            Severity.WARNING,
+            "a key matching approval_keys is added, changed or removed",
+            category="config",
+        ),
+        Rule(
+            "config-forbidden",
+            Severity.ERROR,
+            "a key (and value) matching forbid",
+            category="config",
+        ),
+        Rule(
+            "config-target-not-allowed",
+            Severity.ERROR,
+            "a _target_ outside target_allow module prefixes",
+            category="config",
+        ),
+        Rule(
+            "config-url-host",
+            Severity.ERROR,
+            "a URL value whose host is not in url_hosts",
+            category="config",
+        ),
+        Rule(
+            "config-out-of-bounds",
+            Severity.ERROR,
+            "a numeric key outside bounds",
+            category="config",
+        ),
+        Rule(
+            "config-untrusted-target",
+            Severity.ERROR,
+            "a _target_ / _component_ / class_path built from an environment variable, a custom resolver or a missing key: what it instantiates is decided when the job runs",
+            help="write the target as a literal dotted path to your own class",
+            category="config",
+            since="0.2.0",
+        ),
+        Rule(
+            "config-resolver-code",
+            Severity.ERROR,
+            "a value calls an OmegaConf resolver that evaluates code (eval-like, or registered with eval/exec in the change) with more than arithmetic, or passes code to any custom resolver",
+            help="compute the value in code, or keep resolver arguments to plain arithmetic",
+            category="config",
+            since="0.2.0",
+        ),
+        Rule(
+            "config-path-not-allowed",
+            Severity.ERROR,
+            "a data or checkpoint path key (path_keys) resolves outside the rule's path_allow prefixes, or to a value decided when the job runs",
+            help="keep data and checkpoints under the allowed locations; see path_allow",
+            category="config",
+            since="0.2.0",
+        ),
+    ],
+)
+
+
+def _finding(
+    f: ChangedFile,
+    rule: str,
+    line: int | None,
+    col: int | None,
+    msg: str,
+    help: str | None = None,
+    group: str | None = None,
+) -> Finding:
+    return RULES.finding(
+        rule,
+        path=f.path,
+        line=line,
+        column=col,
+        message=msg,
+        help=help or "see docs/checks/config.md",
+        approval_group=group,
+    )

@@ -1,0 +1,287 @@
+"""What instantiating a config runs: dangerous ``_target_``s and code-evaluating resolvers."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+
+from traingate.change import ChangedFile
+from traingate.checks.base import Context
+from traingate.checks.config.effective import _Eff, _via
+from traingate.checks.config.interpolation import (
+    interpolation_end,
+)
+from traingate.checks.config.keypath import format_path
+from traingate.checks.config.rules import _finding
+from traingate.findings import Finding
+
+# _target_ prefixes that turn a config into code execution.
+_DANGEROUS_MODULES = (
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "builtins",
+    "__builtin__",
+    "importlib",
+    "pickle",
+    "_pickle",
+    "cPickle",
+    "dill",
+    "marshal",
+    "runpy",
+    "shutil",
+    "socket",
+    "pty",
+    "ctypes",
+    "code",
+    "codeop",
+    "sys",
+    "webbrowser",
+    "pdb",
+    "multiprocessing",
+    "asyncio.subprocess",
+)
+_DANGEROUS_CALLABLES = (
+    "eval",
+    "exec",
+    "compile",
+    "__import__",
+    "getattr",
+    "setattr",
+    "open",
+    "input",
+    "breakpoint",
+    "torch.load",
+    "numpy.load",
+    "joblib.load",
+    "yaml.load",
+    "yaml.unsafe_load",
+    "yaml.full_load",
+    "torch.hub.load",
+    "pandas.read_pickle",
+)
+
+
+# Modules that, reached as an attribute anywhere in a dotted path, still run code:
+# Hydra's _locate imports the first segment and getattr()s the rest, so
+# ``logging.os.system`` is os.system (issue #16).
+_DANGEROUS_ATTRIBUTE_MODULES = frozenset(
+    [
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "builtins",
+        "__builtins__",
+        "__builtin__",
+        "importlib",
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "dill",
+        "marshal",
+        "runpy",
+        "shutil",
+        "socket",
+        "pty",
+        "ctypes",
+        "sys",
+    ]
+)
+# Last segments that run code or load pickles whatever module they are found in.
+_DANGEROUS_LAST = frozenset(
+    ["system", "popen", "eval", "exec", "execfile", "__import__", "import_module", "run_path"]
+)
+# Loaders that unpickle, and Hydra/OmegaConf entry points that turn a string into a
+# call: a target naming them runs whatever its arguments name.
+_DANGEROUS_PREFIXES = (
+    "torch.serialization.load",
+    "torch.serialization._load",
+    "torch.serialization.pickle",
+    "torch.jit.load",
+    "torch.package",
+    "torch.hub",
+    "numpy.lib.npyio.load",
+    "numpy.load",
+    "joblib.numpy_pickle.load",
+    "joblib.load",
+    "pandas.io.pickle",
+    "hydra.utils.instantiate",
+    "hydra.utils.call",
+    "hydra.utils.get_method",
+    "hydra.utils.get_class",
+    "hydra.utils.get_object",
+    "hydra.utils.get_static_method",
+    "hydra._internal.utils._locate",
+    "omegaconf.OmegaConf.register_new_resolver",
+    "operator.attrgetter",
+    "operator.methodcaller",
+    "types.FunctionType",
+    "types.CodeType",
+    "code.InteractiveInterpreter",
+)
+
+
+def _dangerous_target(target: str) -> bool:
+    t = target.strip()
+    if t in _DANGEROUS_CALLABLES or t in _DANGEROUS_MODULES:
+        return True
+    if t.split(".", 1)[0] in _DANGEROUS_MODULES or any(
+        t.startswith(c + ".") for c in _DANGEROUS_CALLABLES
+    ):
+        return True
+    segments = [seg.strip() for seg in t.split(".")]
+    if any(seg in _DANGEROUS_ATTRIBUTE_MODULES for seg in segments[1:]):
+        return True
+    if len(segments) > 1 and segments[-1] in _DANGEROUS_LAST:
+        return True
+    return any(t == p or t.startswith(p + ".") for p in _DANGEROUS_PREFIXES)
+
+
+# Keys whose value names a class or function that instantiating the config calls:
+# Hydra/OmegaConf, torchtune's _component_ (issue #16), LightningCLI class_path.
+_TARGET_KEYS = ("_target_", "_partial_target_", "_component_", "target", "class_path")
+# Resolver names that evaluate their argument as code in the projects that register
+# them (``OmegaConf.register_new_resolver("eval", eval)`` is a common idiom).
+_CODE_RESOLVERS = frozenset(
+    ["eval", "exec", "python", "py", "pyeval", "lambda", "sh", "shell", "cmd", "system"]
+)
+# What an eval resolver may compute without a finding: arithmetic on numbers and
+# interpolations, and a few pure builtins (``${eval:'max(1, ${n} // 2)'}``).
+_ARITH = re.compile(r"[\s\d.+\-*/%(),<>=!]*")
+_ARITH_NAMES = frozenset(
+    ["int", "float", "round", "min", "max", "abs", "sum", "len", "str", "bool", "pow"]
+    + ["True", "False", "None", "and", "or", "not", "if", "else", "e"]
+)
+_CODE_IN_ARG = re.compile(
+    r"__\w+__|\b(?:eval|exec|compile|getattr|setattr|open|import_module|system|popen|"
+    r"subprocess|os\.|sys\.|builtins|pickle|marshal|lambda)\b"
+)
+# A resolver registered in the change whose function evaluates or calls out.
+_REGISTER_RESOLVER = re.compile(
+    r"register_new_resolver\(\s*(?:name\s*=\s*)?[rbu]?[\"']([^\"']+)[\"']\s*,\s*([^\n]{0,300})"
+)
+_RESOLVER_BODY_CODE = re.compile(
+    r"\b(?:eval|exec|compile|__import__|getattr|import_module|system|popen|subprocess|"
+    r"run_path|_locate|get_method|get_class|instantiate|literal_eval)\b"
+)
+
+
+def _code_resolvers(ctx: Context) -> frozenset[str]:
+    """Resolver names the change registers with a function that evaluates or calls
+    out (``register_new_resolver("calc", lambda s: eval(s))``)."""
+    names = set(_CODE_RESOLVERS)
+    for f in ctx.files:
+        if f.new_path is None or not f.new_path.endswith((".py", ".pyw", ".ipynb")):
+            continue
+        text = ctx.change.new_text(f)
+        if not text or "register_new_resolver" not in text:
+            continue
+        for m in _REGISTER_RESOLVER.finditer(text):
+            if _RESOLVER_BODY_CODE.search(m.group(2)):
+                names.add(m.group(1))
+    return frozenset(names)
+
+
+def _arithmetic(arg: str) -> bool:
+    body = arg.strip().strip("'\"")
+    while "${" in body:  # interpolations are values, judged on their own keys
+        start = body.find("${")
+        end = interpolation_end(body, start)
+        if end == -1:
+            return False
+        body = body[:start] + "0" + body[end:]
+    words = re.findall(r"[A-Za-z_]\w*", body)
+    rest = re.sub(r"[A-Za-z_]\w*", "", body)
+    return all(w in _ARITH_NAMES for w in words) and _ARITH.fullmatch(rest) is not None
+
+
+def _builtin_keys(f: ChangedFile, name: str, effs: list[_Eff]) -> Iterator[Finding]:
+    auto_map_seen = False
+    for e in effs:
+        c = e.change
+        if not c.path:
+            continue
+        key = str(c.path[-1])
+        where = format_path(c.path)
+        if key == "trust_remote_code" and (e.value in (True, "true", "True", 1) or e.unknown):
+            maybe = f" may be true: {e.unknown[0]}" if e.unknown else ": true"
+            yield _finding(
+                f,
+                "config-trust-remote-code",
+                c.line,
+                c.column,
+                f"{where}{maybe}{_via(e)}; it runs Python code shipped with the model repository",
+                "keep trust_remote_code false; vendor and review the model code instead",
+            )
+        elif key in _TARGET_KEYS and isinstance(c.new, str):
+            if key not in ("_target_", "_component_") and "." not in e.text and not e.unknown:
+                continue
+            if e.unknown:
+                yield _finding(
+                    f,
+                    "config-untrusted-target",
+                    c.line,
+                    c.column,
+                    f"{where} = {c.new!r}: {e.unknown[0]}, so what instantiating this config "
+                    "calls is not in the change under review",
+                    "write the target as a literal dotted path to your own class",
+                )
+            elif _dangerous_target(e.text):
+                yield _finding(
+                    f,
+                    "config-dangerous-target",
+                    c.line,
+                    c.column,
+                    f"{where} = {e.text!r}{_via(e)} makes instantiating this config run "
+                    "arbitrary code",
+                    "point _target_ at your own classes; see checks.config target_allow",
+                )
+        elif (
+            (key == "auto_map" or (c.path and c.path[0] == "auto_map"))
+            and not auto_map_seen
+            and (
+                posixpath.basename(name) in ("config.json", "tokenizer_config.json")
+                and c.kind == "added"
+            )
+        ):
+            yield _finding(
+                f,
+                "config-auto-map",
+                c.line,
+                c.column,
+                f"{where} added: transformers will import custom code from the repository",
+                "remove auto_map, or review the referenced modules and approve",
+            )
+            auto_map_seen = True
+
+
+def _resolver_code(
+    f: ChangedFile, effs: list[_Eff], code_resolvers: frozenset[str]
+) -> Iterator[Finding]:
+    """Resolvers that run code: an eval-like one with more than arithmetic, or
+    code handed to any custom resolver (issue #16)."""
+    for e in effs:
+        for name, arg in e.resolvers:
+            if name.startswith("oc.") or name in ("hydra", "now"):
+                continue
+            evaluates = name in code_resolvers and not _arithmetic(arg)
+            if not evaluates and not _CODE_IN_ARG.search(arg):
+                continue
+            how = (
+                "a resolver that evaluates its argument"
+                if name in code_resolvers
+                else "code passed to a custom resolver"
+            )
+            yield _finding(
+                f,
+                "config-resolver-code",
+                e.change.line,
+                e.change.column,
+                f"{format_path(e.change.path)}: ${{{name}:{arg[:80]}}} is {how}; "
+                "resolving this config runs it",
+                "compute the value in code, or keep resolver arguments to plain arithmetic",
+            )
+            break
