@@ -234,3 +234,23 @@ def test_gate_blocks_confusable_host_in_code_and_config(
         ("mylab/log.py", 3, "require_approval"),
         ("configs/data.yaml", 2, "require_approval"),
     }
+
+
+def test_a_small_pickle_is_not_read_as_text(
+    urepo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Protocol-2 pickle of an OrderedDict: no NUL byte, so it "decodes" as text,
+    # but its opcodes (\x02 ...) are no characters anyone reads. The artifacts
+    # check judges it; the unicode check must not call its bytes invisible.
+    import pickle
+    import pickletools
+    from collections import OrderedDict
+
+    data = pickletools.optimize(pickle.dumps(OrderedDict(), protocol=2))
+    assert b"\0" not in data and b"\x02" in data
+    (urepo.path / "models").mkdir()
+    (urepo.path / "models" / "odict.pt").write_bytes(data)
+    urepo.commit("weights", who="mallory")
+    code, found = _check(urepo, capsys)
+    assert [f for f in found if f["path"] == "models/odict.pt"] == []
+    assert code == 0

@@ -112,6 +112,10 @@ def run(ctx: Context) -> list[Finding]:
         ext = posixpath.splitext(f.path)[1].lower()
         shebang = _python_shebang(text)
         data = ctx.change.read(f.new_oid) or b""
+        if ext not in _PY and not shebang and _is_artifact(f.path, data):
+            # A small pickle has no NUL byte and decodes as "text"; its opcodes
+            # are not characters anyone reads. The artifacts check judges it.
+            continue
         issues = scan_source(
             data,
             lines,
@@ -124,6 +128,12 @@ def run(ctx: Context) -> list[Finding]:
                 _finding(f, issue.rule_id, issue.line, issue.column, issue.message, issue.severity)
             )
     return out
+
+
+def _is_artifact(path: str, data: bytes) -> bool:
+    from traingate.checks.artifacts.scanner import is_artifact_candidate
+
+    return is_artifact_candidate(path, data[:4096])
 
 
 def _python_shebang(text: str) -> bool:
