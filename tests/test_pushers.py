@@ -786,3 +786,51 @@ def test_github_whitespace_variant_pushed_after_approval_is_stale(
             "reason": f"stale: approved {approved[:12]}; the change has changed since, in train.py",
         }
     ]
+
+
+@pytest.mark.parametrize(("review_n", "counts"), [(1, False), (3, True)])
+def test_github_approval_before_a_retarget_is_stale(
+    origin: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api_server: ApiServer,
+    capsys: pytest.CaptureFixture[str],
+    review_n: int,
+    counts: bool,
+) -> None:
+    """Issue #14 class 12: a PR opened against a weak branch, approved there, then
+    retargeted to main. GitHub's review names only the head commit, not the base
+    it was judged against, so an approval from before the timeline's
+    `base_ref_changed` was of another change. One given after it counts."""
+    head = sha(origin, "feature")
+    retarget = {
+        "event": "base_ref_changed",
+        "actor": gh_actor("mallory", UIDS["mallory"]),
+        "created_at": "2026-11-20T12:00:00Z",
+    }
+    serve_pr(
+        api_server,
+        origin,
+        [approve("alice", head, review_n)],  # submitted at 11:00 or 13:00
+        [gh_run(100, head, "mallory", uid=UIDS["mallory"])],
+        timeline=[retarget],
+    )
+    gh_job(
+        monkeypatch,
+        tmp_path,
+        api_server,
+        "pull_request_review",
+        pr_payload(origin, "submitted", "alice"),
+    )
+    code, doc = run_json(clone_shallow(origin, "feature", tmp_path / "work"), capsys)
+    req = training(doc)
+    if counts:
+        assert code == 0 and req["approved_by"] == ["alice"], doc
+    else:
+        assert code == 1
+        assert req["rejected"] == [
+            {
+                "user": "alice",
+                "reason": "stale: given before the pull request's base branch changed",
+            }
+        ]

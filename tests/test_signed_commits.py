@@ -498,3 +498,30 @@ def test_signed_approval_note_copied_onto_a_whitespace_variant_is_stale(
         x["user"] == "bob" and x["reason"].startswith(f"stale: approved {approved[:12]}")
         for x in r["rejected"]
     ), r
+
+
+def test_signed_approval_against_a_weak_base_does_not_carry_to_main(
+    repo: Repo, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #14 class 12, signed flow: bob approves feature against `weak`, a
+    branch that already holds an unreviewed training change; the same head,
+    judged against main, includes that change. The statement names the merge
+    base bob saw, so the replay leaves the weak commit's path as residual."""
+    base(repo, keys)
+    alice = keys["alice"][0]
+    repo.git("checkout", "-q", "-b", "weak", "main")
+    repo.write("train.py", "x = 666  # nobody reviewed this\n")
+    commit(repo, "unreviewed", "alice", alice)
+    repo.git("checkout", "-q", "-B", "feature", "weak")
+    repo.write("notes.md", "tidy\n")
+    commit(repo, "docs", "alice", alice)
+    args = ["approve", "--repo", str(repo.path), "--base", "weak", "--head", "feature"]
+    assert main([*args, "--key", str(keys["bob"][0]), "--approver", "bob"]) == 0
+    code, doc = check(repo, capsys)  # --base main
+    assert code == 1
+    r = training(doc)
+    assert r["approved_by"] == []
+    assert any(
+        x["user"] == "bob" and x["reason"].startswith("stale:") and "train.py" in x["reason"]
+        for x in r["rejected"]
+    ), r

@@ -63,4 +63,7 @@ class ReviewData:
     # identities are the platform's, not a person's; their content is still held
     # to the replay rule like every other commit's.
     platform_made: frozenset[str] = field(default_factory=frozenset)
+    # When the change's base branch last changed (a retargeted pull request):
+    # reviews submitted before it were of another change.
+    base_changed_at: str | None = None
     author_id: int | None = None  # the author's immutable numeric account id

@@ -104,8 +104,10 @@ def _commit(root: Path, tree: str, parent: str) -> str:
 
 def coverage(root: Path, reviewed_mb: str, reviewed: str, mb: str, head: str) -> Coverage:
     """How far an approval of ``reviewed_mb..reviewed`` covers ``mb..head``."""
-    if reviewed == head:
+    if reviewed == head and reviewed_mb == mb:
         return COVERED
+    # The same head against another merge base (a retargeted change) is judged
+    # by the replay too: the new base may bring commits nobody reviewed (#14).
     tree, clean = replay_tree(root, reviewed_mb, reviewed, mb)
     head_tree = tree_of(root, head)
     if tree == head_tree:

@@ -218,6 +218,7 @@ def fetch(
         blockers=tuple(blockers + found.blockers),
         platform="github",
         author_id=_user_id(pull.get("user")),
+        base_changed_at=found.base_changed_at,
     )
 
 
@@ -231,6 +232,7 @@ class _Pushers:
     bots: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     blockers: list[str] = field(default_factory=list)
+    base_changed_at: str | None = None  # the latest base_ref_changed event
 
 
 def _pushers(
@@ -324,6 +326,17 @@ def _pushers(
             out.pushers.add(login)
             if _is_bot(event.get("actor")):
                 out.bots.add(login)
+        if event.get("event") == "base_ref_changed":
+            # A retargeted PR is another change: what was approved against the
+            # old base says nothing about the commits the new base adds (#14).
+            when = _str(event.get("created_at"))
+            if when is None:
+                out.blockers.append(
+                    f"pull request #{number} changed its base at an unknown time; "
+                    "approvals given before it cannot be told apart"
+                )
+            elif out.base_changed_at is None or when > out.base_changed_at:
+                out.base_changed_at = when
 
     if head is None:
         out.blockers.append(

@@ -144,6 +144,9 @@ def merge(sources: Sequence[ReviewData]) -> ReviewData:
             pushers=merged.pushers | other.pushers,
             signers=merged.signers + other.signers,
             platform_made=merged.platform_made | other.platform_made,
+            base_changed_at=max(
+                (t for t in (merged.base_changed_at, other.base_changed_at) if t), default=None
+            ),
             blockers=merged.blockers + other.blockers,
         )
     return merged
@@ -227,6 +230,9 @@ def judge(
         if user in excluded:
             rejected.append((user, excluded[user]))
             continue
+        if _before_retarget(review, data):
+            rejected.append((user, "stale: given before the pull request's base branch changed"))
+            continue
         cov = _coverage(root, review, merge_base, head, base, cache)
         if isinstance(cov, str):
             rejected.append((user, cov))
@@ -300,6 +306,13 @@ def latest_reviews(reviews: Iterable[Review]) -> dict[str, Review]:
 class _AccountsArePersons(Identities):
     def __init__(self) -> None:
         self.strict = False
+
+
+def _before_retarget(review: Review, data: ReviewData) -> bool:
+    if data.base_changed_at is None or (review.platform or data.platform) == "ssh":
+        return False  # signed statements name their own merge base
+    changed, given = instant(data.base_changed_at), instant(review.submitted_at)
+    return changed is None or given is None or given < changed
 
 
 def _unmapped(reviews: Iterable[Review], ids: Identities, platform: str | None) -> list[Review]:
