@@ -12,7 +12,15 @@ or are standard library only.
 from __future__ import annotations
 
 from traingate.catalog import Catalog
-from traingate.checks import artifacts, config, repository, semgrep, suppression, unicode
+from traingate.checks import (
+    artifacts,
+    config,
+    reach,
+    repository,
+    semgrep,
+    suppression,
+    unicode,
+)
 from traingate.checks.base import Check
 
 # id -> module. The id is the policy key (checks.<id>), the docs page
@@ -24,6 +32,7 @@ REGISTRY: dict[str, Check] = {
     "config": config,
     "artifacts": artifacts,
     "semgrep": semgrep,
+    "reach": reach,
 }
 
 CATALOGS: dict[str, Catalog] = {cid: mod.RULES for cid, mod in REGISTRY.items()}

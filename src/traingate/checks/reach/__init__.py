@@ -1,0 +1,331 @@
+"""Calls that reach a dangerous sink through the repository's own functions (issue #16).
+
+semgrep OSS is intraprocedural: ``load_blob(path)`` on a changed line passes
+while ``load_blob`` (another function, another file) runs ``pickle.loads``.
+This check summarises, with ``ast`` over the head tree's Python files (read
+through git, never imported or run), which functions reach a dangerous sink
+directly or through other functions, and reports a call the change adds to
+one of them, naming the chain. The sink itself, in a new or changed function
+body, is semgrep's to report: only the call site is reported here.
+
+It also reports an added ``torch.load(...)`` without ``weights_only`` when the
+project's own torch requirement admits a release before 2.6 (class 6), where
+the default still unpickled anything.
+
+The engine (``facts``, ``graph``, ``summary``, ``torchreq``) is imported inside
+``run``: the registry stays light.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from traingate.catalog import Rule, declare
+from traingate.change import ChangedFile
+from traingate.checks.base import Context
+from traingate.findings import Finding
+from traingate.policy.model import Severity
+
+if TYPE_CHECKING:
+    from traingate.checks.reach.graph import Graph
+    from traingate.checks.reach.torchreq import TorchRequirement
+
+ID = "reach"
+DESCRIPTION = (
+    "Added calls to repository functions that reach a dangerous sink; torch.load defaults."
+)
+
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "reach-dangerous-call",
+            Severity.ERROR,
+            "an added call reaches a dangerous sink (unpickling, shell, eval, dynamic import, "
+            "DNS of a caller-built name, unsafe torch.load, HTTP upload) through the "
+            "repository's own functions",
+            help="read the chain: what the helper does with what this call passes; a safe "
+            "helper (a restricted unpickler) is exempted in the trusted policy",
+            category="interprocedural",
+            since="0.2.0",
+        ),
+        Rule(
+            "reach-torch-load-default",
+            Severity.ERROR,
+            "an added torch.load(...) has no weights_only and the project allows torch < 2.6 "
+            "(WARNING when no torch requirement is found)",
+            help="pass weights_only=True (or require torch>=2.6)",
+            category="unsafe-deserialization",
+            since="0.2.0",
+        ),
+        Rule(
+            "reach-incomplete",
+            Severity.ERROR,
+            "the call-graph summary left Python files out (a file, byte or depth limit)",
+            help="calls into the files named were not judged; review them, or split the repository",
+            category="scanner",
+            since="0.2.0",
+        ),
+        Rule(
+            "reach-unparsed",
+            Severity.WARNING,
+            "Python files of the head tree that ast cannot parse are left out of the summary",
+            help="calls into them are not followed; a changed one is blocked by the semgrep check",
+            category="scanner",
+            since="0.2.0",
+        ),
+    ],
+)
+
+# Most severe first: a call reaching several kinds is reported once, by the first.
+_KIND_ORDER = (
+    "pickle",
+    "shell",
+    "eval",
+    "dynamic-import",
+    "torch-load",
+    "http-post",
+    "dns",
+    "torch-load-default",
+)
+_NOTEBOOK = ".ipynb"
+_MAX_LISTED = 5
+
+
+def run(ctx: Context) -> list[Finding]:
+    from traingate.checks.reach import summary as summ
+    from traingate.checks.reach import torchreq
+    from traingate.checks.reach.graph import Graph
+
+    files = [
+        f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", _NOTEBOOK))
+    ]
+    if not files:
+        return []
+    s = summ.summarize(ctx.change, ctx.cache_dir)
+    out = _incomplete(s.skipped) + _unparsed(s.unparsed)
+    change = ctx.change
+
+    def reader(oid: str) -> Callable[[], bytes | None]:
+        return lambda: change.read(oid)
+
+    treq = torchreq.read((path, reader(oid)) for path, oid in summ.requirement_files(s.tree))
+    heads: dict[str, tuple[dict[str, Any], list[int] | None]] = {}
+    for f in files:
+        assert f.new_path is not None
+        if f.new_path.endswith(_NOTEBOOK):
+            nb = _notebook(change.new_text(f) or "")
+            if nb is not None:
+                heads[f.new_path] = nb
+        elif f.new_path in s.facts:
+            heads[f.new_path] = (s.facts[f.new_path], None)
+    graph = Graph({**s.facts, **{p: fx for p, (fx, _m) in heads.items() if p.endswith(_NOTEBOOK)}})
+    graph.build()
+    if graph.truncated:
+        out.append(
+            RULES.finding(
+                "reach-incomplete",
+                path=split_path(graph.truncated[0]),
+                message=f"call chains longer than the depth limit were not followed "
+                f"({len(graph.truncated)} functions, e.g. {graph.truncated[0]})",
+            )
+        )
+    enabled = set(_KIND_ORDER)
+    if treq.unsafe_default is False:
+        enabled.discard("torch-load-default")
+    for f in files:
+        assert f.new_path is not None
+        got = heads.get(f.new_path)
+        if got is None:
+            continue
+        out += _calls(ctx, f, got[0], got[1], graph, treq, enabled)
+    return out
+
+
+def split_path(node: str) -> str:
+    return node.partition("::")[0]
+
+
+def _incomplete(skipped: dict[str, str]) -> list[Finding]:
+    if not skipped:
+        return []
+    by_reason: dict[str, list[str]] = {}
+    for path, why in skipped.items():
+        by_reason.setdefault(why, []).append(path)
+    out = []
+    for why, paths in sorted(by_reason.items()):
+        listed = ", ".join(paths[:_MAX_LISTED]) + (
+            f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else ""
+        )
+        out.append(
+            RULES.finding(
+                "reach-incomplete",
+                path=paths[0],
+                message=f"{len(paths)} Python file(s) left out of the call-graph summary, "
+                f"{why}: {listed}; calls into them were not judged",
+            )
+        )
+    return out
+
+
+def _unparsed(unparsed: dict[str, str]) -> list[Finding]:
+    if not unparsed:
+        return []
+    paths = sorted(unparsed)
+    listed = "; ".join(f"{p} ({unparsed[p]})" for p in paths[:_MAX_LISTED])
+    more = f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else ""
+    return [
+        RULES.finding(
+            "reach-unparsed",
+            path=paths[0],
+            message=f"{len(paths)} Python file(s) of the head tree could not be parsed and are "
+            f"left out of the call-graph summary: {listed}{more}",
+        )
+    ]
+
+
+def _calls(
+    ctx: Context,
+    f: ChangedFile,
+    facts: dict[str, Any],
+    line_map: list[int] | None,
+    graph: Graph,
+    treq: TorchRequirement,
+    enabled: set[str],
+) -> list[Finding]:
+    from traingate.checks.reach import summary as summ
+    from traingate.checks.reach.graph import KIND_TEXT
+
+    path = f.new_path or ""
+    added = set(f.added_lines)
+
+    def raw(line: int) -> int:
+        if line_map is None:
+            return line
+        return line_map[min(max(line, 1), len(line_map)) - 1]
+
+    # New means new to the change (issue #16): a call whose target the file
+    # already called as often in its base version is an old call whose line
+    # moved or whose arguments changed, not a new route to the sink.
+    head_count = Counter(c[1] for c in facts["calls"])
+    base_count: Counter[str] = Counter()
+    if not ctx.scan_all and f.old_path is not None and f.old_path.endswith(".py"):
+        old = summ.parse_blob(ctx.change, f.old_oid, f.old_path)
+        if old is not None:
+            base_count = Counter(c[1] for c in old["calls"])
+    out: list[Finding] = []
+    for _caller, ref, line, col, end, flags in facts["calls"]:
+        rline, rend = raw(line), raw(end)
+        if not ctx.scan_all and not any(n in added for n in range(rline, rend + 1)):
+            continue
+        if head_count[ref] <= base_count[ref]:
+            continue
+        if flags.get("imp"):
+            nodes, external = graph.resolve_module(path, ref), None
+        else:
+            nodes, external = graph.resolve(path, ref)
+        if external in ("torch.load", "torch.serialization.load") and "wo" not in flags:
+            found = _torch_default(path, rline, col, external, flags, treq)
+            if found is not None:
+                out.append(found)
+            continue
+        kinds = {k: n for k, n in graph.kinds(nodes).items() if k in enabled}
+        if flags.get("ac") and set(kinds) == {"dns"}:
+            continue  # every argument is a literal: no name built by this caller
+        if not kinds:
+            continue
+        kind = next(k for k in _KIND_ORDER if k in kinds)
+        chain, sink, sink_path, sink_line = graph.chain(kinds[kind], kind)
+        from traingate.checks.reach.graph import display_node
+
+        names = " -> ".join(display_node(n) for n in chain)
+        others = [KIND_TEXT[k] for k in _KIND_ORDER if k in kinds and k != kind]
+        also = f"; it also reaches {', '.join(others)}" if others else ""
+        severity = None
+        note = ""
+        if kind == "torch-load-default":
+            note = f" ({treq.describe()})"
+            if treq.unsafe_default is None:
+                severity = Severity.WARNING
+        out.append(
+            RULES.finding(
+                "reach-dangerous-call",
+                path=path,
+                line=rline,
+                column=col,
+                severity=severity,
+                message=f"{path}:{rline} calls {names} -> {sink} ({sink_path}:{sink_line}): "
+                f"{KIND_TEXT[kind]} one or more calls away{note}{also}",
+            )
+        )
+    return out
+
+
+def _torch_default(
+    path: str, line: int, col: int, name: str, flags: dict[str, Any], treq: TorchRequirement
+) -> Finding | None:
+    verdict = treq.unsafe_default
+    if verdict is False:
+        return None
+    star = (
+        " (weights_only may come through **kwargs; pass it explicitly)" if flags.get("star") else ""
+    )
+    if verdict is True:
+        msg = f"{name}(...) without weights_only unpickles anything on torch < 2.6: {treq.describe()}{star}"
+        return RULES.finding(
+            "reach-torch-load-default", path=path, line=line, column=col, message=msg
+        )
+    msg = (
+        f"{name}(...) without weights_only: could not tell whether the project allows torch < 2.6, "
+        f"where the default unpickles anything ({treq.describe()}){star}"
+    )
+    return RULES.finding(
+        "reach-torch-load-default",
+        path=path,
+        line=line,
+        column=col,
+        severity=Severity.WARNING,
+        message=msg,
+    )
+
+
+def _notebook(raw: str) -> tuple[dict[str, Any], list[int]] | None:
+    """A notebook's code cells as one module, and each line's line in the JSON.
+    Shell escapes and magics become blank lines (the semgrep check reads them)."""
+    from traingate.checks.reach import facts as factsmod
+
+    try:
+        nb = json.loads(raw)
+    except ValueError:
+        return None  # the semgrep check reports an unreadable notebook
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        return None
+    raw_lines = raw.splitlines()
+    out: list[str] = []
+    line_map: list[int] = []
+    cursor = 0
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        text = "".join(src) if isinstance(src, list) else str(src)
+        cell_magic = text.lstrip().startswith("%%")  # %%bash, %%writefile: not Python
+        for ln in text.splitlines():
+            needle = json.dumps(ln)[1:-1]
+            for i in range(cursor, len(raw_lines)):
+                if needle in raw_lines[i]:
+                    cursor = i
+                    break
+            stripped = ln.lstrip()
+            out.append("" if cell_magic or stripped.startswith(("%", "!")) else ln)
+            line_map.append(cursor + 1)
+        out.append("")
+        line_map.append(cursor + 1)
+    try:
+        return factsmod.extract("\n".join(out) + "\n", "<notebook>"), line_map or [1]
+    except (SyntaxError, ValueError, RecursionError):
+        return None

@@ -1,0 +1,420 @@
+"""The call graph of a tree and which of its functions reach a dangerous sink (issue #16).
+
+semgrep OSS sees one function at a time, so ``load_blob(path)`` in a changed
+line hides a ``pickle.loads`` one call away. Here the facts of every Python
+file of the head tree are linked: names resolve through ``import x as y``,
+``from m import f as g``, relative imports, re-exports in ``__init__.py``,
+``self.method`` (through repository base classes) and ``Cls(...)`` (its
+``__init__``); then a reverse breadth-first search from each kind of sink
+gives, for every function, the shortest chain to a sink of that kind. The
+search is linear in the graph; chains longer than ``MAX_DEPTH`` are not
+followed, and reaching that depth is reported (the check fails closed).
+
+Resolution over-approximates where Python would need the run time (two files
+with the same module name are both candidates), and never guesses the type of
+an arbitrary object: ``obj.load()`` on a value of unknown type is not an edge.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_DEPTH = 64  # hops from a sink; deeper chains are reported, not followed
+_MAX_ALIAS_HOPS = 8  # re-export chains (a -> b.__init__ -> c.__init__ -> ...)
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
+_SOURCE_ROOTS = ("src", "lib", "python")
+
+Flags = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Sink:
+    kind: str
+    counts: Callable[[Flags], bool]
+
+
+def _always(flags: Flags) -> bool:
+    return True
+
+
+def _payload_not_constant(flags: Flags) -> bool:
+    # A fixed command or expression was judged where it was written; what a
+    # caller can steer is the danger one call away.
+    return not flags.get("c0")
+
+
+def _shell_true(flags: Flags) -> bool:
+    return bool(flags.get("shell")) and not flags.get("c0")
+
+
+def _name_from_caller(flags: Flags) -> bool:
+    # Resolving the configured master address is ordinary; a lookup of a name
+    # the caller builds is a DNS exfiltration channel (issue #16, class 4).
+    return bool(flags.get("p0"))
+
+
+def _torch_unsafe(flags: Flags) -> bool:
+    return flags.get("wo") == 0
+
+
+def _torch_default(flags: Flags) -> bool:
+    return "wo" not in flags
+
+
+_PICKLE = ("pickle", "_pickle", "cPickle", "dill", "cloudpickle")
+SINKS: dict[str, Sink] = {
+    **{
+        f"{m}.{f}": Sink("pickle", _always) for m in _PICKLE for f in ("load", "loads", "Unpickler")
+    },
+    "joblib.load": Sink("pickle", _always),
+    "pandas.read_pickle": Sink("pickle", _always),
+    "marshal.loads": Sink("pickle", _always),
+    "marshal.load": Sink("pickle", _always),
+    "shelve.open": Sink("pickle", _always),
+    "os.system": Sink("shell", _payload_not_constant),
+    "os.popen": Sink("shell", _payload_not_constant),
+    "subprocess.getoutput": Sink("shell", _payload_not_constant),
+    "subprocess.getstatusoutput": Sink("shell", _payload_not_constant),
+    **{
+        f"subprocess.{f}": Sink("shell", _shell_true)
+        for f in ("run", "call", "check_call", "check_output", "Popen")
+    },
+    "builtins.eval": Sink("eval", _payload_not_constant),
+    "builtins.exec": Sink("eval", _payload_not_constant),
+    "builtins.dynattr": Sink("dynamic-import", _always),
+    # A bare __import__(name) is how plugin loaders work (pygments' lexers, 320
+    # of 1,036 call sites on the stand-in corpus); it runs only the module's
+    # body. The danger is choosing a callable by name as well: dynattr.
+    **{
+        f"socket.{f}": Sink("dns", _name_from_caller)
+        for f in ("gethostbyname", "gethostbyname_ex", "getaddrinfo", "gethostbyaddr")
+    },
+    "dns.resolver.resolve": Sink("dns", _name_from_caller),
+    "dns.resolver.query": Sink("dns", _name_from_caller),
+    "torch.load": Sink("torch-load", _torch_unsafe),
+    "torch.serialization.load": Sink("torch-load", _torch_unsafe),
+    **{
+        f"{m}.{f}": Sink("http-post", _always)
+        for m in ("requests", "requests.api", "httpx")
+        for f in ("post", "put", "patch")
+    },
+}
+# torch.load without weights_only is its own kind: whether it counts depends on
+# the project's torch requirement, read per run (the summary is cached).
+TORCH_DEFAULT = "torch-load-default"
+_TORCH_LOADS = ("torch.load", "torch.serialization.load")
+_UNPICKLERS = frozenset(f"{m}.Unpickler" for m in _PICKLE)
+
+KIND_TEXT = {
+    "pickle": "unpickling",
+    "shell": "a shell command",
+    "eval": "eval/exec of a string",
+    "dynamic-import": "a callable chosen by name at run time",
+    "dns": "a DNS lookup of a name the caller builds",
+    "torch-load": "torch.load with weights_only off",
+    TORCH_DEFAULT: "torch.load without weights_only",
+    "http-post": "an HTTP upload",
+}
+
+
+def module_name(path: str) -> str:
+    """``a/b/c.py`` -> ``a.b.c``; ``a/b/__init__.py`` -> ``a.b``."""
+    stem = path[: -len(".py")] if path.endswith(".py") else path
+    parts = stem.strip("/").split("/")
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def display_module(path: str) -> str:
+    name = module_name(path)
+    for root in _SOURCE_ROOTS:
+        if name.startswith(root + ".") and name != root:
+            return name[len(root) + 1 :]
+    return name
+
+
+def node_id(path: str, qual: str) -> str:
+    return f"{path}::{qual}"
+
+
+def split_node(node: str) -> tuple[str, str]:
+    path, _, qual = node.partition("::")
+    return path, qual
+
+
+def display_node(node: str) -> str:
+    path, qual = split_node(node)
+    mod = display_module(path)
+    if qual == "<module>":
+        return f"{mod} (module body)"
+    return f"{mod}.{qual}"
+
+
+@dataclass
+class Hop:
+    """One step of a chain: to the next function, or to the sink itself."""
+
+    next: str | None  # the next node, or None at the sink
+    sink: str  # the sink's dotted name (at the last hop)
+    line: int  # where this node calls the next one (or the sink)
+
+
+@dataclass
+class Graph:
+    files: dict[str, dict[str, Any]]  # path -> facts
+    by_full: dict[str, str] = field(default_factory=dict)  # full module name -> path
+    edges: dict[str, set[str]] = field(default_factory=dict)
+    direct: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
+    hops: dict[str, dict[str, Hop]] = field(default_factory=dict)
+    truncated: list[str] = field(default_factory=list)  # nodes at MAX_DEPTH
+    edge_line: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for path in self.files:
+            self.by_full.setdefault(module_name(path), path)
+
+    # -- resolution ---------------------------------------------------------
+
+    def resolve(self, path: str, ref: str) -> tuple[list[str], str | None]:
+        """(repository nodes, external dotted name) a ref of ``path`` may mean."""
+        tag, _, rest = ref.partition(":")
+        if tag == "B":
+            return [], f"builtins.{rest}"
+        facts = self.files.get(path)
+        if tag == "L":
+            return (self._local(path, rest, 0) if facts is not None else []), None
+        if tag == "S":
+            cls, _, meth = rest.rpartition(".")
+            return self._method(path, cls, meth, 0), None
+        if tag == "I":
+            level_s, _, dotted = rest.partition(":")
+            return self._imported(path, int(level_s), dotted, 0)
+        return [], None
+
+    def resolve_module(self, path: str, ref: str) -> list[str]:
+        """The module an import statement runs (its body node)."""
+        tag, _, rest = ref.partition(":")
+        if tag != "I":
+            return []
+        level_s, _, dotted = rest.partition(":")
+        found = self._find_module(path, int(level_s), dotted)
+        return [node_id(found[0], "<module>")] if found is not None else []
+
+    def _find_module(self, path: str, level: int, dotted: str) -> tuple[str, list[str]] | None:
+        """The file a dotted name starts in, and the attributes left after it."""
+        parts = [p for p in dotted.split(".") if p]
+        if level > 0:
+            pkg = module_name(path).split(".")
+            if not path.endswith("__init__.py"):
+                pkg = pkg[:-1]
+            if level - 1 > len(pkg):
+                return None
+            pkg = pkg[: len(pkg) - (level - 1)]
+            roots = [pkg]
+        else:
+            if not parts:
+                return None
+            roots = self._roots(path, parts[0])
+        for root in roots:
+            full = [*root, *parts]
+            for n in range(len(full), len(root), -1):
+                hit = self.by_full.get(".".join(full[:n]))
+                if hit is not None:
+                    return hit, full[n:]
+        return None
+
+    def _roots(self, path: str, head: str) -> list[list[str]]:
+        """Where ``import head`` may be found, nearest first: the importing
+        file's directory and its ancestors (a script's directory is on
+        sys.path), then src/-style roots. A standard-library name resolves
+        only at the repository root: ``utils/os.py`` is not ``os``."""
+        if head in _STDLIB:
+            return [[]]
+        roots: list[list[str]] = []
+        parts = path.strip("/").split("/")[:-1]  # `scan` may name absolute paths
+        for n in range(len(parts), 0, -1):
+            roots.append(parts[:n])
+        roots.append([])
+        roots += [[r] for r in _SOURCE_ROOTS]
+        return roots
+
+    def _imported(
+        self, path: str, level: int, dotted: str, depth: int
+    ) -> tuple[list[str], str | None]:
+        found = self._find_module(path, level, dotted)
+        external = dotted if level == 0 else None
+        if found is None:
+            return [], external
+        target, attrs = found
+        nodes = self._in_module(target, attrs, depth)
+        return nodes, (external if not nodes else None)
+
+    def _in_module(self, path: str, attrs: list[str], depth: int) -> list[str]:
+        if depth > _MAX_ALIAS_HOPS:
+            return []
+        facts = self.files[path]
+        if not attrs:
+            return [node_id(path, "<module>")]
+        head = attrs[0]
+        classes = facts["classes"]
+        if head in classes:
+            if len(attrs) == 1:
+                return [node_id(path, head)]
+            if len(attrs) == 2:
+                return self._method(path, head, attrs[1], depth)
+            return []
+        if head in facts["defs"] and len(attrs) == 1:
+            return [node_id(path, head)]
+        alias = facts["aliases"].get(head)
+        if alias is not None and alias.startswith("I:"):
+            level_s, _, dotted = alias[2:].partition(":")
+            found = self._find_module(path, int(level_s), dotted)
+            if found is not None:
+                return self._in_module(found[0], [*found[1], *attrs[1:]], depth + 1)
+            return []
+        sub = self.by_full.get(f"{module_name(path)}.{head}")
+        if sub is not None:
+            return self._in_module(sub, attrs[1:], depth + 1)
+        return []
+
+    def _local(self, path: str, qual: str, depth: int) -> list[str]:
+        facts = self.files[path]
+        defs = facts["defs"]
+        if qual in defs:
+            return [node_id(path, qual)]
+        head, _, meth = qual.partition(".")
+        if head in facts["classes"] and meth and "." not in meth:
+            return self._method(path, head, meth, depth)
+        return []
+
+    def _method(self, path: str, cls: str, meth: str, depth: int) -> list[str]:
+        """``cls.meth`` through the repository's base classes (never an
+        external base: a restricted Unpickler's inherited load is not a sink)."""
+        facts = self.files.get(path)
+        if facts is None or depth > _MAX_ALIAS_HOPS:
+            return []
+        if f"{cls}.{meth}" in facts["defs"]:
+            return [node_id(path, f"{cls}.{meth}")]
+        info = facts["classes"].get(cls)
+        if info is None:
+            return []
+        out: list[str] = []
+        for base in info[0]:
+            for bnode in self.resolve(path, base)[0]:
+                bpath, bqual = split_node(bnode)
+                if bqual in self.files[bpath]["classes"]:
+                    out += self._method(bpath, bqual, meth, depth + 1)
+        return out
+
+    def _unpickler(self, path: str, cls: str, depth: int) -> bool | None:
+        """None when ``cls`` does not derive from an Unpickler; else whether the
+        nearest ``find_class`` on the way to it can raise (a restricted one)."""
+        info = self.files[path]["classes"].get(cls)
+        if info is None or depth > _MAX_ALIAS_HOPS:
+            return None
+        bases, find_class = info
+        for base in bases:
+            nodes, external = self.resolve(path, base)
+            inherited: bool | None = False if external in _UNPICKLERS else None
+            for bnode in nodes:
+                bpath, bqual = split_node(bnode)
+                got = self._unpickler(bpath, bqual, depth + 1)
+                if got is not None:
+                    inherited = got
+                    break
+            if inherited is not None:
+                return bool(find_class) if find_class is not None else inherited
+        return None
+
+    # -- the graph ----------------------------------------------------------
+
+    def build(self) -> None:
+        for path, facts in self.files.items():
+            for qual, (kind, dline) in facts["defs"].items():
+                node = node_id(path, qual)
+                self.edges.setdefault(node, set())
+                if kind == "class":
+                    self.edges[node].update(self._method(path, qual, "__init__", 0))
+                    self.edges[node].update(self._method(path, qual, "__new__", 0))
+                    if self._unpickler(path, qual, 0) is False:
+                        self.direct.setdefault(node, {}).setdefault(
+                            "pickle", ("pickle.Unpickler (no restricting find_class)", dline)
+                        )
+            for caller, ref, line, _col, _end, flags in facts["calls"]:
+                src = node_id(path, caller)
+                self.edges.setdefault(src, set())
+                if flags.get("imp"):
+                    nodes, external = self.resolve_module(path, ref), None
+                else:
+                    nodes, external = self.resolve(path, ref)
+                for t in nodes:
+                    self.edges[src].add(t)
+                    self.edge_line.setdefault((src, t), line)
+                if external is None:
+                    continue
+                sink = SINKS.get(external)
+                kind = None
+                if sink is not None and sink.counts(flags):
+                    kind = sink.kind
+                elif external in _TORCH_LOADS and _torch_default(flags):
+                    kind = TORCH_DEFAULT
+                if kind is not None:
+                    self.direct.setdefault(src, {}).setdefault(kind, (external, line))
+        self._reach()
+
+    def _reach(self) -> None:
+        reverse: dict[str, list[tuple[str, int]]] = {}
+        for src, targets in self.edges.items():
+            for t in sorted(targets):
+                line = self.edge_line.get((src, t)) or self._def_line(src)
+                reverse.setdefault(t, []).append((src, line))
+        kinds = {k for d in self.direct.values() for k in d}
+        for kind in sorted(kinds):
+            queue: deque[tuple[str, int]] = deque()
+            for node, d in self.direct.items():
+                if kind in d:
+                    sink, line = d[kind]
+                    self.hops.setdefault(node, {})[kind] = Hop(None, sink, line)
+                    queue.append((node, 0))
+            while queue:
+                node, dist = queue.popleft()
+                for pred, line in reverse.get(node, ()):
+                    if kind in self.hops.get(pred, {}):
+                        continue
+                    if dist + 1 > MAX_DEPTH:
+                        self.truncated.append(pred)
+                        continue
+                    self.hops.setdefault(pred, {})[kind] = Hop(node, "", line)
+                    queue.append((pred, dist + 1))
+
+    def _def_line(self, node: str) -> int:
+        path, qual = split_node(node)
+        got = self.files.get(path, {}).get("defs", {}).get(qual)
+        return int(got[1]) if got else 1
+
+    def chain(self, node: str, kind: str) -> tuple[list[str], str, str, int]:
+        """(the functions from ``node`` on, the sink, the sink's path and line)."""
+        names: list[str] = []
+        seen: set[str] = set()
+        cur: str | None = node
+        while cur is not None and cur not in seen:
+            seen.add(cur)
+            hop = self.hops[cur][kind]
+            names.append(cur)
+            if hop.next is None:
+                return names, hop.sink, split_node(cur)[0], hop.line
+            cur = hop.next
+        raise RuntimeError(f"broken chain from {node} ({kind})")  # pragma: no cover
+
+    def kinds(self, nodes: Iterable[str]) -> dict[str, str]:
+        """kind -> the first of ``nodes`` that reaches a sink of that kind."""
+        out: dict[str, str] = {}
+        for n in nodes:
+            for k in self.hops.get(n, {}):
+                out.setdefault(k, n)
+        return out
