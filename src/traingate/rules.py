@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,13 +26,26 @@ def test_rules(dirs: Sequence[str], *, builtin: bool = True) -> int:
     for d in targets:
         if not d.is_dir():
             raise UsageError(f"{d}: not a directory")
+        files = sum(1 for _ in d.rglob("*.y*ml"))
         for flag in ("--validate", "--test"):
+            started = time.monotonic()
+            _progress(f"{d}: {flag[2:]}: running semgrep on {files} rule files ...")
             ok, summary = _run(exe, flag, d, env)
-            print(f"{d}: {flag[2:]}: {summary}")
+            _progress(f"{d}: {flag[2:]}: done in {time.monotonic() - started:.0f} s")
+            print(f"{d}: {flag[2:]}: {summary}", flush=True)
             if not ok:
                 worst = ExitCode.BLOCKED
     sys.stdout.flush()
     return int(worst)
+
+
+def _progress(line: str) -> None:
+    """A long run says what it is doing (issue #18: `rules test` printed nothing
+    for a minute): on a terminal, or in CI with TRAINGATE_PROGRESS=1; never on
+    stdout, which carries the results."""
+    flag = os.environ.get("TRAINGATE_PROGRESS", "")
+    if flag == "1" or (flag != "0" and sys.stderr.isatty()):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _run(exe: str, flag: str, d: Path, env: dict[str, str]) -> tuple[bool, str]:
