@@ -144,3 +144,13 @@ def test_rule_and_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
         "suppress-nosec",
         "suppress-nosemgrep",
     ]
+
+
+def test_engine_rule_constants_are_declared_rules() -> None:
+    """The artifacts engine names its rules by constants (it runs without the
+    check); each must be a rule the check declares, and every declared rule must
+    have one, so the engine cannot emit an id the catalog does not know."""
+    from traingate.checks.artifacts import common
+
+    constants = {v for k, v in vars(common).items() if k.startswith("RULE_")}
+    assert constants == {r.id for r in CATALOGS["artifacts"]}
