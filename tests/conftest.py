@@ -22,6 +22,18 @@ CATEGORIES = (
     "obfuscation",
 )
 
+# Issue #16 class 1: executable surfaces that were not scanned at all. Evasion
+# categories only (tests/fixtures/evasion/<surface>/): their findings come from
+# rules of the categories above and from the autorun check.
+SURFACES = (
+    "shell-launchers",
+    "build-recipes",
+    "templates",
+    "notebooks",
+    "interpreter-hooks",
+)
+EVASION_CATEGORIES = CATEGORIES + SURFACES
+
 POLICY = """\
 version: 1
 extends: builtin:default

@@ -27,7 +27,8 @@ import pytest
 
 from traingate.cli import main
 
-from .conftest import CATEGORIES, POLICY, Repo
+from .conftest import EVASION_CATEGORIES as CATEGORIES
+from .conftest import POLICY, Repo
 
 ROOT = Path(__file__).resolve().parents[1]
 EVASION = Path(__file__).parent / "fixtures" / "evasion"
@@ -89,7 +90,9 @@ def load_variants() -> list[Variant]:
             files = (
                 [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.is_file())
             )
-            headers = [h for h in (_header(p.read_text(encoding="utf-8")) for p in files) if h]
+            # errors="replace": a variant may carry bytecode (issue #16); its header is in a text file.
+            texts = (p.read_text(encoding="utf-8", errors="replace") for p in files)
+            headers = [h for h in (_header(t) for t in texts) if h]
             assert len(headers) == 1, f"{entry}: exactly one file needs the header block"
             h = headers[0]
             assert ("expect" in h) != ("limitation" in h), f"{entry}: expect: xor limitation:"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from traingate.catalog import Catalog
 from traingate.checks import (
     artifacts,
+    autorun,
     config,
     reach,
     repository,
@@ -31,6 +32,8 @@ REGISTRY: dict[str, Check] = {
     "suppression": suppression,
     "config": config,
     "artifacts": artifacts,
+    # Issue #16: bytecode, start-up and install hooks, judged by their place.
+    "autorun": autorun,
     "semgrep": semgrep,
     "reach": reach,
 }

@@ -214,6 +214,8 @@ class Checks(Strict):
     config: CheckSettings = Field(default_factory=CheckSettings)
     artifacts: ArtifactsSettings = Field(default_factory=ArtifactsSettings)
     repository: CheckSettings = Field(default_factory=CheckSettings)
+    # Issue #16: files Python runs without a call (bytecode, start-up and install hooks).
+    autorun: CheckSettings = Field(default_factory=CheckSettings)
     # Issue #16: calls into repository functions that reach a sink; the summary
     # reads every Python file of the head tree, `paths` chooses the changed
     # files whose added calls are judged.

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Launcher-style cases for remote-shell-pip-install (issue #16).
+
+# ruleid: remote-shell-pip-install
+pip install -q git+https://github.com/some-user/flash-attention-fork.git@main
+# ruleid: remote-shell-pip-install
+python -m pip install --extra-index-url http://10.1.2.3:8080/simple apex
+# ruleid: remote-shell-pip-install
+pip install -i https://pypi.example-mirror.net/simple --trusted-host pypi.example-mirror.net deepspeed
+# ruleid: remote-shell-pip-install
+uv pip install https://example.org/wheels/fused_adam-0.1-cp311-linux_x86_64.whl
+# ruleid: remote-shell-pip-install
+export PIP_EXTRA_INDEX_URL=https://pkgs.example.org/simple
+# ruleid: remote-shell-pip-install
+pip install --no-deps \
+    git+ssh://git@github.com/x/kernels.git
+
+# ok: remote-shell-pip-install
+pip install -r requirements.txt
+# ok: remote-shell-pip-install
+pip install -e ".[train]"
+# ok: remote-shell-pip-install
+pip install torch==2.3.1 --index-url https://download.pytorch.org/whl/cu121
+# ok: remote-shell-pip-install
+python -m pip install --upgrade pip wheel
+# ok: remote-shell-pip-install
+pip install --require-hashes -r requirements/ci.lock
