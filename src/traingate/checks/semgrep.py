@@ -4,8 +4,9 @@ How it stays honest (issue #3):
 - semgrep runs once per phase over blobs materialized into a temp tree, with
   ``--metrics=off --disable-version-check --disable-nosem``, local rules only,
   explicit targets (so semgrep's default ignore list, which skips ``tests/``,
-  and any ``.semgrepignore`` in the change do not apply), no per-file timeout
-  that could silently drop a file, and an overall timeout that blocks;
+  and any ``.semgrepignore`` in the change do not apply), per-file time and
+  memory limits whose every hit is reported and blocks (issue #17), and an
+  overall timeout, scaled with the bytes scanned, that blocks;
 - a file semgrep cannot parse, skips, or times out on is a blocking finding:
   attackers craft unparseable code to hide;
 - results are cached by (rule pack hash, semgrep version, blob id), so a
@@ -97,6 +98,31 @@ SECOND_RUN_FILES = 8
 # semgrep's OCaml CLI skips the Python CLI's ~6 s of start-up and rule loading;
 # both hand the same rules and targets to the same semgrep-core matcher.
 _ENGINE_FLAGS = {"osemgrep": ("--experimental",), "pysemgrep": ()}
+
+# Limits per unit of work (issue #17). semgrep's --timeout bounds one rule on
+# one file; a file that hits it (or --max-memory) is reported in the JSON
+# `errors` with its path, which _parse turns into a blocking
+# `semgrep-incomplete` finding naming the file and rule: never a silent pass.
+# The per-rule limit scales with the largest file of its run: the costliest
+# rule took ~0.01 s per KB on the large-file corpus (docs/performance.md), so
+# this leaves a 10x margin. After TIMEOUT_THRESHOLD timeouts semgrep gives up
+# on the file (it still blocks) instead of spending that much on every rule.
+RULE_TIMEOUT_BASE_S = 10.0
+RULE_TIMEOUT_PER_KB_S = 0.1
+TIMEOUT_THRESHOLD = 3
+MAX_MEMORY_MB = 1000  # per semgrep-core process and file; more is reported and blocks
+# The overall limit grows with the change: checks.semgrep.timeout plus this
+# much per MB scanned (the large-file corpus costs ~2 CPU s per MB after the
+# issue #17 rewrites; 60 s per MB is a backstop, not the expected time).
+OVERALL_S_PER_MB = 60.0
+# Past this many bytes or files, the targets are split into batches by size,
+# each one semgrep process with one job, usable_cpus() of them at a time: a
+# process's memory is bounded by its batch (semgrep-core's heap grew through
+# a whole-corpus run to 1.5 GB), files of one size share a per-rule timeout,
+# and finished batches give progress. Below it, one process keeps the fast
+# start that small changes need.
+BATCH_BYTES = 3_000_000
+BATCH_FILES = 400
 # How osemgrep names a broken rule in its error messages (by id, not file).
 _RULE_IN_ERROR = re.compile(r"\bin rule ([\w.\-]+)")
 
@@ -925,7 +951,7 @@ class Engine:
                 name = f"t{i}{t.ext}"
                 (root / name).write_text(t.text, encoding="utf-8", errors="surrogateescape")
                 names[name] = t
-            cmd = [
+            base_cmd = [
                 exe,
                 "scan",
                 *_ENGINE_FLAGS[self.settings.engine],
@@ -937,22 +963,128 @@ class Engine:
                 "--no-git-ignore",
                 "--no-rewrite-rule-ids",
                 "--oss-only",
-                "--timeout=0",
                 "--max-target-bytes=0",
-                f"--jobs={usable_cpus()}",
+                f"--timeout-threshold={TIMEOUT_THRESHOLD}",
+                f"--max-memory={MAX_MEMORY_MB}",
             ]
             for d in configs or self.pack.dirs:
-                cmd.append(f"--config={d}")
-            # Past ~100 kB of names the argument list nears the kernel's limit
-            # (a 100,000-file change); the temp dir holds exactly the targets, so
-            # scanning it is the same work, and _parse still requires every name.
-            listed = sorted(names)
-            cmd += listed if sum(len(n) + 1 for n in listed) < MAX_ARGV_NAMES else ["."]
+                base_cmd.append(f"--config={d}")
+            size = {n: len(t.text.encode("utf-8", "surrogateescape")) for n, t in names.items()}
+            limit = self.settings.timeout + int(OVERALL_S_PER_MB * sum(size.values()) / 1e6)
             try:
-                out = _invoke(cmd, root, self.settings.timeout)
+                if sum(size.values()) <= BATCH_BYTES and len(names) <= BATCH_FILES:
+                    cmd = [*base_cmd, _rule_timeout(max(size.values(), default=0))]
+                    cmd.append(f"--jobs={usable_cpus()}")
+                    # Past ~100 kB of names the argument list nears the kernel's
+                    # limit (a 100,000-file change); the temp dir holds exactly
+                    # the targets, so scanning it is the same work, and _parse
+                    # still requires every name.
+                    listed = sorted(names)
+                    cmd += listed if sum(len(n) + 1 for n in listed) < MAX_ARGV_NAMES else ["."]
+                    out = _invoke(cmd, root, limit)
+                else:
+                    out = _run_batches(base_cmd, root, size, limit)
             except CheckError as exc:
                 raise CheckError(self.pack.explain(exc.message), help=exc.help) from None
         return _parse(out, names)
+
+
+def _rule_timeout(largest_bytes: int) -> str:
+    """semgrep's per-(rule, file) limit for a run whose largest file has this
+    size (issue #17); a hit is an error that blocks the file."""
+    secs = RULE_TIMEOUT_BASE_S + RULE_TIMEOUT_PER_KB_S * largest_bytes / 1000
+    return f"--timeout={math.ceil(secs)}"
+
+
+def _run_batches(
+    base_cmd: list[str], root: Path, size: dict[str, int], limit: int
+) -> dict[str, Any]:
+    """A large run as batches of similar-sized files, usable_cpus() semgrep
+    processes at a time with one job each (issue #17): memory is bounded per
+    process, each batch's per-rule timeout follows its own largest file, and
+    the whole run stays under one deadline. Any batch's failure fails the run."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = sorted(size, key=lambda n: (-size[n], n))  # largest first: balances the tail
+    batches: list[list[str]] = [[]]
+    held = 0
+    for name in order:
+        if batches[-1] and (held + size[name] > BATCH_BYTES or len(batches[-1]) >= BATCH_FILES):
+            batches.append([])
+            held = 0
+        batches[-1].append(name)
+        held += size[name]
+    t0 = time.monotonic()
+    deadline = t0 + limit
+    progress = _Progress(len(size), t0)
+    failed = threading.Event()
+    lock = threading.Lock()
+
+    def one(batch: list[str]) -> dict[str, Any] | None:
+        if failed.is_set():
+            return None
+        cmd = [*base_cmd, _rule_timeout(size[batch[0]]), "--jobs=1", *batch]
+        left = max(1, math.ceil(deadline - time.monotonic()))
+        try:
+            # The message names the whole run's limit, as a single run would.
+            out = _invoke(cmd, root, left, shown_timeout=limit)
+        except CheckError:
+            failed.set()
+            raise
+        with lock:
+            progress.done(len(batch))
+        return out
+
+    with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
+        outs = list(pool.map(one, batches))
+    progress.finish()
+    merged: dict[str, Any] = {"results": [], "errors": [], "paths": {"scanned": []}}
+    for out in outs:
+        assert out is not None  # a failed batch raised above
+        merged["results"] += out.get("results") or []
+        merged["errors"] += out.get("errors") or []
+        scanned = (out.get("paths") or {}).get("scanned")
+        if not isinstance(scanned, list):
+            raise CheckError("semgrep's JSON output does not say which files it scanned")
+        merged["paths"]["scanned"] += scanned
+    return merged
+
+
+class _Progress:
+    """Files done / total and elapsed time on stderr for batched runs (issue
+    #17): on a terminal by default, in CI logs only with TRAINGATE_PROGRESS=1
+    (TRAINGATE_PROGRESS=0 silences it everywhere)."""
+
+    def __init__(self, total: int, t0: float) -> None:
+        flag = os.environ.get("TRAINGATE_PROGRESS", "")
+        self.on = flag == "1" or (flag != "0" and sys.stderr.isatty())
+        self.tty = sys.stderr.isatty()
+        self.total = total
+        self.files = 0
+        self.t0 = t0
+
+    def done(self, n: int) -> None:
+        import time
+
+        self.files += n
+        if self.on:
+            line = (
+                f"traingate: semgrep {self.files}/{self.total} files, "
+                f"{time.monotonic() - self.t0:.0f}s"
+            )
+            # On a terminal the line is redrawn in place; a log gets one line each.
+            print(
+                f"\r{line}" if self.tty else line,
+                end="" if self.tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def finish(self) -> None:
+        if self.on and self.tty:
+            print(file=sys.stderr, flush=True)
 
 
 def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
@@ -992,7 +1124,9 @@ def semgrep_executable() -> str:
     return found
 
 
-def _invoke(cmd: list[str], cwd: Path, timeout: int) -> dict[str, Any]:
+def _invoke(
+    cmd: list[str], cwd: Path, timeout: int, shown_timeout: int | None = None
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMGREP_")}
     env.update({"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"})
     try:
@@ -1001,7 +1135,7 @@ def _invoke(cmd: list[str], cwd: Path, timeout: int) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired:
         raise CheckError(
-            f"semgrep did not finish within {timeout}s; the change is blocked",
+            f"semgrep did not finish within {shown_timeout or timeout}s; the change is blocked",
             help="raise checks.semgrep.timeout in the trusted policy, or split the change",
         ) from None
     except OSError as exc:
