@@ -209,13 +209,16 @@ def gated_change(repo: Any, tmp: Path, key: Path, log: Path, files: dict[str, st
         json.dumps(
             {
                 "author": "mallory",
+                # sam too: an in-tree build backend is an autorun finding that
+                # needs the security group (issue #16).
                 "reviews": [
                     {
-                        "user": "bob",
+                        "user": user,
                         "state": "approved",
                         "commit": head,
                         "submitted_at": "2026-11-20T10:00:00Z",
                     }
+                    for user in ("bob", "sam")
                 ],
             }
         )

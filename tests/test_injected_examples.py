@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     import contextlib
     import io
 
@@ -34,11 +35,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 str(out),
             ]
         )
-    return json.loads(out.read_text())
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
-def test_every_category_is_found_in_its_example(report: dict, category: str) -> None:
+def test_every_category_is_found_in_its_example(report: dict[str, Any], category: str) -> None:
     name = f"injected/{category.replace('-', '_')}.py"
     hits = [f for f in report["findings"] if f["path"].endswith(name)]
     assert report["errors"] == []
@@ -48,6 +50,6 @@ def test_every_category_is_found_in_its_example(report: dict, category: str) -> 
     ]
 
 
-def test_legitimate_idioms_are_not_blocked(report: dict) -> None:
+def test_legitimate_idioms_are_not_blocked(report: dict[str, Any]) -> None:
     legit = [f for f in report["findings"] if "/legit/" in f["path"] and f["blocking"]]
     assert legit == [], [(f["rule_id"], f["line"], f["message"][:80]) for f in legit]

@@ -428,17 +428,22 @@ def test_helper_torch_load_is_quiet_when_torch_is_new_enough(
 def test_unparseable_file_in_the_tree_is_skipped_with_a_note(
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A pre-existing unparseable file is left out quietly (it would otherwise
+    # repeat on every commit); the calls that can be judged still are.
     _repo(repo, {"legacy/old.py": "print 'python 2'\n", "utils/io.py": IO_HELPER})
     repo.write("train.py", "from utils.io import load_blob\n\n\ndef main():\n    load_blob('x')\n")
     repo.commit("feature")
     _, found, doc = _check(repo, capsys)
-    assert _rules(found) == [
-        ("reach-dangerous-call", "train.py", 5),
-        ("reach-unparsed", "legacy/old.py", None),
-    ]
-    note = next(f for f in found if f["rule_id"] == "reach-unparsed")
-    assert note["severity"] == "WARNING" and "legacy/old.py (SyntaxError" in note["message"]
+    assert _rules(found) == [("reach-dangerous-call", "train.py", 5)]
     assert doc["errors"] == []
+    # The change that adds (or edits) such a file gets the note.
+    repo.write("legacy/new.py", "print 'also python 2'\n")
+    repo.commit("more legacy")
+    _, found, doc = _check(repo, capsys)
+    assert ("reach-unparsed", "legacy/new.py", None) in _rules(found)
+    note = next(f for f in found if f["rule_id"] == "reach-unparsed")
+    assert note["severity"] == "WARNING" and "legacy/new.py (SyntaxError" in note["message"]
+    assert "legacy/old.py" not in note["message"]
 
 
 def test_caps_are_a_blocking_finding_naming_the_limit(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,9 @@ def srepo(repo: Repo) -> Repo:
     return repo
 
 
-def run_json(repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
+def run_json(
+    repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, dict[str, Any]]:
     code = main(
         [
             "check",
@@ -81,7 +84,7 @@ def run_json(repo: Repo, capsys: pytest.CaptureFixture[str], *extra: str) -> tup
     return code, json.loads(out)
 
 
-def found(doc: dict) -> list[tuple[str, str, int]]:
+def found(doc: dict[str, Any]) -> list[tuple[str, str, int | None]]:
     return [(f["rule_id"], f["path"], f["line"]) for f in doc["findings"]]
 
 

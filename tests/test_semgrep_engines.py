@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from traingate.policy.load import data_dir
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _scan(engine: str, tmp: Path) -> dict:
+def _scan(engine: str, tmp: Path) -> dict[str, Any]:
     policy = tmp / f"{engine}.yaml"
     policy.write_text(
         f"version: 1\nextends: builtin:default\nchecks:\n  semgrep:\n    engine: {engine}\n"
@@ -42,10 +43,11 @@ def _scan(engine: str, tmp: Path) -> dict:
                 str(out),
             ]
         )
-    return json.loads(out.read_text())
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
 
 
-def _semgrep_findings(doc: dict) -> list[tuple]:
+def _semgrep_findings(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
     keys = ("rule_id", "path", "line", "column", "end_line", "blocking", "message")
     return sorted(tuple(f.get(k) for k in keys) for f in doc["findings"] if f["check"] == "semgrep")
 

@@ -106,7 +106,13 @@ def run(ctx: Context) -> list[Finding]:
     if not files:
         return []
     s = summ.summarize(ctx.change, ctx.cache_dir)
-    out = _incomplete(s.skipped) + _unparsed(s.unparsed)
+    # A file that cannot be summarised is worth a word where the change touches
+    # it; a pre-existing one would otherwise repeat on every commit (issue #16:
+    # noise). Tree-wide caps still block every change: nothing was judged.
+    changed = {f.new_path for f in files}
+    out = _incomplete(s.skipped) + _unparsed(
+        {p: why for p, why in s.unparsed.items() if p in changed}
+    )
     change = ctx.change
 
     def reader(oid: str) -> Callable[[], bytes | None]:
