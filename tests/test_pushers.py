@@ -834,3 +834,24 @@ def test_github_approval_before_a_retarget_is_stale(
                 "reason": "stale: given before the pull request's base branch changed",
             }
         ]
+
+
+def test_github_review_dismissed_event_rejudges_without_the_approval(
+    origin: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api_server: ApiServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue #19: a `pull_request_review` `dismissed` run judges the PR again; the
+    reviews API now lists alice's approval as DISMISSED, so it no longer counts."""
+    head = sha(origin, "feature")
+    dismissed = approve("alice", head)
+    dismissed["state"] = "DISMISSED"
+    serve_pr(api_server, origin, [dismissed], [gh_run(100, head, "mallory", uid=UIDS["mallory"])])
+    payload = pr_payload(origin, "dismissed", "sam")
+    payload["review"] = {"state": "dismissed", "user": gh_actor("alice", UIDS["alice"])}
+    gh_job(monkeypatch, tmp_path, api_server, "pull_request_review", payload)
+    code, doc = run_json(clone_shallow(origin, "feature", tmp_path / "work"), capsys)
+    assert code == 1, doc
+    assert training(doc)["approved_by"] == []
