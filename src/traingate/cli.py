@@ -556,19 +556,24 @@ def _scan(args: argparse.Namespace) -> int:
     from traingate.policy import load as policy_load
 
     ch = changes.scan_paths(args.paths)
-    policy = policy_load.load_file(args.policy) if args.policy else _scan_policy()
+    policy = policy_load.load_file(args.policy) if args.policy else _scan_policy(args.paths)
     # No approvals exist for a scan: a finding that needs one blocks.
     report = evaluate(ch, policy, enforce_approvals=True, cache_dir=_cache_dir(args))
     return _write(args, report)
 
 
-def _scan_policy() -> LoadedPolicy:
-    """The repository's own policy as committed at HEAD, when there is one (what
-    `scan --help` promises, issue #18); otherwise the built-in default."""
+def _scan_policy(targets: Sequence[str]) -> LoadedPolicy:
+    """The policy of the repository the scanned paths are in, as committed at its
+    HEAD (what `scan --help` promises, issue #18); the built-in default when the
+    paths are in no repository, or in several."""
     from traingate import git
     from traingate.policy import load as policy_load
 
-    root = _repo_or_none(".")
+    roots = {
+        _repo_or_none(str(p if p.is_dir() else p.parent))
+        for p in (Path(t).resolve() for t in targets)
+    }
+    root = roots.pop() if len(roots) == 1 else None
     head = git.resolve_commit(root, "HEAD") if root is not None else None
     if root is not None and head is not None and git.tree_entry(root, head, ".traingate.yaml"):
         return policy_load.load_from_git(root, head)
