@@ -167,6 +167,8 @@ def test_explain_resolves_every_path_form_and_shows_config_rules(
         assert "sensitive: training-configs" in b
         assert "config rule training-hyperparameters: changes to" in b
     assert "gate configuration" in blocks[2]
+    # each check says what it is for (its DESCRIPTION), not only that it runs
+    assert "  check suppression: runs (Added nosemgrep/nosec comments" in blocks[0]
 
 
 CASES = """\

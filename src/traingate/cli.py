@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from traingate import __version__
 from traingate.errors import ExitCode, TraingateError, UsageError
+from traingate.report import FORMATS  # one enum of formats (issue #15)
 
 if TYPE_CHECKING:
     from traingate.approvals import ReviewData
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from traingate.change import Change
     from traingate.findings import Report
     from traingate.policy.load import LoadedPolicy
-
-FORMATS = ("text", "json", "sarif", "markdown", "gitlab-codequality")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -112,10 +112,6 @@ class Report:
     enforce_approvals: bool = True
     exit_override: int | None = None  # an error before any check ran (usage/policy: 2)
 
-    @property
-    def blocked_by_findings(self) -> list[Finding]:
-        return [f for f in self.findings if f.blocking]
-
     def finding_blocks(self, f: Finding) -> bool:
         """Whether this finding stops this run: outright, or pending an approval
         that no satisfied requirement provides (in `scan` there are none).

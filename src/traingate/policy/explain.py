@@ -77,7 +77,7 @@ def explain(
             if not s.enabled:
                 out.append(f"  check {cid}: disabled")
             elif paths.covered(s.paths, s.exclude, path, fold=fold):
-                out.append(f"  check {cid}: runs")
+                out.append(f"  check {cid}: runs ({REGISTRY[cid].DESCRIPTION.rstrip('.')})")
             else:
                 out.append(f"  check {cid}: not covered by its paths/exclude")
         for rule in policy.config_rules:
