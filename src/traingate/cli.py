@@ -22,8 +22,6 @@ from traingate.report import FORMATS  # one enum of formats (issue #15)
 
 if TYPE_CHECKING:
     from traingate.approvals import ReviewData
-    from traingate.approvals.semantics import Verdict
-    from traingate.change import Change
     from traingate.findings import Report
     from traingate.policy.load import LoadedPolicy
 
@@ -364,56 +362,24 @@ def _cache_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from traingate import change as changes
-    from traingate.engine import evaluate
-    from traingate.policy import load as policy_load
+    from traingate import gate
 
-    if args.head and not args.base:
-        raise UsageError(
-            "--head needs --base", help="e.g. `traingate check --base origin/main --head HEAD`"
+    report = gate.check(
+        gate.CheckRequest(
+            repo=args.repo,
+            base=args.base,
+            head=args.head,
+            staged=args.staged,
+            pre_push=args.pre_push,
+            push_from=os.environ.get("PRE_COMMIT_FROM_REF"),
+            push_to=os.environ.get("PRE_COMMIT_TO_REF"),
+            policy_file=args.policy,
+            approvals_file=args.approvals,
+            advisory=args.approvals_advisory,
+            cache_dir=_cache_dir(args),
         )
-    if args.staged:
-        ch = changes.staged(args.repo)
-    elif args.pre_push:
-        ch = changes.pre_push(
-            args.repo, os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
-        )
-    elif args.base:
-        ch = changes.revision_range(args.repo, args.base, args.head or "HEAD")
-    else:
-        ch = changes.worktree(args.repo)
-    if args.policy:
-        policy = policy_load.load_file(args.policy)
-    else:
-        policy = policy_load.load_from_git(ch.root, ch.base)
-    verdict = _verdict(args, ch, policy)
-    report = evaluate(
-        ch,
-        policy,
-        enforce_approvals=not args.approvals_advisory,
-        approvals=verdict,
-        cache_dir=_cache_dir(args),
     )
     return _write(args, report)
-
-
-def _verdict(args: argparse.Namespace, ch: Change, policy: LoadedPolicy) -> Verdict | None:
-    """Gather review data from every configured source and judge it."""
-    from traingate.approvals.semantics import judge
-    from traingate.approvals.signed import collect as collect_signed
-
-    sources: list[ReviewData] = []
-    if args.approvals:
-        from traingate.approvals import jsonfile
-
-        sources.append(jsonfile.load(args.approvals))
-    signed = collect_signed(ch, policy)
-    if signed is not None:
-        sources.append(signed)
-    if not sources:
-        return None
-    data = _merge_sources(sources)
-    return judge(data, policy.policy, ch.root, merge_base=ch.merge_base, head=ch.head, base=ch.base)
 
 
 def _merge_sources(sources: list[ReviewData]) -> ReviewData:

@@ -70,7 +70,8 @@ def _commit(root: Path, who: str, message: str) -> None:
 
 
 def run_demo() -> int:
-    from traingate.cli import main
+    from traingate import gate
+    from traingate.report.text import Options, render, use_color
 
     with tempfile.TemporaryDirectory(prefix="traingate-demo-") as tmp:
         root = Path(tmp)
@@ -84,8 +85,11 @@ def run_demo() -> int:
         print("traingate demo: mallory's branch 'speedup' changes train.py; the gate checks it")
         print("against the policy committed on main (alice, bob review ML code; sam is security).")
         print("$ traingate check --base main --head speedup\n", flush=True)
-        code = main(["check", "--repo", str(root), "--base", "main", "--head", "speedup"])
+        report = gate.check(gate.CheckRequest(repo=root, base="main", head="speedup"))
+        opts = Options(color=use_color(sys.stdout), policy_warnings=False)  # as `check` shows it
+        sys.stdout.write(render(report, opts))
         sys.stdout.flush()
+        code = report.exit_code
     if code == 1:
         print("\nThe gate blocked the sabotaged change, as it should (demo exit status 0).")
         return 0

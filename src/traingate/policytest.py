@@ -220,8 +220,6 @@ def _write(root: Path, files: dict[str, Any], side: str) -> None:
 
 
 def _run_case(policy_text: str, case: dict[str, Any], source: Path) -> list[str]:
-    from traingate.cli import main
-
     author = str(case.get("author", "author"))
     email = _email_of(policy_text, author)
     with tempfile.TemporaryDirectory(prefix="traingate-policytest-") as tmp:
@@ -248,20 +246,19 @@ def _run_case(policy_text: str, case: dict[str, Any], source: Path) -> list[str]
         ]
         approvals = Path(tmp) / "approvals.json"
         approvals.write_text(json.dumps({"author": author, "reviews": reviews}))
-        out = Path(tmp) / "report.json"
-        args = ["check", "--repo", str(root), "--base", "main", "--head", "change"]
-        args += ["--approvals", str(approvals), "--format", "json", "--output", str(out)]
-        import contextlib
-        import io
+        from traingate import gate
+        from traingate.errors import TraingateError
+        from traingate.report import Format, render
 
-        with (
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(io.StringIO()) as err,
-        ):
-            code = main(args)
-        if not out.exists():
-            return [f"the gate did not produce a report (exit {code}): {err.getvalue().strip()}"]
-        report = json.loads(out.read_text())
+        try:
+            result = gate.check(
+                gate.CheckRequest(repo=root, base="main", head="change", approvals_file=approvals)
+            )
+        except TraingateError as exc:
+            return [
+                f"the gate did not produce a report (exit {int(exc.exit_code)}): {exc.render()}"
+            ]
+        report = json.loads(render(result, Format.JSON))
     problems = _compare(case["expect"], report)
     return problems + _why(report) if problems else []
 
