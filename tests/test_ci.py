@@ -76,6 +76,18 @@ def gh_env(
         },
         "sender": {"login": "mallory", "type": "User"},
     }
+    return gh_job(monkeypatch, tmp_path, server, event, payload)
+
+
+def gh_job(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    server: ApiServer,
+    event: str,
+    payload: dict[str, Any],
+) -> dict[str, Path]:
+    """The environment a GitHub Actions job has: the event payload file, the
+    variables, and the summary/output files the job writes."""
     files = {n: tmp_path / n for n in ("event.json", "summary.md", "output.txt")}
     files["event.json"].write_text(json.dumps(payload))
     for k, v in {

@@ -27,8 +27,8 @@ from traingate.policy.model import Severity
 
 from .apiserver import ApiHandler, ApiServer, Reply, gh_actor, gh_run
 from .conftest import POLICY, Repo
-from .test_ci import clone_shallow, seed_pr, sha
-from .test_pushers import UIDS, approve, gh_job, pr_payload, serve_pr
+from .test_ci import clone_shallow, gh_job, seed_pr, sha
+from .test_pushers import UIDS, approve, pr_payload, serve_pr
 
 PR = "/repos/acme/train/pulls/7"
 COMMENTS = "/repos/acme/train/issues/7/comments"

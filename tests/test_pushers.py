@@ -33,7 +33,7 @@ from .apiserver import (
     serve_runs,
 )
 from .conftest import POLICY, Repo
-from .test_ci import clone_shallow, gh_review, gl_env, seed_pr, sha
+from .test_ci import clone_shallow, gh_job, gh_review, gl_env, seed_pr, sha
 
 api_server = apiserver.api_server
 SCHEMA = json.loads(
@@ -61,32 +61,6 @@ def bob_pushes_as_mallory(origin: Repo) -> tuple[str, str]:
 
 
 # --- GitHub ---------------------------------------------------------------------------
-
-
-def gh_job(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    server: ApiServer,
-    event: str,
-    payload: dict[str, Any],
-) -> dict[str, Path]:
-    files = {n: tmp_path / n for n in ("event.json", "summary.md", "output.txt")}
-    files["event.json"].write_text(json.dumps(payload))
-    for k, v in {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_EVENT_NAME": event,
-        "GITHUB_EVENT_PATH": str(files["event.json"]),
-        "GITHUB_REPOSITORY": "acme/train",
-        "GITHUB_API_URL": server.url,
-        "GITHUB_TOKEN": "ghs_test",
-        "GITHUB_SHA": "0" * 40,
-        "GITHUB_STEP_SUMMARY": str(files["summary.md"]),
-        "GITHUB_OUTPUT": str(files["output.txt"]),
-        "TRAINGATE_HTTP_BACKOFF": "0.01",
-    }.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("GITLAB_CI", raising=False)
-    return files
 
 
 def pr_payload(origin: Repo, action: str, sender: str, base: str = "main") -> dict[str, Any]:

@@ -355,14 +355,9 @@ def _commit_people(
         out.append((("email", ae), f"authored commit {sha[:12]}"))
         if ce.casefold() not in PLATFORM_COMMITTERS:
             out.append((("email", ce), f"committed commit {sha[:12]}"))
-    for sha, _name, email in _coauthors(root, rng):
+    for sha, _name, email in git.coauthors(root, rng):
         out.append((("email", email), f"co-authored commit {sha[:12]}"))
     return out
-
-
-def _coauthors(root: Path, rng: str) -> list[tuple[str, str, str]]:
-    fn = getattr(git, "coauthors", None)
-    return list(fn(root, rng)) if fn is not None else []
 
 
 def _coverage(
