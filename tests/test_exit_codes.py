@@ -9,7 +9,7 @@ import pytest
 
 from traingate import ci
 from traingate.cli import main
-from traingate.errors import ExitCode, UsageError
+from traingate.errors import ExitCode, GitError, PolicyError, TraingateError, UsageError
 
 from .conftest import Repo
 
@@ -69,3 +69,63 @@ def test_exit_codes_are_the_documented_contract() -> None:
     assert (
         "`0` pass, `1` blocked by policy, `2` usage or policy error, `3` internal error" in readme
     )
+
+
+def _all_error_classes() -> set[type[TraingateError]]:
+    # Import every module that defines an error so the walk below sees it.
+    import traingate.approvals.http
+    import traingate.attest
+    import traingate.audit
+    import traingate.env.core
+    import traingate.sshsig  # noqa: F401
+
+    seen: set[type[TraingateError]] = set()
+    todo: list[type[TraingateError]] = [TraingateError]
+    while todo:
+        cls = todo.pop()
+        seen.add(cls)
+        todo.extend(cls.__subclasses__())
+    return seen
+
+
+def test_every_error_class_maps_to_one_documented_exit_code() -> None:
+    """The taxonomy: each class of error decides its exit code, once."""
+    codes = {cls.__name__: int(cls.exit_code) for cls in _all_error_classes()}
+    assert codes == {
+        "TraingateError": 3,
+        "UsageError": 2,
+        "PolicyError": 2,
+        "GitError": 3,
+        "CheckError": 3,
+        "SigningError": 3,
+        "ApiError": 3,
+        "AuditError": 3,
+        "BaselineError": 1,
+        "AttestError": 1,
+    }
+
+
+def test_the_remedy_travels_with_the_error() -> None:
+    err = PolicyError("unknown key 'pths'", location="p.yaml:3:5", help="did you mean 'paths'?")
+    assert err.diagnostics() == (
+        "error: p.yaml:3:5: unknown key 'pths'\n  help: did you mean 'paths'?"
+    )
+    assert err.summary() == "p.yaml:3:5: unknown key 'pths' (help: did you mean 'paths'?)"
+    bare = GitError("not a git repository: /x")
+    assert bare.diagnostics() == "error: not a git repository: /x"
+    assert bare.summary() == "not a git repository: /x"
+
+
+def test_a_missing_rule_dir_stops_the_gate_naming_the_path(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fail closed: the error names the offending path and nothing passes."""
+    repo.write(".traingate.yaml", POLICY + "checks:\n  semgrep:\n    rule_dirs: [nope/]\n")
+    repo.write("train.py", "x = 1\n")
+    base = repo.commit("base")
+    repo.write("train.py", "x = 2\n")
+    head = repo.commit("head", who="bob")
+    code = main(["check", "--repo", str(repo.path), "--base", base, "--head", head])
+    out = capsys.readouterr()
+    assert code != ExitCode.PASS
+    assert "nope" in out.out + out.err

@@ -707,7 +707,5 @@ def sticky_comment(env: Mapping[str, str], ctx: CiContext, markdown: str) -> str
                 hints=hints,
             )
     except ApiError as exc:
-        return f"could not write the pull request comment: {exc.message}" + (
-            f" ({exc.help})" if exc.help else ""
-        )
+        return f"could not write the pull request comment: {exc.summary()}"
     return None

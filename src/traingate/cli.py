@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             or any(getattr(args, a, None) for a in ("sarif", "json_file", "codequality"))
         ):
             _emit_error_report(args, exc)
-        print(exc.render(), file=sys.stderr)
+        print(exc.diagnostics(), file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted; nothing was decided (blocking)", file=sys.stderr)
@@ -598,7 +598,7 @@ def _emit_error_report(args: argparse.Namespace, exc: TraingateError) -> None:
     report = Report(
         mode=args.command, root=os.getcwd(), policy_source="(not loaded)", policy_sha256=""
     )
-    report.errors.append(exc.render())
+    report.errors.append(exc.diagnostics())
     report.exit_override = int(exc.exit_code)
     text = render(report, args.format)
     try:

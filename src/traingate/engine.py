@@ -126,9 +126,7 @@ def _describe(check_id: str, exc: Exception) -> str:
     from traingate.errors import TraingateError
 
     if isinstance(exc, TraingateError):
-        return f"check {check_id!r} failed: {exc.message}" + (
-            f" (help: {exc.help})" if exc.help else ""
-        )
+        return f"check {check_id!r} failed: {exc.summary()}"
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
     return (
         f"check {check_id!r} crashed (this is a bug in traingate): {type(exc).__name__}: {exc}\n"

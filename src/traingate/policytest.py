@@ -256,7 +256,7 @@ def _run_case(policy_text: str, case: dict[str, Any], source: Path) -> list[str]
             )
         except TraingateError as exc:
             return [
-                f"the gate did not produce a report (exit {int(exc.exit_code)}): {exc.render()}"
+                f"the gate did not produce a report (exit {int(exc.exit_code)}): {exc.diagnostics()}"
             ]
         report = json.loads(render(result, Format.JSON))
     problems = _compare(case["expect"], report)
