@@ -239,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     rlist = rsub.add_parser("list", help="list every rule id traingate can report (the catalog)")
     rlist.add_argument("--check", metavar="ID", help="only the rules of this check")
     rlist.add_argument("--format", choices=("text", "json"), default="text")
+    comp = sub.add_parser(
+        "completion",
+        help="print a bash or zsh completion script (source it, or install it where your shell "
+        "looks: docs/getting-started.md#shell-completion)",
+    )
+    comp.add_argument("shell", choices=["bash", "zsh"])
     rule = sub.add_parser("rule", help="print a rule's documentation, offline (like `ruff rule`)")
     rule.add_argument("rule_id", metavar="ID")
 
@@ -338,6 +344,13 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from traingate.catalog import render_list
 
         sys.stdout.write(render_list(args.check, args.format))
+        return int(ExitCode.PASS)
+    if args.command == "completion":
+        # shtab writes the script from this very parser, so it cannot drift from
+        # the commands; imported only here.
+        import shtab
+
+        sys.stdout.write(shtab.complete(parser, shell=args.shell) + "\n")
         return int(ExitCode.PASS)
     if args.command == "rule":
         from traingate.catalog import render_rule
