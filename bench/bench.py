@@ -283,7 +283,7 @@ def build_corpus(cache: Path, packages: list[str], tiers: list[int], seed: int, 
     branch_commit(repo, idx, doc_lines, "docs-only", "Docs only")
     git(repo, "checkout", "-q", "-f", "main")
     shutil.rmtree(edits, ignore_errors=True)
-    # What `traingate scan` hands semgrep: same selection as checks/semgrep.py _target.
+    # What `traingate scan` hands semgrep: same selection as checks/semgrep/targets.py target().
     scan_targets = []
     scan_bytes = 0
     skip = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}

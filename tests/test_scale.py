@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from traingate.checks import semgrep as semgrep_check
+from traingate.checks.semgrep import runner
 from traingate.cli import main
 
 from .conftest import POLICY, Repo
@@ -75,7 +75,7 @@ def test_many_semgrep_targets_are_scanned_as_one_directory(
 ) -> None:
     """Past the argument-list budget the temp dir is scanned as a whole; every
     file must still be reported as scanned and findings map to the right path."""
-    monkeypatch.setattr(semgrep_check, "MAX_ARGV_NAMES", 10)
+    monkeypatch.setattr(runner, "MAX_ARGV_NAMES", 10)
     _start(repo)
     for i in range(5):
         repo.write(f"train/ok{i}.py", f"y = {i}\n")

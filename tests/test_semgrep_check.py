@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from traingate.checks import semgrep as semgrep_check
+from traingate.checks.semgrep import newness
 from traingate.cli import main
 
 from .conftest import Repo
@@ -117,7 +118,7 @@ def two_runs_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
     )
     wrapper.chmod(0o755)
-    monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
+    monkeypatch.setattr(newness, "SECOND_RUN_FILES", 0)
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
     monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
     return log
@@ -128,7 +129,7 @@ def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Base versions ride along in one semgrep run, or (large changes) go to a
     second run that takes only the bases a head hit can be in: same answers."""
     if request.param == "two-runs":
-        monkeypatch.setattr(semgrep_check, "SECOND_RUN_FILES", 0)
+        monkeypatch.setattr(newness, "SECOND_RUN_FILES", 0)
     return str(request.param)
 
 

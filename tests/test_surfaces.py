@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from traingate.checks import semgrep as sg
+from traingate.checks.semgrep import targets as sg
 from traingate.cli import main
 
 from .conftest import POLICY, Repo

@@ -1,0 +1,27 @@
+"""What a semgrep scan yields per target: hits, and the scanner's own error hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    severity: str
+    message: str
+    category: str | None
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    norm: str  # whitespace-normalized matched code (shown; identity where ast cannot judge)
+    parse_error: bool = False
+    # Byte offsets of the match in the scanned text (-1: none): where the
+    # identity of a Python hit is read from (checks/semgrep/identity.py).
+    start: int = -1
+    end: int = -1
+
+
+def error_hit(rule: str, message: str, line: int = 1) -> Hit:
+    return Hit(rule, "ERROR", message, "scanner", line, 1, line, 1, rule, parse_error=True)

@@ -1,0 +1,397 @@
+"""Changed regions of a large Python file (issue #17): scan only what a change can affect.
+
+``regions(head, base, added, removed)`` returns the head and base texts with every
+top-level ``def``/``class`` the change cannot affect replaced by a *stub*: its
+decorators and header lines stay as written (rules match class bases:
+``class $L(yaml.SafeLoader)``, ``class $C(threading.Thread)``), its body becomes
+blank lines with ``...`` on the body's first line. Every line keeps its number
+and every kept line its columns, so findings need no line map. Module-level
+statements are always kept: semgrep resolves import aliases and constants from
+them. ``None`` means "scan both versions whole", the answer whenever anything is
+unclear (fail closed).
+
+Newness compares (rule, code) counts of the head and the base, so both versions
+are cut by the same set of qualified names: a def outside that set is unchanged
+and holds the same hits in both, which cancel. A base cut that misses something
+only lowers the base count, which makes a head hit *newer* (more findings),
+never hides one; a head cut never drops a kept def.
+
+What is kept, and why (argued from the shipped pack's rule shapes; a test pins
+the rules these reasons cover, so a rule of a new shape fails it):
+
+- the defs and classes holding a changed line (added lines on the head, removed
+  lines on the base mapped to the base def's qualified name); a method's change
+  keeps its class's header and class-level statements and that method, other
+  methods are stubbed. No shipped rule needs more of a class: the class-spanning
+  rules (deser-reduce-payload, sabotage-optimizer-state-tamper,
+  deser-yaml-unsafe-load, tamper-import-time-thread) read the class header and
+  the one method that holds the match, and semgrep OSS taint (5 rules) does not
+  cross functions. deser-pickle-load excuses an Unpickler base class whose
+  ``find_class`` checks an allow list: a stubbed ``find_class`` only loses the
+  excuse, which adds the same hit to both versions (they cancel), never hides one;
+- defs that name a changed top-level def or class, or a global a changed def
+  assigns (names are read as words of the source, a superset of ast's):
+  ``class $L(SafeLoader) ... yaml.load(..., Loader=$L)`` (deser-yaml-unsafe-load)
+  binds a definition to a use elsewhere, so a changed definition can make an
+  unchanged use fire;
+- defs with a ``global``/``nonlocal`` statement: removing a reassignment would
+  make a global a constant for semgrep's constant propagation, and a rule's
+  ``pattern-not: exec("...")`` would then excuse a call it flags today;
+- defs of a few lines (``def noop(): pass``): they cost nothing and are what
+  persist-logging-disable's ``def $V(...): pass`` matches.
+
+A changed line that is only a comment outside any def (not inside a string)
+changes nothing semgrep sees. Whole file: a change on a module-level statement
+(or on lines 1-2, where an encoding cookie lives), a changed def whose qualified
+name the head lacks (deleted or renamed), a file ``ast`` cannot parse, line
+breaks other than LF and CRLF (see _split), a head cut that does not parse, or a file under MIN_LINES lines. Only
+the shipped pack was analysed: policies with their own rule dirs scan whole files.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+import unicodedata
+import warnings
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+
+# Below this many lines a file is scanned whole: semgrep's per-file cost is
+# then mostly fixed (start-up share, rule prefilters), so a cut saves little.
+MIN_LINES = 300
+# A def or class this short (decorators included) is never stubbed.
+SMALL_LINES = 4
+# A cut that blanks less than this share of the lines is not worth a second key.
+MIN_BLANKED_SHARE = 0.1
+
+_MODULE = "<module>"  # owner of a module-level statement's lines: whole file
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|$)")
+_INDENT = re.compile(r"[ \t\f]*")
+_ODD_BREAK = re.compile("\r(?!\n)|[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# Bare identifiers (not after a dot): a superset of the names ast would see.
+_WORD = re.compile(r"(?<![.\w])[^\W\d]\w*")
+_SCOPE = re.compile(r"\b(?:global|nonlocal)\b")  # prefilter; ast decides
+_Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A top-level def or class, or a method of a top-level class."""
+
+    qualname: str  # "f", "C", "C.m"
+    start: int  # first line, decorators included
+    end: int
+    body: int  # first line of the body; 0 when it shares a line with the header
+    indent: str  # the body's indentation, as written
+    header: str  # the line of the `def`/`class` keyword, as written
+    small: bool
+    words: frozenset[str]  # bare names in its text (a class: outside its methods)
+    scoped: bool  # declares a global or nonlocal (a class: outside its methods)
+    node: _Def = field(compare=False)
+    methods: tuple[_Item, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    lines: tuple[str, ...]  # with their line ends
+    items: tuple[_Item, ...]
+    owner: tuple[str | None, ...]  # by line number: qualname, _MODULE, or None (blank/comment)
+    module: tuple[ast.stmt, ...]  # module-level statements other than defs and classes
+
+
+def regions(
+    head: str,
+    base: str,
+    added: Collection[int],
+    removed: Collection[int],
+    *,
+    min_lines: int = MIN_LINES,
+    min_share: float = MIN_BLANKED_SHARE,
+) -> tuple[str, str] | None:
+    """(head cut, base cut), or None to scan both whole. Never raises."""
+    try:
+        return _regions(head, base, added, removed, min_lines, min_share)
+    except Exception:  # fail closed: any surprise means whole files
+        return None
+
+
+def _regions(
+    head: str,
+    base: str,
+    added: Collection[int],
+    removed: Collection[int],
+    min_lines: int,
+    min_share: float,
+) -> tuple[str, str] | None:
+    if head.count("\n") + 1 < min_lines:
+        return None
+    hl = _layout(head)
+    if hl is None:
+        return None
+    # Lines only added (the common case): the base is the head without them,
+    # so its cut is the head's without them, and a second parse is not needed.
+    bl = None if not removed and _without(hl.lines, added) == base else _layout(base)
+    layouts = (hl,) if bl is None else (hl, bl)
+    keep: set[str] = set()
+    for lay, lines in zip(layouts, (added, removed), strict=False):
+        for n in lines:
+            owner = _owner(lay, n)
+            if owner == _MODULE:
+                return None
+            if owner is not None:
+                keep.add(owner)
+    if not keep <= {i.qualname for i in _walk(hl)}:
+        return None  # a def deleted or renamed: what used to be judged is gone
+    names = set().union(*(_changed_names(keep, lay) for lay in layouts))
+    keep |= set().union(*(_also_keep(lay, names) for lay in layouts))
+    # A kept method keeps its class's header and class-level statements, on
+    # both sides (a method new in the head still opens the base's class).
+    keep |= {q.split(".")[0] + "." for q in keep if "." in q}
+    cut_head = _cut(hl, keep)
+    blanked = sum(1 for a, b in zip(cut_head, hl.lines, strict=True) if a != b)
+    if blanked == 0 or blanked < min_share * len(hl.lines):
+        return None
+    out_head = "".join(cut_head)
+    if _parse(out_head) is None:
+        return None  # would be a (blocking) parse error of our own making
+    # The base cut is not re-parsed: if it were broken, semgrep would find
+    # fewer base hits, which only makes head hits newer.
+    out_base = _without(tuple(cut_head), added) if bl is None else "".join(_cut(bl, keep))
+    return out_head, out_base
+
+
+def _without(lines: tuple[str, ...], drop: Collection[int]) -> str:
+    gone = set(drop)
+    return "".join(ln for n, ln in enumerate(lines, 1) if n not in gone)
+
+
+def _owner(lay: _Layout, n: int) -> str | None:
+    """Whose change line n is: a qualname, _MODULE (whole file), or None."""
+    if not 2 < n <= len(lay.lines):
+        return _MODULE  # past the end, or where an encoding cookie lives
+    owner = lay.owner[n]
+    if owner == _MODULE and _comment_only(lay, n):
+        return None
+    return owner
+
+
+def _comment_only(lay: _Layout, n: int) -> bool:
+    """Line n is a comment inside a module-level statement, not string text."""
+    if not lay.lines[n - 1].lstrip(" \t\f").startswith("#"):
+        return False
+    starts = [s.lineno for s in lay.module]
+    stmt = lay.module[bisect.bisect_right(starts, n) - 1]
+    for sub in ast.walk(stmt):
+        if isinstance(sub, (ast.Constant, ast.JoinedStr)) and sub.lineno < n <= (
+            sub.end_lineno or sub.lineno
+        ):
+            return False
+    return True
+
+
+def _parse(text: str) -> ast.Module | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _split(text: str) -> tuple[str, ...] | None:
+    """Lines with their ends, split where CPython, git and semgrep all split.
+
+    A lone CR is a line end to CPython but not to git; form feeds, U+2028 and
+    the like are line ends to Python's str.splitlines, which numbers the lines
+    of a diff git calls binary (change.py). Where tools could number lines
+    differently, a changed line could be pinned on the wrong def: whole file."""
+    if _ODD_BREAK.search(text):
+        return None
+    lines = tuple(m.group(0) for m in _LINE.finditer(text))
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _layout(text: str) -> _Layout | None:
+    lines = _split(text)
+    tree = _parse(text)
+    if lines is None or tree is None:
+        return None
+    owner: list[str | None] = [None] * (len(lines) + 2)
+    items: list[_Item] = []
+    module: list[ast.stmt] = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            module.append(node)
+            _own(owner, node.lineno, node.end_lineno or node.lineno, _MODULE)
+            continue
+        item = _item(node, lines, "")
+        items.append(item)
+        if not isinstance(node, ast.ClassDef) or item.body == 0:
+            _own(owner, item.start, item.end, item.qualname)
+            continue
+        # In a class: the header and each class-level statement belong to the
+        # class, a method to itself, comments between them to nobody.
+        _own(owner, item.start, item.body - 1, item.qualname)
+        for stmt in node.body:
+            _own(owner, _start(stmt), stmt.end_lineno or stmt.lineno, item.qualname)
+        for m in item.methods:
+            _own(owner, m.start, m.end, m.qualname)
+    return _Layout(lines, tuple(items), tuple(owner), tuple(module))
+
+
+def _own(owner: list[str | None], start: int, end: int, who: str) -> None:
+    owner[start : end + 1] = [who] * (end + 1 - start)
+
+
+def _start(stmt: ast.stmt) -> int:
+    """First line of a statement, decorators included."""
+    lines = [stmt.lineno]
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        lines += [d.lineno for d in stmt.decorator_list]
+    return min(lines)
+
+
+def _item(node: _Def, lines: tuple[str, ...], prefix: str) -> _Item:
+    start = _start(node)
+    end = node.end_lineno or node.lineno
+    first = node.body[0]
+    # A decorated first statement starts at its first decorator, on a line of
+    # its own (a compound statement never follows the header's colon).
+    first_line = _start(first)
+    lead = _INDENT.match(lines[first_line - 1])
+    # Otherwise the body starts its own line when only indentation precedes it
+    # (col_offset counts UTF-8 bytes); if it shares the header's line: kept whole.
+    own_line = lead is not None and (
+        first_line < first.lineno or len(lead.group(0).encode()) == first.col_offset
+    )
+    qualname = prefix + node.name
+    methods: list[_Item] = []
+    text = "".join(lines[start - 1 : end])
+    if isinstance(node, ast.ClassDef) and not prefix:
+        own = [True] * (end - start + 1)
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                m = _item(stmt, lines, qualname + ".")
+                methods.append(m)
+                own[m.start - start : m.end - start + 1] = [False] * (m.end - m.start + 1)
+        # A class's own words are those outside its methods (each is an item).
+        text = "".join(ln for ln, mine in zip(lines[start - 1 : end], own, strict=True) if mine)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)  # as CPython reads identifiers
+    return _Item(
+        qualname=qualname,
+        start=start,
+        end=end,
+        body=first_line if own_line else 0,
+        indent=lead.group(0) if lead is not None else "",
+        header=lines[node.lineno - 1],
+        small=end - start + 1 <= SMALL_LINES or not own_line,
+        words=frozenset(_WORD.findall(text)),
+        scoped=_SCOPE.search(text) is not None and bool(_declared(node, bool(methods))),
+        node=node,
+        methods=tuple(methods),
+    )
+
+
+def _declared(node: _Def, skip_methods: bool) -> set[str]:
+    """Names a def declares global or nonlocal (a class: outside its methods)."""
+    roots: list[ast.AST] = [node]
+    if skip_methods and isinstance(node, ast.ClassDef):
+        roots = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return {
+        n
+        for root in roots
+        for sub in ast.walk(root)
+        if isinstance(sub, (ast.Global, ast.Nonlocal))
+        for n in sub.names
+    }
+
+
+def _walk(lay: _Layout) -> Iterator[_Item]:
+    for item in lay.items:
+        yield item
+        yield from item.methods
+
+
+def _changed_names(keep: set[str], lay: _Layout) -> set[str]:
+    """Bare names a use elsewhere may bind to a change: changed top-level defs
+    and classes (a method is reached through an attribute, which no shipped
+    rule binds), the globals changed code declares, and module-level aliases."""
+    names: set[str] = set()
+    for item in _walk(lay):
+        if item.qualname in keep:
+            if "." not in item.qualname:
+                names.add(item.qualname)
+            if item.scoped:
+                names |= _declared(item.node, bool(item.methods))
+    aliases = [
+        (t.id, frozenset(n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)))
+        for stmt in lay.module
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.value is not None
+        for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+        for t in ast.walk(target)
+        if isinstance(t, ast.Name)
+    ]
+    grew = True
+    while grew:
+        grew = False
+        for name, used in aliases:
+            if name not in names and used & names:
+                names.add(name)
+                grew = True
+    return names
+
+
+def _also_keep(lay: _Layout, names: set[str]) -> set[str]:
+    """Items kept for what they use or do, whether or not they changed (small
+    ones are never stubbed, see _stub)."""
+    out: set[str] = set()
+    for item in _walk(lay):
+        if item.scoped or item.words & names:
+            # A class's own statements stay with its header ("C."); a def or
+            # method stays whole.
+            out.add(item.qualname + "." if item.methods else item.qualname)
+    return out
+
+
+def _cut(lay: _Layout, keep: set[str]) -> list[str]:
+    out = list(lay.lines)
+    for item in lay.items:
+        if item.qualname in keep:
+            continue
+        if item.qualname + "." in keep:
+            for m in item.methods:
+                if m.qualname not in keep:
+                    _stub(out, m)
+        else:
+            _stub(out, item)
+    return out
+
+
+def _stub(out: list[str], item: _Item) -> None:
+    """Replace ``item``'s body in ``out`` by ``...``, blank lines after it.
+
+    A class keeps its header as written (rules read the bases) and gets ``...``
+    on its body's first line. A def keeps its decorators and becomes
+    ``def name(): ...`` on its ``def`` line: its parameters, defaults and
+    annotations are unchanged code whose hits would cancel between the
+    versions, and long signatures are a large share of what a stub would keep.
+    A small def is left whole: ``def noop(): pass`` is what a rule binds to a
+    use elsewhere, and keeping it costs nothing."""
+    if item.body == 0 or item.small:
+        return
+    node = item.node
+    first = item.body
+    if not isinstance(node, ast.ClassDef):
+        first = node.lineno
+    for n in range(first, item.end + 1):
+        line = out[n - 1]
+        out[n - 1] = line[len(line.rstrip("\r\n")) :]
+    if isinstance(node, ast.ClassDef):
+        out[first - 1] = item.indent + "..." + out[first - 1]
+        return
+    lead = _INDENT.match(item.header)
+    keyword = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
+    out[first - 1] = f"{lead.group(0) if lead else ''}{keyword} {node.name}(): ...{out[first - 1]}"

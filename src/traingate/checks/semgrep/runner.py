@@ -1,0 +1,421 @@
+"""Running semgrep: the command line, batches, limits, and reading its JSON.
+
+semgrep runs over blobs materialized into a temp tree, with
+``--metrics=off --disable-version-check --disable-nosem``, local rules only,
+explicit targets (so semgrep's default ignore list, which skips ``tests/``,
+and any ``.semgrepignore`` in the change do not apply), per-file time and
+memory limits whose every hit is reported and blocks (issue #17), and an
+overall timeout, scaled with the bytes scanned, that blocks. A file semgrep
+cannot parse, skips, or times out on becomes a blocking error hit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from traingate.checks.semgrep.cache import Cache
+from traingate.checks.semgrep.hits import Hit, error_hit
+from traingate.checks.semgrep.rulepack import RulePack
+from traingate.checks.semgrep.settings import SemgrepSettings
+from traingate.checks.semgrep.targets import Target
+from traingate.errors import CheckError
+
+_PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other syntax error")
+
+# Bytes of target names past which semgrep scans the temp dir instead (ARG_MAX).
+MAX_ARGV_NAMES = 100_000
+# semgrep's OCaml CLI skips the Python CLI's ~6 s of start-up and rule loading;
+# both hand the same rules and targets to the same semgrep-core matcher.
+_ENGINE_FLAGS = {"osemgrep": ("--experimental",), "pysemgrep": ()}
+
+# Limits per unit of work (issue #17). semgrep's --timeout bounds one rule on
+# one file; a file that hits it (or --max-memory) is reported in the JSON
+# `errors` with its path, which _parse turns into a blocking
+# `semgrep-incomplete` finding naming the file and rule: never a silent pass.
+# The per-rule limit scales with the largest file of its run: the costliest
+# rule took ~0.01 s per KB on the large-file corpus (docs/performance.md), so
+# this leaves a 10x margin. After TIMEOUT_THRESHOLD timeouts semgrep gives up
+# on the file (it still blocks) instead of spending that much on every rule.
+RULE_TIMEOUT_BASE_S = 10.0
+RULE_TIMEOUT_PER_KB_S = 0.1
+TIMEOUT_THRESHOLD = 3
+MAX_MEMORY_MB = 1000  # per semgrep-core process and file; more is reported and blocks
+# The overall limit grows with the change: checks.semgrep.timeout plus this
+# much per MB scanned (the large-file corpus costs ~2 CPU s per MB after the
+# issue #17 rewrites; 60 s per MB is a backstop, not the expected time).
+OVERALL_S_PER_MB = 60.0
+# Past this many bytes or files, the targets are split into batches by size,
+# each one semgrep process with one job, usable_cpus() of them at a time: a
+# process's memory is bounded by its batch (semgrep-core's heap grew through
+# a whole-corpus run to 1.5 GB), files of one size share a per-rule timeout,
+# and finished batches give progress. Below it, one process keeps the fast
+# start that small changes need.
+BATCH_BYTES = 3_000_000
+BATCH_FILES = 400
+
+
+class Engine:
+    def __init__(self, pack: RulePack, settings: SemgrepSettings, cache_dir: Path | None) -> None:
+        self.pack = pack
+        self.settings = settings
+        # The cache's key includes the semgrep version: another matcher may match otherwise.
+        self.cache = (
+            Cache(cache_dir, f"{pack.digest}:{settings.engine}", semgrep_version())
+            if cache_dir
+            else None
+        )
+
+    def misses(self, targets: Sequence[Target]) -> list[Target]:
+        """The targets the cache cannot answer (each key once)."""
+        if self.cache is None:
+            return list({t.key: t for t in targets}.values())
+        return [t for t in {t.key: t for t in targets}.values() if not self.cache.has(t.key)]
+
+    def scan(self, targets: Sequence[Target]) -> dict[str, list[Hit]]:
+        results: dict[str, list[Hit]] = {}
+        misses: dict[str, Target] = {}
+        for t in targets:
+            cached = self.cache.get(t.key) if self.cache else None
+            if cached is not None:
+                results[t.key] = cached
+            else:
+                misses.setdefault(t.key, t)
+        if misses:
+            fresh = self._run(list(misses.values()))
+            for key, hits in fresh.items():
+                results[key] = hits
+                if self.cache:
+                    self.cache.put(key, hits)
+        return results
+
+    def scan_with_rules(self, targets: Sequence[Target], rules: set[str]) -> dict[str, list[Hit]]:
+        """Scan with only ``rules`` (never cached: the answer is partial)."""
+        if not targets:
+            return {}
+        configs = self.pack.files_for(rules)
+        return self._run(list({t.key: t for t in targets}.values()), configs)
+
+    def _run(self, targets: list[Target], configs: Sequence[Path] = ()) -> dict[str, list[Hit]]:
+        exe = semgrep_executable()
+        with tempfile.TemporaryDirectory(prefix="traingate-scan-") as tmp:
+            root = Path(tmp)
+            # An empty .semgrepignore replaces semgrep's default ignore list.
+            (root / ".semgrepignore").write_text("")
+            names: dict[str, Target] = {}
+            for i, t in enumerate(targets):
+                name = f"t{i}{t.ext}"
+                (root / name).write_text(t.text, encoding="utf-8", errors="surrogateescape")
+                names[name] = t
+            base_cmd = [
+                exe,
+                "scan",
+                *_ENGINE_FLAGS[self.settings.engine],
+                "--json",
+                "--quiet",
+                "--metrics=off",
+                "--disable-version-check",
+                "--disable-nosem",
+                "--no-git-ignore",
+                "--no-rewrite-rule-ids",
+                "--oss-only",
+                "--max-target-bytes=0",
+                f"--timeout-threshold={TIMEOUT_THRESHOLD}",
+                f"--max-memory={MAX_MEMORY_MB}",
+            ]
+            for d in configs or self.pack.dirs:
+                base_cmd.append(f"--config={d}")
+            size = {n: len(t.text.encode("utf-8", "surrogateescape")) for n, t in names.items()}
+            limit = self.settings.timeout + int(OVERALL_S_PER_MB * sum(size.values()) / 1e6)
+            try:
+                if sum(size.values()) <= BATCH_BYTES and len(names) <= BATCH_FILES:
+                    cmd = [*base_cmd, _rule_timeout(max(size.values(), default=0))]
+                    cmd.append(f"--jobs={usable_cpus()}")
+                    # Past ~100 kB of names the argument list nears the kernel's
+                    # limit (a 100,000-file change); the temp dir holds exactly
+                    # the targets, so scanning it is the same work, and _parse
+                    # still requires every name.
+                    listed = sorted(names)
+                    cmd += listed if sum(len(n) + 1 for n in listed) < MAX_ARGV_NAMES else ["."]
+                    out = _invoke(cmd, root, limit)
+                else:
+                    out = _run_batches(base_cmd, root, size, limit)
+            except CheckError as exc:
+                raise CheckError(self.pack.explain(exc.message), help=exc.help) from None
+        return _parse(out, names)
+
+
+def _rule_timeout(largest_bytes: int) -> str:
+    """semgrep's per-(rule, file) limit for a run whose largest file has this
+    size (issue #17); a hit is an error that blocks the file."""
+    secs = RULE_TIMEOUT_BASE_S + RULE_TIMEOUT_PER_KB_S * largest_bytes / 1000
+    return f"--timeout={math.ceil(secs)}"
+
+
+def _run_batches(
+    base_cmd: list[str], root: Path, size: dict[str, int], limit: int
+) -> dict[str, Any]:
+    """A large run as batches of similar-sized files, usable_cpus() semgrep
+    processes at a time with one job each (issue #17): memory is bounded per
+    process, each batch's per-rule timeout follows its own largest file, and
+    the whole run stays under one deadline. Any batch's failure fails the run."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = sorted(size, key=lambda n: (-size[n], n))  # largest first: balances the tail
+    batches: list[list[str]] = [[]]
+    held = 0
+    for name in order:
+        if batches[-1] and (held + size[name] > BATCH_BYTES or len(batches[-1]) >= BATCH_FILES):
+            batches.append([])
+            held = 0
+        batches[-1].append(name)
+        held += size[name]
+    t0 = time.monotonic()
+    deadline = t0 + limit
+    progress = _Progress(len(size), t0)
+    failed = threading.Event()
+    lock = threading.Lock()
+
+    def one(batch: list[str]) -> dict[str, Any] | None:
+        if failed.is_set():
+            return None
+        cmd = [*base_cmd, _rule_timeout(size[batch[0]]), "--jobs=1", *batch]
+        left = max(1, math.ceil(deadline - time.monotonic()))
+        try:
+            # The message names the whole run's limit, as a single run would.
+            out = _invoke(cmd, root, left, shown_timeout=limit)
+        except CheckError:
+            failed.set()
+            raise
+        with lock:
+            progress.done(len(batch))
+        return out
+
+    with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
+        outs = list(pool.map(one, batches))
+    progress.finish()
+    merged: dict[str, Any] = {"results": [], "errors": [], "paths": {"scanned": []}}
+    for out in outs:
+        assert out is not None  # a failed batch raised above
+        merged["results"] += out.get("results") or []
+        merged["errors"] += out.get("errors") or []
+        scanned = (out.get("paths") or {}).get("scanned")
+        if not isinstance(scanned, list):
+            raise CheckError("semgrep's JSON output does not say which files it scanned")
+        merged["paths"]["scanned"] += scanned
+    return merged
+
+
+class _Progress:
+    """Files done / total and elapsed time on stderr for batched runs (issue
+    #17): on a terminal by default, in CI logs only with TRAINGATE_PROGRESS=1
+    (TRAINGATE_PROGRESS=0 silences it everywhere)."""
+
+    def __init__(self, total: int, t0: float) -> None:
+        flag = os.environ.get("TRAINGATE_PROGRESS", "")
+        self.on = flag == "1" or (flag != "0" and sys.stderr.isatty())
+        self.tty = sys.stderr.isatty()
+        self.total = total
+        self.files = 0
+        self.t0 = t0
+
+    def done(self, n: int) -> None:
+        import time
+
+        self.files += n
+        if self.on:
+            line = (
+                f"traingate: semgrep {self.files}/{self.total} files, "
+                f"{time.monotonic() - self.t0:.0f}s"
+            )
+            # On a terminal the line is redrawn in place; a log gets one line each.
+            print(
+                f"\r{line}" if self.tty else line,
+                end="" if self.tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def finish(self) -> None:
+        if self.on and self.tty:
+            print(file=sys.stderr, flush=True)
+
+
+def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU
+    quota (a CI container limited to 2 CPUs on a 64-core host must not start
+    64 semgrep workers that then fight over 2)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota readable: the affinity mask stands
+    return max(1, n)
+
+
+def semgrep_executable() -> str:
+    """$TRAINGATE_SEMGREP, else semgrep beside our interpreter (the one we were
+    installed with), else PATH."""
+    override = os.environ.get("TRAINGATE_SEMGREP")
+    if override:
+        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
+            raise CheckError(f"TRAINGATE_SEMGREP={override} is not an executable file")
+        return override
+    local = Path(sys.executable).with_name("semgrep")
+    if local.exists():
+        return str(local)
+    found = shutil.which("semgrep")
+    if not found:
+        raise CheckError(
+            "semgrep is not installed or not on PATH",
+            help="install it with `python -m pip install 'semgrep>=1.150'`",
+        )
+    return found
+
+
+def _invoke(
+    cmd: list[str], cwd: Path, timeout: int, shown_timeout: int | None = None
+) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMGREP_")}
+    env.update({"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"})
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise CheckError(
+            f"semgrep did not finish within {shown_timeout or timeout}s; the change is blocked",
+            help="raise checks.semgrep.timeout in the trusted policy, or split the change",
+        ) from None
+    except OSError as exc:
+        raise CheckError(f"semgrep could not be started: {exc}") from None
+    if proc.returncode not in (0, 1):
+        tail = _json_errors(proc.stdout) or proc.stderr.decode("utf-8", "replace").strip()[-800:]
+        raise CheckError(f"semgrep exited with code {proc.returncode}: {tail or '(no output)'}")
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise CheckError("semgrep printed output that is not JSON") from None
+    if not isinstance(data, dict) or "results" not in data:
+        raise CheckError("semgrep's JSON output has no results")
+    return data
+
+
+def _json_errors(stdout: bytes) -> str:
+    """With --json semgrep reports a bad rule on stdout, not stderr: name it."""
+    try:
+        errors = json.loads(stdout).get("errors") or []
+    except (ValueError, AttributeError):
+        return ""
+    parts = []
+    for e in errors[:3] if isinstance(errors, list) else []:
+        if not isinstance(e, dict):
+            continue
+        where = [sp.get("file") for sp in e.get("spans") or [] if isinstance(sp, dict)]
+        text = e.get("long_msg") or e.get("message") or e.get("type") or ""
+        parts.append(f"{text} ({where[0]})" if where and where[0] else str(text))
+    return "; ".join(parts)[:800]
+
+
+def _parse(data: dict[str, Any], names: dict[str, Target]) -> dict[str, list[Hit]]:
+    hits: dict[str, list[Hit]] = {t.key: [] for t in names.values()}
+    scanned_list = (data.get("paths") or {}).get("scanned")
+    if not isinstance(scanned_list, list):
+        # Without the list we cannot tell a clean file from a skipped one.
+        raise CheckError("semgrep's JSON output does not say which files it scanned")
+    scanned = set(scanned_list)
+    for name, tgt in names.items():
+        if name not in scanned:
+            hits[tgt.key].append(
+                error_hit("semgrep-skipped", "semgrep skipped this file; it was not checked")
+            )
+    for r in data["results"]:
+        found = names.get(r.get("path", ""))
+        if found is None:
+            raise CheckError(f"semgrep reported an unknown path {r.get('path')!r}")
+        extra = r.get("extra", {})
+        meta = extra.get("metadata", {}) or {}
+        start, end = r["start"], r["end"]
+        code = found.text.encode("utf-8", "surrogateescape")[start["offset"] : end["offset"]]
+        hits[found.key].append(
+            Hit(
+                rule=str(r["check_id"]).rsplit(".", 1)[-1],
+                severity=_severity(str(extra.get("severity", "WARNING"))),
+                message=str(extra.get("message", "")),
+                category=meta.get("category"),
+                line=int(start["line"]),
+                column=int(start["col"]),
+                end_line=int(end["line"]),
+                end_column=int(end["col"]),
+                norm=" ".join(code.decode("utf-8", "replace").split()),
+                start=int(start["offset"]),
+                end=int(end["offset"]),
+            )
+        )
+    for err in data.get("errors", []):
+        path = err.get("path")
+        target = names.get(path) if path else None
+        kind = err.get("type")
+        kind = kind[0] if isinstance(kind, list) else str(kind)
+        if target is None:
+            # Not tied to one of our files: a rule or engine problem. Fail closed.
+            raise CheckError(f"semgrep error: {kind}: {str(err.get('message', ''))[:300]}")
+        if kind in _PARSE_ERROR_TYPES:
+            span = (err.get("spans") or [{}])[0]
+            line = int(span.get("start", {}).get("line", 1))
+            hits[target.key].append(
+                error_hit(
+                    "semgrep-parse-error",
+                    f"semgrep cannot parse this file ({kind} at line {line}); unparseable code "
+                    "cannot be checked and is blocked",
+                    line,
+                )
+            )
+        else:
+            rule = str(err.get("rule_id") or "").rsplit(".", 1)[-1]
+            detail = str(err.get("message", "")).strip().splitlines()
+            hits[target.key].append(
+                error_hit(
+                    "semgrep-incomplete",
+                    f"semgrep could not finish this file: {kind}"
+                    + (f" in rule {rule}" if rule else "")
+                    + (f" ({detail[-1][:200]})" if detail else ""),
+                )
+            )
+    for key in hits:
+        hits[key].sort(key=lambda h: (h.line, h.column, h.rule))
+    return hits
+
+
+def _severity(s: str) -> str:
+    s = s.upper()
+    if s in ("ERROR", "CRITICAL", "HIGH"):
+        return "ERROR"
+    if s in ("WARNING", "MEDIUM"):
+        return "WARNING"
+    return "INFO"
+
+
+def semgrep_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("semgrep")
+    except Exception:
+        out = subprocess.run([semgrep_executable(), "--version"], capture_output=True, check=False)
+        return out.stdout.decode().strip() or "unknown"

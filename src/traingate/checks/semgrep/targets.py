@@ -1,0 +1,524 @@
+"""What semgrep scans for one blob: the bytes git holds, as the language that runs them.
+
+Python, shell, ``.pth`` and notebook files, and (issue #16) the other places a
+training repository keeps commands: Makefiles, Dockerfiles and Jinja templates.
+Each target keeps the file's own line numbers (or a line map back to them) and
+says why raw bytes cannot be judged as source (NUL bytes, not UTF-8, too large).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from traingate.change import Change, ChangedFile, is_binary
+
+PY_EXT = {".py", ".pyi", ".pyw"}
+# Issue #16: zsh/ksh launchers and batch-scheduler job scripts are shell too.
+_SH_EXT = {".sh", ".bash", ".zsh", ".ksh", ".sbatch", ".slurm", ".pbs", ".lsf", ".qsub"}
+_SHEBANG = re.compile(rb"^#![^\n]*\b(python[0-9.]*|bash|sh|zsh|ksh|mksh|dash|ash)\b")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One blob to scan, as semgrep will see it."""
+
+    oid: str
+    path: str  # the repository path reported to users
+    ext: str  # the extension semgrep sees (.py for notebooks and .pth files)
+    text: str  # what semgrep scans
+    line_map: tuple[int, ...] | None = None  # scanned line -> line in the real file
+    problem: str | None = None  # why the raw bytes cannot be judged as source (blocks)
+    skip: bool = False  # not given to semgrep or the Python parser (too large)
+    region: str = ""  # sha256 of ``text`` when it is a changed-region cut (regions.py)
+
+    @property
+    def key(self) -> str:
+        # The cache keys by content: a cut of a blob is not the blob (issue #17).
+        return f"{self.oid}{self.ext}" + (f"#{self.region}" if self.region else "")
+
+
+def is_python(t: Target) -> bool:
+    """Scanned as Python (notebooks, .pth files and Python templates too)."""
+    return t.ext.endswith(".py") or t.ext in PY_EXT
+
+
+def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target | None:
+    path = f.new_path if new else f.old_path
+    oid = f.new_oid if new else f.old_oid
+    mode = f.new_mode if new else f.old_mode
+    if path is None or oid is None or mode is None or not mode.startswith("100"):
+        return None
+    ext = os.path.splitext(path)[1].lower()
+    # Issue #16: Makefiles, Dockerfiles and Jinja templates hold shell or Python too.
+    surface = _surface_kind(path)
+    if surface is None and ext not in PY_EXT | _SH_EXT | {".pth", ".ipynb", ""}:
+        return None
+    data = change.read(oid)
+    if data is None:
+        return None
+    problem = None
+    if is_binary(data):
+        if (ext == "" and surface is None and not _runs_despite_nul(data)) or (
+            ext == ".pth" and data.startswith((b"PK\x03\x04", b"\x80"))
+        ):
+            # No script: a binary without an extension, or (issue #16) a torch
+            # checkpoint .pth (zip or pickle by content), which checks/artifacts judges.
+            return None
+        # A "script" with NUL bytes: no interpreter runs it as is, and no scanner
+        # can judge it; an attacker can use that to hide a payload (issue #8).
+        problem = "contains NUL bytes; it is not valid source and cannot be checked"
+        data = data.replace(b"\0", b"")
+    elif b"\0" in data and (surface is not None or ext == "" or ext in _SH_EXT):
+        # Issue #16: shells drop NUL bytes past git's sniff window and run the rest.
+        problem = "contains NUL bytes; it is not valid source and cannot be checked"
+        data = data.replace(b"\0", b"")
+    if ext == "" and surface is None:
+        m = _SHEBANG.match(data)
+        if not m:
+            return None
+        ext = ".py" if m.group(1).startswith(b"python") else ".sh"
+    if len(data) > limit:
+        # semgrep's time on one huge file (a 50 MB single line took over five
+        # minutes) would only end in the overall timeout; say why at once (issue #8).
+        return Target(
+            oid,
+            path,
+            ext,
+            "",
+            problem=f"is {len(data):,} bytes, more than checks.semgrep.max_file_bytes "
+            f"({limit:,}); a file too large to check is blocked",
+            skip=True,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", "replace")
+        problem = (
+            problem or f"is not valid UTF-8 (byte {exc.start}); it cannot be checked as written"
+        )
+    decoded = None
+    if ext in PY_EXT:
+        from traingate.checks.unicode.cookie import decode_python
+
+        decoded = decode_python(data)
+    if decoded is not None:
+        # A PEP 263 cookie: scan what CPython compiles, mapped back to git's
+        # lines (unicode-encoding-cookie blocks the file as well).
+        return Target(oid, path, ext, decoded[0], line_map=decoded[1], problem=problem)
+    if surface is not None:
+        found = _surface_target(oid, path, surface, text)
+        if found is None:
+            return None
+        out = found
+    elif ext == ".ipynb":
+        out = _notebook(oid, path, text)
+    elif ext == ".pth":
+        # site.py executes only lines that start with "import"; the rest are paths.
+        lines = [ln if ln.startswith(("import ", "import\t")) else "" for ln in text.splitlines()]
+        out = Target(oid, path, ".pth.py", "\n".join(lines) + "\n")
+    elif ext in _SH_EXT - {".sh", ".bash"}:
+        # semgrep picks bash by .sh/.bash only; .zsh, .sbatch, ... are shell too (issue #16).
+        out = Target(oid, path, ext + ".sh", text)
+    else:
+        out = Target(oid, path, ext, text)
+    return replace(out, problem=problem) if problem else out
+
+
+def _notebook(oid: str, path: str, raw: str) -> Target:
+    """Code cells as one Python file; shell escapes become subprocess calls.
+
+    Issue #16: every notebook format Jupyter still opens (nbformat v4 and v1:
+    top-level ``cells``; v2/v3: ``worksheets[].cells[]``; code in ``source``,
+    v2/v3's ``input`` or v1's ``code``, as a list or one string), cell magics
+    that hand the cell to a shell (``%%bash``, ``%%script bash``, ``%%sh``,
+    ``%%system``, ``%%!``) and bash kernels. JSON that is none of these blocks:
+    Jupyter would not open it, and the gate cannot say what it runs."""
+    try:
+        nb = json.loads(raw)
+    except ValueError:
+        # Unparseable notebook: scan the raw text so semgrep reports the parse error.
+        return Target(oid, path, ".ipynb.py", raw)
+    cells = _notebook_cells(nb)
+    if cells is None:
+        return Target(
+            oid,
+            path,
+            ".ipynb.py",
+            "\n",
+            problem="is JSON but no notebook format Jupyter reads (no cells or worksheets "
+            "list, or a cell's code is not text); it cannot be checked",
+        )
+    shell_kernel = _notebook_language(nb) in _SHELL_LANGUAGES
+    raw_lines = raw.splitlines()
+    out: list[str] = []
+    line_map: list[int] = []
+    cursor = 0
+    for text in cells:
+        mode = "shell" if shell_kernel else "python"
+        dest = ""
+        for i, ln in enumerate(text.splitlines()):
+            cursor = _find_line(raw_lines, ln, cursor)
+            if i == 0 and ln.lstrip().startswith("%%"):
+                mode, dest, converted = _cell_magic(ln, shell_kernel)
+            elif mode == "shell":
+                converted = _shell_call(ln)
+            elif mode == "data":
+                # Written to a file, not run (yet): kept as the write it is, so
+                # rules on written content (.pth import lines, keys) still see it.
+                converted = f"_nb_file.write({ln!r})" if dest else "pass"
+            else:
+                converted = _unmagic(ln)
+            out.append(converted)
+            line_map.append(cursor + 1)
+        out.append("")
+        line_map.append(cursor + 1)
+    return Target(oid, path, ".ipynb.py", "\n".join(out) + "\n", tuple(line_map) or (1,))
+
+
+_SHELL_LANGUAGES = {"bash", "sh", "shell", "zsh", "ksh"}
+# Cell magics whose body is Python run in the kernel (timed, captured, profiled).
+_PY_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3", "pypy"}
+# Cell magics whose body is never run on the training host (rendered, or run by the browser).
+_DATA_CELL_MAGICS = {"html", "markdown", "latex", "svg", "javascript", "js", "md"}
+# Line magics that run the rest of the line in a shell (issue #16).
+_SHELL_LINE_MAGIC = re.compile(r"^(!+|%(?:system|sx|sh|pip|conda|mamba|micromamba|uv)\b)\s*(.*)$")
+_ASSIGN_SHELL = re.compile(
+    r"^([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(!+|%(?:system|sx)\b)\s*(.*)$"
+)
+_CODE_LINE_MAGIC = re.compile(r"^%(?:time|timeit|prun|debug)\b((?:\s+-\w+(?:\s+\d+)?)*)\s*(.*)$")
+_ENV_MAGIC = re.compile(r"^%(?:env|set_env)\s+([A-Za-z_]\w*)(?:\s*=\s*|\s+)(.*)$")
+
+
+def _notebook_cells(nb: Any) -> list[str] | None:
+    """The code cells' text of a v1-v4 notebook, or None when it is not one."""
+    if not isinstance(nb, dict):
+        return None
+    if isinstance(nb.get("cells"), list):
+        raw_cells = list(nb["cells"])
+    elif isinstance(nb.get("worksheets"), list):
+        raw_cells = []
+        for ws in nb["worksheets"]:
+            if not isinstance(ws, dict) or not isinstance(ws.get("cells", []), list):
+                return None
+            raw_cells += ws.get("cells", [])
+    else:
+        return None
+    out: list[str] = []
+    for cell in raw_cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        for key in ("source", "input", "code"):  # v4, v2/v3, v1: scan all that are there
+            if key not in cell:
+                continue
+            src = cell[key]
+            if isinstance(src, list) and all(isinstance(x, str) for x in src):
+                out.append("".join(src))
+            elif isinstance(src, str):
+                out.append(src)
+            else:
+                return None
+    return out
+
+
+def _notebook_language(nb: dict[str, Any]) -> str:
+    meta = nb.get("metadata")
+    if not isinstance(meta, dict):
+        return "python"
+    for holder, key in (("kernelspec", "language"), ("language_info", "name")):
+        sub = meta.get(holder)
+        if isinstance(sub, dict) and isinstance(sub.get(key), str):
+            return str(sub[key]).lower()
+    return str(meta.get("language", "python")).lower()
+
+
+def _shell_call(line: str) -> str:
+    stripped = line.lstrip()
+    indent = line[: len(line) - len(stripped)]
+    return f"{indent}__import__('subprocess').run({stripped!r}, shell=True)"
+
+
+def _cell_magic(line: str, shell_kernel: bool) -> tuple[str, str, str]:
+    """(mode of the cell body, file it is written to, the magic line as Python)."""
+    words = line.strip()[2:].split()
+    name = words[0] if words else ""
+    args = words[1:]
+    if name in ("writefile", "file"):
+        dest = next((a for a in args if not a.startswith("-")), "")
+        how = "a" if "-a" in args or "--append" in args else "w"
+        mode = "python" if dest.endswith((".py", ".pyw")) else "data"
+        if dest.endswith(tuple(_SH_EXT)):
+            mode = "shell"
+        return mode, dest, f"_nb_file = open({dest!r}, {how!r})"
+    if name in _PY_CELL_MAGICS or (name == "script" and args and "python" in args[0]):
+        return "python", "", f"pass  # {line.strip()}"
+    if name in _DATA_CELL_MAGICS:
+        return "data", "", f"pass  # {line.strip()}"
+    if name in ("bash", "sh", "zsh", "system", "!", "sx", "script", "perl", "ruby", "node"):
+        # Any other interpreter runs the body as a subprocess: judged as one (fail closed).
+        return "shell", "", f"pass  # {line.strip()}"
+    return ("shell" if shell_kernel else "python"), "", f"pass  # {line.strip()}"
+
+
+def _find_line(raw_lines: list[str], src_line: str, start: int) -> int:
+    for needle in (json.dumps(src_line)[1:-1], json.dumps(src_line, ensure_ascii=False)[1:-1]):
+        for i in range(start, len(raw_lines)):
+            if needle in raw_lines[i]:
+                return i
+    return start
+
+
+def _unmagic(line: str) -> str:
+    stripped = line.lstrip()
+    indent = line[: len(line) - len(stripped)]
+    m = _SHELL_LINE_MAGIC.match(stripped)
+    if m:
+        return f"{indent}__import__('subprocess').run({_magic_command(m)!r}, shell=True)"
+    m = _ASSIGN_SHELL.match(stripped)
+    if m:
+        # `files = !ls`, `out = %sx cmd` (issue #16): the command still runs.
+        return f"{indent}{m.group(1)}__import__('subprocess').run({m.group(3)!r}, shell=True)"
+    m = _CODE_LINE_MAGIC.match(stripped)
+    if m and m.group(2):
+        # `%time os.system(...)` runs its statement (issue #16): scan it as code.
+        return f"{indent}{m.group(2)}"
+    m = _ENV_MAGIC.match(stripped)
+    if m:
+        return f"{indent}__import__('os').environ[{m.group(1)!r}] = {m.group(2).strip()!r}"
+    if stripped.startswith("%"):
+        return f"{indent}pass  # {stripped}"
+    return line
+
+
+def _magic_command(m: re.Match[str]) -> str:
+    """The shell command of a line magic: package managers keep their name."""
+    head = m.group(1)
+    if head.startswith("!") or head in ("%system", "%sx", "%sh"):
+        return m.group(2)
+    return f"{head[1:]} {m.group(2)}".strip()
+
+
+# Issue #16: executable surfaces beyond .py/.sh files. Each becomes a bash (or
+# Python) target whose lines are the file's own lines, so findings need no map.
+_TEMPLATE_EXT = (".j2", ".jinja", ".jinja2")
+_DOCKER_NAMES = ("dockerfile", "containerfile")
+_MAKE_NAMES = ("makefile", "gnumakefile", "bsdmakefile")
+# bash's check_binary_file (general.c, bash 5.1+): a script is "binary" only if
+# it is ELF, or a NUL byte sits in its first line (first two with a #! line)
+# within the first 80 bytes it reads; any other NUL is dropped and the rest runs.
+_BASH_SAMPLE = 80
+
+
+def _surface_kind(path: str) -> str | None:
+    """'make', 'docker', or 'template:<inner kind or extension>', else None."""
+    name = path.rsplit("/", 1)[-1].lower()
+    for t in _TEMPLATE_EXT:
+        if name.endswith(t) and len(name) > len(t):
+            inner = name[: -len(t)]
+            return "template:" + (_surface_kind(inner) or os.path.splitext(inner)[1])
+    if name in _MAKE_NAMES or name.endswith(".mk"):
+        return "make"
+    stem, _, suffix = name.partition(".")
+    if name.endswith(tuple("." + d for d in _DOCKER_NAMES)) or (
+        stem in _DOCKER_NAMES and suffix not in ("md", "txt", "rst", "dockerignore")
+    ):
+        return "docker"
+    return None
+
+
+def _runs_despite_nul(data: bytes) -> bool:
+    """A file with NUL bytes that a shell still runs: a shell #! line, and for
+    bash no NUL where check_binary_file looks (dash and zsh look nowhere).
+    Python refuses any NUL, but a python #! file with one blocks like a .py."""
+    m = _SHEBANG.match(data)
+    if not m:
+        return False
+    if m.group(1) != b"bash":
+        return True
+    sample = data[:_BASH_SAMPLE]
+    if sample.startswith(b"\x7fELF"):
+        return False
+    first_lines = sample.split(b"\n", 2)[:2]  # the #! line and the next
+    return b"\0" not in b"\n".join(first_lines)
+
+
+def _surface_target(oid: str, path: str, kind: str, text: str) -> Target | None:
+    if kind == "make":
+        return Target(oid, path, ".mk.sh", _makefile(text))
+    if kind == "docker":
+        return Target(oid, path, ".dockerfile.sh", _dockerfile(text))
+    inner = kind.removeprefix("template:")
+    text = _unjinja(text)
+    if inner in ("make", "docker"):
+        found = _surface_target(oid, path, inner, text)
+        return None if found is None else replace(found, ext=".j2" + found.ext)
+    if inner == "":
+        m = _SHEBANG.match(text.encode("utf-8", "surrogateescape"))
+        if not m:
+            return None
+        inner = ".py" if m.group(1).startswith(b"python") else ".sh"
+    if inner in PY_EXT:
+        return Target(oid, path, ".j2.py", text)
+    if inner in _SH_EXT:
+        return Target(oid, path, ".j2.sh", text)
+    return None  # a template of a config or document: not code
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+
+
+def _unjinja(text: str) -> str:
+    """Jinja tags as placeholders of the same length, newlines kept: an
+    expression becomes an identifier (``____``), a statement or comment
+    blanks, so lines and columns stay those of the template."""
+
+    def sub(m: re.Match[str]) -> str:
+        fill = "_" if m.group(0).startswith("{{") else " "
+        return "".join(c if c == "\n" else fill for c in m.group(0))
+
+    return _JINJA.sub(sub, text)
+
+
+_RECIPE_PREFIX = re.compile(r"^\s*\.RECIPEPREFIX\s*[:+?]?=\s*(\S)?", re.M)
+_MAKE_RULE = re.compile(r"^[^\s#=:][^=#]*?:(?!=)")
+_MAKE_AUTO_VAR = re.compile(r"\$([<^+|%])")
+
+
+def _makefile(text: str) -> str:
+    """Recipe lines (and $(shell ...) calls) as bash, other lines blank.
+
+    make hands each recipe line, continuation lines included, to /bin/sh after
+    removing the recipe prefix and the @/-/+ flags; `$$` is a literal `$`."""
+    m = _RECIPE_PREFIX.search(text)
+    prefix = (m.group(1) or "\t") if m else "\t"
+    out: list[str] = []
+    in_rule = continued = False
+    for line in text.split("\n"):
+        body = None
+        flagged = not continued  # @/-/+ only lead a recipe line, not its continuation
+        if continued or (in_rule and line.startswith(prefix)):
+            body = line[len(prefix) :] if line.startswith(prefix) else line
+            body = " " * (len(line) - len(body)) + body
+        elif _MAKE_RULE.match(line):
+            in_rule = True
+            head, sep, recipe = line.partition(";")
+            if sep:  # `target: deps ; recipe`
+                body = " " * (len(head) + 1) + recipe
+        elif line.strip() and not line.lstrip().startswith("#"):
+            in_rule = line.startswith((" ", "\t")) and in_rule
+        if body is not None:
+            stripped = body.lstrip(" \t")
+            lead = len(body) - len(stripped)
+            flags = len(stripped) - len(stripped.lstrip("@-+")) if flagged else 0
+            body = " " * (lead + flags) + stripped[flags:]
+            body = _MAKE_AUTO_VAR.sub("$_", body.replace("$$", " $"))
+            continued = body.endswith("\\")
+            out.append(body)
+        else:
+            continued = False
+            out.append(_make_shell_calls(line))
+    return "\n".join(out)
+
+
+def _make_shell_calls(line: str) -> str:
+    """`$(shell cmd)` in a variable or directive runs cmd when make reads the file."""
+    out = [" "] * len(line)
+    i = line.find("$(shell ")
+    while i >= 0:
+        depth, j = 1, i + 2
+        while j < len(line) and depth:
+            depth += {"(": 1, ")": -1}.get(line[j], 0)
+            j += 1
+        start = i + len("$(shell ")
+        out[start : j - 1] = line[start : j - 1].replace("$$", " $")
+        i = line.find("$(shell ", j)
+    return "".join(out).rstrip() if "$(shell " in line else ""
+
+
+_DOCKER_INSTR = re.compile(r"^(\s*)(?:(onbuild)\s+)?([a-z]+)(\s+)", re.I)
+_DOCKER_SHELL = {"run", "cmd", "entrypoint", "healthcheck"}
+_DOCKER_ESCAPE = re.compile(r"^#\s*escape\s*=\s*(\S)", re.I)
+
+
+def _dockerfile(text: str) -> str:
+    """RUN/CMD/ENTRYPOINT bodies as the one shell line Docker runs, on the
+    instruction's first line (continuations joined, comment lines inside them
+    dropped as Docker drops them); ENV/ARG as exports; ADD and COPY verbatim
+    (an `ADD <url>` rule reads them); heredoc bodies as the script they are."""
+    lines = text.split("\n")
+    esc = "\\"
+    for ln in lines[:5]:
+        m = _DOCKER_ESCAPE.match(ln)
+        if m:
+            esc = m.group(1)
+    out = [""] * len(lines)
+    i = 0
+    while i < len(lines):
+        m = _DOCKER_INSTR.match(lines[i])
+        if not m or lines[i].lstrip().startswith("#"):
+            i += 1
+            continue
+        first = i
+        parts: list[str] = []
+        cur = lines[i][m.end() :]
+        while cur.rstrip().endswith(esc) and i + 1 < len(lines):
+            parts.append(cur.rstrip()[: -len(esc)])
+            i += 1
+            while i + 1 < len(lines) and (
+                lines[i].lstrip().startswith("#") or not lines[i].strip()
+            ):
+                i += 1
+            cur = lines[i]
+        parts.append(cur)
+        body = "".join(parts)
+        word = m.group(3).lower()
+        pad = " " * m.end()
+        heredoc = re.match(r"^((?:--\S+\s+)*)(\S*\s*)<<-?\s*['\"]?(\w+)['\"]?\s*$", body)
+        if word in _DOCKER_SHELL and heredoc:
+            end = heredoc.group(3)
+            j = i + 1
+            while j < len(lines) and lines[j].strip() != end:
+                out[j] = lines[j]
+                j += 1
+            out[first] = pad + heredoc.group(2)
+            i = j + 1
+            continue
+        if word in _DOCKER_SHELL:
+            body = re.sub(r"^(\s*--\S+)+\s", lambda x: " " * len(x.group(0)), body)
+            if word == "healthcheck":
+                body = re.sub(r"^.*?\bCMD\b", "", body, flags=re.I)
+            out[first] = pad + _docker_exec_form(body)
+        elif word in ("env", "arg"):
+            out[first] = pad + _docker_env(body)
+        elif word in ("add", "copy"):
+            out[first] = m.group(1) + m.group(3).upper() + m.group(4) + body
+        i += 1
+    return "\n".join(out)
+
+
+def _docker_exec_form(body: str) -> str:
+    """`["sh", "-c", "cmd"]` as the shell words it runs; shell form as is."""
+    if body.lstrip().startswith("["):
+        try:
+            words = json.loads(body)
+        except ValueError:
+            return body
+        if isinstance(words, list) and all(isinstance(w, str) for w in words):
+            import shlex
+
+            return shlex.join(words)
+    return body
+
+
+def _docker_env(body: str) -> str:
+    """`ENV K=V K2=V2` / `ENV K V` / `ARG K=V` as an `export` line."""
+    body = body.strip()
+    first = body.split(None, 1)
+    if first and "=" not in first[0] and len(first) == 2:
+        import shlex
+
+        return f"export {first[0]}={shlex.quote(first[1])}"
+    return f"export {body}" if body else ""
