@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import Severity
 
 # Where rule pages are published; a deployment that mirrors the docs sets
 # TRAINGATE_DOCS_URL (the offline text is `traingate rule ID`).

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from traingate.policy.model import Severity
+from traingate.policy.base import Severity
 
 
 class Outcome(str, enum.Enum):

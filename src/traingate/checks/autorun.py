@@ -20,10 +20,13 @@ from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile, Status, is_binary
 from traingate.checks.base import Context
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import CheckSettings, Severity
 
 ID = "autorun"
 DESCRIPTION = "Bytecode, interpreter start-up hooks and install-time hooks added or changed."
+
+# `checks.<id>` in the policy; traingate.policy.model assembles the policy from these.
+Settings = CheckSettings
 
 RULES = declare(
     ID,

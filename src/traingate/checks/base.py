@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from traingate.catalog import Catalog
 from traingate.change import Change, ChangedFile
 from traingate.findings import Finding
-from traingate.policy.load import LoadedPolicy
-from traingate.policy.model import CheckSettings
+from traingate.policy.base import CheckSettings
+
+if TYPE_CHECKING:  # the policy model imports the checks: only a type here
+    from traingate.policy.load import LoadedPolicy
 
 
 @dataclass(frozen=True)
@@ -28,5 +30,10 @@ class Check(Protocol):
     ID: str
     DESCRIPTION: str
     RULES: Catalog
+
+    # The check's policy settings model (``checks.<id>``); policy.model assembles
+    # them. Read-only, so a check may declare a subclass of CheckSettings.
+    @property
+    def Settings(self) -> type[CheckSettings]: ...  # a class, as modules spell it
 
     def run(self, ctx: Context) -> list[Finding]: ...

@@ -15,10 +15,13 @@ from traingate.catalog import Rule, declare
 from traingate.change import MODE_EXEC, ChangedFile, Status
 from traingate.checks.base import Context
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import CheckSettings, Severity
 
 ID = "repository"
 DESCRIPTION = "Symlinks, submodules, mode changes, .gitattributes tricks and odd paths."
+
+# `checks.<id>` in the policy; traingate.policy.model assembles the policy from these.
+Settings = CheckSettings
 
 RULES = declare(
     ID,

@@ -14,10 +14,13 @@ from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile
 from traingate.checks.base import Context
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import CheckSettings, Severity
 
 ID = "suppression"
 DESCRIPTION = "Added nosemgrep/nosec comments and .semgrepignore changes."
+
+# `checks.<id>` in the policy; traingate.policy.model assembles the policy from these.
+Settings = CheckSettings
 
 RULES = declare(
     ID,

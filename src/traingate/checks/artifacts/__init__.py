@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from traingate.catalog import Rule, declare
 from traingate.change import Status
+from traingate.checks.artifacts.settings import ArtifactsSettings
 from traingate.checks.base import Context
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import Severity
 
 ID = "artifacts"
 DESCRIPTION = "Pickle-based model files (allow-listed globals), safetensors headers, LFS pointers."
+
+# `checks.<id>` in the policy; traingate.policy.model assembles the policy from these.
+Settings = ArtifactsSettings
 
 RULES = declare(
     ID,

@@ -18,5 +18,10 @@ and ``diff``.
 
 from traingate.checks.config.check import run
 from traingate.checks.config.rules import DESCRIPTION, ID, RULES
+from traingate.policy.base import CheckSettings
 
-__all__ = ["DESCRIPTION", "ID", "RULES", "run"]
+# `checks.config` in the policy (key-level rules are the top-level
+# `config_rules`, see settings.py); traingate.policy.model assembles the policy.
+Settings = CheckSettings
+
+__all__ = ["DESCRIPTION", "ID", "RULES", "Settings", "run"]

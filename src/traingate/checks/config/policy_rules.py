@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from traingate.change import ChangedFile
@@ -12,8 +13,11 @@ from traingate.checks.config.doc import KeyChange
 from traingate.checks.config.effective import _Eff, _via
 from traingate.checks.config.keypath import format_path, match_key_pattern
 from traingate.checks.config.rules import _finding
+from traingate.checks.config.settings import ConfigRule
 from traingate.findings import Finding
-from traingate.policy.model import ConfigRule, Policy
+
+if TYPE_CHECKING:  # the policy model imports the checks: only a type here
+    from traingate.policy.model import Policy
 
 # Keys judged by path_allow unless a rule names its own path_keys (issue #16).
 DEFAULT_PATH_KEYS = (

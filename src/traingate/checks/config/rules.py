@@ -5,7 +5,7 @@ from __future__ import annotations
 from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import Severity
 
 ID = "config"
 DESCRIPTION = "Key-level policy for training configs; risky env, launcher and dependency changes."

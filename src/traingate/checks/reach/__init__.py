@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile
 from traingate.checks.base import Context
+from traingate.checks.reach.settings import ReachSettings
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import Severity
 
 if TYPE_CHECKING:
     from traingate.checks.reach.graph import Graph
@@ -37,6 +38,9 @@ ID = "reach"
 DESCRIPTION = (
     "Added calls to repository functions that reach a dangerous sink; torch.load defaults."
 )
+
+# `checks.<id>` in the policy; traingate.policy.model assembles the policy from these.
+Settings = ReachSettings
 
 RULES = declare(
     ID,

@@ -22,7 +22,7 @@ from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile
 from traingate.checks.base import Context
 from traingate.findings import Finding
-from traingate.policy.model import Severity
+from traingate.policy.base import CheckSettings, Severity
 
 ID = "unicode"
 DESCRIPTION = (
@@ -40,6 +40,9 @@ _VOCABULARY = re.compile(
     r"(tokenizer|vocab|merges|added_tokens|special_tokens_map)[\w.-]*\.(json|txt)$|.*\.vocab$",
     re.IGNORECASE,
 )
+# `checks.<id>` in the policy; traingate.policy.model assembles the policy from these.
+Settings = CheckSettings
+
 RULES = declare(
     ID,
     [

@@ -1,0 +1,64 @@
+"""The policy's building blocks that checks share: a leaf module.
+
+Each check declares its settings beside itself (``checks/<id>/settings.py``)
+on top of these, and :mod:`traingate.policy.model` assembles the policy from
+them. Nothing here imports a check, so a check can import this module without
+an import cycle.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from typing import Annotated, Literal
+
+# pydantic plugins are entry points of whatever is installed beside us: code
+# that would hook into validating the security policy. Looking them up also
+# walks every installed distribution's metadata (~15 ms on each commit).
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Strict as StrictMode
+
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=False)]
+Pattern = Annotated[str, StringConstraints(min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+
+
+class Severity(str, enum.Enum):
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+    INFO = "INFO"
+
+
+# YAML gives plain strings; accept them for the enum (still rejecting ints etc.).
+SeverityKey = Annotated[Severity, StrictMode(False)]
+
+
+class RequireApproval(Strict):
+    """Allow the merge once this group (or user) has approved the change."""
+
+    require_approval: NonEmptyStr
+
+
+SimpleAction = Literal["block", "warn", "ignore"]
+Action = SimpleAction | RequireApproval
+
+
+class CheckSettings(Strict):
+    enabled: bool = True
+    paths: list[Pattern] = Field(
+        default_factory=lambda: ["**"], description="Gitignore-style patterns the check covers."
+    )
+    exclude: list[Pattern] = Field(default_factory=list)
+    actions: dict[SeverityKey, Action] = Field(
+        default_factory=dict,
+        description="Action per severity: block, warn, ignore or {require_approval: GROUP}.",
+    )
+    rules: dict[NonEmptyStr, Action] = Field(
+        default_factory=dict,
+        description="Action per rule id, or per category as 'category:NAME'; overrides actions.",
+    )
