@@ -165,3 +165,72 @@ def test_alias_bomb_is_a_finding_not_a_hang(
     assert [r for r, p, _, _ in findings(crepo, capsys) if p == "configs/bomb.yaml"] == [
         "config-parse-error"
     ]
+
+
+# --- application tags (issue #16: 6,386 `!function` tags in lm-eval's task configs) ---
+
+TAGS = """\
+task: arc_easy
+process_docs: !function utils.process_docs
+doc_to_text: !include prompts/arc.txt
+a: !exec ["import os; os.system('id')"]
+b: !xeval "__import__('os').system('id')"
+c: !os.system id
+d: !apply:os.system [id]
+"""
+TAG_DIRECTIVE = "%TAG ! tag:yaml.org,2002:python/\n---\ne: !object/apply:os.system [id]\n"
+
+
+def test_application_word_tags_warn_and_python_reachable_tags_still_gate(
+    crepo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A one-word local tag (`!function`) constructs nothing in any YAML loader:
+    a warning. A tag whose rest PyYAML's prefix-registered Python constructors
+    can resolve to a callable (`!exec`, `!xeval` under a `!` / `!x` prefix, a
+    dotted or `:` name) and the core `!!python/` tags, also through a %TAG
+    directive that renames the primary handle, still need approval."""
+    crepo.write("configs/tasks.yaml", TAGS)
+    crepo.write("configs/doc2.yaml", "--- !!python/object/apply:os.system [id]\n")
+    crepo.write("configs/directive.yaml", TAG_DIRECTIVE)
+    crepo.commit("feature", who="mallory")
+    got = sorted(f for f in findings(crepo, capsys) if f[0] == "config-python-tag")
+    assert got == [
+        ("config-python-tag", "configs/directive.yaml", 3, "require_approval"),
+        ("config-python-tag", "configs/doc2.yaml", 1, "require_approval"),
+        ("config-python-tag", "configs/tasks.yaml", 2, "warn"),
+        ("config-python-tag", "configs/tasks.yaml", 3, "warn"),
+        ("config-python-tag", "configs/tasks.yaml", 4, "require_approval"),
+        ("config-python-tag", "configs/tasks.yaml", 5, "require_approval"),
+        ("config-python-tag", "configs/tasks.yaml", 6, "require_approval"),
+        ("config-python-tag", "configs/tasks.yaml", 7, "require_approval"),
+    ]
+
+
+DUP_BASE = "task: tiny\nnum_fewshot: 0\nsplit: test\nnum_fewshot: 5\nlimit: 10\n"
+
+
+@pytest.mark.parametrize(
+    ("head", "want"),
+    [
+        # an unrelated value changed: the base's duplicate is not the change's
+        (DUP_BASE.replace("limit: 10", "limit: 11"), []),
+        # the shadowed occurrence changed: a first-wins loader now reads 3
+        (DUP_BASE.replace("num_fewshot: 0", "num_fewshot: 3"), [2, 4]),
+        # the winning one changed
+        (DUP_BASE.replace("num_fewshot: 5", "num_fewshot: 6"), [2, 4]),
+        # a new duplicate of another key
+        (DUP_BASE + "split: train\n", [3, 6]),
+    ],
+)
+def test_duplicate_keys_the_base_already_had_are_not_the_changes(
+    crepo: Repo, capsys: pytest.CaptureFixture[str], head: str, want: list[int]
+) -> None:
+    crepo.checkout("main")
+    crepo.write("configs/task.yaml", DUP_BASE)
+    crepo.commit("dup base")
+    crepo.git("branch", "-f", "feature", "main")
+    crepo.checkout("feature")
+    crepo.write("configs/task.yaml", head)
+    crepo.commit("feature", who="mallory")
+    got = [f[2] for f in findings(crepo, capsys) if f[0] == "config-duplicate-key"]
+    assert got == want

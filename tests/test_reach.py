@@ -567,3 +567,68 @@ def test_scan_of_an_absolute_path_links_files_and_ends(
     found = [f for f in doc["findings"] if f["check"] == "reach"]
     assert [(f["rule_id"], f["line"]) for f in found] == [("reach-dangerous-call", 3)]
     assert found[0]["path"].endswith("train.py") and "pickle.loads" in found[0]["message"]
+
+
+SHELL_AND_PICKLE = """\
+import os
+
+from utils.io import load_blob
+
+
+def sync_and_load(cmd):
+    os.system(cmd)
+    return load_blob("x")
+"""
+
+
+def _scan_reach(root: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, int, str]]:
+    (root / ".traingate.yaml").write_text(NO_SEMGREP)
+    capsys.readouterr()
+    main(["scan", str(root), "--format", "json", "--policy", str(root / ".traingate.yaml")])
+    doc = json.loads(capsys.readouterr().out)
+    return sorted(
+        (f["path"].rpartition("/")[2], f["line"], f["message"].partition(": ")[2])
+        for f in doc["findings"]
+        if f["check"] == "reach"
+    )
+
+
+def test_scan_points_at_each_sink_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16: in `scan` every sink is itself scanned, so 14 calls to
+    accelerate's `gather_object` were 14 copies of one pointer to one
+    `pickle.loads`. Each sink's chain is given once (the first call), and a
+    second sink reached by the same helper is not hidden behind the first."""
+    root = tmp_path / "proj"
+    (root / "utils").mkdir(parents=True)
+    (root / "utils" / "io.py").write_text(IO_HELPER)
+    (root / "utils" / "sync.py").write_text(SHELL_AND_PICKLE)
+    calls = "from utils.io import load_blob\n\nload_blob('a')\nload_blob('b')\n"
+    (root / "a.py").write_text(calls)
+    (root / "b.py").write_text(calls)
+    # Reaches the pickle.loads already pointed at, and an os.system not yet.
+    (root / "c.py").write_text("from utils.sync import sync_and_load\n\nsync_and_load(x)\n")
+    found = _scan_reach(root, capsys)
+    assert [(p, n) for p, n, _ in found] == [("a.py", 3), ("c.py", 3)], found
+    assert found[0][2].startswith("unpickling")
+    assert "it also reaches a shell command" in found[1][2]
+
+
+def test_check_still_reports_every_added_call_to_the_same_sink(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The scan-only dedup must not weaken `check`: each added call is a new
+    route to the sink, and may be the only line of the change."""
+    _repo(repo, {"utils/io.py": IO_HELPER})
+    repo.write(
+        "train.py",
+        "from utils.io import load_blob\n\n\ndef main():\n    load_blob('a')\n    load_blob('b')\n",
+    )
+    repo.write("eval.py", "from utils.io import load_blob\n\nload_blob('c')\n")
+    repo.commit("feature", who="mallory")
+    code, found, _ = _check(repo, capsys)
+    assert _rules(found) == [
+        ("reach-dangerous-call", "eval.py", 3),
+        ("reach-dangerous-call", "train.py", 5),
+        ("reach-dangerous-call", "train.py", 6),
+    ]
+    assert code == 1

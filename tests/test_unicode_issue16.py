@@ -253,3 +253,52 @@ def test_a_small_pickle_is_not_read_as_text(
     urepo.commit("weights", who="mallory")
     _code, found = _check(urepo, capsys)  # blocks anyway: models/ needs approvals
     assert [f for f in found if f["path"] == "models/odict.pt"] == []
+
+
+# --- notation in prose (issue #16: four approvals on eight real libraries) -----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # transformers' ESMFold2 docstrings: the alpha carbon of a residue
+        '"""Index of the representative atom (Cβ, or Cα for glycine) of each token."""\n',
+        # trl's BEMA callback: a subscript index and a superscript exponent
+        '"""Compute the BEMA scaling factor αₜ = (ρ + γ·t)⁻ᵉᵗᵃ."""\n',
+        'LOG = "x̄ᵢ and Hβ emission"\n',
+    ],
+)
+def test_greek_notation_in_prose_is_quiet(text: str) -> None:
+    assert rules(text) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "severity"),
+    [
+        # a Greek letter inside a Latin word is still a slip (or a disguise)
+        ('MSG = "enter the pαssword to continue"\n', "WARNING"),
+        # two Latin letters beside a Greek one: a word, not a symbol
+        ('MSG = "the dαta is ready"\n', "WARNING"),
+        # the notation pass is for prose only: a one-word literal and a locator
+        # keep their ERROR, subscripts and short words included
+        ('if user == "Cαt":\n    pass\n', None),
+        ('URL = "https://Cα.example.com/x"\n', None),
+        ('state["αₜ-decay"] = 0.9\n', None),
+        # Cyrillic is never notation
+        ('MSG = "атом Cа и Cβ"\n', "WARNING"),
+    ],
+)
+def test_notation_pass_does_not_cover_words_names_or_locators(
+    code: str, severity: str | None
+) -> None:
+    got = rules(code)
+    assert [(r, s) for r, _l, _c, s in got] == [("unicode-confusable-string", severity)], got
+
+
+def test_an_escape_letter_is_not_a_letter_of_the_word() -> None:
+    """lm-eval's Arabic prompt `"...\\nالجواب:"` read as Latin "n" + Arabic (57
+    approvals on its task configs); the mix of real letters is still judged."""
+    assert rules('doc_to_text: "السؤال: {{query}}\\nالجواب:"\n', python=False) == []
+    assert rules('PROMPT = "\\tОтвет:\\u0410"\n') == []
+    for code in ('u = "\\tаdmin"\n', 'p = r"C:\\new\\fіle.txt"\n', 'h = "https://\\x41pple.cоm"\n'):
+        assert [r[0] for r in rules(code)] == ["unicode-confusable-string"], code

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import builtins
 import posixpath
+import re
 from collections.abc import Iterator
 
 from traingate import paths
 from traingate.change import ChangedFile, Status
 from traingate.checks.base import Context
 from traingate.checks.config.diff import diff_configs
-from traingate.checks.config.doc import ConfigDoc, ConfigError
+from traingate.checks.config.doc import ConfigDoc, ConfigError, KeyPath
 from traingate.checks.config.effective import _effective
 from traingate.checks.config.env import (
     _ENV_FILES,
@@ -25,8 +27,11 @@ from traingate.checks.config.policy_rules import _policy_rule
 from traingate.checks.config.rules import _finding
 from traingate.checks.config.targets import _builtin_keys, _code_resolvers, _resolver_code
 from traingate.findings import Finding
+from traingate.policy.base import Severity
 
 _CONFIG_FORMATS = ("yaml", "json", "jsonc", "toml")
+_WORD_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_-]*")
+_BUILTINS = frozenset(dir(builtins))
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -74,7 +79,7 @@ def run(ctx: Context) -> list[Finding]:
             old = None
         changes = diff_configs(old, new)
         effs = _effective(changes, new, old)
-        out.extend(_structural(f, new))
+        out.extend(_structural(f, new, old))
         out.extend(_builtin_keys(f, name, effs))
         out.extend(_resolver_code(f, effs, code_resolvers))
         out.extend(_config_env(f, new, effs))
@@ -97,14 +102,45 @@ def run(ctx: Context) -> list[Finding]:
     return out
 
 
+def _inert_tag(tag: str) -> bool:
+    """``!word``: a local tag that no YAML loader constructs and that PyYAML's
+    Python constructors cannot turn into a call either. Those are registered by
+    prefix and resolve the rest of the tag as a Python name: with a dot a module
+    attribute, without one a builtin, so a loader that maps ``!`` (or ``!x``) to
+    ``construct_python_object_apply`` runs ``!exec [...]`` (or ``!xexec``).
+    Inert: one word (no ``.``, ``:`` or ``/``) none of whose endings is a
+    builtin's name (``!function``, ``!include``, ``!ref``). The parser has
+    resolved every handle already: ``%TAG ! tag:yaml.org,2002:python/`` then
+    ``!object/apply:os.system`` arrives here as ``!!python/...``."""
+    if _WORD_TAG.fullmatch(tag) is None:
+        return False
+    word = tag[1:]
+    return not any(word[i:] in _BUILTINS for i in range(len(word)))
+
+
 def _max_nodes(fmt: str) -> int:
     # The node budget stops YAML alias bombs; JSON/TOML have no aliases, and
     # real files (tokenizer.json) are large.
     return 100_000 if fmt == "yaml" else 5_000_000
 
 
-def _structural(f: ChangedFile, doc: ConfigDoc) -> Iterator[Finding]:
+def _dup_groups(doc: ConfigDoc) -> dict[KeyPath, list[object]]:
+    groups: dict[KeyPath, list[object]] = {}
     for v in doc.duplicate_keys:
+        groups.setdefault(v.path, []).append(v.value)
+    return groups
+
+
+def _structural(f: ChangedFile, doc: ConfigDoc, old: ConfigDoc | None) -> Iterator[Finding]:
+    # A duplicate the base already had, every occurrence with the same value,
+    # is not the change's (issue #16: 22 of 33 approvals when one value changed
+    # in each of lm-eval's task configs). Changing any occurrence, the shadowed
+    # one included (another loader may keep the first), reports the key again.
+    before = _dup_groups(old) if old is not None else {}
+    after = _dup_groups(doc)
+    for v in doc.duplicate_keys:
+        if v.path in before and before[v.path] == after[v.path]:
+            continue
         yield _finding(
             f,
             "config-duplicate-key",
@@ -114,6 +150,23 @@ def _structural(f: ChangedFile, doc: ConfigDoc) -> Iterator[Finding]:
             "keep one definition of the key",
         )
     for v in doc.python_tags:
+        if _inert_tag(str(v.value)):
+            # Issue #16: lm-eval's 14,000 task configs carry 6,386 `!function`
+            # tags. Such a tag constructs nothing in PyYAML's or ruamel's
+            # loaders, safe or unsafe; it means what the application's own
+            # loader registers for it, and that loader is Python in the repo.
+            yield _finding(
+                f,
+                "config-python-tag",
+                v.line,
+                v.column,
+                f"application YAML tag {v.value} at {format_path(v.path)}: no YAML loader "
+                "constructs it; it runs whatever the application's loader registers for it",
+                "check what the loader does with the tag (lm-eval's !function imports a "
+                "function from a .py beside the file)",
+                severity=Severity.WARNING,
+            )
+            continue
         yield _finding(
             f,
             "config-python-tag",

@@ -127,12 +127,14 @@ def _finding(
     msg: str,
     help: str | None = None,
     group: str | None = None,
+    severity: Severity | None = None,
 ) -> Finding:
     return RULES.finding(
         rule,
         path=f.path,
         line=line,
         column=col,
+        severity=severity,
         message=msg,
         help=help or "see docs/checks/config.md",
         approval_group=group,

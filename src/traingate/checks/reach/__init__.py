@@ -146,12 +146,17 @@ def run(ctx: Context) -> list[Finding]:
     enabled = set(_KIND_ORDER)
     if treq.unsafe_default is False:
         enabled.discard("torch-load-default")
+    # In `scan` every line is added, so every sink is itself in the scan, where
+    # its own rule judges it; the chain is then a pointer to it, given once per
+    # sink (issue #16: 79 chains to 17 sinks on eight libraries). `check` keeps
+    # every added call: there the call may be the only new line.
+    shown: set[tuple[str, str, str, int]] | None = set() if ctx.scan_all else None
     for f in files:
         assert f.new_path is not None
         got = heads.get(f.new_path)
         if got is None:
             continue
-        out += _calls(ctx, f, got[0], got[1], graph, treq, enabled)
+        out += _calls(ctx, f, got[0], got[1], graph, treq, enabled, shown)
     return out
 
 
@@ -205,7 +210,11 @@ def _calls(
     graph: Graph,
     treq: TorchRequirement,
     enabled: set[str],
+    shown: set[tuple[str, str, str, int]] | None,
 ) -> list[Finding]:
+    """The added calls of ``f`` that reach a sink. ``shown`` (scan only) holds
+    the sinks already pointed at: a call is skipped when every sink it reaches,
+    of every kind, is there, so no sink is hidden behind another kind's chain."""
     from traingate.checks.reach import summary as summ
     from traingate.checks.reach.graph import KIND_TEXT
 
@@ -247,6 +256,11 @@ def _calls(
             continue  # every argument is a literal: no name built by this caller
         if not kinds:
             continue
+        if shown is not None:
+            sinks = {(k, *graph.chain(n, k)[1:]) for k, n in kinds.items()}
+            if sinks <= shown:
+                continue
+            shown |= sinks
         kind = next(k for k in _KIND_ORDER if k in kinds)
         chain, sink, sink_path, sink_line = graph.chain(kinds[kind], kind)
         from traingate.checks.reach.graph import display_node

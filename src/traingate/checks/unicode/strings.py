@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
-from traingate.checks.unicode.identifiers import _mixed_script
+from traingate.checks.unicode.identifiers import _mixed_script, _script, _segments
 from traingate.checks.unicode.tables import CONFUSABLE_STRING, _Hit
 
 # A token is a run without whitespace, quotes or brackets: a URL, a path, a package
@@ -15,6 +16,8 @@ _TOKEN = re.compile(r"[^\s'\"`()\[\]{}<>,;|]+")
 # URL or scheme, a path, user@host, a dotted name (host, module, file) or a pin.
 _LOCATOR = re.compile(r"://|[/\\@]|\w\.\w|==|~=|>=")
 _NAME_LIKE = re.compile(r"[\w.\-]{3,}")
+# Escape sequences as written in source text: \n, \t, \x41, \u0410, \U0001F600.
+_ESCAPE = re.compile(r"\\(?:[abfnrtv]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})")
 
 
 def _token_hits(text: str, start: int, end: int, *, prose: bool) -> Iterator[_Hit]:
@@ -36,9 +39,13 @@ def _token_hits(text: str, start: int, end: int, *, prose: bool) -> Iterator[_Hi
         if token.isascii():
             continue
         strong = single or _LOCATOR.search(token) is not None
-        if not strong and not prose:
+        if not strong and (not prose or _notation(token)):
             continue
-        mixed = _mixed_script(token, "string")
+        # An escape's letter is not a letter of the word (issue #16: lm-eval's
+        # "\nالجواب:" in a task YAML is a newline and an Arabic word). Blanking
+        # it only removes Latin letters, and the token keeps its locator status,
+        # so a mix of real letters is still a mix.
+        mixed = _mixed_script(_ESCAPE.sub(lambda e: " " * len(e.group()), token), "string")
         if mixed is None:
             continue
         offset, message = mixed
@@ -56,3 +63,23 @@ def _token_hits(text: str, start: int, end: int, *, prose: bool) -> Iterator[_Hi
             f"{message}: {why}",
             None if strong else "WARNING",
         )
+
+
+def _notation(token: str) -> bool:
+    """Scientific notation in prose, not a layout slip (issue #16: transformers'
+    "Cα atom", trl's "αₜ"): Latin mixed only with Greek, where no word has more
+    than one Latin letter beside Greek ones (Cα, Hβ), sub- and superscripts aside
+    (αₜ, xᵢ: indices, not letters of a word). A Greek letter inside a Latin word
+    ("pαssword") is still a slip. Only prose is judged so: a locator or a
+    one-word literal never is."""
+    letters = "".join(
+        c for c in token if not unicodedata.decomposition(c).startswith(("<sub>", "<super>"))
+    )
+    scripts = {s for s in map(_script, token) if s}
+    if not scripts <= {"LATIN", "GREEK"}:
+        return False
+    for seg in _segments(letters):
+        latin = sum(_script(letters[k]) == "LATIN" for k in seg)
+        if 1 < latin < len(seg):
+            return False
+    return True
