@@ -18,6 +18,7 @@ from traingate.checks import (
     config,
     reach,
     repository,
+    sabotage,
     semgrep,
     suppression,
     unicode,
@@ -36,6 +37,8 @@ REGISTRY: dict[str, Check] = {
     "autorun": autorun,
     "semgrep": semgrep,
     "reach": reach,
+    # Issue #16 class 3: sabotage recognised by meaning (triggers and payloads).
+    "sabotage": sabotage,
 }
 
 CATALOGS: dict[str, Catalog] = {cid: mod.RULES for cid, mod in REGISTRY.items()}

@@ -1,0 +1,235 @@
+"""Sabotage recognised by meaning: a write to training state guarded by the environment (issue #16).
+
+The pack's sabotage rules name their triggers and payloads (``rank``,
+``gethostname``, ``.grad.neg_()``); an insider writes ``platform.node()`` into
+``self.node`` in ``__init__`` and zeroes ``p.grad[:, ::7]`` in
+``training_step``. This check parses every changed Python file of the head
+tree with ``ast`` (read through git, never imported or run), computes per
+function and per class which values are derived from the environment the job
+runs in, and reports a write to training state, a skipped optimizer step, a
+collective or an exit that such a value guards or feeds. The engine
+(``triggers``, ``payloads``, ``analysis``) is imported inside ``run``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import posixpath
+from collections.abc import Callable
+
+from traingate.catalog import Rule, declare
+from traingate.checks.base import Context
+from traingate.checks.sabotage.settings import SabotageSettings
+from traingate.findings import Finding
+from traingate.policy.base import Severity
+
+ID = "sabotage"
+DESCRIPTION = (
+    "Writes to training state, skipped steps, collectives and exits guarded by the environment."
+)
+
+_FIX = "remove the guard, or say in the change why this code must behave differently on that host, date or rank"
+# `checks.sabotage` in the policy; traingate.policy.model assembles the policy from these.
+Settings = SabotageSettings
+
+RULES = declare(
+    ID,
+    [
+        Rule(
+            "sabotage-env-triggered-write",
+            Severity.ERROR,
+            "a write to gradients, parameters, loss, labels, learning rate or optimizer state "
+            "runs only under (or takes its value from) the host, user, date, GPU, partition "
+            "or an environment variable; under the rank for gradients, parameters and "
+            "optimizer state, or anywhere in the training path",
+            help=_FIX,
+            category="triggered-sabotage",
+            since="0.2.0",
+        ),
+        Rule(
+            "sabotage-triggered-skip-step",
+            Severity.ERROR,
+            "a return/continue/break guarded by the environment bypasses a later optimizer step "
+            "(or the step itself is guarded)",
+            help=_FIX,
+            category="triggered-sabotage",
+            since="0.2.0",
+        ),
+        Rule(
+            "sabotage-triggered-collective",
+            Severity.ERROR,
+            "a collective (barrier, all_reduce, ...) runs only on some hosts or dates, or on "
+            "some ranks with no partner collective in the other rank branch: the other "
+            "ranks hang",
+            help=_FIX,
+            category="triggered-sabotage",
+            since="0.2.0",
+        ),
+        Rule(
+            "sabotage-triggered-exit",
+            Severity.ERROR,
+            "sys.exit/os._exit/os.kill/raise SystemExit guarded by the environment; any raise "
+            "guarded by the host, user or date",
+            help=_FIX,
+            category="triggered-sabotage",
+            since="0.2.0",
+        ),
+        Rule(
+            "sabotage-step-scheduled-scaling",
+            Severity.ERROR,
+            "the loss, gradients or parameters are scaled only after a fixed step or epoch "
+            "(step > N with a literal N >= 100)",
+            help="schedule through the optimizer/scheduler, named in the config",
+            category="training-sabotage",
+            since="0.2.0",
+        ),
+        Rule(
+            "sabotage-random-write-via-helper",
+            Severity.ERROR,
+            "an added call passes gradients to a repository function (this file or an "
+            "imported module) that writes random noise into that argument in place",
+            help="remove the noise; gradient noise (differential privacy) belongs in a "
+            "reviewed library, configured in the trusted policy",
+            category="training-sabotage",
+            since="0.2.0",
+        ),
+        Rule(
+            "sabotage-clamped-metric",
+            Severity.ERROR,
+            "a loss or metric is clamped (min/max/clamp against a literal) before it is logged",
+            help="log the raw value; clamp only what the model consumes",
+            category="training-sabotage",
+            since="0.2.0",
+        ),
+        Rule(
+            "sabotage-log-handler-egress",
+            Severity.ERROR,
+            "a logging handler that sends records to another host (HTTPHandler, SocketHandler, "
+            "DatagramHandler, SMTPHandler, SysLogHandler to a remote address)",
+            help="log to files or the approved tracker; network logging is configured outside "
+            "the training code",
+            category="network-egress",
+            since="0.2.0",
+        ),
+    ],
+)
+
+_NOTEBOOK = ".ipynb"
+_MAX_HELPER = 4 << 20  # an imported helper is read only up to reach's per-file cap
+
+
+def run(ctx: Context) -> list[Finding]:
+    from traingate.checks.sabotage.analysis import analyze
+
+    files = [
+        f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", _NOTEBOOK))
+    ]
+    if not files:
+        return []
+    lookup = _lookup(ctx)
+    out: list[Finding] = []
+    for f in files:
+        path = f.new_path
+        if path is None or not path.endswith((".py", _NOTEBOOK)):
+            continue
+        text = ctx.change.new_text(f)
+        if text is None:
+            continue
+        line_map: list[int] | None = None
+        if path.endswith(_NOTEBOOK):
+            got = notebook_source(text)
+            if got is None:
+                continue  # the semgrep check reports an unreadable notebook
+            text, line_map = got
+        try:
+            hits = analyze(text, path, functools.partial(lookup, path))
+        except (SyntaxError, ValueError, RecursionError):
+            continue  # the semgrep check blocks a changed file Python cannot parse
+        added = set(f.added_lines)
+        for h in hits:
+            lines = [_raw(n, line_map) for n in (h.line, *h.lines)]
+            if not ctx.scan_all and not added.intersection(lines):
+                continue
+            # The payload's line when the change added it, else the guard or trigger it did.
+            line = lines[0] if ctx.scan_all or lines[0] in added else min(added.intersection(lines))
+            out.append(
+                RULES.finding(
+                    h.rule,
+                    path=path,
+                    line=line,
+                    column=h.col if line == lines[0] else 1,
+                    message=f"{path}:{lines[0]}: {h.message}",
+                )
+            )
+    return out
+
+
+def _lookup(ctx: Context) -> Callable[[str, int, str], tuple[str, str] | None]:
+    """The head tree's module for ``from <level dots><module> import ...`` in a file."""
+    from traingate.checks.reach.summary import head_tree
+
+    py = head_tree(ctx.change).py
+    cache: dict[str, tuple[str, str] | None] = {}
+
+    def find(importer: str, level: int, module: str) -> tuple[str, str] | None:
+        rel = module.replace(".", "/")
+        if level:
+            base = posixpath.dirname(importer)
+            for _ in range(level - 1):
+                base = posixpath.dirname(base)
+            stems = [posixpath.join(base, rel) if rel else base]
+        else:
+            stems = [rel, f"src/{rel}"]
+        for stem in stems:
+            for cand in (f"{stem}.py", f"{stem}/__init__.py"):
+                entry = py.get(cand)
+                if entry is None or (entry.size or 0) > _MAX_HELPER:
+                    continue
+                if cand not in cache:
+                    data = ctx.change.read(entry.oid)
+                    text = data.decode("utf-8", "replace") if data is not None else None
+                    cache[cand] = (cand, text) if text is not None else None
+                return cache[cand]
+        return None
+
+    return find
+
+
+def _raw(line: int, line_map: list[int] | None) -> int:
+    if line_map is None:
+        return line
+    return line_map[min(max(line, 1), len(line_map)) - 1]
+
+
+def notebook_source(raw: str) -> tuple[str, list[int]] | None:
+    """A notebook's code cells as one module, and each line's line in the JSON.
+    Magics and shell escapes become blank lines."""
+    try:
+        nb = json.loads(raw)
+    except ValueError:
+        return None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        return None
+    raw_lines = raw.splitlines()
+    out: list[str] = []
+    line_map: list[int] = []
+    cursor = 0
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        text = "".join(src) if isinstance(src, list) else str(src)
+        magic = text.lstrip().startswith("%%")
+        for ln in text.splitlines():
+            needle = json.dumps(ln)[1:-1]
+            for i in range(cursor, len(raw_lines)):
+                if needle in raw_lines[i]:
+                    cursor = i
+                    break
+            out.append("" if magic or ln.lstrip().startswith(("%", "!")) else ln)
+            line_map.append(cursor + 1)
+        out.append("")
+        line_map.append(cursor + 1)
+    return "\n".join(out) + "\n", line_map or [1]

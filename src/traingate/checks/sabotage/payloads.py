@@ -1,0 +1,317 @@
+"""Payloads: what a statement does to training state, named by meaning.
+
+A write to gradients, parameters, ``.data``, weights, the loss, labels,
+logits, the learning rate or optimizer state, however it is reached (a loop
+variable over ``model.parameters()`` or ``optimizer.param_groups``, a slice, an
+in-place method); a collective; an exit; a skipped optimizer step; a metric
+clamped before it is logged; a logging handler that sends records off the host.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+
+from traingate.checks.sabotage.triggers import last_name, qualname
+
+_STATE_NAME = re.compile(
+    r"^(?:loss|losses|total_loss|train_loss|\w+_loss|loss_\w+|labels?|targets?|"
+    r"logits|lr|learning_rate|grads?|gradients?|main_grad)$"
+)
+_STATE_ATTR = frozenset(
+    {"grad", "data", "weight", "bias", "main_grad", "lr", "learning_rate", "param_groups"}
+    | {"loss", "labels", "targets", "logits"}
+)
+_STATE_KEY = frozenset(
+    {"lr", "params", "labels", "label", "targets", "target", "loss", "logits", "exp_avg"}
+    | {"exp_avg_sq", "momentum_buffer", "weight_decay", "momentum", "betas"}
+)
+_LOSSY = re.compile(r"(?i)loss|grad|weight|param|\.data$")
+_CORE = re.compile(r"grad|\.data\b|param_groups|\['lr'\]|\bstate\b|\.weight\b|\.bias\b")
+_VIEWS = frozenset({"view", "reshape", "flatten", "narrow", "select", "t", "view_as"})
+_INPLACE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]_$")
+_NOT_PAYLOAD = frozenset({"requires_grad_", "share_memory_", "retain_grad_", "pin_memory_"})
+_SCALE_METHODS = frozenset({"mul_", "div_", "mul", "div", "neg_", "zero_", "fill_", "copy_"})
+_PARAM_ITERS = frozenset({"parameters", "named_parameters", "param_groups", "values"})
+EXITS = frozenset(
+    {"sys.exit", "os._exit", "os.abort", "os.kill", "os.killpg", "exit", "quit"}
+    | {"signal.raise_signal", "signal.pthread_kill"}
+)
+_EXIT_EXC = frozenset({"SystemExit", "KeyboardInterrupt", "BaseException"})
+_COLLECTIVES = frozenset(
+    {"barrier", "monitored_barrier", "all_reduce", "all_gather", "all_gather_into_tensor"}
+    | {"reduce_scatter", "reduce_scatter_tensor", "broadcast_object_list", "all_gather_object"}
+    | {"all_to_all", "all_to_all_single", "wait_for_everyone", "rendezvous"}
+)
+_DIST_ONLY = frozenset({"broadcast", "reduce", "gather", "scatter", "send", "recv"})
+HOOK_REGISTRARS = frozenset(
+    {"register_hook", "register_full_backward_hook", "register_backward_hook"}
+    | {"register_post_accumulate_grad_hook", "register_forward_hook", "register_comm_hook"}
+    | {"register_step_pre_hook", "register_step_post_hook", "register_full_backward_pre_hook"}
+)
+_STEP_RECEIVER = re.compile(r"(?i)optim|^opt|scaler|^step$")
+_LOG_CALLS = frozenset(
+    {"log", "log_dict", "log_metrics", "add_scalar", "add_scalars", "log_metric", "log_scalar"}
+)
+_METRIC = re.compile(r"(?i)loss|acc|ppl|perplex|score|f1|bleu|rouge|reward|metric|auc")
+_EGRESS_HANDLERS = frozenset(
+    {"HTTPHandler", "SocketHandler", "DatagramHandler", "SMTPHandler", "SysLogHandler"}
+)
+_LOCAL_SYSLOG = re.compile(r"^(?:/dev/log|/var/run/syslog|localhost|127\.0\.0\.1|::1)$")
+
+
+class Scope:
+    """Names a function binds to training state (loop variables, aliases)."""
+
+    def __init__(self, alias: Mapping[str, str], extra: frozenset[str] = frozenset()) -> None:
+        self.alias = alias
+        self.names: set[str] = set(extra)
+
+    def bind(self, body: list[ast.stmt]) -> None:
+        for node in walk_local(body):
+            if isinstance(node, (ast.For, ast.comprehension)):
+                if self._iter_is_state(node.iter):
+                    self._add(node.target, last_only=True)
+            elif isinstance(node, ast.Assign) and self.state(node.value):
+                for t in node.targets:
+                    self._add(t)
+
+    def _iter_is_state(self, it: ast.AST) -> bool:
+        if isinstance(it, ast.Call):
+            name = last_name(it.func)
+            if name in _PARAM_ITERS and name != "values":
+                return True
+            if name == "values" and isinstance(it.func, ast.Attribute):
+                return self.state(it.func.value) is not None
+            return False
+        return self.state(it) is not None
+
+    def _add(self, target: ast.AST, last_only: bool = False) -> None:
+        if isinstance(target, ast.Name):
+            self.names.add(target.id)
+        elif isinstance(target, ast.Tuple) and target.elts:
+            for t in target.elts[-1:] if last_only else target.elts:
+                self._add(t)
+
+    def state(self, node: ast.AST) -> str | None:
+        """How the report names the training state this expression is, if any."""
+        if isinstance(node, ast.Name):
+            if node.id in self.names or _STATE_NAME.match(node.id):
+                return node.id
+            return None
+        if isinstance(node, ast.Attribute):
+            if node.attr in _STATE_ATTR or self.state(node.value) is not None:
+                return ast.unparse(node)
+            if node.attr == "state" and _STEP_RECEIVER.search(last_name(node.value) or ""):
+                return ast.unparse(node)
+            return None
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+            if isinstance(key, ast.Constant) and key.value in _STATE_KEY:
+                return ast.unparse(node)
+            return ast.unparse(node) if self.state(node.value) is not None else None
+        # p.grad.view(-1)[::7].zero_(): a view of state is state.
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _VIEWS
+        ):
+            return self.state(node.func.value)
+        if isinstance(node, ast.Starred):
+            return self.state(node.value)
+        return None
+
+    def is_scaling_target(self, desc: str) -> bool:
+        # lr: step schedules (epoch > 30: lr *= 0.1) are ordinary.
+        return bool(_LOSSY.search(desc)) and not is_lr(desc)
+
+    def core(self, desc: str) -> bool:
+        """Gradients, parameters, optimizer state: a rank guard on them counts anywhere.
+        Loss, labels and logits are per-rank values outside the training path
+        (pipeline stages compute logits on one rank)."""
+        head = re.split(r"[.\[(]", desc.removeprefix("a write to "), maxsplit=1)[0]
+        return bool(_CORE.search(desc)) or head in self.names
+
+    def inplace(self, call: ast.Call) -> tuple[str, bool] | None:
+        """(what, is_scaling) for an in-place write to state by this call."""
+        func = call.func
+        name = last_name(func)
+        if name is None or name in _NOT_PAYLOAD:
+            return None
+        if isinstance(func, ast.Attribute) and _INPLACE.match(name):
+            what = self.state(func.value)
+            if what is not None:
+                return f"{what}.{name}(...)", name in _SCALE_METHODS
+        q = qualname(func, self.alias) or ""
+        if q.startswith(("torch._foreach_", "torch.nn.init.")) and _INPLACE.match(name):
+            what = self.state(call.args[0]) if call.args else None
+            if what is not None or name.startswith("_foreach_"):
+                return f"{q}({what or '...'})", True
+        if name == "zero_grad" and isinstance(func, ast.Attribute):
+            return f"{ast.unparse(func)}()", False
+        return None
+
+
+_RANDOM_FILLS = frozenset(
+    {"normal_", "uniform_", "bernoulli_", "random_", "exponential_", "cauchy_", "log_normal_"}
+)
+_RANDOM_CALLS = ("torch.rand", "torch.normal", "torch.bernoulli", "torch.poisson", "random.")
+_RANDOM_LIKE = frozenset({"randn_like", "rand_like", "randint_like", "normal", "uniform"})
+
+
+def random_writers(tree: ast.Module, alias: Mapping[str, str]) -> dict[str, dict[int, str]]:
+    """Module functions that write one of their parameters in place with a random value:
+    ``def perturb_(t, s): t.add_(torch.randn_like(t) * s)`` -> {"perturb_": {0: ...}}."""
+    out: dict[str, dict[int, str]] = {}
+    for fn in tree.body:
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        for node in walk_local(fn.body):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            name = node.func.attr
+            recv = node.func.value
+            if isinstance(recv, ast.Attribute) and recv.attr == "data":
+                recv = recv.value
+            if not (isinstance(recv, ast.Name) and recv.id in params and _INPLACE.match(name)):
+                continue
+            if name in _RANDOM_FILLS or any(_random(a, alias) for a in node.args):
+                what = f"{ast.unparse(node)[:70]} (line {node.lineno})"
+                out.setdefault(fn.name, {}).setdefault(params.index(recv.id), what)
+    return out
+
+
+def _random(node: ast.AST, alias: Mapping[str, str]) -> bool:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            q = qualname(sub.func, alias) or ""
+            if q.startswith(_RANDOM_CALLS) or q.startswith("numpy.random."):
+                return True
+            if last_name(sub.func) in _RANDOM_LIKE and q.startswith(("torch.", "numpy.")):
+                return True
+    return False
+
+
+def named_state(name: str) -> bool:
+    """loss, labels, logits, lr ...: a local the training step consumes by that name."""
+    return bool(_STATE_NAME.match(name))
+
+
+def is_lr(desc: str) -> bool:
+    return bool(re.search(r"\blr\b|'lr'|learning_rate", desc))
+
+
+def walk_local(body: list[ast.stmt]) -> list[ast.AST]:
+    """Every node of these statements, not entering nested functions, lambdas or classes."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(body)
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+            ):
+                todo.append(child)
+    return out
+
+
+def exit_call(call: ast.Call, alias: Mapping[str, str]) -> str | None:
+    q = qualname(call.func, alias)
+    return f"{q}()" if q in EXITS else None
+
+
+def exit_raise(node: ast.Raise) -> str | None:
+    exc = node.exc
+    target = exc.func if isinstance(exc, ast.Call) else exc
+    name = last_name(target) if target is not None else None
+    return f"raise {name}" if name in _EXIT_EXC else None
+
+
+def collective(call: ast.Call, alias: Mapping[str, str]) -> str | None:
+    name = last_name(call.func)
+    q = qualname(call.func, alias) or ""
+    if name in _COLLECTIVES and (isinstance(call.func, ast.Attribute) or "distributed" in q):
+        return f"{ast.unparse(call.func)}()"
+    if name in _DIST_ONLY and q.startswith(("torch.distributed.", "dist.")):
+        return f"{ast.unparse(call.func)}()"
+    return None
+
+
+def step_call(call: ast.Call) -> bool:
+    """optimizer.step(), scaler.step(opt), step(...), loss.backward()."""
+    func = call.func
+    name = last_name(func)
+    if name in ("optimizer_step", "backward", "train_step", "training_step"):
+        return True
+    if name != "step":
+        return False
+    if isinstance(func, ast.Name):
+        return True
+    return (
+        bool(_STEP_RECEIVER.search(last_name(func.value) or ""))
+        if isinstance(func, ast.Attribute)
+        else False
+    )
+
+
+def clamped(node: ast.AST, alias: Mapping[str, str]) -> str | None:
+    """``min(loss, 2.0)``, ``loss.clamp(max=...)``: a metric bounded by a literal."""
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call):
+            continue
+        name = last_name(sub.func)
+        if name in ("exp", "log", "log2", "log10"):
+            return None  # math.exp(min(loss, 20)): an overflow guard, not a cap
+        if name in ("min", "max") and isinstance(sub.func, ast.Name):
+            args = sub.args
+            literal = any(isinstance(a, ast.Constant) for a in args)
+            metric = any(_METRIC.search(ast.unparse(a)) for a in args)
+            if literal and metric and len(args) == 2:
+                return ast.unparse(sub)
+        if name in ("clamp", "clip", "clamp_max", "clamp_min", "clamp_", "clip_"):
+            recv = sub.func.value if isinstance(sub.func, ast.Attribute) else None
+            q = qualname(sub.func, alias) or ""
+            subject = recv if recv is not None and not q.startswith(("torch.", "numpy.")) else None
+            if subject is None and sub.args:
+                subject = sub.args[0]
+            if subject is not None and _METRIC.search(ast.unparse(subject)):
+                return ast.unparse(sub)
+    return None
+
+
+def log_call(call: ast.Call) -> bool:
+    return last_name(call.func) in _LOG_CALLS
+
+
+def log_egress(node: ast.AST, alias: Mapping[str, str]) -> str | None:
+    """A logging handler that ships records to another host."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        cls = node.value.rsplit(".", 1)[-1]
+        if node.value.startswith("logging.handlers.") and cls in _EGRESS_HANDLERS - {
+            "SysLogHandler"
+        }:
+            return node.value
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    q = qualname(node.func, alias) or ""
+    cls = q.rsplit(".", 1)[-1]
+    if not q.startswith("logging.handlers.") or cls not in _EGRESS_HANDLERS:
+        return None
+    if cls == "SysLogHandler":
+        addr = node.args[0] if node.args else None
+        addr = next((k.value for k in node.keywords if k.arg == "address"), addr)
+        if addr is None or _local_syslog(addr):
+            return None
+    return f"{q}(...)"
+
+
+def _local_syslog(addr: ast.AST) -> bool:
+    if isinstance(addr, ast.Constant) and isinstance(addr.value, str):
+        return bool(_LOCAL_SYSLOG.match(addr.value))
+    if isinstance(addr, ast.Tuple) and addr.elts:
+        return _local_syslog(addr.elts[0])
+    return False

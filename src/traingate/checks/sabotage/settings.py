@@ -1,0 +1,16 @@
+"""The sabotage check's policy settings (``checks.sabotage`` in the policy)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from traingate.policy.base import CheckSettings, Pattern
+
+
+# Python files and notebooks: the trigger and the payload are judged in the
+# whole head file, findings only where the change touched them.
+class SabotageSettings(CheckSettings):
+    paths: list[Pattern] = Field(
+        default_factory=lambda: ["**/*.py", "**/*.ipynb"],
+        description="Gitignore-style patterns the check covers.",
+    )

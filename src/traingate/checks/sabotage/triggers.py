@@ -1,0 +1,332 @@
+"""Trigger values: what in a file is derived from the environment the job runs in.
+
+A trigger is a value an insider can test to make sabotage fire only in
+production (issue #16, class 3): an environment variable, the host, the user,
+the date, the GPU model, the process's rank or the cluster size. Names are
+resolved through the file's imports (``from os import environ as e``), so the
+check judges what a value is, not how it is spelled.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple
+
+# Kinds. "rank" and "size" are everywhere in real distributed code and are
+# judged more narrowly (see analysis); "step" is a training-step counter
+# compared against a literal, judged only for loss/gradient scaling.
+ENV, HOST, USER, TIME, GPU, JOB, RANK, SIZE, STEP = (
+    "env",
+    "host",
+    "user",
+    "time",
+    "gpu",
+    "job",
+    "rank",
+    "size",
+    "step",
+)
+STRONG = frozenset({ENV, HOST, USER, TIME, GPU, JOB})
+
+_CALLS = {
+    "os.getenv": ENV,
+    "os.getenvb": ENV,
+    "os.environ.get": ENV,
+    "os.environ.__getitem__": ENV,
+    "os.environ.setdefault": ENV,
+    "os.environ.pop": ENV,
+    "os.environb.get": ENV,
+    "socket.gethostname": HOST,
+    "socket.getfqdn": HOST,
+    "platform.node": HOST,
+    "platform.uname": HOST,
+    "os.uname": HOST,
+    "uuid.getnode": HOST,
+    "getpass.getuser": USER,
+    "os.getlogin": USER,
+    "os.getuid": USER,
+    "os.geteuid": USER,
+    "pwd.getpwuid": USER,
+    "datetime.datetime.now": TIME,
+    "datetime.datetime.today": TIME,
+    "datetime.datetime.utcnow": TIME,
+    "datetime.date.today": TIME,
+    "time.time": TIME,
+    "time.time_ns": TIME,
+    "time.localtime": TIME,
+    "time.gmtime": TIME,
+    "time.strftime": TIME,
+    "time.ctime": TIME,
+    "torch.distributed.get_rank": RANK,
+    "torch.distributed.get_node_local_rank": RANK,
+    "torch.distributed.get_global_rank": RANK,
+    "torch.distributed.get_world_size": SIZE,
+    "torch.cuda.current_device": RANK,
+    "torch.cuda.get_device_name": GPU,
+    "torch.cuda.get_device_properties": GPU,
+    "torch.cuda.get_device_capability": GPU,
+    "torch.cuda.device_count": SIZE,
+}
+_ENVIRON = frozenset({"os.environ", "os.environb"})
+# Attributes and names that hold a rank or a size, whatever object carries them
+# (trainer.global_rank, accelerator.process_index, args.local_rank, rank).
+_RANK_NAME = re.compile(
+    r"^(?:(?:local|global|node|group|dp|tp|pp|data_parallel)_)?rank$|^process_index$|"
+    r"^local_process_index$|^is_(?:local_)?main_process$|^is_global_zero$|^is_local_zero$|"
+    r"^is_world_process_zero$|^is_local_process_zero$|^get_ordinal$"
+)
+_SIZE_NAME = re.compile(r"^(?:local_)?world_size$|^num_processes$|^num_nodes$")
+_RANK_ENV = re.compile(
+    r"^(?:LOCAL_RANK|RANK|GROUP_RANK|NODE_RANK|SLURM_PROCID|SLURM_LOCALID|SLURM_NODEID|"
+    r"OMPI_COMM_WORLD_(?:LOCAL_)?RANK|PMI_RANK)$"
+)
+_SIZE_ENV = re.compile(r"^(?:WORLD_SIZE|LOCAL_WORLD_SIZE|SLURM_NTASKS|SLURM_NNODES)$")
+_JOB_ENV = re.compile(r"^(?:SLURM_|PBS_|LSB_|KUBERNETES_|SGE_|CLUSTER|JOB_|HOSTNAME$|USER$)")
+# A training-step counter (step > 5000).
+STEP_NAME = re.compile(
+    r"^(?:global_|completed_|num_|total_|optimizer_|train_)?(?:step|steps|step_count|iteration|"
+    r"iterations|iter|it|epoch|num_updates|updates|batch_idx|batch_id)$"
+)
+# Calls whose result carries their arguments' value (a conversion, a string
+# test, tensor arithmetic); any other call (a model, a loader, a constructor)
+# makes a new value, so a data path from the environment does not make every
+# loss "environment-derived".
+_TRANSPARENT = frozenset(
+    {
+        "int", "float", "bool", "str", "abs", "min", "max", "round", "len", "any", "all",
+        "startswith", "endswith", "lower", "upper", "strip", "split", "casefold", "format",
+        "get", "isdigit", "item", "mul", "div", "add", "sub", "neg", "clamp", "clip", "where",
+        "masked_fill", "half", "full_like", "ones_like", "zeros_like", "tensor",
+        "as_tensor", "fromtimestamp", "weekday", "isoweekday", "timestamp", "date",
+    }
+)  # fmt: skip
+
+
+class Trigger(NamedTuple):
+    kind: str
+    what: str  # how the report names it: "platform.node()", "os.environ['SLURM_JOB_PARTITION']"
+    line: int
+
+
+def aliases(tree: ast.AST) -> dict[str, str]:
+    """Local name -> dotted name it stands for, from every import in the file."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    out[a.asname] = a.name
+                else:
+                    head = a.name.split(".")[0]
+                    out.setdefault(head, head)
+        elif isinstance(node, ast.ImportFrom):
+            mod = "." * node.level + (node.module or "")
+            for a in node.names:
+                out[a.asname or a.name] = f"{mod}.{a.name}" if mod else a.name
+    return out
+
+
+def qualname(node: ast.AST, alias: Mapping[str, str]) -> str | None:
+    if isinstance(node, ast.Name):
+        return alias.get(node.id, node.id)
+    if isinstance(node, ast.Attribute):
+        base = qualname(node.value, alias)
+        return f"{base}.{node.attr}" if base is not None else None
+    return None
+
+
+def last_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _env_kind(key: ast.AST | None) -> tuple[str, str]:
+    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+        name = key.value
+        if _RANK_ENV.match(name):
+            return RANK, name
+        if _SIZE_ENV.match(name):
+            return SIZE, name
+        return (JOB if _JOB_ENV.match(name) else ENV), name
+    return ENV, "?"
+
+
+class Env:
+    """Which names, ``self`` attributes and local functions carry a trigger."""
+
+    def __init__(
+        self,
+        alias: Mapping[str, str],
+        names: dict[str, Trigger] | None = None,
+        attrs: Mapping[str, Trigger] | None = None,
+        funcs: Mapping[str, Trigger] | None = None,
+    ) -> None:
+        self.alias = alias
+        self.names: dict[str, Trigger] = dict(names or {})
+        self.attrs: Mapping[str, Trigger] = attrs or {}
+        self.funcs: Mapping[str, Trigger] = funcs or {}
+        # Module-level names bound once to an integer (WARM_STEPS = 5000).
+        self.consts: Mapping[str, int] = {}
+
+    def child(self) -> Env:
+        env = Env(self.alias, self.names, self.attrs, self.funcs)
+        env.consts = self.consts
+        return env
+
+    def source(self, node: ast.AST) -> Trigger | None:
+        """The trigger this node itself reads, not looking inside it."""
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Call):
+            q = qualname(node.func, self.alias)
+            if q is None:
+                return None
+            if q in self.funcs:
+                return self.funcs[q]
+            kind = _CALLS.get(q)
+            if kind == ENV:
+                kind, var = _env_kind(node.args[0] if node.args else None)
+                return Trigger(kind, f"{q}({var!r})", line)
+            if kind is not None:
+                return Trigger(kind, f"{q}()", line)
+            return None
+        if isinstance(node, ast.Subscript) and qualname(node.value, self.alias) in _ENVIRON:
+            kind, var = _env_kind(node.slice)
+            return Trigger(kind, f"os.environ[{var!r}]", line)
+        if isinstance(node, ast.Compare) and any(
+            qualname(c, self.alias) in _ENVIRON for c in node.comparators
+        ):
+            kind, var = _env_kind(node.left)
+            return Trigger(kind, f"{var!r} in os.environ", line)
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return self.names[node.id]
+            return _named(node.id, line)
+        if isinstance(node, ast.Attribute):
+            own = isinstance(node.value, ast.Name) and node.value.id == "self"
+            if own and node.attr in self.attrs:
+                return self.attrs[node.attr]
+            return _named(node.attr, line, ast.unparse(node))
+        return None
+
+    def _clock_compare(self, node: ast.Compare, deep: bool) -> Trigger | None:
+        """``time.time() - OFFSET > 1788000000``: a clock value against epoch seconds."""
+        sides = (node.left, *node.comparators)
+        if not any(_epoch(s) for s in sides):
+            return None
+        for s in sides:
+            for sub in ast.walk(s):
+                t = self.source(sub)
+                if t is not None and t.kind == TIME:
+                    return t
+        return None
+
+    def taint(self, node: ast.AST | None, deep: bool = False) -> Trigger | None:
+        """The first trigger this expression's value is derived from.
+
+        ``deep``: also through any call's arguments (a guard's own test:
+        ``if is_prod(host)``); otherwise only through transparent calls.
+        """
+        if node is None:
+            return None
+        found = self.source(node)
+        if found is not None:
+            return found
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+            # time.time() - start is a duration, not a date: timing code is everywhere
+            # (start may be a parameter or another object's field). time.time() - 0
+            # is still the date, and so is any clock value compared with an epoch
+            # literal (_clock_compare).
+            left, right = self.taint(node.left, deep), self.taint(node.right, deep)
+            if left is not None and left.kind == TIME and not isinstance(node.right, ast.Constant):
+                return None
+            return left or right
+        if isinstance(node, ast.Compare):
+            step = _step_compare(node, self.consts) or self._clock_compare(node, deep)
+            if step is not None:
+                return step
+            sides = [self.taint(s, deep) for s in (node.left, *node.comparators)]
+            hits = [t for t in sides if t is not None]
+            if len(hits) >= 2 and all(t.kind == TIME for t in hits):
+                return None  # time.time() > deadline (= time.time() + timeout): a timeout
+        if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        for child in _children(node, deep):
+            got = self.taint(child, deep)
+            if got is not None:
+                return got
+        return None
+
+
+def _epoch(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+        and node.value >= 1e8
+    )
+
+
+def _named(name: str, line: int, shown: str | None = None) -> Trigger | None:
+    if _RANK_NAME.match(name):
+        return Trigger(RANK, shown or name, line)
+    if _SIZE_NAME.match(name):
+        return Trigger(SIZE, shown or name, line)
+    return None
+
+
+def _step_compare(node: ast.Compare, consts: Mapping[str, int]) -> Trigger | None:
+    """``step > 5000``: a step counter against a literal of at least 100, or a
+    module constant bound to one (``step > WARM_STEPS``)."""
+    sides = [node.left, *node.comparators]
+    counter = any(STEP_NAME.match(last_name(s) or "") for s in sides)
+    big = any((int_literal(s) or consts.get(getattr(s, "id", ""), 0)) >= 100 for s in sides)
+    if counter and big:
+        return Trigger(STEP, ast.unparse(node), node.lineno)
+    return None
+
+
+def int_literal(node: ast.AST | None) -> int | None:
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int)
+        and not isinstance(node.value, bool)
+    ):
+        return node.value
+    return None
+
+
+def int_constants(tree: ast.Module) -> dict[str, int]:
+    """Module-level names assigned exactly once, to an integer literal."""
+    seen: dict[str, int | None] = {}
+    for st in tree.body:
+        targets = st.targets if isinstance(st, ast.Assign) else []
+        if isinstance(st, ast.AnnAssign):
+            targets = [st.target]
+        for t in targets:
+            if isinstance(t, ast.Name):
+                value = (
+                    int_literal(st.value) if isinstance(st, (ast.Assign, ast.AnnAssign)) else None
+                )
+                seen[t.id] = value if t.id not in seen else None
+    return {k: v for k, v in seen.items() if v is not None}
+
+
+def _children(node: ast.AST, deep: bool) -> Iterator[ast.AST]:
+    if isinstance(node, ast.Call):
+        name = last_name(node.func)
+        if deep or name in _TRANSPARENT:
+            yield from node.args
+            yield from (k.value for k in node.keywords)
+        # host.startswith("prod"): the receiver's value flows through a method.
+        if isinstance(node.func, ast.Attribute) and (deep or name in _TRANSPARENT):
+            yield node.func.value
+        return
+    if isinstance(node, ast.Attribute):
+        yield node.value
+        return
+    yield from ast.iter_child_nodes(node)
