@@ -117,3 +117,50 @@ def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_cache(_session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(_session_cache))
     yield
+
+
+# Issue #15: `python -m pytest -m "not slow"` is the fast inner loop; CI runs
+# everything. Marked here, by module or by test, from `--durations=0` of the
+# whole suite (docs/development.md, "Tests"): what runs semgrep over more than
+# a few files, fuzzes, builds venvs or big repositories, or drives real
+# pre-commit and release builds. A new test that does any of that belongs here.
+SLOW = (
+    "checks/test_",  # the whole gate (semgrep included) on each check's fixtures
+    "test_behaviour_snapshot.py",  # the gate over every legit/injected example
+    "test_cli_misc.py::test_rules_test_passes_and_fails",  # semgrep --test on the pack
+    "test_diff_fuzz.py",
+    "test_env_verify.py",  # builds real venvs (pip and uv)
+    "test_evasion.py",  # every evasion variant through the gate
+    "test_injected_examples.py",
+    "test_lint.py",  # ruff and mypy over the repository
+    "test_policytest.py::test_default_policy_cases_pass",
+    "test_precommit.py",  # the real pre-commit framework
+    "test_process_faults.py",  # semgrep timeouts, concurrent runs
+    "test_release.py",  # cuts a release and rebuilds it twice
+    # semgrep --test and --validate on the pack (the per-rule tests read the
+    # one --test run: whichever of them runs first pays for it)
+    "test_rules_pack.py::test_semgrep_",
+    "test_rules_pack.py::test_rule_semgrep_test_passes",
+    "test_rules_progress.py",
+    "test_scale.py",  # a 100,000-file change, a 50 MB file
+    "test_semgrep_check.py",
+    "test_semgrep_engines.py",  # both semgrep engines over every fixture
+    "test_semgrep_regions.py",
+    "test_surfaces.py",
+    "test_text_report.py::test_plain_output_never_imports_rich",  # a fresh interpreter
+)
+# Fast tests inside a slow prefix (they only read fixtures or the catalog).
+FAST = (
+    "checks/test_catalog_fixtures.py",
+    "checks/test_harness.py::test_markers",
+    "checks/test_harness.py::test_orphan",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        rel = Path(item.path).relative_to(tests).as_posix()
+        node = rel + "::" + item.nodeid.partition("::")[2]
+        if node.startswith(SLOW) and not node.startswith(FAST):
+            item.add_marker(pytest.mark.slow)

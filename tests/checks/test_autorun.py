@@ -1,0 +1,11 @@
+"""The autorun check against its marker fixtures (tests/fixtures/checks/autorun/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import harness
+
+
+def test_fixtures(tmp_path: Path) -> None:
+    harness.run("autorun", tmp_path)

@@ -1,0 +1,11 @@
+"""The reach check against its marker fixtures (tests/fixtures/checks/reach/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import harness
+
+
+def test_fixtures(tmp_path: Path) -> None:
+    harness.run("reach", tmp_path)

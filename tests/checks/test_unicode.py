@@ -1,0 +1,11 @@
+"""The unicode check against its marker fixtures (tests/fixtures/checks/unicode/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import harness
+
+
+def test_fixtures(tmp_path: Path) -> None:
+    harness.run("unicode", tmp_path)
