@@ -75,7 +75,7 @@ def _approval_keys(
                 first.line,
                 first.column,
                 f"new config file sets {len(keys)} key(s) matching approval_keys "
-                f"({shown}{more}): the new file needs approval (rule {rule.name!r})",
+                f"({shown}{more}) of rule {rule.name!r}",
                 group=group,
             )
         return
@@ -87,8 +87,8 @@ def _approval_keys(
                 "config-key-change",
                 c.line,
                 c.column,
-                f"{format_path(c.path)}: {c.kind} ({_show(c.old)} -> {_show(c.new)}) "
-                f"needs approval (rule {rule.name!r})",
+                f"{format_path(c.path)}: {c.kind} ({_show(c.old)} -> {_show(c.new)}), "
+                f"an approval key of rule {rule.name!r}",
                 group=group,
             )
     for path, e in through.items():
@@ -99,7 +99,7 @@ def _approval_keys(
                 e.change.line,
                 e.change.column,
                 f"{format_path(path)} = {e.change.new!r} now resolves to {e.text!r}: "
-                f"a key it interpolates changed; needs approval (rule {rule.name!r})",
+                f"a key it interpolates changed; an approval key of rule {rule.name!r}",
                 group=group,
             )
 
