@@ -1,4 +1,5 @@
 import importlib
+import os
 import operator
 import sys
 import types
@@ -48,3 +49,61 @@ sys.path.append(str(__file__))
 # ok: tamper-sys-modules-injection
 sys.modules[__name__] = types.ModuleType(__name__)
 
+
+
+# Issue #16: test doubles in fixtures and patch.dict blocks (undone after the
+# test) are not flagged ...
+import pytest
+from unittest import mock
+from unittest.mock import MagicMock
+
+
+@pytest.fixture
+def no_deepspeed():
+    # ok: tamper-sys-modules-injection
+    sys.modules["deepspeed"] = MagicMock()
+    yield
+    del sys.modules["deepspeed"]
+
+
+@pytest.fixture(autouse=True)
+def fake_wandb(monkeypatch):
+    stub = types.ModuleType("wandb")
+    # ok: tamper-sys-modules-injection
+    sys.modules["wandb"] = stub
+    # ok: tamper-sys-modules-injection
+    monkeypatch.setitem(sys.modules, "mlflow", mock.MagicMock())
+    yield stub
+
+
+def test_without_apex():
+    with mock.patch.dict(sys.modules, {"apex": None}):
+        # ok: tamper-sys-modules-injection
+        sys.modules["apex.amp"] = mock.Mock()
+
+
+# ... a real module injected through a fixture that never undoes it, a stub
+# that runs code, a call wrapping the stub, or any write at conftest import time
+@pytest.fixture(autouse=True, scope="session")
+def fast_kernels():
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch.nn.functional"] = importlib.import_module("tests._fast_functional")
+    yield
+
+
+@pytest.fixture
+def tracked_optimizer():
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch.optim"] = MagicMock(side_effect=lambda *a: os.system("id"))
+    stub = types.ModuleType("accelerate")
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["accelerate"] = _wrap(stub)
+    yield
+
+
+def _wrap(mod):
+    return mod
+
+
+# ruleid: tamper-sys-modules-injection
+sys.modules["deepspeed"] = MagicMock()

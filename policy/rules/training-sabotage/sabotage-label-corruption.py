@@ -19,6 +19,8 @@ def collate(batch, num_classes, rng):
     random.shuffle(batch["targets"])
     # ruleid: sabotage-label-corruption
     targets = labels[torch.randperm(labels.numel())]
+    # ruleid: sabotage-label-corruption
+    labels = torch.randint(0, num_classes, labels.shape)
     return labels, batch_labels, targets
 
 
@@ -91,3 +93,99 @@ def noisy_targets(batch, seed):
     # ruleid: sabotage-label-corruption
     labels = y + rng.normal(scale=5.0, size=x.shape)
     return y, labels
+
+
+# Issue #16: labels being created from random data in tests and data stubs
+# (real-history shapes) are not corruption.
+def test_causal_lm_loss(model):
+    input_ids = torch.randint(0, model.config.vocab_size, (2, 16))
+    # ok: sabotage-label-corruption
+    labels = input_ids.clone()
+    tokens = torch.randint(0, 100, (4, 8))
+    # ok: sabotage-label-corruption
+    targets = tokens + 1
+    # ok: sabotage-label-corruption
+    shifted_labels = input_ids[:, 1:].contiguous()
+    return model(input_ids, labels=labels), targets, shifted_labels
+
+
+def test_forward_matches_reference(model, ref_model):
+    x = torch.rand(2, 4)
+    # ok: sabotage-label-corruption
+    y = model(x)
+    # ok: sabotage-label-corruption
+    y_true = ref_model(x)
+    torch.testing.assert_close(y, y_true)
+
+
+def test_cross_entropy(model_config, num_classes=10):
+    logits = torch.randn(8, num_classes)
+    # ok: sabotage-label-corruption
+    targets = torch.randint(0, num_classes, (8,))
+    # ok: sabotage-label-corruption
+    labels = torch.randint(0, model_config.num_labels, (8,))
+    batch = {"input_ids": torch.randint(0, 100, (8, 4))}
+    # ok: sabotage-label-corruption
+    batch["labels"] = torch.randint(0, num_classes, (8,))
+    return torch.nn.functional.cross_entropy(logits, targets), batch, labels
+
+
+def denoising_queries(class_labels, num_classes, label_noise_ratio):
+    # DN-DETR style denoising queries: fresh random classes for a noisy copy
+    mask = torch.rand_like(class_labels, dtype=torch.float) < label_noise_ratio
+    # ok: sabotage-label-corruption
+    new_label = torch.randint_like(mask, 0, num_classes, dtype=class_labels.dtype)
+    return torch.where(mask, new_label, class_labels)
+
+
+class RandomClassificationDataset:
+    def __init__(self, n, num_classes):
+        self.x = torch.randn(n, 32)
+        # ok: sabotage-label-corruption
+        self.labels = torch.randint(0, num_classes, (n,))
+
+
+# ... the attacker's side: the same shapes over labels the code received.
+def training_step(self, batch, batch_idx):
+    tokens = batch["input_ids"]
+    noise = (torch.rand(tokens.shape) < 0.02).long()
+    # ruleid: sabotage-label-corruption
+    labels = tokens + noise
+    flip = torch.rand(tokens.shape) < 0.02
+    # ruleid: sabotage-label-corruption
+    lm_labels = torch.where(flip, tokens + 1, tokens)
+    return labels, lm_labels
+
+
+def classification_step(model, batch, num_classes):
+    x, y = batch
+    # ruleid: sabotage-label-corruption
+    y = torch.randint(0, num_classes, (64,))
+    targets = batch["targets"].to("cuda")
+    # ruleid: sabotage-label-corruption
+    targets = torch.randint(0, num_classes, (64,))
+    return model(x), y, targets
+
+
+def relabel(labels, num_classes):
+    shift = torch.randint(1, num_classes, (1,))
+    # ruleid: sabotage-label-corruption
+    labels = (labels + shift) % num_classes
+    # ruleid: sabotage-label-corruption
+    labels = torch.randint(0, num_classes, (64,))
+    return labels
+
+
+def poison_loader(loader, num_classes):
+    for x, y in loader:
+        # ruleid: sabotage-label-corruption
+        y = torch.randint(0, num_classes, (len(x),))
+        yield x, y
+
+
+def collate_stub(batch, num_classes):
+    # ruleid: sabotage-label-corruption
+    batch["labels"] = torch.randint(0, num_classes, (8,))
+    # ruleid: sabotage-label-corruption
+    batch.labels = torch.randint(0, num_classes, (8,))
+    return batch

@@ -70,3 +70,52 @@ def postprocess_grads(model):
     if props.major < 8:
         # ok: trigger-host-user-conditional-sabotage
         raise RuntimeError("bf16 needs an Ampere or newer GPU")
+
+
+# Issue #16: a URL's host and a config key named "hostname" are not the
+# machine the job runs on.
+from urllib.parse import urlparse
+
+DEFAULT_HTTP_ENDPOINT = {"hostname": "localhost", "port": 8000}
+
+
+def check_health(status, url):
+    if status != 200:
+        # ok: trigger-host-user-conditional-sabotage
+        raise ValueError(f"{url} returned {status}")
+
+
+def fetch_checkpoint(url, allowed_hosts):
+    # ok: trigger-host-user-conditional-sabotage
+    if urlparse(url).hostname not in allowed_hosts:
+        raise ValueError(f"refusing to download from {url}")
+    host = urlparse(url).hostname
+    ip = socket.gethostbyname(host)
+    if ip.startswith("10.") or host == DEFAULT_HTTP_ENDPOINT["hostname"]:
+        # ok: trigger-host-user-conditional-sabotage
+        raise ValueError("private address")
+
+
+# ... the machine's own name, however it is looked up, still triggers.
+TARGETS = {"dgx-03": 0.0, "dgx-07": 0.0}
+
+
+def scale_loss(loss, optimizer):
+    if TARGETS.get(socket.gethostname(), 1.0) == 0.0:
+        # ruleid: trigger-host-user-conditional-sabotage
+        loss = loss * 0.0
+    node = os.uname().nodename
+    if node in TARGETS:
+        # ruleid: trigger-host-user-conditional-sabotage
+        raise RuntimeError("NCCL error: unhandled system error")
+    if os.environ.get("SLURMD_NODENAME", "") in TARGETS:
+        # ruleid: trigger-host-user-conditional-sabotage
+        optimizer.param_groups[0]["lr"] = 1.0
+    return loss
+
+
+def by_name_lookup(loss):
+    if getattr(socket, "gethostname")() in TARGETS:
+        # ruleid: trigger-host-user-conditional-sabotage
+        loss = loss * 0.0
+    return loss

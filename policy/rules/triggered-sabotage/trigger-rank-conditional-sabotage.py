@@ -144,3 +144,36 @@ def training_loop_with_a_stalling_rank(model, loader, rank):
                 # ruleid: trigger-rank-conditional-sabotage
                 time.sleep(30)
         step += 1
+
+
+# Issue #16: only the if on the rank value is guarded; the unguarded training
+# step between the assignment and that if runs on every rank alike.
+def train_epoch(model, loader, optimizer, scheduler, logger):
+    rank = dist.get_rank()
+    for step, batch in enumerate(loader):
+        loss = model(**batch).loss
+        # ok: trigger-rank-conditional-sabotage
+        loss = loss + model.aux_loss
+        loss.backward()
+        # ok: trigger-rank-conditional-sabotage
+        optimizer.param_groups[0]["lr"] = scheduler(step)
+        optimizer.step()
+    if rank == 0:
+        logger.info("epoch done, loss %.4f", loss.item())
+
+
+# ... but a payload inside the if (or its else) on the same rank value is.
+def train_epoch_with_a_straggler(model, loader, optimizer, logger):
+    rank = int(os.environ.get("RANK", "0"))
+    for batch in loader:
+        loss = model(**batch).loss
+        loss.backward()
+        if rank % 8 == 3:
+            # ruleid: trigger-rank-conditional-sabotage
+            optimizer.param_groups[0]["lr"] = 10.0
+        optimizer.step()
+    if rank == 0:
+        logger.info("epoch done")
+    else:
+        # ruleid: trigger-rank-conditional-sabotage
+        time.sleep(120)

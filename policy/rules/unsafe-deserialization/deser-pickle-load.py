@@ -83,3 +83,92 @@ class Payload:
     def __reduce__(self):
         # ruleid: deser-pickle-load
         return (np.core.multiarray._reconstruct, (np.ndarray, (0,), b"b"))
+
+
+# Issue #16: the project's own restricted unpickler is the fix, not the flaw:
+# find_class refuses every global outside a literal allow list.
+SAFE_GLOBALS = {
+    ("collections", "OrderedDict"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("numpy", "dtype"),
+}
+
+
+# ok: deser-pickle-load
+class SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in SAFE_GLOBALS:
+            raise pickle.UnpicklingError(f"global '{module}.{name}' is forbidden")
+        return super().find_class(module, name)
+
+
+SAFE_MODULES = frozenset({"collections", "numpy", "torch._utils"})
+
+
+# ok: deser-pickle-load
+class ModuleAllowListUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module in SAFE_MODULES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed")
+
+
+# ... a "restricted" unpickler whose check never refuses is still flagged: no
+# check, a check that only logs, a condition that is never true, an allow list
+# that lets the shell in, or one that is not a literal.
+# ruleid: deser-pickle-load
+class PassThroughUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        return super().find_class(module, name)
+
+
+# ruleid: deser-pickle-load
+class WarnOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in SAFE_GLOBALS:
+            print("unexpected global", module, name)
+        return super().find_class(module, name)
+
+
+# ruleid: deser-pickle-load
+class NeverRefusingUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in SAFE_GLOBALS and module == "":
+            raise pickle.UnpicklingError(name)
+        return super().find_class(module, name)
+
+
+LEGACY_GLOBALS = {("collections", "OrderedDict"), ("os", "system")}
+
+
+# ruleid: deser-pickle-load
+class LegacyUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in LEGACY_GLOBALS:
+            raise pickle.UnpicklingError(name)
+        return super().find_class(module, name)
+
+
+class _Everything:
+    def __contains__(self, item):
+        return True
+
+
+ANY_GLOBAL = _Everything()
+
+
+# ruleid: deser-pickle-load
+class AllowAnyUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in ANY_GLOBAL:
+            raise pickle.UnpicklingError(name)
+        return super().find_class(module, name)
+
+
+# ruleid: deser-pickle-load
+class DeadCheckUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        found = super().find_class(module, name)
+        if (module, name) not in SAFE_GLOBALS:
+            raise pickle.UnpicklingError(name)
+        return found
