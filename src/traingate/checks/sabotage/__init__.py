@@ -128,6 +128,7 @@ def run(ctx: Context) -> list[Finding]:
     if not files:
         return []
     lookup = _lookup(ctx)
+    limit = ctx.policy.policy.checks.semgrep.max_file_bytes
     out: list[Finding] = []
     for f in files:
         path = f.new_path
@@ -135,6 +136,10 @@ def run(ctx: Context) -> list[Finding]:
             continue
         text = ctx.change.new_text(f)
         if text is None:
+            continue
+        if len(text) > limit:
+            # An ast of a file this size can take gigabytes (a 50 MB literal list
+            # did); the semgrep check blocks it as source-unreadable instead.
             continue
         line_map: list[int] | None = None
         if path.endswith(_NOTEBOOK):
