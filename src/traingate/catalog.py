@@ -99,7 +99,6 @@ class Catalog:
         help: str | None = None,
         category: str | None = None,
         approval_group: str | None = None,
-        snippet: str | None = None,
     ) -> Finding:
         rule = self[rule_id]
         return Finding(
@@ -114,7 +113,6 @@ class Catalog:
             end_column=end_column,
             category=category or rule.category,
             help=help or rule.help or None,
-            snippet=snippet,
             approval_group=approval_group,
         )
 

@@ -33,7 +33,6 @@ class Finding:
     end_column: int | None = None
     category: str | None = None
     help: str | None = None  # how to fix; shown as "help:" and in SARIF
-    snippet: str | None = None
     # Set by the decision from the policy:
     outcome: Outcome = Outcome.BLOCK
     approval_group: str | None = None

@@ -201,5 +201,4 @@ def _finding(t: Target, h: Hit) -> Finding:
         message=h.message.strip(),
         category=h.category,
         help=None if h.parse_error else f"see docs/rules/{h.rule}.md",
-        snippet=h.norm[:200],
     )
