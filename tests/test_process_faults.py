@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from traingate.checks.semgrep import semgrep_executable
+from traingate.checks.semgrep.runner import semgrep_executable
 from traingate.cli import main
 
 from .conftest import POLICY, Repo
@@ -119,7 +119,7 @@ def test_semgrep_not_installed_at_all(tmp_path: Path) -> None:
     env = {"PATH": str(venv / "bin") + ":/usr/bin:/bin", "TRAINGATE_CACHE_DIR": str(tmp_path / "c")}
     code = (
         "import sys; sys.executable = sys.argv[1]\n"
-        "from traingate.checks.semgrep import semgrep_executable\n"
+        "from traingate.checks.semgrep.runner import semgrep_executable\n"
         "from traingate.errors import CheckError\n"
         "try:\n    semgrep_executable()\nexcept CheckError as e:\n    print(e.message)\n"
     )

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from traingate.checks import semgrep as semgrep_check
-from traingate.checks.semgrep import newness
+from traingate.checks.semgrep import newness, rulepack, runner
 from traingate.cli import main
 
 from .conftest import Repo
@@ -114,9 +113,7 @@ def two_runs_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     wrapper that logs each start's arguments: the log's path."""
     log = tmp_path / "semgrep.log"
     wrapper = tmp_path / "semgrep"
-    wrapper.write_text(
-        f'#!/bin/sh\necho "$*" >> {log}\nexec {semgrep_check.semgrep_executable()} "$@"\n'
-    )
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {runner.semgrep_executable()} "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setattr(newness, "SECOND_RUN_FILES", 0)
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
@@ -363,7 +360,7 @@ def test_second_run_loads_only_the_rules_of_the_shared_hits(
     assert found(doc) == [] and doc["errors"] == []
     first, second = [line.split() for line in log.read_text().splitlines()]
     assert [a for a in first if a.startswith("--config=")] == [
-        f"--config={semgrep_check.RulePack.shipped()}"
+        f"--config={rulepack.RulePack.shipped()}"
     ]
     configs = [Path(a.split("=", 1)[1]).name for a in second if a.startswith("--config=")]
     assert configs == ["exec-os-command.yaml"]
@@ -379,7 +376,7 @@ def test_semgrep_jobs_follow_the_cgroup_cpu_quota(
     cpus = len(os.sched_getaffinity(0))
     f = tmp_path / "cpu.max"
     f.write_text(cpu_max)
-    assert semgrep_check.usable_cpus(f) == (cpus if cap is None else min(cpus, cap))
-    assert semgrep_check.usable_cpus(tmp_path / "absent") == cpus
+    assert runner.usable_cpus(f) == (cpus if cap is None else min(cpus, cap))
+    assert runner.usable_cpus(tmp_path / "absent") == cpus
     f.write_text("garbage")
-    assert semgrep_check.usable_cpus(f) == cpus
+    assert runner.usable_cpus(f) == cpus

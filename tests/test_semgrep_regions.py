@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from traingate.checks.semgrep import _changed_regions
 from traingate.checks.semgrep import regions as regions_mod
+from traingate.checks.semgrep.check import _changed_regions
 from traingate.checks.semgrep.hits import Hit
 from traingate.checks.semgrep.newness import new_hits
 from traingate.checks.semgrep.regions import MIN_LINES, regions

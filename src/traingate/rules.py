@@ -14,7 +14,7 @@ from traingate.errors import ExitCode, UsageError
 
 
 def test_rules(dirs: Sequence[str], *, builtin: bool = True) -> int:
-    from traingate.checks.semgrep import semgrep_executable
+    from traingate.checks.semgrep.runner import semgrep_executable
     from traingate.policy.load import data_dir
 
     targets = ([data_dir() / "rules"] if builtin else []) + [Path(d) for d in dirs]

@@ -16,12 +16,27 @@ shared composer in :mod:`traingate.yamlsafe`), ``parse_json`` (and JSONC),
 and ``diff``.
 """
 
-from traingate.checks.config.check import run
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from traingate.checks.config.rules import DESCRIPTION, ID, RULES
 from traingate.policy.base import CheckSettings
+
+if TYPE_CHECKING:
+    from traingate.checks.base import Context
+    from traingate.findings import Finding
 
 # `checks.config` in the policy (key-level rules are the top-level
 # `config_rules`, see settings.py); traingate.policy.model assembles the policy.
 Settings = CheckSettings
 
 __all__ = ["DESCRIPTION", "ID", "RULES", "Settings", "run"]
+
+
+def run(ctx: Context) -> list[Finding]:
+    # The parsers and judges load only when a config file changed: the hook's
+    # no-relevant-file path never pays for them.
+    from traingate.checks.config.check import run as run_check
+
+    return run_check(ctx)

@@ -23,22 +23,15 @@ are new); this module turns their answer into findings.
 
 from __future__ import annotations
 
-import hashlib
-import sys
-from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from traingate.catalog import Rule, declare
-from traingate.change import ChangedFile, Status
-from traingate.checks.base import Context
-from traingate.checks.semgrep.hits import Hit, error_hit
-from traingate.checks.semgrep.newness import new_hits, scan_pairs
-from traingate.checks.semgrep.regions import regions as cut_regions
-from traingate.checks.semgrep.rulepack import RulePack
-from traingate.checks.semgrep.runner import Engine, semgrep_executable, usable_cpus
 from traingate.checks.semgrep.settings import SemgrepSettings
-from traingate.checks.semgrep.targets import PY_EXT, Target, is_python, target
-from traingate.findings import Finding
 from traingate.policy.base import Severity
+
+if TYPE_CHECKING:
+    from traingate.checks.base import Context
+    from traingate.findings import Finding
 
 ID = "semgrep"
 DESCRIPTION = "The traingate semgrep rule pack (and the policy's own rule dirs) on changed code."
@@ -83,122 +76,12 @@ RULES = declare(
     ],
 )
 
-# What other modules and tests import from the check.
-__all__ = [
-    "DESCRIPTION",
-    "ID",
-    "RULES",
-    "Engine",
-    "Hit",
-    "RulePack",
-    "Settings",
-    "Target",
-    "run",
-    "semgrep_executable",
-    "usable_cpus",
-]
+__all__ = ["DESCRIPTION", "ID", "RULES", "Settings", "run"]
 
 
 def run(ctx: Context) -> list[Finding]:
-    settings = ctx.settings
-    assert isinstance(settings, SemgrepSettings)
-    pack = RulePack.load(ctx, settings)
-    engine = Engine(pack, settings, ctx.cache_dir)
-    pairs: list[tuple[Target, Target | None, ChangedFile]] = []
-    for f in ctx.files:
-        head = target(ctx.change, f, new=True, limit=settings.max_file_bytes)
-        if head is None:
-            continue
-        base = None
-        if not ctx.scan_all and f.status is not Status.ADDED:
-            base = target(ctx.change, f, new=False, limit=settings.max_file_bytes)
-            # Only the shipped pack's rule shapes were analysed for cutting.
-            if base is not None and not settings.rule_dirs:
-                head, base = _changed_regions(head, base, f)
-        pairs.append((head, base, f))
-    hits = scan_pairs(engine, pairs)
-    findings: list[Finding] = []
-    for head, base, f in pairs:
-        head_hits = list(hits.get(head.key, ()))
-        syntax = _python_syntax(head)
-        if syntax is not None:
-            head_hits.append(syntax)
-        if head.problem is not None:
-            head_hits.append(error_hit("source-unreadable", f"this file {head.problem}"))
-        base_hits = hits.get(base.key, []) if base is not None else []
-        # Python on both sides: hits are compared as syntax (identity.py, issue #16).
-        texts = None
-        if base is not None and is_python(head) and is_python(base):
-            texts = (head.text, base.text)
-        new = new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all, texts)
-        findings.extend(_finding(head, h) for h in new)
-    return findings
+    # The engine (check.py and what it drives) loads only when a file of the
+    # check's paths changed: the hook's no-relevant-file path never pays for it.
+    from traingate.checks.semgrep.check import run as run_check
 
-
-def _changed_regions(head: Target, base: Target, f: ChangedFile) -> tuple[Target, Target]:
-    """Issue #17: a large Python file scanned only where the change can matter
-    (regions.py), both versions cut alike; anything else is scanned whole."""
-    for t in (head, base):
-        if t.ext not in PY_EXT or t.line_map is not None or t.problem or t.skip:
-            return head, base
-    cut = cut_regions(head.text, base.text, f.added_lines, f.removed_lines)
-    if cut is None:
-        return head, base
-    return _as_cut(head, cut[0]), _as_cut(base, cut[1])
-
-
-def _as_cut(t: Target, text: str) -> Target:
-    return replace(
-        t, text=text, region=hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-    )
-
-
-def _python_syntax(t: Target) -> Hit | None:
-    """CPython's own parser (ast.parse never runs code): semgrep accepts some
-    code CPython rejects (Python 2 prints), and we block what we cannot judge."""
-    if t.skip or (not t.ext.endswith(".py") and t.ext not in PY_EXT):
-        return None
-    if t.region:
-        return None  # a cut is made only of a file ast parsed (regions.py)
-    import ast
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(t.text, filename=t.path)
-    except SyntaxError as exc:
-        line = exc.lineno or 1
-        where = f"line {line}" + (f", column {exc.offset}" if exc.offset else "")
-        return error_hit(
-            "python-syntax-error",
-            f"not valid Python {sys.version_info[0]}.{sys.version_info[1]} ({exc.msg} at {where}); "
-            "code the gate cannot parse is blocked",
-            line,
-        )
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return error_hit(
-            "python-syntax-error", f"Python cannot parse this file: {type(exc).__name__}"
-        )
-    return None
-
-
-def _finding(t: Target, h: Hit) -> Finding:
-    line, end_line = h.line, h.end_line
-    if t.line_map is not None:
-        line = t.line_map[min(line, len(t.line_map)) - 1]
-        end_line = t.line_map[min(end_line, len(t.line_map)) - 1]
-    sev = {"ERROR": Severity.ERROR, "WARNING": Severity.WARNING}.get(h.severity, Severity.INFO)
-    return Finding(
-        path=t.path,
-        line=line,
-        column=h.column,
-        end_line=end_line,
-        end_column=h.end_column,
-        check=ID,
-        rule_id=h.rule,
-        severity=sev,
-        message=h.message.strip(),
-        category=h.category,
-        help=None if h.parse_error else f"see docs/rules/{h.rule}.md",
-    )
+    return run_check(ctx)
