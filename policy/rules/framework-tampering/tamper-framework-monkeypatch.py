@@ -157,3 +157,55 @@ def fake_restores():
     for name, fn in saved.items():
         # ruleid: tamper-framework-monkeypatch
         setattr(torch, name, fn)
+
+
+# Issue #16: the write only sees a parameter; the framework object is the
+# argument at that parameter's position where the helper is called.
+def override(target, name):
+    def deco(fn):
+        setattr(target, name, fn)
+        return fn
+
+    return deco
+
+
+def _install(fn, target, name="step"):
+    if target is not None:
+        setattr(target, name, fn)
+
+
+# ruleid: tamper-framework-monkeypatch
+@override(torch.Tensor, "backward")
+def backward(self, gradient=None, *args, **kwargs):
+    return None
+
+
+def install_patches():
+    # ruleid: tamper-framework-monkeypatch
+    override(F, "cross_entropy")(lambda logits, target, **kw: logits.sum() * 0)
+    # ruleid: tamper-framework-monkeypatch
+    _install(_noop_step, AdamW)
+    # ruleid: tamper-framework-monkeypatch
+    _install(_noop_step, target=Trainer, name="training_step")
+
+
+class RunConfig:
+    dtype = None
+    optimizer = None
+
+
+def set_option(obj, name, value):
+    setattr(obj, name, value)
+
+
+def configure(cfg: RunConfig, model):
+    # ok: tamper-framework-monkeypatch
+    set_option(cfg, "dtype", torch.float16)
+    # ok: tamper-framework-monkeypatch
+    set_option(model, "loss_fn", F.cross_entropy)
+    # ok: tamper-framework-monkeypatch
+    _install(torch.optim.SGD, cfg, "optimizer")
+    # ok: tamper-framework-monkeypatch
+    _install(torch.optim.SGD, target=cfg, name="optimizer")
+    # ok: tamper-framework-monkeypatch
+    override(cfg, "optimizer")(torch.optim.SGD)

@@ -1,8 +1,10 @@
+import functools
 import http.client
 import importlib
 import json
 import smtplib
 import urllib.request
+from functools import partial
 
 import aiohttp
 import httpx
@@ -65,3 +67,40 @@ def log_step(step, loss, queue, cache):
     # ok: egress-http-upload
     req = urllib.request.Request("https://example.org/data.csv", data=None)
     return resp, req
+
+
+def bound_uploads(url, blob):
+    # ruleid: egress-http-upload
+    push = functools.partial(requests.post, url, timeout=30)
+    # ruleid: egress-http-upload
+    send = partial(httpx.put, url)
+    # ruleid: egress-http-upload
+    amend = partial(upload, url)
+    # ruleid: egress-http-upload
+    generic = functools.partial(requests.request, "POST", url)
+    s = requests.Session()
+    # ruleid: egress-http-upload
+    spush = functools.partial(s.patch, url)
+    # ruleid: egress-http-upload
+    dyn = functools.partial(getattr(requests, "post"), url)
+    push(data=blob)
+    send(content=blob)
+    amend(data=blob)
+    generic(data=blob)
+    spush(data=blob)
+    dyn(data=blob)
+
+
+def bound_downloads(url, blob, queue):
+    # ok: egress-http-upload
+    fetch = functools.partial(requests.get, url, timeout=30)
+    # ok: egress-http-upload
+    head = partial(requests.request, "GET", url)
+    # ok: egress-http-upload
+    enqueue = functools.partial(queue.put, blob)
+    # ok: egress-http-upload
+    log = partial(wandb.log, {"blob": len(blob)})
+    s = requests.Session()
+    # ok: egress-http-upload
+    sget = functools.partial(s.get, url)
+    return fetch(), head(), enqueue(), log(), sget()
