@@ -76,7 +76,7 @@ class C(Base):
         z += 2
         return z
 
-    # a comment between methods
+    # the comment between methods
     async def n(self):
         os.system("x")
         await q()
@@ -165,6 +165,55 @@ def test_class_level_statement_change_keeps_the_whole_class() -> None:
     out, src = lines_of(got[0]), lines_of(SAMPLE)
     assert out[12:32] == src[12:32]
     assert out[6] == "def a(): ..."
+
+
+HELPER = """\
+import torch
+
+
+def override(target, name):
+    def deco(fn):
+        setattr(target, name, fn)
+        return fn
+
+    return deco
+
+
+def unrelated(x):
+    y = x + 1
+    y = y * 2
+    y = y - 3
+    y = y // 4
+    return y
+
+
+@override(torch.Tensor, "backward")
+def backward(self, gradient=None):
+    scale = 0.1
+    scale = scale * 1
+    scale = scale + 0
+    return self * scale
+"""
+
+
+def test_a_changed_use_keeps_the_helper_it_names_whole() -> None:
+    """A rule pairs a same-file helper with its use (tamper-framework-monkeypatch:
+    a def that setattr()s its parameter, used as a decorator on torch.Tensor);
+    a change at the use must not stub the unchanged helper."""
+    src = lines_of(HELPER)
+    at = {ln.split("(")[0]: n for n, ln in enumerate(src) if ln.startswith(("def ", "@"))}
+    helper = slice(at["def override"], at["def override"] + 6)
+    got = cut(HELPER, [len(src)])  # the last line: inside backward
+    assert got is not None
+    out = lines_of(got[0])
+    assert out[helper] == src[helper]  # override stays whole
+    assert out[at["def unrelated"]] == "def unrelated(): ..."
+    # A stubbed decorated def keeps its decorator, which still names the helper.
+    got = cut(HELPER, [at["def unrelated"] + 2])
+    assert got is not None
+    out = lines_of(got[0])
+    assert out[at["def backward"]] == "def backward(): ..."
+    assert out[at["@override"]] == src[at["@override"]] and out[helper] == src[helper]
 
 
 @pytest.mark.parametrize("line", [1, 2, 5000])

@@ -146,6 +146,7 @@ def _regions(
         return None  # a def deleted or renamed: what used to be judged is gone
     names = set().union(*(_changed_names(keep, lay) for lay in layouts))
     keep |= set().union(*(_also_keep(lay, names) for lay in layouts))
+    keep |= set().union(*(_callees(lay, keep) for lay in layouts))
     # A kept method keeps its class's header and class-level statements, on
     # both sides (a method new in the head still opens the base's class).
     keep |= {q.split(".")[0] + "." for q in keep if "." in q}
@@ -354,6 +355,32 @@ def _also_keep(lay: _Layout, names: set[str]) -> set[str]:
             # method stays whole.
             out.add(item.qualname + "." if item.methods else item.qualname)
     return out
+
+
+def _callees(lay: _Layout, keep: set[str]) -> set[str]:
+    """Top-level defs and classes a kept item names: rules pair a helper with its
+    use in the same file (tamper-framework-monkeypatch: a def that setattr()s its
+    parameter, flagged where it is called or used as a decorator on a framework
+    object), so a changed use needs its unchanged helper whole. One level: the
+    use and the helper are what such a rule binds."""
+    used: set[str] = set()
+    for item in _walk(lay):
+        # Small items are never stubbed (_stub), so they are uses that stay too,
+        # and so are the decorators of a stubbed def (`@override(torch.Tensor)`).
+        if item.small or item.qualname in keep or item.qualname + "." in keep:
+            used |= item.words
+        else:
+            used |= {
+                n.id
+                for d in item.node.decorator_list
+                for n in ast.walk(d)
+                if isinstance(n, ast.Name)
+            }
+    return {
+        item.qualname + "." if item.methods else item.qualname
+        for item in lay.items
+        if "." not in item.qualname and item.qualname in used
+    }
 
 
 def _cut(lay: _Layout, keep: set[str]) -> list[str]:
