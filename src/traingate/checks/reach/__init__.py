@@ -18,7 +18,6 @@ The engine (``facts``, ``graph``, ``summary``, ``torchreq``) is imported inside
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -317,39 +316,15 @@ def _torch_default(
 
 
 def _notebook(raw: str) -> tuple[dict[str, Any], list[int]] | None:
-    """A notebook's code cells as one module, and each line's line in the JSON.
-    Shell escapes and magics become blank lines (the semgrep check reads them)."""
+    """A notebook's code cells as one module's facts, and each line's line in the JSON."""
     from traingate.checks.reach import facts as factsmod
+    from traingate.notebook import notebook_source
 
-    try:
-        nb = json.loads(raw)
-    except ValueError:
+    got = notebook_source(raw)
+    if got is None:
         return None  # the semgrep check reports an unreadable notebook
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
-        return None
-    raw_lines = raw.splitlines()
-    out: list[str] = []
-    line_map: list[int] = []
-    cursor = 0
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        text = "".join(src) if isinstance(src, list) else str(src)
-        cell_magic = text.lstrip().startswith("%%")  # %%bash, %%writefile: not Python
-        for ln in text.splitlines():
-            needle = json.dumps(ln)[1:-1]
-            for i in range(cursor, len(raw_lines)):
-                if needle in raw_lines[i]:
-                    cursor = i
-                    break
-            stripped = ln.lstrip()
-            out.append("" if cell_magic or stripped.startswith(("%", "!")) else ln)
-            line_map.append(cursor + 1)
-        out.append("")
-        line_map.append(cursor + 1)
+    text, line_map = got
     try:
-        return factsmod.extract("\n".join(out) + "\n", "<notebook>"), line_map or [1]
+        return factsmod.extract(text, "<notebook>"), line_map
     except (SyntaxError, ValueError, RecursionError):
         return None

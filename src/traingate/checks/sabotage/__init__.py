@@ -14,7 +14,6 @@ collective or an exit that such a value guards or feeds. The engine
 from __future__ import annotations
 
 import functools
-import json
 import posixpath
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ from traingate.catalog import Rule, declare
 from traingate.checks.base import Context
 from traingate.checks.sabotage.settings import SabotageSettings
 from traingate.findings import Finding
+from traingate.notebook import notebook_source
 from traingate.policy.base import Severity
 
 ID = "sabotage"
@@ -205,36 +205,3 @@ def _raw(line: int, line_map: list[int] | None) -> int:
     if line_map is None:
         return line
     return line_map[min(max(line, 1), len(line_map)) - 1]
-
-
-def notebook_source(raw: str) -> tuple[str, list[int]] | None:
-    """A notebook's code cells as one module, and each line's line in the JSON.
-    Magics and shell escapes become blank lines."""
-    try:
-        nb = json.loads(raw)
-    except ValueError:
-        return None
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
-        return None
-    raw_lines = raw.splitlines()
-    out: list[str] = []
-    line_map: list[int] = []
-    cursor = 0
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        text = "".join(src) if isinstance(src, list) else str(src)
-        magic = text.lstrip().startswith("%%")
-        for ln in text.splitlines():
-            needle = json.dumps(ln)[1:-1]
-            for i in range(cursor, len(raw_lines)):
-                if needle in raw_lines[i]:
-                    cursor = i
-                    break
-            out.append("" if magic or ln.lstrip().startswith(("%", "!")) else ln)
-            line_map.append(cursor + 1)
-        out.append("")
-        line_map.append(cursor + 1)
-    return "\n".join(out) + "\n", line_map or [1]
