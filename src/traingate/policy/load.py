@@ -139,6 +139,19 @@ def load_from_git(root: Path, rev: str | None) -> LoadedPolicy:
         from dataclasses import replace
 
         loaded = replace(loaded, codeowners_text=text)
+    for rel in loaded.policy.checks.semgrep.rule_dirs:
+        # Like CODEOWNERS: a directory the policy names must be at the base, or
+        # the policy is wrong (exit 2), not the check (issue #15: one condition,
+        # one exit code). The semgrep check reads the rules themselves.
+        listing = git.run(
+            root, "--literal-pathspecs", "ls-tree", "-r", "--name-only", "-z", rev, "--", rel
+        )
+        if not any(n.endswith((b".yaml", b".yml")) for n in listing.split(b"\0")):
+            raise PolicyError(
+                f"checks.semgrep.rule_dirs: {rel} has no rules (.yaml) at {rev[:12]}",
+                location=POLICY_FILE,
+                help="commit the rule directory to the protected branch or drop it from rule_dirs",
+            )
     return loaded
 
 
