@@ -81,7 +81,7 @@ def load_file(path: str | Path) -> LoadedPolicy:
         data = p.read_bytes()
     except OSError as exc:
         raise PolicyError(f"cannot read policy {p}: {exc.strerror}", location=str(p)) from None
-    loaded = load_text(_decode(data, str(p)), str(p))
+    loaded = load_text(decode(data, str(p)), str(p))
     if loaded.policy.codeowners:
         owners = p.parent / loaded.policy.codeowners
         try:
@@ -96,7 +96,7 @@ def load_file(path: str | Path) -> LoadedPolicy:
     return loaded
 
 
-def _decode(data: bytes, name: str) -> str:
+def decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -126,33 +126,10 @@ def load_from_git(root: Path, rev: str | None) -> LoadedPolicy:
             help="the policy must be a plain file; symlinks and submodules are refused",
         )
     data = git.BlobReader(root).read(entry.oid)
-    loaded = load_text(_decode(data, POLICY_FILE), POLICY_FILE, source=f"{POLICY_FILE}@{rev[:12]}")
-    if loaded.policy.codeowners:
-        owners = git.tree_entry(root, rev, loaded.policy.codeowners)
-        if owners is None or owners.kind != "blob":
-            raise PolicyError(
-                f"codeowners: {loaded.policy.codeowners} does not exist at {rev[:12]}",
-                location=POLICY_FILE,
-                help="commit the CODEOWNERS file to the protected branch or drop `codeowners:`",
-            )
-        text = _decode(git.BlobReader(root).read(owners.oid), loaded.policy.codeowners)
-        from dataclasses import replace
+    loaded = load_text(decode(data, POLICY_FILE), POLICY_FILE, source=f"{POLICY_FILE}@{rev[:12]}")
+    from traingate.policy.basefiles import with_base_files
 
-        loaded = replace(loaded, codeowners_text=text)
-    for rel in loaded.policy.checks.semgrep.rule_dirs:
-        # Like CODEOWNERS: a directory the policy names must be at the base, or
-        # the policy is wrong (exit 2), not the check (issue #15: one condition,
-        # one exit code). The semgrep check reads the rules themselves.
-        listing = git.run(
-            root, "--literal-pathspecs", "ls-tree", "-r", "--name-only", "-z", rev, "--", rel
-        )
-        if not any(n.endswith((b".yaml", b".yml")) for n in listing.split(b"\0")):
-            raise PolicyError(
-                f"checks.semgrep.rule_dirs: {rel} has no rules (.yaml) at {rev[:12]}",
-                location=POLICY_FILE,
-                help="commit the rule directory to the protected branch or drop it from rule_dirs",
-            )
-    return loaded
+    return with_base_files(loaded, root, rev)
 
 
 def _with_source(loaded: LoadedPolicy, source: str) -> LoadedPolicy:
