@@ -1,14 +1,17 @@
 """The call graph of a tree and which of its functions reach a dangerous sink (issue #16).
 
 semgrep OSS sees one function at a time, so ``load_blob(path)`` in a changed
-line hides a ``pickle.loads`` one call away. Here the facts of every Python
-file of the head tree are linked: names resolve through ``import x as y``,
+line hides a ``pickle.loads`` one call away. Here the facts of the head tree's Python
+files are linked: names resolve through ``import x as y``,
 ``from m import f as g``, relative imports, re-exports in ``__init__.py``,
 ``self.method`` (through repository base classes) and ``Cls(...)`` (its
-``__init__``); then a reverse breadth-first search from each kind of sink
-gives, for every function, the shortest chain to a sink of that kind. The
-search is linear in the graph; chains longer than ``MAX_DEPTH`` are not
-followed, and reaching that depth is reported (the check fails closed).
+``__init__``). ``explore`` links only what the start nodes (what the judged
+calls resolve to) reach, parsing files on demand (issue #17); then a reverse
+breadth-first search from each kind of sink gives each of those functions the
+shortest chain to a sink of that kind, the same chain a whole-tree graph gives
+(every chain from a node lies in its forward closure; ties are broken in the
+whole-tree order). Chains longer than ``MAX_DEPTH`` are not followed, and
+reaching that depth is reported (the check fails closed).
 
 Resolution over-approximates where Python would need the run time (two files
 with the same module name are both candidates), and never guesses the type of
@@ -155,6 +158,38 @@ def display_node(node: str) -> str:
     return f"{mod}.{qual}"
 
 
+def _sink_kind(external: str | None, flags: Flags) -> str | None:
+    """The kind of sink an external call is, if it counts with these arguments."""
+    if external is None:
+        return None
+    sink = SINKS.get(external)
+    if sink is not None and sink.counts(flags):
+        return sink.kind
+    if external in _TORCH_LOADS and _torch_default(flags):
+        return TORCH_DEFAULT
+    return None
+
+
+Call = tuple[str, str, int, int, int, dict[str, Any]]  # caller, ref, line, col, end, flags
+
+
+@dataclass(frozen=True)
+class _FileIndex:
+    """A file's defs (qual -> (position, kind, line)) and its calls by caller
+    (each with its position in the file), so a node expands in its own calls."""
+
+    defs: dict[str, tuple[int, str, int]]
+    calls: dict[str, list[tuple[int, Call]]]
+
+    @classmethod
+    def of(cls, facts: Mapping[str, Any]) -> _FileIndex:
+        defs = {q: (i, str(k), int(ln)) for i, (q, (k, ln)) in enumerate(facts["defs"].items())}
+        calls: dict[str, list[tuple[int, Call]]] = {}
+        for i, call in enumerate(facts["calls"]):
+            calls.setdefault(call[0], []).append((i, call))
+        return cls(defs, calls)
+
+
 @dataclass
 class Hop:
     """One step of a chain: to the next function, or to the sink itself."""
@@ -166,17 +201,36 @@ class Hop:
 
 @dataclass
 class Graph:
-    files: dict[str, dict[str, Any]]  # path -> facts
+    # path -> facts; may be lazy (summary.LazyFacts): a file is parsed when a
+    # resolution or the exploration first looks into it (issue #17).
+    files: Mapping[str, dict[str, Any]]
     by_full: dict[str, str] = field(default_factory=dict)  # full module name -> path
     edges: dict[str, set[str]] = field(default_factory=dict)
     direct: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     hops: dict[str, dict[str, Hop]] = field(default_factory=dict)
     truncated: list[str] = field(default_factory=list)  # nodes at MAX_DEPTH
     edge_line: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The files' paths in the summary's order (the listing, not parsed facts);
+    # None: iterate ``files``.
+    paths: list[str] | None = None
+    _names: dict[str, list[str]] = field(default_factory=dict)  # module name -> paths
+    _rank: dict[str, int] = field(default_factory=dict)
+    _index: dict[str, _FileIndex] = field(default_factory=dict)
+    _order: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # direct's keys
 
     def __post_init__(self) -> None:
-        for path in self.files:
+        for path in self.paths if self.paths is not None else list(self.files):
+            self._rank.setdefault(path, len(self._rank))
             self.by_full.setdefault(module_name(path), path)
+            self._names.setdefault(module_name(path), []).append(path)
+
+    def _module(self, name: str) -> str | None:
+        """The first parseable file of that module name, as ``by_full`` held
+        when it was built from parsed facts (an unparseable twin is passed)."""
+        for path in self._names.get(name, ()):
+            if path in self.files:
+                return path
+        return None
 
     # -- resolution ---------------------------------------------------------
 
@@ -223,7 +277,7 @@ class Graph:
         for root in roots:
             full = [*root, *parts]
             for n in range(len(full), len(root), -1):
-                hit = self.by_full.get(".".join(full[:n]))
+                hit = self._module(".".join(full[:n]))
                 if hit is not None:
                     return hit, full[n:]
         return None
@@ -277,7 +331,7 @@ class Graph:
             if found is not None:
                 return self._in_module(found[0], [*found[1], *attrs[1:]], depth + 1)
             return []
-        sub = self.by_full.get(f"{module_name(path)}.{head}")
+        sub = self._module(f"{module_name(path)}.{head}")
         if sub is not None:
             return self._in_module(sub, attrs[1:], depth + 1)
         return []
@@ -334,49 +388,95 @@ class Graph:
     # -- the graph ----------------------------------------------------------
 
     def build(self) -> None:
+        """The whole graph: every function of every file (parses them all)."""
+        starts: list[str] = []
         for path, facts in self.files.items():
-            for qual, (kind, dline) in facts["defs"].items():
-                node = node_id(path, qual)
-                self.edges.setdefault(node, set())
-                if kind == "class":
-                    self.edges[node].update(self._method(path, qual, "__init__", 0))
-                    self.edges[node].update(self._method(path, qual, "__new__", 0))
-                    if self._unpickler(path, qual, 0) is False:
-                        self.direct.setdefault(node, {}).setdefault(
-                            "pickle", ("pickle.Unpickler (no restricting find_class)", dline)
-                        )
-            for caller, ref, line, _col, _end, flags in facts["calls"]:
-                src = node_id(path, caller)
-                self.edges.setdefault(src, set())
-                if flags.get("imp"):
-                    nodes, external = self.resolve_module(path, ref), None
-                else:
-                    nodes, external = self.resolve(path, ref)
-                for t in nodes:
-                    self.edges[src].add(t)
-                    self.edge_line.setdefault((src, t), line)
-                if external is None:
-                    continue
-                sink = SINKS.get(external)
-                kind = None
-                if sink is not None and sink.counts(flags):
-                    kind = sink.kind
-                elif external in _TORCH_LOADS and _torch_default(flags):
-                    kind = TORCH_DEFAULT
-                if kind is not None:
-                    self.direct.setdefault(src, {}).setdefault(kind, (external, line))
+            starts += [node_id(path, q) for q in facts["defs"]]
+            starts += [node_id(path, c[0]) for c in facts["calls"]]
+        self.explore(starts)
+
+    def explore(self, starts: Iterable[str]) -> None:
+        """Link what ``starts`` reach (forward, parsing files on demand), then
+        find their chains to sinks. Exact: a chain from a start node lies in
+        its forward closure, and each node there carries all its out-edges."""
+        stack = list(starts)
+        while stack:
+            node = stack.pop()
+            if node in self.edges:
+                continue
+            self._expand(node)
+            stack += self.edges[node]
         self._reach()
+
+    def _file(self, path: str) -> _FileIndex | None:
+        got = self._index.get(path)
+        if got is None:
+            facts = self.files.get(path)
+            if facts is None:
+                return None
+            got = self._index[path] = _FileIndex.of(facts)
+        return got
+
+    def _expand(self, node: str) -> None:
+        """The edges and direct sinks ``build`` gave ``node`` before issue #17."""
+        self.edges[node] = set()
+        path, qual = split_node(node)
+        index = self._file(path)
+        if index is None:
+            return
+        rank = self._rank.get(path, len(self._rank))
+        defined = index.defs.get(qual)
+        if defined is not None and defined[1] == "class":
+            self.edges[node].update(self._method(path, qual, "__init__", 0))
+            self.edges[node].update(self._method(path, qual, "__new__", 0))
+            if self._unpickler(path, qual, 0) is False:
+                self._direct(
+                    node, "pickle", "pickle.Unpickler (no restricting find_class)", defined[2]
+                )
+                self._order.setdefault(node, (rank, 0, defined[0]))
+        for i, (_caller, ref, line, _col, _end, flags) in index.calls.get(qual, ()):
+            if flags.get("imp"):
+                nodes, external = self.resolve_module(path, ref), None
+            else:
+                nodes, external = self.resolve(path, ref)
+            for t in nodes:
+                self.edges[node].add(t)
+                self.edge_line.setdefault((node, t), line)
+            kind = _sink_kind(external, flags)
+            if kind is not None:
+                self._direct(node, kind, str(external), line)
+                self._order.setdefault(node, (rank, 1, i))
+
+    def _direct(self, node: str, kind: str, sink: str, line: int) -> None:
+        self.direct.setdefault(node, {}).setdefault(kind, (sink, line))
+
+    def _edge_order(self, node: str) -> tuple[int, int, int]:
+        """Where ``build`` used to list ``node``: file order, then its defs in
+        order, then other callers by first call. Ties between equally short
+        chains are broken as before, so messages are unchanged."""
+        path, qual = split_node(node)
+        index = self._index.get(path)
+        rank = self._rank.get(path, len(self._rank))
+        if index is None:
+            return (rank, 2, 0)
+        defined = index.defs.get(qual)
+        if defined is not None:
+            return (rank, 0, defined[0])
+        first = index.calls.get(qual)
+        return (rank, 1, first[0][0] if first else 0)
 
     def _reach(self) -> None:
         reverse: dict[str, list[tuple[str, int]]] = {}
-        for src, targets in self.edges.items():
-            for t in sorted(targets):
+        for src in sorted(self.edges, key=self._edge_order):
+            for t in sorted(self.edges[src]):
                 line = self.edge_line.get((src, t)) or self._def_line(src)
                 reverse.setdefault(t, []).append((src, line))
         kinds = {k for d in self.direct.values() for k in d}
+        seeds = sorted(self.direct, key=lambda n: self._order.get(n, (0, 0, 0)))
         for kind in sorted(kinds):
             queue: deque[tuple[str, int]] = deque()
-            for node, d in self.direct.items():
+            for node in seeds:
+                d = self.direct[node]
                 if kind in d:
                     sink, line = d[kind]
                     self.hops.setdefault(node, {})[kind] = Hop(None, sink, line)

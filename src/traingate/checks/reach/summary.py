@@ -10,12 +10,13 @@ Caps: at most ``MAX_FILES`` Python files, ``MAX_TOTAL_BYTES`` in all and
 reports it as ``reach-incomplete`` (fail closed: a call into a skipped file
 is a call the summary cannot judge).
 
-Cache: the hook runs on every commit, and parsing a large tree costs seconds.
-Facts depend only on a blob's bytes, so one JSON per tree key (a digest of the
-tree's Python paths and blob ids: the same for the same tree whatever mode
-produced it) holds the facts of its blobs. A tree not seen before borrows the
-facts of the base tree's entry, or of the last tree this repository wrote, and
-parses only the blobs neither has.
+Lazy (issue #17): the caps are decided from the tree listing alone; a file
+is parsed only when the reach exploration (graph.py) or a caller asks for it,
+so a change's cost tracks what its added calls reach, not the tree's size.
+
+Cache: facts depend only on a blob's bytes, so one small JSON per blob id
+(``_Cache``) serves every tree, mode and commit: a warm re-check parses
+nothing, and a new commit parses only the new blobs its exploration visits.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import gc
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,16 +62,6 @@ class Tree:
 
     py: dict[str, Entry] = field(default_factory=dict)
     other: dict[str, Entry] = field(default_factory=dict)  # every other blob
-
-
-@dataclass
-class Summary:
-    facts: dict[str, dict[str, Any]]  # path -> facts (parseable files only)
-    unparsed: dict[str, str]  # path -> why ast refused it
-    skipped: dict[str, str]  # path -> the cap that left it out
-    tree: Tree
-    key: str
-    from_cache: bool
 
 
 def _ls_tree(root: Path, rev: str) -> Tree:
@@ -108,17 +101,6 @@ def head_tree(change: Change) -> Tree:
     return tree
 
 
-def base_tree(change: Change) -> Tree | None:
-    """The tree the change starts from (only to find a cache entry to borrow from)."""
-    base = change.merge_base or change.base
-    if not base or change.mode == "scan":
-        return None
-    try:
-        return _ls_tree(change.root, base)
-    except Exception:  # a cache hint only: never a reason to fail
-        return None
-
-
 def tree_key(py: dict[str, Entry]) -> str:
     # The caps shape what a summary holds (what it skipped): part of the key.
     h = hashlib.sha256(f"{_SALT}:{MAX_FILES}:{MAX_TOTAL_BYTES}:{MAX_FILE_BYTES}".encode())
@@ -127,61 +109,91 @@ def tree_key(py: dict[str, Entry]) -> str:
     return h.hexdigest()
 
 
+class LazyFacts(Mapping[str, dict[str, Any]]):
+    """path -> facts, each file parsed (or read from the cache) on first use.
+
+    A path the caps left out, or whose blob ``ast`` refuses, is absent; the
+    refusal is recorded in ``unparsed`` when the file is first asked for.
+    Iterating parses every file: only ``scan``-sized uses should iterate.
+    """
+
+    def __init__(self, entries: dict[str, str], blobs: _Blobs, unparsed: dict[str, str]) -> None:
+        self._entries = entries  # path -> blob id, the files the caps admit
+        self.blobs = blobs
+        self._unparsed = unparsed
+        self._loaded: dict[str, dict[str, Any] | None] = {}
+
+    def add(self, path: str, facts: dict[str, Any]) -> None:
+        """Facts that do not come from a blob of the tree (a notebook's cells)."""
+        self._loaded[path] = facts
+
+    def _load(self, path: str) -> dict[str, Any] | None:
+        if path in self._loaded:
+            return self._loaded[path]
+        oid = self._entries.get(path)
+        got = None
+        if oid is not None:
+            facts = self.blobs.facts(oid, path)
+            if "error" in facts:
+                self._unparsed[path] = str(facts["error"])
+            else:
+                got = facts
+        self._loaded[path] = got
+        return got
+
+    def __getitem__(self, path: str) -> dict[str, Any]:
+        got = self._load(path)
+        if got is None:
+            raise KeyError(path)
+        return got
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self._load(path) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        extra = [p for p in self._loaded if p not in self._entries]
+        return (p for p in [*self._entries, *extra] if self._load(p) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@dataclass
+class Summary:
+    facts: LazyFacts  # path -> facts (parseable files only), parsed on demand
+    unparsed: dict[str, str]  # path -> why ast refused it (filled as files are parsed)
+    skipped: dict[str, str]  # path -> the cap that left it out
+    tree: Tree
+    key: str
+    from_cache: bool  # kept for callers; facts now come from the blob cache one by one
+    paths: list[str] = field(default_factory=list)  # the admitted files, sorted
+
+
 def summarize(change: Change, cache_dir: Path | None) -> Summary:
+    """Decide the caps from the listing; parse nothing yet (issue #17)."""
     tree = head_tree(change)
-    key = tree_key(tree.py)
-    cache = _Cache(cache_dir, change.root) if cache_dir is not None else None
-    hit = cache.load(key) if cache else None
-    if hit is not None:
-        return Summary(hit["facts"], hit["unparsed"], hit["skipped"], tree, key, True)
-    known: dict[str, dict[str, Any]] = {}  # oid -> facts (or {"error": ...}), borrowed
-    if cache is not None:
-        base = base_tree(change)
-        for donor in (tree_key(base.py) if base else None, cache.last()):
-            got = cache.load_raw(donor) if donor else None
-            if got:
-                known = got
-                break
-    facts: dict[str, dict[str, Any]] = {}
+    blobs = _Blobs(change, _Cache(cache_dir) if cache_dir is not None else None)
     unparsed: dict[str, str] = {}
     skipped: dict[str, str] = {}
-    by_oid: dict[str, dict[str, Any]] = {}
-    # ast.parse makes millions of short-lived, acyclic objects: the cyclic
-    # collector only slows it (by ~30% on a 28 MB tree); the trees are freed
-    # by reference counting as each file's facts are taken.
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        _read_all(change, tree, known, by_oid, facts, unparsed, skipped)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    if cache is not None:
-        cache.store(key, by_oid, skipped, tree)
-    return Summary(facts, unparsed, skipped, tree, key, False)
+    entries = _admit(tree, blobs, unparsed, skipped)
+    facts = LazyFacts(entries, blobs, unparsed)
+    _LAST[:] = [blobs]
+    return Summary(facts, unparsed, skipped, tree, tree_key(tree.py), False, list(entries))
 
 
-def _read_all(
-    change: Change,
-    tree: Tree,
-    known: dict[str, dict[str, Any]],
-    by_oid: dict[str, dict[str, Any]],
-    facts: dict[str, dict[str, Any]],
-    unparsed: dict[str, str],
-    skipped: dict[str, str],
-) -> None:
+def _admit(
+    tree: Tree, blobs: _Blobs, unparsed: dict[str, str], skipped: dict[str, str]
+) -> dict[str, str]:
+    """The caps, in sorted path order, from the listing's sizes alone (a blob
+    laid over from the change has none: the cache or the blob tells it)."""
+    entries: dict[str, str] = {}
     total = 0
     for n, path in enumerate(sorted(tree.py)):
         entry = tree.py[path]
         if n >= MAX_FILES:
             skipped[path] = f"more than {MAX_FILES} Python files in the tree"
             continue
-        got = known.get(entry.oid)
-        size = entry.size if entry.size is not None else (got or {}).get("size")
-        data: bytes | None = None
-        if size is None:
-            data = change.read(entry.oid) or b""
-            size = len(data)
+        size = entry.size if entry.size is not None else blobs.size(entry.oid)
         if size > MAX_FILE_BYTES:
             # One huge file (generated tables, vendored data) is not summarised;
             # if the change adds it, the semgrep check's max_file_bytes blocks it.
@@ -191,16 +203,53 @@ def _read_all(
             skipped[path] = f"the tree's Python files exceed {MAX_TOTAL_BYTES} bytes"
             continue
         total += size
+        entries[path] = entry.oid
+    return entries
+
+
+class _Blobs:
+    """Facts by blob id: this process's memory, then the cache, then ``ast``."""
+
+    def __init__(self, change: Change, cache: _Cache | None) -> None:
+        self.change = change
+        self.cache = cache
+        self.mem: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, bytes] = {}  # read for their size, not parsed yet
+
+    def size(self, oid: str) -> int:
+        got = self.mem.get(oid) or (self.cache.load(oid) if self.cache else None)
+        if got is not None and isinstance(got.get("size"), int):
+            self.mem[oid] = got
+            return int(got["size"])
+        data = self.change.read(oid) or b""
+        self.pending[oid] = data
+        return len(data)
+
+    def facts_if_small(self, oid: str, path: str) -> dict[str, Any] | None:
+        """As ``facts``, or None for a blob over ``MAX_FILE_BYTES`` or missing."""
+        got = self.mem.get(oid) or (self.cache.load(oid) if self.cache else None)
         if got is None:
+            data = self.change.read(oid)
+            if data is None or len(data) > MAX_FILE_BYTES:
+                return None
+            self.pending[oid] = data
+        elif int(got["size"]) > MAX_FILE_BYTES:
+            return None
+        return self.facts(oid, path)
+
+    def facts(self, oid: str, path: str) -> dict[str, Any]:
+        got = self.mem.get(oid)
+        if got is None and self.cache is not None:
+            got = self.cache.load(oid)
+        if got is None:
+            data = self.pending.pop(oid, None)
             if data is None:
-                data = change.read(entry.oid) or b""
-            got = _parse(data, path)
-        got = {**got, "size": size}
-        by_oid[entry.oid] = got
-        if "error" in got:
-            unparsed[path] = str(got["error"])
-        else:
-            facts[path] = got
+                data = self.change.read(oid) or b""
+            got = {**_parse(data, path), "size": len(data)}
+            if self.cache is not None:
+                self.cache.store(oid, got)
+        self.mem[oid] = got
+        return got
 
 
 def _parse(data: bytes, path: str) -> dict[str, Any]:
@@ -209,18 +258,44 @@ def _parse(data: bytes, path: str) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return {"error": f"not UTF-8 ({exc.reason} at byte {exc.start})"}
+    # ast.parse makes millions of short-lived, acyclic objects: the cyclic
+    # collector only slows it (by ~30% on a 28 MB tree); the trees are freed
+    # by reference counting as each file's facts are taken.
+    gc_was_on = gc.isenabled()
+    gc.disable()
     try:
         return factsmod.extract(text, path)
     except SyntaxError as exc:
         return {"error": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
     except (ValueError, RecursionError, MemoryError) as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if gc_was_on:
+            gc.enable()
 
 
-def parse_blob(change: Change, oid: str | None, path: str) -> dict[str, Any] | None:
-    """Facts of one blob outside the summary (the base side of a changed file)."""
+# The blob store of the last summary, so that a pass given only the change
+# (the base side of a changed file) shares its memory and disk cache and a
+# warm re-check parses nothing (issue #17). One slot: the memory it holds is
+# one summary's, until the next one.
+_LAST: list[_Blobs] = []
+
+
+def _store_of(change: Change) -> _Blobs | None:
+    return next((b for b in _LAST if b.change is change), None)
+
+
+def parse_blob(
+    change: Change, oid: str | None, path: str, summary: Summary | None = None
+) -> dict[str, Any] | None:
+    """Facts of one blob outside the summary (the base side of a changed file),
+    through the blob cache of ``summary`` (or of the change's last summary)."""
     if oid is None:
         return None
+    blobs = summary.facts.blobs if summary is not None else _store_of(change)
+    if blobs is not None:
+        got = blobs.facts_if_small(oid, path)
+        return None if got is None or "error" in got else got
     data = change.read(oid)
     if data is None or len(data) > MAX_FILE_BYTES:
         return None
@@ -228,75 +303,82 @@ def parse_blob(change: Change, oid: str | None, path: str) -> dict[str, Any] | N
     return None if "error" in got else got
 
 
+_FACT_KEYS = frozenset({"defs", "classes", "aliases", "calls"})
+
+
 class _Cache:
-    """``<cache_dir>/reach/<salt>/<tree key>.json``; a corrupt, foreign or
-    unreadable entry is a miss, and a cache that cannot be written only costs
-    speed (as the semgrep check's cache)."""
+    """One JSON per blob: ``<cache_dir>/reach/<salt>/<oid[:2]>/<oid>.json``.
 
-    KEEP = 8
+    Facts depend only on a blob's bytes, so an entry serves every tree, mode
+    and repository that holds the blob, and a warm re-check reads only the
+    files its exploration visits. A corrupt, foreign or unreadable entry is a
+    miss; a cache that cannot be written only costs speed (as the semgrep
+    check's cache). Bound: when a run first writes an entry, at most once every
+    ``PRUNE_EVERY`` seconds, the oldest entries (by write time) go until
+    ``KEEP`` remain, so the directory holds at most ``KEEP`` entries plus what
+    the runs of one ``PRUNE_EVERY`` period wrote.
+    """
 
-    def __init__(self, root: Path, repo: Path) -> None:
+    KEEP = 50_000
+    PRUNE_EVERY = 3600.0
+
+    def __init__(self, root: Path) -> None:
         self.dir = root / "reach" / _SALT
-        self.pointer = self.dir / ("last-" + hashlib.sha256(str(repo).encode()).hexdigest()[:16])
+        self.wrote = False
 
-    def _path(self, key: str) -> Path:
-        return self.dir / f"{key}.json"
+    def _path(self, oid: str) -> Path:
+        return self.dir / oid[:2] / f"{oid}.json"
 
-    def load_raw(self, key: str) -> dict[str, dict[str, Any]] | None:
-        try:
-            doc = json.loads(self._path(key).read_text(encoding="utf-8"))
-            if doc.get("key") != key or not isinstance(doc.get("blobs"), dict):
-                return None
-            return dict(doc["blobs"])
-        except (OSError, ValueError, TypeError, AttributeError):
+    def load(self, oid: str) -> dict[str, Any] | None:
+        if not _OID_RE.fullmatch(oid):
             return None
-
-    def load(self, key: str) -> dict[str, Any] | None:
         try:
-            doc = json.loads(self._path(key).read_text(encoding="utf-8"))
-            if doc.get("key") != key:
+            doc = json.loads(self._path(oid).read_text(encoding="utf-8"))
+            facts = doc["facts"]
+            if doc.get("oid") != oid or not isinstance(facts, dict):
                 return None
-            blobs: dict[str, dict[str, Any]] = doc["blobs"]
-            facts = {p: blobs[o] for p, o in doc["files"].items() if "error" not in blobs[o]}
-            unparsed = {
-                p: str(blobs[o]["error"]) for p, o in doc["files"].items() if "error" in blobs[o]
-            }
-            for got in facts.values():
-                if not {"defs", "classes", "aliases", "calls"} <= got.keys():
-                    return None
-            return {"facts": facts, "unparsed": unparsed, "skipped": dict(doc["skipped"])}
+            if not isinstance(facts.get("size"), int):
+                return None
+            if "error" in facts:
+                return facts if isinstance(facts["error"], str) else None
+            return facts if facts.keys() >= _FACT_KEYS else None
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
 
-    def last(self) -> str | None:
+    def store(self, oid: str, facts: dict[str, Any]) -> None:
+        if not _OID_RE.fullmatch(oid):
+            return
+        if not self.wrote:
+            self.prune()
+        path = self._path(oid)
         try:
-            return self.pointer.read_text(encoding="utf-8").strip() or None
-        except OSError:
-            return None
-
-    def store(
-        self,
-        key: str,
-        blobs: dict[str, dict[str, Any]],
-        skipped: dict[str, str],
-        tree: Tree,
-    ) -> None:
-        files = {p: tree.py[p].oid for p in sorted(tree.py) if tree.py[p].oid in blobs}
-        doc = {"key": key, "files": files, "blobs": blobs, "skipped": skipped}
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self._path(key), json.dumps(doc, separators=(",", ":")))
-            _atomic_write(self.pointer, key)
-            self._prune()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, json.dumps({"oid": oid, "facts": facts}, separators=(",", ":")))
+            self.wrote = True
         except OSError:
             pass
 
-    def _prune(self) -> None:
-        """Keep the newest KEEP trees: one entry per tree would otherwise grow
-        by the tree's facts (~10 MB for 2,000 files) on every commit."""
-        entries = sorted(self.dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[self.KEEP :]:
-            old.unlink(missing_ok=True)
+    def prune(self) -> None:
+        stamp = self.dir / "pruned"
+        try:
+            if stamp.exists() and time.time() - stamp.stat().st_mtime < self.PRUNE_EVERY:
+                return
+            stamp.touch()
+            for old in self.dir.glob("*.json"):  # the per-tree entries of 0.2
+                old.unlink(missing_ok=True)
+            for old in self.dir.glob("last-*"):
+                old.unlink(missing_ok=True)
+            entries = [(p.stat().st_mtime, p) for p in self.dir.glob("??/*.json")]
+            if len(entries) <= self.KEEP:
+                return
+            entries.sort()
+            for _mtime, old in entries[: len(entries) - self.KEEP]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+_OID_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def _atomic_write(path: Path, text: str) -> None:
