@@ -66,6 +66,38 @@ RULES = declare(
             since="0.2.0",
         ),
         Rule(
+            "reach-socket-egress",
+            Severity.ERROR,
+            "an added call gets a socket from a repository helper (socket.socket, "
+            "create_connection, wrap_socket, through any number of helpers) and connects or "
+            "sends on it: a raw connection split so that no one file shows both",
+            help="send through the project's reviewed client, or get network-egress approval; "
+            "a helper's socket used only to bind/listen is not reported",
+            category="network-egress",
+            since="0.2.0",
+        ),
+        Rule(
+            "reach-framework-patch",
+            Severity.ERROR,
+            "an added assignment, setattr or delattr on an attribute of a torch / transformers "
+            "/ accelerate / deepspeed / lightning / numpy / random module reached through the "
+            "repository's re-exports",
+            help="subclass or wrap explicitly instead of patching the framework; get security "
+            "approval for a deliberate patch",
+            category="framework-tampering",
+            since="0.2.0",
+        ),
+        Rule(
+            "reach-git-hook-path",
+            Severity.ERROR,
+            'an added call passes a literal "hooks" to a repository helper that joins ".git" '
+            "with its parameters: a git hook being planted",
+            help="training code has no business writing .git/hooks; remove it, or install hooks "
+            "with a reviewed tool (pre-commit)",
+            category="persistence-antiforensics",
+            since="0.2.0",
+        ),
+        Rule(
             "reach-incomplete",
             Severity.ERROR,
             "the call-graph summary left Python files out (a file, byte or depth limit)",
@@ -101,8 +133,8 @@ _MAX_LISTED = 5
 
 
 def run(ctx: Context) -> list[Finding]:
+    from traingate.checks.reach import returns, torchreq
     from traingate.checks.reach import summary as summ
-    from traingate.checks.reach import torchreq
     from traingate.checks.reach.graph import Graph
 
     files = [
@@ -162,6 +194,7 @@ def run(ctx: Context) -> list[Finding]:
     shown: set[tuple[str, str, str, int]] | None = set() if ctx.scan_all else None
     for path, calls in judged.items():
         out += _calls(path, calls, graph, treq, enabled, shown)
+    out += returns.findings(ctx, files, graph, RULES.finding)  # what helpers return, names are
     return out
 
 

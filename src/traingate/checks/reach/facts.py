@@ -1,5 +1,8 @@
 """What one Python file says about calls, read with ``ast`` and never run (issue #16).
 
+(Over 600 lines: one extractor walks each file once for every kind of fact;
+split, each would walk the tree again on a cold cache.)
+
 The facts of a file depend on its bytes alone (relative imports are kept as
 ``level`` + name and resolved against the file's path later), so they are
 cached by blob id and shared by every tree that holds the blob.
@@ -16,7 +19,20 @@ Facts, as plain JSON:
   (``import x as y``, ``from m import f as g``, ``load = pickle.loads``),
   ``name -> ref``; a re-export is followed through them;
 - ``calls``: ``[caller, ref, line, column, end_line, flags]`` for every call
-  and every import statement (an import runs the imported module's body).
+  and every import statement (an import runs the imported module's body);
+  ``flags["rm"]`` lists the socket methods (connect, send, ...) the caller
+  invokes on the call's result, ``flags["hk"]`` marks a literal ``"hooks"``
+  (or ``"hooks/<name>"``) argument;
+- ``returns``: ``qualname -> [[ref, line], ...]``, the calls whose result a
+  function returns (directly, through a local, or wrapped by ``wrap_socket``);
+- ``git_paths``: ``qualname -> line`` for a function whose return value joins
+  a literal ``.git`` with its parameters;
+- ``writes``: ``[scope, object ref, attribute or None, line, column, end_line,
+  flags]`` for attribute assignments, ``setattr`` and ``delattr`` on a name
+  bound through an import (``flags["restore"]``: puts back a saved original).
+
+``rm``, ``hk``, ``returns``, ``git_paths`` and ``writes`` are read by
+``returns.py`` (version 2; additive).
 
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
@@ -32,7 +48,7 @@ from typing import Any
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 1
+VERSION = 2
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -170,6 +186,83 @@ def _taint(params: set[str], own: list[ast.AST]) -> set[str]:
     return tainted
 
 
+# Methods that send through a socket the caller got from a helper (``rm``).
+_SOCKET_METHODS = frozenset(
+    {"connect", "connect_ex", "send", "sendall", "sendto", "sendmsg", "sendfile"}
+)
+_MAX_RETURNS = 8  # returned calls recorded per function
+
+
+def _key(node: ast.expr | None) -> str | None:
+    """A bindable place as text: ``s`` or ``self.sock``."""
+    chain = _dotted(node) if node is not None else None
+    return ".".join(chain) if chain else None
+
+
+def _bindings(own: list[ast.AST]) -> dict[str, list[ast.expr]]:
+    """name -> every value bound to it in this scope (flow-insensitive)."""
+    out: dict[str, list[ast.expr]] = {}
+    for node in own:
+        pairs: list[tuple[ast.expr | None, ast.expr | None]] = []
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, ast.withitem):
+            pairs = [(node.optional_vars, node.context_expr)]
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.AugAssign)):
+            pairs = [(node.target, None)]  # re-bound to something else
+        for target, value in pairs:
+            k = _key(target)
+            if k is not None:
+                out.setdefault(k, []).append(value if value is not None else ast.Constant(None))
+    return out
+
+
+def _result_methods(own: list[ast.AST], binds: dict[str, list[ast.expr]]) -> dict[int, set[str]]:
+    """id(call) -> socket methods called on its result in this scope."""
+    on: dict[str, set[str]] = {}
+    direct: dict[int, set[str]] = {}
+    for node in own:
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _SOCKET_METHODS
+        ):
+            continue
+        recv = node.func.value
+        if isinstance(recv, ast.Call):
+            direct.setdefault(id(recv), set()).add(node.func.attr)
+        else:
+            k = _key(recv)
+            if k is not None:
+                on.setdefault(k, set()).add(node.func.attr)
+    for k, methods in on.items():
+        for value in binds.get(k, ()):
+            if isinstance(value, ast.Call):
+                direct.setdefault(id(value), set()).update(methods)
+    return direct
+
+
+def _is_hooks(node: ast.expr) -> bool:
+    if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+        return False
+    parts = [p for p in node.value.replace("\\", "/").split("/") if p not in ("", ".")]
+    return bool(parts) and parts[0] == "hooks"
+
+
+def _git_constant(expr: ast.expr) -> int | None:
+    """The line of a literal path component ``.git`` inside ``expr``."""
+    for n in ast.walk(expr):
+        if (
+            isinstance(n, ast.Constant)
+            and isinstance(n.value, str)
+            and ".git" in n.value.replace("\\", "/").split("/")
+        ):
+            return n.lineno
+    return None
+
+
 class _Scope:
     """A function (or the module body) being read: its local names and imports."""
 
@@ -188,6 +281,9 @@ class _Scope:
         self.imports: dict[str, str] = {}  # function-level imports: name -> ref
         self._tainted: set[str] | None = None
         self.own: list[ast.AST] = []
+        self._binds: dict[str, list[ast.expr]] | None = None
+        self._result_methods: dict[int, set[str]] | None = None
+        self.hook_names: set[str] = set()  # locals bound to a literal "hooks"
 
     @property
     def tainted(self) -> set[str]:
@@ -198,6 +294,29 @@ class _Scope:
             self._tainted = _taint(self.params, self.own)
         return self._tainted
 
+    # Computed when first needed (most scopes return, patch and send nothing):
+    # each walks the scope's nodes once more.
+    @property
+    def binds(self) -> dict[str, list[ast.expr]]:
+        if self._binds is None:
+            self._binds = _bindings(self.own)
+        return self._binds
+
+    @property
+    def result_methods(self) -> dict[int, set[str]]:
+        if self._result_methods is None:
+            self._result_methods = _result_methods(self.own, self.binds) if self.sends else {}
+        return self._result_methods
+
+    @property
+    def sends(self) -> bool:
+        return any(
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr in _SOCKET_METHODS
+            for n in self.own
+        )
+
 
 class _Extractor:
     def __init__(self, tree: ast.Module) -> None:
@@ -205,7 +324,11 @@ class _Extractor:
         self.classes: dict[str, list[Any]] = {}
         self.aliases: dict[str, str] = {}
         self.calls: list[list[Any]] = []
+        self.returns: dict[str, list[list[Any]]] = {}
+        self.git_paths: dict[str, int] = {}
+        self.writes: list[list[Any]] = []
         self.module_names: set[str] = set()  # every name bound at module level
+        self.consts: dict[str, ast.Constant] = {}  # module-level name = literal
         self._collect_module_names(tree)
         module = _Scope("<module>", set(), None, None)
         body = [s for s in tree.body if not _is_main_guard(s)]
@@ -222,6 +345,9 @@ class _Extractor:
             "classes": self.classes,
             "aliases": self.aliases,
             "calls": self.calls,
+            "returns": self.returns,
+            "git_paths": self.git_paths,
+            "writes": self.writes,
         }
 
     # -- module level -------------------------------------------------------
@@ -236,6 +362,9 @@ class _Extractor:
             elif isinstance(node, ast.Assign):
                 for t in node.targets:
                     self.module_names |= _names(t)
+                    # `HOOKS = "hooks"`: a literal argument passed by name
+                    if isinstance(t, ast.Name) and isinstance(node.value, ast.Constant):
+                        self.consts[t.id] = node.value
 
     def _module_aliases(self, body: list[ast.stmt]) -> None:
         for node in body:
@@ -300,6 +429,10 @@ class _Extractor:
         for node in own:
             if isinstance(node, ast.Call):
                 self._call(scope, node)
+            elif isinstance(node, (ast.Assign, ast.AugAssign)):
+                self._assign(scope, node)
+            elif isinstance(node, ast.Return) and node.value is not None:
+                self._return(scope, node.value)
             elif isinstance(node, ast.Import):
                 for a in node.names:
                     self._record(scope, f"I:0:{a.name}", node, {"imp": 1})
@@ -442,8 +575,20 @@ class _Extractor:
                 dyn = [*node.args[0].args[:1], *node.args[1:2]]
                 if not all(_is_const(a) for a in dyn):
                     self._record(scope, "B:dynattr", node, {})
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id in ("setattr", "delattr")
+            and node.func.id not in self.module_names
+            and node.args
+        ):
+            self._setattr(scope, node)
         if ref is None:
             return
+        rm = scope.result_methods.get(id(node))
+        if rm:
+            flags["rm"] = sorted(rm)
+        if any(self._hooks(scope, a) for a in [*node.args, *(k.value for k in node.keywords)]):
+            flags["hk"] = 1
         kw = {k.arg for k in node.keywords}
         if None in kw:
             flags["star"] = 1  # **kwargs: any keyword may be in there
@@ -473,6 +618,153 @@ class _Extractor:
         ):
             flags["ac"] = 1
         self._record(scope, ref, node, flags)
+
+    # -- what functions return, what assignments patch (returns.py) ---------
+
+    def _return(self, scope: _Scope, value: ast.expr) -> None:
+        if scope.qualname in ("<module>", "<main>"):
+            return
+        got = self.returns.setdefault(scope.qualname, [])
+        for ref, line in self._returned(scope, value, 0):
+            if len(got) < _MAX_RETURNS and [ref, line] not in got:
+                got.append([ref, line])
+        if not got:
+            del self.returns[scope.qualname]
+        if scope.qualname not in self.git_paths:
+            git = self._git_join(scope, value, 0)
+            if git is not None:
+                self.git_paths[scope.qualname] = git
+
+    def _returned(self, scope: _Scope, value: ast.expr, depth: int) -> list[tuple[str, int]]:
+        """Refs of the calls whose result ``value`` is: a call, a local bound
+        to one, or ``wrap_socket`` of either (the wrapped socket is returned)."""
+        if depth > 3:
+            return []
+        if isinstance(value, ast.Call):
+            if isinstance(value.func, ast.Attribute) and value.func.attr == "wrap_socket":
+                inner = value.args[0] if value.args else None
+                return self._returned(scope, inner, depth + 1) if inner is not None else []
+            ref = self._ref(scope, value.func)
+            return [(ref, value.lineno)] if ref is not None else []
+        k = _key(value)
+        if k is None or "." in k:
+            return []
+        out: list[tuple[str, int]] = []
+        for bound in scope.binds.get(k, ()):
+            out += self._returned(scope, bound, depth + 1)
+        return out
+
+    def _git_join(self, scope: _Scope, value: ast.expr, depth: int) -> int | None:
+        """Where ``value`` joins a literal ``.git`` with the parameters."""
+        if isinstance(value, ast.Name) and depth < 3:
+            for bound in scope.binds.get(value.id, ()):
+                got = self._git_join(scope, bound, depth + 1)
+                if got is not None:
+                    return got
+            return None
+        if not isinstance(value, (ast.Call, ast.BinOp, ast.JoinedStr)):
+            return None
+        line = _git_constant(value)
+        if line is None or not _names(value) & scope.tainted:
+            return None
+        return line
+
+    def _assign(self, scope: _Scope, node: ast.Assign | ast.AugAssign) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if isinstance(node, ast.Assign) and _is_hooks(node.value):
+            scope.hook_names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        for t in targets:
+            if isinstance(t, ast.Subscript):
+                self._dict_write(scope, t, node)
+                continue
+            if not isinstance(t, ast.Attribute):
+                continue
+            ref = self._obj_ref(scope, t.value)
+            if ref is None:
+                continue
+            flags: dict[str, Any] = {}
+            if isinstance(node, ast.Assign) and self._restores(scope, t, node.value):
+                flags["restore"] = 1
+            self._write(scope, ref, t.attr, node, flags)
+
+    def _dict_write(self, scope: _Scope, t: ast.Subscript, node: ast.stmt) -> None:
+        """``obj.__dict__[name] = v`` and ``vars(obj)[name] = v``: the same patch."""
+        holder = t.value
+        obj: ast.expr | None = None
+        if isinstance(holder, ast.Attribute) and holder.attr == "__dict__":
+            obj = holder.value
+        elif (
+            isinstance(holder, ast.Call)
+            and isinstance(holder.func, ast.Name)
+            and holder.func.id == "vars"
+            and len(holder.args) == 1
+        ):
+            obj = holder.args[0]
+        ref = self._obj_ref(scope, obj) if obj is not None else None
+        if ref is None:
+            return
+        key = t.slice
+        attr = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+        self._write(scope, ref, attr, node, {"set": 1})
+
+    def _restores(self, scope: _Scope, target: ast.Attribute, value: ast.expr) -> bool:
+        """``obj.attr = orig`` where ``orig = obj.attr`` is the one binding of
+        ``orig`` in this scope: the original put back."""
+        if not isinstance(value, ast.Name):
+            return False
+        bound = scope.binds.get(value.id, [])
+        return (
+            len(bound) == 1
+            and isinstance(bound[0], ast.Attribute)
+            and _key(bound[0]) is not None
+            and _key(bound[0]) == _key(target)
+        )
+
+    def _hooks(self, scope: _Scope, node: ast.expr) -> bool:
+        """A literal "hooks", or a name bound to one (here, before, or at module level)."""
+        if not isinstance(node, ast.Name):
+            return _is_hooks(node)
+        if node.id in scope.params:
+            return False
+        if node.id in scope.hook_names:
+            return True
+        const = self.consts.get(node.id)
+        return const is not None and _is_hooks(const)
+
+    def _obj_ref(self, scope: _Scope, obj: ast.expr) -> str | None:
+        """The import ref of a written object, also through a local bound once
+        to an imported name (``F = compat.functional`` in the function)."""
+        ref = self._ref(scope, obj)
+        chain = _dotted(obj)
+        if ref is None and chain is not None and scope.qualname not in ("<module>", "<main>"):
+            bound = scope.binds.get(chain[0], [])
+            if len(bound) == 1 and _dotted(bound[0]) is not None:
+                inner = self._ref(scope, bound[0])
+                ref = ".".join([inner, *chain[1:]]) if inner is not None else None
+        return ref if ref is not None and ref.startswith("I:") else None
+
+    def _setattr(self, scope: _Scope, node: ast.Call) -> None:
+        ref = self._obj_ref(scope, node.args[0])
+        if ref is None:
+            return
+        name = node.args[1] if len(node.args) > 1 else None
+        attr = (
+            name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
+        )
+        flags: dict[str, Any] = (
+            {"del": 1}
+            if isinstance(node.func, ast.Name) and (node.func.id == "delattr")
+            else {"set": 1}
+        )
+        self._write(scope, ref, attr, node, flags)
+
+    def _write(
+        self, scope: _Scope, ref: str, attr: str | None, node: ast.AST, flags: dict[str, Any]
+    ) -> None:
+        line = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0) + 1
+        end = getattr(node, "end_lineno", None) or line
+        self.writes.append([scope.qualname, ref, attr, line, col, end, flags])
 
     def _record(self, scope: _Scope, ref: str, node: ast.AST, flags: dict[str, Any]) -> None:
         line = getattr(node, "lineno", 1)
