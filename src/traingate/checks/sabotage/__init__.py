@@ -147,11 +147,20 @@ def run(ctx: Context) -> list[Finding]:
             if got is None:
                 continue  # the semgrep check reports an unreadable notebook
             text, line_map = got
+        added = set(f.added_lines)
+        # The source lines the change added (a notebook's map back to its cells);
+        # None: scan, every unit is walked.
+        cut: set[int] | None = None
+        if not ctx.scan_all:
+            if line_map is None:
+                cut = added
+            else:  # every source line _raw maps to an added cell line (splitlines: a superset)
+                n = len(text.splitlines()) + 1
+                cut = {i for i in range(1, n + 1) if _raw(i, line_map) in added}
         try:
-            hits = analyze(text, path, functools.partial(lookup, path))
+            hits = analyze(text, path, functools.partial(lookup, path), cut)
         except (SyntaxError, ValueError, RecursionError):
             continue  # the semgrep check blocks a changed file Python cannot parse
-        added = set(f.added_lines)
         for h in hits:
             lines = [_raw(n, line_map) for n in (h.line, *h.lines)]
             if not ctx.scan_all and not added.intersection(lines):
@@ -172,12 +181,16 @@ def run(ctx: Context) -> list[Finding]:
 
 def _lookup(ctx: Context) -> Callable[[str, int, str], tuple[str, str] | None]:
     """The head tree's module for ``from <level dots><module> import ...`` in a file."""
-    from traingate.checks.reach.summary import head_tree
+    from traingate.checks.reach.summary import Tree, head_tree
 
-    py = head_tree(ctx.change).py
     cache: dict[str, tuple[str, str] | None] = {}
 
+    @functools.cache
+    def tree() -> Tree:
+        return head_tree(ctx.change)  # listed on the first import a hit can use
+
     def find(importer: str, level: int, module: str) -> tuple[str, str] | None:
+        py = tree().py
         rel = module.replace(".", "/")
         if level:
             base = posixpath.dirname(importer)

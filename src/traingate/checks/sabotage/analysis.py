@@ -27,25 +27,24 @@ on real code, where rank guards are everywhere):
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from typing import NamedTuple
 
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
+from traingate.checks.sabotage.cut import Plan, expand
 from traingate.checks.sabotage.triggers import (
     ENV,
     RANK,
-    SIZE,
     STEP,
     STRONG,
-    TIME,
     Env,
     Trigger,
     aliases,
-    int_constants,
     last_name,
     qualname,
 )
+from traingate.checks.sabotage.verdicts import accept, rule_for, where
 
 TRAIN_HOOKS = frozenset(
     {"training_step", "train_step", "compute_loss", "optimizer_step", "backward", "forward"}
@@ -72,50 +71,123 @@ class Guard(NamedTuple):
     test: ast.AST
 
 
-def analyze(source: str, filename: str = "<file>", lookup: mod.Lookup | None = None) -> list[Hit]:
+def analyze(
+    source: str,
+    filename: str = "<file>",
+    lookup: mod.Lookup | None = None,
+    added: Set[int] | None = None,
+) -> list[Hit]:
+    """Every hit of the file; with ``added`` (the change's added lines), every hit
+    that can rest on one of them, walking only the units that can (see ``cut``)."""
     tree = ast.parse(source, filename)
     alias = aliases(tree)
-    module = Env(alias)
-    module.consts = int_constants(tree)
-    mod.bind(module, tree.body)
-    far, writers = mod.imported(tree, lookup)
-    module.funcs = {**far, **mod.returning(tree, module)}
-    mod.bind(module, tree.body)
-    writers.update({k: (filename, v) for k, v in pl.random_writers(tree, alias).items()})
+    hooks = mod.hook_functions(tree, source)
+    scope = pl.walk_local(tree.body)  # what the module's names are bound from
+    plan = None if added is None else Plan(tree, source, added)
+    if plan is not None and (not plan.usable or mod.module_collective(tree, alias)):
+        plan = None  # a module-level collective's partner may be anywhere in the file
+    hot: set[str] = set()
+    if plan is None:
+        kept = set(range(len(tree.body)))
+        module, writers = mod.facts(tree, filename, alias, lookup, None, scope)
+    else:
+        units = plan.units()
+        kept = {i for i in units if plan.touched(tree.body[i])}
+        while True:  # to a fixed point: each round keeps more units or names
+            wanted = plan.wanted(kept, alias, scope) | plan.armed(kept, hot, alias)
+            module, writers = mod.facts(tree, filename, alias, lookup, wanted, scope)
+            hot = mod.hot(module, hooks, plan.added)
+            grown = {
+                i
+                for i in units
+                if i not in kept
+                and hot
+                and not hot.isdisjoint(expand(plan.tokens(tree.body[i]), alias))
+            }
+            kept |= grown
+            if not grown and plan.armed(kept, hot, alias) <= wanted:
+                break
     out: list[Hit] = []
-    _Fn(module, "<module>", tree.body, out, writers=writers).run()
-    _visit(tree, module, out, mod.hook_functions(tree), writers)
-    out.extend(_egress(tree, alias))
+    _Fn(module, "<module>", tree.body, out, writers=writers, nodes=scope).run()
+    for i in sorted(kept):
+        st = tree.body[i]
+        if plan is not None and isinstance(st, ast.ClassDef):
+            _visit_class(st, module, out, hooks, writers, plan, hot)
+        else:
+            _visit_one(st, module, out, hooks, writers)
+    out.extend(_egress(tree, alias, plan))
     return sorted(set(out))
 
 
-def _visit(node: ast.AST, env: Env, out: list[Hit], hooks: set[str], writers: mod.Writers) -> None:
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.ClassDef):
-            cenv = env.child()
-            cenv.attrs = mod.class_attrs(child, env)
-            _visit(child, cenv, out, hooks, writers)
-        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            fenv = env.child()
-            for a in child.args.posonlyargs + child.args.args + child.args.kwonlyargs:
-                fenv.names.pop(a.arg, None)  # a parameter shadows a module name
-            mod.bind(fenv, child.body)
-            hook = child.name in hooks
-            _Fn(fenv, child.name, child.body, out, hook, _params(child), writers).run()
-            _visit(child, fenv, out, hooks, writers)
-        elif isinstance(child, ast.Lambda):
+def _visit_class(
+    cls: ast.ClassDef,
+    env: Env,
+    out: list[Hit],
+    hooks: dict[str, tuple[int, ...]],
+    writers: mod.Writers,
+    plan: Plan,
+    hot: set[str],
+) -> None:
+    """A kept class, method by method: as for a unit, an untouched method's hits
+    rest on added lines only through a hot identifier, or a ``self`` attribute
+    whose trigger another method reads on an added line."""
+    cenv = env.child()
+    cenv.attrs = mod.class_attrs(cls, env)
+    reach = hot | {a for a, t in cenv.attrs.items() if t.line in plan.added}
+    for child in cls.body:
+        if (
+            isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and not plan.touched(child)
+            and (not reach or reach.isdisjoint(expand(plan.tokens(child), env.alias)))
+        ):
             continue
-        else:
+        _visit_one(child, cenv, out, hooks, writers)
+
+
+def _visit(
+    node: ast.AST, env: Env, out: list[Hit], hooks: dict[str, tuple[int, ...]], writers: mod.Writers
+) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.stmt):  # definitions are statements: no expression holds one
+            _visit_one(child, env, out, hooks, writers)
+        elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
             _visit(child, env, out, hooks, writers)
+
+
+def _visit_one(
+    child: ast.stmt,
+    env: Env,
+    out: list[Hit],
+    hooks: dict[str, tuple[int, ...]],
+    writers: mod.Writers,
+) -> None:
+    if isinstance(child, ast.ClassDef):
+        cenv = env.child()
+        cenv.attrs = mod.class_attrs(child, env)
+        _visit(child, cenv, out, hooks, writers)
+    elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        fenv = env.child()
+        for a in child.args.posonlyargs + child.args.args + child.args.kwonlyargs:
+            fenv.names.pop(a.arg, None)  # a parameter shadows a module name
+        nodes = pl.walk_local(child.body)
+        mod.bind(fenv, child.body, nodes)
+        reg = hooks.get(child.name)
+        fn = _Fn(fenv, child.name, child.body, out, reg is not None, _params(child), writers, nodes)
+        fn.hook_lines = reg or ()
+        fn.run()
+        _visit(child, fenv, out, hooks, writers)
+    else:
+        _visit(child, env, out, hooks, writers)
 
 
 def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
     return frozenset(a.arg for a in fn.args.posonlyargs + fn.args.args if a.arg != "self")
 
 
-def _egress(tree: ast.Module, alias: dict[str, str]) -> list[Hit]:
+def _egress(tree: ast.Module, alias: dict[str, str], plan: Plan | None) -> list[Hit]:
+    nodes = ast.walk(tree) if plan is None else _touched_nodes(tree.body, plan)
     out = []
-    for node in ast.walk(tree):
+    for node in nodes:
         what = pl.log_egress(node, alias)
         if what is not None:
             line = getattr(node, "lineno", 1)
@@ -131,6 +203,23 @@ def _egress(tree: ast.Module, alias: dict[str, str]) -> list[Hit]:
     return out
 
 
+def _touched_nodes(body: list[ast.stmt], plan: Plan) -> Iterator[ast.AST]:
+    """The nodes of the statements the change touched, not entering an untouched
+    statement nested in them: a node's line lies within every statement around it."""
+    todo: list[ast.AST] = [st for st in body if plan.touched(st)]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                if plan.touched(child):
+                    todo.append(child)
+            elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
+                todo.append(child)  # a container: its statements are judged one by one
+            else:
+                yield from ast.walk(child)
+
+
 class _Fn:
     """One function body, walked with the stack of guards around each statement."""
 
@@ -143,6 +232,7 @@ class _Fn:
         hook: bool = False,
         params: frozenset[str] = frozenset(),
         writers: mod.Writers | None = None,
+        nodes: list[ast.AST] | None = None,  # walk_local(body), when the caller has it
     ) -> None:
         self.writers = writers or {}
         self.env = env
@@ -151,18 +241,14 @@ class _Fn:
         self.out = out
         self.hook = hook
         self.scope = pl.Scope(env.alias, params if hook else frozenset())
-        self.scope.bind(body)
-        local = pl.walk_local(body)
+        local = pl.walk_local(body) if nodes is None else nodes
+        self.scope.bind(body, local)
         self.steps = sorted(n.lineno for n in local if isinstance(n, ast.Call) and pl.step_call(n))
         self.train = hook or name in TRAIN_HOOKS or bool(self.steps)
         # Rank branches that hold a collective (nested functions included: a callback
         # defined in the rank-0 branch runs there), by the id of their test.
-        self.rank_ifs: dict[int, tuple[set[int], set[int]]] = {}
-        for n in ast.walk(ast.Module(body=body, type_ignores=[])):
-            if isinstance(n, ast.If):
-                rt = env.taint(n.test, deep=True)
-                if rt is not None and rt.kind == RANK:
-                    self.rank_ifs[id(n.test)] = (self._colls(n.body), self._colls(n.orelse))
+        self._rank_ifs: dict[int, tuple[set[int], set[int]]] | None = None
+        self.hook_lines: tuple[int, ...] = ()  # where it is registered as a hook
         self.clamped: dict[str, tuple[str, int]] = {}
         for n in local:
             if isinstance(n, ast.Assign):
@@ -173,6 +259,18 @@ class _Fn:
 
     def run(self) -> None:
         self.stmts(self.body, ())
+
+    @property
+    def rank_ifs(self) -> dict[int, tuple[set[int], set[int]]]:
+        """Computed on the first collective: most functions have none."""
+        if self._rank_ifs is None:
+            self._rank_ifs = {}
+            for n in ast.walk(ast.Module(body=self.body, type_ignores=[])):
+                if isinstance(n, ast.If):
+                    rt = self.env.taint(n.test, deep=True)
+                    if rt is not None and rt.kind == RANK:
+                        self._rank_ifs[id(n.test)] = (self._colls(n.body), self._colls(n.orelse))
+        return self._rank_ifs
 
     # ------------------------------------------------------------------ walking
 
@@ -446,10 +544,10 @@ class _Fn:
     ) -> None:
         train = self.train or force_train
         for g in reversed(guards):
-            if _accept(kind, g.trigger, g.test, train, scaling, value):
-                rule = _rule(kind, g.trigger)
+            if accept(kind, g.trigger, g.test, train, scaling, value):
+                rule = rule_for(kind, g.trigger)
                 at: tuple[int, ...] = (getattr(node, "lineno", g.line), g.line, g.trigger.line)
-                src = _where(g.trigger, g.line)
+                src = where(g.trigger, g.line)
                 self.hit(rule, node, at, f"{what} runs only when {src}")
                 return
         if (
@@ -457,64 +555,15 @@ class _Fn:
             and kind == "write"
             and (value.kind in STRONG or (value.kind == STEP and scaling))
         ):
-            rule = _rule(kind, value)
+            rule = rule_for(kind, value)
             lines = (getattr(node, "lineno", value.line), value.line)
-            self.hit(rule, node, lines, f"{what} takes its value from {_where(value, None)}")
+            self.hit(rule, node, lines, f"{what} takes its value from {where(value, None)}")
 
     def hit(self, rule: str, node: ast.AST, lines: tuple[int, ...], message: str) -> None:
         line = getattr(node, "lineno", lines[0])
         col = getattr(node, "col_offset", 0) + 1
-        self.out.append(Hit(rule, line, col, tuple(sorted(set(lines))), message))
-
-
-def _accept(
-    kind: str, t: Trigger, test: ast.AST, train: bool, scaling: bool, value: Trigger | None
-) -> bool:
-    if t.kind == STEP:
-        return kind == "write" and scaling
-    if kind == "raise":
-        return t.kind in (TIME, "host", "user")
-    if kind == "step":
-        return t.kind in STRONG
-    if t.kind in STRONG:
-        return True
-    if t.kind == RANK:
-        return train
-    if t.kind == SIZE:
-        if kind == "write" and train and (value is None or value.kind != SIZE):
-            return True  # under world_size > 1, only dividing by the size is normalisation
-        return train and _big_literal(test)
-    return False
-
-
-def _big_literal(test: ast.AST) -> bool:
-    return any(
-        isinstance(n, ast.Constant) and isinstance(n.value, int) and n.value >= 8
-        for n in ast.walk(test)
-    )
-
-
-def _rule(kind: str, t: Trigger) -> str:
-    if t.kind == STEP:
-        return "sabotage-step-scheduled-scaling"
-    return {
-        "collective": "sabotage-triggered-collective",
-        "exit": "sabotage-triggered-exit",
-        "raise": "sabotage-triggered-exit",
-        "skip": "sabotage-triggered-skip-step",
-        "step": "sabotage-triggered-skip-step",
-    }.get(kind, "sabotage-env-triggered-write")
-
-
-def _where(t: Trigger, guard_line: int | None) -> str:
-    if t.kind == STEP:
-        return f"{t.what} (line {t.line})"
-    at = (
-        f"line {t.line}"
-        if guard_line is None or guard_line == t.line
-        else f"tested at line {guard_line}, read at line {t.line}"
-    )
-    return f"{t.what} [{t.kind}] ({at})"
+        at = tuple(sorted({*lines, *self.hook_lines}))
+        self.out.append(Hit(rule, line, col, at, message))
 
 
 def _first(items: Iterator[Trigger | None]) -> Trigger | None:

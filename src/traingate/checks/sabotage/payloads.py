@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from traingate.checks.sabotage.triggers import last_name, qualname
 
@@ -68,8 +68,8 @@ class Scope:
         self.alias = alias
         self.names: set[str] = set(extra)
 
-    def bind(self, body: list[ast.stmt]) -> None:
-        for node in walk_local(body):
+    def bind(self, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> None:
+        for node in walk_local(body) if nodes is None else nodes:
             if isinstance(node, (ast.For, ast.comprehension)):
                 if self._iter_is_state(node.iter):
                     self._add(node.target, last_only=True)
@@ -160,12 +160,17 @@ _RANDOM_CALLS = ("torch.rand", "torch.normal", "torch.bernoulli", "torch.poisson
 _RANDOM_LIKE = frozenset({"randn_like", "rand_like", "randint_like", "normal", "uniform"})
 
 
-def random_writers(tree: ast.Module, alias: Mapping[str, str]) -> dict[str, dict[int, str]]:
+def random_writers(
+    tree: ast.Module, alias: Mapping[str, str], wanted: Set[str] | None = None
+) -> dict[str, dict[int, str]]:
     """Module functions that write one of their parameters in place with a random value:
-    ``def perturb_(t, s): t.add_(torch.randn_like(t) * s)`` -> {"perturb_": {0: ...}}."""
+    ``def perturb_(t, s): t.add_(torch.randn_like(t) * s)`` -> {"perturb_": {0: ...}}.
+    ``wanted``: only these names (None: all)."""
     out: dict[str, dict[int, str]] = {}
     for fn in tree.body:
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if wanted is not None and fn.name not in wanted:
             continue
         params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
         for node in walk_local(fn.body):

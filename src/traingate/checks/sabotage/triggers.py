@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
@@ -110,10 +111,24 @@ class Trigger(NamedTuple):
     line: int
 
 
+def stmt_walk(tree: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk`` restricted to statements, in the same order: imports and
+    definitions are statements, so expressions (most of a file) need no visit."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        for child in ast.iter_child_nodes(node):
+            # A handler or a match case sits between a statement and its body: kept,
+            # so each statement's depth, hence the walk's order, is ast.walk's.
+            if isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+                todo.append(child)
+        yield node
+
+
 def aliases(tree: ast.AST) -> dict[str, str]:
     """Local name -> dotted name it stands for, from every import in the file."""
     out: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in stmt_walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.asname:
