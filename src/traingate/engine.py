@@ -45,7 +45,7 @@ def evaluate(
         approvals_source=(approvals or Verdict()).source,
     )
     report.changed_files = [_file_summary(f) for f in change.files]
-    findings: list[Finding] = []
+    contexts: dict[str, Context] = {}
     for check_id in REGISTRY:
         settings: CheckSettings = getattr(policy.policy.checks, check_id)
         if not settings.enabled or (only is not None and check_id not in only):
@@ -58,14 +58,16 @@ def evaluate(
         ]
         if not covered:
             continue  # nothing relevant changed: the check (and its imports) never start
-        ctx = Context(change, policy, settings, covered, cache_dir, change.mode == "scan")
-        try:
-            check = load(check_id)
-            produced = check.run(ctx)
-            _declared(check, produced)
-            findings.extend(produced)
-        except Exception as exc:  # fail closed, whatever went wrong
-            report.errors.append(_describe(check_id, exc))
+        contexts[check_id] = Context(
+            change, policy, settings, covered, cache_dir, change.mode == "scan"
+        )
+    results = _run_all(contexts)
+    findings: list[Finding] = []
+    for check_id in contexts:  # registry order, whichever finished first
+        produced, error = results[check_id]
+        findings.extend(produced)
+        if error is not None:
+            report.errors.append(error)
     findings = [
         _apply_action(f, policy.policy, getattr(policy.policy.checks, f.check, None))
         for f in findings
@@ -110,6 +112,54 @@ def _with_source(change: Change, findings: list[Finding]) -> list[Finding]:
             f = replace(f, source_line=got[f.line - 1].removesuffix("\r"))
         out.append(f)
     return out
+
+
+_Result = tuple[list[Finding], str | None]
+# Waits on its own subprocesses most of the time; the other checks are Python
+# and run meanwhile (issue #17: on a 20-file change of large files they cost as
+# much again as semgrep, and ran after it on an idle second core).
+_BESIDE = "semgrep"
+
+
+def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
+    """Every check's (findings, error). The semgrep check runs in a thread
+    beside the others when there are others; an exception anywhere is that
+    check's error (fail closed), and the thread is always joined."""
+    import threading
+
+    results: dict[str, _Result] = {}
+    worker: threading.Thread | None = None
+    if _BESIDE in contexts and len(contexts) > 1:
+        ctx = contexts[_BESIDE]
+
+        def beside() -> None:
+            results[_BESIDE] = _run_one(_BESIDE, ctx)
+
+        worker = threading.Thread(target=beside, name="traingate-semgrep", daemon=True)
+        worker.start()
+    try:
+        for check_id, ctx in contexts.items():
+            if worker is None or check_id != _BESIDE:
+                results[check_id] = _run_one(check_id, ctx)
+    finally:
+        if worker is not None:
+            worker.join()
+    if _BESIDE in contexts and _BESIDE not in results:  # pragma: no cover - defensive
+        results[_BESIDE] = (
+            [],
+            f"check {_BESIDE!r} crashed (this is a bug in traingate): no result",
+        )
+    return results
+
+
+def _run_one(check_id: str, ctx: Context) -> _Result:
+    try:
+        check = load(check_id)
+        produced = check.run(ctx)
+        _declared(check, produced)
+        return list(produced), None
+    except Exception as exc:  # fail closed, whatever went wrong
+        return [], _describe(check_id, exc)
 
 
 def _declared(check: Check, produced: Sequence[Finding]) -> None:

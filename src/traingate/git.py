@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import subprocess
+import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -264,6 +265,8 @@ class BlobReader:
     One process for the whole run, asked one blob at a time: a process per
     blob cost 2 ms each (200 s for a 100,000-file change), and one batch of
     every blob up front would hold a change's checkpoints in memory at once.
+    Thread-safe: the engine runs the semgrep check beside the others (issue
+    #17), and two readers interleaving on one pipe would swap blobs.
     """
 
     KEEP = 4_000_000  # blobs up to this size are kept: several checks read them
@@ -272,8 +275,13 @@ class BlobReader:
         self._cwd = cwd
         self._cache: dict[str, bytes] = {}
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
 
     def read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            return self._read_many(oids)
+
+    def _read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
         for oid in dict.fromkeys(oids):
             if NULL_OID_RE.match(oid):
