@@ -19,6 +19,9 @@ its docstring contains "over 600 lines:" followed by the reason, e.g.
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -161,3 +164,49 @@ def test_big_modules_say_why(name: str) -> None:
         f"{path.relative_to(SRC)} has {lines} lines: split it by concern, or say why not "
         f"in a paragraph among the first two of its docstring: '(Over 600 lines: <reason>.)'"
     )
+
+
+# Issue #17: every hook run imports the CLI and builds its parser before it
+# knows there is nothing to check. None of these may load on that path; each
+# was once imported there (env.command by the launch commands' parsers).
+NOT_AT_PARSER_BUILD = (
+    "traingate.env",
+    "traingate.launch",
+    "traingate.attest",
+    "traingate.engine",
+    "traingate.gate",
+    "traingate.checks",
+    "traingate.policy.load",
+    "traingate.git",
+    "yaml",
+    "git",  # GitPython
+)
+
+
+def _imported_after(code: str) -> list[str]:
+    script = f"import sys\n{code}\nimport json; print(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded: list[str] = json.loads(proc.stdout.splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("only", ["None", "'check'"])
+def test_parser_build_stays_light(only: str) -> None:
+    loaded = _imported_after(f"from traingate.cli import build_parser\nbuild_parser(only={only})")
+    heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in NOT_AT_PARSER_BUILD)]
+    assert heavy == [], f"imported while building the parser: {heavy}"
+
+
+def test_parser_limited_to_the_named_command() -> None:
+    from traingate.cli import _only, build_parser
+
+    assert _only(["check", "--staged"]) == "check"
+    assert _only(["env", "verify"]) == "env"
+    # Top-level options, unknown commands (argparse lists the valid ones) and
+    # completion (it prints the whole parser) get every command.
+    for argv in ([], ["--version"], ["-h"], ["chek"], ["completion", "bash"]):
+        assert _only(argv) is None, argv
+    sub = next(a for a in build_parser(only="check")._actions if a.dest == "command")
+    assert list(sub.choices or ()) == ["check"]

@@ -11,9 +11,28 @@ from traingate.errors import ExitCode
 COMMANDS = ("env", "verify", "attest", "verify-source")
 
 
-def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    from traingate.env.command import add_arguments
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments both env commands (and ``traingate verify --env-baseline``) take.
 
+    Here, not in env.command: every hook run builds the whole parser, and
+    importing the env package for it cost ~10 ms of a 0.3 s budget (issue #17)."""
+    p.add_argument("--env", metavar="PREFIX", help="a venv or conda env (default: $VIRTUAL_ENV)")
+    p.add_argument(
+        "--site-packages",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="explicit site-packages dirs instead of --env (repeatable)",
+    )
+    p.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="decision log: evidence that editable installs' checkouts passed the gate",
+    )
+    p.add_argument("--branch", metavar="REV", help="evidence must be for the protected branch REV")
+
+
+def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     env = sub.add_parser(
         "env", help="snapshot and verify a Python environment (RECORD, .pth, pyc, editables)"
     )

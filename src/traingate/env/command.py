@@ -13,24 +13,6 @@ from traingate.env.output import render, render_text
 from traingate.errors import ExitCode, UsageError
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments both env commands (and ``traingate verify --env-baseline``) take."""
-    p.add_argument("--env", metavar="PREFIX", help="a venv or conda env (default: $VIRTUAL_ENV)")
-    p.add_argument(
-        "--site-packages",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="explicit site-packages dirs instead of --env (repeatable)",
-    )
-    p.add_argument(
-        "--audit-log",
-        metavar="FILE",
-        help="decision log: evidence that editable installs' checkouts passed the gate",
-    )
-    p.add_argument("--branch", metavar="REV", help="evidence must be for the protected branch REV")
-
-
 def _environment(args: argparse.Namespace) -> scan.Environment:
     return scan.discover(args.env, list(args.site_packages))
 
