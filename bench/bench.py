@@ -527,12 +527,15 @@ class Bench:
 
     # environment ---------------------------------------------------------
     def env(self, cache_dir: Path | None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINGATE_", "SEMGREP_", "GIT_"))}
+        # PYTHONDONTWRITEBYTECODE disables writing .pyc files for any non-empty
+        # value ("0" included): it is dropped, so runs after the first start from
+        # bytecode as they do on a user's machine.
+        drop = ("TRAINGATE_", "SEMGREP_", "GIT_", "PYTHONDONTWRITEBYTECODE")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
         env.update({
             "TRAINGATE_SEMGREP": str(self.wrapper),
             "BENCH_REAL_SEMGREP": self.semgrep,
             "BENCH_SEMGREP_LOG": str(self.wrapper_log),
-            "PYTHONDONTWRITEBYTECODE": "0",
         })
         if cache_dir is not None:
             env["TRAINGATE_CACHE_DIR"] = str(cache_dir)
