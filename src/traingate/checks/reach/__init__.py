@@ -248,6 +248,7 @@ class _Judged(NamedTuple):
     external: str | None
     nodes: list[str]
     flags: dict[str, Any]
+    caller: str  # the node making the call (what it forwards is its own)
 
 
 def _judged(
@@ -272,7 +273,7 @@ def _judged(
 
     path = f.new_path or ""
     cands: list[tuple[str, _Judged]] = []
-    for _caller, ref, line, col, end, flags in facts["calls"]:
+    for caller, ref, line, col, end, flags in facts["calls"]:
         rline, rend = raw(line), raw(end)
         if not ctx.scan_all and not any(n in added for n in range(rline, rend + 1)):
             continue
@@ -284,7 +285,7 @@ def _judged(
         # new or not: leave it out, and skip the base side if that is all
         # (issue #17: `float(x)` in 200 changed files cost 200 base parses).
         if nodes or external in SINKS or external in _TORCH_LOADS:
-            cands.append((ref, _Judged(rline, col, external, nodes, flags)))
+            cands.append((ref, _Judged(rline, col, external, nodes, flags, f"{path}::{caller}")))
     if not cands:
         return []
     # New means new to the change (issue #16): a call whose target the file
@@ -313,24 +314,25 @@ def _calls(
     from traingate.checks.reach.graph import KIND_TEXT, display_node
 
     out: list[Finding] = []
-    for rline, col, external, nodes, flags in calls:
+    for rline, col, external, nodes, flags, caller in calls:
         if external in _TORCH_LOADS and "wo" not in flags:
             found = _torch_default(path, rline, col, external, flags, treq)
             if found is not None:
                 out.append(found)
             continue
-        kinds = {k: n for k, n in graph.kinds(nodes).items() if k in enabled}
+        kinds = {k: v for k, v in graph.call_kinds(nodes, flags, caller).items() if k in enabled}
         if flags.get("ac") and set(kinds) == {"dns"}:
             continue  # every argument is a literal: no name built by this caller
         if not kinds:
             continue
         if shown is not None:
-            sinks = {(k, *graph.chain(n, k)[1:]) for k, n in kinds.items()}
+            sinks = {(k, *graph.chain(n, k, p)[1:]) for k, (n, p) in kinds.items()}
             if sinks <= shown:
                 continue
             shown |= sinks
         kind = next(k for k in _KIND_ORDER if k in kinds)
-        chain, sink, sink_path, sink_line = graph.chain(kinds[kind], kind)
+        node, param = kinds[kind]
+        chain, sink, sink_path, sink_line = graph.chain(node, kind, param)
         names = " -> ".join(display_node(n) for n in chain)
         others = [KIND_TEXT[k] for k in _KIND_ORDER if k in kinds and k != kind]
         also = f"; it also reaches {', '.join(others)}" if others else ""

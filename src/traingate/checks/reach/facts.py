@@ -34,6 +34,19 @@ Facts, as plain JSON:
 ``rm``, ``hk``, ``returns``, ``git_paths`` and ``writes`` are read by
 ``returns.py`` (version 2; additive).
 
+Version 3 (additive) lets graph.py follow a ``weights_only`` parameter:
+
+- ``flags["pa"]``: one code per positional argument, ``flags["kn"]``:
+  ``keyword -> code`` for keywords not passed a literal True; a code is 1 (a
+  literal True), 0 (anything else), ``"*"`` (``*args``) or the name of a
+  parameter of the enclosing def passed as is (never rebound in it);
+- ``flags["wop"]``: the ``weights_only=`` value is such a parameter (``wo``
+  stays 0);
+- ``params``: ``qualname -> {param: [index, default, shift]}`` for those
+  parameters: positional index (None when keyword-only), default (True /
+  False, None when absent, not a bool literal, or the def has a decorator
+  that could rewrite its arguments), shift 1 for a method (``self`` is bound).
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -48,7 +61,7 @@ from typing import Any
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 2
+VERSION = 3
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -74,6 +87,24 @@ def _dotted(node: ast.expr) -> list[str] | None:
         parts.append(node.id)
         return parts[::-1]
     return None
+
+
+def _signature(a: ast.arguments, plain: bool, shift: int) -> dict[str, list[Any]]:
+    """param -> [positional index or None, True/False default or None, shift]."""
+    positional = [*a.posonlyargs, *a.args]
+    out: dict[str, list[Any]] = {}
+    pos_defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults))
+    pos_defaults += list(a.defaults)
+    pairs: list[tuple[int | None, ast.arg, ast.expr | None]] = [
+        (i, x, d) for i, (x, d) in enumerate(zip(positional, pos_defaults, strict=True))
+    ]
+    pairs += [(None, x, d) for x, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)]
+    for index, arg, default in pairs:
+        value = None
+        if plain and isinstance(default, ast.Constant) and isinstance(default.value, bool):
+            value = default.value
+        out[arg.arg] = [index, value, shift]
+    return out
 
 
 def _is_const(node: ast.expr | None) -> bool:
@@ -263,6 +294,64 @@ def _git_constant(expr: ast.expr) -> int | None:
     return None
 
 
+# Decorators that leave a function's arguments alone; any other one (the
+# repository's own above all) may call it with weights_only=False.
+_PLAIN_DECORATORS = frozenset(
+    {
+        "B:staticmethod",
+        "B:classmethod",
+        "B:property",
+        "I:0:functools.lru_cache",
+        "I:0:functools.cache",
+        "I:0:torch.no_grad",
+        "I:0:torch.inference_mode",
+        "I:0:abc.abstractmethod",
+    }
+)
+
+
+def _rebound(own: list[ast.AST], nested: bool = True) -> set[str]:
+    """Names a scope's own nodes (``_own_nodes``) bind, delete or declare
+    global/nonlocal, and names a nested def or class declares ``nonlocal``
+    (it can rebind a parameter): such a parameter no longer holds what the
+    caller passed. Over-approximates (``x.attr = v`` counts for ``x``).
+    ``nested=False`` at module level: ``nonlocal`` never names a global."""
+    out: set[str] = set()
+    for n in own:
+        targets: list[ast.expr | None] = []
+        if isinstance(n, (ast.Assign, ast.Delete)):
+            targets = list(n.targets)
+        elif isinstance(
+            n,
+            (ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.comprehension),
+        ):
+            targets = [n.target]
+        elif isinstance(n, ast.withitem):
+            targets = [n.optional_vars]
+        elif isinstance(n, (ast.Nonlocal, ast.Global)):
+            out.update(n.names)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            out.add(n.name)
+        elif isinstance(n, ast.alias):
+            out.add(n.asname or n.name.split(".")[0])
+        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+            out.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            out.add(n.rest)
+        elif nested and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for sub in n.body:
+                out.update(
+                    name for x in ast.walk(sub) if isinstance(x, ast.Nonlocal) for name in x.names
+                )
+        for t in targets:
+            out |= _names(t)
+    return out
+
+
+# Writing these changes what a caller's omitted argument becomes.
+_FUNC_ATTRS = frozenset({"__defaults__", "__kwdefaults__", "__code__"})
+
+
 class _Scope:
     """A function (or the module body) being read: its local names and imports."""
 
@@ -284,6 +373,9 @@ class _Scope:
         self._binds: dict[str, list[ast.expr]] | None = None
         self._result_methods: dict[int, set[str]] | None = None
         self.hook_names: set[str] = set()  # locals bound to a literal "hooks"
+        # param -> [positional index, literal bool default, shift] (facts "params")
+        self.sig: dict[str, list[Any]] = {}
+        self._rebound: set[str] | None = None
 
     @property
     def tainted(self) -> set[str]:
@@ -309,6 +401,14 @@ class _Scope:
         return self._result_methods
 
     @property
+    def rebound(self) -> set[str]:
+        """Names rebound in the def (``_rebound``), walked when first asked:
+        only a call passing a True-default parameter on asks."""
+        if self._rebound is None:
+            self._rebound = _rebound(self.own)
+        return self._rebound
+
+    @property
     def sends(self) -> bool:
         return any(
             isinstance(n, ast.Call)
@@ -327,6 +427,12 @@ class _Extractor:
         self.returns: dict[str, list[list[Any]]] = {}
         self.git_paths: dict[str, int] = {}
         self.writes: list[list[Any]] = []
+        self.params: dict[str, dict[str, list[Any]]] = {}
+        # For _rewrapped: names declared global, objects whose __defaults__ (or
+        # ...) are written, class bodies (name, statements besides defs).
+        self.globals: set[str] = set()
+        self.func_writes: set[str] = set()
+        self.class_bodies: list[tuple[str, list[ast.stmt]]] = []
         self.module_names: set[str] = set()  # every name bound at module level
         self.consts: dict[str, ast.Constant] = {}  # module-level name = literal
         self._collect_module_names(tree)
@@ -335,11 +441,18 @@ class _Extractor:
         main = [s for s in tree.body if _is_main_guard(s)]
         self._module_aliases(tree.body)
         self._scope(module, body)
+        main_scope: _Scope | None = None
         if main:
             # The __main__ block runs only as a script: its calls are callers of
             # their own (a changed line there still makes a call), never run on import.
             self.defs["<main>"] = ["main", main[0].lineno]
-            self._scope(_Scope("<main>", set(), None, None), main)
+            main_scope = _Scope("<main>", set(), None, None)
+            self._scope(main_scope, main)
+        if self.params:
+            # Only then (a forwarded True-default parameter; rare) is it read.
+            for qual in self.params.keys() & self._rewrapped(module, main_scope):
+                for sig in self.params[qual].values():
+                    sig[1] = None
         self.facts = {
             "defs": self.defs,
             "classes": self.classes,
@@ -348,7 +461,25 @@ class _Extractor:
             "returns": self.returns,
             "git_paths": self.git_paths,
             "writes": self.writes,
+            "params": self.params,
         }
+
+    def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
+        """Defs whose callers may not get them as written: rebound at module
+        or class level (``f = wrap(f)``, under an ``if``/``try`` too), declared
+        ``global`` anywhere, or whose ``__defaults__``/``__kwdefaults__``/
+        ``__code__`` the file writes; methods as ``Class.method``."""
+        out = self.globals | self.func_writes | _rebound(module.own, nested=False)
+        if main is not None:
+            out |= _rebound(main.own, nested=False)
+        for name, body in self.class_bodies:
+            out |= {f"{name}.{x}" for x in _rebound(_own_nodes(body), nested=False)}
+        return out
+
+    def _func_write(self, obj: ast.expr) -> None:
+        chain = _dotted(obj)
+        if chain is not None:
+            self.func_writes |= {".".join(chain), ".".join(chain[-2:]), chain[-1]}
 
     # -- module level -------------------------------------------------------
 
@@ -433,6 +564,8 @@ class _Extractor:
                 self._assign(scope, node)
             elif isinstance(node, ast.Return) and node.value is not None:
                 self._return(scope, node.value)
+            elif isinstance(node, ast.Global):
+                self.globals.update(node.names)
             elif isinstance(node, ast.Import):
                 for a in node.names:
                     self._record(scope, f"I:0:{a.name}", node, {"imp": 1})
@@ -465,7 +598,12 @@ class _Extractor:
         a = node.args
         params = {x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs]}
         params |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
-        self._scope(_Scope(qual, params, parent, cls), node.body)
+        scope = _Scope(qual, params, parent, cls)
+        decorators = [self._decorator_ref(parent, d) for d in node.decorator_list]
+        plain = all(d in _PLAIN_DECORATORS for d in decorators)
+        static = "B:staticmethod" in decorators
+        scope.sig = _signature(a, plain, 1 if cls is not None and not static else 0)
+        self._scope(scope, node.body)
 
     def _lambda(self, parent: _Scope, name: str, node: ast.Lambda, cls: str | None = None) -> None:
         qual = f"{cls}.{name}" if cls else self._qual(parent, name)
@@ -476,7 +614,9 @@ class _Extractor:
         body: list[ast.stmt] = [
             ast.Expr(value=node.body, lineno=node.lineno, col_offset=node.col_offset)
         ]
-        self._scope(_Scope(qual, params, parent, cls), body)
+        scope = _Scope(qual, params, parent, cls)
+        scope.sig = _signature(a, True, 1 if cls is not None else 0)
+        self._scope(scope, body)
 
     def _class(self, parent: _Scope, node: ast.ClassDef) -> None:
         if parent.qualname not in ("<module>", "<main>"):
@@ -507,6 +647,7 @@ class _Extractor:
             and not (isinstance(s, ast.Assign) and isinstance(s.value, ast.Lambda))
         ]
         if body:
+            self.class_bodies.append((name, body))
             self._scope_into(parent, body)
 
     def _scope_into(self, scope: _Scope, body: list[ast.stmt]) -> None:
@@ -595,6 +736,10 @@ class _Extractor:
         wo = next((k.value for k in node.keywords if k.arg == "weights_only"), None)
         if wo is not None:
             flags["wo"] = 1 if isinstance(wo, ast.Constant) and wo.value is True else 0
+            wop = self._arg_code(scope, wo, any_default=True)
+            if isinstance(wop, str):
+                flags["wop"] = wop
+        self._arg_codes(scope, node, flags)
         shell = next((k.value for k in node.keywords if k.arg == "shell"), None)
         if shell is not None:
             flags["shell"] = 0 if isinstance(shell, ast.Constant) and not shell.value else 1
@@ -618,6 +763,42 @@ class _Extractor:
         ):
             flags["ac"] = 1
         self._record(scope, ref, node, flags)
+
+    def _decorator_ref(self, scope: _Scope, node: ast.expr) -> str | None:
+        func = node.func if isinstance(node, ast.Call) else node
+        if isinstance(func, ast.Name) and func.id in ("staticmethod", "classmethod", "property"):
+            return None if func.id in self.module_names else f"B:{func.id}"
+        return self._ref(scope, func)
+
+    def _arg_code(self, scope: _Scope, value: ast.expr, any_default: bool = False) -> int | str:
+        """1: a literal True; a parameter's name: passed as the caller got it (only
+        one that defaults to True unless ``any_default``: any other is unsafe
+        anyway); 0: anything else (graph.py: what reaches ``weights_only``)."""
+        if isinstance(value, ast.Constant) and value.value is True:
+            return 1
+        if (
+            isinstance(value, ast.Name)
+            and value.id in scope.sig
+            and value.id not in scope.rebound
+            and (any_default or scope.sig[value.id][1] is True)
+        ):
+            self.params.setdefault(scope.qualname, {})[value.id] = scope.sig[value.id]
+            return value.id
+        return 0
+
+    def _arg_codes(self, scope: _Scope, node: ast.Call, flags: dict[str, Any]) -> None:
+        pa: list[int | str] = [
+            "*" if isinstance(a, ast.Starred) else self._arg_code(scope, a) for a in node.args
+        ]
+        if pa:
+            flags["pa"] = pa
+        kn = {
+            k.arg: c
+            for k in node.keywords
+            if k.arg is not None and (c := self._arg_code(scope, k.value)) != 1
+        }
+        if kn:
+            flags["kn"] = kn
 
     # -- what functions return, what assignments patch (returns.py) ---------
 
@@ -674,6 +855,8 @@ class _Extractor:
         if isinstance(node, ast.Assign) and _is_hooks(node.value):
             scope.hook_names |= {t.id for t in targets if isinstance(t, ast.Name)}
         for t in targets:
+            if isinstance(t, ast.Attribute) and t.attr in _FUNC_ATTRS:
+                self._func_write(t.value)
             if isinstance(t, ast.Subscript):
                 self._dict_write(scope, t, node)
                 continue
@@ -744,6 +927,9 @@ class _Extractor:
         return ref if ref is not None and ref.startswith("I:") else None
 
     def _setattr(self, scope: _Scope, node: ast.Call) -> None:
+        name = node.args[1] if len(node.args) > 1 else None
+        if not isinstance(name, ast.Constant) or name.value in _FUNC_ATTRS:
+            self._func_write(node.args[0])  # setattr(f, "__defaults__", ...)
         ref = self._obj_ref(scope, node.args[0])
         if ref is None:
             return

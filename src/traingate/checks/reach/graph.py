@@ -1,5 +1,9 @@
 """The call graph of a tree and which of its functions reach a dangerous sink (issue #16).
 
+(Over 600 lines: resolution, lazy exploration and the reverse searches share
+one graph's state and its tie-breaking order; split, each would reach into
+the others' fields.)
+
 semgrep OSS sees one function at a time, so ``load_blob(path)`` in a changed
 line hides a ``pickle.loads`` one call away. Here the facts of the head tree's Python
 files are linked: names resolve through ``import x as y``,
@@ -12,6 +16,12 @@ shortest chain to a sink of that kind, the same chain a whole-tree graph gives
 (every chain from a node lies in its forward closure; ties are broken in the
 whole-tree order). Chains longer than ``MAX_DEPTH`` are not followed, and
 reaching that depth is reported (the check fails closed).
+
+A ``torch.load(..., weights_only=p)`` where ``p`` is a parameter of the
+enclosing function that defaults to a literal True is conditional: the
+function reaches an unsafe load only through a call that passes ``p`` a value
+other than a literal True (or ``**kwargs``); one that forwards its own
+True-default parameter is conditional in turn (``cond``).
 
 Resolution over-approximates where Python would need the run time (two files
 with the same module name are both candidates), and never guesses the type of
@@ -62,6 +72,11 @@ def _name_from_caller(flags: Flags) -> bool:
 
 def _torch_unsafe(flags: Flags) -> bool:
     return flags.get("wo") == 0
+
+
+# What a call passes to a callee's True-default parameter (``passed``).
+SAFE = "safe"  # omitted (the default True) or a literal True
+UNSAFE = "unsafe"  # anything else, or unknown (``*args``/``**kwargs``)
 
 
 def _torch_default(flags: Flags) -> bool:
@@ -180,6 +195,7 @@ class _FileIndex:
 
     defs: dict[str, tuple[int, str, int]]
     calls: dict[str, list[tuple[int, Call]]]
+    params: dict[str, dict[str, list[Any]]]  # facts "params" (version 3)
 
     @classmethod
     def of(cls, facts: Mapping[str, Any]) -> _FileIndex:
@@ -187,7 +203,7 @@ class _FileIndex:
         calls: dict[str, list[tuple[int, Call]]] = {}
         for i, call in enumerate(facts["calls"]):
             calls.setdefault(call[0], []).append((i, call))
-        return cls(defs, calls)
+        return cls(defs, calls, facts.get("params") or {})
 
 
 @dataclass
@@ -197,6 +213,33 @@ class Hop:
     next: str | None  # the next node, or None at the sink
     sink: str  # the sink's dotted name (at the last hop)
     line: int  # where this node calls the next one (or the sink)
+    param: str | None = None  # the chain goes on in ``cond[next][param]``
+
+
+def passed(flags: Flags, sig: list[Any] | None, param: str) -> str:
+    """What a call with ``flags`` passes to the callee's ``param`` (``sig``:
+    its facts ``params`` entry): SAFE, UNSAFE, or the name of the caller's own
+    True-default parameter it forwards (the facts record only those)."""
+    if flags.get("star") or sig is None:
+        return UNSAFE
+    codes: list[Any] = []
+    kn = flags.get("kn") or {}
+    if param in kn:
+        codes.append(kn[param])
+    index, _default, shift = sig
+    pa = flags.get("pa") or []
+    if index is not None:
+        # A method may be called bound (self.m(x, False)) or not (C.m(obj, x,
+        # False)): both positions are read, the worse wins.
+        for pos in range(max(index - shift, 0), index + 1):
+            if "*" in pa[: pos + 1]:
+                return UNSAFE
+            if pos < len(pa):
+                codes.append(pa[pos])
+    if any(c == 0 or c == "*" for c in codes):
+        return UNSAFE
+    names = [c for c in codes if isinstance(c, str)]
+    return names[0] if names else SAFE
 
 
 @dataclass
@@ -210,6 +253,12 @@ class Graph:
     hops: dict[str, dict[str, Hop]] = field(default_factory=dict)
     truncated: list[str] = field(default_factory=list)  # nodes at MAX_DEPTH
     edge_line: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (src, target) -> (line, flags) of each call on that edge (what it passes)
+    edge_calls: dict[tuple[str, str], list[tuple[int, Flags]]] = field(default_factory=dict)
+    # node -> its True-default parameter -> the chain it reaches torch.load by
+    # when a caller passes that parameter anything else (``Hop.param``)
+    cond: dict[str, dict[str, Hop]] = field(default_factory=dict)
+    _cond_direct: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     # The files' paths in the summary's order (the listing, not parsed facts);
     # None: iterate ``files``.
     paths: list[str] | None = None
@@ -442,10 +491,31 @@ class Graph:
             for t in nodes:
                 self.edges[node].add(t)
                 self.edge_line.setdefault((node, t), line)
+                self.edge_calls.setdefault((node, t), []).append((line, flags))
             kind = _sink_kind(external, flags)
-            if kind is not None:
+            param = self._true_param(index, qual, flags) if kind == "torch-load" else None
+            if param is not None:
+                self._cond_direct.setdefault(node, {}).setdefault(param, (str(external), line))
+                self._order.setdefault(node, (rank, 1, i))
+            elif kind is not None:
                 self._direct(node, kind, str(external), line)
                 self._order.setdefault(node, (rank, 1, i))
+
+    @staticmethod
+    def _true_param(index: _FileIndex, qual: str, flags: Flags) -> str | None:
+        """The parameter ``weights_only=`` forwards, when it defaults to True."""
+        wop = flags.get("wop")
+        sig = index.params.get(qual, {}).get(wop) if isinstance(wop, str) else None
+        return wop if sig is not None and sig[1] is True else None
+
+    def _default(self, node: str, param: str) -> Any:
+        got = self.sig(node, param)
+        return got[1] if got is not None else None
+
+    def sig(self, node: str, param: str) -> list[Any] | None:
+        path, qual = split_node(node)
+        index = self._file(path)
+        return index.params.get(qual, {}).get(param) if index is not None else None
 
     def _direct(self, node: str, kind: str, sink: str, line: int) -> None:
         self.direct.setdefault(node, {}).setdefault(kind, (sink, line))
@@ -472,43 +542,101 @@ class Graph:
                 line = self.edge_line.get((src, t)) or self._def_line(src)
                 reverse.setdefault(t, []).append((src, line))
         kinds = {k for d in self.direct.values() for k in d}
+        acts = self._conditional(reverse)
+        if acts:
+            kinds.add("torch-load")
         seeds = sorted(self.direct, key=lambda n: self._order.get(n, (0, 0, 0)))
         for kind in sorted(kinds):
-            queue: deque[tuple[str, int]] = deque()
-            for node in seeds:
-                d = self.direct[node]
-                if kind in d:
-                    sink, line = d[kind]
-                    self.hops.setdefault(node, {})[kind] = Hop(None, sink, line)
-                    queue.append((node, 0))
-            while queue:
-                node, dist = queue.popleft()
+            self._bfs(kind, seeds, reverse, acts if kind == "torch-load" else [])
+
+    def _bfs(
+        self,
+        kind: str,
+        seeds: list[str],
+        reverse: dict[str, list[tuple[str, int]]],
+        acts: list[tuple[int, str, Hop]],
+    ) -> None:
+        """Shortest chains to ``kind``, level by level (the FIFO order of a
+        plain BFS); ``acts`` (level, node, hop) join at their level, after the
+        level's ordinary nodes."""
+        frontier: list[str] = []
+        for node in seeds:
+            d = self.direct[node]
+            if kind in d:
+                sink, line = d[kind]
+                self.hops.setdefault(node, {})[kind] = Hop(None, sink, line)
+                frontier.append(node)
+        last = max((lvl for lvl, _n, _h in acts), default=0)
+        level = 0
+        while frontier or level < last:
+            nxt: list[str] = []
+            for node in frontier:
                 for pred, line in reverse.get(node, ()):
                     if kind in self.hops.get(pred, {}):
                         continue
-                    if dist + 1 > MAX_DEPTH:
+                    if level + 1 > MAX_DEPTH:
                         self.truncated.append(pred)
                         continue
                     self.hops.setdefault(pred, {})[kind] = Hop(node, "", line)
-                    queue.append((pred, dist + 1))
+                    nxt.append(pred)
+            for lvl, pred, hop in acts:
+                if lvl == level + 1 and kind not in self.hops.get(pred, {}):
+                    self.hops.setdefault(pred, {})[kind] = hop
+                    nxt.append(pred)
+            frontier = nxt
+            level += 1
+
+    def _conditional(self, reverse: dict[str, list[tuple[str, int]]]) -> list[tuple[int, str, Hop]]:
+        """Fill ``cond`` from the conditional loads, breadth first; return the
+        callers that pass a True-default ``weights_only`` parameter something
+        else, each with its level (hops to the load) and first hop."""
+        queue: deque[tuple[str, str, int]] = deque()
+        for node in sorted(self._cond_direct, key=lambda n: self._order.get(n, (0, 0, 0))):
+            for param, (sink, line) in self._cond_direct[node].items():
+                self.cond.setdefault(node, {})[param] = Hop(None, sink, line)
+                queue.append((node, param, 0))
+        acts: list[tuple[int, str, Hop]] = []
+        while queue:
+            node, param, dist = queue.popleft()
+            sig = self.sig(node, param)
+            for pred, eline in reverse.get(node, ()):
+                if dist + 1 > MAX_DEPTH:
+                    self.truncated.append(pred)
+                    continue
+                # An edge with no call of its own (a class to its __init__)
+                # passes what is unknown here: unsafe, as before.
+                for line, flags in self.edge_calls.get((pred, node)) or [(eline, {"star": 1})]:
+                    got = passed(flags, sig, param)
+                    if got not in (SAFE, UNSAFE) and self._default(pred, got) is not True:
+                        got = UNSAFE  # its own default is not True (after all)
+                    if got == UNSAFE:
+                        acts.append((dist + 1, pred, Hop(node, "", line, param)))
+                    elif got != SAFE and got not in self.cond.get(pred, {}):
+                        self.cond.setdefault(pred, {})[got] = Hop(node, "", line, param)
+                        queue.append((pred, got, dist + 1))
+        acts.sort(key=lambda a: a[0])  # stable: BFS order within a level
+        return acts
 
     def _def_line(self, node: str) -> int:
         path, qual = split_node(node)
         got = self.files.get(path, {}).get("defs", {}).get(qual)
         return int(got[1]) if got else 1
 
-    def chain(self, node: str, kind: str) -> tuple[list[str], str, str, int]:
-        """(the functions from ``node`` on, the sink, the sink's path and line)."""
+    def chain(
+        self, node: str, kind: str, param: str | None = None
+    ) -> tuple[list[str], str, str, int]:
+        """(the functions from ``node`` on, the sink, the sink's path and line);
+        from ``cond[node][param]`` when ``param`` is given."""
         names: list[str] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, str | None]] = set()
         cur: str | None = node
-        while cur is not None and cur not in seen:
-            seen.add(cur)
-            hop = self.hops[cur][kind]
+        while cur is not None and (cur, param) not in seen:
+            seen.add((cur, param))
+            hop = self.cond[cur][param] if param is not None else self.hops[cur][kind]
             names.append(cur)
             if hop.next is None:
                 return names, hop.sink, split_node(cur)[0], hop.line
-            cur = hop.next
+            cur, param = hop.next, hop.param
         raise RuntimeError(f"broken chain from {node} ({kind})")  # pragma: no cover
 
     def kinds(self, nodes: Iterable[str]) -> dict[str, str]:
@@ -517,4 +645,23 @@ class Graph:
         for n in nodes:
             for k in self.hops.get(n, {}):
                 out.setdefault(k, n)
+        return out
+
+    def call_kinds(
+        self, nodes: list[str], flags: Flags, caller: str
+    ) -> dict[str, tuple[str, str | None]]:
+        """``kinds`` for a call with ``flags`` made by ``caller``: kind -> (node,
+        param for ``chain``), with torch-load also when the call passes a
+        conditional node's parameter something other than a literal True.
+        Forwarding the caller's own True-default parameter is judged where the
+        caller is called."""
+        out: dict[str, tuple[str, str | None]] = {
+            k: (n, None) for k, n in self.kinds(nodes).items()
+        }
+        if "torch-load" not in out:
+            for n in nodes:
+                for param in self.cond.get(n, {}):
+                    got = passed(flags, self.sig(n, param), param)
+                    if got == UNSAFE or (got != SAFE and self._default(caller, got) is not True):
+                        out.setdefault("torch-load", (n, param))
         return out
