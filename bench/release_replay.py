@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     outdir = (args.details or CACHE / "reports").resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     print(
-        "| package | change | files | lines added | wall s | exit | path approvals | findings that block or need approval |"
+        "| package | change | files | lines added | wall s | exit | approvals asked (policy rules) | findings that block or need approval |"
     )
     print("|---|---|---|---|---|---|---|---|")
     totals: Counter[str] = Counter()
