@@ -186,3 +186,37 @@ def test_reach_flags_a_find_class_that_never_raises(
         ("reach-dangerous-call", "loaders.py", 9),
         ("reach-dangerous-call", "readers/tar.py", 26),
     ]
+
+
+REFUSES_SOME = (
+    "    def find_class(self, module: str, name: str):\n"
+    "        if module in ('os', 'subprocess'):\n"
+    "            raise pickle.UnpicklingError(f'Global {module}.{name} is not permitted.')\n"
+    "        return super().find_class(module, name)\n"
+)
+LOADS_THEN_CHECKS = (
+    "    def find_class(self, module: str, name: str):\n"
+    "        found = super().find_class(module, name)\n"
+    "        if (module, name) not in self._allowed_globals:\n"
+    "            raise pickle.UnpicklingError('no')\n"
+    "        return found\n"
+)
+
+
+@pytest.mark.parametrize("find_class", [REFUSES_SOME, LOADS_THEN_CHECKS], ids=["some", "late"])
+def test_reach_flags_a_find_class_that_raises_but_does_not_refuse(
+    repo: Repo, capsys: pytest.CaptureFixture[str], find_class: str
+) -> None:
+    """The attacker's side of the refusal test: a raise somewhere in find_class
+    is not a restriction (a deny list of two modules, or a check after the
+    load). Any raise passed as restricted before, so calls through the class
+    from other files were not chains."""
+    start = TAR_INFO.index("    def find_class")
+    end = TAR_INFO.index("\n\n", start)
+    loose = TAR_INFO[:start] + find_class.rstrip("\n") + TAR_INFO[end:]
+    assert loose != TAR_INFO
+    _repo(repo, NO_SEMGREP, {"class_map": CLASS_MAP, "tar": loose})
+    _, doc = _check(repo, capsys)
+    assert doc["errors"] == []
+    paths = {f["path"] for f in doc["findings"] if f["rule_id"] == "reach-dangerous-call"}
+    assert "loaders.py" in paths, doc["findings"]

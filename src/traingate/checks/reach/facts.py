@@ -13,7 +13,7 @@ Facts, as plain JSON:
   (``Class.method``), nested functions (``outer.inner``), lambdas bound to a
   name, classes, and ``<module>`` (the code importing the file runs);
 - ``classes``: ``name -> [base refs, find_class]``, where ``find_class`` is
-  None (not defined), True (defined and it can raise: a restricted unpickler)
+  None (not defined), True (defined and it refuses by default: a restricted unpickler)
   or False (defined, restricts nothing);
 - ``aliases``: module-level names bound to something importable
   (``import x as y``, ``from m import f as g``, ``load = pickle.loads``),
@@ -61,7 +61,7 @@ from typing import Any
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 3
+VERSION = 4
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -75,6 +75,49 @@ def extract(text: str, filename: str = "<blob>") -> dict[str, Any]:
     """The facts of one file; raises SyntaxError (or ValueError for NUL bytes)."""
     tree = ast.parse(text, filename=filename, type_comments=False)
     return _Extractor(tree).facts
+
+
+def refuses_by_default(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether an Unpickler's ``find_class`` refuses every global it does not
+    allow, before it loads one: its body only raises; or it opens with
+    ``if ... not in <list>: raise``; or it ends in a ``raise`` and loads or
+    returns only under ``if ... in <list>:``. Any raise was enough before: a
+    find_class that refuses one module and loads the rest then passed as
+    restricted (issue #16, attacker's side)."""
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if not body:
+        return False
+    first = body[0]
+    if (
+        isinstance(first, ast.If)
+        and _membership(first.test, ast.NotIn)
+        and len(first.body) == 1
+        and isinstance(first.body[0], ast.Raise)
+        and not first.orelse
+    ):
+        return True
+    if not isinstance(body[-1], ast.Raise):
+        return False
+    allowed: set[int] = set()  # nodes under an `if ... in <list>:` body
+    for node in ast.walk(fn):
+        if isinstance(node, ast.If) and _membership(node.test, ast.In):
+            for inner in node.body:
+                allowed.update(id(n) for n in ast.walk(inner))
+    for node in ast.walk(fn):
+        loads = isinstance(node, ast.Return) or (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "find_class"
+        )
+        if loads and id(node) not in allowed:
+            return False
+    return True
+
+
+def _membership(test: ast.expr, op: type[ast.cmpop]) -> bool:
+    return isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], op)
 
 
 def _dotted(node: ast.expr) -> list[str] | None:
@@ -631,8 +674,7 @@ class _Extractor:
         for stmt in node.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 if stmt.name == "find_class":
-                    # A restricted unpickler refuses globals: its find_class raises.
-                    find_class = any(isinstance(n, ast.Raise) for n in ast.walk(stmt))
+                    find_class = refuses_by_default(stmt)
                 self._function(parent, stmt, cls=name)
             elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Lambda):
                 for t in stmt.targets:
