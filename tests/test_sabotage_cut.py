@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import json
-import posixpath
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from traingate.checks.sabotage import candidates
 from traingate.checks.sabotage.analysis import Hit, analyze
 from traingate.checks.sabotage.cut import span
 from traingate.cli import main
@@ -42,18 +42,9 @@ def _lookup(root: Path, importer: str) -> Callable[[int, str], tuple[str, str] |
     """The check's import resolution (``_lookup``), over a fixture directory."""
 
     def find(level: int, module: str) -> tuple[str, str] | None:
-        rel = module.replace(".", "/")
-        if level:
-            base = posixpath.dirname(importer)
-            for _ in range(level - 1):
-                base = posixpath.dirname(base)
-            stems = [posixpath.join(base, rel) if rel else base]
-        else:
-            stems = [rel, f"src/{rel}"]
-        for stem in stems:
-            for cand in (f"{stem}.py", f"{stem}/__init__.py"):
-                if (root / cand).is_file():
-                    return cand, (root / cand).read_text(encoding="utf-8")
+        for cand in candidates(importer, level, module):
+            if (root / cand).is_file():
+                return cand, (root / cand).read_text(encoding="utf-8")
         return None
 
     return find

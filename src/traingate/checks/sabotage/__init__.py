@@ -191,27 +191,32 @@ def _lookup(ctx: Context) -> Callable[[str, int, str], tuple[str, str] | None]:
 
     def find(importer: str, level: int, module: str) -> tuple[str, str] | None:
         py = tree().py
-        rel = module.replace(".", "/")
-        if level:
-            base = posixpath.dirname(importer)
-            for _ in range(level - 1):
-                base = posixpath.dirname(base)
-            stems = [posixpath.join(base, rel) if rel else base]
-        else:
-            stems = [rel, f"src/{rel}"]
-        for stem in stems:
-            for cand in (f"{stem}.py", f"{stem}/__init__.py"):
-                entry = py.get(cand)
-                if entry is None or (entry.size or 0) > _MAX_HELPER:
-                    continue
-                if cand not in cache:
-                    data = ctx.change.read(entry.oid)
-                    text = data.decode("utf-8", "replace") if data is not None else None
-                    cache[cand] = (cand, text) if text is not None else None
-                return cache[cand]
+        for cand in candidates(importer, level, module):
+            entry = py.get(cand)
+            if entry is None or (entry.size or 0) > _MAX_HELPER:
+                continue
+            if cand not in cache:
+                data = ctx.change.read(entry.oid)
+                text = data.decode("utf-8", "replace") if data is not None else None
+                cache[cand] = (cand, text) if text is not None else None
+            return cache[cand]
         return None
 
     return find
+
+
+def candidates(importer: str, level: int, module: str) -> list[str]:
+    """The paths ``from <level dots><module> import ...`` in ``importer`` may
+    name, nearest first (the tests resolve fixtures with it too)."""
+    rel = module.replace(".", "/")
+    if level:
+        base = posixpath.dirname(importer)
+        for _ in range(level - 1):
+            base = posixpath.dirname(base)
+        stems = [posixpath.join(base, rel) if rel else base]
+    else:
+        stems = [rel, f"src/{rel}"]
+    return [c for stem in stems for c in (f"{stem}.py", f"{stem}/__init__.py")]
 
 
 def _raw(line: int, line_map: list[int] | None) -> int:
