@@ -41,3 +41,11 @@ def notebook_source(raw: str) -> tuple[str, list[int]] | None:
         out.append("")
         line_map.append(cursor + 1)
     return "\n".join(out) + "\n", line_map or [1]
+
+
+def json_line(line: int, line_map: list[int] | None) -> int:
+    """``line`` of the cells' module as the notebook's JSON line (unchanged
+    for a plain file, ``line_map`` None); out-of-range lines are clamped."""
+    if line_map is None:
+        return line
+    return line_map[min(max(line, 1), len(line_map)) - 1]

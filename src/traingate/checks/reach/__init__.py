@@ -263,18 +263,14 @@ def _judged(
     (in ``scan``, every call); their resolved nodes start the exploration."""
     from traingate.checks.reach import summary as summ
     from traingate.checks.reach.graph import SINKS
+    from traingate.notebook import json_line
 
     added = set(f.added_lines)
-
-    def raw(line: int) -> int:
-        if line_map is None:
-            return line
-        return line_map[min(max(line, 1), len(line_map)) - 1]
 
     path = f.new_path or ""
     cands: list[tuple[str, _Judged]] = []
     for caller, ref, line, col, end, flags in facts["calls"]:
-        rline, rend = raw(line), raw(end)
+        rline, rend = json_line(line, line_map), json_line(end, line_map)
         if not ctx.scan_all and not any(n in added for n in range(rline, rend + 1)):
             continue
         if flags.get("imp"):

@@ -21,7 +21,7 @@ from traingate.catalog import Rule, declare
 from traingate.checks.base import Context
 from traingate.checks.sabotage.settings import SabotageSettings
 from traingate.findings import Finding
-from traingate.notebook import notebook_source
+from traingate.notebook import json_line, notebook_source
 from traingate.policy.base import Severity
 
 ID = "sabotage"
@@ -154,15 +154,15 @@ def run(ctx: Context) -> list[Finding]:
         if not ctx.scan_all:
             if line_map is None:
                 cut = added
-            else:  # every source line _raw maps to an added cell line (splitlines: a superset)
+            else:  # every source line json_line maps to an added cell line (splitlines: a superset)
                 n = len(text.splitlines()) + 1
-                cut = {i for i in range(1, n + 1) if _raw(i, line_map) in added}
+                cut = {i for i in range(1, n + 1) if json_line(i, line_map) in added}
         try:
             hits = analyze(text, path, functools.partial(lookup, path), cut)
         except (SyntaxError, ValueError, RecursionError):
             continue  # the semgrep check blocks a changed file Python cannot parse
         for h in hits:
-            lines = [_raw(n, line_map) for n in (h.line, *h.lines)]
+            lines = [json_line(n, line_map) for n in (h.line, *h.lines)]
             if not ctx.scan_all and not added.intersection(lines):
                 continue
             # The payload's line when the change added it, else the guard or trigger it did.
@@ -217,9 +217,3 @@ def candidates(importer: str, level: int, module: str) -> list[str]:
     else:
         stems = [rel, f"src/{rel}"]
     return [c for stem in stems for c in (f"{stem}.py", f"{stem}/__init__.py")]
-
-
-def _raw(line: int, line_map: list[int] | None) -> int:
-    if line_map is None:
-        return line
-    return line_map[min(max(line, 1), len(line_map)) - 1]
