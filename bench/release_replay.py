@@ -31,7 +31,6 @@ import argparse
 import hashlib
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,9 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+# The bench scripts run from bench/: its git and log helpers are fp_configs'.
+from fp_configs import git, log
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "replay"
@@ -97,25 +99,6 @@ RELEASES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 GATED = ("block", "require_approval")
-_GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
-    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
-}
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _GIT_ENV
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
-    ).stdout
 
 
 def wheel(dl: Path, name: str, ver: str, sha: str) -> Path:
