@@ -248,6 +248,27 @@ def test_a_comment_inside_a_module_statement_is_neutral_but_not_inside_a_string(
     assert cut(src, [43]) is None
 
 
+def test_a_comment_edited_inside_a_def_keeps_no_def_but_string_text_does() -> None:
+    # A comment added in `a`'s body (line 9) changes nothing semgrep sees.
+    head = SAMPLE.replace('    """Doc."""\n', '    """Doc."""\n    # a note\n')
+    got = cut(head, [9], base=SAMPLE)
+    assert got is not None
+    assert "def a(): ..." in lines_of(got[0]) and "def a(): ..." in lines_of(got[1])
+    # The same text inside a multi-line string is string text: `a` stays whole.
+    doc = SAMPLE.replace('    """Doc."""\n', '    """Doc.\n    # a note\n    """\n')
+    got = cut(doc, [9], base=SAMPLE)
+    assert got is not None and "def a(x):" in lines_of(got[0])
+    # Code replaced by a comment: the removed line is code, so `a` stays whole.
+    swap = SAMPLE.replace("    y = x + 1\n", "    # y = x + 1\n")
+    got = cut(swap, [9], base=SAMPLE, removed=[9])
+    assert got is not None and "def a(x):" in lines_of(got[0]) and "def a(x):" in lines_of(got[1])
+    # A comment in a method stubs nothing of its class either.
+    meth = SAMPLE.replace("        z = 1\n", "        z = 1\n        # why\n")
+    got = cut(meth, [18], base=SAMPLE)
+    assert got is not None and "class C(Base):" in lines_of(got[0])
+    assert "        z = 1" not in lines_of(got[0])  # the whole class is a stub
+
+
 def test_syntax_error_crlf_lone_cr_and_tabs() -> None:
     assert cut(SAMPLE + "def broken(:\n", [24]) is None
     assert cut(SAMPLE.replace("\n", "\r"), [24]) is None
@@ -525,6 +546,26 @@ def test_a_change_that_only_deletes_a_guard_line(engine: Engine) -> None:
     whole, region = judge(engine, base, head)
     assert region is not None
     assert whole and whole == region
+
+
+def test_a_comment_beside_a_payload_hides_no_new_finding(engine: Engine) -> None:
+    # The attacker pairs a comment edit in a large def with a payload in
+    # another (and in the same) def: the comment's def is stubbed, the payload's kept.
+    big = "\n\ndef table():\n    t = {}\n" + "".join(f"    t[{i}] = {i}\n" for i in range(40))
+    tail = "\n\ndef run(u):\n    a = 1\n    a += 1\n    return a\n"
+    base = "import os\n" + PAD + big + "    return t\n" + tail
+    head = base.replace("    t[20] = 20\n", "    # refreshed\n    t[20] = 20\n").replace(
+        "    a += 1\n", "    a += 1\n    os.system(u)\n"
+    )
+    whole, region = judge(engine, base, head)
+    assert region is not None and whole and whole == region
+    # The payload inside the commented def itself: that def has a code line added.
+    head = base.replace("    t[20] = 20\n", "    # refreshed\n    os.system(t)\n    t[20] = 20\n")
+    whole, region = judge(engine, base, head)
+    assert region is not None and whole and whole == region
+    # A comment only: no new finding, whole file or cut.
+    head = base.replace("    t[20] = 20\n", "    # os.system(t)\n    t[20] = 20\n")
+    assert judge(engine, base, head) == (set(), set())
 
 
 def test_a_changed_class_header_activates_an_unchanged_use(engine: Engine) -> None:
