@@ -121,12 +121,15 @@ def two_runs_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
-@pytest.fixture(params=["one-run", "two-runs"])
+@pytest.fixture(params=["one-run", "two-runs", "batched"])
 def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Base versions ride along in one semgrep run, or (large changes) go to a
-    second run that takes only the bases a head hit can be in: same answers."""
+    second run that takes only the bases a head hit can be in, or every run is
+    split into one-job batches (issue #17): same answers."""
     if request.param == "two-runs":
         monkeypatch.setattr(newness, "SECOND_RUN_FILES", 0)
+    if request.param == "batched":
+        monkeypatch.setattr(runner, "SINGLE_RUN_BYTES", 0)
     return str(request.param)
 
 
@@ -380,3 +383,47 @@ def test_semgrep_jobs_follow_the_cgroup_cpu_quota(
     assert runner.usable_cpus(tmp_path / "absent") == cpus
     f.write_text("garbage")
     assert runner.usable_cpus(f) == cpus
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3])
+def test_batches_hold_each_file_once_about_equal_largest_first(cpus: int) -> None:
+    import random
+
+    rnd = random.Random(17)
+    size = {f"t{i}.py": rnd.choice([200, 5_000, 40_000, 300_000]) for i in range(150)}
+    batches = runner.plan_batches(size, cpus)
+    assert sorted(n for b in batches for n in b) == sorted(size)
+    assert len(batches) % cpus == 0 and len(batches) >= cpus
+    held = [sum(size[n] for n in b) for b in batches]
+    assert held == sorted(held, reverse=True)
+    # Longest-processing-time first: no batch is a whole file heavier than another.
+    assert held[0] - held[-1] <= max(size.values())
+    assert max(held) <= runner.BATCH_BYTES + max(size.values())
+    assert all(size[b[0]] == max(size[n] for n in b) for b in batches)
+    assert runner.plan_batches({}, cpus) == []
+    assert runner.plan_batches({"t0.py": 10}, cpus) == [["t0.py"]]
+
+
+def test_a_failing_batch_fails_the_run(
+    srepo: Repo, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch's semgrep dies: the whole check is an error (exit 3), even
+    though the other batches found nothing wrong."""
+    monkeypatch.setattr(runner, "SINGLE_RUN_BYTES", 0)
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
+    count = tmp_path / "starts"
+    wrapper = tmp_path / "semgrep"
+    wrapper.write_text(
+        f"#!/bin/sh\necho x >> {count}\n"
+        f'[ "$(wc -l < {count})" -eq 2 ] && exit 9\n'
+        f'exec {runner.semgrep_executable()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("TRAINGATE_SEMGREP", str(wrapper))
+    for i in range(4):
+        srepo.write(f"lib/m{i}.py", f"def f{i}(x):\n    return x + {i}\n")
+    srepo.commit("plain", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 3 and doc["decision"] == "block"
+    assert "semgrep exited with code 9" in doc["errors"][0]
+    assert len(count.read_text().splitlines()) >= 2
