@@ -325,6 +325,24 @@ def test_uses_of_a_changed_definition_and_globals_are_kept() -> None:
     assert out[34] == "async def b(): ..."  # b: neither
 
 
+def test_a_def_kept_for_its_global_keeps_no_helper_it_calls() -> None:
+    # `register` is kept (it reassigns a global) but it is unchanged: the big
+    # table builder it calls is stubbed; a changed def that calls it keeps it.
+    tail = (
+        "\n\ndef build():\n    t = {}\n    t[1] = 1\n    t[2] = 2\n    return t\n"
+        "\n\ndef register(k):\n    global TABLE\n    TABLE = build()\n    k = str(k)\n"
+        "    return TABLE[k]\n"
+    )
+    src = SAMPLE + tail
+    got = cut(src, [9])  # in a
+    assert got is not None
+    out = lines_of(got[0])
+    assert "def build(): ..." in out and "    global TABLE" in out
+    called = src.replace("    y = x + 1\n", "    y = build()\n")
+    got = cut(called, [9], base=src, removed=[9])
+    assert got is not None and "def build():" in lines_of(got[0])
+
+
 def test_small_files_and_small_cuts_stay_whole() -> None:
     assert regions(SAMPLE, SAMPLE, [24], []) is None  # under MIN_LINES
     big = SAMPLE + filler(MIN_LINES // 5)
@@ -566,6 +584,24 @@ def test_a_comment_beside_a_payload_hides_no_new_finding(engine: Engine) -> None
     # A comment only: no new finding, whole file or cut.
     head = base.replace("    t[20] = 20\n", "    # os.system(t)\n    t[20] = 20\n")
     assert judge(engine, base, head) == (set(), set())
+
+
+def test_a_helper_of_a_global_setter_hides_no_new_finding(engine: Engine) -> None:
+    # The helper a `global` setter calls is stubbed; a change that makes the
+    # setter's global dangerous, or calls the helper, is still found.
+    helper = (
+        "\n\ndef build(cmd):\n    a = 1\n    a += 1\n    os.system(cmd)\n    return a\n"
+        "\n\ndef register(k):\n    global CMD\n    CMD = k\n    return build(CMD)\n"
+    )
+    user = "\n\ndef run():\n    b = 1\n    b += 1\n    return b\n"
+    base = "import os\nCMD = 'true'\n" + PAD + helper + user
+    for head in (
+        base.replace("    return b\n", "    exec(CMD)\n    return b\n"),
+        base.replace("    return b\n", "    build(input())\n    return b\n"),
+        base.replace("    return b\n", "    os.system(CMD)\n    return b\n"),
+    ):
+        whole, region = judge(engine, base, head)
+        assert region is not None and whole == region
 
 
 def test_a_changed_class_header_activates_an_unchanged_use(engine: Engine) -> None:

@@ -36,7 +36,9 @@ the rules these reasons cover, so a rule of a new shape fails it):
   unchanged use fire;
 - defs with a ``global``/``nonlocal`` statement: removing a reassignment would
   make a global a constant for semgrep's constant propagation, and a rule's
-  ``pattern-not: exec("...")`` would then excuse a call it flags today;
+  ``pattern-not: exec("...")`` would then excuse a call it flags today (kept
+  for that alone, they are no use of anything: the helpers they call are not
+  kept for them);
 - defs of a few lines (``def noop(): pass``): they cost nothing and are what
   persist-logging-disable's ``def $V(...): pass`` matches.
 
@@ -153,6 +155,10 @@ def _regions(
     names = set().union(*(_changed_names(keep, lay) for lay in layouts))
     keep |= set().union(*(_also_keep(lay, names) for lay in layouts))
     keep |= set().union(*(_callees(lay, keep) for lay in layouts))
+    # After the callees: a def kept only for its global statement is unchanged
+    # code, and so are the helpers it calls (a whole 2,500-line table builder,
+    # called by a registry function with a `global`, stayed whole for that).
+    keep |= set().union(*(_scoped(lay) for lay in layouts))
     # A kept method keeps its class's header and class-level statements, on
     # both sides (a method new in the head still opens the base's class).
     keep |= {q.split(".")[0] + "." for q in keep if "." in q}
@@ -363,11 +369,18 @@ def _also_keep(lay: _Layout, names: set[str]) -> set[str]:
     ones are never stubbed, see _stub)."""
     out: set[str] = set()
     for item in _walk(lay):
-        if item.scoped or item.words & names:
+        if item.words & names:
             # A class's own statements stay with its header ("C."); a def or
             # method stays whole.
             out.add(item.qualname + "." if item.methods else item.qualname)
     return out
+
+
+def _scoped(lay: _Layout) -> set[str]:
+    """Items with a global or nonlocal statement, changed or not (see the module doc)."""
+    return {
+        item.qualname + "." if item.methods else item.qualname for item in _walk(lay) if item.scoped
+    }
 
 
 def _callees(lay: _Layout, keep: set[str]) -> set[str]:
