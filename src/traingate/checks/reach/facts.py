@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections import deque
 from typing import Any
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
@@ -69,6 +70,8 @@ _CONST = (ast.Constant,)
 _DNS_NAMES = frozenset(
     {"gethostbyname", "gethostbyname_ex", "getaddrinfo", "gethostbyaddr", "resolve", "query"}
 )
+# Keywords that stand for the first argument when none is positional.
+_FIRST_KEYWORDS = frozenset({"host", "hostname", "command", "args", "source", "cmd"})
 
 
 def extract(text: str, filename: str = "<blob>") -> dict[str, Any]:
@@ -163,9 +166,33 @@ def _is_const(node: ast.expr | None) -> bool:
 
 
 def _names(node: ast.AST | None) -> set[str]:
-    if node is None:
-        return set()
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    """Every ``Name`` id under ``node`` (as ``ast.walk``, without its generators)."""
+    out: set[str] = set()
+    stack: list[Any] = [node]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is ast.Name:
+            out.add(n.id)
+            continue
+        for name in _FIELDS.get(t, ()):
+            v = getattr(n, name, None)
+            if type(v) is list:
+                stack.extend(v)
+            elif v is not None:
+                stack.append(v)
+    return out
+
+
+def _subclasses(*bases: type[ast.AST]) -> set[type[ast.AST]]:
+    out: set[type[ast.AST]] = set()
+    todo = list(bases)
+    while todo:
+        cls = todo.pop()
+        if cls not in out:
+            out.add(cls)
+            todo.extend(cls.__subclasses__())
+    return out
 
 
 # Leaves and operators: never a call, import, definition or assignment, and
@@ -179,46 +206,117 @@ _LEAVES = (
     ast.Constant,
     ast.Name,
 )
+# Fields that hold a name, a number or leaves only, in every grammar since 3.10.
+_SCALAR_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "attr",
+        "type_comment",
+        "level",
+        "is_async",
+        "simple",
+        "conversion",
+        "kind",
+        "asname",
+        "module",
+        "kwd_attrs",
+        "rest",
+        "tag",
+    }
+)
+# Issue #17: one lookup by exact type replaces an isinstance per field and
+# ast.iter_child_nodes' generators (6 M calls over 200 large files). A type in
+# _FIELDS is a node that is walked (every AST class but the leaves), mapped to
+# the fields that may hold one, in _fields order.
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f for f in cls._fields if f not in _SCALAR_FIELDS)
+    for cls in _subclasses(ast.AST) - _subclasses(*_LEAVES)
+}
 
 
-def _children(node: ast.AST) -> list[ast.AST]:
-    out: list[ast.AST] = []
-    for name in node._fields:
-        v = getattr(node, name, None)
-        if isinstance(v, ast.AST):
-            if not isinstance(v, _LEAVES):
-                out.append(v)
-        elif isinstance(v, list):
-            out.extend(x for x in v if isinstance(x, ast.AST) and not isinstance(x, _LEAVES))
-    return out
+# The node types some reader of a scope's own nodes looks at (``_scope``,
+# ``_taint``, ``_bindings``, ``_result_methods``, ``_rebound``): the others are
+# walked through but not listed. A reader of another type adds it here.
+_OWN_KEPT = frozenset(
+    {
+        ast.Call,
+        ast.Assign,
+        ast.AugAssign,
+        ast.AnnAssign,
+        ast.Return,
+        ast.Global,
+        ast.Nonlocal,
+        ast.Import,
+        ast.ImportFrom,
+        ast.alias,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.For,
+        ast.AsyncFor,
+        ast.comprehension,
+        ast.NamedExpr,
+        ast.withitem,
+        ast.Delete,
+        ast.ExceptHandler,
+        ast.MatchAs,
+        ast.MatchStar,
+        ast.MatchMapping,
+    }
+)
 
 
 def _own_nodes(body: list[ast.stmt]) -> list[ast.AST]:
-    """Every node of a body except those inside nested functions, lambdas and
-    classes (which are their own callers); decorators, defaults and bases of
-    nested definitions run here, so they are kept. Leaves are left out."""
+    """The nodes of a body (of the types in ``_OWN_KEPT``, in pre-order) except
+    those inside nested functions, lambdas and classes (which are their own
+    callers); decorators, defaults and bases of nested definitions run here,
+    so they are kept."""
     out: list[ast.AST] = []
-    stack: list[ast.AST] = list(reversed(body))
+    stack: list[Any] = body[::-1]
+    fields = _FIELDS
+    kept = _OWN_KEPT
     while stack:
         node = stack.pop()
-        out.append(node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            kids: list[ast.AST] = [*node.decorator_list, *node.args.defaults]
-            kids += [d for d in node.args.kw_defaults if d is not None]
-        elif (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Lambda)
-            and all(isinstance(t, ast.Name) for t in node.targets)
-        ):
-            # A lambda bound to a name is a function of its own (read by
-            # _lambda); an anonymous one runs where it is written.
-            lam = node.value
-            kids = [*lam.args.defaults, *(d for d in lam.args.kw_defaults if d is not None)]
-        elif isinstance(node, ast.ClassDef):
-            kids = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
-        else:
-            kids = _children(node)
-        stack.extend(reversed(kids))
+        t = type(node)
+        kids: list[Any] = []
+        if t in kept:
+            out.append(node)
+            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                a = node.args
+                kids = [*node.decorator_list, *a.defaults]
+                kids += [d for d in a.kw_defaults if d is not None]
+                kids.reverse()
+                stack.extend(kids)
+                continue
+            if (
+                t is ast.Assign
+                and type(node.value) is ast.Lambda
+                and all(type(x) is ast.Name for x in node.targets)
+            ):
+                # A lambda bound to a name is a function of its own (read by
+                # _lambda); an anonymous one runs where it is written.
+                a = node.value.args
+                kids = [*a.defaults, *(d for d in a.kw_defaults if d is not None)]
+                kids.reverse()
+                stack.extend(kids)
+                continue
+            if t is ast.ClassDef:
+                kids = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+                kids.reverse()
+                stack.extend(kids)
+                continue
+        for name in fields.get(t, ()):
+            v = getattr(node, name, None)
+            if type(v) is list:
+                kids.extend([x for x in v if type(x) in fields])
+            elif type(v) in fields:
+                kids.append(v)
+        if kids:
+            kids.reverse()
+            stack.extend(kids)
     return out
 
 
@@ -326,14 +424,23 @@ def _is_hooks(node: ast.expr) -> bool:
 
 
 def _git_constant(expr: ast.expr) -> int | None:
-    """The line of a literal path component ``.git`` inside ``expr``."""
-    for n in ast.walk(expr):
-        if (
-            isinstance(n, ast.Constant)
-            and isinstance(n.value, str)
-            and ".git" in n.value.replace("\\", "/").split("/")
-        ):
-            return n.lineno
+    """The line of a literal path component ``.git`` inside ``expr``: the
+    first in ``ast.walk``'s breadth-first order, without its generators."""
+    todo: deque[Any] = deque([expr])
+    while todo:
+        n = todo.popleft()
+        t = type(n)
+        if t is ast.Constant:
+            v = n.value
+            if isinstance(v, str) and ".git" in v and ".git" in v.replace("\\", "/").split("/"):
+                return int(n.lineno)
+            continue
+        for name in _FIELDS.get(t, ()):
+            x = getattr(n, name, None)
+            if type(x) is list:
+                todo.extend(x)
+            elif x is not None:
+                todo.append(x)
     return None
 
 
@@ -360,34 +467,62 @@ def _rebound(own: list[ast.AST], nested: bool = True) -> set[str]:
     caller passed. Over-approximates (``x.attr = v`` counts for ``x``).
     ``nested=False`` at module level: ``nonlocal`` never names a global."""
     out: set[str] = set()
+    n: Any  # dispatched on its exact type below
     for n in own:
+        t = type(n)
+        if t is ast.Call:
+            continue  # most own nodes; they bind nothing
         targets: list[ast.expr | None] = []
-        if isinstance(n, (ast.Assign, ast.Delete)):
+        if t is ast.Assign or t is ast.Delete:
             targets = list(n.targets)
-        elif isinstance(
-            n,
-            (ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.comprehension),
-        ):
+        elif t in _ONE_TARGET:
             targets = [n.target]
-        elif isinstance(n, ast.withitem):
+        elif t is ast.withitem:
             targets = [n.optional_vars]
-        elif isinstance(n, (ast.Nonlocal, ast.Global)):
+        elif t is ast.Nonlocal or t is ast.Global:
             out.update(n.names)
-        elif isinstance(n, ast.ExceptHandler) and n.name:
+        elif t is ast.ExceptHandler and n.name:
             out.add(n.name)
-        elif isinstance(n, ast.alias):
+        elif t is ast.alias:
             out.add(n.asname or n.name.split(".")[0])
-        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+        elif (t is ast.MatchAs or t is ast.MatchStar) and n.name:
             out.add(n.name)
-        elif isinstance(n, ast.MatchMapping) and n.rest:
+        elif t is ast.MatchMapping and n.rest:
             out.add(n.rest)
-        elif nested and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for sub in n.body:
-                out.update(
-                    name for x in ast.walk(sub) if isinstance(x, ast.Nonlocal) for name in x.names
-                )
-        for t in targets:
-            out |= _names(t)
+        elif nested and t in _DEFS:
+            out |= _nonlocals(n.body)
+        for x in targets:
+            out |= _names(x)
+    return out
+
+
+_ONE_TARGET = frozenset(
+    {ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.comprehension}
+)
+_DEFS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+_DECLS = _DEFS | {ast.Assign, ast.Import, ast.ImportFrom}
+# Where a statement can hold statements: a ``nonlocal`` is one, and never
+# inside an expression (a lambda's body is an expression).
+_STMT_LISTS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_BLOCKS: dict[type, tuple[str, ...]] = {
+    t: tuple(f for f in fields if f in _STMT_LISTS)
+    for t, fields in _FIELDS.items()
+    if issubclass(t, (ast.stmt, ast.excepthandler, ast.match_case))
+}
+
+
+def _nonlocals(body: list[ast.stmt]) -> set[str]:
+    """Names declared ``nonlocal`` anywhere in ``body``, nested blocks and defs too."""
+    out: set[str] = set()
+    stack: list[Any] = list(body)
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is ast.Nonlocal:
+            out.update(n.names)
+            continue
+        for name in _BLOCKS.get(t, ()):
+            stack.extend(getattr(n, name, None) or ())
     return out
 
 
@@ -579,21 +714,30 @@ class _Extractor:
 
     def _scope(self, scope: _Scope, body: list[ast.stmt]) -> None:
         own = _own_nodes(body)
+        # Definitions, lambdas bound to a name and imports, in order: the rest
+        # (calls above all) only needs the second loop.
+        decl = [n for n in own if type(n) in _DECLS]
+        node: Any  # dispatched on its exact type below
+        top = scope.qualname in ("<module>", "<main>")
         # Local definitions and function-level imports first: a call may precede
         # the def in the text (a nested helper used in a loop above it).
-        for node in own:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                if scope.qualname not in ("<module>", "<main>"):
+        for node in decl:
+            t = type(node)
+            if t in _DEFS:
+                if not top:
                     scope.local_defs[node.name] = f"{scope.qualname}.{node.name}"
-            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
-                for t in node.targets:
-                    if isinstance(t, ast.Name) and scope.qualname not in ("<module>", "<main>"):
-                        scope.local_defs[t.id] = f"{scope.qualname}.{t.id}"
-            elif isinstance(node, ast.Import) and scope.qualname != "<module>":
+            elif t is ast.Assign:
+                if type(node.value) is ast.Lambda and not top:
+                    for x in node.targets:
+                        if type(x) is ast.Name:
+                            scope.local_defs[x.id] = f"{scope.qualname}.{x.id}"
+            elif scope.qualname == "<module>":
+                pass
+            elif t is ast.Import:
                 for a in node.names:
                     key = a.asname or a.name.split(".")[0]
                     scope.imports[key] = f"I:0:{a.name if a.asname else key}"
-            elif isinstance(node, ast.ImportFrom) and scope.qualname != "<module>":
+            elif t is ast.ImportFrom:
                 mod = node.module or ""
                 for a in node.names:
                     if a.name != "*":
@@ -601,32 +745,35 @@ class _Extractor:
                         scope.imports[a.asname or a.name] = f"I:{node.level}:{name}"
         scope.own = own
         for node in own:
-            if isinstance(node, ast.Call):
+            t = type(node)
+            if t is ast.Call:
                 self._call(scope, node)
-            elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            elif t is ast.Assign or t is ast.AugAssign:
                 self._assign(scope, node)
-            elif isinstance(node, ast.Return) and node.value is not None:
-                self._return(scope, node.value)
-            elif isinstance(node, ast.Global):
+            elif t is ast.Return:
+                if node.value is not None:
+                    self._return(scope, node.value)
+            elif t is ast.Global:
                 self.globals.update(node.names)
-            elif isinstance(node, ast.Import):
+            elif t is ast.Import:
                 for a in node.names:
                     self._record(scope, f"I:0:{a.name}", node, {"imp": 1})
-            elif isinstance(node, ast.ImportFrom):
+            elif t is ast.ImportFrom:
                 mod = node.module or ""
                 for a in node.names:
                     # `from pkg import sub` may import a submodule: both are tried
                     name = f"{mod}.{a.name}" if mod and a.name != "*" else mod
                     self._record(scope, f"I:{node.level}:{name}", node, {"imp": 1})
-        for node in own:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        for node in decl:
+            t = type(node)
+            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 self._function(scope, node)
-            elif isinstance(node, ast.ClassDef):
+            elif t is ast.ClassDef:
                 self._class(scope, node)
-            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
-                for t in node.targets:
-                    if isinstance(t, ast.Name):
-                        self._lambda(scope, t.id, node.value)
+            elif t is ast.Assign and type(node.value) is ast.Lambda:
+                for x in node.targets:
+                    if type(x) is ast.Name:
+                        self._lambda(scope, x.id, node.value)
 
     def _qual(self, scope: _Scope, name: str) -> str:
         if scope.qualname in ("<module>", "<main>"):
@@ -742,66 +889,66 @@ class _Extractor:
     # -- calls --------------------------------------------------------------
 
     def _call(self, scope: _Scope, node: ast.Call) -> None:
-        ref = self._ref(scope, node.func)
-        flags: dict[str, Any] = {}
-        # getattr(__import__(m), n) / getattr(importlib.import_module(m), n):
-        # any callable, chosen by name at run time.
-        if (
-            isinstance(node.func, ast.Name)
-            and node.func.id == "getattr"
-            and "getattr" not in self.module_names
-            and node.args
-            and isinstance(node.args[0], ast.Call)
-        ):
-            inner = self._ref(scope, node.args[0].func)
-            if inner in ("B:__import__", "I:0:importlib.import_module"):
-                dyn = [*node.args[0].args[:1], *node.args[1:2]]
-                if not all(_is_const(a) for a in dyn):
-                    self._record(scope, "B:dynattr", node, {})
-        if (
-            isinstance(node.func, ast.Name)
-            and node.func.id in ("setattr", "delattr")
-            and node.func.id not in self.module_names
-            and node.args
-        ):
-            self._setattr(scope, node)
+        func = node.func
+        args = node.args
+        ref = self._ref(scope, func)
+        if type(func) is ast.Name and args and func.id not in self.module_names:
+            if func.id == "getattr" and type(args[0]) is ast.Call:
+                # getattr(__import__(m), n) / getattr(importlib.import_module(m), n):
+                # any callable, chosen by name at run time.
+                inner = self._ref(scope, args[0].func)
+                if inner in ("B:__import__", "I:0:importlib.import_module"):
+                    dyn = [*args[0].args[:1], *args[1:2]]
+                    if not all(_is_const(a) for a in dyn):
+                        self._record(scope, "B:dynattr", node, {})
+            elif func.id in ("setattr", "delattr"):
+                self._setattr(scope, node)
         if ref is None:
             return
+        # The keywords read below, in one pass (the first of each, as written).
+        hooks = star = False
+        wo = shell = named_first = None
+        for k in node.keywords:
+            arg = k.arg
+            if arg is None:
+                star = True
+            elif arg == "weights_only":
+                wo = k.value if wo is None else wo
+            elif arg == "shell":
+                shell = k.value if shell is None else shell
+            elif arg in _FIRST_KEYWORDS:
+                named_first = k.value if named_first is None else named_first
+            if not hooks and self._hooks(scope, k.value):
+                hooks = True
+        if not hooks:
+            hooks = any(self._hooks(scope, a) for a in args)
+        # Flags in the order the facts have always held them (cached JSON).
+        flags: dict[str, Any] = {}
         rm = scope.result_methods.get(id(node))
         if rm:
             flags["rm"] = sorted(rm)
-        if any(self._hooks(scope, a) for a in [*node.args, *(k.value for k in node.keywords)]):
+        if hooks:
             flags["hk"] = 1
-        kw = {k.arg for k in node.keywords}
-        if None in kw:
+        if star:
             flags["star"] = 1  # **kwargs: any keyword may be in there
-        wo = next((k.value for k in node.keywords if k.arg == "weights_only"), None)
         if wo is not None:
             flags["wo"] = 1 if isinstance(wo, ast.Constant) and wo.value is True else 0
             wop = self._arg_code(scope, wo, any_default=True)
             if isinstance(wop, str):
                 flags["wop"] = wop
         self._arg_codes(scope, node, flags)
-        shell = next((k.value for k in node.keywords if k.arg == "shell"), None)
         if shell is not None:
             flags["shell"] = 0 if isinstance(shell, ast.Constant) and not shell.value else 1
-        first = node.args[0] if node.args else None
-        if first is None:
-            first = next(
-                (
-                    k.value
-                    for k in node.keywords
-                    if k.arg in ("host", "hostname", "command", "args", "source", "cmd")
-                ),
-                None,
-            )
+        first = args[0] if args else named_first
         if first is not None:
             if _is_const(first):
                 flags["c0"] = 1
             if ref.rsplit(".", 1)[-1] in _DNS_NAMES and _names(first) & scope.tainted:
                 flags["p0"] = 1
-        if all(_is_const(a) for a in node.args) and all(
-            k.arg is not None and _is_const(k.value) for k in node.keywords
+        if (
+            not star
+            and all(_is_const(a) for a in args)
+            and all(_is_const(k.value) for k in node.keywords)
         ):
             flags["ac"] = 1
         self._record(scope, ref, node, flags)
@@ -816,8 +963,8 @@ class _Extractor:
         """1: a literal True; a parameter's name: passed as the caller got it (only
         one that defaults to True unless ``any_default``: any other is unsafe
         anyway); 0: anything else (graph.py: what reaches ``weights_only``)."""
-        if isinstance(value, ast.Constant) and value.value is True:
-            return 1
+        if isinstance(value, ast.Constant):
+            return 1 if value.value is True else 0
         if (
             isinstance(value, ast.Name)
             and value.id in scope.sig

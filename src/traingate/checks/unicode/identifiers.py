@@ -55,12 +55,15 @@ def _ident_run(text: str, i: int) -> tuple[int, int]:
 
 
 def _python_identifiers(
-    text: str, strings: list[tuple[int, int]] | None = None
+    text: str, strings: list[tuple[int, int]] | None = None, stop: int | None = None
 ) -> Iterator[tuple[int, int]]:
     """Spans of identifier-like runs containing non-ASCII characters, in code.
 
     ``strings``, when given, collects the span of every string literal's content
     (issue #16: confusable words and colour escapes are judged inside literals).
+    ``stop``: the lexer ends once back in plain code at or past it (issue #17:
+    past a file's last non-ASCII or ESC character no identifier or literal can
+    hold a finding; literals after it are not collected).
 
     A small lexer instead of :mod:`tokenize`: the code under review need not parse.
     It skips comments and string literals (prefixes, triple quotes, escapes) but
@@ -69,6 +72,7 @@ def _python_identifiers(
     treating text as code, which can only add findings.
     """
     n = len(text)
+    stop = n if stop is None else stop
     # Frames: ("s", quote, raw, fmt) string; ("e", depth) f-string expression;
     # ("p",) format spec. An empty stack is plain code.
     stack: list[tuple[str, str, bool, bool] | tuple[str, int] | tuple[str]] = []
@@ -82,6 +86,8 @@ def _python_identifiers(
 
     while i < n:
         top = stack[-1] if stack else None
+        if top is None and i >= stop:
+            return
         if top is None or top[0] == "e":
             m = (_CODE_EVENT if top is None else _FEXPR_EVENT).search(text, i)
             if m is None:

@@ -131,6 +131,14 @@ def _sgr_conceals(params: str) -> bool:
     return False
 
 
+# Issue #17: the regex engine tests the candidate class (it spans all of
+# Unicode) at ~3x the cost per character of an ASCII-only class; in ASCII text
+# only its ASCII members (controls, CR, ESC) can occur. Derived, so it cannot drift.
+_ASCII_CANDIDATES = re.compile(
+    "[" + "".join(re.escape(chr(c)) for c in range(128) if _CANDIDATES.fullmatch(chr(c))) + "]"
+)
+
+
 def _in_spans(spans: list[tuple[int, int]], i: int) -> bool:
     k = bisect.bisect_right(spans, (i, 1 << 62)) - 1
     return k >= 0 and spans[k][0] <= i < spans[k][1]
@@ -158,9 +166,10 @@ def _invisible_hits(text: str, strings: list[tuple[int, int]] | None = None) -> 
             msg += " (a line break for some tools but not for others)"
         return _Hit(INVISIBLE, run_start, run_end, msg)
 
+    candidates = _ASCII_CANDIDATES if text.isascii() else _CANDIDATES
     pos = 0
     while True:
-        m = _CANDIDATES.search(text, pos)
+        m = candidates.search(text, pos)
         if m is None:
             break
         i = m.start()

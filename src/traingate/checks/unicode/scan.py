@@ -47,6 +47,7 @@ live beside it: ``tables`` (rule ids, the issue type, character tables),
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Collection
 
 from traingate.checks.unicode.cookie import (
@@ -72,12 +73,22 @@ __all__ = [
 ]
 
 
+# What a Python identifier or literal needs to hold a finding: a non-ASCII
+# character or a raw ESC (a colour escape).
+_NOTABLE = re.compile(r"[^\x00-\x1a\x1c-\x7f]")
+
+
 def _hits(text: str, python: bool, confusables: bool = True) -> list[_Hit]:
     strings: list[tuple[int, int]] | None = None
     idents: list[tuple[int, int]] = []
     if python and (not text.isascii() or "\x1b" in text):
         strings = []
-        idents = list(_python_identifiers(text, strings))
+        # Lex only up to the last such character (searched in C on the reversed
+        # text): in large real files it is often in the license header or a
+        # docstring near the top (issue #17).
+        last = _NOTABLE.search(text[::-1])
+        stop = len(text) - last.start() if last is not None else 0
+        idents = list(_python_identifiers(text, strings, stop))
         strings.sort()
     hits = list(_invisible_hits(text, strings))
     if python:
