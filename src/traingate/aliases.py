@@ -15,6 +15,7 @@ repository name nothing in it, and a chain of links stops after MAX_HOPS.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -171,16 +172,38 @@ def link_sets(change: Change) -> list[dict[str, str]]:
     """The links of the trees a change can be reached through: the diff's old
     side, the trusted base when it is another commit, and the new side."""
     old_rev = change.merge_base or change.base
-    old = tree_links(change.root, old_rev, change.read) if old_rev else {}
+    old = _commit_links(change, old_rev) if old_rev else {}
     out = [old, updated_links(old, change.files, change.read)]
     if change.base is not None and change.base != old_rev:
-        out.append(tree_links(change.root, change.base, change.read))
+        out.append(_commit_links(change, change.base))
     # Most changes touch no link: one index per distinct set of links.
     distinct: list[dict[str, str]] = []
     for links in out:
         if links and links not in distinct:
             distinct.append(links)
     return distinct
+
+
+def _commit_links(change: Change, rev: str) -> dict[str, str]:
+    """``tree_links`` of a commit, kept in the signed cache when there is one
+    (issue #17: the listing is a git process and ~10 ms on every hook run). A
+    commit id fixes its tree and every link's target blob; an entry that does
+    not verify is a miss (traingate.cache.Signed), never a dropped link."""
+    if change.cache_dir is None or not _COMMIT_ID.match(rev):
+        return tree_links(change.root, rev, change.read)
+    from traingate import cache
+
+    store = cache.Signed(change.cache_dir, "links-v1")
+    key = cache.key("links-v1", cache.installation(), rev)
+    got = store.get(key)
+    if type(got) is dict and all(type(k) is str and type(v) is str for k, v in got.items()):
+        return got
+    links = tree_links(change.root, rev, change.read)
+    store.put(key, links)
+    return links
+
+
+_COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
 def aliases_in(trees: Sequence[Tree], touched: Iterable[str]) -> dict[str, tuple[str, ...]]:

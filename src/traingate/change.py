@@ -105,6 +105,9 @@ class Change:
     _aliases: dict[bool, dict[str, tuple[str, ...]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # The signed cache (traingate.cache.Signed) for what is fixed by a commit id,
+    # e.g. a commit's symlinks (issue #17); None: compute everything.
+    cache_dir: Path | None = field(default=None, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[ChangedFile]:
         return iter(self.files)
@@ -128,6 +131,11 @@ class Change:
         if self._reader is None:
             raise GitError(f"no object database to read {oid} from")
         return self._reader.read(oid)
+
+    @property
+    def reader(self) -> git.BlobReader | None:
+        """The change's one cat-file process, for reading the trusted policy too."""
+        return self._reader
 
     def prefetch(self, oids: Iterable[str | None]) -> None:
         """Read many blobs in one git process before checks ask for them."""
@@ -187,8 +195,7 @@ def _from_diff(pairs: list[tuple[git.RawEntry, git.PatchSection]]) -> list[Chang
 
 def staged(cwd: str | Path) -> Change:
     """The index against HEAD: what ``git commit`` would record."""
-    root = git.toplevel(cwd)
-    head = git.resolve_commit(root, "HEAD")
+    root, head = git.toplevel_and_head(cwd)
     against = head or git.empty_tree(root)
     files = _from_diff(git.diff(root, against, cached=True))
     change = Change(root, "staged", files, base=head, head=None, _reader=git.BlobReader(root))
@@ -234,8 +241,7 @@ def pre_push(cwd: str | Path, from_ref: str | None, to_ref: str | None) -> Chang
 
 def worktree(cwd: str | Path) -> Change:
     """The working tree (tracked changes plus untracked, non-ignored files) against HEAD."""
-    root = git.toplevel(cwd)
-    head = git.resolve_commit(root, "HEAD")
+    root, head = git.toplevel_and_head(cwd)
     against = head or git.empty_tree(root)
     fmt = git.object_format(root)
     disk: dict[str, Path] = {}

@@ -44,10 +44,11 @@ def check(req: CheckRequest) -> Report:
     from traingate.policy import load as policy_load
 
     ch = _change(req)
+    ch.cache_dir = req.cache_dir
     if req.policy_file:
         policy = policy_load.load_file(req.policy_file)
     else:
-        policy = policy_load.load_from_git(ch.root, ch.base)
+        policy = policy_load.load_from_git(ch.root, ch.base, ch.reader, req.cache_dir)
     return evaluate(
         ch,
         policy,

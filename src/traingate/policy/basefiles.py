@@ -16,7 +16,9 @@ from traingate.errors import PolicyError
 from traingate.policy.load import POLICY_FILE, LoadedPolicy, decode
 
 
-def with_base_files(loaded: LoadedPolicy, root: Path, rev: str) -> LoadedPolicy:
+def with_base_files(
+    loaded: LoadedPolicy, root: Path, rev: str, reader: git.BlobReader | None = None
+) -> LoadedPolicy:
     if loaded.policy.codeowners:
         owners = git.tree_entry(root, rev, loaded.policy.codeowners)
         if owners is None or owners.kind != "blob":
@@ -25,7 +27,8 @@ def with_base_files(loaded: LoadedPolicy, root: Path, rev: str) -> LoadedPolicy:
                 location=POLICY_FILE,
                 help="commit the CODEOWNERS file to the protected branch or drop `codeowners:`",
             )
-        text = decode(git.BlobReader(root).read(owners.oid), loaded.policy.codeowners)
+        data = (reader or git.BlobReader(root)).read(owners.oid)
+        text = decode(data, loaded.policy.codeowners)
         loaded = replace(loaded, codeowners_text=text)
     for rel in loaded.policy.checks.semgrep.rule_dirs:
         # Like CODEOWNERS: a directory the policy names must be at the base, or

@@ -7,13 +7,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from traingate import yamlsafe
 from traingate.errors import PolicyError
 from traingate.policy.model import CHECK_IDS, Checks, Policy
+
+if TYPE_CHECKING:  # yamlsafe (PyYAML) loads on a validation, not on a cache hit
+    from traingate import git, yamlsafe
 
 POLICY_FILE = ".traingate.yaml"
 BUILTIN_DEFAULT = "builtin:default"
@@ -105,18 +107,25 @@ def decode(data: bytes, name: str) -> str:
         raise PolicyError("policy is not valid UTF-8", location=f"{name}:{line}:{col}") from None
 
 
-def load_from_git(root: Path, rev: str | None) -> LoadedPolicy:
+def load_from_git(
+    root: Path,
+    rev: str | None,
+    reader: git.BlobReader | None = None,
+    cache_dir: Path | None = None,
+) -> LoadedPolicy:
     """The trusted policy: ``.traingate.yaml`` as committed at ``rev``.
 
     Never the working tree or the change's head: a change is judged by the
-    policy it is trying to merge into (trusted base).
-    """
+    policy it is trying to merge into (trusted base). Issue #17: ``reader`` (the
+    change's cat-file) spares two git processes, ``cache_dir`` a re-validation."""
     from traingate import git
 
     if rev is None:
-        loaded = load_builtin()
-        return _with_source(loaded, f"{BUILTIN_DEFAULT} (no commit yet)")
-    entry = git.tree_entry(root, rev, POLICY_FILE)
+        return _with_source(load_builtin(), f"{BUILTIN_DEFAULT} (no commit yet)")
+    if reader is None:
+        reader, entry = git.BlobReader(root), git.tree_entry(root, rev, POLICY_FILE)
+    else:
+        entry = git.tree_entry_at(reader, rev, POLICY_FILE)
     if entry is None:
         return _with_source(load_builtin(), f"{BUILTIN_DEFAULT} (no {POLICY_FILE} at {rev[:12]})")
     if entry.kind != "blob" or entry.mode not in ("100644", "100755"):
@@ -125,11 +134,15 @@ def load_from_git(root: Path, rev: str | None) -> LoadedPolicy:
             location=POLICY_FILE,
             help="the policy must be a plain file; symlinks and submodules are refused",
         )
-    data = git.BlobReader(root).read(entry.oid)
-    loaded = load_text(decode(data, POLICY_FILE), POLICY_FILE, source=f"{POLICY_FILE}@{rev[:12]}")
+    from traingate.policy import cache
+
+    text = decode(reader.read(entry.oid), POLICY_FILE)
+    loaded = _with_source(
+        cache.load(text, POLICY_FILE, cache_dir, load_text), f"{POLICY_FILE}@{rev[:12]}"
+    )
     from traingate.policy.basefiles import with_base_files
 
-    return with_base_files(loaded, root, rev)
+    return with_base_files(loaded, root, rev, reader)
 
 
 def _with_source(loaded: LoadedPolicy, source: str) -> LoadedPolicy:
@@ -146,6 +159,8 @@ class _Layer:
 
 
 def _parse_layer(text: str, name: str) -> _Layer:
+    from traingate import yamlsafe
+
     try:
         loaded = yamlsafe.load(text)
     except yamlsafe.YamlProblem as exc:

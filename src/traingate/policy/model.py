@@ -36,6 +36,7 @@ from traingate.policy.base import Severity as Severity
 from traingate.policy.base import SeverityKey as SeverityKey
 from traingate.policy.base import SimpleAction as SimpleAction
 from traingate.policy.base import Strict as Strict
+from traingate.policy.base import empty_dict, empty_list
 
 
 class SensitivePath(Strict):
@@ -89,7 +90,7 @@ class UserIdentity(Strict):
     here is excluded when any of them wrote, pushed or signed part of the change.
     """
 
-    emails: list[NonEmptyStr] = Field(default_factory=list)
+    emails: list[NonEmptyStr] = Field(default_factory=empty_list)
     github: NonEmptyStr | list[NonEmptyStr] | None = Field(
         default=None, description="GitHub login(s) of this person."
     )
@@ -100,11 +101,11 @@ class UserIdentity(Strict):
         default=None, description="Principal(s) of this person in the allowed-signers file."
     )
     github_ids: list[int] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Immutable numeric GitHub account ids (a login can be renamed and re-registered).",
     )
     gitlab_ids: list[int] = Field(
-        default_factory=list, description="Immutable numeric GitLab user ids."
+        default_factory=empty_list, description="Immutable numeric GitLab user ids."
     )
 
     def accounts(self, platform: str) -> list[str]:
@@ -134,7 +135,7 @@ class ApprovalSettings(Strict):
         default=False, description="GitLab: block when the MR overrides its own approval rules."
     )
     bots: list[NonEmptyStr] = Field(
-        default_factory=list, description="More user ids to treat as bots (never eligible)."
+        default_factory=empty_list, description="More user ids to treat as bots (never eligible)."
     )
 
 
@@ -145,18 +146,18 @@ class Policy(Strict):
         default=None,
         description="Group whose approval ERROR findings require; without one they block outright.",
     )
-    groups: dict[NonEmptyStr, list[NonEmptyStr]] = Field(default_factory=dict)
-    users: dict[NonEmptyStr, UserIdentity] = Field(default_factory=dict)
-    excluded_approvers: list[NonEmptyStr] = Field(default_factory=list)
+    groups: dict[NonEmptyStr, list[NonEmptyStr]] = Field(default_factory=empty_dict)
+    users: dict[NonEmptyStr, UserIdentity] = Field(default_factory=empty_dict)
+    excluded_approvers: list[NonEmptyStr] = Field(default_factory=empty_list)
     case_insensitive_paths: bool = Field(
         default=False,
         description="Match sensitive paths case-insensitively (macOS/Windows clients).",
     )
-    sensitive_paths: list[SensitivePath] = Field(default_factory=list)
+    sensitive_paths: list[SensitivePath] = Field(default_factory=empty_list)
     checks: Checks = Field(default_factory=Checks)
-    exemptions: list[Exemption] = Field(default_factory=list)
+    exemptions: list[Exemption] = Field(default_factory=empty_list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
-    config_rules: list[ConfigRule] = Field(default_factory=list)
+    config_rules: list[ConfigRule] = Field(default_factory=empty_list)
     codeowners: str | None = Field(
         default=None,
         description="Repo path of a CODEOWNERS file (GitHub or GitLab syntax) whose owners "

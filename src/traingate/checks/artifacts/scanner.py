@@ -66,11 +66,11 @@ from traingate.checks.artifacts.common import (
     _strip_compression_ext,
     _TooLarge,
 )
-from traingate.checks.artifacts.compression import _compression_of, _decompress
-from traingate.checks.artifacts.npy import _scan_npy
-from traingate.checks.artifacts.pickles import _LENIENT, _STRICT, _scan_pickle_file
-from traingate.checks.artifacts.safetensors import _scan_safetensors
-from traingate.checks.artifacts.zips import _LOCAL, _scan_zip
+
+# The format readers (the pickle machine, zip, npy, safetensors) load with the
+# first blob to scan: the unicode check asks every changed file whether it is an
+# artifact (is_artifact_candidate), and a hook run on docs or code never needs
+# them (issue #17).
 
 __all__ = [
     "ALLOWED_GLOBALS",
@@ -97,6 +97,12 @@ __all__ = [
 
 def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int) -> None:
     """Scan one file or archive member, choosing the format like the loaders do."""
+    from traingate.checks.artifacts.compression import _compression_of, _decompress
+    from traingate.checks.artifacts.npy import _scan_npy
+    from traingate.checks.artifacts.pickles import _LENIENT, _STRICT, _scan_pickle_file
+    from traingate.checks.artifacts.safetensors import _scan_safetensors
+    from traingate.checks.artifacts.zips import _scan_zip
+
     if depth > ctx.limits.max_container_depth:
         ctx.emit(
             RULE_TOO_LARGE,
@@ -176,15 +182,22 @@ def is_artifact_candidate(path: str, head: bytes) -> bool:
         return True
     if _PROTO0_SNIFF.match(head, 0, 512):
         return True
-    if head.startswith(_ZIP_LOCAL) and len(head) >= _LOCAL.size:
-        name_len = struct.unpack_from("<H", head, 26)[0]
-        first = head[_LOCAL.size : _LOCAL.size + name_len].lower()
-        if first.endswith((b".pkl", b".npy", b".pickle")) or b".pkl" in head:
-            return True
+    if head.startswith(_ZIP_LOCAL) and _zip_names_a_pickle(head):
+        return True
     if len(head) >= 10 and head[8:9] == b"{":
         n: int = struct.unpack_from("<Q", head, 0)[0]
         return 2 <= n <= 100_000_000
     return False
+
+
+def _zip_names_a_pickle(head: bytes) -> bool:
+    from traingate.checks.artifacts.zips import _LOCAL
+
+    if len(head) < _LOCAL.size:
+        return False
+    name_len = struct.unpack_from("<H", head, 26)[0]
+    first = head[_LOCAL.size : _LOCAL.size + name_len].lower()
+    return first.endswith((b".pkl", b".npy", b".pickle")) or b".pkl" in head
 
 
 def scan_artifact(
@@ -202,6 +215,8 @@ def scan_artifact(
     when the artifact is clean).  Never raises for any input: an internal
     failure is reported as ``artifact-scan-error``.
     """
+    from traingate.checks.artifacts.zips import _scan_zip
+
     lim = limits or _DEFAULT_LIMITS
     allowed: Collection[tuple[str, str]] = (
         frozenset(ALLOWED_GLOBALS) | frozenset(extra_allowed)

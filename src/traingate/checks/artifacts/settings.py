@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from traingate.policy.base import CheckSettings
+from traingate.policy.base import CheckSettings, empty_list
 
 # "module:qualname", as a pickle's GLOBAL names it (issue #16).
 PickleGlobal = Annotated[
@@ -42,7 +42,7 @@ _NEVER_ALLOWED_GLOBALS = frozenset(
 
 class ArtifactsSettings(CheckSettings):
     allow_globals: list[PickleGlobal] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="More pickle globals ('module:name') the artifacts check accepts, "
         "after review (docs/checks/artifacts.md#the-allow-list).",
     )

@@ -32,8 +32,6 @@ import re
 
 from traingate.checks.config.doc import ConfigDoc, ConfigError, _Budget
 from traingate.checks.config.parse_json import _parse_json, _parse_jsonc
-from traingate.checks.config.parse_toml import _parse_toml
-from traingate.checks.config.parse_yaml import _parse_yaml
 
 _FORMATS = {
     ".yaml": "yaml",
@@ -71,6 +69,11 @@ def parse_config(fmt: str, text: str, *, max_nodes: int = 100_000) -> ConfigDoc:
     ``max_nodes`` bounds the work, counting every node visited after expanding YAML
     aliases and merges. An unknown ``fmt`` is a caller bug: :class:`ValueError`.
     """
+    # YAML and TOML load with their first config: a hook run whose change holds
+    # none (docs, code) never imports PyYAML or tomllib (issue #17).
+    from traingate.checks.config.parse_toml import _parse_toml
+    from traingate.checks.config.parse_yaml import _parse_yaml
+
     parser = {
         "yaml": _parse_yaml,
         "json": _parse_json,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from traingate.policy.base import NonEmptyStr, Pattern, Strict
+from traingate.policy.base import NonEmptyStr, Pattern, Strict, empty_dict, empty_list
 
 
 class ConfigForbid(Strict):
@@ -29,9 +29,9 @@ class ConfigRule(Strict):
 
     name: NonEmptyStr
     paths: list[Pattern] = Field(min_length=1)
-    forbid: list[ConfigForbid] = Field(default_factory=list)
+    forbid: list[ConfigForbid] = Field(default_factory=empty_list)
     approval_keys: list[NonEmptyStr] = Field(
-        default_factory=list, description="Key-path globs whose change needs approval_group."
+        default_factory=empty_list, description="Key-path globs whose change needs approval_group."
     )
     approval_group: str | None = Field(
         default=None, description="Who approves approval_keys changes (default: security_group)."
@@ -43,7 +43,7 @@ class ConfigRule(Strict):
         default=None, description="Allowed hosts for any string value that is a URL."
     )
     bounds: dict[NonEmptyStr, ConfigBound] = Field(
-        default_factory=dict, description="Numeric bounds per key-path glob."
+        default_factory=empty_dict, description="Numeric bounds per key-path glob."
     )
     path_allow: list[NonEmptyStr] | None = Field(
         default=None,
