@@ -121,6 +121,7 @@ _MAX_HELPER = 4 << 20  # an imported helper is read only up to reach's per-file 
 
 def run(ctx: Context) -> list[Finding]:
     from traingate.checks.sabotage.analysis import analyze
+    from traingate.checks.sabotage.store import Store
 
     files = [
         f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", _NOTEBOOK))
@@ -128,6 +129,7 @@ def run(ctx: Context) -> list[Finding]:
     if not files:
         return []
     lookup = _lookup(ctx)
+    store = Store(ctx.cache_dir) if ctx.cache_dir is not None else None
     limit = ctx.policy.policy.checks.semgrep.max_file_bytes
     out: list[Finding] = []
     for f in files:
@@ -158,7 +160,7 @@ def run(ctx: Context) -> list[Finding]:
                 n = len(text.splitlines()) + 1
                 cut = {i for i in range(1, n + 1) if json_line(i, line_map) in added}
         try:
-            hits = analyze(text, path, functools.partial(lookup, path), cut)
+            hits = analyze(text, path, functools.partial(lookup, path), cut, store)
         except (SyntaxError, ValueError, RecursionError):
             continue  # the semgrep check blocks a changed file Python cannot parse
         for h in hits:

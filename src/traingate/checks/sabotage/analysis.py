@@ -33,6 +33,8 @@ from typing import NamedTuple
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.cut import Plan, expand
+from traingate.checks.sabotage.scopes import ClassAttrs, bind, target_names, warm
+from traingate.checks.sabotage.store import Store
 from traingate.checks.sabotage.triggers import (
     ENV,
     RANK,
@@ -76,27 +78,32 @@ def analyze(
     filename: str = "<file>",
     lookup: mod.Lookup | None = None,
     added: Set[int] | None = None,
+    store: Store | None = None,
 ) -> list[Hit]:
     """Every hit of the file; with ``added`` (the change's added lines), every hit
-    that can rest on one of them, walking only the units that can (see ``cut``)."""
-    tree = ast.parse(source, filename)
+    that can rest on one of them, walking only the units that can (see ``cut``).
+    ``store``: imported helpers' facts cached across runs."""
+    tree = mod.parse(source, filename)
     alias = aliases(tree)
     hooks = mod.hook_functions(tree, source)
     scope = pl.walk_local(tree.body)  # what the module's names are bound from
     plan = None if added is None else Plan(tree, source, added)
     if plan is not None and (not plan.usable or mod.module_collective(tree, alias)):
         plan = None  # a module-level collective's partner may be anywhere in the file
+    facts = mod.facts(tree, filename, alias, lookup, scope, store)
+    module, writers = facts.env, facts.writers
     hot: set[str] = set()
     if plan is None:
         kept = set(range(len(tree.body)))
-        module, writers = mod.facts(tree, filename, alias, lookup, None, scope)
+        facts.everything()  # every name is read: one replay, not one per name
     else:
         units = plan.units()
         kept = {i for i in units if plan.touched(tree.body[i])}
+        imported = plan.imported()  # functions whose trigger is read on an added line
+        armed: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()
         while True:  # to a fixed point: each round keeps more units or names
-            wanted = plan.wanted(kept, alias, scope) | plan.armed(kept, hot, alias)
-            module, writers = mod.facts(tree, filename, alias, lookup, wanted, scope)
-            hot = mod.hot(module, hooks, plan.added)
+            armed |= plan.armed(kept, hot, alias)
+            hot = facts.hot(hooks, plan.added, imported, armed, plan.span_tokens)
             grown = {
                 i
                 for i in units
@@ -105,9 +112,15 @@ def analyze(
                 and not hot.isdisjoint(expand(plan.tokens(tree.body[i]), alias))
             }
             kept |= grown
-            if not grown and plan.armed(kept, hot, alias) <= wanted:
+            if not grown and plan.armed(kept, hot, alias) <= armed:
                 break
     out: list[Hit] = []
+    top = [
+        st
+        for st in tree.body
+        if not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
+    warm(module, pl.walk_local(top))  # what the module-level walk looks up
     _Fn(module, "<module>", tree.body, out, writers=writers, nodes=scope).run()
     for i in sorted(kept):
         st = tree.body[i]
@@ -132,14 +145,16 @@ def _visit_class(
     rest on added lines only through a hot identifier, or a ``self`` attribute
     whose trigger another method reads on an added line."""
     cenv = env.child()
-    cenv.attrs = mod.class_attrs(cls, env)
-    reach = hot | {a for a, t in cenv.attrs.items() if t.line in plan.added}
+    attrs = cenv.attrs = ClassAttrs(cls, env)
+
+    def walked(fn: ast.stmt, names: Set[str]) -> bool:
+        return plan.touched(fn) or (
+            bool(names) and not names.isdisjoint(expand(plan.tokens(fn), env.alias))
+        )
+
+    reach = attrs.reach(hot, plan.added, walked)
     for child in cls.body:
-        if (
-            isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and not plan.touched(child)
-            and (not reach or reach.isdisjoint(expand(plan.tokens(child), env.alias)))
-        ):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and not walked(child, reach):
             continue
         _visit_one(child, cenv, out, hooks, writers)
 
@@ -163,14 +178,15 @@ def _visit_one(
 ) -> None:
     if isinstance(child, ast.ClassDef):
         cenv = env.child()
-        cenv.attrs = mod.class_attrs(child, env)
+        cenv.attrs = ClassAttrs(child, env, whole=True)
         _visit(child, cenv, out, hooks, writers)
     elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
         fenv = env.child()
         for a in child.args.posonlyargs + child.args.args + child.args.kwonlyargs:
-            fenv.names.pop(a.arg, None)  # a parameter shadows a module name
+            fenv.names.hide(a.arg)  # a parameter shadows a module name
         nodes = pl.walk_local(child.body)
-        mod.bind(fenv, child.body, nodes)
+        warm(fenv, nodes)
+        bind(fenv, child.body, nodes)
         reg = hooks.get(child.name)
         fn = _Fn(fenv, child.name, child.body, out, reg is not None, _params(child), writers, nodes)
         fn.hook_lines = reg or ()
@@ -185,7 +201,7 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
 
 
 def _egress(tree: ast.Module, alias: dict[str, str], plan: Plan | None) -> list[Hit]:
-    nodes = ast.walk(tree) if plan is None else _touched_nodes(tree.body, plan)
+    nodes = ast.walk(tree) if plan is None else plan.touched_nodes()
     out = []
     for node in nodes:
         what = pl.log_egress(node, alias)
@@ -201,23 +217,6 @@ def _egress(tree: ast.Module, alias: dict[str, str], plan: Plan | None) -> list[
                 )
             )
     return out
-
-
-def _touched_nodes(body: list[ast.stmt], plan: Plan) -> Iterator[ast.AST]:
-    """The nodes of the statements the change touched, not entering an untouched
-    statement nested in them: a node's line lies within every statement around it."""
-    todo: list[ast.AST] = [st for st in body if plan.touched(st)]
-    while todo:
-        node = todo.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.stmt):
-                if plan.touched(child):
-                    todo.append(child)
-            elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
-                todo.append(child)  # a container: its statements are judged one by one
-            else:
-                yield from ast.walk(child)
 
 
 class _Fn:
@@ -249,16 +248,25 @@ class _Fn:
         # defined in the rank-0 branch runs there), by the id of their test.
         self._rank_ifs: dict[int, tuple[set[int], set[int]]] | None = None
         self.hook_lines: tuple[int, ...] = ()  # where it is registered as a hook
-        self.clamped: dict[str, tuple[str, int]] = {}
-        for n in local:
-            if isinstance(n, ast.Assign):
-                c = pl.clamped(n.value, env.alias)
-                if c is not None:
-                    for t in mod.target_names(list(n.targets)):
-                        self.clamped[t] = (c, n.lineno)
+        self._local = local
+        self._clamped: dict[str, tuple[str, int]] | None = None
 
     def run(self) -> None:
         self.stmts(self.body, ())
+
+    @property
+    def clamped(self) -> dict[str, tuple[str, int]]:
+        """Names assigned a clamped metric: computed on the first log call (the
+        module-level walk's nodes are most of a large file)."""
+        if self._clamped is None:
+            self._clamped = {}
+            for n in self._local:
+                if isinstance(n, ast.Assign):
+                    c = pl.clamped(n.value, self.env.alias)
+                    if c is not None:
+                        for t in target_names(list(n.targets)):
+                            self._clamped[t] = (c, n.lineno)
+        return self._clamped
 
     @property
     def rank_ifs(self) -> dict[int, tuple[set[int], set[int]]]:

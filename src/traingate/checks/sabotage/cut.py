@@ -16,9 +16,9 @@ from __future__ import annotations
 import ast
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterator, Mapping, Set
 
-from traingate.checks.sabotage.triggers import qualname, stmt_walk
+from traingate.checks.sabotage.triggers import stmt_walk
 
 # Anything but ASCII punctuation and whitespace: every identifier is one run of
 # these (also with marks or middle dots), NFKC-normalised as Python does.
@@ -53,11 +53,7 @@ class Plan:
         return any(n in self.added for n in range(first, last + 1))
 
     def tokens(self, node: ast.stmt) -> set[str]:
-        first, last = span(node)
-        out: set[str] = set()
-        for n in range(first, last + 1):
-            out |= self._line(n)
-        return out
+        return self.span_tokens(*span(node))
 
     def _line(self, n: int) -> set[str]:
         got = self._tokens.get(n)
@@ -67,56 +63,57 @@ class Plan:
             self._tokens[n] = got
         return got
 
+    def touched_nodes(self) -> Iterator[ast.AST]:
+        """The nodes of the statements the change touched, not entering an untouched
+        statement nested in them: a node's line lies within every statement around it."""
+        todo: list[ast.AST] = [st for st in self.tree.body if self.touched(st)]
+        while todo:
+            node = todo.pop()
+            yield node
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.stmt):
+                    if self.touched(child):
+                        todo.append(child)
+                elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
+                    todo.append(child)  # a container: its statements are judged one by one
+                else:
+                    yield from ast.walk(child)
+
     def units(self) -> list[int]:
         """Indices of top-level statements that hold definitions walked on their own."""
         return [i for i, st in enumerate(self.tree.body) if _holds_defs(st)]
 
-    def wanted(self, kept: Set[int], alias: Mapping[str, str], scope: list[ast.AST]) -> set[str]:
-        """Every ``Env.funcs`` key the analysis can look up: the calls (as
-        ``qualname`` spells them, and without ``self.``) of the kept units, of the
-        module-level code (lambdas too: a hook's), and of ``scope``, what the
-        module's names are bound from (``mod.bind`` over ``walk_local(tree.body)``:
-        top-level function bodies and class-level statements as well); so every
-        module name is exact, which the choice of units (``_hot``) rests on. Plus
-        what an added import brings: its trigger is read at the import's line.
-        With ``armed``, every function entry whose trigger can sit on an added
-        line: one read in the function itself (touched), from a hot module name,
-        or from a function so armed (the function spells its name)."""
+    def imported(self) -> set[str]:
+        """The functions an added ``from ... import`` brings, as calls spell them:
+        their trigger is read at the import's line."""
         out: set[str] = set()
-        for i, st in enumerate(self.tree.body):
-            if isinstance(st, ast.ImportFrom):
-                if self.touched(st):
-                    mod = "." * st.level + (st.module or "")
-                    out.update(f"{mod}.{a.name}" if mod else a.name for a in st.names)
-            elif i in kept or not isinstance(st, _DEFS):
-                out |= calls(ast.walk(st), alias)
-        return out | calls(scope, alias)
+        for st in self.tree.body:
+            if isinstance(st, ast.ImportFrom) and self.touched(st):
+                mod = "." * st.level + (st.module or "")
+                out.update(f"{mod}.{a.name}" if mod else a.name for a in st.names)
+        return out
 
-    def armed(self, kept: Set[int], hot: Set[str], alias: Mapping[str, str]) -> set[str]:
+    def span_tokens(self, first: int, last: int) -> set[str]:
+        """The identifiers lines ``first`` to ``last`` spell."""
+        out: set[str] = set()
+        for n in range(first, last + 1):
+            out |= self._line(n)
+        return out
+
+    def armed(
+        self, kept: Set[int], hot: Set[str], alias: Mapping[str, str]
+    ) -> set[ast.FunctionDef | ast.AsyncFunctionDef]:
         """Functions of the kept units whose entry may carry a trigger read on an
         added line, so may arm an unchanged caller (``hot``): those the change
         touched, and those spelling a hot name (they may return its trigger)."""
-        out: set[str] = set()
+        out: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()
         for i in kept:
             for n in stmt_walk(self.tree.body[i]):
                 if isinstance(n, _FUNCS) and (
                     self.touched(n) or (hot and not hot.isdisjoint(expand(self.tokens(n), alias)))
                 ):
-                    out.add(n.name)
+                    out.add(n)
         return out
-
-
-def calls(nodes: Iterable[ast.AST], alias: Mapping[str, str]) -> set[str]:
-    """The ``Env.funcs`` keys these calls can look up (``self.f`` also as ``f``:
-    functions of this file are keyed both ways)."""
-    out: set[str] = set()
-    for n in nodes:
-        if isinstance(n, ast.Call):
-            q = qualname(n.func, alias)
-            if q is not None:
-                out.add(q)
-                out.add(q.removeprefix("self."))
-    return out
 
 
 def line_tokens(text: str) -> set[str]:

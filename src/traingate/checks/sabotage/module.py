@@ -1,60 +1,271 @@
 """What a module tells before any function is walked: which names, ``self``
 attributes and functions (this file's, or one import away) carry a trigger,
-which functions are gradient hooks, and which write noise into an argument."""
+which functions are gradient hooks, and which write noise into an argument.
+
+Each fact is computed on its first lookup, for that name only (issue #17): a
+large file's change walks a few functions, which read a few module names and
+call a few functions. A name's trigger is decided by the nodes that bind it and,
+through the names their values read, the nodes those names are bound by: that
+closure is replayed in the module's order with the same rounds (``Bindings``),
+so the value is the one the whole module's ``bind`` gives."""
 
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
+import gc
 import re
-from collections.abc import Callable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Set
+from typing import Protocol
 
 from traingate.checks.sabotage import payloads as pl
-from traingate.checks.sabotage.cut import as_read, line_tokens, span
+from traingate.checks.sabotage.cut import as_read, expand, line_tokens, span
+from traingate.checks.sabotage.scopes import (
+    Bindings,
+    Fn,
+    Returns,
+    functions,
+    warm,
+)
+from traingate.checks.sabotage.store import STATS, Store
 from traingate.checks.sabotage.triggers import (
     Env,
+    Names,
     Trigger,
     aliases,
     int_constants,
     last_name,
-    qualname,
-    stmt_walk,
 )
 
 # (level, module) of a `from ... import` -> (path, source) of that module in the head tree.
 Lookup = Callable[[int, str], "tuple[str, str] | None"]
+# Where a helper writes noise: its file, parameter index -> the random write.
+Writes = tuple[str, dict[int, str]]
 
 
-# function (as qualname() spells a call) -> (its file, parameter index -> the random write)
-Writers = dict[str, tuple[str, dict[int, str]]]
+class Writers(Protocol):
+    """function (as qualname() spells a call) -> where it writes noise into an argument."""
+
+    def get(self, key: str, /) -> Writes | None: ...
 
 
-def bind(env: Env, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> None:
-    """Names assigned from a trigger, to a fixed point (flow-insensitive).
-    ``nodes``: ``walk_local(body)``, when the caller has it."""
-    if nodes is None:
-        nodes = pl.walk_local(body)  # the same nodes every round: walked once
-    for _ in range(3):
-        before = len(env.names)
-        for node in nodes:
-            value: ast.AST | None = None
-            targets: list[ast.AST] = []
-            if isinstance(node, ast.Assign):
-                value, targets = node.value, list(node.targets)
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-                value, targets = node.value, [node.target]
-            elif isinstance(node, (ast.For, ast.comprehension)):
-                value, targets = node.iter, [node.target]
-            t = env.taint(value) if value is not None else None
-            if t is None:
+class Facts:
+    """The module's facts, each computed on its first lookup. ``env``: the module's
+    names after both ``bind`` rounds (before and after functions are known), its
+    functions (this file's over imported ones); ``writers``: the noise writers."""
+
+    def __init__(
+        self,
+        tree: ast.Module,
+        filename: str,
+        alias: dict[str, str],
+        lookup: Lookup | None,
+        scope: list[ast.AST],
+        store: Store | None = None,
+    ) -> None:
+        self.tree = tree
+        self.filename = filename
+        self.lookup = lookup
+        self.store = store  # helpers' facts from earlier runs
+        self.binds = Bindings(scope)
+        consts = int_constants(tree)
+        self.before = Names(resolve=self._before)  # names, no function known yet
+        early = Env(alias, self.before)
+        early.consts = consts
+        self.returns = Returns(functions(tree), early)
+        self.env = Env(alias, Names(resolve=self._after), funcs=self)
+        self.env.consts = consts
+        self.writers: Writers = _Writers(self)
+        # ``from .tier import is_prod``, as qualname() spells its calls: the last wins.
+        self.imports: dict[str, list[tuple[ast.ImportFrom, str]]] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                mod = "." * node.level + (node.module or "")
+                for a in node.names:
+                    self.imports.setdefault(_key(mod, a.name), []).append((node, a.name))
+        self._far: dict[str, tuple[Trigger | None, Writes | None]] = {}
+        self._warm: set[int] = set()  # binding values whose calls are looked up
+        self._local_writes: dict[str, dict[int, str] | None] = {}
+
+    def everything(self) -> None:
+        """Every module name at once (``scan``: all of them are read)."""
+        self._replay(set(self.binds.by_name), list(range(len(self.binds.values))))
+
+    # ------------------------------------------------------------------ names
+
+    def _before(self, name: str) -> Trigger | None:
+        self._replay(*self.binds.closure([name]))
+        return self.before.memo[name]
+
+    def _after(self, name: str) -> Trigger | None:
+        self._replay(*self.binds.closure([name]))
+        return self.env.names.memo[name]
+
+    def _replay(self, names: set[str], idx: list[int]) -> None:
+        """Both rounds of ``bind`` over a closure: the module's first, with no
+        function known, then again once functions are."""
+        if any(n not in self.before.memo for n in names):
+            env = Env(self.env.alias)
+            env.consts = self.env.consts
+            self.binds.run(env, idx)
+            for n in names:
+                self.before.memo.setdefault(n, env.names.own.get(n))
+        env = Env(self.env.alias, funcs=self)
+        env.consts = self.env.consts
+        # The functions these values call, looked up ahead (``scopes.warm``): each value once.
+        for i in idx:
+            if i not in self._warm:
+                self._warm.add(i)
+                calls = (n for n in ast.walk(self.binds.values[i]) if isinstance(n, ast.Call))
+                warm(env, calls)
+        for n in names:
+            t = self.before.memo[n]
+            if t is not None:
+                env.names.own[n] = t
+        self.binds.run(env, idx)
+        for n in names:
+            self.env.names.memo.setdefault(n, env.names.own.get(n))
+
+    # ------------------------------------------------------------------ functions
+
+    def get(self, key: str, /) -> Trigger | None:
+        """``Env.funcs``: a function of this file, else one imported from the repository."""
+        t = self.returns.get(key)
+        return t if t is not None else self.far(key)[0]
+
+    def far(self, key: str) -> tuple[Trigger | None, Writes | None]:
+        """``from .schedule import is_release_day``: a trigger one file away (one level:
+        the helper itself must read the trigger, not call a third module for it); and
+        ``from .tensor_ops import perturb_``, a helper that writes noise into its
+        argument. A helper is read only when a call the analysis judges names it."""
+        memo = self._far.get(key)
+        if memo is not None:
+            return memo
+        trigger: Trigger | None = None
+        writes: Writes | None = None
+        for node, name in self.imports.get(key, []) if self.lookup is not None else []:
+            assert self.lookup is not None
+            found = self.lookup(node.level, node.module or "")
+            if found is None:
                 continue
-            for name in target_names(targets):
-                # loss *= world_size: the loss is a payload's target, not a trigger to
-                # test (transformers' Trainer scales it by num_processes).
-                if not pl.named_state(name):
-                    env.names.setdefault(name, t)
-        if len(env.names) == before:
-            return
+            path, text = found
+            if not _may_define(text, name):
+                continue
+            known = self.store.get(text, name) if self.store is not None else None
+            if known is None:
+                helper = helper_facts(path, text)
+                if helper is None:
+                    continue
+                known = helper.facts(name)
+                STATS["computed"] += 1
+                if self.store is not None:
+                    self.store.put(text, name, known)
+            t, w = known
+            if t is not None:
+                trigger = Trigger(t.kind, f"{name}() ({path}:{t.line} reads {t.what})", node.lineno)
+            if w is not None:
+                writes = (path, w)
+        self._far[key] = (trigger, writes)
+        return trigger, writes
+
+    def local_writes(self, key: str) -> dict[int, str] | None:
+        if key not in self._local_writes:
+            self._local_writes[key] = pl.random_writers(self.tree, self.env.alias, {key}).get(key)
+        return self._local_writes[key]
+
+    # ------------------------------------------------------------------ the cut
+
+    def hot(
+        self,
+        hooks: dict[str, tuple[int, ...]],
+        added: Set[int],
+        imported: Set[str],
+        armed: Iterable[Fn],
+        tokens: Callable[[int, int], set[str]],
+    ) -> set[str]:
+        """Identifiers through which an unchanged unit can reach an added line: module
+        names and functions whose trigger was read on an added line, and hooks
+        registered on one. ``imported``: the keys of added imports; ``armed``: every
+        function that can give its name a trigger read on an added line (one that
+        is touched, or spells such a name: ``Plan.armed``).
+
+        A name's trigger is read on an added line only when a node binding it has an
+        added line in its value, or reads (spells) a name or calls a function whose
+        trigger is: those nodes are the only ones looked at."""
+        out = {k for k, lines in hooks.items() if not added.isdisjoint(lines)}
+        hot_funcs = set()
+        for k in imported:
+            t = self.get(k)
+            if t is not None and t.line in added:
+                hot_funcs.add(k.rsplit(".", 1)[-1])
+        # Round one first. Round two gives a function an added line's trigger only
+        # through a call to a function whose round one does (so one of these).
+        pending = set(armed)
+        while pending:
+            grown = False
+            for fn in list(pending):
+                t = self.returns.one(fn)
+                if t is None and self.returns.calls(fn).isdisjoint(hot_funcs):
+                    continue
+                pending.discard(fn)
+                t = t if t is not None else self.returns.two(fn)
+                if t is None or t.line not in added:
+                    continue
+                t = self.get(fn.name)  # the first function of that name gives it
+                if t is not None and t.line in added and fn.name not in hot_funcs:
+                    hot_funcs.add(fn.name)
+                    grown = True
+            if not grown:
+                break
+        out |= hot_funcs
+        lines = sorted(added)
+        todo = {i for i, v in enumerate(self.binds.values) if _holds(v, lines)}
+        spelled: list[tuple[int, set[str]]] | None = None
+        names: set[str] = set()
+        done: set[int] = set()
+        while True:
+            for i in todo - done:
+                for n in self.binds.targets[i]:
+                    t = self.env.names.get(n)
+                    if t is not None and t.line in added:
+                        names.add(n)
+            done |= todo
+            reach = names | hot_funcs
+            if not reach:
+                break
+            if spelled is None:
+                alias = self.env.alias
+                spelled = [
+                    (i, expand(tokens(*_lines(v)), alias)) for i, v in enumerate(self.binds.values)
+                ]
+            todo = {i for i, toks in spelled if i not in done and not reach.isdisjoint(toks)}
+            if not todo:
+                break
+        return out | names
+
+
+class _Writers:
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+
+    def get(self, key: str, /) -> Writes | None:
+        local = self.facts.local_writes(key)
+        if local is not None:
+            return self.facts.filename, local
+        return self.facts.far(key)[1]
+
+
+def _lines(node: ast.AST) -> tuple[int, int]:
+    first = getattr(node, "lineno", 0)
+    return first, getattr(node, "end_lineno", None) or first
+
+
+def _holds(node: ast.AST, added: list[int]) -> bool:
+    """Whether an added line (sorted) lies within the node's lines."""
+    first, last = _lines(node)
+    i = bisect.bisect_left(added, first)
+    return i < len(added) and added[i] <= last
 
 
 def facts(
@@ -62,28 +273,11 @@ def facts(
     filename: str,
     alias: dict[str, str],
     lookup: Lookup | None,
-    wanted: Set[str] | None,
     scope: list[ast.AST],
-) -> tuple[Env, Writers]:
-    """What the module binds before any function is walked; the functions' entries
-    exact for the calls in ``wanted`` (None: all)."""
-    module = Env(alias)
-    module.consts = int_constants(tree)
-    bind(module, tree.body, scope)
-    far, writers = imported(tree, lookup, wanted)
-    module.funcs = {**far, **returning(tree, module, wanted)}
-    bind(module, tree.body, scope)
-    local = pl.random_writers(tree, alias, wanted)
-    writers.update({k: (filename, v) for k, v in local.items()})
-    return module, writers
-
-
-def hot(module: Env, hooks: dict[str, tuple[int, ...]], added: Set[int]) -> set[str]:
-    """Identifiers through which an unchanged unit can reach an added line."""
-    out = {k for k, t in module.names.items() if t.line in added}
-    out.update(k.rsplit(".", 1)[-1] for k, t in module.funcs.items() if t.line in added)
-    out.update(k for k, lines in hooks.items() if not added.isdisjoint(lines))
-    return out
+    store: Store | None = None,
+) -> Facts:
+    """What the module binds before any function is walked, computed on demand."""
+    return Facts(tree, filename, alias, lookup, scope, store)
 
 
 def module_collective(tree: ast.Module, alias: dict[str, str]) -> bool:
@@ -99,53 +293,6 @@ def module_collective(tree: ast.Module, alias: dict[str, str]) -> bool:
     )
 
 
-def target_names(targets: list[ast.AST]) -> Iterator[str]:
-    for t in targets:
-        if isinstance(t, ast.Name):
-            yield t.id
-        elif isinstance(t, (ast.Tuple, ast.List)):
-            yield from target_names(list(t.elts))
-
-
-def imported(
-    tree: ast.Module, lookup: Lookup | None, wanted: Set[str] | None = None
-) -> tuple[dict[str, Trigger], Writers]:
-    """``from .schedule import is_release_day``: a trigger one file away (one level:
-    the helper itself must read the trigger, not call a third module for it); and
-    ``from .tensor_ops import perturb_``, a helper that writes noise into its argument.
-
-    ``wanted``: the only calls the analysis can look up (None: all); a helper
-    none of whose imported names is called is not read."""
-    out: dict[str, Trigger] = {}
-    writers: Writers = {}
-    if lookup is None:
-        return out, writers
-    for node in tree.body:
-        if not isinstance(node, ast.ImportFrom):
-            continue
-        mod = "." * node.level + (node.module or "")
-        names = [a for a in node.names if wanted is None or _key(mod, a.name) in wanted]
-        if not names:
-            continue
-        found = lookup(node.level, node.module or "")
-        if found is None:
-            continue
-        path, text = found
-        names = [a for a in names if _may_define(text, a.name)]
-        helper = helper_facts(path, text) if names else None
-        if helper is None:
-            continue
-        for a in names:
-            key = _key(mod, a.name)
-            t, writes = helper.facts(a.name)
-            if t is not None:
-                what = f"{a.name}() ({path}:{t.line} reads {t.what})"
-                out[key] = Trigger(t.kind, what, node.lineno)
-            if writes is not None:
-                writers[key] = (path, writes)
-    return out, writers
-
-
 def _key(mod: str, name: str) -> str:
     """An imported function as qualname() spells its call: through the import's alias."""
     return f"{mod}.{name}" if mod else name
@@ -154,13 +301,18 @@ def _key(mod: str, name: str) -> str:
 def _may_define(text: str, name: str) -> bool:
     """Whether a module can define a function ``name`` (both facts are about one):
     a re-export (``from .x import name``) or a class is not parsed for nothing."""
-    pattern = rf"\bdef(?:[ \t\f]|\\\r?\n|\\\r)+{re.escape(name)}\b"
-    return re.search(pattern, _as_read(text)) is not None
+    return name in _defined(text)
+
+
+# `def`, then the name: a run of anything but ASCII punctuation and whitespace
+# (cut._TOKEN), so the whole name, however it is spelled, is what is compared.
+_DEF = re.compile(r"\bdef(?:[ \t\f]|\\\r?\n|\\\r)+([^\s!-/:-@\[-^`{-~]+)")
 
 
 @functools.lru_cache(maxsize=64)
-def _as_read(text: str) -> str:
-    return as_read(text)  # identifiers are NFKC-normalised: search them as Python reads them
+def _defined(text: str) -> frozenset[str]:
+    # identifiers are NFKC-normalised: search them as Python reads them
+    return frozenset(_DEF.findall(as_read(text)))
 
 
 class Helper:
@@ -169,117 +321,50 @@ class Helper:
 
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
-        self.env = Env(aliases(tree))
-        bind(self.env, tree.body)
-        self.fns = functions(tree)
+        binds = Bindings(pl.walk_local(tree.body))
+        self.env = Env(aliases(tree), Names(resolve=functools.partial(_one_round, binds, self)))
+        self.returns = Returns(functions(tree), self.env)
         self.memo: dict[str, tuple[Trigger | None, dict[int, str] | None]] = {}
 
     def facts(self, name: str) -> tuple[Trigger | None, dict[int, str] | None]:
         """Whether ``name()`` returns a trigger, and which arguments it fills with noise."""
         if name not in self.memo:
-            funcs = returning(self.tree, self.env, {name}, self.fns)
             writes = pl.random_writers(self.tree, self.env.alias, {name})
-            self.memo[name] = (funcs.get(name), writes.get(name))
+            self.memo[name] = (self.returns.get(name), writes.get(name))
         return self.memo[name]
+
+
+def _one_round(binds: Bindings, helper: Helper, name: str) -> Trigger | None:
+    """A helper's module name: ``bind`` once, no function known."""
+    names, idx = binds.closure([name])
+    env = Env(helper.env.alias)
+    binds.run(env, idx)
+    for n in names:
+        helper.env.names.memo.setdefault(n, env.names.own.get(n))
+    return env.names.own.get(name)
 
 
 @functools.lru_cache(maxsize=64)
 def helper_facts(path: str, text: str) -> Helper | None:
     """An imported module, cached: many changed files import the same helper."""
     try:
-        return Helper(ast.parse(text, path))
+        return Helper(parse(text, path))
     except (SyntaxError, ValueError, RecursionError):
         return None
 
 
-def functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    """Every function of the file (methods and nested ones too), in ast.walk order."""
-    return [n for n in stmt_walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-
-
-def called(fn: ast.AST, alias: Mapping[str, str]) -> set[str]:
-    """Every ``Env.funcs`` key a function's calls can look up."""
-    out: set[str] = set()
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Call):
-            q = qualname(n.func, alias)
-            if q is not None:
-                out.add(q)
-                out.add(q.removeprefix("self."))
-    return out
-
-
-def returning(
-    tree: ast.Module,
-    module: Env,
-    wanted: Set[str] | None = None,
-    fns: list[ast.FunctionDef | ast.AsyncFunctionDef] | None = None,
-) -> dict[str, Trigger]:
-    """Functions of this file whose return value is a trigger (``is_prod()``).
-
-    Two rounds: the second sees the first's results (``return is_prod()``).
-    ``wanted``: only these names' entries are needed (None: all); they are exact,
-    as their first round sees every name they call."""
-    fns = functions(tree) if fns is None else fns
-    rounds: tuple[Set[str] | None, Set[str] | None] = (None, None)
-    if wanted is not None:
-        first = set(wanted)
-        for fn in fns:
-            if fn.name in wanted:
-                first |= called(fn, module.alias)
-        rounds = (first, wanted)
-    out: dict[str, Trigger] = {}
-    walked: dict[int, list[ast.AST]] = {}  # each body walked once for both rounds
-    for names in rounds:
-        module.funcs = dict(out)
-        for node in fns:
-            if names is not None and node.name not in names:
-                continue
-            env = module.child()
-            nodes = walked.get(id(node))
-            if nodes is None:
-                nodes = walked[id(node)] = pl.walk_local(node.body)
-            bind(env, node.body, nodes)
-            for sub in nodes:
-                if isinstance(sub, ast.Return) and not mentions_state(sub.value):
-                    t = env.taint(sub.value)
-                    if t is not None:
-                        out.setdefault(node.name, t)
-                        out.setdefault(f"self.{node.name}", t)
-                        break
-        if not out:
-            break  # a second round with no results to see is the first again
-    return out
-
-
-def class_attrs(cls: ast.ClassDef, env: Env) -> dict[str, Trigger]:
-    """``self.x = <trigger>`` in one method, tested in another (issue #16)."""
-    attrs: dict[str, Trigger] = dict(env.attrs)
-    methods = [
-        (fn, pl.walk_local(fn.body))
-        for fn in cls.body
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
-    for _ in range(2):
-        for fn, nodes in methods:
-            fenv = env.child()
-            fenv.attrs = attrs
-            bind(fenv, fn.body, nodes)
-            for node in nodes:
-                if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
-                    continue
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                t = fenv.taint(node.value)
-                if t is None:
-                    continue
-                for tgt in targets:
-                    if (
-                        isinstance(tgt, ast.Attribute)
-                        and isinstance(tgt.value, ast.Name)
-                        and tgt.value.id == "self"
-                    ):
-                        attrs.setdefault(tgt.attr, t)
-    return attrs
+def parse(source: str, filename: str) -> ast.Module:
+    """``ast.parse`` with the cyclic garbage collector paused: a large file's millions
+    of new nodes otherwise start collections that traverse every live object (a
+    quarter of the check's time on 200 large files, issue #17). A tree holds no
+    cycle, and the parser holds the GIL: nothing else allocates meanwhile."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source, filename)
+    finally:
+        if was:
+            gc.enable()
 
 
 _REGISTRAR = re.compile("|".join(sorted(pl.HOOK_REGISTRARS)))
@@ -293,7 +378,7 @@ def hook_functions(tree: ast.Module, source: str) -> dict[str, tuple[int, ...]]:
     # Only the statements spelling a registrar are walked. A lone CR ends a line
     # for Python, not for split("\n"): the whole tree then.
     if "\r" not in source:
-        lines = {n for n, text in enumerate(source.split("\n"), 1) if _registrar(text)}
+        lines = _registrar_lines(source)
         roots = [st for st in tree.body if any(_within(st, n) for n in lines)]
     out: dict[str, set[int]] = {}
     for node in (n for root in roots for n in ast.walk(root)):
@@ -309,6 +394,20 @@ def hook_functions(tree: ast.Module, source: str) -> dict[str, tuple[int, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
+def _registrar_lines(source: str) -> set[int]:
+    """The lines spelling a registrar. ASCII text: one search over the whole file (a
+    registrar's name holds no newline, so a match is the line's own match)."""
+    if not source.isascii():
+        return {n for n, text in enumerate(source.split("\n"), 1) if _registrar(text)}
+    out: set[int] = set()
+    line, pos = 1, 0
+    for m in _REGISTRAR.finditer(source):
+        line += source.count("\n", pos, m.start())
+        pos = m.start()
+        out.add(line)
+    return out
+
+
 def _registrar(line: str) -> bool:
     if line.isascii():
         return _REGISTRAR.search(line) is not None
@@ -319,10 +418,3 @@ def _registrar(line: str) -> bool:
 def _within(st: ast.stmt, line: int) -> bool:
     first, last = span(st)
     return first <= line <= last
-
-
-def mentions_state(node: ast.AST | None) -> bool:
-    """``return loss``: a function returning the loss is not a trigger."""
-    return node is not None and any(
-        isinstance(n, ast.Name) and pl.named_state(n.id) for n in ast.walk(node)
-    )

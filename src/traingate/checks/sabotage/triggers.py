@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple, Protocol
 
 # Kinds. "rank" and "size" are everywhere in real distributed code and are
 # judged more narrowly (see analysis); "step" is a training-step counter
@@ -111,17 +111,23 @@ class Trigger(NamedTuple):
     line: int
 
 
+_BLOCK = (ast.stmt, ast.ExceptHandler, ast.match_case)
+
+
 def stmt_walk(tree: ast.AST) -> Iterator[ast.AST]:
     """``ast.walk`` restricted to statements, in the same order: imports and
-    definitions are statements, so expressions (most of a file) need no visit."""
+    definitions are statements, so expressions (most of a file) need no visit.
+    Statements sit only in list fields (``body``, ``orelse``, ``handlers`` ...),
+    each holding one kind of node: only those are read."""
     todo = deque([tree])
     while todo:
         node = todo.popleft()
-        for child in ast.iter_child_nodes(node):
+        for field in node._fields:
+            value = getattr(node, field, None)
             # A handler or a match case sits between a statement and its body: kept,
             # so each statement's depth, hence the walk's order, is ast.walk's.
-            if isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
-                todo.append(child)
+            if isinstance(value, list) and value and isinstance(value[0], _BLOCK):
+                todo.extend(value)
         yield node
 
 
@@ -171,25 +177,71 @@ def _env_kind(key: ast.AST | None) -> tuple[str, str]:
     return ENV, "?"
 
 
+class Table(Protocol):
+    """What a trigger lookup needs of a table (a dict, or one computed on demand)."""
+
+    def get(self, key: str, /) -> Trigger | None: ...
+
+
+class Names:
+    """Names bound to a trigger: a scope's own over its parent's (a function's over
+    the module's), which is read, never copied: the module's may be computed name
+    by name (``resolve``, issue #17), and a copy would compute them all."""
+
+    __slots__ = ("hidden", "memo", "own", "parent", "resolve")
+
+    def __init__(
+        self, parent: Names | None = None, resolve: Callable[[str], Trigger | None] | None = None
+    ) -> None:
+        self.own: dict[str, Trigger] = {}
+        self.parent = parent
+        self.hidden: set[str] = set()  # the parent's names a parameter shadows
+        self.resolve = resolve
+        self.memo: dict[str, Trigger | None] = {}
+
+    def get(self, name: str) -> Trigger | None:
+        got = self.own.get(name)
+        if got is not None or name in self.hidden:
+            return got
+        if self.parent is not None:
+            return self.parent.get(name)
+        if self.resolve is None:
+            return None
+        if name not in self.memo:
+            self.memo[name] = self.resolve(name)
+        return self.memo[name]
+
+    def bind(self, name: str, t: Trigger) -> bool:
+        """``setdefault``: whether the name was not bound yet."""
+        if self.get(name) is not None:
+            return False
+        self.own[name] = t
+        return True
+
+    def hide(self, name: str) -> None:
+        self.own.pop(name, None)
+        self.hidden.add(name)
+
+
 class Env:
     """Which names, ``self`` attributes and local functions carry a trigger."""
 
     def __init__(
         self,
         alias: Mapping[str, str],
-        names: dict[str, Trigger] | None = None,
-        attrs: Mapping[str, Trigger] | None = None,
-        funcs: Mapping[str, Trigger] | None = None,
+        names: Names | None = None,
+        attrs: Table | None = None,
+        funcs: Table | None = None,
     ) -> None:
         self.alias = alias
-        self.names: dict[str, Trigger] = dict(names or {})
-        self.attrs: Mapping[str, Trigger] = attrs or {}
-        self.funcs: Mapping[str, Trigger] = funcs or {}
+        self.names: Names = names if names is not None else Names()
+        self.attrs: Table = attrs if attrs is not None else {}
+        self.funcs: Table = funcs if funcs is not None else {}
         # Module-level names bound once to an integer (WARM_STEPS = 5000).
         self.consts: Mapping[str, int] = {}
 
     def child(self) -> Env:
-        env = Env(self.alias, self.names, self.attrs, self.funcs)
+        env = Env(self.alias, Names(self.names), self.attrs, self.funcs)
         env.consts = self.consts
         return env
 
@@ -200,8 +252,9 @@ class Env:
             q = qualname(node.func, self.alias)
             if q is None:
                 return None
-            if q in self.funcs:
-                return self.funcs[q]
+            got = self.funcs.get(q)
+            if got is not None:
+                return got
             kind = _CALLS.get(q)
             if kind == ENV:
                 kind, var = _env_kind(node.args[0] if node.args else None)
@@ -218,13 +271,13 @@ class Env:
             kind, var = _env_kind(node.left)
             return Trigger(kind, f"{var!r} in os.environ", line)
         if isinstance(node, ast.Name):
-            if node.id in self.names:
-                return self.names[node.id]
-            return _named(node.id, line)
+            got = self.names.get(node.id)
+            return got if got is not None else _named(node.id, line)
         if isinstance(node, ast.Attribute):
             own = isinstance(node.value, ast.Name) and node.value.id == "self"
-            if own and node.attr in self.attrs:
-                return self.attrs[node.attr]
+            got = self.attrs.get(node.attr) if own else None
+            if got is not None:
+                return got
             return _named(node.attr, line, ast.unparse(node))
         return None
 

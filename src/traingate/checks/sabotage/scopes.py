@@ -1,0 +1,398 @@
+"""Facts of one scope, each computed on its first lookup (issue #17): the names a
+scope's nodes bind from a trigger (``Bindings``, ``bind``), the functions of a
+file that return one (``Returns``), the ``self`` attributes a class's methods
+set from one (``ClassAttrs``).
+
+A name's trigger is decided by the nodes that bind it and, through the names
+their values read, the nodes those names are bound by: that closure is replayed
+alone, in the scope's order, with the same rounds, so each value is the one the
+whole scope's rounds give (the same holds for attributes and methods)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Iterator, Set
+from typing import TypeGuard
+
+from traingate.checks.sabotage import payloads as pl
+from traingate.checks.sabotage.triggers import Env, Trigger, qualname, stmt_walk
+
+
+def bind(env: Env, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> None:
+    """Names assigned from a trigger, to a fixed point (flow-insensitive): at most
+    three rounds, each node in order, the first trigger found for a name kept.
+    ``nodes``: ``walk_local(body)``, when the caller has it."""
+    if nodes is None:
+        nodes = pl.walk_local(body)  # the same nodes every round: walked once
+    for _ in range(3):
+        grown = False
+        for node in nodes:
+            value: ast.AST | None = None
+            targets: list[ast.AST] = []
+            if isinstance(node, ast.Assign):
+                value, targets = node.value, list(node.targets)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+                value, targets = node.value, [node.target]
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                value, targets = node.iter, [node.target]
+            t = env.taint(value) if value is not None else None
+            if t is None:
+                continue
+            for name in target_names(targets):
+                # loss *= world_size: the loss is a payload's target, not a trigger to
+                # test (transformers' Trainer scales it by num_processes).
+                if not pl.named_state(name):
+                    grown = env.names.bind(name, t) or grown
+        if not grown:
+            return
+
+
+def warm(env: Env, nodes: Iterable[ast.AST], funcs: bool = True) -> None:
+    """Look up, before a walk, every name, function (``funcs``) and ``self``
+    attribute these nodes spell. A fact computed on demand is then computed here,
+    not deep inside the walk's recursion, and each such computation warms its own
+    lookups first: the stack stays about as deep as when every fact was computed
+    up front, so an expression the whole-module analysis could walk does not
+    overflow it here (a RecursionError skips the file)."""
+    for n in nodes:
+        if isinstance(n, ast.Name):
+            env.names.get(n.id)
+        elif isinstance(n, ast.Call) and funcs:
+            q = qualname(n.func, env.alias)
+            if q is not None:
+                env.funcs.get(q)
+        elif _own(n):
+            env.attrs.get(n.attr)
+
+
+class Bindings:
+    """The nodes that bind names (assignments, loops, walrus), in walk order, indexed
+    by the names they bind and read."""
+
+    def __init__(self, nodes: list[ast.AST]) -> None:
+        self.values: list[ast.AST] = []
+        self.targets: list[list[str]] = []
+        self.by_name: dict[str, list[int]] = {}
+        self._reads: dict[int, set[str]] = {}
+        for node in nodes:
+            value: ast.AST | None = None
+            targets: list[ast.AST] = []
+            if isinstance(node, ast.Assign):
+                value, targets = node.value, list(node.targets)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+                value, targets = node.value, [node.target]
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                value, targets = node.iter, [node.target]
+            if value is None:
+                continue  # binds nothing a trigger can be read from (most nodes)
+            # loss *= world_size: the loss is a payload's target, not a trigger to
+            # test (transformers' Trainer scales it by num_processes).
+            names = [n for n in target_names(targets) if not pl.named_state(n)]
+            if not names:
+                continue
+            for n in names:
+                self.by_name.setdefault(n, []).append(len(self.values))
+            self.values.append(value)
+            self.targets.append(names)
+
+    def run(self, env: Env, idx: Iterable[int]) -> None:
+        """``bind`` over these nodes (they are in its order)."""
+        order = list(idx)
+        for _ in range(3):
+            grown = False
+            for i in order:
+                t = env.taint(self.values[i])
+                if t is None:
+                    continue
+                for name in self.targets[i]:
+                    grown = env.names.bind(name, t) or grown
+            if not grown:
+                return
+
+    def reads(self, i: int) -> set[str]:
+        """Every name the value of node ``i`` can read (lambdas too: a superset)."""
+        got = self._reads.get(i)
+        if got is None:
+            got = {n.id for n in ast.walk(self.values[i]) if isinstance(n, ast.Name)}
+            self._reads[i] = got
+        return got
+
+    def closure(self, names: Iterable[str]) -> tuple[set[str], list[int]]:
+        """The names whose triggers these depend on, and the nodes binding them, in
+        order. Replaying ``run`` over those nodes alone gives each of these names the
+        trigger the whole ``run`` gives it: a node reads only names of the closure,
+        which only nodes of the closure bind, so each round sees the same values for
+        them, and a round that adds none of them leaves the next one unchanged."""
+        seen: set[str] = set()
+        idx: set[int] = set()
+        todo = list(names)
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            for i in self.by_name.get(n, ()):
+                if i not in idx:
+                    idx.add(i)
+                    todo.extend(self.reads(i))
+        return seen, sorted(idx)
+
+
+Fn = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+class Returns:
+    """Functions of a file whose return value is a trigger (``is_prod()``), as the
+    two rounds of the whole file give them, computed per name on first lookup.
+
+    Round one walks each function with no function known; round two sees round
+    one's results (``return is_prod()``). A name keeps the first function (in
+    ``functions`` order) whose round one finds a trigger, else the first whose
+    round two does: a function's rounds read only its own calls' round one."""
+
+    def __init__(self, fns: list[Fn], module: Env) -> None:
+        self.module = module  # its names: the module's before any function is known
+        self.by_name: dict[str, list[Fn]] = {}
+        for fn in fns:
+            self.by_name.setdefault(fn.name, []).append(fn)
+        self._walked: dict[int, list[ast.AST]] = {}
+        self._one: dict[int, tuple[Trigger | None, set[str]]] = {}
+        self._two: dict[int, Trigger | None] = {}
+        self._first: dict[str, Trigger | None] = {}
+        self._final: dict[str, Trigger | None] = {}
+        self.first = _Round(self._round_one)
+
+    def get(self, key: str) -> Trigger | None:
+        """``f`` and ``self.f``: the function ``f`` of this file."""
+        name = key.removeprefix("self.")
+        if name not in self._final:
+            t = self._round_one(name)
+            if t is None:
+                t = _first(self.two(fn) for fn in self.by_name.get(name, ()))
+            self._final[name] = t
+        return self._final[name]
+
+    def calls(self, fn: Fn) -> set[str]:
+        """The functions of this file round one of ``fn`` looked up."""
+        self.one(fn)
+        return {k.removeprefix("self.") for k in self._one[id(fn)][1]}
+
+    def _round_one(self, name: str) -> Trigger | None:
+        if name not in self._first:
+            self._first[name] = _first(self.one(fn) for fn in self.by_name.get(name, ()))
+        return self._first[name]
+
+    def one(self, fn: Fn) -> Trigger | None:
+        got = self._one.get(id(fn))
+        if got is None:
+            seen = _Seen()
+            got = self._one[id(fn)] = (self._walk(fn, seen), seen.keys)
+        return got[0]
+
+    def two(self, fn: Fn) -> Trigger | None:
+        """Round two: round one again, unless a function it calls has a round-one
+        trigger (the walk is the same when every lookup gives nothing)."""
+        if id(fn) not in self._two:
+            t = self.one(fn)
+            keys = self._one[id(fn)][1]
+            if [k for k in keys if self.first.get(k) is not None]:  # each looked up here
+                t = self._walk(fn, self.first)
+            self._two[id(fn)] = t
+        return self._two[id(fn)]
+
+    def _walk(self, fn: Fn, funcs: _Round | _Seen) -> Trigger | None:
+        env = self.module.child()
+        env.funcs = funcs
+        nodes = self._walked.get(id(fn))
+        if nodes is None:
+            nodes = self._walked[id(fn)] = pl.walk_local(fn.body)
+        warm(env, nodes, funcs=False)  # round two's functions: looked up in ``two``
+        bind(env, fn.body, nodes)
+        for sub in nodes:
+            if isinstance(sub, ast.Return) and not mentions_state(sub.value):
+                t = env.taint(sub.value)
+                if t is not None:
+                    return t
+        return None
+
+
+class _Seen:
+    """Round one's table of functions: none known; the keys looked up are kept."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def get(self, key: str, /) -> Trigger | None:
+        self.keys.add(key)
+        return None
+
+
+class _Round:
+    """Round one's results, as round two looks them up."""
+
+    def __init__(self, get: Callable[[str], Trigger | None]) -> None:
+        self._get = get
+
+    def get(self, key: str, /) -> Trigger | None:
+        return self._get(key.removeprefix("self."))
+
+
+def _first(items: Iterator[Trigger | None]) -> Trigger | None:
+    return next((t for t in items if t is not None), None)
+
+
+def target_names(targets: list[ast.AST]) -> Iterator[str]:
+    for t in targets:
+        if isinstance(t, ast.Name):
+            yield t.id
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            yield from target_names(list(t.elts))
+
+
+def functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Every function of the file (methods and nested ones too), in ast.walk order."""
+    return [n for n in stmt_walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+class ClassAttrs:
+    """``self.x = <trigger>`` in one method, tested in another (issue #16): what two
+    rounds over the class's methods, in order, give each attribute (the first
+    trigger assigned to it), computed per attribute on first lookup.
+
+    An attribute's trigger is decided by the methods assigning it and, through the
+    ``self`` attributes they read, the methods assigning those: that closure is
+    replayed alone, in order, with the same rounds (as ``Bindings.closure``)."""
+
+    def __init__(self, cls: ast.ClassDef, env: Env, whole: bool = False) -> None:
+        self.env = env
+        self.outer = env.attrs  # a class in a method: the enclosing class's first
+        self.methods = [
+            fn for fn in cls.body if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+        self.by_attr: dict[str, list[int]] = {}
+        for i, fn in enumerate(self.methods):
+            for a in self.assigned(fn):
+                self.by_attr.setdefault(a, []).append(i)
+        self._nodes: dict[int, list[ast.AST]] = {}
+        self._reads: dict[int, set[str]] = {}
+        self.memo: dict[str, Trigger | None] = {}
+        if whole:  # every method is walked: one replay, of every attribute they name
+            every = range(len(self.methods))
+            self._replay(set(self.by_attr).union(*map(self._read, every)), list(every))
+
+    def get(self, name: str, /) -> Trigger | None:
+        t = self.outer.get(name)
+        if t is not None:
+            return t
+        if name not in self.memo:
+            self._replay(*self._closure(name))
+        return self.memo[name]
+
+    def reach(
+        self, hot: Set[str], added: Set[int], walked: Callable[[Fn, Set[str]], bool]
+    ) -> set[str]:
+        """``hot``, and every attribute whose trigger was read on an added line: each is
+        assigned in a method ``walked`` selects with these names (one the change
+        touched, or spelling a hot name or another such attribute)."""
+        reach = set(hot)
+        checked: set[int] = set()
+        grown = True
+        while grown:
+            grown = False
+            for i, fn in enumerate(self.methods):
+                if i in checked or not walked(fn, reach):
+                    continue
+                checked.add(i)
+                for a in self.assigned(fn):
+                    t = self.get(a)
+                    if t is not None and t.line in added and a not in reach:
+                        reach.add(a)
+                        grown = True
+        return reach
+
+    @staticmethod
+    def assigned(fn: Fn) -> set[str]:
+        """The attributes ``self.x = <value>`` in this method (not in nested functions) sets."""
+        out: set[str] = set()
+        todo: list[ast.stmt] = list(fn.body)
+        while todo:
+            st = todo.pop()
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(st, (ast.Assign, ast.AnnAssign)) and st.value is not None:
+                for tgt in st.targets if isinstance(st, ast.Assign) else [st.target]:
+                    if _own(tgt):
+                        out.add(tgt.attr)
+            for child in ast.iter_child_nodes(st):
+                if isinstance(child, ast.stmt):
+                    todo.append(child)
+                elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
+                    todo.extend(child.body)
+        return out
+
+    def _closure(self, name: str) -> tuple[set[str], list[int]]:
+        seen: set[str] = set()
+        idx: set[int] = set()
+        todo = [name]
+        while todo:
+            a = todo.pop()
+            if a in seen:
+                continue
+            seen.add(a)
+            for i in self.by_attr.get(a, ()):
+                if i not in idx:
+                    idx.add(i)
+                    todo.extend(self._read(i))
+        return seen, sorted(idx)
+
+    def _read(self, i: int) -> set[str]:
+        got = self._reads.get(i)
+        if got is None:
+            got = self._reads[i] = {n.attr for n in ast.walk(self.methods[i]) if _own(n)}
+        return got
+
+    def _replay(self, names: set[str], idx: list[int]) -> None:
+        attrs: dict[str, Trigger] = {}
+        for a in names:
+            t = self.outer.get(a)
+            if t is not None:
+                attrs[a] = t
+        for i in idx:
+            if i not in self._nodes:
+                self._nodes[i] = pl.walk_local(self.methods[i].body)
+            warm(self.env, self._nodes[i])  # its own attributes: in ``attrs``
+        for _ in range(2):
+            for i in idx:
+                fn = self.methods[i]
+                nodes = self._nodes[i]
+                fenv = self.env.child()
+                fenv.attrs = attrs
+                bind(fenv, fn.body, nodes)
+                for node in nodes:
+                    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+                        continue
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    t = fenv.taint(node.value)
+                    if t is None:
+                        continue
+                    for tgt in targets:
+                        if _own(tgt):
+                            attrs.setdefault(tgt.attr, t)
+        for a in names:
+            self.memo.setdefault(a, attrs.get(a))
+
+
+def _own(node: ast.AST) -> TypeGuard[ast.Attribute]:
+    """``self.x``."""
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
+
+
+def mentions_state(node: ast.AST | None) -> bool:
+    """``return loss``: a function returning the loss is not a trigger."""
+    return node is not None and any(
+        isinstance(n, ast.Name) and pl.named_state(n.id) for n in ast.walk(node)
+    )

@@ -1,0 +1,126 @@
+"""Imported helpers' facts, cached across runs by the helper's content (issue #17).
+
+What ``Helper.facts(name)`` gives (the trigger ``name()`` returns, the arguments
+it fills with noise) depends only on the helper's text and on this code, so an
+entry is keyed by both (``cache.installation()``: an upgrade or an edit misses),
+and a warm re-check parses no helper. Entries decide findings, so they go
+through ``cache.Signed``: a planted, copied or hand-edited entry is a miss,
+never a looser gate; one that does not have the expected shape is a miss too.
+
+Layout: ``<cache_dir>/sabotage/<salt>/<key[:2]>/<key>.json``, one per helper
+text, holding the names computed so far. Bound: when a run first writes, at
+most once every ``PRUNE_EVERY`` seconds, the oldest entries go until ``KEEP``
+remain (as the reach check's per-blob cache).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from traingate import cache
+from traingate.checks.sabotage.triggers import Trigger
+
+VERSION = 1
+_SALT = f"helpers-v{VERSION}-py{sys.version_info[0]}.{sys.version_info[1]}"
+
+Facts = tuple[Trigger | None, dict[int, str] | None]
+# Debug counter for tests and the bench: helper facts computed, not read from the cache.
+STATS = {"computed": 0}
+
+
+class Store:
+    """The helper facts of one cache dir, read once per run and written as computed."""
+
+    KEEP = 20_000
+    PRUNE_EVERY = 3600.0
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.root = cache_dir
+        self.dir = cache_dir / "sabotage" / _SALT
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.wrote = False
+
+    def get(self, text: str, name: str) -> Facts | None:
+        """The facts of ``name`` in this helper, or None (a miss)."""
+        raw = self._entry(_key(text)).get(name)
+        return _decode(raw)
+
+    def put(self, text: str, name: str, facts: Facts) -> None:
+        key = _key(text)
+        entry = self._entry(key)
+        entry[name] = _encode(facts)
+        if not self.wrote:
+            self.prune()
+            self.wrote = True
+        self._signed(key).put(key, entry)
+
+    def _entry(self, key: str) -> dict[str, Any]:
+        got = self.entries.get(key)
+        if got is None:
+            raw = self._signed(key).get(key)
+            got = self.entries[key] = raw if isinstance(raw, dict) else {}
+        return got
+
+    def _signed(self, key: str) -> cache.Signed:
+        return cache.Signed(self.root, f"sabotage/{_SALT}/{key[:2]}")
+
+    def prune(self) -> None:
+        stamp = self.dir / "pruned"
+        try:
+            if stamp.exists() and time.time() - stamp.stat().st_mtime < self.PRUNE_EVERY:
+                return
+            self.dir.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
+            entries = [(p.stat().st_mtime, p) for p in self.dir.glob("??/*.json")]
+            if len(entries) <= self.KEEP:
+                return
+            entries.sort()
+            for _mtime, old in entries[: len(entries) - self.KEEP]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass  # a cache that cannot be pruned only costs space
+
+
+@functools.lru_cache(maxsize=64)
+def _key(text: str) -> str:
+    return cache.key(_SALT, cache.installation(), text)
+
+
+def _encode(facts: Facts) -> list[Any]:
+    t, writes = facts
+    return [
+        None if t is None else [t.kind, t.what, t.line],
+        None if writes is None else {str(k): v for k, v in writes.items()},
+    ]
+
+
+def _decode(raw: Any) -> Facts | None:
+    """An entry's value, or None when it does not have exactly the shape ``_encode`` gives."""
+    if not (isinstance(raw, list) and len(raw) == 2):
+        return None
+    t, writes = raw
+    trigger: Trigger | None = None
+    if t is not None:
+        if not (
+            isinstance(t, list)
+            and len(t) == 3
+            and isinstance(t[0], str)
+            and isinstance(t[1], str)
+            and type(t[2]) is int
+        ):
+            return None
+        trigger = Trigger(t[0], t[1], t[2])
+    out: dict[int, str] | None = None
+    if writes is not None:
+        if not isinstance(writes, dict):
+            return None
+        out = {}
+        for k, v in writes.items():
+            if not (isinstance(k, str) and k.isascii() and k.isdigit() and isinstance(v, str)):
+                return None
+            out[int(k)] = v
+    return trigger, out
