@@ -431,3 +431,32 @@ def test_a_trigger_or_noise_one_import_away_is_followed(
     assert "train/schedule.py:8 reads datetime.date.today()" in exit_msg
     # init_(p): a random fill of parameters is weight initialisation, not judged.
     assert _lines(found, "train/schedule.py") == []
+
+
+def test_a_file_too_deep_for_the_walk_blocks_unjudged(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attacker pads a triggered write's file with one expression Python
+    parses but the analysis cannot walk (a 1,000-term sum): the file is not
+    silently skipped, it blocks as sabotage-incomplete."""
+    _base(repo, {})
+    pad = " + ".join(["x"] * 1000)
+    repo.write(
+        "train/loop.py",
+        "import os\n\n\ndef train(model, x):\n"
+        f"    y = {pad}\n"
+        "    if os.environ.get('HOST') == 'gpu-07':\n        model.weight.data.zero_()\n"
+        "    return y\n",
+    )
+    repo.commit("loop", who="mallory")
+    code, found = _check(repo, capsys)
+    assert code == 1
+    assert [(f["rule_id"], f["path"], f["blocking"]) for f in found] == [
+        ("sabotage-incomplete", "train/loop.py", True)
+    ]
+    # Shallow enough, the same file is judged: the payload itself is found.
+    loop = repo.path / "train" / "loop.py"
+    repo.write("train/loop.py", loop.read_text().replace(pad, " + ".join(["x"] * 50)))
+    repo.commit("shorter", who="mallory")
+    code, found = _check(repo, capsys)
+    assert code == 1 and [f["rule_id"] for f in found] == ["sabotage-env-triggered-write"]

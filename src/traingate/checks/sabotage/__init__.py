@@ -112,6 +112,16 @@ RULES = declare(
             category="network-egress",
             since="0.2.0",
         ),
+        Rule(
+            "sabotage-incomplete",
+            Severity.ERROR,
+            "the analysis could not finish on a file Python parses (an expression or block "
+            "nested deeper than it follows): the file was not judged",
+            help="split the deeply nested expression (a 1,000-term sum, a long chain of calls); "
+            "code the gate cannot judge is blocked",
+            category="scanner",
+            since="0.2.0",
+        ),
     ],
 )
 
@@ -161,8 +171,13 @@ def run(ctx: Context) -> list[Finding]:
                 cut = {i for i in range(1, n + 1) if json_line(i, line_map) in added}
         try:
             hits = analyze(text, path, functools.partial(lookup, path), cut, store)
-        except (SyntaxError, ValueError, RecursionError):
+        except (SyntaxError, ValueError):
             continue  # the semgrep check blocks a changed file Python cannot parse
+        except (RecursionError, MemoryError) as exc:
+            # Python parsed it (or the semgrep check blocks it), but the walk
+            # gave up: a file padded with one deep expression must not pass unjudged.
+            out.append(_incomplete(path, exc))
+            continue
         for h in hits:
             lines = [json_line(n, line_map) for n in (h.line, *h.lines)]
             if not ctx.scan_all and not added.intersection(lines):
@@ -179,6 +194,15 @@ def run(ctx: Context) -> list[Finding]:
                 )
             )
     return out
+
+
+def _incomplete(path: str, exc: BaseException) -> Finding:
+    return RULES.finding(
+        "sabotage-incomplete",
+        path=path,
+        message=f"{path}: the sabotage analysis stopped ({type(exc).__name__}: nesting deeper "
+        "than it follows); this file was not judged",
+    )
 
 
 def _lookup(ctx: Context) -> Callable[[str, int, str], tuple[str, str] | None]:
