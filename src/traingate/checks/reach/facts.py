@@ -47,6 +47,16 @@ Version 3 (additive) lets graph.py follow a ``weights_only`` parameter:
   False, None when absent, not a bool literal, or the def has a decorator
   that could rewrite its arguments), shift 1 for a method (``self`` is bound).
 
+Version 5 (issue #16: helpers hidden in blocks) reads a module's and a class
+body's blocks (``if``/``else``, ``try``/``except``/``finally``, ``with``,
+``for``/``while``, ``match``) as the scope they are in: a method under ``if``
+is ``Class.method``, a class in a class ``Outer.Inner``, an import under
+``with`` an alias. A name bound in several branches (two defs, a def and an
+import, two imports) gives one call per ref it may hold. ``cond`` (present
+when not empty) lists the defs written only inside such a block: the branch may
+not run, so graph.py also follows what the name is without it (the base
+class's method, the import it replaces).
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -62,7 +72,7 @@ from typing import Any
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 4
+VERSION = 5
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -526,6 +536,46 @@ def _nonlocals(body: list[ast.stmt]) -> set[str]:
     return out
 
 
+def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of one scope in source order, those inside its compound
+    statements (``if``/``else``, ``try``/``except``/``else``/``finally``,
+    ``with``, ``for``/``while``/``else``, ``match`` cases) included, those of
+    nested defs and classes not: Python binds a def under an ``if`` in the
+    same namespace as one at top level (issue #16: a helper hidden in a block
+    was never read)."""
+    out: list[ast.stmt] = []
+    stack: list[Any] = body[::-1]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if isinstance(n, ast.stmt):
+            out.append(n)
+        if t in _DEFS:
+            continue
+        kids: list[Any] = []
+        for name in _BLOCKS.get(t, ()):
+            kids.extend(getattr(n, name, None) or ())
+        stack.extend(kids[::-1])
+    return out
+
+
+def _add_alt(alts: dict[str, list[str]], name: str, ref: str) -> None:
+    got = alts.setdefault(name, [])
+    if ref not in got:
+        got.append(ref)
+
+
+def _merge_find_class(old: bool | None, new: bool | None) -> bool | None:
+    """Two ``find_class`` (or two classes of one name) in different branches:
+    restricted only when both are (issue #16: a restricted twin must not hide
+    a loose one). None (not defined: the base's) wins over a restricting one."""
+    if old is False or new is False:
+        return False
+    if old is None or new is None:
+        return None
+    return True
+
+
 # Writing these changes what a caller's omitted argument becomes.
 _FUNC_ATTRS = frozenset({"__defaults__", "__kwdefaults__", "__code__"})
 
@@ -546,6 +596,9 @@ class _Scope:
         self.cls = cls  # the class when this is a method (for self.method)
         self.local_defs: dict[str, str] = {}  # nested def/lambda name -> qualname
         self.imports: dict[str, str] = {}  # function-level imports: name -> ref
+        # name -> every ref a def, lambda or import of this scope binds it to,
+        # in any branch (``_alt_refs``); the last one is ``local_defs``/``imports``.
+        self.alts: dict[str, list[str]] = {}
         self._tainted: set[str] | None = None
         self.own: list[ast.AST] = []
         self._binds: dict[str, list[ast.expr]] | None = None
@@ -611,7 +664,17 @@ class _Extractor:
         self.globals: set[str] = set()
         self.func_writes: set[str] = set()
         self.class_bodies: list[tuple[str, list[ast.stmt]]] = []
-        self.module_names: set[str] = set()  # every name bound at module level
+        # Names bound by top-level statements: they shadow builtins (``def eval``).
+        self.module_names: set[str] = set()
+        # Names bound only inside a module-level block (``try: ... except
+        # ImportError: def helper``): resolved here, but never shadowing a
+        # builtin sink (``if False: def eval``).
+        self.block_names: set[str] = set()
+        # name -> every module-level ref it may hold, in any branch (``_alt_refs``).
+        self.alts: dict[str, list[str]] = {}
+        # Defs (module level, methods, classes in classes) inside a block: the
+        # branch may not run, so what the name would be without it still counts.
+        self.cond: set[str] = set()
         self.consts: dict[str, ast.Constant] = {}  # module-level name = literal
         self._collect_module_names(tree)
         module = _Scope("<module>", set(), None, None)
@@ -641,6 +704,8 @@ class _Extractor:
             "writes": self.writes,
             "params": self.params,
         }
+        if self.cond:
+            self.facts["cond"] = sorted(self.cond)
 
     def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
         """Defs whose callers may not get them as written: rebound at module
@@ -662,42 +727,57 @@ class _Extractor:
     # -- module level -------------------------------------------------------
 
     def _collect_module_names(self, tree: ast.Module) -> None:
-        for node in tree.body:
+        top = set(map(id, tree.body))
+        for node in _flat(tree.body):
+            names = self.module_names if id(node) in top else self.block_names
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                self.module_names.add(node.name)
+                names.add(node.name)
+                _add_alt(self.alts, node.name, f"L:{node.name}")
+                if id(node) not in top:
+                    self.cond.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for a in node.names:
-                    self.module_names.add((a.asname or a.name).split(".")[0])
+                    names.add((a.asname or a.name).split(".")[0])
             elif isinstance(node, ast.Assign):
                 for t in node.targets:
-                    self.module_names |= _names(t)
+                    names |= _names(t)
+                    if isinstance(node.value, ast.Lambda) and isinstance(t, ast.Name):
+                        _add_alt(self.alts, t.id, f"L:{t.id}")
+                        if id(node) not in top:
+                            self.cond.add(t.id)
                     # `HOOKS = "hooks"`: a literal argument passed by name
-                    if isinstance(t, ast.Name) and isinstance(node.value, ast.Constant):
+                    if (
+                        id(node) in top
+                        and isinstance(t, ast.Name)
+                        and isinstance(node.value, ast.Constant)
+                    ):
                         self.consts[t.id] = node.value
+        self.block_names -= self.module_names
+
+    def _alias(self, name: str, ref: str) -> None:
+        self.aliases[name] = ref  # the last one, as before
+        _add_alt(self.alts, name, ref)
 
     def _module_aliases(self, body: list[ast.stmt]) -> None:
-        for node in body:
+        # In any block (`try: import ujson as json / except ImportError: import
+        # json`, `with suppress(ImportError): import pickle`), every branch.
+        stmts = _flat(body)
+        for node in stmts:
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
-                        self.aliases[a.asname] = f"I:0:{a.name}"
+                        self._alias(a.asname, f"I:0:{a.name}")
                     else:
                         head = a.name.split(".")[0]
-                        self.aliases[head] = f"I:0:{head}"
+                        self._alias(head, f"I:0:{head}")
             elif isinstance(node, ast.ImportFrom):
                 mod = node.module or ""
                 for a in node.names:
                     if a.name == "*":
                         continue
                     name = f"{mod}.{a.name}" if mod else a.name
-                    self.aliases[a.asname or a.name] = f"I:{node.level}:{name}"
-            elif isinstance(node, (ast.Try, ast.If)):
-                # `try: import ujson as json / except ImportError: import json`
-                for sub in (node.body, node.orelse, getattr(node, "finalbody", [])):
-                    self._module_aliases(sub)
-                for h in getattr(node, "handlers", []):
-                    self._module_aliases(h.body)
-        for node in body:
+                    self._alias(a.asname or a.name, f"I:{node.level}:{name}")
+        for node in stmts:
             # `load = pickle.loads`: an alias the rest of the file calls through
             if (
                 isinstance(node, ast.Assign)
@@ -707,8 +787,8 @@ class _Extractor:
             ):
                 chain = _dotted(node.value)
                 if chain and chain[0] in self.aliases:
-                    base = self.aliases[chain[0]]
-                    self.aliases[node.targets[0].id] = ".".join([base, *chain[1:]])
+                    for base in list(self.alts.get(chain[0], [self.aliases[chain[0]]])):
+                        self._alias(node.targets[0].id, ".".join([base, *chain[1:]]))
 
     # -- scopes -------------------------------------------------------------
 
@@ -726,23 +806,27 @@ class _Extractor:
             if t in _DEFS:
                 if not top:
                     scope.local_defs[node.name] = f"{scope.qualname}.{node.name}"
+                    _add_alt(scope.alts, node.name, f"L:{scope.qualname}.{node.name}")
             elif t is ast.Assign:
                 if type(node.value) is ast.Lambda and not top:
                     for x in node.targets:
                         if type(x) is ast.Name:
                             scope.local_defs[x.id] = f"{scope.qualname}.{x.id}"
+                            _add_alt(scope.alts, x.id, f"L:{scope.qualname}.{x.id}")
             elif scope.qualname == "<module>":
                 pass
             elif t is ast.Import:
                 for a in node.names:
                     key = a.asname or a.name.split(".")[0]
                     scope.imports[key] = f"I:0:{a.name if a.asname else key}"
+                    _add_alt(scope.alts, key, scope.imports[key])
             elif t is ast.ImportFrom:
                 mod = node.module or ""
                 for a in node.names:
                     if a.name != "*":
                         name = f"{mod}.{a.name}" if mod else a.name
                         scope.imports[a.asname or a.name] = f"I:{node.level}:{name}"
+                        _add_alt(scope.alts, a.asname or a.name, f"I:{node.level}:{name}")
         scope.own = own
         for node in own:
             t = type(node)
@@ -808,8 +892,10 @@ class _Extractor:
         scope.sig = _signature(a, True, 1 if cls is not None else 0)
         self._scope(scope, body)
 
-    def _class(self, parent: _Scope, node: ast.ClassDef) -> None:
-        if parent.qualname not in ("<module>", "<main>"):
+    def _class(self, parent: _Scope, node: ast.ClassDef, outer: str | None = None) -> None:
+        if outer is not None:
+            name = f"{outer}.{node.name}"  # a class in a class body: `A.B`, as Python names it
+        elif parent.qualname not in ("<module>", "<main>"):
             # Classes inside functions: their methods are rarely called by name
             # from elsewhere; their calls still count for the enclosing function.
             name = f"{parent.qualname}.{node.name}"
@@ -817,18 +903,41 @@ class _Extractor:
             name = node.name
         self.defs[name] = ["class", node.lineno]
         bases = [r for r in (self._ref(parent, b) for b in node.bases) if r is not None]
+        # The class body's scope, its blocks included: a method under `if`,
+        # `try`, `with`, ... is still `Class.method` (issue #16).
+        own = _own_nodes(node.body)
         find_class: bool | None = None
-        for stmt in node.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        top = set(map(id, node.body))
+        stmt: Any  # dispatched on its exact type below
+        for stmt in own:
+            t = type(stmt)
+            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 if stmt.name == "find_class":
-                    find_class = refuses_by_default(stmt)
+                    # A top-level def replaces what came before; one in a branch
+                    # may not run (`if False:`), so what was there (maybe none,
+                    # the base's) is kept beside it and the worse wins.
+                    got = refuses_by_default(stmt)
+                    find_class = got if id(stmt) in top else _merge_find_class(find_class, got)
+                if id(stmt) not in top:
+                    self.cond.add(f"{name}.{stmt.name}")
                 self._function(parent, stmt, cls=name)
-            elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Lambda):
-                for t in stmt.targets:
-                    if isinstance(t, ast.Name):
-                        self._lambda(parent, t.id, stmt.value, cls=name)
+            elif t is ast.Assign and type(stmt.value) is ast.Lambda:
+                for x in stmt.targets:
+                    if type(x) is ast.Name:
+                        if id(stmt) not in top:
+                            self.cond.add(f"{name}.{x.id}")
+                        self._lambda(parent, x.id, stmt.value, cls=name)
+            elif t is ast.ClassDef and id(stmt) not in top:
+                self.cond.add(f"{name}.{stmt.name}")
+        old = self.classes.get(name)
+        if old is not None:
+            # The same name in two branches: either may be the class.
+            bases = old[0] + [b for b in bases if b not in old[0]]
+            find_class = _merge_find_class(old[1], find_class)
         self.classes[name] = [bases, find_class]
-        # The class body's own statements run where the class is defined.
+        # Its statements besides top-level defs, for _rewrapped; the calls of
+        # the whole body (method decorators and defaults too) run where the
+        # class is defined.
         body = [
             s
             for s in node.body
@@ -837,15 +946,16 @@ class _Extractor:
         ]
         if body:
             self.class_bodies.append((name, body))
-            self._scope_into(parent, body)
+        self._scope_into(parent, own, name)
 
-    def _scope_into(self, scope: _Scope, body: list[ast.stmt]) -> None:
-        for node in _own_nodes(body):
+    def _scope_into(self, scope: _Scope, own: list[ast.AST], cls: str) -> None:
+        """A class body's calls (the enclosing scope's) and nested classes."""
+        for node in own:
             if isinstance(node, ast.Call):
                 self._call(scope, node)
-        for node in body:
+        for node in own:
             if isinstance(node, ast.ClassDef):
-                self._class(scope, node)
+                self._class(scope, node, cls)
 
     # -- names --------------------------------------------------------------
 
@@ -865,7 +975,36 @@ class _Extractor:
             return f"L:{name}"
         if name in _BUILTIN_SINKS and hasattr(builtins, name):
             return f"B:{name}"
+        if name in self.block_names:
+            return f"L:{name}"
         return None
+
+    def _alt_refs(self, scope: _Scope, func: ast.expr, ref: str | None) -> list[str]:
+        """The other refs a called name may hold: a def or import of the same
+        name in another branch (``try: from fastio import load / except
+        ImportError: def load``). Each is a call of its own (issue #16: the
+        harmless twin must not hide the dangerous one)."""
+        chain = _dotted(func)
+        if chain is None:
+            return []
+        head, rest = chain[0], chain[1:]
+        if head in ("self", "cls") and scope.cls is not None:
+            return []
+        alts: list[str] = []
+        s: _Scope | None = scope
+        while s is not None:
+            if head in s.params:
+                return []
+            if head in s.local_defs or head in s.imports:
+                alts = s.alts.get(head, [])
+                break
+            s = s.parent
+        else:
+            alts = self.alts.get(head, [])
+        if len(alts) < 2 and (not alts or ref is not None):
+            return []
+        out = [".".join([a, *rest]) for a in alts]
+        return [r for i, r in enumerate(out) if r != ref and r not in out[:i]]
 
     def _ref(self, scope: _Scope, func: ast.expr) -> str | None:
         chain = _dotted(func)
@@ -892,6 +1031,7 @@ class _Extractor:
         func = node.func
         args = node.args
         ref = self._ref(scope, func)
+        alts = self._alt_refs(scope, func, ref)
         if type(func) is ast.Name and args and func.id not in self.module_names:
             if func.id == "getattr" and type(args[0]) is ast.Call:
                 # getattr(__import__(m), n) / getattr(importlib.import_module(m), n):
@@ -904,7 +1044,9 @@ class _Extractor:
             elif func.id in ("setattr", "delattr"):
                 self._setattr(scope, node)
         if ref is None:
-            return
+            if not alts:
+                return
+            ref, alts = alts[0], alts[1:]
         # The keywords read below, in one pass (the first of each, as written).
         hooks = star = False
         wo = shell = named_first = None
@@ -952,6 +1094,8 @@ class _Extractor:
         ):
             flags["ac"] = 1
         self._record(scope, ref, node, flags)
+        for alt in alts:
+            self._record(scope, alt, node, flags)
 
     def _decorator_ref(self, scope: _Scope, node: ast.expr) -> str | None:
         func = node.func if isinstance(node, ast.Call) else node
@@ -971,7 +1115,13 @@ class _Extractor:
             and value.id not in scope.rebound
             and (any_default or scope.sig[value.id][1] is True)
         ):
-            self.params.setdefault(scope.qualname, {})[value.id] = scope.sig[value.id]
+            got = self.params.setdefault(scope.qualname, {})
+            old, sig = got.get(value.id), scope.sig[value.id]
+            if old is not None and old is not sig and old != sig:
+                # Two defs of one name (branches) disagree: no default is
+                # known, so neither counts as safe (issue #16).
+                sig = [old[0], None, old[2]]
+            got[value.id] = sig
             return value.id
         return 0
 

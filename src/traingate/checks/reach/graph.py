@@ -365,14 +365,28 @@ class Graph:
             return [node_id(path, "<module>")]
         head = attrs[0]
         classes = facts["classes"]
+        nodes: list[str] = []
         if head in classes:
             if len(attrs) == 1:
-                return [node_id(path, head)]
-            if len(attrs) == 2:
-                return self._method(path, head, attrs[1], depth)
-            return []
-        if head in facts["defs"] and len(attrs) == 1:
-            return [node_id(path, head)]
+                nodes = [node_id(path, head)]
+            else:
+                # `A.meth`, or `A.B.meth` for a class nested in a class body
+                cls = ".".join(attrs[:-1])
+                nodes = self._method(path, cls, attrs[-1], depth) if cls in classes else []
+        elif head in facts["defs"] and len(attrs) == 1:
+            nodes = [node_id(path, head)]
+        else:
+            return self._in_alias(path, attrs, depth)
+        if head in facts.get("cond", ()):
+            # Defined in a block (`if`, `try`, ...) that may not run: what the
+            # name is without it counts too (issue #16).
+            nodes += [n for n in self._in_alias(path, attrs, depth) if n not in nodes]
+        return nodes
+
+    def _in_alias(self, path: str, attrs: list[str], depth: int) -> list[str]:
+        """``attrs`` through the file's import of ``attrs[0]``, or its submodule."""
+        facts = self.files[path]
+        head = attrs[0]
         alias = facts["aliases"].get(head)
         if alias is not None and alias.startswith("I:"):
             level_s, _, dotted = alias[2:].partition(":")
@@ -387,12 +401,11 @@ class Graph:
 
     def _local(self, path: str, qual: str, depth: int) -> list[str]:
         facts = self.files[path]
-        defs = facts["defs"]
-        if qual in defs:
+        cls, _, meth = qual.rpartition(".")
+        if cls in facts["classes"]:
+            return self._method(path, cls, meth, depth)  # its own or inherited
+        if qual in facts["defs"]:
             return [node_id(path, qual)]
-        head, _, meth = qual.partition(".")
-        if head in facts["classes"] and meth and "." not in meth:
-            return self._method(path, head, meth, depth)
         return []
 
     def _method(self, path: str, cls: str, meth: str, depth: int) -> list[str]:
@@ -401,12 +414,16 @@ class Graph:
         facts = self.files.get(path)
         if facts is None or depth > _MAX_ALIAS_HOPS:
             return []
-        if f"{cls}.{meth}" in facts["defs"]:
-            return [node_id(path, f"{cls}.{meth}")]
+        out: list[str] = []
+        qual = f"{cls}.{meth}"
+        if qual in facts["defs"]:
+            out.append(node_id(path, qual))
+            if qual not in facts.get("cond", ()):
+                return out
+            # A method in a block (`if False:`) may not exist: the bases' too.
         info = facts["classes"].get(cls)
         if info is None:
-            return []
-        out: list[str] = []
+            return out
         for base in info[0]:
             for bnode in self.resolve(path, base)[0]:
                 bpath, bqual = split_node(bnode)
