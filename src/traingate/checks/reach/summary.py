@@ -281,6 +281,11 @@ def _parse(data: bytes, path: str) -> dict[str, Any]:
 _LAST: list[_Blobs] = []
 
 
+def release() -> None:
+    """Forget the last summary's blob store (its memory goes with it)."""
+    _LAST.clear()
+
+
 def _store_of(change: Change) -> _Blobs | None:
     return next((b for b in _LAST if b.change is change), None)
 

@@ -130,6 +130,18 @@ _MAX_HELPER = 4 << 20  # an imported helper is read only up to reach's per-file 
 
 
 def run(ctx: Context) -> list[Finding]:
+    from traingate.checks.sabotage import module, store
+
+    try:
+        return _run(ctx)
+    finally:
+        # Helper trees and texts are cached for the run only: a scan's helpers
+        # would otherwise stay in memory beside the checks that follow (issue #17).
+        module.release()
+        store.release()
+
+
+def _run(ctx: Context) -> list[Finding]:
     from traingate.checks.sabotage.analysis import analyze
     from traingate.checks.sabotage.store import Store
 

@@ -344,13 +344,21 @@ def _one_round(binds: Bindings, helper: Helper, name: str) -> Trigger | None:
     return env.names.own.get(name)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def helper_facts(path: str, text: str) -> Helper | None:
-    """An imported module, cached: many changed files import the same helper."""
+    """An imported module, cached: many changed files import the same helper.
+    A helper's tree can be ten times its text: 16 of them, and the check's run
+    clears them when it ends (release()), so a scan's peak stays bounded."""
     try:
         return Helper(parse(text, path))
     except (SyntaxError, ValueError, RecursionError):
         return None
+
+
+def release() -> None:
+    """Drop the helpers' trees and texts this process holds (end of a run)."""
+    helper_facts.cache_clear()
+    _defined.cache_clear()
 
 
 def parse(source: str, filename: str) -> ast.Module:

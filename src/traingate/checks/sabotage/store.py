@@ -85,6 +85,10 @@ class Store:
             pass  # a cache that cannot be pruned only costs space
 
 
+def release() -> None:
+    _key.cache_clear()  # it holds up to 64 helper texts
+
+
 @functools.lru_cache(maxsize=64)
 def _key(text: str) -> str:
     return cache.key(_SALT, cache.installation(), text)
