@@ -606,7 +606,10 @@ class Bench:
             git(repo, "read-tree", "-m", "-u", "HEAD", s.branch)  # the change, staged
         warm_dir = None
         try:
-            if s.kind == "warm":
+            # `none` too: a hook user's cache dir outlives each commit, and it
+            # holds the validated policy (issue #17), so a fresh one per run is
+            # not what the hook costs on a docs-only commit.
+            if s.kind in ("warm", "none"):
                 warm_dir = Path(tempfile.mkdtemp(prefix="warm-", dir=self.tmp))
                 self.one("traingate", s, warm_dir, record=False)  # first run fills the cache
             i = 0
