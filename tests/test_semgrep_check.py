@@ -347,6 +347,20 @@ def test_second_run_skips_bases_the_cache_already_answers(
     assert py_targets_per_run(log) == [2]
 
 
+def test_a_warm_recheck_needs_no_second_run_either(
+    srepo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
+) -> None:
+    """The bases' partial answer (a few rules) is cached under those rules: a
+    re-check of the same change starts no semgrep, and finds the same."""
+    log = two_runs_logged
+    keep_one_hit_add_another(srepo, capsys)
+    assert py_targets_per_run(log) == [2, 1]
+    log.write_text("")
+    keep = run_json(srepo, capsys)
+    assert keep[0] == 1 and found(keep[1]) == [("t-pickle-load", "lib/io.py", 5)]
+    assert log.read_text() == ""
+
+
 def test_second_run_loads_only_the_rules_of_the_shared_hits(
     repo: Repo, capsys: pytest.CaptureFixture[str], two_runs_logged: Path
 ) -> None:

@@ -102,11 +102,27 @@ class Engine:
         return results
 
     def scan_with_rules(self, targets: Sequence[Target], rules: set[str]) -> dict[str, list[Hit]]:
-        """Scan with only ``rules`` (never cached: the answer is partial)."""
+        """Scan with only ``rules``. The answer is partial, so it is cached under
+        the blob's key and that exact rule set, never under the blob's alone: a
+        warm re-check of a large change starts no second run either."""
         if not targets:
             return {}
-        configs = self.pack.files_for(rules)
-        return self._run(list({t.key: t for t in targets}.values()), configs)
+        tag = "\0rules:" + ",".join(sorted(rules))  # no path, so no key, holds a NUL
+        results: dict[str, list[Hit]] = {}
+        misses: dict[str, Target] = {}
+        for t in targets:
+            cached = self.cache.get(t.key + tag) if self.cache else None
+            if cached is not None:
+                results[t.key] = cached
+            else:
+                misses.setdefault(t.key, t)
+        if misses:
+            fresh = self._run(list(misses.values()), self.pack.files_for(rules))
+            for key, hits in fresh.items():
+                results[key] = hits
+                if self.cache:
+                    self.cache.put(key + tag, hits)
+        return results
 
     def _run(self, targets: list[Target], configs: Sequence[Path] = ()) -> dict[str, list[Hit]]:
         exe = semgrep_executable()
