@@ -168,7 +168,9 @@ def _run(ctx: Context) -> list[Finding]:
         assert f.new_path is not None
         if f.new_path.endswith(_NOTEBOOK):
             nb = _notebook(change.new_text(f) or "")
-            if nb is not None:
+            if isinstance(nb, str):
+                s.facts.incomplete[f.new_path] = nb
+            elif nb is not None:
                 heads[f.new_path] = nb
                 s.facts.add(f.new_path, nb[0])
         elif f.new_path in s.facts:
@@ -207,6 +209,10 @@ def _run(ctx: Context) -> list[Finding]:
     for path, calls in judged.items():
         out += _calls(path, calls, graph, treq, enabled, shown)
     out += returns.findings(ctx, files, graph, RULES.finding)  # what helpers return, names are
+    # Files the search (or the passes above) needed whose facts could not be
+    # extracted, though Python accepts them: what they call is unknown, so the
+    # change is not judged (issue #16: a helper padded to hide its sink).
+    out += _not_extracted(s.facts.incomplete)
     return out
 
 
@@ -236,6 +242,22 @@ def _incomplete(skipped: dict[str, str]) -> list[Finding]:
     return out
 
 
+def _not_extracted(incomplete: dict[str, str]) -> list[Finding]:
+    if not incomplete:
+        return []
+    paths = sorted(incomplete)
+    listed = "; ".join(f"{p} ({incomplete[p]})" for p in paths[:_MAX_LISTED])
+    more = f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else ""
+    return [
+        RULES.finding(
+            "reach-incomplete",
+            path=paths[0],
+            message=f"{len(paths)} Python file(s) the call search needed are valid Python, but "
+            f"their calls could not be read: {listed}{more}; calls into them were not judged",
+        )
+    ]
+
+
 def _unparsed(unparsed: dict[str, str]) -> list[Finding]:
     if not unparsed:
         return []
@@ -261,6 +283,8 @@ class _Judged(NamedTuple):
     nodes: list[str]
     flags: dict[str, Any]
     caller: str  # the node making the call (what it forwards is its own)
+    # ``external`` reached through the repository's re-exports (Graph.via)
+    via: tuple[list[str], str, int] | None = None
 
 
 def _judged(
@@ -293,7 +317,10 @@ def _judged(
         # new or not: leave it out, and skip the base side if that is all
         # (issue #17: `float(x)` in 200 changed files cost 200 base parses).
         if nodes or external in SINKS or external in _TORCH_LOADS:
-            cands.append((ref, _Judged(rline, col, external, nodes, flags, f"{path}::{caller}")))
+            via = graph.via(path, ref)
+            cands.append(
+                (ref, _Judged(rline, col, external, nodes, flags, f"{path}::{caller}", via))
+            )
     if not cands:
         return []
     # New means new to the change (issue #16): a call whose target the file
@@ -319,29 +346,35 @@ def _calls(
     """The judged calls of ``path`` that reach a sink. ``shown`` (scan only) holds
     the sinks already pointed at: a call is skipped when every sink it reaches,
     of every kind, is there, so no sink is hidden behind another kind's chain."""
-    from traingate.checks.reach.graph import KIND_TEXT, display_node
+    from traingate.checks.reach.graph import KIND_TEXT, sink_kind
 
     out: list[Finding] = []
-    for rline, col, external, nodes, flags, caller in calls:
+    for rline, col, external, nodes, flags, caller, via in calls:
         if external in _TORCH_LOADS and "wo" not in flags:
             found = _torch_default(path, rline, col, external, flags, treq)
             if found is not None:
                 out.append(found)
-            continue
+            if not nodes:
+                continue  # a twin def beside a re-exported torch.load is judged below
+            via = None
         kinds = {k: v for k, v in graph.call_kinds(nodes, flags, caller).items() if k in enabled}
+        # A sink re-exported by a repository module and called here: semgrep
+        # sees the sink in neither file (issue #16). Its "chain" is the names.
+        direct = sink_kind(external, flags) if via is not None else None
+        if direct is not None and direct in enabled and direct not in kinds:
+            kinds[direct] = ("", None)
         if flags.get("ac") and set(kinds) == {"dns"}:
             continue  # every argument is a literal: no name built by this caller
         if not kinds:
             continue
         if shown is not None:
-            sinks = {(k, *graph.chain(n, k, p)[1:]) for k, (n, p) in kinds.items()}
+            sinks = {(k, *_chain(graph, kinds[k], k, via, external)[1:]) for k in kinds}
             if sinks <= shown:
                 continue
             shown |= sinks
         kind = next(k for k in _KIND_ORDER if k in kinds)
-        node, param = kinds[kind]
-        chain, sink, sink_path, sink_line = graph.chain(node, kind, param)
-        names = " -> ".join(display_node(n) for n in chain)
+        names, sink, sink_path, sink_line = _chain(graph, kinds[kind], kind, via, external)
+        away = "one or more calls away" if kinds[kind][0] else "re-exported by the repository"
         others = [KIND_TEXT[k] for k in _KIND_ORDER if k in kinds and k != kind]
         also = f"; it also reaches {', '.join(others)}" if others else ""
         severity = None
@@ -358,10 +391,29 @@ def _calls(
                 column=col,
                 severity=severity,
                 message=f"{path}:{rline} calls {names} -> {sink} ({sink_path}:{sink_line}): "
-                f"{KIND_TEXT[kind]} one or more calls away{note}{also}",
+                f"{KIND_TEXT[kind]} {away}{note}{also}",
             )
         )
     return out
+
+
+def _chain(
+    graph: Graph,
+    start: tuple[str, str | None],
+    kind: str,
+    via: tuple[list[str], str, int] | None,
+    external: str | None,
+) -> tuple[str, str, str, int]:
+    """(the names, the sink, its path and line) of a call's way to ``kind``:
+    the chain from ``start`` (node, param), or the re-export's names when the
+    call is the sink itself (an empty node)."""
+    from traingate.checks.reach.graph import display_node
+
+    node, param = start
+    if not node and via is not None:
+        return " -> ".join(via[0]), str(external), via[1], via[2]
+    chain, sink, sink_path, sink_line = graph.chain(node, kind, param)
+    return " -> ".join(display_node(n) for n in chain), sink, sink_path, sink_line
 
 
 def _torch_default(
@@ -392,8 +444,9 @@ def _torch_default(
     )
 
 
-def _notebook(raw: str) -> tuple[dict[str, Any], list[int]] | None:
-    """A notebook's code cells as one module's facts, and each line's line in the JSON."""
+def _notebook(raw: str) -> tuple[dict[str, Any], list[int]] | str | None:
+    """A notebook's code cells as one module's facts, and each line's line in
+    the JSON; why not, when Python parses the cells but the extractor fails."""
     from traingate.checks.reach import facts as factsmod
     from traingate.notebook import notebook_source
 
@@ -402,6 +455,10 @@ def _notebook(raw: str) -> tuple[dict[str, Any], list[int]] | None:
         return None  # the semgrep check reports an unreadable notebook
     text, line_map = got
     try:
-        return factsmod.extract(text, "<notebook>"), line_map
-    except (SyntaxError, ValueError, RecursionError):
-        return None
+        tree = factsmod.parse(text, "<notebook>")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # the semgrep check reports what Python cannot parse
+    try:
+        return factsmod.extract_tree(tree), line_map
+    except (RecursionError, MemoryError) as exc:
+        return f"{type(exc).__name__}: {exc}"

@@ -57,6 +57,13 @@ when not empty) lists the defs written only inside such a block: the branch may
 not run, so graph.py also follows what the name is without it (the base
 class's method, the import it replaces).
 
+Version 6 (issue #16: a re-exported sink): ``alias_at`` (present when not
+empty) gives every module-level alias binding, ``name -> [[ref, line], ...]``
+in any branch, and ``stars`` (present when not empty) every module-level
+``from m import *`` as ``[ref, line]``, so a re-export of ``pickle.loads`` is
+followed to it and named where it is bound; ``getattr(mod, "name")(...)`` is the call ``mod.name(...)``;
+and a chain of a thousand calls is read without recursion.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -72,7 +79,7 @@ from typing import Any
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 5
+VERSION = 6
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -86,7 +93,17 @@ _FIRST_KEYWORDS = frozenset({"host", "hostname", "command", "args", "source", "c
 
 def extract(text: str, filename: str = "<blob>") -> dict[str, Any]:
     """The facts of one file; raises SyntaxError (or ValueError for NUL bytes)."""
-    tree = ast.parse(text, filename=filename, type_comments=False)
+    return extract_tree(parse(text, filename))
+
+
+def parse(text: str, filename: str = "<blob>") -> ast.Module:
+    """What Python accepts (SyntaxError, ValueError, RecursionError otherwise)."""
+    return ast.parse(text, filename=filename, type_comments=False)
+
+
+def extract_tree(tree: ast.Module) -> dict[str, Any]:
+    """The facts of a parsed file. A RecursionError (or MemoryError) here is
+    the extractor's, not Python's: summary.py reports the file incomplete."""
     return _Extractor(tree).facts
 
 
@@ -654,6 +671,11 @@ class _Extractor:
         self.defs: dict[str, list[Any]] = {"<module>": ["module", 1]}
         self.classes: dict[str, list[Any]] = {}
         self.aliases: dict[str, str] = {}
+        # name -> every module-level [ref, line] it is bound to through an
+        # import or ``x = mod.attr``, in any branch (version 6): graph.py
+        # follows each, and names where a re-export binds an external sink.
+        self.alias_at: dict[str, list[list[Any]]] = {}
+        self.stars: list[list[Any]] = []  # module-level `from m import *`: [ref, line]
         self.calls: list[list[Any]] = []
         self.returns: dict[str, list[list[Any]]] = {}
         self.git_paths: dict[str, int] = {}
@@ -706,6 +728,10 @@ class _Extractor:
         }
         if self.cond:
             self.facts["cond"] = sorted(self.cond)
+        if self.alias_at:
+            self.facts["alias_at"] = self.alias_at
+        if self.stars:
+            self.facts["stars"] = self.stars
 
     def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
         """Defs whose callers may not get them as written: rebound at module
@@ -754,8 +780,11 @@ class _Extractor:
                         self.consts[t.id] = node.value
         self.block_names -= self.module_names
 
-    def _alias(self, name: str, ref: str) -> None:
+    def _alias(self, name: str, ref: str, line: int) -> None:
         self.aliases[name] = ref  # the last one, as before
+        got = self.alias_at.setdefault(name, [])
+        if [ref, line] not in got:
+            got.append([ref, line])
         _add_alt(self.alts, name, ref)
 
     def _module_aliases(self, body: list[ast.stmt]) -> None:
@@ -766,17 +795,18 @@ class _Extractor:
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
-                        self._alias(a.asname, f"I:0:{a.name}")
+                        self._alias(a.asname, f"I:0:{a.name}", node.lineno)
                     else:
                         head = a.name.split(".")[0]
-                        self._alias(head, f"I:0:{head}")
+                        self._alias(head, f"I:0:{head}", node.lineno)
             elif isinstance(node, ast.ImportFrom):
                 mod = node.module or ""
                 for a in node.names:
                     if a.name == "*":
+                        self.stars.append([f"I:{node.level}:{mod}", node.lineno])
                         continue
                     name = f"{mod}.{a.name}" if mod else a.name
-                    self._alias(a.asname or a.name, f"I:{node.level}:{name}")
+                    self._alias(a.asname or a.name, f"I:{node.level}:{name}", node.lineno)
         for node in stmts:
             # `load = pickle.loads`: an alias the rest of the file calls through
             if (
@@ -788,7 +818,8 @@ class _Extractor:
                 chain = _dotted(node.value)
                 if chain and chain[0] in self.aliases:
                     for base in list(self.alts.get(chain[0], [self.aliases[chain[0]]])):
-                        self._alias(node.targets[0].id, ".".join([base, *chain[1:]]))
+                        ref = ".".join([base, *chain[1:]])
+                        self._alias(node.targets[0].id, ref, node.lineno)
 
     # -- scopes -------------------------------------------------------------
 
@@ -1007,23 +1038,54 @@ class _Extractor:
         return [r for i, r in enumerate(out) if r != ref and r not in out[:i]]
 
     def _ref(self, scope: _Scope, func: ast.expr) -> str | None:
+        # `Cls(x).method()` is the method of what the inner call makes, and
+        # `getattr(mod, "name")(...)` is `mod.name(...)` (issue #16: a helper
+        # reached by name). Unwound in a loop: a chain of a thousand calls
+        # parses, and a recursion on it did not finish (the file hid its sink).
+        attrs: list[str] = []
         chain = _dotted(func)
-        if chain is None:
-            # `Cls(x).method()`: the method of what the inner call makes
+        while chain is None:
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
-                inner = self._ref(scope, func.value.func)
-                if inner is not None and inner[0] in "IL":
-                    return f"{inner}.{func.attr}"
-            return None
+                attrs.append(func.attr)
+                func = func.value.func
+            elif (got := self._getattr_literal(scope, func)) is not None:
+                attrs.append(got[1])
+                func = got[0]
+            else:
+                return None
+            chain = _dotted(func)
         head, rest = chain[0], chain[1:]
         if head in ("self", "cls") and scope.cls is not None and len(rest) == 1:
-            return f"S:{scope.cls}.{rest[0]}"
-        base = self._name(scope, head)
-        if base is None:
+            base: str | None = f"S:{scope.cls}.{rest[0]}"
+        else:
+            base = self._name(scope, head)
+            if base is None:
+                return None
+            if base.startswith("B:"):
+                base = base if not rest else None
+            else:
+                base = ".".join([base, *rest])
+        if not attrs or base is None:
+            return base
+        return ".".join([base, *attrs[::-1]]) if base[0] in "IL" else None
+
+    def _getattr_literal(self, scope: _Scope, node: ast.expr) -> tuple[ast.expr, str] | None:
+        """(obj, name) for the builtin ``getattr(obj, "name")`` (with or without
+        a default)."""
+        if not (
+            type(node) is ast.Call
+            and type(node.func) is ast.Name
+            and node.func.id == "getattr"
+            and len(node.args) in (2, 3)
+            and not node.keywords
+        ):
             return None
-        if base.startswith("B:"):
-            return base if not rest else None
-        return ".".join([base, *rest])
+        name = node.args[1]
+        if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+            return None
+        if not name.value.isidentifier() or self._name(scope, "getattr") is not None:
+            return None
+        return node.args[0], name.value
 
     # -- calls --------------------------------------------------------------
 

@@ -173,7 +173,7 @@ def display_node(node: str) -> str:
     return f"{mod}.{qual}"
 
 
-def _sink_kind(external: str | None, flags: Flags) -> str | None:
+def sink_kind(external: str | None, flags: Flags) -> str | None:
     """The kind of sink an external call is, if it counts with these arguments."""
     if external is None:
         return None
@@ -266,6 +266,10 @@ class Graph:
     _rank: dict[str, int] = field(default_factory=dict)
     _index: dict[str, _FileIndex] = field(default_factory=dict)
     _order: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # direct's keys
+    # (path, ref) -> how an import ref reached an external name through the
+    # repository's re-exports: (the names on the way, the path and line of the
+    # last binding); see ``via``.
+    _via: dict[tuple[str, str], tuple[list[str], str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for path in self.paths if self.paths is not None else list(self.files):
@@ -298,6 +302,13 @@ class Graph:
             level_s, _, dotted = rest.partition(":")
             return self._imported(path, int(level_s), dotted, 0)
         return [], None
+
+    def via(self, path: str, ref: str) -> tuple[list[str], str, int] | None:
+        """For a ref ``resolve`` gave an external name through the repository's
+        own modules (``from utils.io import load_blob`` where utils/io.py says
+        ``from pickle import loads as load_blob``): the repository names on the
+        way, and the path and line of the last binding. None otherwise."""
+        return self._via.get((path, ref))
 
     def resolve_module(self, path: str, ref: str) -> list[str]:
         """The module an import statement runs (its body node)."""
@@ -355,7 +366,68 @@ class Graph:
             return [], external
         target, attrs = found
         nodes = self._in_module(target, attrs, depth)
+        # A repository name bound to an external one (issue #16: a re-exported
+        # `pickle.loads` called by another file, where no file shows both).
+        got = self._external(target, attrs, depth) if attrs else None
+        if got is not None:
+            self._via[(path, f"I:{level}:{dotted}")] = got[1:]
+            return nodes, got[0]
         return nodes, (external if not nodes else None)
+
+    def _bindings(self, path: str, head: str) -> list[tuple[str, int]]:
+        """The import refs (and lines) a module-level name of ``path`` may hold,
+        in any branch; a def or class written at top level replaces those bound
+        before it, not one bound after it (an import may rebind it)."""
+        facts = self.files[path]
+        at = facts.get("alias_at")
+        if at is None:  # facts without lines (a notebook's are current too)
+            alias = facts["aliases"].get(head)
+            binds = [(str(alias), 0)] if alias is not None else []
+        else:
+            binds = [(str(r), int(n)) for r, n in at.get(head, ())]
+        binds = [b for b in binds if b[0].startswith("I:")]
+        own = facts["defs"].get(head)
+        if own is not None and head not in facts.get("cond", ()):
+            binds = [b for b in binds if b[1] > int(own[1])]
+        return binds
+
+    def _external(
+        self, path: str, attrs: list[str], depth: int
+    ) -> tuple[str, list[str], str, int] | None:
+        """The external dotted name ``attrs`` of module ``path`` is bound to
+        through its imports (any number of re-exports, every branch; a sink
+        first): (name, the repository names on the way, path and line of the
+        last binding). None when it is the repository's own object."""
+        facts = self.files.get(path)
+        if facts is None or not attrs or depth > _MAX_ALIAS_HOPS:
+            return None
+        head = attrs[0]
+        here = f"{display_module(path)}.{head}"
+        # (ref, line, the attributes looked up in what it binds)
+        ways = [(ref, line, attrs[1:]) for ref, line in self._bindings(path, head)]
+        if not ways and head not in facts["defs"] and head not in facts["aliases"]:
+            ways = [(ref, line, attrs) for ref, line in self._stars(path)]
+        first: tuple[str, list[str], str, int] | None = None
+        for ref, line, rest in ways:
+            level_s, _, dotted = ref[2:].partition(":")
+            found = self._find_module(path, int(level_s), dotted)
+            got: tuple[str, list[str], str, int] | None = None
+            if found is None:
+                if level_s == "0":
+                    got = (".".join([dotted, *rest]), [here], path, line)
+            else:
+                inner = self._external(found[0], [*found[1], *rest], depth + 1)
+                if inner is not None:
+                    got = (inner[0], [here, *inner[1]], inner[2], inner[3])
+            if got is not None and got[0] in SINKS:
+                return got
+            if rest is not attrs:  # a star import names only what it has
+                first = first or got
+        return first
+
+    def _stars(self, path: str) -> list[tuple[str, int]]:
+        """The module-level ``from m import *`` of ``path`` (ref, line)."""
+        return [(str(r), int(n)) for r, n in self.files[path].get("stars", ())]
 
     def _in_module(self, path: str, attrs: list[str], depth: int) -> list[str]:
         if depth > _MAX_ALIAS_HOPS:
@@ -377,27 +449,40 @@ class Graph:
             nodes = [node_id(path, head)]
         else:
             return self._in_alias(path, attrs, depth)
-        if head in facts.get("cond", ()):
-            # Defined in a block (`if`, `try`, ...) that may not run: what the
-            # name is without it counts too (issue #16).
+        if head in facts.get("cond", ()) or self._bindings(path, head):
+            # Defined in a block (`if`, `try`, ...) that may not run, or
+            # imported again after the def: what the name is without it counts
+            # too (issue #16).
             nodes += [n for n in self._in_alias(path, attrs, depth) if n not in nodes]
         return nodes
 
     def _in_alias(self, path: str, attrs: list[str], depth: int) -> list[str]:
-        """``attrs`` through the file's import of ``attrs[0]``, or its submodule."""
+        """``attrs`` through the file's imports of ``attrs[0]`` (each branch's:
+        a harmless twin does not hide the other), or its submodule."""
         facts = self.files[path]
         head = attrs[0]
         alias = facts["aliases"].get(head)
-        if alias is not None and alias.startswith("I:"):
-            level_s, _, dotted = alias[2:].partition(":")
-            found = self._find_module(path, int(level_s), dotted)
-            if found is not None:
-                return self._in_module(found[0], [*found[1], *attrs[1:]], depth + 1)
-            return []
+        binds = self._bindings(path, head)
+        if binds or (alias is not None and alias.startswith("I:")):
+            out: list[str] = []
+            for ref, _line in binds:
+                level_s, _, dotted = ref[2:].partition(":")
+                found = self._find_module(path, int(level_s), dotted)
+                if found is not None:
+                    got = self._in_module(found[0], [*found[1], *attrs[1:]], depth + 1)
+                    out += [n for n in got if n not in out]
+            return out
         sub = self._module(f"{module_name(path)}.{head}")
         if sub is not None:
             return self._in_module(sub, attrs[1:], depth + 1)
-        return []
+        out = []
+        for ref, _line in self._stars(path):  # `from .io import *` in a package
+            level_s, _, dotted = ref[2:].partition(":")
+            found = self._find_module(path, int(level_s), dotted)
+            if found is not None:
+                got = self._in_module(found[0], [*found[1], *attrs], depth + 1)
+                out += [n for n in got if n not in out]
+        return out
 
     def _local(self, path: str, qual: str, depth: int) -> list[str]:
         facts = self.files[path]
@@ -509,13 +594,17 @@ class Graph:
                 self.edges[node].add(t)
                 self.edge_line.setdefault((node, t), line)
                 self.edge_calls.setdefault((node, t), []).append((line, flags))
-            kind = _sink_kind(external, flags)
+            kind = sink_kind(external, flags)
             param = self._true_param(index, qual, flags) if kind == "torch-load" else None
+            if kind is not None:
+                via = self._via.get((path, ref))
+                # A re-exported sink is named by the name the file calls it by.
+                label = " -> ".join([*via[0], str(external)]) if via else str(external)
             if param is not None:
-                self._cond_direct.setdefault(node, {}).setdefault(param, (str(external), line))
+                self._cond_direct.setdefault(node, {}).setdefault(param, (label, line))
                 self._order.setdefault(node, (rank, 1, i))
             elif kind is not None:
-                self._direct(node, kind, str(external), line)
+                self._direct(node, kind, label, line)
                 self._order.setdefault(node, (rank, 1, i))
 
     @staticmethod

@@ -47,6 +47,10 @@ MAX_FILE_BYTES = 4_000_000
 # cache parses none).
 STATS = {"parsed": 0}
 
+# Marks the error entry of a blob ``ast`` accepts but the extractor could not
+# finish (``LazyFacts.incomplete``), as against one Python refuses.
+INCOMPLETE = "incomplete"
+
 _SALT = f"reach-v{factsmod.VERSION}-py{sys.version_info[0]}.{sys.version_info[1]}"
 
 
@@ -113,14 +117,23 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
     """path -> facts, each file parsed (or read from the cache) on first use.
 
     A path the caps left out, or whose blob ``ast`` refuses, is absent; the
-    refusal is recorded in ``unparsed`` when the file is first asked for.
+    refusal is recorded in ``unparsed`` when the file is first asked for, or
+    in ``incomplete`` when ``ast`` accepts it but its facts could not be
+    extracted (so a file is there only when the search asked for it).
     Iterating parses every file: only ``scan``-sized uses should iterate.
     """
 
-    def __init__(self, entries: dict[str, str], blobs: _Blobs, unparsed: dict[str, str]) -> None:
+    def __init__(
+        self,
+        entries: dict[str, str],
+        blobs: _Blobs,
+        unparsed: dict[str, str],
+        incomplete: dict[str, str] | None = None,
+    ) -> None:
         self._entries = entries  # path -> blob id, the files the caps admit
         self.blobs = blobs
         self._unparsed = unparsed
+        self.incomplete = incomplete if incomplete is not None else {}
         self._loaded: dict[str, dict[str, Any] | None] = {}
 
     def add(self, path: str, facts: dict[str, Any]) -> None:
@@ -135,7 +148,8 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         if oid is not None:
             facts = self.blobs.facts(oid, path)
             if "error" in facts:
-                self._unparsed[path] = str(facts["error"])
+                left_out = self.incomplete if facts.get(INCOMPLETE) else self._unparsed
+                left_out[path] = str(facts["error"])
             else:
                 got = facts
         self._loaded[path] = got
@@ -176,7 +190,7 @@ def summarize(change: Change, cache_dir: Path | None) -> Summary:
     unparsed: dict[str, str] = {}
     skipped: dict[str, str] = {}
     entries = _admit(tree, blobs, unparsed, skipped)
-    facts = LazyFacts(entries, blobs, unparsed)
+    facts = LazyFacts(entries, blobs, unparsed, {})
     _LAST[:] = [blobs]
     return Summary(facts, unparsed, skipped, tree, tree_key(tree.py), False, list(entries))
 
@@ -264,11 +278,19 @@ def _parse(data: bytes, path: str) -> dict[str, Any]:
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        return factsmod.extract(text, path)
+        tree = factsmod.parse(text, path)
     except SyntaxError as exc:
         return {"error": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
     except (ValueError, RecursionError, MemoryError) as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
+    else:
+        try:
+            return factsmod.extract_tree(tree)
+        except (RecursionError, MemoryError) as exc:
+            # Python accepts the file (and would run it) but its facts are
+            # not known: it must not hide a sink (issue #16, a helper padded
+            # with a deep expression). Blocks where the search needs it.
+            return {"error": f"{type(exc).__name__}: {exc}", INCOMPLETE: 1}
     finally:
         if gc_was_on:
             gc.enable()
