@@ -116,7 +116,8 @@ def test_caps_are_decided_from_the_listing_without_parsing(
     monkeypatch.setattr(summary, "MAX_FILE_BYTES", 10)
     _parsed(repo, capsys)
     parsed, found = _parsed(repo, capsys)
-    assert _rules(found) == [("reach-unparsed", "train.py", None)]
+    # The changed file is over the per-file cap: its own calls cannot be judged.
+    assert _rules(found) == [("reach-incomplete", "train.py", None)]
     assert "train.py (larger than 10 bytes, not summarised)" in found[0]["message"]
 
 
@@ -124,7 +125,8 @@ def test_staged_overlay_blob_size_is_read_for_the_caps(
     repo: Repo, capsys: pytest.CaptureFixture[str], cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A blob laid over from the index has no listing size: it is read (or its
-    cached size used), so a big staged file is still not summarised."""
+    cached size used), so a big staged file is still not summarised, and a
+    call that needs it blocks, unjudged (fail closed)."""
     from traingate.cli import main
 
     _repo(repo, {"utils/io.py": IO_HELPER})
@@ -134,8 +136,33 @@ def test_staged_overlay_blob_size_is_read_for_the_caps(
     capsys.readouterr()
     main(["check", "--repo", str(repo.path), "--staged", "--format", "json"])
     out = capsys.readouterr().out
-    assert '"reach-unparsed"' in out and "larger than 40 bytes" in out
+    assert '"reach-incomplete"' in out and "larger than 40 bytes" in out
     assert '"reach-dangerous-call"' not in out
+
+
+def test_an_oversized_helper_blocks_only_when_a_call_needs_it(
+    repo: Repo, capsys: pytest.CaptureFixture[str], cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attacker's sink sits in a helper over the per-file cap, which reach
+    never parses: an added call into it blocks as reach-incomplete; a change
+    that calls nothing there is quiet (a large generated file is common)."""
+    from traingate.cli import main
+
+    big = IO_HELPER + "".join(f"T{i} = {i}\n" for i in range(50))
+    _repo(repo, {"utils/io.py": big, "utils/other.py": "def quiet():\n    return 1\n"})
+    monkeypatch.setattr(summary, "MAX_FILE_BYTES", len(big) - 1)
+
+    def check(text: str) -> str:
+        repo.write("train.py", text)
+        repo.git("add", "train.py")
+        capsys.readouterr()
+        main(["check", "--repo", str(repo.path), "--staged", "--format", "json"])
+        return capsys.readouterr().out
+
+    out = check("from utils.io import load_blob\n\n\ndef main():\n    load_blob('x')\n")
+    assert '"reach-incomplete"' in out and "utils/io.py (larger than" in out
+    out = check("from utils.other import quiet\n\n\ndef main():\n    quiet()\n")
+    assert '"reach-incomplete"' not in out and '"reach-unparsed"' not in out
 
 
 def test_warm_recheck_parses_nothing_and_a_foreign_entry_is_a_miss(

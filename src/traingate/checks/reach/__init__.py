@@ -252,8 +252,8 @@ def _not_extracted(incomplete: dict[str, str]) -> list[Finding]:
         RULES.finding(
             "reach-incomplete",
             path=paths[0],
-            message=f"{len(paths)} Python file(s) the call search needed are valid Python, but "
-            f"their calls could not be read: {listed}{more}; calls into them were not judged",
+            message=f"{len(paths)} Python file(s) the call search needed could not be "
+            f"summarised: {listed}{more}; calls into them were not judged",
         )
     ]
 

@@ -129,11 +129,15 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         blobs: _Blobs,
         unparsed: dict[str, str],
         incomplete: dict[str, str] | None = None,
+        oversize: dict[str, str] | None = None,
     ) -> None:
         self._entries = entries  # path -> blob id, the files the caps admit
         self.blobs = blobs
         self._unparsed = unparsed
         self.incomplete = incomplete if incomplete is not None else {}
+        # path -> why: over MAX_FILE_BYTES, never parsed; a search that needs
+        # one cannot judge the call, so it is incomplete then (fail closed).
+        self._oversize = oversize if oversize is not None else {}
         self._loaded: dict[str, dict[str, Any] | None] = {}
 
     def add(self, path: str, facts: dict[str, Any]) -> None:
@@ -145,7 +149,9 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
             return self._loaded[path]
         oid = self._entries.get(path)
         got = None
-        if oid is not None:
+        if path in self._oversize:
+            self.incomplete[path] = self._oversize[path]
+        elif oid is not None:
             facts = self.blobs.facts(oid, path)
             if "error" in facts:
                 left_out = self.incomplete if facts.get(INCOMPLETE) else self._unparsed
@@ -180,7 +186,7 @@ class Summary:
     tree: Tree
     key: str
     from_cache: bool  # kept for callers; facts now come from the blob cache one by one
-    paths: list[str] = field(default_factory=list)  # the admitted files, sorted
+    paths: list[str] = field(default_factory=list)  # the admitted and oversized files, sorted
 
 
 def summarize(change: Change, cache_dir: Path | None) -> Summary:
@@ -189,14 +195,18 @@ def summarize(change: Change, cache_dir: Path | None) -> Summary:
     blobs = _Blobs(change, _Cache(cache_dir) if cache_dir is not None else None)
     unparsed: dict[str, str] = {}
     skipped: dict[str, str] = {}
-    entries = _admit(tree, blobs, unparsed, skipped)
-    facts = LazyFacts(entries, blobs, unparsed, {})
+    oversize: dict[str, str] = {}
+    entries = _admit(tree, blobs, oversize, skipped)
+    facts = LazyFacts(entries, blobs, unparsed, {}, oversize)
     _LAST[:] = [blobs]
-    return Summary(facts, unparsed, skipped, tree, tree_key(tree.py), False, list(entries))
+    # An oversized file still names its module, so a call into it resolves to
+    # it (and finds it cannot be judged) instead of to an external name.
+    paths = [p for p in sorted(tree.py) if p in entries or p in oversize]
+    return Summary(facts, unparsed, skipped, tree, tree_key(tree.py), False, paths)
 
 
 def _admit(
-    tree: Tree, blobs: _Blobs, unparsed: dict[str, str], skipped: dict[str, str]
+    tree: Tree, blobs: _Blobs, oversize: dict[str, str], skipped: dict[str, str]
 ) -> dict[str, str]:
     """The caps, in sorted path order, from the listing's sizes alone (a blob
     laid over from the change has none: the cache or the blob tells it)."""
@@ -209,9 +219,10 @@ def _admit(
             continue
         size = entry.size if entry.size is not None else blobs.size(entry.oid)
         if size > MAX_FILE_BYTES:
-            # One huge file (generated tables, vendored data) is not summarised;
-            # if the change adds it, the semgrep check's max_file_bytes blocks it.
-            unparsed[path] = f"larger than {MAX_FILE_BYTES} bytes, not summarised"
+            # One huge file (generated tables, vendored data) is not summarised:
+            # quiet until a search needs it, then the call it hides is not
+            # judged and the change blocks (reach-incomplete).
+            oversize[path] = f"larger than {MAX_FILE_BYTES} bytes, not summarised"
             continue
         if total + size > MAX_TOTAL_BYTES:
             skipped[path] = f"the tree's Python files exceed {MAX_TOTAL_BYTES} bytes"
