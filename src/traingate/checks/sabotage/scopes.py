@@ -11,7 +11,7 @@ whole scope's rounds give (the same holds for attributes and methods)."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Iterator, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import TypeGuard
 
 from traingate.checks.sabotage import payloads as pl
@@ -123,19 +123,7 @@ class Bindings:
         trigger the whole ``run`` gives it: a node reads only names of the closure,
         which only nodes of the closure bind, so each round sees the same values for
         them, and a round that adds none of them leaves the next one unchanged."""
-        seen: set[str] = set()
-        idx: set[int] = set()
-        todo = list(names)
-        while todo:
-            n = todo.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            for i in self.by_name.get(n, ()):
-                if i not in idx:
-                    idx.add(i)
-                    todo.extend(self.reads(i))
-        return seen, sorted(idx)
+        return closure(names, self.by_name, self.reads)
 
 
 Fn = ast.FunctionDef | ast.AsyncFunctionDef
@@ -331,19 +319,7 @@ class ClassAttrs:
         return out
 
     def _closure(self, name: str) -> tuple[set[str], list[int]]:
-        seen: set[str] = set()
-        idx: set[int] = set()
-        todo = [name]
-        while todo:
-            a = todo.pop()
-            if a in seen:
-                continue
-            seen.add(a)
-            for i in self.by_attr.get(a, ()):
-                if i not in idx:
-                    idx.add(i)
-                    todo.extend(self._read(i))
-        return seen, sorted(idx)
+        return closure([name], self.by_attr, self._read)
 
     def _read(self, i: int) -> set[str]:
         got = self._reads.get(i)
@@ -396,3 +372,25 @@ def mentions_state(node: ast.AST | None) -> bool:
     return node is not None and any(
         isinstance(n, ast.Name) and pl.named_state(n.id) for n in ast.walk(node)
     )
+
+
+def closure(
+    names: Iterable[str],
+    binders: Mapping[str, Iterable[int]],
+    reads: Callable[[int], Iterable[str]],
+) -> tuple[set[str], list[int]]:
+    """The names reachable from ``names`` (a name's binders read more names) and
+    the binding nodes on the way, in order."""
+    seen: set[str] = set()
+    idx: set[int] = set()
+    todo = list(names)
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        for i in binders.get(n, ()):
+            if i not in idx:
+                idx.add(i)
+                todo.extend(reads(i))
+    return seen, sorted(idx)
