@@ -432,12 +432,12 @@ def def_lines(text: str) -> list[int]:
     ]
 
 
-@pytest.mark.parametrize("small", [regions_mod.SMALL_LINES, 1])
+@pytest.mark.parametrize("small", [regions_mod.SMALL_LINES, 4])
 def test_cut_findings_equal_whole_file_findings_on_kept_lines(
     engine: Engine, small: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The corpus's defs are short: with small=1 every def of two lines or more
-    # is cut, which exercises the stubs far more than the default does.
+    # The corpus's defs are short: with small=1 (the default) every def of two
+    # lines or more is cut; small=4, the old default, keeps short defs whole.
     monkeypatch.setattr(regions_mod, "SMALL_LINES", small)
     files = [p.read_text(encoding="utf-8") for p in corpus()]
     # Each file alone, and each followed by the next: a change in one file's
