@@ -64,6 +64,17 @@ in any branch, and ``stars`` (present when not empty) every module-level
 followed to it and named where it is bound; ``getattr(mod, "name")(...)`` is the call ``mod.name(...)``;
 and a chain of a thousand calls is read without recursion.
 
+Version 7 (issue #16: three more aliases): ``class_attrs`` (present when not
+empty) gives ``"Class.attr" -> [[ref, line], ...]`` for a class attribute
+bound to a callable by name (``load = pickle.loads``, ``load =
+staticmethod(load_blob)``); ``importlib.import_module("m")`` and
+``__import__("m", fromlist=[...])`` of a literal name are the module ``m``
+(and record an import of it); a function's local bound to a name, a
+``getattr(obj, "name")`` or such an import (``fn = io.load_blob``) is what it
+is bound to, every binding in any branch (one bound to ``Cls(...)`` is an
+instance: its methods only, as for ``Cls(...).method()``); a module-level name
+bound by such a call is an alias.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -79,7 +90,7 @@ from typing import Any
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 6
+VERSION = 7
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -401,16 +412,22 @@ def _key(node: ast.expr | None) -> str | None:
 def _bindings(own: list[ast.AST]) -> dict[str, list[ast.expr]]:
     """name -> every value bound to it in this scope (flow-insensitive)."""
     out: dict[str, list[ast.expr]] = {}
+    node: Any  # dispatched on its exact type (every scope asks since version 7)
     for node in own:
-        pairs: list[tuple[ast.expr | None, ast.expr | None]] = []
-        if isinstance(node, ast.Assign):
-            pairs = [(t, node.value) for t in node.targets]
-        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+        t = type(node)
+        if t is ast.Call:
+            continue  # most own nodes
+        pairs: list[tuple[ast.expr | None, ast.expr | None]]
+        if t is ast.Assign:
+            pairs = [(x, node.value) for x in node.targets]
+        elif t is ast.AnnAssign or t is ast.NamedExpr:
             pairs = [(node.target, node.value)]
-        elif isinstance(node, ast.withitem):
+        elif t is ast.withitem:
             pairs = [(node.optional_vars, node.context_expr)]
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.AugAssign)):
+        elif t is ast.For or t is ast.AsyncFor or t is ast.AugAssign:
             pairs = [(node.target, None)]  # re-bound to something else
+        else:
+            continue
         for target, value in pairs:
             k = _key(target)
             if k is not None:
@@ -576,6 +593,43 @@ def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
     return out
 
 
+def _dunder_import(node: ast.Call, name: str) -> tuple[str, str] | None:
+    """``__import__(name, globals, locals, fromlist, level)``: the module
+    imported, and what it returns: the top package unless ``fromlist`` may be
+    non-empty (then the module itself)."""
+    parts = name.split(".")
+    if not all(p.isidentifier() for p in parts):
+        return None
+    args = {i: a for i, a in enumerate(node.args)}
+    args.update({j: k.value for k in node.keywords for j, n in _IMPORT_ARGS if k.arg == n})
+    level = args.get(4)
+    if level is not None and not (isinstance(level, ast.Constant) and level.value == 0):
+        return None
+    fromlist = args.get(3)
+    empty = (
+        fromlist is None
+        or (isinstance(fromlist, ast.Constant) and not fromlist.value)
+        or (isinstance(fromlist, (ast.List, ast.Tuple)) and not fromlist.elts)
+    )
+    return f"I:0:{name}", f"I:0:{parts[0] if empty else name}"
+
+
+def _usable(local: list[str], rest: list[str], calls: bool) -> list[str]:
+    """The refs of a local's bindings that ``local.rest`` may be: an instance
+    (``x = IO()``, marked ``_MADE``) only for a method called on it (never a
+    write: ``layer = nn.Linear(); layer.weight = w`` patches no class), and
+    never called itself (``model(x)`` is not ``build_model`` again)."""
+    if not local or all(not r.endswith(_MADE) for r in local):
+        return local
+    if not rest or not calls:
+        return [r for r in local if not r.endswith(_MADE)]
+    return [r.removesuffix(_MADE) for r in local]
+
+
+_MADE = "()"
+_IMPORT_ARGS = ((1, "globals"), (2, "locals"), (3, "fromlist"), (4, "level"))
+
+
 def _add_alt(alts: dict[str, list[str]], name: str, ref: str) -> None:
     got = alts.setdefault(name, [])
     if ref not in got:
@@ -624,6 +678,8 @@ class _Scope:
         # param -> [positional index, literal bool default, shift] (facts "params")
         self.sig: dict[str, list[Any]] = {}
         self._rebound: set[str] | None = None
+        self.local_refs: dict[str, list[str]] = {}  # ``_local_refs``, memoised
+        self.unbound: set[str] = set()  # names ``_local_refs`` found no binding of
 
     @property
     def tainted(self) -> set[str]:
@@ -676,6 +732,9 @@ class _Extractor:
         # follows each, and names where a re-export binds an external sink.
         self.alias_at: dict[str, list[list[Any]]] = {}
         self.stars: list[list[Any]] = []  # module-level `from m import *`: [ref, line]
+        # "Class.attr" -> [[ref, line], ...]: class attributes bound to a
+        # callable by name (version 7)
+        self.class_attrs: dict[str, list[list[Any]]] = {}
         self.calls: list[list[Any]] = []
         self.returns: dict[str, list[list[Any]]] = {}
         self.git_paths: dict[str, int] = {}
@@ -698,6 +757,8 @@ class _Extractor:
         # branch may not run, so what the name would be without it still counts.
         self.cond: set[str] = set()
         self.consts: dict[str, ast.Constant] = {}  # module-level name = literal
+        self._resolving: set[tuple[int, str]] = set()  # locals being resolved
+        self._cycles = 0  # times one was met again (its partial result is not kept)
         self._collect_module_names(tree)
         module = _Scope("<module>", set(), None, None)
         body = [s for s in tree.body if not _is_main_guard(s)]
@@ -732,6 +793,8 @@ class _Extractor:
             self.facts["alias_at"] = self.alias_at
         if self.stars:
             self.facts["stars"] = self.stars
+        if self.class_attrs:
+            self.facts["class_attrs"] = self.class_attrs
 
     def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
         """Defs whose callers may not get them as written: rebound at module
@@ -791,6 +854,7 @@ class _Extractor:
         # In any block (`try: import ujson as json / except ImportError: import
         # json`, `with suppress(ImportError): import pickle`), every branch.
         stmts = _flat(body)
+        stub = _Scope("<module>", set(), None, None)
         for node in stmts:
             if isinstance(node, ast.Import):
                 for a in node.names:
@@ -820,6 +884,17 @@ class _Extractor:
                     for base in list(self.alts.get(chain[0], [self.aliases[chain[0]]])):
                         ref = ".".join([base, *chain[1:]])
                         self._alias(node.targets[0].id, ref, node.lineno)
+            elif (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and type(node.value) is ast.Call
+            ):
+                # `io_mod = importlib.import_module("utils.io")`, `load =
+                # getattr(io_mod, "load_blob")` (issue #16)
+                got = self._ref(stub, node.value)
+                if got is not None and got.startswith("I:"):
+                    self._alias(node.targets[0].id, got, node.lineno)
 
     # -- scopes -------------------------------------------------------------
 
@@ -960,6 +1035,8 @@ class _Extractor:
                         self._lambda(parent, x.id, stmt.value, cls=name)
             elif t is ast.ClassDef and id(stmt) not in top:
                 self.cond.add(f"{name}.{stmt.name}")
+            elif t is ast.Assign:
+                self._class_attr(parent, name, stmt)
         old = self.classes.get(name)
         if old is not None:
             # The same name in two branches: either may be the class.
@@ -978,6 +1055,31 @@ class _Extractor:
         if body:
             self.class_bodies.append((name, body))
         self._scope_into(parent, own, name)
+
+    def _class_attr(self, parent: _Scope, cls: str, node: ast.Assign) -> None:
+        """``load = pickle.loads`` / ``load = staticmethod(load_blob)`` in a class
+        body (any branch): ``Cls.load(...)`` and ``Cls().load(...)`` call it
+        (issue #16: a sink behind a class attribute)."""
+        value = node.value
+        if (
+            type(value) is ast.Call
+            and type(value.func) is ast.Name
+            and value.func.id == "staticmethod"
+            and "staticmethod" not in self.module_names
+            and len(value.args) == 1
+            and not value.keywords
+        ):
+            value = value.args[0]
+        if type(value) is ast.Lambda:
+            return
+        ref = self._ref(parent, value)
+        if ref is None:
+            return
+        for t in node.targets:
+            if type(t) is ast.Name:
+                got = self.class_attrs.setdefault(f"{cls}.{t.id}", [])
+                if [ref, node.lineno] not in got:
+                    got.append([ref, node.lineno])
 
     def _scope_into(self, scope: _Scope, own: list[ast.AST], cls: str) -> None:
         """A class body's calls (the enclosing scope's) and nested classes."""
@@ -1021,6 +1123,15 @@ class _Extractor:
         head, rest = chain[0], chain[1:]
         if head in ("self", "cls") and scope.cls is not None:
             return []
+        local = _usable(self._local_refs(scope, head), rest, calls=True)
+        if local:
+            # Every binding of the local, and the name it shadows (a binding
+            # that does not resolve may leave it as it was): over-approximated.
+            named = self._name(scope, head)
+            heads = [*local, *([named] if named is not None else [])]
+            full = [r if not rest else ".".join([r, *rest]) for r in heads]
+            full = [r for r in full if not (r.startswith("B:") and rest)]
+            return [r for i, r in enumerate(full) if r != ref and r not in full[:i]]
         alts: list[str] = []
         s: _Scope | None = scope
         while s is not None:
@@ -1037,7 +1148,7 @@ class _Extractor:
         out = [".".join([a, *rest]) for a in alts]
         return [r for i, r in enumerate(out) if r != ref and r not in out[:i]]
 
-    def _ref(self, scope: _Scope, func: ast.expr) -> str | None:
+    def _ref(self, scope: _Scope, func: ast.expr, calls: bool = False) -> str | None:
         # `Cls(x).method()` is the method of what the inner call makes, and
         # `getattr(mod, "name")(...)` is `mod.name(...)` (issue #16: a helper
         # reached by name). Unwound in a loop: a chain of a thousand calls
@@ -1045,9 +1156,26 @@ class _Extractor:
         attrs: list[str] = []
         chain = _dotted(func)
         while chain is None:
-            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+            if type(func) is ast.Call and (mod := self._module_call(scope, func)) is not None:
+                # `importlib.import_module("utils.io").load_blob`: the module
+                # named by a literal is the import (issue #16).
+                return ".".join([mod[1], *attrs[::-1]])
+            if isinstance(func, ast.Attribute):
+                peeled: list[str] = []
+                inner: ast.expr = func
+                while isinstance(inner, ast.Attribute):
+                    peeled.append(inner.attr)
+                    inner = inner.value
+                if type(inner) is not ast.Call:
+                    return None
+                if self._module_call(scope, inner) is not None:
+                    attrs += peeled  # `__import__("a.b").b.f`: attributes of the module
+                    func = inner
+                    continue
+                if len(peeled) > 1:
+                    return None
                 attrs.append(func.attr)
-                func = func.value.func
+                func = inner.func
             elif (got := self._getattr_literal(scope, func)) is not None:
                 attrs.append(got[1])
                 func = got[0]
@@ -1058,7 +1186,8 @@ class _Extractor:
         if head in ("self", "cls") and scope.cls is not None and len(rest) == 1:
             base: str | None = f"S:{scope.cls}.{rest[0]}"
         else:
-            base = self._name(scope, head)
+            local = _usable(self._local_refs(scope, head), rest, calls)
+            base = local[0] if local else self._name(scope, head)
             if base is None:
                 return None
             if base.startswith("B:"):
@@ -1068,6 +1197,102 @@ class _Extractor:
         if not attrs or base is None:
             return base
         return ".".join([base, *attrs[::-1]]) if base[0] in "IL" else None
+
+    def _local_refs(self, scope: _Scope, head: str) -> list[str]:
+        """The refs a function's local ``head`` is bound to (``fn = io.load_blob``,
+        ``fn = getattr(io, "load_blob")``, ``mod = import_module("utils.io")``),
+        every binding of the innermost function that assigns it, in any branch;
+        empty when none resolves (then ``_name`` decides, as before). Issue #16:
+        a helper called through a local alias. Memoised per scope, and a name
+        met again while it is being resolved (``x = x.to(d)``) adds nothing:
+        fifty rebindings of ``x`` cost fifty lookups, not fifty to a power."""
+        if head in scope.unbound:
+            return []
+        s: _Scope | None = scope
+        while s is not None and s.qualname not in ("<module>", "<main>"):
+            values = s.binds.get(head)
+            if values:
+                return self._bound_refs(s, head, values)
+            if head in s.params or head in s.local_defs or head in s.imports:
+                break
+            s = s.parent
+        scope.unbound.add(head)  # no function assigns it: final
+        return []
+
+    def _bound_refs(self, s: _Scope, head: str, values: list[ast.expr]) -> list[str]:
+        got = s.local_refs.get(head)
+        if got is not None:
+            return got
+        key = (id(s), head)
+        if key in self._resolving:
+            self._cycles += 1
+            return []
+        cycles = self._cycles
+        self._resolving.add(key)
+        try:
+            out: list[str] = []
+            todo = list(values)
+            while todo:
+                v = todo.pop(0)
+                if type(v) is ast.IfExp:  # `fn = io.load_blob if fast else json.loads`
+                    todo += [v.body, v.orelse]
+                    continue
+                if type(v) is ast.BoolOp:  # `fn = custom or io.load_blob`
+                    todo += v.values
+                    continue
+                if type(v) is ast.Constant or type(v) is ast.Lambda:
+                    continue
+                ref = self._ref(s, v)
+                if ref is None and type(v) is ast.Call:
+                    # `io = IO()`: an instance, whose methods `io.load(...)`
+                    # calls as `IO().load(...)` does (marked: not callable itself)
+                    made = self._ref(s, v.func)
+                    ref = made + _MADE if made is not None and made[0] in "IL" else None
+                if ref is not None and ref not in out:
+                    out.append(ref)
+        finally:
+            self._resolving.discard(key)
+        if cycles == self._cycles or not self._resolving:
+            s.local_refs[head] = out  # not cut short by a cycle: final
+        return out
+
+    def _module_call(self, scope: _Scope, node: ast.Call) -> tuple[str, str] | None:
+        """(the module imported, the object returned) as refs, for
+        ``importlib.import_module`` / ``__import__`` of a literal name; a
+        relative one against a literal package or ``__package__``. None for
+        a name chosen at run time (left as it was)."""
+        if not node.args or type(node.func) not in (ast.Name, ast.Attribute):
+            return None
+        name = node.args[0]
+        if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+            return None
+        kind = self._ref(scope, node.func)
+        if kind == "B:__import__":
+            return _dunder_import(node, name.value)
+        if kind != "I:0:importlib.import_module":
+            return None
+        text = name.value
+        dotted = text.lstrip(".")
+        level = len(text) - len(dotted)
+        if dotted and not all(p.isidentifier() for p in dotted.split(".")):
+            return None
+        if level == 0:
+            return (f"I:0:{dotted}", f"I:0:{dotted}") if dotted else None
+        package = node.args[1] if len(node.args) > 1 else None
+        for k in node.keywords:
+            package = k.value if k.arg == "package" else package
+        if isinstance(package, ast.Name) and package.id == "__package__":
+            if "__package__" in self.module_names or "__package__" in self.block_names:
+                return None
+            ref = f"I:{level}:{dotted}"
+            return ref, ref
+        if not (isinstance(package, ast.Constant) and isinstance(package.value, str)):
+            return None
+        parts = package.value.split(".")
+        if level - 1 >= len(parts):
+            return None
+        full = ".".join([*parts[: len(parts) - (level - 1)], *([dotted] if dotted else [])])
+        return f"I:0:{full}", f"I:0:{full}"
 
     def _getattr_literal(self, scope: _Scope, node: ast.expr) -> tuple[ast.expr, str] | None:
         """(obj, name) for the builtin ``getattr(obj, "name")`` (with or without
@@ -1092,7 +1317,7 @@ class _Extractor:
     def _call(self, scope: _Scope, node: ast.Call) -> None:
         func = node.func
         args = node.args
-        ref = self._ref(scope, func)
+        ref = self._ref(scope, func, calls=True)
         alts = self._alt_refs(scope, func, ref)
         if type(func) is ast.Name and args and func.id not in self.module_names:
             if func.id == "getattr" and type(args[0]) is ast.Call:
@@ -1105,6 +1330,9 @@ class _Extractor:
                         self._record(scope, "B:dynattr", node, {})
             elif func.id in ("setattr", "delattr"):
                 self._setattr(scope, node)
+        mod = self._module_call(scope, node)
+        if mod is not None:
+            self._record(scope, mod[0], node, {"imp": 1})  # runs the module, as `import`
         if ref is None:
             if not alts:
                 return

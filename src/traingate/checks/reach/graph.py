@@ -294,14 +294,84 @@ class Graph:
             return [], f"builtins.{rest}"
         facts = self.files.get(path)
         if tag == "L":
-            return (self._local(path, rest, 0) if facts is not None else []), None
+            if facts is None:
+                return [], None
+            return self._local(path, rest, 0), self._attr_external(path, ref, rest)
         if tag == "S":
             cls, _, meth = rest.rpartition(".")
-            return self._method(path, cls, meth, 0), None
+            return self._method(path, cls, meth, 0), self._attr_external(path, ref, rest)
         if tag == "I":
             level_s, _, dotted = rest.partition(":")
             return self._imported(path, int(level_s), dotted, 0)
         return [], None
+
+    def _attr_external(self, path: str, ref: str, qual: str) -> str | None:
+        """The external name ``Class.attr`` of ``path`` is bound to (``self.load``
+        where the class says ``load = pickle.loads``), noted in ``via``."""
+        cls, _, attr = qual.rpartition(".")
+        if not cls or cls not in self.files[path]["classes"]:
+            return None
+        got = self._class_external(path, cls, attr, 0)
+        if got is None:
+            return None
+        self._via[(path, ref)] = got[1:]
+        return got[0]
+
+    def _class_external(
+        self, path: str, cls: str, attr: str, depth: int
+    ) -> tuple[str, list[str], str, int] | None:
+        """As ``_external``, for a class attribute bound to a name (issue #16:
+        ``class IO: load = pickle.loads``), through the repository's base
+        classes; a sink first."""
+        facts = self.files.get(path)
+        if facts is None or depth > _MAX_ALIAS_HOPS:
+            return None
+        here = f"{display_module(path)}.{cls}.{attr}"
+        first: tuple[str, list[str], str, int] | None = None
+        for ref, line in facts.get("class_attrs", {}).get(f"{cls}.{attr}", ()):
+            _nodes, external = self._attr_resolve(path, ref, depth)
+            if external is None:
+                continue
+            via = self._via.get((path, ref))
+            got = (
+                (external, [here, *via[0]], via[1], via[2])
+                if via is not None
+                else (external, [here], path, int(line))
+            )
+            if external in SINKS:
+                return got
+            first = first or got
+        if first is not None or f"{cls}.{attr}" in facts["defs"]:
+            return first
+        info = facts["classes"].get(cls)
+        for base in info[0] if info is not None else ():
+            for bnode in self.resolve(path, base)[0]:
+                bpath, bqual = split_node(bnode)
+                if bqual in self.files[bpath]["classes"]:
+                    inherited = self._class_external(bpath, bqual, attr, depth + 1)
+                    if inherited is not None:
+                        return inherited
+        return None
+
+    def _attr_resolve(self, path: str, ref: str, depth: int) -> tuple[list[str], str | None]:
+        """``resolve`` for a class attribute's ref, one level deeper (a class
+        attribute bound to another, or to itself, ends)."""
+        tag, _, rest = ref.partition(":")
+        if depth > _MAX_ALIAS_HOPS:
+            return [], None
+        if tag == "I":
+            level_s, _, dotted = rest.partition(":")
+            return self._imported(path, int(level_s), dotted, depth + 1)
+        if tag == "L":
+            nodes = self._local(path, rest, depth + 1)
+            cls, _, attr = rest.rpartition(".")
+            if cls in self.files[path]["classes"]:
+                got = self._class_external(path, cls, attr, depth + 1)
+                if got is not None:
+                    self._via[(path, ref)] = got[1:]
+                    return nodes, got[0]
+            return nodes, None
+        return self.resolve(path, ref)
 
     def via(self, path: str, ref: str) -> tuple[list[str], str, int] | None:
         """For a ref ``resolve`` gave an external name through the repository's
@@ -402,6 +472,9 @@ class Graph:
         if facts is None or not attrs or depth > _MAX_ALIAS_HOPS:
             return None
         head = attrs[0]
+        cls = ".".join(attrs[:-1])
+        if len(attrs) > 1 and cls in facts["classes"]:
+            return self._class_external(path, cls, attrs[-1], depth + 1)
         here = f"{display_module(path)}.{head}"
         # (ref, line, the attributes looked up in what it binds)
         ways = [(ref, line, attrs[1:]) for ref, line in self._bindings(path, head)]
@@ -501,11 +574,17 @@ class Graph:
             return []
         out: list[str] = []
         qual = f"{cls}.{meth}"
+        bound = facts.get("class_attrs", {}).get(qual, ())
+        for ref, _line in bound:
+            # `load = staticmethod(load_blob)` (issue #16); either may be it
+            out += [n for n in self._attr_resolve(path, ref, depth)[0] if n not in out]
         if qual in facts["defs"]:
             out.append(node_id(path, qual))
             if qual not in facts.get("cond", ()):
                 return out
             # A method in a block (`if False:`) may not exist: the bases' too.
+        if bound:
+            return out
         info = facts["classes"].get(cls)
         if info is None:
             return out
