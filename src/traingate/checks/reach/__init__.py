@@ -243,34 +243,32 @@ def _incomplete(skipped: dict[str, str]) -> list[Finding]:
 
 
 def _not_extracted(incomplete: dict[str, str]) -> list[Finding]:
-    if not incomplete:
-        return []
-    paths = sorted(incomplete)
-    listed = "; ".join(f"{p} ({incomplete[p]})" for p in paths[:_MAX_LISTED])
-    more = f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else ""
-    return [
-        RULES.finding(
-            "reach-incomplete",
-            path=paths[0],
-            message=f"{len(paths)} Python file(s) the call search needed could not be "
-            f"summarised: {listed}{more}; calls into them were not judged",
-        )
-    ]
+    return _files_left_out(
+        "reach-incomplete",
+        incomplete,
+        "Python file(s) the call search needed could not be summarised: {}; "
+        "calls into them were not judged",
+    )
 
 
 def _unparsed(unparsed: dict[str, str]) -> list[Finding]:
-    if not unparsed:
+    return _files_left_out(
+        "reach-unparsed",
+        unparsed,
+        "Python file(s) of the head tree could not be parsed and are left out of the "
+        "call-graph summary: {}",
+    )
+
+
+def _files_left_out(rule: str, why: dict[str, str], text: str) -> list[Finding]:
+    """One finding naming the files (and why each), the first _MAX_LISTED of them."""
+    if not why:
         return []
-    paths = sorted(unparsed)
-    listed = "; ".join(f"{p} ({unparsed[p]})" for p in paths[:_MAX_LISTED])
+    paths = sorted(why)
+    listed = "; ".join(f"{p} ({why[p]})" for p in paths[:_MAX_LISTED])
     more = f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else ""
     return [
-        RULES.finding(
-            "reach-unparsed",
-            path=paths[0],
-            message=f"{len(paths)} Python file(s) of the head tree could not be parsed and are "
-            f"left out of the call-graph summary: {listed}{more}",
-        )
+        RULES.finding(rule, path=paths[0], message=f"{len(paths)} " + text.format(listed + more))
     ]
 
 
