@@ -213,13 +213,19 @@ def _names(node: ast.AST | None) -> set[str]:
         if t is ast.Name:
             out.add(n.id)
             continue
-        for name in _FIELDS.get(t, ()):
-            v = getattr(n, name, None)
-            if type(v) is list:
-                stack.extend(v)
-            elif v is not None:
-                stack.append(v)
+        _push_children(stack, n, t)
     return out
+
+
+def _push_children(todo: list[Any] | deque[Any], n: ast.AST, t: type) -> None:
+    """Append ``n``'s child nodes in field order (``_FIELDS``), as ``ast.walk``
+    would visit them, without a generator per node."""
+    for name in _FIELDS.get(t, ()):
+        v = getattr(n, name, None)
+        if type(v) is list:
+            todo.extend(v)
+        elif v is not None:
+            todo.append(v)
 
 
 def _subclasses(*bases: type[ast.AST]) -> set[type[ast.AST]]:
@@ -479,12 +485,7 @@ def _git_constant(expr: ast.expr) -> int | None:
             if isinstance(v, str) and ".git" in v and ".git" in v.replace("\\", "/").split("/"):
                 return int(n.lineno)
             continue
-        for name in _FIELDS.get(t, ()):
-            x = getattr(n, name, None)
-            if type(x) is list:
-                todo.extend(x)
-            elif x is not None:
-                todo.append(x)
+        _push_children(todo, n, t)
     return None
 
 

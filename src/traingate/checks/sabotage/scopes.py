@@ -27,14 +27,7 @@ def bind(env: Env, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> 
     for _ in range(3):
         grown = False
         for node in nodes:
-            value: ast.AST | None = None
-            targets: list[ast.AST] = []
-            if isinstance(node, ast.Assign):
-                value, targets = node.value, list(node.targets)
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-                value, targets = node.value, [node.target]
-            elif isinstance(node, (ast.For, ast.comprehension)):
-                value, targets = node.iter, [node.target]
+            value, targets = binding(node)
             t = env.taint(value) if value is not None else None
             if t is None:
                 continue
@@ -75,14 +68,7 @@ class Bindings:
         self.by_name: dict[str, list[int]] = {}
         self._reads: dict[int, set[str]] = {}
         for node in nodes:
-            value: ast.AST | None = None
-            targets: list[ast.AST] = []
-            if isinstance(node, ast.Assign):
-                value, targets = node.value, list(node.targets)
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-                value, targets = node.value, [node.target]
-            elif isinstance(node, (ast.For, ast.comprehension)):
-                value, targets = node.iter, [node.target]
+            value, targets = binding(node)
             if value is None:
                 continue  # binds nothing a trigger can be read from (most nodes)
             # loss *= world_size: the loss is a payload's target, not a trigger to
@@ -394,3 +380,15 @@ def closure(
                 idx.add(i)
                 todo.extend(reads(i))
     return seen, sorted(idx)
+
+
+def binding(node: ast.AST) -> tuple[ast.AST | None, list[ast.AST]]:
+    """What ``node`` binds and from which value (an assignment, a loop's or a
+    comprehension's target); (None, []) for anything else."""
+    if isinstance(node, ast.Assign):
+        return node.value, list(node.targets)
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+        return node.value, [node.target]
+    if isinstance(node, (ast.For, ast.comprehension)):
+        return node.iter, [node.target]
+    return None, []
