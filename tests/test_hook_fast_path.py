@@ -34,20 +34,7 @@ from traingate.policy import load as policy_load
 from traingate.policy.load import LoadedPolicy, load_text
 
 from .conftest import Repo
-
-POLICY = """\
-version: 1
-security_group: security
-groups:
-  security: [sam]
-  ml-reviewers: [alice, bob]
-sensitive_paths:
-  - name: training-code
-    paths: ["/train/"]
-    approvers: [ml-reviewers]
-checks:
-  semgrep: {enabled: false}
-"""
+from .test_symlink_aliases import POLICY  # /train/ sensitive, semgrep off
 
 # A bidi control (Trojan Source): the unicode check blocks it.
 BIDI = "def step(model):\n    lr = 0.1  # \u202e set lr\n    return lr\n"
