@@ -604,6 +604,22 @@ def test_a_helper_of_a_global_setter_hides_no_new_finding(engine: Engine) -> Non
         assert region is not None and whole == region
 
 
+def test_a_short_helper_is_kept_for_a_changed_use(engine: Engine) -> None:
+    # Short defs are stubbed unless something keeps them: the attacker adds a
+    # use of an unchanged four-line setattr helper and hopes it is stubbed.
+    helper = (
+        "\n\ndef override(target, name):\n    def deco(fn):\n"
+        "        return setattr(target, name, fn) or fn\n    return deco\n"
+    )
+    base = "import torch\n" + helper + PAD
+    head = base + (
+        '\n\n@override(torch.Tensor, "backward")\n'
+        "def backward(self, gradient=None):\n    scale = 0.1\n    return self * scale\n"
+    )
+    whole, region = judge(engine, base, head)
+    assert region is not None and whole and whole == region
+
+
 def test_a_changed_class_header_activates_an_unchanged_use(engine: Engine) -> None:
     # deser-yaml-unsafe-load excuses `yaml.load(..., Loader=L)` after a
     # `class L(yaml.SafeLoader)`; the change only touches the class header, the
