@@ -160,3 +160,21 @@ def test_scan_paths(tmp_path: Path) -> None:
     files = by_path(ch)
     assert files["pkg/tests/t.py"].added_lines == (1, 2)
     assert files["pkg/blob.bin"].added_lines == ()
+
+
+def test_a_scan_holds_a_whole_file_s_lines_as_a_range(tmp_path: Path) -> None:
+    """Issue #17: a scan adds every line of every file; a tuple of n ints per
+    file was 44 MB over a 1.66 M-line corpus. The range equals the tuple."""
+    import sys
+
+    n = 100_000
+    (tmp_path / "big.py").write_text("x = 1\n" * n)
+    (tmp_path / "empty.py").write_text("")
+    files = {f.path: f for f in changes.scan_paths([tmp_path], tmp_path).files}
+    big = files["big.py"].added_lines
+    assert big == tuple(range(1, n + 1)) and tuple(range(1, n + 1)) == big
+    assert hash(big) == hash(tuple(range(1, n + 1)))
+    assert len(big) == n and n in big and n + 1 not in big and 0 not in big
+    assert big[0] == 1 and big[-1] == n and big[1:3] == (2, 3)
+    assert sys.getsizeof(big) < 200
+    assert files["empty.py"].added_lines == () and not files["empty.py"].added_lines

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from traingate.catalog import Rule, declare
@@ -202,7 +203,7 @@ def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
     return []
 
 
-def _first(lines: tuple[int, ...]) -> int:
+def _first(lines: Sequence[int]) -> int:
     return min(lines) if lines else 1
 
 
