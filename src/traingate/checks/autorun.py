@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from traingate import pyast
 from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile, Status, is_binary
 from traingate.checks.base import Context
@@ -220,7 +221,7 @@ def _source_of(path: str) -> str | None:
 
 def _setup_py(path: str, text: str, added: set[int]) -> list[Finding]:
     try:
-        tree = ast.parse(text)
+        tree = pyast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
         return []  # the semgrep check blocks unparseable Python (python-syntax-error)
     spans: list[tuple[int, int, str]] = []

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import struct
 from typing import Final
 
+from traingate import pyast
 from traingate.checks.artifacts.common import RULE_NPY_MALFORMED, RULE_TOO_LARGE, _Ctx, _loc
 from traingate.checks.artifacts.pickles import _LENIENT, _STRICT, _scan_pickle_file
 
@@ -64,7 +64,7 @@ def _scan_npy(ctx: _Ctx, data: bytes, member: str | None, depth: int) -> None:
         return
     try:
         header = data[hstart : hstart + hlen].decode(encoding)
-        parsed = ast.literal_eval(header)
+        parsed = pyast.literal_eval(header)
     except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError, TypeError):
         bad("header is not a Python literal")
         return

@@ -88,6 +88,8 @@ import builtins
 from collections import deque
 from typing import Any
 
+from traingate import pyast
+
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
 VERSION = 7
@@ -109,7 +111,7 @@ def extract(text: str, filename: str = "<blob>") -> dict[str, Any]:
 
 def parse(text: str, filename: str = "<blob>") -> ast.Module:
     """What Python accepts (SyntaxError, ValueError, RecursionError otherwise)."""
-    return ast.parse(text, filename=filename, type_comments=False)
+    return pyast.parse(text, filename=filename, type_comments=False)
 
 
 def extract_tree(tree: ast.Module) -> dict[str, Any]:

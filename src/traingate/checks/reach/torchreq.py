@@ -31,6 +31,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from traingate import pyast
+
 SAFE_FROM = Version("2.6")
 _NAMES = frozenset({"torch", "pytorch"})
 # Every torch release before 2.6 that pip could install (the question is "may
@@ -280,7 +282,7 @@ def _setup_cfg(text: str) -> Iterable[tuple[str, str | None]]:
 
 
 def _setup_py(text: str) -> Iterable[tuple[str, str | None]]:
-    tree = ast.parse(text)
+    tree = pyast.parse(text)
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg in ("install_requires", "extras_require"):
             for c in ast.walk(node.value):

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Set
 from typing import Protocol
 
+from traingate import pyast
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.cut import as_read, expand, line_tokens, span
 from traingate.checks.sabotage.scopes import (
@@ -369,7 +370,7 @@ def parse(source: str, filename: str) -> ast.Module:
     was = gc.isenabled()
     gc.disable()
     try:
-        return ast.parse(source, filename)
+        return pyast.parse(source, filename)
     finally:
         if was:
             gc.enable()

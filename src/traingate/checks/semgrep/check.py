@@ -85,13 +85,14 @@ def _python_syntax(t: Target) -> Hit | None:
         return None
     if t.region:
         return None  # a cut is made only of a file ast parsed (regions.py)
-    import ast
     import warnings
+
+    from traingate import pyast
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(t.text, filename=t.path)
+            pyast.parse(t.text, filename=t.path)
     except SyntaxError as exc:
         line = exc.lineno or 1
         where = f"line {line}" + (f", column {exc.offset}" if exc.offset else "")

@@ -35,6 +35,7 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 
+from traingate import pyast
 from traingate.checks.semgrep.hits import Hit
 
 # A full git commit id (sha-1 or sha-256): a branch, a tag or `refs/pr/N` can
@@ -207,7 +208,7 @@ def parse(text: str) -> Source | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = ast.parse(text)
+            tree = pyast.parse(text)
         return Source(tree, text)
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, IndexError):
         return None

@@ -67,6 +67,8 @@ import warnings
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
+from traingate import pyast
+
 # Below this many lines a file is scanned whole: semgrep's per-file cost is
 # then mostly fixed (start-up share, rule prefilters), so a cut saves little.
 MIN_LINES = 300
@@ -221,7 +223,7 @@ def _parse(text: str) -> ast.Module | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return ast.parse(text)
+            return pyast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
