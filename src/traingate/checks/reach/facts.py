@@ -75,6 +75,17 @@ is bound to, every binding in any branch (one bound to ``Cls(...)`` is an
 instance: its methods only, as for ``Cls(...).method()``); a module-level name
 bound by such a call is an alias.
 
+Version 8 (issue #16: five more evasions): a ``functools.partial(f, ...)``
+(or ``partialmethod``) bound to a name, a class attribute or ``self.x`` is a
+def of kind ``"partial"`` whose one call is ``f(*bound, *<args>, **bound_kw,
+**<kwargs>)`` (``<args>``/``<kwargs>``: what its caller passes); one bound to
+no name is that call where it is written. ``class_attrs`` also holds
+``self.x = f`` / ``cls.x = f`` / ``setattr(self, "x", f)`` in a method and
+``Cls.x = f`` for a class of the file (``S:`` refs written ``L:``: followed
+with a depth). Annotated and unpacked bindings count as plain ones (aliases,
+class attributes, locals, writes). ``p0`` is set whatever the callee's name:
+a re-exported DNS lookup has any name.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -92,16 +103,17 @@ from traingate import pyast
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 7
+VERSION = 8
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
-# Calls whose first argument's origin matters (graph.SINKS' DNS lookups).
-_DNS_NAMES = frozenset(
-    {"gethostbyname", "gethostbyname_ex", "getaddrinfo", "gethostbyaddr", "resolve", "query"}
-)
 # Keywords that stand for the first argument when none is positional.
 _FIRST_KEYWORDS = frozenset({"host", "hostname", "command", "args", "source", "cmd"})
+# What makes a function of another with some arguments bound (version 8).
+_PARTIALS = frozenset({"I:0:functools.partial", "I:0:functools.partialmethod"})
+# The arguments a partial's caller passes: parameters of its def, named so
+# that no Python name is one.
+_ARGS, _KWARGS = "<args>", "<kwargs>"
 
 
 def extract(text: str, filename: str = "<blob>") -> dict[str, Any]:
@@ -417,6 +429,26 @@ def _key(node: ast.expr | None) -> str | None:
     return ".".join(chain) if chain else None
 
 
+def _pairs(target: ast.expr, value: ast.expr | None) -> list[tuple[ast.expr, ast.expr | None]]:
+    """``a, (b, c) = x, (y, z)`` as ``a = x``, ``b = y``, ``c = z`` (issue #16:
+    a sink bound by unpacking); an element not paired (``a, b = f()``,
+    ``*rest``) gets None."""
+    t = type(target)
+    if t is not ast.Tuple and t is not ast.List:
+        if t is ast.Starred:
+            return _pairs(target.value, None)  # type: ignore[attr-defined]
+        return [(target, value)]
+    elts: list[ast.expr] = target.elts  # type: ignore[attr-defined]
+    values: list[ast.expr | None] = [None] * len(elts)
+    if (
+        (type(value) is ast.Tuple or type(value) is ast.List)
+        and len(value.elts) == len(elts)
+        and not any(type(e) is ast.Starred for e in [*elts, *value.elts])
+    ):
+        values = list(value.elts)
+    return [p for e, v in zip(elts, values, strict=True) for p in _pairs(e, v)]
+
+
 def _bindings(own: list[ast.AST]) -> dict[str, list[ast.expr]]:
     """name -> every value bound to it in this scope (flow-insensitive)."""
     out: dict[str, list[ast.expr]] = {}
@@ -427,7 +459,13 @@ def _bindings(own: list[ast.AST]) -> dict[str, list[ast.expr]]:
             continue  # most own nodes
         pairs: list[tuple[ast.expr | None, ast.expr | None]]
         if t is ast.Assign:
-            pairs = [(x, node.value) for x in node.targets]
+            pairs = []
+            for x in node.targets:
+                if type(x) is ast.Tuple or type(x) is ast.List:
+                    # an element unpacked from an unknown value is left as before
+                    pairs += [p for p in _pairs(x, node.value) if p[1] is not None]
+                else:
+                    pairs.append((x, node.value))
         elif t is ast.AnnAssign or t is ast.NamedExpr:
             pairs = [(node.target, node.value)]
         elif t is ast.withitem:
@@ -547,7 +585,7 @@ _ONE_TARGET = frozenset(
     {ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.comprehension}
 )
 _DEFS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
-_DECLS = _DEFS | {ast.Assign, ast.Import, ast.ImportFrom}
+_DECLS = _DEFS | {ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom}
 # Where a statement can hold statements: a ``nonlocal`` is one, and never
 # inside an expression (a lambda's body is an expression).
 _STMT_LISTS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
@@ -760,6 +798,13 @@ class _Extractor:
         # branch may not run, so what the name would be without it still counts.
         self.cond: set[str] = set()
         self.consts: dict[str, ast.Constant] = {}  # module-level name = literal
+        # Classes of this file (qualnames, local ones too): ``Codec.decode = f``
+        # binds a class attribute (version 8).
+        self.class_names: set[str] = set()
+        self._class_heads: set[str] = set()  # their last names
+        # Partials bound to a name (a def of their own, ``_partial_def``):
+        # the others run where they are written.
+        self._bound: set[int] = set()
         self._resolving: set[tuple[int, str]] = set()  # locals being resolved
         self._cycles = 0  # times one was met again (its partial result is not kept)
         self._collect_module_names(tree)
@@ -824,12 +869,17 @@ class _Extractor:
             names = self.module_names if id(node) in top else self.block_names
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
+                if isinstance(node, ast.ClassDef):
+                    self.class_names.add(node.name)
+                    self._class_heads.add(node.name)
                 _add_alt(self.alts, node.name, f"L:{node.name}")
                 if id(node) not in top:
                     self.cond.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for a in node.names:
                     names.add((a.asname or a.name).split(".")[0])
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                names |= _names(node.target)
             elif isinstance(node, ast.Assign):
                 for t in node.targets:
                     names |= _names(t)
@@ -857,7 +907,6 @@ class _Extractor:
         # In any block (`try: import ujson as json / except ImportError: import
         # json`, `with suppress(ImportError): import pickle`), every branch.
         stmts = _flat(body)
-        stub = _Scope("<module>", set(), None, None)
         for node in stmts:
             if isinstance(node, ast.Import):
                 for a in node.names:
@@ -874,30 +923,41 @@ class _Extractor:
                         continue
                     name = f"{mod}.{a.name}" if mod else a.name
                     self._alias(a.asname or a.name, f"I:{node.level}:{name}", node.lineno)
+        top = set(map(id, body))
         for node in stmts:
-            # `load = pickle.loads`: an alias the rest of the file calls through
-            if (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-                and isinstance(node.value, (ast.Name, ast.Attribute))
-            ):
-                chain = _dotted(node.value)
-                if chain and chain[0] in self.aliases:
-                    for base in list(self.alts.get(chain[0], [self.aliases[chain[0]]])):
-                        ref = ".".join([base, *chain[1:]])
-                        self._alias(node.targets[0].id, ref, node.lineno)
-            elif (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-                and type(node.value) is ast.Call
-            ):
-                # `io_mod = importlib.import_module("utils.io")`, `load =
-                # getattr(io_mod, "load_blob")` (issue #16)
-                got = self._ref(stub, node.value)
-                if got is not None and got.startswith("I:"):
-                    self._alias(node.targets[0].id, got, node.lineno)
+            # `load = pickle.loads` (or `load: Loader = pickle.loads`): an alias
+            # the rest of the file calls through
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                pairs = _pairs(node.targets[0], node.value)  # `a, b = x, y` too
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                pairs = [(node.target, node.value)]
+            else:
+                continue
+            for target, value in pairs:
+                if isinstance(target, ast.Name) and value is not None:
+                    self._module_alias(node, target, value, top)
+
+    def _module_alias(
+        self, node: ast.stmt, target: ast.Name, value: ast.expr, top: set[int]
+    ) -> None:
+        """One module-level ``target = value`` (``_module_aliases``)."""
+        if isinstance(value, (ast.Name, ast.Attribute)):
+            chain = _dotted(value)
+            if chain and chain[0] in self.aliases:
+                for base in list(self.alts.get(chain[0], [self.aliases[chain[0]]])):
+                    self._alias(target.id, ".".join([base, *chain[1:]]), node.lineno)
+        elif type(value) is ast.Call:
+            # `io_mod = importlib.import_module("utils.io")`, `load =
+            # getattr(io_mod, "load_blob")` (issue #16)
+            stub = _Scope("<module>", set(), None, None)
+            got = self._ref(stub, value)
+            if got is not None and got.startswith("I:"):
+                self._alias(target.id, got, node.lineno)
+            elif self._partial(stub, value, bind=False) is not None:
+                # a def of its own (``_partial_def``), maybe in one branch only
+                _add_alt(self.alts, target.id, f"L:{target.id}")
+                if id(node) not in top:
+                    self.cond.add(target.id)
 
     # -- scopes -------------------------------------------------------------
 
@@ -916,6 +976,9 @@ class _Extractor:
                 if not top:
                     scope.local_defs[node.name] = f"{scope.qualname}.{node.name}"
                     _add_alt(scope.alts, node.name, f"L:{scope.qualname}.{node.name}")
+                    if t is ast.ClassDef:
+                        self.class_names.add(f"{scope.qualname}.{node.name}")
+                        self._class_heads.add(node.name)
             elif t is ast.Assign:
                 if type(node.value) is ast.Lambda and not top:
                     for x in node.targets:
@@ -937,12 +1000,16 @@ class _Extractor:
                         scope.imports[a.asname or a.name] = f"I:{node.level}:{name}"
                         _add_alt(scope.alts, a.asname or a.name, f"I:{node.level}:{name}")
         scope.own = own
+        partials = self._bind_partials(scope, decl)
         for node in own:
             t = type(node)
             if t is ast.Call:
                 self._call(scope, node)
             elif t is ast.Assign or t is ast.AugAssign:
                 self._assign(scope, node)
+            elif t is ast.AnnAssign:
+                if node.value is not None:
+                    self._assign(scope, node)
             elif t is ast.Return:
                 if node.value is not None:
                     self._return(scope, node.value)
@@ -967,6 +1034,80 @@ class _Extractor:
                 for x in node.targets:
                     if type(x) is ast.Name:
                         self._lambda(scope, x.id, node.value)
+        for name, call in partials:
+            self._partial_def(scope, name, call)
+
+    def _bind_partials(self, scope: _Scope, decl: list[Any]) -> list[tuple[str, ast.Call]]:
+        """The names this scope binds to a ``functools.partial`` (each a def of
+        its own, ``_partial_def``), as local defs before any call is read."""
+        out: list[tuple[str, ast.Call]] = []
+        top = scope.qualname in ("<module>", "<main>")
+        for node in decl:
+            t = type(node)
+            if t is ast.Assign:
+                targets = node.targets
+            elif t is ast.AnnAssign:
+                targets = [node.target]
+            else:
+                continue
+            v = node.value
+            if type(v) is not ast.Call and type(v) is not ast.Tuple and type(v) is not ast.List:
+                continue  # most assignments: no partial there
+            for target, value in [p for x in targets for p in _pairs(x, v)]:
+                if type(target) is not ast.Name or type(value) is not ast.Call or not value.args:
+                    continue
+                call = self._partial(scope, value, bind=True)
+                if call is None:
+                    continue
+                name = target.id
+                if not top:
+                    scope.local_defs[name] = f"{scope.qualname}.{name}"
+                    _add_alt(scope.alts, name, f"L:{scope.qualname}.{name}")
+                out.append((name, call))
+        return out
+
+    def _partial(self, scope: _Scope, node: ast.expr, bind: bool) -> ast.Call | None:
+        """The call ``functools.partial(f, *a, **k)`` (or ``partialmethod``, a
+        partial of a partial merged) makes when called: ``f(*a, *<args>, **k,
+        **<kwargs>)``, placed at the partial; None for anything else. Issue
+        #16: a partial of a sink bound to a name hid the sink. ``bind``: the
+        partial is bound to a name (its call is its def's, not this scope's)."""
+        if type(node) is not ast.Call:
+            return None
+        func = node.func
+        if type(func) is ast.Attribute and func.attr not in ("partial", "partialmethod"):
+            return None  # most calls; `functools.partial` ends so under any alias
+        args: list[ast.expr] = []
+        keywords: list[ast.keyword] = []
+        inner: ast.expr = node
+        while (
+            type(inner) is ast.Call
+            and inner.args
+            and type(inner.args[0]) is not ast.Starred
+            and self._ref(scope, inner.func) in _PARTIALS
+        ):
+            if bind or inner is not node:
+                self._bound.add(id(inner))  # an inner partial is its outer's
+            args[:0] = inner.args[1:]
+            keywords += inner.keywords  # the outer's first: they win
+            inner = inner.args[0]
+        if inner is node:
+            return None
+        rest = ast.Starred(value=ast.Name(id=_ARGS, ctx=ast.Load()), ctx=ast.Load())
+        kwargs = ast.keyword(arg=None, value=ast.Name(id=_KWARGS, ctx=ast.Load()))
+        made = ast.Call(func=inner, args=[*args, rest], keywords=[*keywords, kwargs])
+        return ast.copy_location(made, node)
+
+    def _partial_def(
+        self, parent: _Scope, name: str, call: ast.Call, cls: str | None = None
+    ) -> None:
+        """A name bound to a partial: a def (kind "partial") whose one call is
+        the wrapped function's, with what the partial binds and whatever its
+        caller passes (``<args>``/``<kwargs>``: a DNS name from the caller)."""
+        qual = f"{cls}.{name}" if cls else self._qual(parent, name)
+        self.defs[qual] = ["partial", call.lineno]
+        scope = _Scope(qual, {_ARGS, _KWARGS}, parent, cls)
+        self._call(scope, call)
 
     def _qual(self, scope: _Scope, name: str) -> str:
         if scope.qualname in ("<module>", "<main>"):
@@ -1038,8 +1179,10 @@ class _Extractor:
                         self._lambda(parent, x.id, stmt.value, cls=name)
             elif t is ast.ClassDef and id(stmt) not in top:
                 self.cond.add(f"{name}.{stmt.name}")
-            elif t is ast.Assign:
-                self._class_attr(parent, name, stmt)
+            elif t is ast.Assign or (t is ast.AnnAssign and stmt.value is not None):
+                for attr in self._class_attr(parent, name, stmt):
+                    if id(stmt) not in top:
+                        self.cond.add(f"{name}.{attr}")
         old = self.classes.get(name)
         if old is not None:
             # The same name in two branches: either may be the class.
@@ -1059,11 +1202,27 @@ class _Extractor:
             self.class_bodies.append((name, body))
         self._scope_into(parent, own, name)
 
-    def _class_attr(self, parent: _Scope, cls: str, node: ast.Assign) -> None:
+    def _class_attr(self, parent: _Scope, cls: str, node: ast.Assign | ast.AnnAssign) -> list[str]:
         """``load = pickle.loads`` / ``load = staticmethod(load_blob)`` in a class
         body (any branch): ``Cls.load(...)`` and ``Cls().load(...)`` call it
-        (issue #16: a sink behind a class attribute)."""
-        value = node.value
+        (issue #16: a sink behind a class attribute). A partial is a def of
+        its own: the names of those are returned (a block may not bind them)."""
+        targets: list[ast.expr] = node.targets if isinstance(node, ast.Assign) else [node.target]
+        assert node.value is not None
+        paired = [p for x in targets for p in _pairs(x, node.value)]
+        if len(paired) > 1:  # `load, dump = pickle.loads, pickle.dumps`
+            return [
+                name
+                for t, v in paired
+                if type(t) is ast.Name and v is not None
+                for name in self._class_value(parent, cls, [t], v, node.lineno)
+            ]
+        return self._class_value(parent, cls, targets, node.value, node.lineno)
+
+    def _class_value(
+        self, parent: _Scope, cls: str, targets: list[ast.expr], value: ast.expr, line: int
+    ) -> list[str]:
+        """``_class_attr`` for one value bound to ``targets``."""
         if (
             type(value) is ast.Call
             and type(value.func) is ast.Name
@@ -1074,15 +1233,65 @@ class _Extractor:
         ):
             value = value.args[0]
         if type(value) is ast.Lambda:
-            return
+            return []
+        names = [t.id for t in targets if type(t) is ast.Name]
+        call = self._partial(parent, value, bind=True) if names else None
+        if call is not None:
+            for attr in names:
+                self._partial_def(parent, attr, call, cls)
+            return names
         ref = self._ref(parent, value)
         if ref is None:
+            return []
+        for attr in names:
+            got = self.class_attrs.setdefault(f"{cls}.{attr}", [])
+            if [ref, line] not in got:
+                got.append([ref, line])
+        return []
+
+    def _attr_binding(
+        self, scope: _Scope, obj: ast.expr, attr: str, value: ast.expr, line: int
+    ) -> None:
+        """``self.loader = pickle.loads`` in a method (``cls.decode = ...`` in a
+        classmethod, ``Codec.decode = ...`` for a class of this file): an
+        attribute of the class, as if bound in its body; a partial is a def
+        of its own (issue #16: bound in ``__init__``, called in another method)."""
+        cls = self._attr_class(scope, obj)
+        if cls is None:
             return
-        for t in node.targets:
-            if type(t) is ast.Name:
-                got = self.class_attrs.setdefault(f"{cls}.{t.id}", [])
-                if [ref, node.lineno] not in got:
-                    got.append([ref, node.lineno])
+        call = self._partial(scope, value, bind=True)
+        if call is not None:
+            self._partial_def(scope, attr, call, cls)
+            return
+        if type(value) is ast.Lambda:
+            return  # an anonymous lambda's calls are this scope's
+        ref = self._ref(scope, value)
+        key = f"{cls}.{attr}"
+        got = self.class_attrs.get(key, [])
+        for r in [*([ref] if ref is not None else []), *self._alt_refs(scope, value, ref)]:
+            # `self.load = self._impl`: as `L:` graph.py follows it with a depth
+            # bound (a cycle `self.a = self.b; self.b = self.a` ends). Each ref
+            # once, at its first line (a name bound in many methods), none left
+            # out: a cap would let eight harmless bindings hide a ninth.
+            r = "L:" + r[2:] if r.startswith("S:") else r
+            if all(r != old for old, _line in got):
+                got.append([r, line])
+        if got:
+            self.class_attrs[key] = got
+
+    def _attr_class(self, scope: _Scope, obj: ast.expr) -> str | None:
+        """The class of this file whose attribute ``obj.<attr>`` is: ``self``
+        and ``cls`` in a method, or a class named here."""
+        if type(obj) is not ast.Name:
+            return None
+        if obj.id in ("self", "cls") and scope.cls is not None:
+            return scope.cls
+        if obj.id not in self._class_heads:
+            return None  # most attribute writes: not a class of this file
+        ref = self._ref(scope, obj)
+        if ref is not None and ref.startswith("L:") and ref[2:] in self.class_names:
+            return ref[2:]
+        return None
 
     def _scope_into(self, scope: _Scope, own: list[ast.AST], cls: str) -> None:
         """A class body's calls (the enclosing scope's) and nested classes."""
@@ -1243,7 +1452,7 @@ class _Extractor:
                 if type(v) is ast.BoolOp:  # `fn = custom or io.load_blob`
                     todo += v.values
                     continue
-                if type(v) is ast.Constant or type(v) is ast.Lambda:
+                if type(v) is ast.Constant or type(v) is ast.Lambda or id(v) in self._bound:
                     continue
                 ref = self._ref(s, v)
                 if ref is None and type(v) is ast.Call:
@@ -1378,8 +1587,12 @@ class _Extractor:
         if first is not None:
             if _is_const(first):
                 flags["c0"] = 1
-            if ref.rsplit(".", 1)[-1] in _DNS_NAMES and _names(first) & scope.tainted:
-                flags["p0"] = 1
+            elif scope.params:
+                # Any callee: a re-exported lookup has any name (issue #16). A
+                # parameter itself needs no taint walk (most: `self.x`).
+                names = _names(first)
+                if names and (names & scope.params or names & scope.tainted):
+                    flags["p0"] = 1
         if (
             not star
             and all(_is_const(a) for a in args)
@@ -1389,6 +1602,12 @@ class _Extractor:
         self._record(scope, ref, node, flags)
         for alt in alts:
             self._record(scope, alt, node, flags)
+        if ref in _PARTIALS and id(node) not in self._bound:
+            # `partial(load_blob)(data)`, `submit(partial(load_blob, p))`: as an
+            # anonymous lambda, it is called where it is written
+            made = self._partial(scope, node, bind=False)
+            if made is not None:
+                self._call(scope, made)
 
     def _decorator_ref(self, scope: _Scope, node: ast.expr) -> str | None:
         func = node.func if isinstance(node, ast.Call) else node
@@ -1482,11 +1701,19 @@ class _Extractor:
             return None
         return line
 
-    def _assign(self, scope: _Scope, node: ast.Assign | ast.AugAssign) -> None:
+    def _assign(self, scope: _Scope, node: ast.Assign | ast.AugAssign | ast.AnnAssign) -> None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if isinstance(node, ast.Assign) and _is_hooks(node.value):
             scope.hook_names |= {t.id for t in targets if isinstance(t, ast.Name)}
-        for t in targets:
+        assigned = None if isinstance(node, ast.AugAssign) else node.value
+        # `torch.load, x = f, 1` writes as `torch.load = f` does
+        pairs: list[tuple[ast.expr, ast.expr | None]] = []
+        for x in targets:
+            if type(x) is ast.Tuple or type(x) is ast.List:
+                pairs += _pairs(x, assigned)
+            else:
+                pairs.append((x, assigned))
+        for t, value in pairs:
             if isinstance(t, ast.Attribute) and t.attr in _FUNC_ATTRS:
                 self._func_write(t.value)
             if isinstance(t, ast.Subscript):
@@ -1494,11 +1721,17 @@ class _Extractor:
                 continue
             if not isinstance(t, ast.Attribute):
                 continue
+            if value is not None:
+                self._attr_binding(scope, t.value, t.attr, value, node.lineno)
             ref = self._obj_ref(scope, t.value)
             if ref is None:
                 continue
             flags: dict[str, Any] = {}
-            if isinstance(node, ast.Assign) and self._restores(scope, t, node.value):
+            if (
+                isinstance(node, ast.Assign)
+                and value is not None
+                and self._restores(scope, t, value)
+            ):
                 flags["restore"] = 1
             self._write(scope, ref, t.attr, node, flags)
 
@@ -1562,6 +1795,14 @@ class _Extractor:
         name = node.args[1] if len(node.args) > 1 else None
         if not isinstance(name, ast.Constant) or name.value in _FUNC_ATTRS:
             self._func_write(node.args[0])  # setattr(f, "__defaults__", ...)
+        if (
+            len(node.args) == 3
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "setattr"
+            and isinstance(name, ast.Constant)
+            and isinstance(name.value, str)
+        ):
+            self._attr_binding(scope, node.args[0], name.value, node.args[2], node.lineno)
         ref = self._obj_ref(scope, node.args[0])
         if ref is None:
             return

@@ -173,6 +173,24 @@ def display_node(node: str) -> str:
     return f"{mod}.{qual}"
 
 
+# Worst first, as reach/__init__.py's _KIND_ORDER.
+_KIND_RANK = ("pickle", "shell", "eval", "dynamic-import", "torch-load", "http-post", "dns")
+
+
+def _worse(name: str, than: tuple[str, Any, Any, Any] | None) -> bool:
+    """Whether sink ``name`` is worse than ``than[0]`` (None: no sink yet): one
+    that counts whatever the call passes first, then by kind. One name bound
+    to two sinks is followed to the worse (issue #16: a torch.load twin, a
+    WARNING without a torch requirement, hid pickle.loads)."""
+    if than is None:
+        return True
+    ranks = []
+    for sink in (SINKS[name], SINKS[than[0]]):
+        kind = _KIND_RANK.index(sink.kind) if sink.kind in _KIND_RANK else len(_KIND_RANK)
+        ranks.append((0 if sink.counts is _always else 1, kind))
+    return ranks[0] < ranks[1]
+
+
 def sink_kind(external: str | None, flags: Flags) -> str | None:
     """The kind of sink an external call is, if it counts with these arguments."""
     if external is None:
@@ -322,12 +340,13 @@ class Graph:
     ) -> tuple[str, list[str], str, int] | None:
         """As ``_external``, for a class attribute bound to a name (issue #16:
         ``class IO: load = pickle.loads``), through the repository's base
-        classes; a sink first."""
+        classes; the worst sink first (``_worse``)."""
         facts = self.files.get(path)
         if facts is None or depth > _MAX_ALIAS_HOPS:
             return None
         here = f"{display_module(path)}.{cls}.{attr}"
         first: tuple[str, list[str], str, int] | None = None
+        worst: tuple[str, list[str], str, int] | None = None
         for ref, line in facts.get("class_attrs", {}).get(f"{cls}.{attr}", ()):
             _nodes, external = self._attr_resolve(path, ref, depth)
             if external is None:
@@ -338,9 +357,11 @@ class Graph:
                 if via is not None
                 else (external, [here], path, int(line))
             )
-            if external in SINKS:
-                return got
+            if external in SINKS and _worse(external, worst):
+                worst = got
             first = first or got
+        if worst is not None:
+            return worst
         if first is not None or f"{cls}.{attr}" in facts["defs"]:
             return first
         info = facts["classes"].get(cls)
@@ -465,7 +486,7 @@ class Graph:
         self, path: str, attrs: list[str], depth: int
     ) -> tuple[str, list[str], str, int] | None:
         """The external dotted name ``attrs`` of module ``path`` is bound to
-        through its imports (any number of re-exports, every branch; a sink
+        through its imports (any number of re-exports, every branch; the worst sink
         first): (name, the repository names on the way, path and line of the
         last binding). None when it is the repository's own object."""
         facts = self.files.get(path)
@@ -481,6 +502,7 @@ class Graph:
         if not ways and head not in facts["defs"] and head not in facts["aliases"]:
             ways = [(ref, line, attrs) for ref, line in self._stars(path)]
         first: tuple[str, list[str], str, int] | None = None
+        worst: tuple[str, list[str], str, int] | None = None
         for ref, line, rest in ways:
             level_s, _, dotted = ref[2:].partition(":")
             found = self._find_module(path, int(level_s), dotted)
@@ -492,11 +514,11 @@ class Graph:
                 inner = self._external(found[0], [*found[1], *rest], depth + 1)
                 if inner is not None:
                     got = (inner[0], [here, *inner[1]], inner[2], inner[3])
-            if got is not None and got[0] in SINKS:
-                return got
+            if got is not None and got[0] in SINKS and _worse(got[0], worst):
+                worst = got
             if rest is not attrs:  # a star import names only what it has
                 first = first or got
-        return first
+        return worst if worst is not None else first
 
     def _stars(self, path: str) -> list[tuple[str, int]]:
         """The module-level ``from m import *`` of ``path`` (ref, line)."""
