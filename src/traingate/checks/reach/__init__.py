@@ -130,6 +130,9 @@ _KIND_ORDER = (
 _NOTEBOOK = ".ipynb"
 _TORCH_LOADS = ("torch.load", "torch.serialization.load")
 _MAX_LISTED = 5
+# `scan` judges every call: stream the tree file by file (reach/stream.py).
+# False takes the whole-tree path `check` uses; the tests compare the two.
+STREAM_SCAN = True
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -145,9 +148,8 @@ def run(ctx: Context) -> list[Finding]:
 
 
 def _run(ctx: Context) -> list[Finding]:
-    from traingate.checks.reach import returns, torchreq
+    from traingate.checks.reach import returns, stream, torchreq
     from traingate.checks.reach import summary as summ
-    from traingate.checks.reach.graph import Graph
 
     files = [
         f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", _NOTEBOOK))
@@ -163,24 +165,14 @@ def _run(ctx: Context) -> list[Finding]:
         return lambda: change.read(oid)
 
     treq = torchreq.read((path, reader(oid)) for path, oid in summ.requirement_files(s.tree))
-    heads: dict[str, tuple[dict[str, Any], list[int] | None]] = {}
-    for f in files:
-        assert f.new_path is not None
-        if f.new_path.endswith(_NOTEBOOK):
-            nb = _notebook(change.new_text(f) or "")
-            if isinstance(nb, str):
-                s.facts.incomplete[f.new_path] = nb
-            elif nb is not None:
-                heads[f.new_path] = nb
-                s.facts.add(f.new_path, nb[0])
-        elif f.new_path in s.facts:
-            heads[f.new_path] = (s.facts[f.new_path], None)
-    notebooks = [p for p in heads if p.endswith(_NOTEBOOK)]
-    graph = Graph(s.facts, paths=[*s.paths, *notebooks])
-    judged = {
-        p: _judged(ctx, f, *heads[p], graph, s) for f in files if (p := f.new_path or "") in heads
-    }
-    graph.explore(n for calls in judged.values() for c in calls for n in c.nodes)
+    streamed = None
+    judged: dict[str, list[_Judged]] = {}
+    if ctx.scan_all and STREAM_SCAN:
+        # Every call is judged: one file at a time (issue #17: memory).
+        streamed = stream.search(ctx, files, s)
+        graph = streamed[0]
+    else:
+        graph, judged = _whole(ctx, files, s)
     # A file that cannot be summarised is worth a word where the change touches
     # it; a pre-existing one would otherwise repeat on every commit (issue #16:
     # noise). Tree-wide caps still block every change: nothing was judged.
@@ -206,14 +198,45 @@ def _run(ctx: Context) -> list[Finding]:
     # sink (issue #16: 79 chains to 17 sinks on eight libraries). `check` keeps
     # every added call: there the call may be the only new line.
     shown: set[tuple[str, str, str, int]] | None = set() if ctx.scan_all else None
-    for path, calls in judged.items():
-        out += _calls(path, calls, graph, treq, enabled, shown)
-    out += returns.findings(ctx, files, graph, RULES.finding)  # what helpers return, names are
+    if streamed is not None:
+        out += stream.judge(ctx, files, s, streamed, treq, enabled, shown)
+    else:
+        for path, calls in judged.items():
+            out += _calls(path, calls, graph, treq, enabled, shown)
+        out += returns.findings(ctx, files, graph, RULES.finding)  # what helpers return, names are
     # Files the search (or the passes above) needed whose facts could not be
     # extracted, though Python accepts them: what they call is unknown, so the
     # change is not judged (issue #16: a helper padded to hide its sink).
     out += _not_extracted(s.facts.incomplete)
     return out
+
+
+def _whole(
+    ctx: Context, files: list[ChangedFile], s: Summary
+) -> tuple[Graph, dict[str, list[_Judged]]]:
+    """Every changed file's facts and judged calls at once, and the search
+    from them (``check``: a change's added calls are few)."""
+    from traingate.checks.reach.graph import Graph
+
+    heads: dict[str, tuple[dict[str, Any], list[int] | None]] = {}
+    for f in files:
+        assert f.new_path is not None
+        if f.new_path.endswith(_NOTEBOOK):
+            nb = _notebook(ctx.change.new_text(f) or "")
+            if isinstance(nb, str):
+                s.facts.incomplete[f.new_path] = nb
+            elif nb is not None:
+                heads[f.new_path] = nb
+                s.facts.add(f.new_path, nb[0])
+        elif f.new_path in s.facts:
+            heads[f.new_path] = (s.facts[f.new_path], None)
+    notebooks = [p for p in heads if p.endswith(_NOTEBOOK)]
+    graph = Graph(s.facts, paths=[*s.paths, *notebooks])
+    judged = {
+        p: _judged(ctx, f, *heads[p], graph, s) for f in files if (p := f.new_path or "") in heads
+    }
+    graph.explore(n for calls in judged.values() for c in calls for n in c.nodes)
+    return graph, judged
 
 
 def split_path(node: str) -> str:
@@ -299,7 +322,7 @@ def _judged(
     from traingate.checks.reach.graph import SINKS
     from traingate.notebook import json_line
 
-    added = set(f.added_lines)
+    added = set(f.added_lines) if not ctx.scan_all else set()
 
     path = f.new_path or ""
     cands: list[tuple[str, _Judged]] = []
@@ -319,8 +342,8 @@ def _judged(
             cands.append(
                 (ref, _Judged(rline, col, external, nodes, flags, f"{path}::{caller}", via))
             )
-    if not cands:
-        return []
+    if not cands or ctx.scan_all:
+        return [j for _ref, j in cands]  # in a scan, every call is new
     # New means new to the change (issue #16): a call whose target the file
     # already called as often in its base version is an old call whose line
     # moved or whose arguments changed, not a new route to the sink.

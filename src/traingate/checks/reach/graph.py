@@ -219,9 +219,36 @@ class _FileIndex:
     def of(cls, facts: Mapping[str, Any]) -> _FileIndex:
         defs = {q: (i, str(k), int(ln)) for i, (q, (k, ln)) in enumerate(facts["defs"].items())}
         calls: dict[str, list[tuple[int, Call]]] = {}
-        for i, call in enumerate(facts["calls"]):
+        # A streamed file's slim facts have no calls: its callers are linked.
+        for i, call in enumerate(facts.get("calls", ())):
             calls.setdefault(call[0], []).append((i, call))
         return cls(defs, calls, facts.get("params") or {})
+
+
+# A call as ``_link`` applies it: (its position in the file, line, flags, the
+# nodes it may call, the sink kind it is, the sink's label, the True-default
+# parameter a conditional torch.load forwards).
+_Rec = tuple[int, int, Flags, list[str], "str | None", str, "str | None"]
+# stream_file's report of each call: (the call, its nodes, its external name).
+OnCall = Callable[[Call, list[str], "str | None"], None]
+
+
+class _Edge:
+    """An edge being built: each call's (line, flags), flattened (the first
+    is the edge's line; what each passes, for ``cond``)."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+
+def _indexed(j: int, calls: list[Any]) -> list[Any]:
+    """An edge's flattened (line, flags) pairs as (j, line, flags) triples."""
+    out: list[Any] = []
+    for k in range(0, len(calls), 2):
+        out += (j, calls[k], calls[k + 1])
+    return out
 
 
 @dataclass
@@ -266,13 +293,13 @@ class Graph:
     # resolution or the exploration first looks into it (issue #17).
     files: Mapping[str, dict[str, Any]]
     by_full: dict[str, str] = field(default_factory=dict)  # full module name -> path
-    edges: dict[str, set[str]] = field(default_factory=dict)
+    # node -> its targets, sorted; ``_ecalls`` beside it: each call on an
+    # edge as (the target's index, line, flags), flattened, in call order (a
+    # class's own link has none). Tuples, one string per node (issue #17).
+    edges: dict[str, tuple[str, ...]] = field(default_factory=dict)
     direct: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     hops: dict[str, dict[str, Hop]] = field(default_factory=dict)
     truncated: list[str] = field(default_factory=list)  # nodes at MAX_DEPTH
-    edge_line: dict[tuple[str, str], int] = field(default_factory=dict)
-    # (src, target) -> (line, flags) of each call on that edge (what it passes)
-    edge_calls: dict[tuple[str, str], list[tuple[int, Flags]]] = field(default_factory=dict)
     # node -> its True-default parameter -> the chain it reaches torch.load by
     # when a caller passes that parameter anything else (``Hop.param``)
     cond: dict[str, dict[str, Hop]] = field(default_factory=dict)
@@ -288,6 +315,17 @@ class Graph:
     # repository's re-exports: (the names on the way, the path and line of the
     # last binding); see ``via``.
     _via: dict[tuple[str, str], tuple[list[str], str, int]] = field(default_factory=dict)
+    # The facts of a path again, calls included, after the summary slimmed
+    # them (``scan``: summary.LazyFacts.full); None: ``files`` keeps them.
+    full: Callable[[str], Mapping[str, Any] | None] | None = None
+    _ecalls: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    _ids: dict[str, str] = field(default_factory=dict)
+    _first_call: dict[str, int] = field(default_factory=dict)  # callers that are no def
+    # ``stream_file``: the paths streamed, the callers linked up front (until
+    # ``explore`` keeps those its starts reach), classes' call records.
+    _streamed: set[str] = field(default_factory=set)
+    _early: set[str] = field(default_factory=set)
+    _deferred: dict[str, list[_Rec]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for path in self.paths if self.paths is not None else list(self.files):
@@ -650,69 +688,175 @@ class Graph:
     def explore(self, starts: Iterable[str]) -> None:
         """Link what ``starts`` reach (forward, parsing files on demand), then
         find their chains to sinks. Exact: a chain from a start node lies in
-        its forward closure, and each node there carries all its out-edges."""
-        stack = list(starts)
+        its forward closure, and each node there carries all its out-edges.
+        After ``stream_file``, the callers it linked up front are passed
+        through, and those the starts do not reach are dropped: the graph is
+        the one the starts alone give (the same chains, the same depth
+        reports)."""
+        streaming = bool(self._early)
+        stack = [self._node(n) for n in starts]
+        seen: set[str] = set()
         while stack:
             node = stack.pop()
-            if node in self.edges:
+            if node in seen:
                 continue
-            self._expand(node)
+            seen.add(node)
+            if node not in self.edges:
+                self._expand(node)
+            elif not streaming:
+                continue  # linked by an earlier explore: its closure is there
             stack += self.edges[node]
+        if streaming:
+            self._prune(seen)
         self._reach()
+        if streaming:
+            # Only the chains (hops, cond) and the signatures are read now.
+            self._index.clear()
+            self._deferred.clear()
+            self.edges, self._ecalls, self._ids = {}, {}, {}
+
+    def stream_file(self, path: str, facts: Mapping[str, Any], on_call: OnCall) -> None:
+        """``scan`` (issue #17: memory): resolve every call of ``path`` once, in
+        order, telling ``on_call`` (call, nodes, external), and link each
+        caller from it, so that the file's calls need not be kept. A class's
+        own links (``__init__``, bases) are made first when a search reaches
+        it (``_expand``), its calls' links after them, as before."""
+        self._streamed.add(path)
+        index = _FileIndex.of(facts)
+        recs: dict[str, list[_Rec]] = {}
+        for i, call in enumerate(facts["calls"]):
+            rec, external = self._record(path, index.params, i, call)
+            on_call(call, rec[3], external)
+            recs.setdefault(call[0], []).append(rec)
+        rank = self._rank.get(path, len(self._rank))
+        for qual, got in recs.items():
+            node = self._node(node_id(path, qual))
+            defined = index.defs.get(qual)
+            if defined is None:
+                self._first_call[node] = got[0][0]
+            if defined is not None and defined[1] == "class":
+                self._deferred[node] = got
+            elif node not in self.edges:
+                self._link(node, rank, {}, got)
+                self._early.add(node)
+
+    def _prune(self, keep: set[str]) -> None:
+        for node in [n for n in self._early if n not in keep]:
+            del self.edges[node], self._ecalls[node]
+            self.direct.pop(node, None)
+            self._cond_direct.pop(node, None)
+            self._order.pop(node, None)
+        self._early.clear()
+
+    def _node(self, node: str) -> str:
+        """One string per node id (issue #17: a scan links ~10^5 nodes)."""
+        return self._ids.setdefault(node, node)
 
     def _file(self, path: str) -> _FileIndex | None:
         got = self._index.get(path)
         if got is None:
-            facts = self.files.get(path)
+            facts: Mapping[str, Any] | None = self.files.get(path)
             if facts is None:
                 return None
+            if "calls" not in facts and path not in self._streamed:
+                # Slimmed (a blob streamed under another path): read again.
+                facts = self.full(path) if self.full is not None else None
+                if facts is None:
+                    raise RuntimeError(f"reach: the facts of {path} could not be read again")
             got = self._index[path] = _FileIndex.of(facts)
         return got
 
+    def _record(
+        self, path: str, params: Mapping[str, Any], i: int, call: Call
+    ) -> tuple[_Rec, str | None]:
+        """What call ``i`` of ``path`` links to: (the record ``_link`` applies,
+        the external name)."""
+        qual, ref, line, _col, _end, flags = call
+        if flags.get("imp"):
+            nodes, external = self.resolve_module(path, ref), None
+        else:
+            nodes, external = self.resolve(path, ref)
+        kind = sink_kind(external, flags)
+        param = self._true_param(params, qual, flags) if kind == "torch-load" else None
+        label = ""
+        if kind is not None:
+            via = self._via.get((path, ref))
+            # A re-exported sink is named by the name the file calls it by.
+            label = " -> ".join([*via[0], str(external)]) if via else str(external)
+        return (i, line, flags, [self._node(n) for n in nodes], kind, label, param), external
+
     def _expand(self, node: str) -> None:
         """The edges and direct sinks ``build`` gave ``node`` before issue #17."""
-        self.edges[node] = set()
         path, qual = split_node(node)
         index = self._file(path)
         if index is None:
+            self.edges[node], self._ecalls[node] = (), ()
             return
         rank = self._rank.get(path, len(self._rank))
         defined = index.defs.get(qual)
+        out: dict[str, _Edge] = {}
         if defined is not None and defined[1] == "class":
-            self.edges[node].update(self._method(path, qual, "__init__", 0))
-            self.edges[node].update(self._method(path, qual, "__new__", 0))
+            for t in self._method(path, qual, "__init__", 0):
+                out.setdefault(self._node(t), _Edge())
+            for t in self._method(path, qual, "__new__", 0):
+                out.setdefault(self._node(t), _Edge())
             if self._unpickler(path, qual, 0) is False:
                 self._direct(
                     node, "pickle", "pickle.Unpickler (no restricting find_class)", defined[2]
                 )
                 self._order.setdefault(node, (rank, 0, defined[0]))
-        for i, (_caller, ref, line, _col, _end, flags) in index.calls.get(qual, ()):
-            if flags.get("imp"):
-                nodes, external = self.resolve_module(path, ref), None
-            else:
-                nodes, external = self.resolve(path, ref)
+        recs = self._deferred.pop(node, None)
+        if recs is None:
+            recs = [self._record(path, index.params, i, c)[0] for i, c in index.calls.get(qual, ())]
+            if defined is None and recs:
+                self._first_call[node] = recs[0][0]
+        self._link(node, rank, out, recs)
+
+    def _link(self, node: str, rank: int, out: dict[str, _Edge], recs: list[_Rec]) -> None:
+        """Apply a caller's call records, in order, after ``out`` (its class
+        links); store its edges sorted, each with its first line and calls."""
+        for i, line, flags, nodes, kind, label, param in recs:
             for t in nodes:
-                self.edges[node].add(t)
-                self.edge_line.setdefault((node, t), line)
-                self.edge_calls.setdefault((node, t), []).append((line, flags))
-            kind = sink_kind(external, flags)
-            param = self._true_param(index, qual, flags) if kind == "torch-load" else None
-            if kind is not None:
-                via = self._via.get((path, ref))
-                # A re-exported sink is named by the name the file calls it by.
-                label = " -> ".join([*via[0], str(external)]) if via else str(external)
+                edge = out.get(t)
+                if edge is None:
+                    edge = out[t] = _Edge()
+                edge.calls += (line, flags)
             if param is not None:
                 self._cond_direct.setdefault(node, {}).setdefault(param, (label, line))
                 self._order.setdefault(node, (rank, 1, i))
             elif kind is not None:
                 self._direct(node, kind, label, line)
                 self._order.setdefault(node, (rank, 1, i))
+        if not out:
+            self.edges[node], self._ecalls[node] = (), ()
+            return
+        targets = tuple(sorted(out))
+        self.edges[node] = targets
+        self._ecalls[node] = tuple(
+            x for j, t in enumerate(targets) for x in _indexed(j, out[t].calls)
+        )
+
+    def edge_calls(self, src: str, target: str) -> list[tuple[int, Flags]]:
+        """(line, flags) of each call ``src`` makes on its edge to ``target``."""
+        targets = self.edges.get(src, ())
+        if target not in targets:
+            return []
+        j, flat = targets.index(target), self._ecalls[src]
+        return [(flat[k + 1], flat[k + 2]) for k in range(0, len(flat), 3) if flat[k] == j]
+
+    def _first_lines(self, src: str) -> dict[int, int]:
+        """Each edge's first call line, by the target's index."""
+        flat = self._ecalls[src]
+        out: dict[int, int] = {}
+        for k in range(0, len(flat), 3):
+            out.setdefault(flat[k], flat[k + 1])
+        return out
 
     @staticmethod
-    def _true_param(index: _FileIndex, qual: str, flags: Flags) -> str | None:
+    def _true_param(params: Mapping[str, Any], qual: str, flags: Flags) -> str | None:
         """The parameter ``weights_only=`` forwards, when it defaults to True."""
         wop = flags.get("wop")
-        sig = index.params.get(qual, {}).get(wop) if isinstance(wop, str) else None
+        sig = params.get(qual, {}).get(wop) if isinstance(wop, str) else None
         return wop if sig is not None and sig[1] is True else None
 
     def _default(self, node: str, param: str) -> Any:
@@ -721,33 +865,38 @@ class Graph:
 
     def sig(self, node: str, param: str) -> list[Any] | None:
         path, qual = split_node(node)
-        index = self._file(path)
-        return index.params.get(qual, {}).get(param) if index is not None else None
+        facts = self.files.get(path)
+        if facts is None:
+            return None
+        got: list[Any] | None = (facts.get("params") or {}).get(qual, {}).get(param)
+        return got
 
     def _direct(self, node: str, kind: str, sink: str, line: int) -> None:
         self.direct.setdefault(node, {}).setdefault(kind, (sink, line))
 
-    def _edge_order(self, node: str) -> tuple[int, int, int]:
+    def _edge_order(self, node: str, positions: dict[str, dict[str, int]]) -> tuple[int, int, int]:
         """Where ``build`` used to list ``node``: file order, then its defs in
         order, then other callers by first call. Ties between equally short
         chains are broken as before, so messages are unchanged."""
         path, qual = split_node(node)
-        index = self._index.get(path)
         rank = self._rank.get(path, len(self._rank))
-        if index is None:
-            return (rank, 2, 0)
-        defined = index.defs.get(qual)
-        if defined is not None:
-            return (rank, 0, defined[0])
-        first = index.calls.get(qual)
-        return (rank, 1, first[0][0] if first else 0)
+        pos = positions.get(path)
+        if pos is None:
+            facts = self.files.get(path)
+            if facts is None:
+                return (rank, 2, 0)
+            pos = positions[path] = {q: i for i, q in enumerate(facts["defs"])}
+        if qual in pos:
+            return (rank, 0, pos[qual])
+        return (rank, 1, self._first_call.get(node, 0))
 
     def _reach(self) -> None:
         reverse: dict[str, list[tuple[str, int]]] = {}
-        for src in sorted(self.edges, key=self._edge_order):
-            for t in sorted(self.edges[src]):
-                line = self.edge_line.get((src, t)) or self._def_line(src)
-                reverse.setdefault(t, []).append((src, line))
+        positions: dict[str, dict[str, int]] = {}
+        for src in sorted(self.edges, key=lambda n: self._edge_order(n, positions)):
+            lines = self._first_lines(src)
+            for j, t in enumerate(self.edges[src]):
+                reverse.setdefault(t, []).append((src, lines.get(j) or self._def_line(src)))
         kinds = {k for d in self.direct.values() for k in d}
         acts = self._conditional(reverse)
         if acts:
@@ -812,7 +961,7 @@ class Graph:
                     continue
                 # An edge with no call of its own (a class to its __init__)
                 # passes what is unknown here: unsafe, as before.
-                for line, flags in self.edge_calls.get((pred, node)) or [(eline, {"star": 1})]:
+                for line, flags in self.edge_calls(pred, node) or [(eline, {"star": 1})]:
                     got = passed(flags, sig, param)
                     if got not in (SAFE, UNSAFE) and self._default(pred, got) is not True:
                         got = UNSAFE  # its own default is not True (after all)

@@ -26,7 +26,7 @@ Notebooks are left to the other rules (their line map is not at hand here).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from traingate.change import ChangedFile
@@ -73,18 +73,28 @@ _SWITCHES = (
 _NUMPY_ALIASES = frozenset({"float", "int", "bool", "object", "complex", "str", "long", "unicode"})
 
 
+Memo = dict[str, "tuple[str, list[str], str, str, int] | None"]
+
+
 def findings(
-    ctx: Context, files: Iterable[ChangedFile], graph: Graph, report: Report
+    ctx: Context,
+    files: Iterable[ChangedFile],
+    graph: Graph,
+    report: Report,
+    facts_of: Callable[[str], Mapping[str, Any] | None] | None = None,
+    memo: Memo | None = None,
 ) -> list[Finding]:
     """The three rules over the changed Python files. ``report`` is the
-    catalog's ``RULES.finding`` (passed in: no import cycle with the package)."""
+    catalog's ``RULES.finding`` (passed in: no import cycle with the package);
+    ``facts_of`` gives a changed file's own facts (a scan streams them) and
+    ``memo`` what helpers return, across calls."""
     out: list[Finding] = []
-    memo: dict[str, tuple[str, list[str], str, str, int] | None] = {}
+    memo = {} if memo is None else memo
     for f in files:
         path = f.new_path
         if path is None or not path.endswith(".py"):
             continue
-        facts = graph.files.get(path)
+        facts = graph.files.get(path) if facts_of is None else facts_of(path)
         if facts is None:
             continue
         base = _Base(ctx, f)
@@ -100,7 +110,7 @@ class _Added:
 
     def __init__(self, ctx: Context, f: ChangedFile) -> None:
         self.all = ctx.scan_all
-        self.lines = set(f.added_lines)
+        self.lines = set(f.added_lines) if not ctx.scan_all else set()
 
     def __call__(self, line: int, end: int) -> bool:
         return self.all or any(n in self.lines for n in range(line, end + 1))
@@ -140,7 +150,7 @@ def _new(head: Counter[Any], base: Counter[Any], key: Any) -> bool:
 
 def _sockets(
     path: str,
-    facts: dict[str, Any],
+    facts: Mapping[str, Any],
     base: _Base,
     added: _Added,
     graph: Graph,
@@ -218,7 +228,7 @@ def _socket(
 
 def _patches(
     path: str,
-    facts: dict[str, Any],
+    facts: Mapping[str, Any],
     base: _Base,
     added: _Added,
     graph: Graph,
@@ -304,7 +314,7 @@ def _excluded(target: str, attr: str | None) -> bool:
 
 def _hooks(
     path: str,
-    facts: dict[str, Any],
+    facts: Mapping[str, Any],
     base: _Base,
     added: _Added,
     graph: Graph,

@@ -51,6 +51,10 @@ STATS = {"parsed": 0}
 # finish (``LazyFacts.incomplete``), as against one Python refuses.
 INCOMPLETE = "incomplete"
 
+# Files a scan holds whole while they wait for their turn (LazyFacts.held):
+# past this, one is read again at its turn instead (issue #17: memory).
+HOLD = 4096
+
 _SALT = f"reach-v{factsmod.VERSION}-py{sys.version_info[0]}.{sys.version_info[1]}"
 
 
@@ -139,14 +143,48 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         # one cannot judge the call, so it is incomplete then (fail closed).
         self._oversize = oversize if oversize is not None else {}
         self._loaded: dict[str, dict[str, Any] | None] = {}
+        # ``scan`` (issue #17: memory): facts are held without their calls and
+        # writes, which ``full`` reads again (see ``stream``) ...
+        self.slim = False
+        # ... but a file still to be streamed (``waiting``) that a lookup
+        # loads early keeps them until its turn (``held``, at most HOLD).
+        self.waiting: set[str] = set()
+        self.held: dict[str, None] = {}
+
+    def stream(self, waiting: Iterable[str]) -> None:
+        """From now on hold only slim facts (every file's but the ones added),
+        but for the early ones of ``waiting``, until ``done``."""
+        self.slim = True
+        self.waiting = set(waiting)
+        for path, got in self._loaded.items():
+            if got is not None and path in self._entries:
+                self._loaded[path] = self.blobs.slim(self._entries[path], got)
+
+    def done(self, path: str) -> None:
+        """``path`` is streamed: hold it slim."""
+        self.waiting.discard(path)
+        self.held.pop(path, None)
+        got = self._loaded.get(path)
+        if got is not None and path in self._entries:
+            self._loaded[path] = self.blobs.slim(self._entries[path], got)
+
+    def full(self, path: str) -> dict[str, Any] | None:
+        """The facts of ``path`` with its calls and writes, read again (from the
+        cache, or parsed) when only the slim ones are held: not kept."""
+        return self._load(path, whole=True)
 
     def add(self, path: str, facts: dict[str, Any]) -> None:
         """Facts that do not come from a blob of the tree (a notebook's cells)."""
         self._loaded[path] = self.blobs.compact.facts(facts)
 
-    def _load(self, path: str) -> dict[str, Any] | None:
+    def _load(self, path: str, whole: bool = False) -> dict[str, Any] | None:
+        """The facts of ``path`` as held (slim after ``stream``), or with
+        ``whole`` as extracted, read again if need be (not kept)."""
         if path in self._loaded:
-            return self._loaded[path]
+            held = self._loaded[path]
+            if whole and held is not None and "calls" not in held:
+                return self.blobs.reload(self._entries[path], path)
+            return held
         oid = self._entries.get(path)
         got = None
         if path in self._oversize:
@@ -156,10 +194,18 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
             if "error" in facts:
                 left_out = self.incomplete if facts.get(INCOMPLETE) else self._unparsed
                 left_out[path] = str(facts["error"])
+            elif whole and "calls" not in facts:
+                got = self.blobs.reload(oid, path)  # its blob's, slimmed under another path
             else:
                 got = facts
-        self._loaded[path] = got
-        return got
+        held = got
+        if got is not None and oid is not None and self.slim:
+            if not whole and path in self.waiting and len(self.held) < HOLD:
+                self.held[path] = None  # streamed soon: not read twice
+            else:
+                held = self.blobs.slim(oid, got)
+        self._loaded[path] = held
+        return got if whole else held
 
     def __getitem__(self, path: str) -> dict[str, Any]:
         got = self._load(path)
@@ -249,6 +295,10 @@ class _Blobs:
         return self.compact.facts(got) if got is not None else None
 
     def size(self, oid: str) -> int:
+        if self.change.mode == "scan":
+            # Files on disk: read again when parsed, rather than held (or their
+            # facts loaded) from the listing on (issue #17: memory).
+            return len(self.change.read(oid) or b"")
         got = self.mem.get(oid) or self._cached(oid)
         if got is not None and isinstance(got.get("size"), int):
             self.mem[oid] = got
@@ -284,6 +334,41 @@ class _Blobs:
                 self.cache.store(oid, got)
         self.mem[oid] = got
         return got
+
+    def slim(self, oid: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """``facts`` without what only its own file's judging reads (calls,
+        writes), in place of the full ones in memory."""
+        if "calls" not in facts:
+            return facts
+        # Lists become tuples: ~30 bytes less each, for ~10^5 small rows.
+        got = {k: _frozen(v) for k, v in facts.items() if k not in _STREAMED}
+        if self.mem.get(oid) is facts:
+            self.mem[oid] = got
+        return got
+
+    def reload(self, oid: str, path: str) -> dict[str, Any]:
+        """The full facts of a blob whose slim ones are held, not kept (the
+        cache, else a parse: the same bytes give the same facts)."""
+        got = self._cached(oid)
+        if got is None:
+            data = self.change.read(oid) or b""
+            got = self.compact.facts({**_parse(data, path), "size": len(data)})
+        if "error" in got:
+            raise RuntimeError(f"reach: {path} parsed once and not again: {got['error']}")
+        return got
+
+
+# What ``_Blobs.slim`` leaves out: read by the file's own judging alone.
+_STREAMED = frozenset({"calls", "writes"})
+
+
+def _frozen(v: Any) -> Any:
+    t = type(v)
+    if t is list:
+        return tuple([_frozen(x) for x in v])
+    if t is dict:
+        return {k: _frozen(x) for k, x in v.items()}
+    return v
 
 
 class Flags(dict[str, Any]):
