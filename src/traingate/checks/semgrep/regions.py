@@ -53,7 +53,8 @@ comment inside a bound span could change such a text: the head and base of an
 unchanged def then differ only in comments, which no rule is meant to read. Whole file: a change on a module-level statement
 (or on lines 1-2, where an encoding cookie lives), a changed def whose qualified
 name the head lacks (deleted or renamed), a file ``ast`` cannot parse, line
-breaks other than LF and CRLF (see _split), a head cut that does not parse, or a file under MIN_LINES lines. Only
+breaks other than LF and CRLF (see _split), a head cut that does not parse, a file under MIN_LINES lines, or a file calling
+``requests.post(f"{self.`` (egress-http-upload reads that call's whole class). Only
 the shipped pack was analysed: policies with their own rule dirs scan whole files.
 """
 
@@ -87,6 +88,10 @@ _ODD_BREAK = re.compile("\r(?!\n)|[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Bare identifiers (not after a dot): a superset of the names ast would see.
 _WORD = re.compile(r"(?<![.\w])[^\W\d]\w*")
 _SCOPE = re.compile(r"\b(?:global|nonlocal)\b")  # prefilter; ast decides
+# egress-http-upload excuses a client's call to `f"{self.<attr>}/..."` only after
+# reading its whole class as text (no other method re-points <attr>): a stubbed
+# method would hide the re-pointing, so such a file is scanned whole.
+_READS_CLASS_TEXT = re.compile(r"requests\.(?:post|put|patch)[ \t]*\(\s*f[\"']\{self\.")
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
@@ -142,6 +147,8 @@ def _regions(
     min_share: float,
 ) -> tuple[str, str] | None:
     if head.count("\n") + 1 < min_lines:
+        return None
+    if _READS_CLASS_TEXT.search(head) or _READS_CLASS_TEXT.search(base):
         return None
     hl = _layout(head)
     if hl is None:
