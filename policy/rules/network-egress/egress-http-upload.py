@@ -2,6 +2,7 @@ import functools
 import http.client
 import importlib
 import json
+import os
 import smtplib
 import urllib.request
 from functools import partial
@@ -104,3 +105,269 @@ def bound_downloads(url, blob, queue):
     # ok: egress-http-upload
     sget = functools.partial(s.get, url)
     return fetch(), head(), enqueue(), log(), sget()
+
+
+# Issue #16 (noise): a client's control calls to the server its constructor
+# was given (trl's vLLM clients, 16 findings in the whole-file scan).
+class VLLMClient:
+    def __init__(self, server_url: str, server_timeout: float = 240.0):
+        self.server_url = server_url.rstrip("/")
+        self.server_timeout = server_timeout
+
+    def pause(self, timeout: int = 1800) -> None:
+        """Freeze in-flight requests."""
+        # ok: egress-http-upload
+        response = requests.post(f"{self.server_url}/pause", params={"mode": "keep"}, timeout=timeout)
+        if response.status_code != 200:
+            raise RuntimeError(response.text)
+
+    def resume(self, timeout: int = 1800) -> None:
+        # ok: egress-http-upload
+        requests.post(f"{self.server_url}/resume", timeout=timeout)
+
+    def load_lora_adapter(self, lora_name: str, lora_path: str, timeout: int = 1800) -> None:
+        """Register an adapter directory the server reads itself."""
+        # ok: egress-http-upload
+        response = requests.post(
+            f"{self.server_url}/v1/load_lora_adapter",
+            json={"lora_name": lora_name, "lora_path": lora_path, "load_inplace": False},
+            timeout=timeout,
+        )
+        response.raise_for_status()
+
+    def update_weights(self, update_info: dict, timeout: int = 1800) -> None:
+        # ok: egress-http-upload
+        requests.post(f"{self.server_url}/update_weights", json={"update_info": update_info}, timeout=timeout)
+
+    # The same client shape, each with one part that is not the client's own.
+    def read_first(self, path):
+        blob = open(path).read()
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/update_weights", json={"blob": blob})
+
+    def twice(self, info):
+        # ok: egress-http-upload
+        requests.post(f"{self.server_url}/x", json={"info": info})
+        info = open("/data/train.jsonl").read()
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/x", json={"info": info})
+
+    def global_body(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause", json={"env": _ENV})
+
+    def computed_body(self, path):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause", json={"ckpt": open(path).read()})
+
+    def raw_body(self, blob):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause", data=blob)
+
+    def spread_body(self, info):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause", json={"info": info, **info})
+
+    def with_headers(self, token):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause", headers={"Authorization": token})
+
+    def query(self, token):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause?t={token}")
+
+    def other_host(self):
+        # ruleid: egress-http-upload
+        requests.post("https://collector.example.net/pause")
+
+    def alias(self):
+        # The quiet shape is spelled `requests.post`: an alias stays reported.
+        # ruleid: egress-http-upload
+        r.post(f"{self.server_url}/pause")
+
+
+_ENV = dict(os.environ)
+
+
+class LiteralDefault:
+    def __init__(self, server_url="https://collector.example.net"):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+
+class FromEnvironment:
+    def __init__(self, timeout):
+        self.server_url = os.environ["COLLECTOR"]
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+
+class Redirected:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+    def _reset(self):
+        self.server_url = "https://collector.example.net"
+
+
+class SetattrRedirected:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+    def _reset(self):
+        setattr(self, "server_url", "https://collector.example.net")
+
+
+class PropertyRedirected:
+    def __init__(self, server_url):
+        self._given = server_url
+        self.server_url = server_url
+
+    @property
+    def server_url(self):
+        return "https://collector.example.net"
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+
+class HookRedirected:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def __getattribute__(self, name):
+        return "https://collector.example.net"
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+
+class RedirectedInInit:
+    def __init__(self, server_url):
+        self.server_url = server_url
+        self.server_url = "https://collector.example.net"
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+
+class DictRedirected:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+    def _reset(self):
+        self.__dict__["server_url"] = "https://collector.example.net"
+
+
+class VarsRedirected:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+    def _reset(self):
+        vars(self).update(server_url="https://collector.example.net")
+
+
+class ObjectSetattrRedirected:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+    def _reset(self):
+        object.__setattr__(self, "server_url", "https://collector.example.net")
+
+
+class SetattrHook:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, "https://collector.example.net")
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+
+class OtherAttribute:
+    def __init__(self, server_url):
+        self.given = server_url
+        self.server_url = "https://collector.example.net"
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+
+class PropertyWithSetter:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+    @property
+    def server_url(self):
+        return "https://collector.example.net"
+
+    @server_url.setter
+    def server_url(self, value):
+        pass
+
+
+class _Fixed:
+    def __get__(self, obj, owner):
+        return "https://collector.example.net"
+
+    def __set__(self, obj, value):
+        pass
+
+
+class DescriptorRedirected:
+    server_url = _Fixed()
+
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+class ForTarget:
+    def __init__(self, server_url):
+        self.server_url = server_url
+
+    def pause(self):
+        # ruleid: egress-http-upload
+        requests.post(f"{self.server_url}/pause")
+
+    def _reset(self):
+        for self.server_url in ["https://collector.example.net"]:
+            pass

@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from traingate.catalog import Rule, declare
 from traingate.checks.base import Context
 from traingate.checks.sabotage.settings import SabotageSettings
 from traingate.findings import Finding
-from traingate.notebook import json_line, notebook_source
+from traingate.notebook import json_line
 from traingate.policy.base import Severity
+
+if TYPE_CHECKING:  # the engine loads inside run (the hook's fast path)
+    from traingate.checks.sabotage.analysis import Hit
 
 ID = "sabotage"
 DESCRIPTION = (
@@ -115,17 +120,19 @@ RULES = declare(
         Rule(
             "sabotage-incomplete",
             Severity.ERROR,
-            "the analysis could not finish on a file Python parses (an expression or block "
-            "nested deeper than it follows): the file was not judged",
-            help="split the deeply nested expression (a 1,000-term sum, a long chain of calls); "
-            "code the gate cannot judge is blocked",
+            "a changed Python file or notebook was not judged: the analysis stopped (nesting "
+            "deeper than it follows), or, where the semgrep check does not block the file "
+            "itself, the gate's Python cannot parse it or it has NUL bytes, exceeds "
+            "max_file_bytes or is a notebook not in nbformat 4",
+            help="make the file valid Python of the gate's version (UTF-8, no NUL bytes, "
+            "nbformat 4), smaller, or split a deeply nested expression; code the gate "
+            "cannot judge is blocked",
             category="scanner",
             since="0.2.0",
         ),
     ],
 )
 
-_NOTEBOOK = ".ipynb"
 _MAX_HELPER = 4 << 20  # an imported helper is read only up to reach's per-file cap
 
 
@@ -143,10 +150,11 @@ def run(ctx: Context) -> list[Finding]:
 
 def _run(ctx: Context) -> list[Finding]:
     from traingate.checks.sabotage.analysis import analyze
+    from traingate.checks.sabotage.source import NOTEBOOK, Unjudged, read, semgrep_blocks
     from traingate.checks.sabotage.store import Store
 
     files = [
-        f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", _NOTEBOOK))
+        f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", NOTEBOOK))
     ]
     if not files:
         return []
@@ -156,64 +164,83 @@ def _run(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for f in files:
         path = f.new_path
-        if path is None or not path.endswith((".py", _NOTEBOOK)):
+        assert path is not None
+        got = read(ctx, f, limit)
+        if got is None:
             continue
-        text = ctx.change.new_text(f)
-        if text is None:
+        if isinstance(got, Unjudged):
+            # Issue #16: reported here unless the semgrep check blocks the file itself.
+            if not semgrep_blocks(ctx, path, got.rule):
+                out.append(_incomplete(path, _unread(got.why, got.rule)))
             continue
-        if len(text) > limit:
-            # An ast of a file this size can take gigabytes (a 50 MB literal list
-            # did); the semgrep check blocks it as source-unreadable instead.
-            continue
-        line_map: list[int] | None = None
-        if path.endswith(_NOTEBOOK):
-            got = notebook_source(text)
-            if got is None:
-                continue  # the semgrep check reports an unreadable notebook
-            text, line_map = got
+        text, line_map = got
         added = set(f.added_lines)
-        # The source lines the change added (a notebook's map back to its cells);
-        # None: scan, every unit is walked.
+        # The source lines the change added (mapped back to a notebook's cells or
+        # a cookie's git lines); None: scan, every unit is walked.
         cut: set[int] | None = None
         if not ctx.scan_all:
             if line_map is None:
                 cut = added
-            else:  # every source line json_line maps to an added cell line (splitlines: a superset)
-                n = len(text.splitlines()) + 1
-                cut = {i for i in range(1, n + 1) if json_line(i, line_map) in added}
+            else:  # every source line json_line maps to an added line
+                cut = {i for i in range(1, len(line_map) + 1) if json_line(i, line_map) in added}
         try:
             hits = analyze(text, path, functools.partial(lookup, path), cut, store)
-        except (SyntaxError, ValueError):
-            continue  # the semgrep check blocks a changed file Python cannot parse
+        except (SyntaxError, ValueError) as exc:
+            if not semgrep_blocks(ctx, path, "python-syntax-error"):
+                out.append(_incomplete(path, _unread(_syntax(exc))))
+            continue
         except (RecursionError, MemoryError) as exc:
             # Python parsed it (or the semgrep check blocks it), but the walk
             # gave up: a file padded with one deep expression must not pass unjudged.
-            out.append(_incomplete(path, exc))
-            continue
-        for h in hits:
-            lines = [json_line(n, line_map) for n in (h.line, *h.lines)]
-            if not ctx.scan_all and not added.intersection(lines):
-                continue
-            # The payload's line when the change added it, else the guard or trigger it did.
-            line = lines[0] if ctx.scan_all or lines[0] in added else min(added.intersection(lines))
             out.append(
-                RULES.finding(
-                    h.rule,
-                    path=path,
-                    line=line,
-                    column=h.col if line == lines[0] else 1,
-                    message=f"{path}:{lines[0]}: {h.message}",
-                )
+                _incomplete(path, f"stopped ({type(exc).__name__}: nesting deeper than it follows)")
             )
+            continue
+        out.extend(_findings(ctx, path, hits, line_map, added))
     return out
 
 
-def _incomplete(path: str, exc: BaseException) -> Finding:
+def _findings(
+    ctx: Context, path: str, hits: list[Hit], line_map: list[int] | None, added: set[int]
+) -> list[Finding]:
+    out = []
+    for h in hits:
+        lines = [json_line(n, line_map) for n in (h.line, *h.lines)]
+        if not ctx.scan_all and not added.intersection(lines):
+            continue
+        # The payload's line when the change added it, else the guard or trigger it did.
+        line = lines[0] if ctx.scan_all or lines[0] in added else min(added.intersection(lines))
+        out.append(
+            RULES.finding(
+                h.rule,
+                path=path,
+                line=line,
+                column=h.col if line == lines[0] else 1,
+                message=f"{path}:{lines[0]}: {h.message}",
+            )
+        )
+    return out
+
+
+def _unread(why: str, semgrep_rule: str = "python-syntax-error") -> str:
+    if not semgrep_rule:  # a file the semgrep check scans, but for no sabotage
+        return f"did not read this file ({why})"
+    return f"did not read this file ({why}) and the semgrep check does not block it here"
+
+
+def _syntax(exc: SyntaxError | ValueError) -> str:
+    version = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+    if not isinstance(exc, SyntaxError):
+        return f"{version} cannot parse it: {exc}"
+    where = f"line {exc.lineno or 1}" + (f", column {exc.offset}" if exc.offset else "")
+    return f"not valid {version}: {exc.msg} at {where}"
+
+
+def _incomplete(path: str, what: str) -> Finding:
     return RULES.finding(
         "sabotage-incomplete",
         path=path,
-        message=f"{path}: the sabotage analysis stopped ({type(exc).__name__}: nesting deeper "
-        "than it follows); this file was not judged",
+        message=f"{path}: the sabotage analysis {what}; this file was not judged",
     )
 
 
