@@ -1,0 +1,197 @@
+"""Whole-file anchors of the rule pack (issue #17, session 8).
+
+An anchor (`pattern-regex: '(?s)\\A(?=.*?(?:WORDS)).*'`) gives semgrep a
+prefilter: a file whose text has none of the words is skipped for the rule.
+That is only sound if every match needs one of the words in the file's text.
+The rule tests cannot show it: each rule's test file holds every word at once.
+Here each attack is a file of its own, holding only what the attack needs, and
+written to get past a careless anchor: a constant slice step, a callee behind
+a comment, a module name built from literals, an alias, a tuple target. Each
+must still be found, on the marked line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .test_rules_pack import COMMON, RULES_DIR, run_semgrep
+
+RULES = {
+    "obfusc-decode-exec": "obfuscation",
+    "remote-fetch-then-exec": "remote-code",
+    "exec-subprocess-shell": "code-execution",
+    "persist-logging-disable": "persistence-antiforensics",
+    "sabotage-optimizer-state-tamper": "training-sabotage",
+}
+
+# file name -> source; `# ruleid: <id>[, <id>]` marks the line after it.
+ATTACKS = {
+    # The two colons of the slice apart, a comment between them.
+    "decode_slice_comment.py": """
+def run(blob):
+    # ruleid: obfusc-decode-exec
+    eval(blob[:  # reversed
+              :-1])
+""",
+    # The executing callee looked up by getattr, its call behind a comment.
+    "decode_getattr_call.py": """
+import builtins
+
+
+def run(blob, name):
+    (getattr(builtins, name)  # resolved late
+        # ruleid: obfusc-decode-exec
+        (blob.translate(TABLE)))
+""",
+    # The codec named by a string built from parts.
+    "decode_codec_concat.py": """
+def run(blob):
+    # ruleid: obfusc-decode-exec
+    exec(blob.decode("ro" + "t13"))
+""",
+    # Only the import names the sink's module.
+    "decode_alias_sink.py": """
+from subprocess import run as go
+
+
+def fire(blob):
+    # ruleid: obfusc-decode-exec, exec-subprocess-shell
+    go(blob[::-1], shell=True)
+""",
+    # http.client reached through `from http import client`.
+    "fetch_http_client.py": """
+from http import client as c
+
+
+def pull(host):
+    # ruleid: remote-fetch-then-exec
+    exec(c.HTTPSConnection(host).getresponse().read())
+""",
+    # A raw socket: only `recv` names the source.
+    "fetch_socket_recv.py": """
+def pull(sock):
+    # ruleid: remote-fetch-then-exec
+    exec(sock.recv(65536))
+""",
+    # The HTTP client's module name split across literals.
+    "fetch_dynamic_import.py": """
+def pull(url):
+    # ruleid: remote-fetch-then-exec
+    body = __import__("req" + "uests").get(url).text
+    # ruleid: remote-fetch-then-exec
+    exec(body)
+""",
+    # subprocess reached through sys.modules with its name split.
+    "shell_sys_modules.py": """
+import sys
+
+
+def run(cmd):
+    # ruleid: exec-subprocess-shell
+    sys.modules["sub" + "process"].run(cmd, shell=True)
+""",
+    "shell_dynamic_import.py": """
+def run(cmd):
+    # ruleid: exec-subprocess-shell
+    __import__("sub" "process").call(cmd, shell=True)
+""",
+    "shell_import_module.py": """
+import importlib
+
+
+def run(cmd):
+    # ruleid: exec-subprocess-shell
+    importlib.import_module("sub" + "process").Popen(cmd, shell=1)
+""",
+    # Logging functions silenced through a tuple target, an annotation, a
+    # line continuation: none of the words of logging.disable().
+    "logging_tuple_target.py": """
+import logging as lg
+
+# ruleid: persist-logging-disable
+lg.info, lg.debug = None, None
+""",
+    "logging_annotated.py": """
+import logging
+
+# ruleid: persist-logging-disable
+logging.warning: object = None
+""",
+    "logging_continuation.py": """
+import logging
+
+# ruleid: persist-logging-disable
+logging.error \\
+    = lambda *a, **k: None
+""",
+    # Optimizer state reached with odd spacing and case.
+    "optim_state_spacing.py": """
+def wipe(model, OPT):
+    # ruleid: sabotage-optimizer-state-tamper
+    OPT .state.clear()
+""",
+    # $O's regex sees the name the import resolves `o` to: no `opt.state` text.
+    "optim_state_import_alias.py": """
+import opt as o
+
+
+def wipe():
+    # ruleid: sabotage-optimizer-state-tamper
+    o.state.clear()
+""",
+    "optim_state_continuation.py": """
+def wipe(model, my_optim):
+    for p in model.parameters():
+        # ruleid: sabotage-optimizer-state-tamper
+        my_optim \\
+            .state[p] = {}
+""",
+}
+
+
+def _expected(files: dict[str, str]) -> set[tuple[str, int, str]]:
+    out = set()
+    for name, text in files.items():
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.strip().startswith("# ruleid:"):
+                for rid in line.split(":", 1)[1].split(","):
+                    out.add((name, i + 2, rid.strip()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
+    work = tmp_path_factory.mktemp("anchors")
+    for name, text in ATTACKS.items():
+        (work / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    configs = [f"--config={RULES_DIR / cat / rid}.yaml" for rid, cat in RULES.items()]
+    proc = run_semgrep(
+        ["scan", "--experimental", *COMMON, "--json", "--quiet", "--no-git-ignore", *configs, "."],
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    assert not doc["errors"], doc["errors"]
+    return {
+        (Path(r["path"]).name, r["start"]["line"], r["check_id"].rsplit(".", 1)[-1])
+        for r in doc["results"]
+    }
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_found_despite_anchor(name: str, findings: set[tuple[str, int, str]]) -> None:
+    files = {name: ATTACKS[name].lstrip("\n")}
+    expected = _expected(files)
+    assert expected, f"{name}: no `# ruleid:` marker"
+    assert {f for f in findings if f[0] == name} == expected
+
+
+def test_every_rewritten_rule_is_anchored() -> None:
+    """The rules above carry a whole-file anchor, so these attacks test one."""
+    for rid, cat in RULES.items():
+        text = (RULES_DIR / cat / f"{rid}.yaml").read_text(encoding="utf-8")
+        assert "pattern-regex: '(?s)\\A(?" in text, rid
