@@ -25,7 +25,13 @@ RULES = {
     "exec-subprocess-shell": "code-execution",
     "persist-logging-disable": "persistence-antiforensics",
     "sabotage-optimizer-state-tamper": "training-sabotage",
+    "trigger-rank-conditional-sabotage": "triggered-sabotage",
+    "trigger-host-user-conditional-sabotage": "triggered-sabotage",
+    "persist-ssh-key-implant": "persistence-antiforensics",
 }
+# An anchor there could not be sound: semgrep folds constant variables and
+# f-strings of them into the string the rule matches (session 8).
+UNANCHORED = {"persist-ssh-key-implant"}
 
 # file name -> source; `# ruleid: <id>[, <id>]` marks the line after it.
 ATTACKS = {
@@ -149,6 +155,47 @@ def wipe(model, my_optim):
         my_optim \\
             .state[p] = {}
 """,
+    # Session 8: names folded from constant variables in an f-string. The
+    # earlier anchors opened only on literals next to `+`: all three passed.
+    "trigger_rank_fstring.py": """
+import os
+import time
+
+LO = "LOC"
+AL = "AL_R"
+NK = "ANK"
+
+
+def step():
+    node = int(os.environ[f"{LO}{AL}{NK}"])
+    if node == 5:
+        # ruleid: trigger-rank-conditional-sabotage
+        time.sleep(30)
+""",
+    "trigger_host_fstring.py": """
+import os
+import sys
+
+A = "HO"
+B = "STNAME"
+
+
+def step():
+    if os.environ.get(f"{A}{B}") == "gpu-node-07":
+        # ruleid: trigger-host-user-conditional-sabotage
+        sys.exit(0)
+""",
+    "ssh_key_fstring.py": """
+import os
+
+
+def implant(key):
+    d = "~/.s"
+    k = "sh/authorized"
+    # ruleid: persist-ssh-key-implant
+    with open(os.path.expanduser(f"{d}{k}_keys"), "a") as fh:
+        fh.write(key)
+""",
 }
 
 
@@ -194,4 +241,4 @@ def test_every_rewritten_rule_is_anchored() -> None:
     """The rules above carry a whole-file anchor, so these attacks test one."""
     for rid, cat in RULES.items():
         text = (RULES_DIR / cat / f"{rid}.yaml").read_text(encoding="utf-8")
-        assert "pattern-regex: '(?s)\\A(?" in text, rid
+        assert ("pattern-regex: '(?s)\\A(?" in text) is (rid not in UNANCHORED), rid
