@@ -640,13 +640,6 @@ def test_an_annotated_patch_through_a_re_export_is_reported(
     assert code == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a re-exported lookup called where the name is built, in a function without "
-    "parameters, is judged by p0 (the name comes from the caller's parameters); the fix "
-    "belongs in reach/__init__.py _calls (a re-exported DNS sink called directly: any "
-    "non-literal name counts), outside facts.py",
-)
 def test_a_re_exported_lookup_of_a_name_built_from_the_environment(
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -660,3 +653,17 @@ def test_a_re_exported_lookup_of_a_name_built_from_the_environment(
     repo.commit("feature", who="mallory")
     _code, found, _doc = _check(repo, capsys)
     assert _rules(found) == [("reach-dangerous-call", "train.py", 8)], found
+
+
+def test_a_re_exported_lookup_of_a_literal_name_stays_quiet(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The look-alike: a fixed host, resolved through the same re-export."""
+    _repo(repo, _io("from socket import gethostbyname as lookup\n"))
+    repo.write(
+        "train.py",
+        "from utils.io import lookup\n\n\ndef master():\n    return lookup('localhost')\n",
+    )
+    repo.commit("feature", who="mallory")
+    _code, found, _doc = _check(repo, capsys)
+    assert _rules(found) == [], found

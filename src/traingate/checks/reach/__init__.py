@@ -382,6 +382,8 @@ def _calls(
         # A sink re-exported by a repository module and called here: semgrep
         # sees the sink in neither file (issue #16). Its "chain" is the names.
         direct = sink_kind(external, flags) if via is not None else None
+        if direct is None and via is not None and _dns_here(external, flags):
+            direct = "dns"
         if direct is not None and direct in enabled and direct not in kinds:
             kinds[direct] = ("", None)
         if flags.get("ac") and set(kinds) == {"dns"}:
@@ -416,6 +418,16 @@ def _calls(
             )
         )
     return out
+
+
+def _dns_here(external: str | None, flags: dict[str, Any]) -> bool:
+    """A re-exported DNS lookup called right here with a name that is not all
+    literals: the name is built on this line's side, whether or not it came
+    from the caller's parameters (``p0`` judges a helper's own calls)."""
+    from traingate.checks.reach.graph import SINKS
+
+    sink = SINKS.get(external or "")
+    return sink is not None and sink.kind == "dns" and not flags.get("ac")
 
 
 def _chain(
