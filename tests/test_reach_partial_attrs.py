@@ -653,17 +653,3 @@ def test_a_re_exported_lookup_of_a_name_built_from_the_environment(
     repo.commit("feature", who="mallory")
     _code, found, _doc = _check(repo, capsys)
     assert _rules(found) == [("reach-dangerous-call", "train.py", 8)], found
-
-
-def test_a_re_exported_lookup_of_a_literal_name_stays_quiet(
-    repo: Repo, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The look-alike: a fixed host, resolved through the same re-export."""
-    _repo(repo, _io("from socket import gethostbyname as lookup\n"))
-    repo.write(
-        "train.py",
-        "from utils.io import lookup\n\n\ndef master():\n    return lookup('localhost')\n",
-    )
-    repo.commit("feature", who="mallory")
-    _code, found, _doc = _check(repo, capsys)
-    assert _rules(found) == [], found
