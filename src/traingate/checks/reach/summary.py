@@ -33,11 +33,12 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from traingate import git
 from traingate.change import Change, Status
 from traingate.checks.reach import facts as factsmod
+from traingate.checks.reach.compact import Compactor
 
 MAX_FILES = 20_000
 MAX_TOTAL_BYTES = 128 * 1024 * 1024
@@ -369,132 +370,6 @@ def _frozen(v: Any) -> Any:
     if t is dict:
         return {k: _frozen(x) for k, x in v.items()}
     return v
-
-
-class Flags(dict[str, Any]):
-    """A call's (or write's) flags, one instance shared by every call with the
-    same items (issue #17): read-only, so a consumer that mutates one fails
-    loudly instead of changing every other call that shares it."""
-
-    __slots__ = ()
-
-    def _shared(self, *_args: Any, **_kwargs: Any) -> NoReturn:
-        raise TypeError("reach facts' flags are shared between calls: read-only")
-
-    __setitem__ = __delitem__ = __ior__ = _shared
-    clear = pop = popitem = setdefault = update = _shared
-
-
-class FrozenList(list[Any]):
-    """A list inside shared flags (``pa``, ``rm``): read-only, as ``Flags``."""
-
-    __slots__ = ()
-
-    def _shared(self, *_args: Any, **_kwargs: Any) -> NoReturn:
-        raise TypeError("reach facts' flags are shared between calls: read-only")
-
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _shared
-    append = extend = insert = pop = remove = clear = sort = reverse = _shared
-
-
-class Compactor:
-    """Shares the identical small objects of facts as they enter memory (issue
-    #17: a scan holds every file's facts; a call was ~370 bytes, most of it
-    its own flags dict and its own copies of the strings and line numbers).
-
-    Strings (keys, scopes, refs, kinds) and ints are shared through tables
-    that live as long as the blob store (``sys.intern``'d strings would
-    outlive it on Pythons where interned strings are immortal); each flags
-    dict becomes the one read-only ``Flags`` with its items. Rows stay lists:
-    the facts stay ``==`` to, and dump to the same JSON as, what they were.
-    """
-
-    def __init__(self) -> None:
-        self._strs: dict[str, str] = {}
-        self._ints: dict[int, int] = {}
-        self._flags: dict[tuple[Any, ...], Flags] = {}
-
-    def facts(self, facts: dict[str, Any]) -> dict[str, Any]:
-        if "error" in facts:
-            return facts
-        out: dict[str, Any] = {}
-        for key, value in facts.items():
-            if key in _ROW_KEYS and type(value) is list:
-                for row in value:
-                    if type(row) is list:
-                        self._row(row)
-                out[self._str(key)] = value
-            else:
-                out[self._str(key)] = self._value(value)
-        return out
-
-    def _str(self, s: str) -> str:
-        return self._strs.setdefault(s, s)
-
-    def _row(self, row: list[Any]) -> None:
-        """A call or a write, in place: its dict is its flags."""
-        strs, ints = self._strs, self._ints
-        for i, v in enumerate(row):
-            t = type(v)
-            if t is str:
-                row[i] = strs.setdefault(v, v)
-            elif t is int:
-                row[i] = ints.setdefault(v, v)
-            elif t is dict:
-                row[i] = self._shared(v)
-            elif t is list:
-                row[i] = self._value(v)
-
-    def _shared(self, flags: dict[str, Any]) -> Flags:
-        key = self._key(flags)
-        got = self._flags.get(key)
-        if got is None:
-            got = self._flags[key] = self._freeze(flags)
-        return got
-
-    def _key(self, v: Any) -> Any:
-        """A flat, hashable key made of shared objects (the table holds it),
-        with exact types: True == 1 in Python, but it dumps as ``true``."""
-        t = type(v)
-        if t is str or t is int or v is None:
-            return self._scalar(v)
-        if t is dict:
-            return (dict, *(x for k, val in v.items() for x in (self._str(k), self._key(val))))
-        if t is list:
-            return (list, *(self._key(x) for x in v))
-        return (t, v)
-
-    def _freeze(self, v: Any) -> Any:
-        t = type(v)
-        if t is dict:
-            return Flags({self._str(k): self._freeze(x) for k, x in v.items()})
-        if t is list:
-            return FrozenList(self._freeze(x) for x in v)
-        return self._scalar(v)
-
-    def _scalar(self, v: Any) -> Any:
-        t = type(v)  # exact types: True is not the int 1 (it dumps as true)
-        if t is str:
-            return self._strs.setdefault(v, v)
-        if t is int:
-            return self._ints.setdefault(v, v)
-        return v
-
-    def _value(self, v: Any) -> Any:
-        """Anything else (defs, returns, params, ...): lists in place, dicts
-        rebuilt with shared keys; nothing shared is mutable."""
-        t = type(v)
-        if t is list:
-            for i, x in enumerate(v):
-                v[i] = self._value(x)
-            return v
-        if t is dict:
-            return {self._str(k): self._value(x) for k, x in v.items()}
-        return self._scalar(v)
-
-
-# Facts whose rows carry a flags dict: [scope, ref, ..., flags] (facts.py).
-_ROW_KEYS = frozenset({"calls", "writes"})
 
 
 def _parse(data: bytes, path: str) -> dict[str, Any]:
