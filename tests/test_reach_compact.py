@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from traingate.checks.reach import summary
+from traingate.checks.reach.compact import Compactor
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PY_FIXTURES = sorted(FIXTURES.rglob("*.py"))
@@ -37,7 +38,7 @@ def test_fixtures_are_there() -> None:
 
 @pytest.mark.parametrize("path", PY_FIXTURES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_compacted_facts_equal_and_dump_the_same(path: Path) -> None:
-    compact = summary.Compactor()
+    compact = Compactor()
     raw = _parsed(path)
     want = _dump(raw)
     got = compact.facts(_parsed(path))
@@ -50,7 +51,7 @@ def test_compacted_facts_equal_and_dump_the_same(path: Path) -> None:
 
 
 def test_flags_are_shared_between_calls_and_files() -> None:
-    compact = summary.Compactor()
+    compact = Compactor()
     a = compact.facts(summary._parse(b"import os\nimport sys\n", "a.py"))
     b = compact.facts(json.loads(json.dumps(summary._parse(b"import json\n", "b.py"))))
     flags = [c[5] for c in [*a["calls"], *b["calls"]]]
@@ -62,7 +63,7 @@ def test_flags_are_shared_between_calls_and_files() -> None:
 def test_true_and_one_are_not_shared() -> None:
     # {"x": True} == {"x": 1} in Python but not in JSON: one must not stand
     # for the other (at any depth), or the cache entry would change.
-    compact = summary.Compactor()
+    compact = Compactor()
     variants: list[dict[str, Any]] = [
         {"x": 1},
         {"x": True},
@@ -88,7 +89,7 @@ def test_true_and_one_are_not_shared() -> None:
 def test_mutating_shared_flags_raises() -> None:
     # Attacker's side of sharing: were a consumer to mark one call's flags,
     # every call with the same flags (a sink in another file) would change.
-    compact = summary.Compactor()
+    compact = Compactor()
     src = b"import pickle\npickle.loads(x, *a)\npickle.loads(y, *b)\n"
     facts = compact.facts(summary._parse(src, "m.py"))
     loads = [c for c in facts["calls"] if c[1] == "I:0:pickle.loads"]
@@ -125,6 +126,6 @@ def test_mutating_shared_flags_raises() -> None:
 
 
 def test_errors_pass_through() -> None:
-    compact = summary.Compactor()
+    compact = Compactor()
     err = {"error": "SyntaxError: x (line 1)", "size": 3}
     assert compact.facts(dict(err)) == err
