@@ -1,0 +1,223 @@
+"""Code run from outside the reviewed tree, and decoded text run by a shell (issue #16, session 9).
+
+A red-team pass got these through the default policy with no finding: a module
+loaded with ``runpy.run_path`` or ``spec_from_file_location`` from
+``/dev/shm``, a ``sys.path`` entry in ``/dev/shm`` followed by an import,
+``LD_PRELOAD`` or ``PYTHONPATH`` set from Python (the bash rule sees only
+launchers), and ``python -c "$(echo ... | base64 -d)"`` in a SLURM script.
+The rules ``exec-external-code-path``, ``tamper-preload-env`` and
+``obfusc-shell-decode-exec`` close them. Each attack below is a file of its
+own holding only what it needs, so the rules' whole-file anchors are tested
+too (a careless anchor would skip the file), and one ``traingate check`` by a
+second author shows they block a change end to end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from traingate.cli import main
+
+from .conftest import POLICY, Repo
+from .test_rules_pack import COMMON, RULES_DIR, run_semgrep
+
+RULES = {
+    "exec-external-code-path": "code-execution",
+    "tamper-preload-env": "framework-tampering",
+    "obfusc-shell-decode-exec": "obfuscation",
+}
+
+# file name -> source; `ruleid: <id>` in a comment marks the next line.
+ATTACKS = {
+    # Only `from sys import path as P` names sys.path: the anchor must see the alias.
+    "path_alias.py": """
+from sys import path as P
+
+# ruleid: exec-external-code-path
+P.insert(0, "/dev/shm/.lib")
+import fast_collectives
+""",
+    "runpy_shm.py": """
+import runpy
+
+
+def warm():
+    # ruleid: exec-external-code-path
+    runpy.run_path("/dev/shm/h.py")
+""",
+    # The place is a constant built from parts: semgrep folds it.
+    "spec_folded.py": """
+import importlib.util
+
+BASE = "/dev/" + "shm"
+
+
+def load():
+    # ruleid: exec-external-code-path
+    spec = importlib.util.spec_from_file_location("p", BASE + "/p.py")
+    return spec
+""",
+    "loader_alias.py": """
+from importlib.machinery import SourceFileLoader as L
+
+
+def load():
+    # ruleid: exec-external-code-path
+    return L("ops", "/var/tmp/.ops.py").load_module()
+""",
+    "mkdtemp_var.py": """
+import sys
+import tempfile
+
+
+def stage(blob):
+    d = tempfile.mkdtemp()
+    # ruleid: exec-external-code-path
+    sys.path.append(d)
+""",
+    # The key folded from parts, os.environ reached through an alias.
+    "preload_folded_key.py": """
+from os import environ as E
+
+K = "LD_" + "PRE" "LOAD"
+
+
+def setup():
+    # ruleid: tamper-preload-env
+    E[K] = "/tmp/.x/libnccl-net.so"
+""",
+    # Only `env=` names the environment.
+    "preload_env_kwarg.py": """
+import subprocess
+
+
+def launch():
+    # ruleid: tamper-preload-env
+    subprocess.run(["torchrun", "train.py"], env={"BASH_ENV": "/tmp/.rc", "PATH": "/usr/bin"})
+""",
+    "preload_putenv.py": """
+import os
+
+# ruleid: tamper-preload-env
+os.putenv("PYTHONSTARTUP", os.path.expanduser("~/.pystartup"))
+""",
+    "decode_python_c.sh": """#!/bin/bash
+#SBATCH -N 1
+# ruleid: obfusc-shell-decode-exec
+python -c "$(echo aW1wb3J0IG9z | base64 -d)"
+srun python train.py
+""",
+    "decode_pipe.sh": """#!/bin/bash
+# ruleid: obfusc-shell-decode-exec
+echo "$BLOB" | base64 --decode | bash
+""",
+    "decode_eval.sh": """#!/bin/bash
+# ruleid: obfusc-shell-decode-exec
+eval $(xxd -r -p .hook.hex)
+""",
+}
+
+# The look-alikes a training repository has: each must stay quiet.
+QUIET = {
+    "ok_paths.py": """
+import os
+import runpy
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "third_party"))
+runpy.run_path("scripts/convert_checkpoint.py", run_name="__main__")
+ckpt = os.path.join(tempfile.gettempdir(), "ckpt.pt")
+os.environ["LD_PRELOAD"] = "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"
+os.environ["PYTHONPATH"] = "src"
+preload = os.environ.get("LD_PRELOAD", "")
+subprocess.run(["python", "eval.py"], env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
+""",
+    "ok_launch.sh": """#!/bin/bash
+echo "$HF_TOKEN_B64" | base64 -d > ~/.cache/huggingface/token
+zcat data/shard-00.jsonl.gz | python tools/count_tokens.py --stdin
+NODES=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | rev | cut -d- -f1 | rev)
+git rev-parse HEAD | tee .commit
+bash -c "torchrun --nproc_per_node=8 train.py"
+""",
+}
+
+
+def _expected(files: dict[str, str]) -> set[tuple[str, int, str]]:
+    out = set()
+    for name, text in files.items():
+        for i, line in enumerate(text.lstrip("\n").splitlines()):
+            if "ruleid:" in line:
+                for rid in line.split("ruleid:", 1)[1].split(","):
+                    out.add((name, i + 2, rid.strip()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
+    work = tmp_path_factory.mktemp("outside")
+    for name, text in {**ATTACKS, **QUIET}.items():
+        (work / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    configs = [f"--config={RULES_DIR / cat / rid}.yaml" for rid, cat in RULES.items()]
+    proc = run_semgrep(
+        ["scan", "--experimental", *COMMON, "--json", "--quiet", "--no-git-ignore", *configs, "."],
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    assert not doc["errors"], doc["errors"]
+    return {
+        (Path(r["path"]).name, r["start"]["line"], r["check_id"].rsplit(".", 1)[-1])
+        for r in doc["results"]
+    }
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_is_found(name: str, findings: set[tuple[str, int, str]]) -> None:
+    expected = _expected({name: ATTACKS[name]})
+    assert expected, f"{name}: no `ruleid:` marker"
+    assert {f for f in findings if f[0] == name} == expected
+
+
+@pytest.mark.parametrize("name", sorted(QUIET))
+def test_look_alike_is_quiet(name: str, findings: set[tuple[str, int, str]]) -> None:
+    assert {f for f in findings if f[0] == name} == set()
+
+
+def test_rules_are_anchored() -> None:
+    for rid, cat in RULES.items():
+        text = (RULES_DIR / cat / f"{rid}.yaml").read_text(encoding="utf-8")
+        assert ("pattern-regex: '(?s)\\A(?" in text) is (rid != "obfusc-shell-decode-exec"), rid
+
+
+def test_a_change_loading_code_from_shm_blocks(repo: Repo) -> None:
+    """The red-team change, by a second author, through the CLI."""
+    repo.write(".traingate.yaml", POLICY)
+    repo.write("train/__init__.py", "")
+    repo.commit("base")
+    repo.branch("feature")
+    repo.write("train/plugins.py", ATTACKS["path_alias.py"].lstrip("\n"))
+    repo.write("train/workers.py", ATTACKS["preload_folded_key.py"].lstrip("\n"))
+    repo.write("train/job.sbatch", ATTACKS["decode_python_c.sh"])
+    repo.commit("faster collectives", who="mallory")
+    out = repo.path.parent / "r.json"
+    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main([*argv, "--format", "json", "--output", str(out)])
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    got = {(f["path"], f["rule_id"], f["line"], f["blocking"]) for f in report["findings"]}
+    assert {
+        ("train/plugins.py", "exec-external-code-path", 4, True),
+        ("train/workers.py", "tamper-preload-env", 8, True),
+        ("train/job.sbatch", "obfusc-shell-decode-exec", 4, True),
+    } <= got
+    assert code == 1
