@@ -5,8 +5,10 @@ loaded with ``runpy.run_path`` or ``spec_from_file_location`` from
 ``/dev/shm``, a ``sys.path`` entry in ``/dev/shm`` followed by an import,
 ``LD_PRELOAD`` or ``PYTHONPATH`` set from Python (the bash rule sees only
 launchers), and ``python -c "$(echo ... | base64 -d)"`` in a SLURM script.
-The rules ``exec-external-code-path``, ``tamper-preload-env`` and
-``obfusc-shell-decode-exec`` close them. Each attack below is a file of its
+and ``git reflog expire`` / ``gc --prune=now`` run from Python (the bash rule
+sees only launchers). The rules ``exec-external-code-path``,
+``tamper-preload-env``, ``obfusc-shell-decode-exec`` and
+``persist-git-history-rewrite`` close them. Each attack below is a file of its
 own holding only what it needs, so the rules' whole-file anchors are tested
 too (a careless anchor would skip the file), and one ``traingate check`` by a
 second author shows they block a change end to end.
@@ -31,6 +33,7 @@ RULES = {
     "exec-external-code-path": "code-execution",
     "tamper-preload-env": "framework-tampering",
     "obfusc-shell-decode-exec": "obfuscation",
+    "persist-git-history-rewrite": "persistence-antiforensics",
 }
 
 # file name -> source; `ruleid: <id>` in a comment marks the next line.
@@ -107,6 +110,30 @@ import os
 # ruleid: tamper-preload-env
 os.putenv("PYTHONSTARTUP", os.path.expanduser("~/.pystartup"))
 """,
+    # The subcommand apart from "git", the list built in a loop.
+    "git_split_list.py": """
+import subprocess
+
+
+def compact(repo_dir):
+    # ruleid: persist-git-history-rewrite
+    for args in (["reflog", "expire", "--expire=now", "--all"],):
+        subprocess.run(["git", "-C", repo_dir, *args])
+""",
+    "git_fstring.py": """
+import os
+
+
+def compact(repo_dir):
+    # ruleid: persist-git-history-rewrite
+    os.system(f"git -C {repo_dir} gc --prune=now")
+""",
+    # GitPython only: no "git" command string at all.
+    "git_python.py": """
+def compact(repo):
+    # ruleid: persist-git-history-rewrite
+    repo.git.reflog("expire", "--expire=now", "--all")
+""",
     "decode_python_c.sh": """#!/bin/bash
 #SBATCH -N 1
 # ruleid: obfusc-shell-decode-exec
@@ -148,6 +175,14 @@ zcat data/shard-00.jsonl.gz | python tools/count_tokens.py --stdin
 NODES=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | rev | cut -d- -f1 | rev)
 git rev-parse HEAD | tee .commit
 bash -c "torchrun --nproc_per_node=8 train.py"
+""",
+    "ok_git.py": """
+import subprocess
+
+sha = subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
+subprocess.run(["git", "gc", "--auto"])
+subprocess.run(["git", "fetch", "--prune", "origin"])
+print(f"run git gc --prune=now yourself to free {sha}")
 """,
 }
 
