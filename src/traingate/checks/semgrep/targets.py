@@ -55,6 +55,12 @@ def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target |
     ext = os.path.splitext(path)[1].lower()
     # Issue #16: Makefiles, Dockerfiles and Jinja templates hold shell or Python too.
     surface = _surface_kind(path)
+    if surface is None and ext in (".yaml", ".yml", ".json"):
+        # Issue #16: a Kubernetes Job's command, a launcher's setup lines.
+        from traingate.checks.semgrep.commands import config_target
+
+        data = change.read(oid)
+        return None if data is None else config_target(oid, path, ext, data, limit)
     if surface is None and ext not in PY_EXT | _SH_EXT | {".pth", ".ipynb", ""}:
         return None
     data = change.read(oid)

@@ -1,0 +1,135 @@
+"""Shell commands held in configs, as a bash target (issue #16, class 1).
+
+A Kubernetes Job's ``command``/``args``, a docker-compose ``command``, a Hydra
+submitit launcher's ``setup`` lines, a GitLab ``script``, a devcontainer's
+``postCreateCommand``: each is a shell command a cluster runs, written in a
+YAML or JSON file no shell rule read. This module lifts those strings out of
+the file, each onto the line it is written on (a block scalar's lines onto
+their own lines), every other line blank, so the pack's bash rules judge them
+and their findings need no line map.
+
+The text is only composed into nodes (``yamlsafe.ComposeLoader``, nothing
+constructed); a file that does not compose yields no target here: the config
+check reports it as ``config-parse-error``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from traingate.change import is_binary
+from traingate.checks.semgrep.targets import Target
+from traingate.yamlsafe import ComposeLoader, unalias
+
+CONFIG_EXT = frozenset({".yaml", ".yml", ".json"})
+
+# Keys whose string values (at any depth below) are shell commands. Not the
+# environment keys: the config check judges those (config-risky-env).
+_KEYS = frozenset(
+    {
+        "command",
+        "commands",
+        "cmd",
+        "args",
+        "arguments",
+        "script",
+        "scripts",
+        "run",
+        "entrypoint",
+        "setup",
+        "pre_run",
+        "before_script",
+        "after_script",
+        "exec",
+        "lifecycle",  # Kubernetes postStart / preStop hooks sit below it
+        "initializecommand",
+        "oncreatecommand",
+        "updatecontentcommand",
+        "postcreatecommand",
+        "poststartcommand",
+        "postattachcommand",
+    }
+)
+# A cheap look before composing: one of the keys spelled as a mapping key.
+_KEY_TEXT = re.compile(
+    r"""(?im)(?:^|[{,\s])["']?(?:""" + "|".join(sorted(_KEYS)) + r""")["']?\s*:"""
+)
+
+
+def config_target(oid: str, path: str, ext: str, data: bytes, limit: int) -> Target | None:
+    """A bash target of the config's commands, or None (no command, or a file
+    the config check judges alone: binary, not UTF-8, larger than ``limit``;
+    a tokenizer.json of 10 MB must not block as too large to scan)."""
+    if len(data) > limit or is_binary(data):
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    found = command_text(text)
+    return None if found is None else Target(oid, path, ext + ".sh", found)
+
+
+def command_text(text: str) -> str | None:
+    """The file's command strings on their own lines, or None when it holds none."""
+    if not _KEY_TEXT.search(text):
+        return None
+    try:
+        nodes = list(yaml.compose_all(text, Loader=ComposeLoader))
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return None
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    slots: dict[int, list[str]] = {}
+    seen: set[tuple[int, bool]] = set()
+    for root in nodes:
+        if root is not None:
+            _walk(root, False, slots, starts, seen)
+    if not slots:
+        return None
+    lines = [""] * len(starts)
+    for line, parts in slots.items():
+        lines[line] = " ".join(parts)
+    out = "\n".join(lines)  # the file's own number of lines
+    return out if out.endswith("\n") else out + "\n"
+
+
+def _walk(
+    node: Node,
+    inside: bool,
+    slots: dict[int, list[str]],
+    starts: list[int],
+    seen: set[tuple[int, bool]],
+) -> None:
+    # An alias is the anchored node itself: walking each node once per state
+    # bounds the walk by the file's size (an alias bomb is not expanded), and a
+    # command reached through `*ref` is placed where its text is written.
+    node, _ = unalias(node, None)
+    if (id(node), inside) in seen:
+        return
+    seen.add((id(node), inside))
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            key, _ = unalias(key, None)
+            name = key.value.lower() if isinstance(key, ScalarNode) else ""
+            _walk(value, inside or name in _KEYS, slots, starts, seen)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            _walk(item, inside, slots, starts, seen)
+    elif isinstance(node, ScalarNode) and inside and isinstance(node.value, str) and node.value:
+        _place(node, slots, starts)
+
+
+def _place(node: ScalarNode, slots: dict[int, list[str]], starts: list[int]) -> None:
+    # Lines counted on "\n" only, as git counts them (the config check does too).
+    line = bisect.bisect_right(starts, node.start_mark.index) - 1
+    if node.style in ("|", ">"):
+        # A block scalar's text starts on the line after its indicator.
+        for i, part in enumerate(node.value.split("\n")):
+            if part and line + 1 + i < len(starts):
+                slots.setdefault(line + 1 + i, []).append(part)
+        return
+    slots.setdefault(line, []).append(" ".join(node.value.split("\n")))
