@@ -8,7 +8,9 @@ launchers), and ``python -c "$(echo ... | base64 -d)"`` in a SLURM script.
 and ``git reflog expire`` / ``gc --prune=now`` run from Python (the bash rule
 sees only launchers). The rules ``exec-external-code-path``,
 ``tamper-preload-env``, ``obfusc-shell-decode-exec`` and
-``persist-git-history-rewrite`` close them. Each attack below is a file of its
+``persist-git-history-rewrite`` close them; ``sabotage-step-learns-nothing``
+catches a step that cannot learn (a detached loss, gradients zeroed between
+``backward()`` and ``step()``, clipping to nothing). Each attack below is a file of its
 own holding only what it needs, so the rules' whole-file anchors are tested
 too (a careless anchor would skip the file), and one ``traingate check`` by a
 second author shows they block a change end to end.
@@ -34,6 +36,7 @@ RULES = {
     "tamper-preload-env": "framework-tampering",
     "obfusc-shell-decode-exec": "obfuscation",
     "persist-git-history-rewrite": "persistence-antiforensics",
+    "sabotage-step-learns-nothing": "training-sabotage",
 }
 
 # file name -> source; `ruleid: <id>` in a comment marks the next line.
@@ -134,6 +137,28 @@ def compact(repo):
     # ruleid: persist-git-history-rewrite
     repo.git.reflog("expire", "--expire=now", "--all")
 """,
+    # The loss cut from the graph through .data, backward through Lightning.
+    "step_data_manual.py": """
+def training_step(self, batch, batch_idx):
+    loss = self.model(**batch).loss.data.float()
+    # ruleid: sabotage-step-learns-nothing
+    self.manual_backward(loss)
+""",
+    "step_zero_between.py": """
+def step(model, batch, opt, accelerator):
+    # ruleid: sabotage-step-learns-nothing
+    accelerator.backward(model(**batch).loss)
+    opt.zero_grad()
+    opt.step()
+""",
+    "step_tiny_clip.py": """
+from torch.nn.utils import clip_grad_norm_ as clip
+
+
+def step(model):
+    # ruleid: sabotage-step-learns-nothing
+    clip(model.parameters(), 1e-9)
+""",
     "decode_python_c.sh": """#!/bin/bash
 #SBATCH -N 1
 # ruleid: obfusc-shell-decode-exec
@@ -175,6 +200,21 @@ zcat data/shard-00.jsonl.gz | python tools/count_tokens.py --stdin
 NODES=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | rev | cut -d- -f1 | rev)
 git rev-parse HEAD | tee .commit
 bash -c "torchrun --nproc_per_node=8 train.py"
+""",
+    "ok_step.py": """
+import torch
+
+
+def step(model, teacher, batches, opt):
+    for i, batch in enumerate(batches):
+        t = teacher(**batch).logits.detach()
+        loss = torch.nn.functional.mse_loss(model(**batch).logits, t) / 4
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if (i + 1) % 4 == 0:
+            opt.step()
+            opt.zero_grad()
+        print(loss.detach().item())
 """,
     "ok_git.py": """
 import subprocess
