@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +70,13 @@ RULES = declare(
             since="0.2.0",
         ),
         Rule(
+            "autorun-unreadable",
+            Severity.ERROR,
+            "a setup.py, IPython/Jupyter config or pyproject.toml the check cannot decode or parse (NUL bytes, a syntax error, a broken coding declaration)",
+            category="autorun",
+            since="0.2.0",
+        ),
+        Rule(
             "autorun-build-backend",
             Severity.ERROR,
             "pyproject.toml's build system is loaded from the repository (backend-path), and the change touches it",
@@ -79,6 +87,14 @@ RULES = declare(
 )
 
 _PTH_IMPORT = re.compile(r"^import[ \t]")
+_EOL = re.compile(r"\r\n|\r|\n")  # lines as ast counts them
+# site.py imports `sitecustomize` whatever it is: a module, a package or an
+# extension module (issue #16: a package or a .so passed as "not the file").
+_SITE_HOOK = re.compile(
+    r"(?:^|/)(?:site|user)customize(?:\.pyw?|/__init__\.py|(?:\.[\w.-]+)?\.(?:so|pyd)|/?$)",
+    re.IGNORECASE,
+)
+_CONTENT_NAMES = ("setup.py", "pyproject.toml")
 _IPY_STARTUP = re.compile(r"(?:^|/)profile_[^/]+/startup/[^/]+\.(?:py|ipy)$")
 _IPY_CONFIG = re.compile(r"(?:^|/)(?:ipython|ipython_kernel|jupyter_\w+)_config\.py$")
 _IPY_CONFIG_RUN = re.compile(
@@ -112,10 +128,8 @@ def run(ctx: Context) -> list[Finding]:
     for f in ctx.files:
         if f.status is Status.DELETED or f.new_path is None or f.new_oid is None:
             continue
-        if not (f.new_mode or "").startswith("100"):
-            continue  # symlinks and submodules: the repository check's
-        if f.status is Status.RENAMED and f.old_oid == f.new_oid and not f.added_lines:
-            continue  # a pure rename: the content was judged when it was added
+        # A pure rename is judged too: the place is what makes these files run,
+        # and `helper.py` renamed to `sitecustomize.py` is a new place (issue #16).
         out.extend(_judge(ctx, f, f.new_path))
     return out
 
@@ -138,14 +152,16 @@ def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
                 "see docs/checks/autorun.md",
             )
         ]
-    if lower in ("sitecustomize.py", "usercustomize.py"):
+    hook = _SITE_HOOK.search(path)
+    if hook:
         return [
             RULES.finding(
                 "autorun-site-hook",
                 path=path,
                 line=_first(f.added_lines),
-                message=f"{name} runs at the start of every Python process that has its "
-                "directory on sys.path (site.py imports it), before any training code",
+                message=f"{hook.group(0).strip('/')} runs at the start of every Python "
+                "process that has its directory on sys.path (site.py imports it), before "
+                "any training code",
                 help="put start-up configuration in the launcher, explicitly; see docs/checks/autorun.md",
             )
         ]
@@ -160,47 +176,132 @@ def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
                 help="see docs/checks/autorun.md",
             )
         ]
-    text = ctx.change.new_text(f)
-    if text is None:
-        return []
-    lines = text.splitlines()
+    if not (f.new_mode or "").startswith("100"):
+        return _link(f, path, lower)
     added = set(f.added_lines)
-    if _IPY_CONFIG.search(path):
-        for n in sorted(added):
-            hit = _IPY_CONFIG_RUN.search(lines[n - 1]) if 0 < n <= len(lines) else None
-            if hit:
-                return [
-                    RULES.finding(
-                        "autorun-ipython-startup",
-                        path=path,
-                        line=n,
-                        message="an IPython/Jupyter config line that runs code at every "
-                        f"start ({hit.group(0)})",
-                        help="see docs/checks/autorun.md",
-                    )
-                ]
-        return []
     if lower.endswith(".pth"):
-        data = ctx.change.read(f.new_oid) or b""
-        if is_binary(data):
-            return []  # a torch checkpoint: the artifacts check's
-        hits = [n for n in sorted(added) if 0 < n <= len(lines) and _PTH_IMPORT.match(lines[n - 1])]
-        return [
-            RULES.finding(
-                "autorun-pth-import",
-                path=path,
-                line=n,
-                message="site.py executes every line of a .pth file that starts with `import` "
-                "at interpreter start, when the file sits in a site directory (pip installs "
-                "a package's .pth files there)",
-                help="see docs/checks/autorun.md",
-            )
-            for n in hits[:1]
-        ]
-    if lower == "setup.py":
-        return _setup_py(path, text, added)
+        return _pth(path, ctx.change.read(f.new_oid) or b"", added)
+    if not (_IPY_CONFIG.search(path) or lower in _CONTENT_NAMES):
+        return []
+    data = ctx.change.read(f.new_oid) or b""
     if lower == "pyproject.toml":
-        return _pyproject(path, text, added)
+        return _pyproject(path, data, added)
+    # Python files: judged as CPython decodes and parses them (issue #16). One
+    # the check cannot read blocks here, whatever the other checks' settings.
+    got = _python_source(path, data)
+    if isinstance(got, Finding):
+        return [got]
+    text, tree, line_map = got
+    if lower == "setup.py":
+        return _setup_py(path, tree, line_map, added)
+    return _ipython_config(path, text, line_map, added)
+
+
+def _link(f: ChangedFile, path: str, lower: str) -> list[Finding]:
+    """A symlink (or submodule) where Python would read a .pth, setup.py,
+    pyproject.toml or IPython config: what runs is the target, which this check
+    does not judge as one (the repository check's `repo-symlink` only warns)."""
+    if not (lower.endswith(".pth") or lower in _CONTENT_NAMES or _IPY_CONFIG.search(path)):
+        return []
+    what = "a submodule" if f.is_gitlink else "a symlink"
+    return [_unreadable(path, 1, f"it is {what}, so what runs is content outside this file")]
+
+
+def _unreadable(path: str, line: int, why: str) -> Finding:
+    return RULES.finding(
+        "autorun-unreadable",
+        path=path,
+        line=line,
+        message=f"{path.rsplit('/', 1)[-1]} runs without anyone calling it, and this check "
+        f"cannot judge it: {why}",
+        help="make it valid UTF-8 Python without a coding declaration; see docs/checks/autorun.md",
+    )
+
+
+def _python_source(path: str, data: bytes) -> tuple[str, ast.Module, list[int]] | Finding:
+    """(the text CPython compiles, its tree, the git line of each text line), or
+    the finding that says why there is none. The tree is parsed from the bytes,
+    so CPython itself applies the BOM and the PEP 263 cookie and refuses what it
+    would refuse to run (invalid UTF-8, an unknown codec)."""
+    if b"\0" in data:
+        # CPython 3.12 refuses it; older versions cut each line at its NUL.
+        return _unreadable(path, 1, "it contains NUL bytes, which Python versions read differently")
+    # sabotage's reading of the same bytes, for the lines: a BOM dropped, the
+    # cookie obeyed, each line mapped back to git's (with utf-7, "+AGk-nstall"
+    # on one line is `install` to CPython).
+    from traingate.checks.sabotage.source import _python
+
+    text, line_map = _python(data)
+    lines = line_map if line_map is not None else _git_lines(text)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = pyast.parse(data, filename=path)
+    except SyntaxError as exc:
+        line = _git_line(lines, exc.lineno or 1)
+        return _unreadable(path, line, f"CPython cannot compile it ({exc.msg}, line {line})")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return _unreadable(path, 1, f"CPython cannot parse it ({type(exc).__name__})")
+    return text, tree, lines
+
+
+def _git_lines(text: str) -> list[int]:
+    """The git line of each line ``ast`` counts in UTF-8 text: a lone \\r ends
+    a line for CPython, not for git."""
+    out, git = [1], 1
+    for m in _EOL.finditer(text):
+        git += "\n" in m.group()
+        out.append(git)
+    return out
+
+
+def _git_line(line_map: list[int], line: int) -> int:
+    if not line_map:
+        return line
+    return line_map[min(max(line, 1), len(line_map)) - 1]
+
+
+def _ipython_config(path: str, text: str, line_map: list[int], added: set[int]) -> list[Finding]:
+    for i, line in enumerate(_EOL.split(text), 1):
+        n = _git_line(line_map, i)
+        hit = _IPY_CONFIG_RUN.search(line) if n in added else None
+        if hit:
+            return [
+                RULES.finding(
+                    "autorun-ipython-startup",
+                    path=path,
+                    line=n,
+                    message="an IPython/Jupyter config line that runs code at every "
+                    f"start ({hit.group(0)})",
+                    help="see docs/checks/autorun.md",
+                )
+            ]
+    return []
+
+
+def _pth(path: str, data: bytes, added: set[int]) -> list[Finding]:
+    """Lines site.py executes: it splits on \\n, \\r and \\r\\n and decodes the
+    bytes itself, NULs and all. Git gives no added lines for a file with a NUL
+    byte, so then every line counts: a NUL in a comment made a payload line
+    "a torch checkpoint" that the artifacts check, reading it as a pickle that
+    is not plausible, passed (issue #16)."""
+    every = is_binary(data)
+    text = data.decode("utf-8", "replace").removeprefix("\ufeff")
+    for n, line in enumerate(text.split("\n"), 1):
+        if not (every or n in added):
+            continue
+        if any(_PTH_IMPORT.match(part) for part in line.split("\r")):
+            return [
+                RULES.finding(
+                    "autorun-pth-import",
+                    path=path,
+                    line=n,
+                    message="site.py executes every line of a .pth file that starts with "
+                    "`import` at interpreter start, when the file sits in a site directory "
+                    "(pip installs a package's .pth files there)",
+                    help="see docs/checks/autorun.md",
+                )
+            ]
     return []
 
 
@@ -219,11 +320,7 @@ def _source_of(path: str) -> str | None:
     return f"{parent}/{stem}.py" if parent else f"{stem}.py"
 
 
-def _setup_py(path: str, text: str, added: set[int]) -> list[Finding]:
-    try:
-        tree = pyast.parse(text)
-    except (SyntaxError, ValueError, RecursionError):
-        return []  # the semgrep check blocks unparseable Python (python-syntax-error)
+def _setup_py(path: str, tree: ast.Module, line_map: list[int], added: set[int]) -> list[Finding]:
     spans: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
@@ -250,7 +347,8 @@ def _setup_py(path: str, text: str, added: set[int]) -> list[Finding]:
                     (node.lineno, node.end_lineno or node.lineno, "a command class mapping")
                 )
     for start, end, what in sorted(spans):
-        touched = sorted(n for n in added if start <= n <= end)
+        lo, hi = _git_line(line_map, start), _git_line(line_map, end)
+        touched = sorted(n for n in added if lo <= n <= hi)
         if touched:
             return [
                 RULES.finding(
@@ -280,16 +378,19 @@ _TOML_KEY = re.compile(
 )
 
 
-def _pyproject(path: str, text: str, added: set[int]) -> list[Finding]:
+def _pyproject(path: str, raw: bytes, added: set[int]) -> list[Finding]:
     from traingate.checks.config.parse_toml import _toml_loads
 
     loads = _toml_loads()
     if loads is None:
-        return []  # Python 3.10 without tomli: the config check reports what it cannot read
+        return [_unreadable(path, 1, "reading TOML needs Python 3.11+ (tomllib) or tomli")]
     try:
+        text = raw.decode("utf-8")  # tomllib's and pip's reading: UTF-8, nothing else
         data = loads(text)
-    except ValueError:  # TOMLDecodeError is a ValueError
-        return []  # a broken pyproject is the config check's
+    except ValueError as exc:  # UnicodeDecodeError, TOMLDecodeError
+        # pip cannot build it either; blocked here too, so a policy that narrows
+        # the config check (config-parse-error) leaves nobody trusting it.
+        return [_unreadable(path, 1, f"not valid TOML ({exc})")]
     raw_system, tool = data.get("build-system"), data.get("tool")
     system: dict[str, Any] = raw_system if isinstance(raw_system, dict) else {}
     setuptools = tool.get("setuptools") if isinstance(tool, dict) else None
@@ -297,7 +398,7 @@ def _pyproject(path: str, text: str, added: set[int]) -> list[Finding]:
     cmdclass = isinstance(setuptools, dict) and bool(setuptools.get("cmdclass"))
     if not (in_tree or cmdclass):
         return []
-    lines = text.splitlines()
+    lines = text.split("\n")  # git's lines: a U+2028 inside a string is no line end
     for n in sorted(added):
         if not 0 < n <= len(lines):
             continue

@@ -12,7 +12,7 @@ import re
 
 from traingate import paths
 from traingate.catalog import Rule, declare
-from traingate.change import MODE_EXEC, ChangedFile, Status
+from traingate.change import MODE_EXEC, ChangedFile, Status, is_binary
 from traingate.checks.base import Context
 from traingate.findings import Finding
 from traingate.policy.base import CheckSettings, Severity
@@ -60,7 +60,7 @@ RULES = declare(
         Rule(
             "repo-gitattributes",
             Severity.ERROR,
-            "an added .gitattributes line sets filter, diff, merge, binary, text, eol, working-tree-encoding, export-ignore or linguist-*",
+            "an added .gitattributes line sets filter, diff, merge, binary, text, eol, working-tree-encoding, export-ignore, linguist-generated or linguist-vendored",
             category="repository",
         ),
         Rule(
@@ -185,11 +185,20 @@ def _odd_path(f: ChangedFile) -> list[Finding]:
 
 
 def _gitattributes(ctx: Context, f: ChangedFile) -> list[Finding]:
-    text = ctx.change.new_text(f) or ""
+    # Read as git reads it (issue #16): bytes, lines ended by \n only (a form
+    # feed in an old line must not shift the added ones). A NUL ends its line
+    # (newer git stops reading there, older git only cuts that line). Git diffs
+    # a file with a NUL as binary and gives no added lines: then every line
+    # counts, or a "# \0" comment before it hid a filter line.
+    data = ctx.change.read(f.new_oid) if (f.new_mode or "").startswith("100") else None
+    if not data:
+        return []
+    every = is_binary(data)
     added = set(f.added_lines)
     out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if n not in added or line.lstrip().startswith("#"):
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        line = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+        if not (every or n in added) or line.lstrip().startswith("#"):
             continue
         m = _RISKY_ATTR.search(line)
         if m:

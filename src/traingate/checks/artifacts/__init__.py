@@ -14,8 +14,10 @@ docs/checks/artifacts.md for the library choice) is split by concern:
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from traingate.catalog import Rule, declare
-from traingate.change import Status
+from traingate.change import ChangedFile, Status
 from traingate.checks.artifacts.settings import ArtifactsSettings
 from traingate.checks.base import Context
 from traingate.findings import Finding
@@ -125,7 +127,7 @@ def run(ctx: Context) -> list[Finding]:
             or not (f.new_mode or "").startswith("100")
         ):
             continue
-        if f.status is Status.RENAMED and not f.added_lines and f.old_oid == f.new_oid:
+        if _same_content_and_kind(f):
             continue  # a pure rename: the content was judged when it was added
         data = ctx.change.read(f.new_oid)
         if data is None or not is_artifact_candidate(f.new_path, data[:4096]):
@@ -144,3 +146,16 @@ def run(ctx: Context) -> list[Finding]:
                 )
             )
     return out
+
+
+def _same_content_and_kind(f: ChangedFile) -> bool:
+    """A pure rename that keeps the name's suffixes. Which bytes are vetted,
+    and how strictly, depends on the name (issue #16): `notes.dat` holding a
+    protocol-0 pickle is no artifact, and renamed to `model.pkl` it is one."""
+    if f.status is not Status.RENAMED or f.added_lines or f.old_oid != f.new_oid:
+        return False
+    return _suffixes(f.old_path) == _suffixes(f.new_path)
+
+
+def _suffixes(path: str | None) -> list[str]:
+    return [x.lower() for x in PurePosixPath(path or "").suffixes[-2:]]

@@ -66,6 +66,7 @@ from traingate.checks.artifacts.common import (
     _strip_compression_ext,
     _TooLarge,
 )
+from traingate.checks.artifacts.tars import is_tar
 
 # The format readers (the pickle machine, zip, npy, safetensors) load with the
 # first blob to scan: the unicode check asks every changed file whether it is an
@@ -101,6 +102,7 @@ def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int
     from traingate.checks.artifacts.npy import _scan_npy
     from traingate.checks.artifacts.pickles import _LENIENT, _STRICT, _scan_pickle_file
     from traingate.checks.artifacts.safetensors import _scan_safetensors
+    from traingate.checks.artifacts.tars import _scan_tar
     from traingate.checks.artifacts.zips import _scan_zip
 
     if depth > ctx.limits.max_container_depth:
@@ -125,6 +127,13 @@ def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int
         return
     if data.startswith(_NPY_MAGIC):
         _scan_npy(ctx, data, member, depth)
+        return
+    tar = is_tar(data) or (ext == ".tar" and not comp_ext)
+    if tar and _scan_tar(ctx, data, member, depth):
+        return
+    if tar:
+        # Not a tar tarfile reads: torch.load then unpickles the bytes.
+        _scan_pickle_file(ctx, data, member, depth, _STRICT)
         return
     picklish = ext in _STRICT_PICKLE_EXTS or ext in _LENIENT_PICKLE_EXTS
     kind = _compression_of(data)
@@ -182,6 +191,8 @@ def is_artifact_candidate(path: str, head: bytes) -> bool:
         return True
     if _PROTO0_SNIFF.match(head, 0, 512):
         return True
+    if _ext(base) == ".tar" or is_tar(head):
+        return True  # torch.load reads its legacy tar checkpoints (tars.py)
     if head.startswith(_ZIP_LOCAL) and _zip_names_a_pickle(head):
         return True
     if len(head) >= 10 and head[8:9] == b"{":

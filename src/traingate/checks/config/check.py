@@ -8,8 +8,9 @@ import re
 from collections.abc import Iterator
 
 from traingate import paths
-from traingate.change import ChangedFile, Status
+from traingate.change import ChangedFile, Status, is_binary
 from traingate.checks.base import Context
+from traingate.checks.config.decode import Decoded, config_text, requirements_text
 from traingate.checks.config.diff import diff_configs
 from traingate.checks.config.doc import ConfigDoc, ConfigError, KeyPath
 from traingate.checks.config.effective import _effective
@@ -36,69 +37,146 @@ _BUILTINS = frozenset(dir(builtins))
 
 def run(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
-    policy = ctx.policy.policy
-    code_resolvers = _code_resolvers(ctx)
+    # Only a change with a config needs the resolvers its Python registers.
+    configs = any(config_format(f.new_path or "") in _CONFIG_FORMATS for f in ctx.files)
+    code_resolvers = _code_resolvers(ctx) if configs else frozenset()
     for f in ctx.files:
         if f.status is Status.DELETED or f.new_path is None:
             continue
-        new_text = ctx.change.new_text(f)
-        if new_text is None:
-            continue
         name = f.new_path
         if _ENV_FILES.search(name):
-            out.extend(_env_lines(f, new_text))
+            out.extend(_env_file(ctx, f))
+        fmt = config_format(name)
         if _REQUIREMENTS.search(name) or posixpath.basename(name) in (
             "environment.yml",
             "environment.yaml",
         ):
-            out.extend(_dependency_lines(f, new_text))
-        fmt = config_format(name)
-        if fmt not in _CONFIG_FORMATS:
-            continue
+            out.extend(_dependencies(ctx, f, fmt))
+        if fmt in _CONFIG_FORMATS:
+            out.extend(_config_file(ctx, f, name, fmt, code_resolvers))
+    return out
+
+
+def _blob(ctx: Context, f: ChangedFile, *, new: bool) -> bytes | None:
+    mode, oid = (f.new_mode, f.new_oid) if new else (f.old_mode, f.old_oid)
+    return ctx.change.read(oid) if mode is not None and mode.startswith("100") else None
+
+
+def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
+    """Launcher scripts and env files, read as bytes: bash runs a script with a
+    NUL byte after its first line, which git diffs as binary, giving no added
+    lines; then every line counts (issue #16)."""
+    data = _blob(ctx, f, new=True)
+    if not data:
+        return []
+    text = data.decode("utf-8", "replace")
+    added = range(1, text.count("\n") + 2) if is_binary(data) else set(f.added_lines)
+    return list(_env_lines(f, text, added))
+
+
+def _decode(fmt: str | None, data: bytes) -> Decoded:
+    return requirements_text(data) if fmt is None else config_text(fmt, data)
+
+
+def _dependencies(ctx: Context, f: ChangedFile, fmt: str | None) -> list[Finding]:
+    """Dependency lines of a requirements file (as pip decodes it) or a conda
+    environment file. A file git diffs as UTF-8 text has git's added lines; any
+    other (UTF-16, a coding cookie, NUL bytes) is diffed here as decoded."""
+    data = _blob(ctx, f, new=True)
+    if data is None:
+        return []
+    try:
+        new = _decode(fmt, data)
+    except ConfigError as exc:
+        if fmt is not None:
+            return []  # the config parse reports it
+        return [_parse_error(f, "decode requirements", exc)]
+    if new.plain:
+        return list(_dependency_lines(f, new.text, set(f.added_lines)))
+    old_data = None if ctx.scan_all else _blob(ctx, f, new=False)
+    try:
+        old = "" if old_data is None else _decode(fmt, old_data).text
+    except ConfigError:
+        old = ""
+    return list(_dependency_lines(f, new.text, _added(old, new.text)))
+
+
+def _added(old: str, new: str) -> set[int]:
+    import difflib
+
+    a, b = old.split("\n"), new.split("\n")  # git's lines, as _pieces numbers them
+    added: set[int] = set()
+    for tag, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert"):
+            added.update(range(j1 + 1, j2 + 1))
+    return added
+
+
+def _parse_error(f: ChangedFile, what: str, exc: ConfigError) -> Finding:
+    return _finding(
+        f,
+        "config-parse-error",
+        exc.line,
+        exc.column,
+        f"cannot {what}: {exc.message}; an unparseable config is blocked",
+    )
+
+
+def _parse(fmt: str, data: bytes) -> ConfigDoc:
+    return parse_config(fmt, config_text(fmt, data).text, max_nodes=_max_nodes(fmt))
+
+
+def _config_file(
+    ctx: Context, f: ChangedFile, name: str, fmt: str, code_resolvers: frozenset[str]
+) -> list[Finding]:
+    data = _blob(ctx, f, new=True)
+    if data is None:
+        return []
+    try:
+        new = _parse(fmt, data)
+    except ConfigError as exc:
+        return [_parse_error(f, f"parse {fmt.upper()}", exc)]
+    old = None
+    old_data = _blob(ctx, f, new=False) if f.status is not Status.ADDED else None
+    if old_data is not None and not ctx.scan_all:
         try:
-            new = parse_config(fmt, new_text, max_nodes=_max_nodes(fmt))
-        except ConfigError as exc:
-            out.append(
-                _finding(
-                    f,
-                    "config-parse-error",
-                    exc.line,
-                    exc.column,
-                    f"cannot parse {fmt.upper()}: {exc.message}; an unparseable config is blocked",
-                )
-            )
+            old = _parse(fmt, old_data)
+        except ConfigError:
+            old = None  # the base was broken: judge every key as new
+    return _judge(ctx, f, name, new, old, code_resolvers)
+
+
+def _judge(
+    ctx: Context,
+    f: ChangedFile,
+    name: str,
+    new: ConfigDoc,
+    old: ConfigDoc | None,
+    code_resolvers: frozenset[str],
+) -> list[Finding]:
+    policy = ctx.policy.policy
+    changes = diff_configs(old, new)
+    effs = _effective(changes, new, old)
+    out = list(_structural(f, new, old))
+    out.extend(_builtin_keys(f, name, effs))
+    out.extend(_resolver_code(f, effs, code_resolvers))
+    out.extend(_config_env(f, new, effs))
+    if name.endswith("pyproject.toml"):
+        out.extend(_pyproject(f, changes))
+    # What approval_keys mean (issue #16): a change to a key of an existing
+    # file. A whole-file scan has no base, so nothing "changed" and none is
+    # reported; an added file is one new config, reported once per rule.
+    mode = "none" if ctx.scan_all else "summary" if f.status is Status.ADDED else "each"
+    seen: set[tuple[str, int | None, int | None, str | None]] = set()
+    for rule in policy.config_rules:
+        if not paths.matches(rule.paths, name, fold=policy.case_insensitive_paths):
             continue
-        old = None
-        old_text = ctx.change.old_text(f) if f.status is not Status.ADDED else None
-        if old_text is not None:
-            try:
-                old = parse_config(fmt, old_text, max_nodes=_max_nodes(fmt))
-            except ConfigError:
-                old = None  # the base was broken: judge every key as new
-        if ctx.scan_all:
-            old = None
-        changes = diff_configs(old, new)
-        effs = _effective(changes, new, old)
-        out.extend(_structural(f, new, old))
-        out.extend(_builtin_keys(f, name, effs))
-        out.extend(_resolver_code(f, effs, code_resolvers))
-        out.extend(_config_env(f, new, effs))
-        if name.endswith("pyproject.toml"):
-            out.extend(_pyproject(f, changes))
-        # What approval_keys mean (issue #16): a change to a key of an existing
-        # file. A whole-file scan has no base, so nothing "changed" and none is
-        # reported; an added file is one new config, reported once per rule.
-        mode = "none" if ctx.scan_all else "summary" if f.status is Status.ADDED else "each"
-        seen: set[tuple[str, int | None, int | None, str | None]] = set()
-        for rule in policy.config_rules:
-            if not paths.matches(rule.paths, name, fold=policy.case_insensitive_paths):
-                continue
-            for hit in _policy_rule(f, rule, changes, effs, policy, mode):
-                # Two rules asking the same group about the same key: say it once.
-                key = (hit.rule_id, hit.line, hit.column, hit.approval_group)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(hit)
+        for hit in _policy_rule(f, rule, changes, effs, policy, mode):
+            # Two rules asking the same group about the same key: say it once.
+            key = (hit.rule_id, hit.line, hit.column, hit.approval_group)
+            if key not in seen:
+                seen.add(key)
+                out.append(hit)
     return out
 
 

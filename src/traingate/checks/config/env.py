@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from traingate.change import ChangedFile
 from traingate.checks.config.doc import ConfigDoc, KeyChange
@@ -144,9 +144,17 @@ def _pyproject(f: ChangedFile, changes: list[KeyChange]) -> Iterator[Finding]:
             )
 
 
-def _env_lines(f: ChangedFile, text: str) -> Iterator[Finding]:
-    added = set(f.added_lines)
-    for n, line in enumerate(text.splitlines(), 1):
+def _pieces(text: str) -> Iterator[tuple[int, str]]:
+    """(git line, text) for each line a reader may see: git's lines split on
+    \\n, each split again as str.splitlines splits (pip does; \\r, \\f, U+2028),
+    so a separator in an old line cannot shift the added ones (issue #16)."""
+    for n, line in enumerate(text.split("\n"), 1):
+        for piece in line.splitlines() or [""]:
+            yield n, piece
+
+
+def _env_lines(f: ChangedFile, text: str, added: Collection[int]) -> Iterator[Finding]:
+    for n, line in _pieces(text):
         # Scheduler directives are comments to the shell but set the job's
         # environment (#SBATCH --export=LD_PRELOAD=..., issue #16).
         stripped = line.lstrip()
@@ -176,9 +184,8 @@ _ENV_WHY = {
 }
 
 
-def _dependency_lines(f: ChangedFile, text: str) -> Iterator[Finding]:
-    added = set(f.added_lines)
-    for n, line in enumerate(text.splitlines(), 1):
+def _dependency_lines(f: ChangedFile, text: str, added: Collection[int]) -> Iterator[Finding]:
+    for n, line in _pieces(text):
         stripped = line.split(" #", 1)[0].strip()
         if n not in added or not stripped or stripped.startswith("#"):
             continue

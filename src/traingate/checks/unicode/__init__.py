@@ -19,7 +19,7 @@ import posixpath
 import re
 
 from traingate.catalog import Rule, declare
-from traingate.change import ChangedFile
+from traingate.change import ChangedFile, is_binary
 from traingate.checks.base import Context
 from traingate.findings import Finding
 from traingate.policy.base import CheckSettings, Severity
@@ -102,35 +102,69 @@ RULES = declare(
 
 
 def run(ctx: Context) -> list[Finding]:
-    from traingate.checks.unicode.scan import scan_source
+    from traingate.checks.unicode.scan import scan_source, scan_text
 
     out: list[Finding] = []
     for f in ctx.files:
-        text = ctx.change.new_text(f)
-        if not text:
+        data = ctx.change.read(f.new_oid) if (f.new_mode or "").startswith("100") else None
+        if not data:
             continue
-        lines = None if ctx.scan_all else set(f.added_lines)
+        binary = is_binary(data)
+        wide = _wide_text(data) if binary else None
+        if binary and wide is None and not _utf8(data):
+            continue  # binary: no reader takes it for text
+        # A file git calls binary has no added lines: every line counts.
+        lines = None if ctx.scan_all or binary else set(f.added_lines)
         if lines is not None and not lines:
             continue
         ext = posixpath.splitext(f.path)[1].lower()
-        shebang = _python_shebang(text)
-        data = ctx.change.read(f.new_oid) or b""
+        shebang = _python_shebang(data)
         if ext not in _PY and not shebang and _is_artifact(f.path, data):
             # A small pickle has no NUL byte and decodes as "text"; its opcodes
             # are not characters anyone reads. The artifacts check judges it.
             continue
-        issues = scan_source(
-            data,
-            lines,
-            python=ext in _PY or shebang,
-            pep263=ext in _PEP263 or shebang,
-            confusables=not _VOCABULARY.match(posixpath.basename(f.path)),
-        )
+        confusables = not _VOCABULARY.match(posixpath.basename(f.path))
+        if wide is not None:
+            issues = scan_text(wide.removeprefix("\ufeff"), lines, confusables=confusables)
+        else:
+            issues = scan_source(
+                data,
+                lines,
+                python=ext in _PY or shebang,
+                pep263=ext in _PEP263 or shebang,
+                confusables=confusables,
+            )
         for issue in issues:
             out.append(
                 _finding(f, issue.rule_id, issue.line, issue.column, issue.message, issue.severity)
             )
     return out
+
+
+def _wide_text(data: bytes) -> str | None:
+    """UTF-16 or UTF-32 text (a byte order mark, or the NUL pattern of its
+    first bytes, as YAML and JSON readers decide) decoded as its readers do
+    (issue #16: NUL bytes made a UTF-16 config "binary", its bidi controls
+    unseen). None: not such text, or not decodable as it claims."""
+    from traingate.checks.config.decode import sniff
+
+    codec = sniff(data)
+    if codec.startswith("utf-8"):
+        return None
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _utf8(data: bytes) -> bool:
+    """Text with a NUL byte (bash runs a script with one past its first line):
+    read, and the NUL itself reported. Binary formats are not valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_artifact(path: str, data: bytes) -> bool:
@@ -139,9 +173,10 @@ def _is_artifact(path: str, data: bytes) -> bool:
     return is_artifact_candidate(path, data[:4096])
 
 
-def _python_shebang(text: str) -> bool:
-    first = text.split("\n", 1)[0]
-    return first.startswith("#!") and "python" in first
+def _python_shebang(data: bytes) -> bool:
+    end = data.find(b"\n")
+    first = data if end < 0 else data[:end]
+    return first.startswith(b"#!") and b"python" in first
 
 
 def _finding(
