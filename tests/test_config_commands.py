@@ -49,7 +49,10 @@ BAD = {
         "          exec:\n            command: [sh, -c, 'export LD_PRELOAD=/tmp/.l/libx.so']\n"
     ),
 }
+# The same Job in UTF-16 (kubectl and PyYAML read it; git calls it binary).
+BAD_BYTES = {"deploy/job16.yaml": BAD["deploy/job.yaml"].encode("utf-16")}
 EXPECTED = {
+    ("deploy/job16.yaml", "remote-shell-fetch-exec", 14),
     ("deploy/job.yaml", "remote-shell-fetch-exec", 14),
     ("deploy/compose.yml", "remote-shell-fetch-exec", 4),
     ("conf/hydra/launcher/slurm.yaml", "obfusc-shell-decode-exec", 4),
@@ -90,6 +93,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     repo.branch("feature")
     for path, text in {**BAD, **QUIET}.items():
         repo.write(path, text)
+    for path, data in BAD_BYTES.items():
+        repo.write(path, data)
     repo.commit("deploy", who="mallory")
     out = repo.path.parent / "r.json"
     argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
@@ -107,7 +112,7 @@ def _semgrep(report: dict[str, Any], path: str) -> set[tuple[str, str, int]]:
     }
 
 
-@pytest.mark.parametrize("path", sorted(BAD))
+@pytest.mark.parametrize("path", sorted([*BAD, *BAD_BYTES]))
 def test_command_in_config_is_judged(report: dict[str, Any], path: str) -> None:
     assert _semgrep(report, path) == {e for e in EXPECTED if e[0] == path}
 

@@ -21,7 +21,7 @@ import re
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from traingate.change import is_binary
+from traingate.checks.config.decode import sniff
 from traingate.checks.semgrep.targets import Target
 from traingate.yamlsafe import ComposeLoader, unalias
 
@@ -62,12 +62,13 @@ _KEY_TEXT = re.compile(
 
 def config_target(oid: str, path: str, ext: str, data: bytes, limit: int) -> Target | None:
     """A bash target of the config's commands, or None (no command, or a file
-    the config check judges alone: binary, not UTF-8, larger than ``limit``;
-    a tokenizer.json of 10 MB must not block as too large to scan)."""
-    if len(data) > limit or is_binary(data):
+    the config check judges alone: undecodable, larger than ``limit``; a
+    tokenizer.json of 10 MB must not block as too large to scan). Decoded as
+    YAML and JSON readers decode it: a UTF-16 manifest is read, not skipped."""
+    if len(data) > limit:
         return None
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(sniff(data))
     except UnicodeDecodeError:
         return None
     found = command_text(text)
