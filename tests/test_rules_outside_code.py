@@ -10,7 +10,8 @@ sees only launchers). The rules ``exec-external-code-path``,
 ``tamper-preload-env``, ``obfusc-shell-decode-exec`` and
 ``persist-git-history-rewrite`` close them; ``sabotage-step-learns-nothing``
 catches a step that cannot learn (a detached loss, gradients zeroed between
-``backward()`` and ``step()``, clipping to nothing). Each attack below is a file of its
+``backward()`` and ``step()``, clipping to nothing); ``exec-dynamic-code``
+now knows the ``code`` module's interpreters. Each attack below is a file of its
 own holding only what it needs, so the rules' whole-file anchors are tested
 too (a careless anchor would skip the file), and one ``traingate check`` by a
 second author shows they block a change end to end.
@@ -37,6 +38,7 @@ RULES = {
     "obfusc-shell-decode-exec": "obfuscation",
     "persist-git-history-rewrite": "persistence-antiforensics",
     "sabotage-step-learns-nothing": "training-sabotage",
+    "exec-dynamic-code": "code-execution",
 }
 
 # file name -> source; `ruleid: <id>` in a comment marks the next line.
@@ -123,6 +125,17 @@ def compact(repo_dir):
     for args in (["reflog", "expire", "--expire=now", "--all"],):
         subprocess.run(["git", "-C", repo_dir, *args])
 """,
+    # The subcommand folded from parts: no word of it is in the text.
+    "git_folded.py": """
+import subprocess
+
+SUB = "ref" + "log"
+
+
+def compact():
+    # ruleid: persist-git-history-rewrite
+    subprocess.run(["git", SUB, "exp" "ire", "--all"])
+""",
     "git_fstring.py": """
 import os
 
@@ -158,6 +171,18 @@ from torch.nn.utils import clip_grad_norm_ as clip
 def step(model):
     # ruleid: sabotage-step-learns-nothing
     clip(model.parameters(), 1e-9)
+""",
+    # exec under another name: the code module's interpreters.
+    "code_interpreter.py": """
+import code
+
+
+def warm(src):
+    # ruleid: exec-dynamic-code
+    code.InteractiveInterpreter().runsource(src)
+    shell = code.InteractiveConsole()
+    # ruleid: exec-dynamic-code
+    shell.push(src)
 """,
     "decode_python_c.sh": """#!/bin/bash
 #SBATCH -N 1
@@ -271,7 +296,12 @@ def test_look_alike_is_quiet(name: str, findings: set[tuple[str, int, str]]) -> 
 def test_rules_are_anchored() -> None:
     for rid, cat in RULES.items():
         text = (RULES_DIR / cat / f"{rid}.yaml").read_text(encoding="utf-8")
-        assert ("pattern-regex: '(?s)\\A(?" in text) is (rid != "obfusc-shell-decode-exec"), rid
+        unanchored = rid in (
+            "obfusc-shell-decode-exec",
+            "persist-git-history-rewrite",
+            "exec-dynamic-code",
+        )
+        assert ("pattern-regex: '(?s)\\A(?" in text) is not unanchored, rid
 
 
 def test_a_change_loading_code_from_shm_blocks(repo: Repo) -> None:

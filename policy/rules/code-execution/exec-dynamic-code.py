@@ -100,3 +100,15 @@ def main(args):
     eval = args.eval
     # ok: exec-dynamic-code
     run(eval)
+
+
+def interpreters(src):
+    import code
+
+    # ruleid: exec-dynamic-code
+    code.InteractiveInterpreter().runsource(src)
+    console = code.InteractiveConsole(locals={})
+    # ruleid: exec-dynamic-code
+    console.push(src)
+    # ok: exec-dynamic-code
+    console.push("print(1)")
