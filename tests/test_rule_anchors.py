@@ -31,6 +31,8 @@ RULES = {
     "remote-runtime-pip-install": "remote-code",
     "persist-scheduled-task": "persistence-antiforensics",
     "persist-shell-history-tamper": "persistence-antiforensics",
+    "persist-timestamp-forgery": "persistence-antiforensics",
+    "tamper-global-training-hook": "framework-tampering",
 }
 # An anchor there could not be sound: semgrep folds constant variables and
 # f-strings of them into the string the rule matches (session 8).
@@ -39,6 +41,8 @@ UNANCHORED = {
     "remote-runtime-pip-install",
     "persist-scheduled-task",
     "persist-shell-history-tamper",
+    "persist-timestamp-forgery",
+    "tamper-global-training-hook",
 }
 
 # file name -> source; `# ruleid: <id>[, <id>]` marks the line after it.
@@ -236,6 +240,77 @@ B = "story"
 def wipe():
     # ruleid: persist-shell-history-tamper
     os.remove(os.path.expanduser(f"{A}{B}"))
+""",
+    # Session 9: the two rules that kept the literal clause. None of these
+    # files holds a word of the old anchors, nor a literal beside `+`.
+    "timestamp_debugfs_fstring.py": """
+import os
+
+D = "debu"
+G = "gfs -w /dev/sda1"
+
+
+def hide():
+    # ruleid: persist-timestamp-forgery
+    os.system(f"{D}{G}")
+""",
+    "timestamp_getattr_fstring.py": """
+import os
+
+U = "ut"
+
+
+def hide(path, t):
+    # ruleid: persist-timestamp-forgery
+    getattr(os, f"{U}ime")(path, (t, t))
+""",
+    "timestamp_touch_plus.py": """
+import subprocess
+
+X = "to"
+Y = "uch -d 2020-01-01 "
+
+
+def hide(path):
+    # ruleid: persist-timestamp-forgery, exec-subprocess-shell
+    subprocess.run(X + Y + path, shell=True)
+""",
+    "hook_register_fstring.py": """
+import torch
+
+A = "register_mod"
+B = "ule_forward_hook"
+
+
+def plant(fn):
+    # ruleid: tamper-global-training-hook
+    getattr(torch.nn.modules.module, f"{A}{B}")(fn)
+""",
+    "hook_optimizer_plus.py": """
+import torch.optim.optimizer as o
+
+A = "register_optimizer_st"
+B = "ep_pre_hook"
+
+
+def plant(fn):
+    # ruleid: tamper-global-training-hook
+    getattr(o, A + B)(fn)
+""",
+    # The global table reached by a folded name: no rule form matched it.
+    # (semgrep folds no name inside an assignment target: `getattr(m,
+    # f"{T}{U}")[0] = fn` in one statement is still missed.)
+    "hook_table_fstring.py": """
+import torch.nn.modules.module as m
+
+T = "_global_forward"
+U = "_hooks"
+
+
+def plant(fn):
+    # ruleid: tamper-global-training-hook
+    table = getattr(m, f"{T}{U}")
+    table[0] = fn
 """,
 }
 

@@ -32,6 +32,11 @@ getattr(importlib.import_module("torch.nn.modules.module"), "register_module_" +
 # ruleid: tamper-global-training-hook
 nn_module._global_forward_hooks[12345] = _poison
 # ruleid: tamper-global-training-hook
+table = getattr(nn_module, "_global_backward" + "_hooks")
+table[12345] = _poison
+# ok: tamper-global-training-hook
+hooks_seen = getattr(nn_module, "_forward_hooks")
+# ruleid: tamper-global-training-hook
 install = torch.nn.modules.module.register_module_forward_pre_hook
 
 
