@@ -149,15 +149,14 @@ def run(ctx: Context) -> list[Finding]:
 
 
 def _run(ctx: Context) -> list[Finding]:
-    from traingate.checks.sabotage.analysis import analyze
-    from traingate.checks.sabotage.source import NOTEBOOK, Unjudged, read, semgrep_blocks
-    from traingate.checks.sabotage.store import Store
+    from traingate.checks.sabotage.source import Unjudged, kind, read, semgrep_blocks
 
-    files = [
-        f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", NOTEBOOK))
-    ]
+    files = [f for f in ctx.files if f.new_path is not None and kind(f.new_path) is not None]
     if not files:
         return []
+    from traingate.checks.sabotage.analysis import analyze
+    from traingate.checks.sabotage.store import Store
+
     lookup = _lookup(ctx)
     store = Store(ctx.cache_dir) if ctx.cache_dir is not None else None
     limit = ctx.policy.policy.checks.semgrep.max_file_bytes

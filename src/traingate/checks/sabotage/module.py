@@ -16,7 +16,7 @@ import bisect
 import functools
 import gc
 import re
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Protocol
 
 from traingate import pyast
@@ -88,6 +88,15 @@ class Facts:
         self._far: dict[str, tuple[Trigger | None, Writes | None]] = {}
         self._warm: set[int] = set()  # binding values whose calls are looked up
         self._local_writes: dict[str, dict[int, str] | None] = {}
+
+    def close(self) -> None:
+        """Drop the references back to these facts (names resolved and functions
+        looked up through them): the cycle would keep the file's tree alive until
+        a full collection, which traverses every live object (issue #17)."""
+        self.before.resolve = None
+        self.env.names.resolve = None
+        self.env.funcs = {}
+        self.writers = {}
 
     def everything(self) -> None:
         """Every module name at once (``scan``: all of them are read)."""
@@ -323,7 +332,10 @@ class Helper:
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
         binds = Bindings(pl.walk_local(tree.body))
-        self.env = Env(aliases(tree), Names(resolve=functools.partial(_one_round, binds, self)))
+        self.env = Env(aliases(tree))
+        # Not bound to ``self``: a helper evicted from the cache is freed at once (no cycle).
+        names = self.env.names
+        names.resolve = functools.partial(_one_round, binds, self.env.alias, names.memo)
         self.returns = Returns(functions(tree), self.env)
         self.memo: dict[str, tuple[Trigger | None, dict[int, str] | None]] = {}
 
@@ -335,13 +347,15 @@ class Helper:
         return self.memo[name]
 
 
-def _one_round(binds: Bindings, helper: Helper, name: str) -> Trigger | None:
+def _one_round(
+    binds: Bindings, alias: Mapping[str, str], memo: dict[str, Trigger | None], name: str
+) -> Trigger | None:
     """A helper's module name: ``bind`` once, no function known."""
     names, idx = binds.closure([name])
-    env = Env(helper.env.alias)
+    env = Env(alias)
     binds.run(env, idx)
     for n in names:
-        helper.env.names.memo.setdefault(n, env.names.own.get(n))
+        memo.setdefault(n, env.names.own.get(n))
     return env.names.own.get(name)
 
 

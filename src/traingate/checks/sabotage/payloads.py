@@ -3,8 +3,11 @@
 A write to gradients, parameters, ``.data``, weights, the loss, labels,
 logits, the learning rate or optimizer state, however it is reached (a loop
 variable over ``model.parameters()`` or ``optimizer.param_groups``, a slice, an
-in-place method); a collective; an exit; a skipped optimizer step; a metric
-clamped before it is logged; a logging handler that sends records off the host.
+in-place method); new values written into a snapshot of that state which is
+then saved, loaded or returned (``sd = {k: v * 0.999 ...}; torch.save(sd, p)``);
+a collective; an exit; a skipped optimizer step; a metric clamped before it is
+logged; a literal returned in place of a computed result; a logging handler
+that sends records off the host.
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ import ast
 import re
 from collections.abc import Mapping, Set
 
+from traingate.checks.sabotage.results import (  # re-exported for analysis
+    clamp_context as clamp_context,
+)
+from traingate.checks.sabotage.results import clamped as clamped
+from traingate.checks.sabotage.results import literal_result as literal_result
+from traingate.checks.sabotage.results import overwrites as overwrites
 from traingate.checks.sabotage.triggers import last_name, qualname
 
 _STATE_NAME = re.compile(
@@ -27,7 +36,7 @@ _STATE_KEY = frozenset(
     {"lr", "params", "labels", "label", "targets", "target", "loss", "logits", "exp_avg"}
     | {"exp_avg_sq", "momentum_buffer", "weight_decay", "momentum", "betas"}
 )
-_LOSSY = re.compile(r"(?i)loss|grad|weight|param|\.data$")
+_LOSSY = re.compile(r"(?i)loss|grad|weight|param|\.data\b")
 _CORE = re.compile(r"grad|\.data\b|param_groups|\['lr'\]|\bstate\b|\.weight\b|\.bias\b")
 _VIEWS = frozenset({"view", "reshape", "flatten", "narrow", "select", "t", "view_as"})
 _INPLACE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]_$")
@@ -54,28 +63,211 @@ _STEP_RECEIVER = re.compile(r"(?i)optim|^opt|scaler|^step$")
 _LOG_CALLS = frozenset(
     {"log", "log_dict", "log_metrics", "add_scalar", "add_scalars", "log_metric", "log_scalar"}
 )
-_METRIC = re.compile(r"(?i)loss|acc|ppl|perplex|score|f1|bleu|rouge|reward|metric|auc")
 _EGRESS_HANDLERS = frozenset(
     {"HTTPHandler", "SocketHandler", "DatagramHandler", "SMTPHandler", "SysLogHandler"}
 )
 _LOCAL_SYSLOG = re.compile(r"^(?:/dev/log|/var/run/syslog|localhost|127\.0\.0\.1|::1)$")
 
 
-class Scope:
-    """Names a function binds to training state (loop variables, aliases)."""
+# A copy of the model's or optimizer's state as a mapping (issue #16): what is saved
+# or loaded. Writing it changes the checkpoint, not the running model.
+_SNAPSHOTS = frozenset(
+    {"state_dict", "get_model_state_dict", "get_optimizer_state_dict", "get_state_dict"}
+    | {"get_peft_model_state_dict", "get_fp32_state_dict_from_zero_checkpoint"}
+)
+_SNAPSHOT_LOADS = frozenset({"torch.load", "safetensors.torch.load_file", "safetensors.torch.load"})
+_LOADS = frozenset({"load", "load_file"})
+# Where a snapshot ends up: a checkpoint on disk, the model, the caller.
+_SINKS = frozenset(
+    {"save", "save_file", "save_checkpoint", "save_model", "save_state_dict", "load_state_dict"}
+    | {"set_model_state_dict", "set_optimizer_state_dict", "set_state_dict"}
+)
+_STATE_SINKS = _SINKS - {"save", "save_checkpoint", "save_model"}  # np.save(path, img): no
+_TAKE_OR_SINK = _SNAPSHOTS | _LOADS | _STATE_SINKS | {"save"}
+# Calls that copy, move or cast a tensor (or a mapping of them) and keep its values.
+_KEEPS = frozenset(
+    {"cpu", "cuda", "to", "detach", "clone", "contiguous", "float", "half", "bfloat16"}
+    | {"double", "numpy", "tolist", "item", "items", "values", "keys", "get", "copy", "pop"}
+    | {"dict", "OrderedDict", "list", "tuple", "deepcopy", "share_memory_", "pin_memory"}
+)
+# Calls that compute new values from a tensor: arithmetic, fills, noise.
+_ARITH = frozenset(
+    {"mul", "div", "add", "sub", "neg", "pow", "sqrt", "abs", "sign", "lerp", "clamp", "clip"}
+    | {"where", "masked_fill", "roll", "flip", "fill", "zeros_like", "ones_like", "full_like"}
+    | {"empty_like", "randn_like", "rand_like", "randint_like", "normal", "multiply", "divide"}
+)
+SAME, CHANGED = 1, 2
 
-    def __init__(self, alias: Mapping[str, str], extra: frozenset[str] = frozenset()) -> None:
+
+class Scope:
+    """Names a function binds to training state (loop variables, aliases) and to a
+    snapshot of it (``sd = model.state_dict()``, its items, copies of it)."""
+
+    def __init__(
+        self,
+        alias: Mapping[str, str],
+        extra: frozenset[str] = frozenset(),
+        params: frozenset[str] = frozenset(),
+    ) -> None:
         self.alias = alias
         self.names: set[str] = set(extra)
+        self.params = params  # a parameter given to a sink is a snapshot (load_state_dict)
+        self.snapshots: set[str] = set()
+        self.taken = False
+        self._sunk: dict[str, set[int]] | None = None
+        self._local: list[ast.AST] = []
 
     def bind(self, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> None:
-        for node in walk_local(body) if nodes is None else nodes:
-            if isinstance(node, (ast.For, ast.comprehension)):
+        local = self._local = walk_local(body) if nodes is None else nodes
+        snaps: list[ast.AST] = []
+        taken = False
+        for node in local:
+            if isinstance(node, ast.Call):
+                if last_name(node.func) in _TAKE_OR_SINK:  # one lookup for most calls
+                    taken = self._takes(node) or self._passes(node) or taken
+            elif isinstance(node, (ast.For, ast.comprehension)):
                 if self._iter_is_state(node.iter):
                     self._add(node.target, last_only=True)
-            elif isinstance(node, ast.Assign) and self.state(node.value):
-                for t in node.targets:
-                    self._add(t)
+                else:
+                    snaps.append(node)
+            elif isinstance(node, ast.Assign):
+                if self.state(node.value):
+                    for t in node.targets:
+                        self._add(t)
+                else:
+                    snaps.append(node)
+        self.taken = taken  # a snapshot is taken or loaded here: most functions take none
+        if taken:
+            self._bind_snapshots(snaps)
+
+    def _passes(self, call: ast.Call) -> bool:
+        """``super().load_state_dict(state_dict)`` in an override: the parameter is state."""
+        if not self.params or not (
+            last_name(call.func) in _STATE_SINKS or qualname(call.func, self.alias) == "torch.save"
+        ):
+            return False
+        got = {a.id for a in call.args if isinstance(a, ast.Name) and a.id in self.params}
+        self.snapshots |= got
+        return bool(got)
+
+    def _takes(self, call: ast.Call) -> bool:
+        if last_name(call.func) in _SNAPSHOTS:
+            return True
+        return last_name(call.func) in _LOADS and qualname(call.func, self.alias) in _SNAPSHOT_LOADS
+
+    def _bind_snapshots(self, nodes: list[ast.AST]) -> None:
+        """To a fixed point: the walk's order is not the source's."""
+        grown = True
+        while grown:
+            grown = False
+            for node in nodes:
+                if isinstance(node, (ast.For, ast.comprehension)):
+                    it = node.iter
+                    if isinstance(it, ast.Call) and last_name(it.func) in ("items", "values"):
+                        it = it.func.value if isinstance(it.func, ast.Attribute) else it
+                    if self.snapshot(it) and self._snap(node.target, last_only=True):
+                        grown = True
+                elif isinstance(node, ast.Assign) and self.derived(node.value) == SAME:
+                    for t in node.targets:
+                        grown = self._snap(t) or grown
+
+    def _snap(self, target: ast.AST, last_only: bool = False) -> bool:
+        before = len(self.snapshots)
+        if isinstance(target, ast.Name):
+            self.snapshots.add(target.id)
+        elif isinstance(target, ast.Tuple) and target.elts:
+            for t in target.elts[-1:] if last_only else target.elts:
+                self._snap(t)
+        return len(self.snapshots) > before
+
+    def snapshot(self, node: ast.AST) -> bool:
+        """A snapshot of model or optimizer state, or a value read from one."""
+        if isinstance(node, ast.Name):
+            return node.id in self.snapshots
+        if isinstance(node, (ast.Subscript, ast.Attribute)):
+            return self.snapshot(node.value)
+        return isinstance(node, ast.Call) and self._takes(node)
+
+    def derived(self, node: ast.AST) -> int:
+        """0: not from a snapshot; SAME: its values, copied, moved, cast or renamed
+        (``{k: v.cpu() for k, v in sd.items()}``); CHANGED: new values computed from
+        them (``{k: v * 0.999 ...}``, ``torch.zeros_like(v)``, ``v.add(noise)``)."""
+        if self.snapshot(node):
+            return SAME
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            subs = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
+            return CHANGED if any(self.derived(x) for x in subs) else 0
+        if isinstance(node, ast.Call):
+            func = node.func
+            parts = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(func, ast.Attribute):
+                parts.append(func.value)
+            got = max((self.derived(x) for x in parts), default=0)
+            name = last_name(func)
+            if name in _KEEPS:
+                return got
+            # A named transform (interpolate a position embedding, quantize) is the
+            # checkpoint surgery of real code; arithmetic, fills and noise are not.
+            return CHANGED if got and name in _ARITH else 0
+        if isinstance(node, ast.DictComp):
+            return self.derived(node.value)
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+            return self.derived(node.elt)
+        if isinstance(node, (ast.Lambda, ast.Compare, ast.BoolOp)):
+            return 0
+        return max((self.derived(c) for c in ast.iter_child_nodes(node)), default=0)
+
+    def snapshot_write(self, target: ast.AST, value: ast.AST) -> tuple[str, tuple[int, ...]] | None:
+        """``sd = {k: v * 0.999 for k, v in sd.items()}`` or ``sd[k] = v * 0.999``, where
+        ``sd`` then reaches ``torch.save``/``load_state_dict`` or is returned: how the
+        report names the write, and the lines where it goes, if it is one."""
+        head = target
+        while isinstance(head, (ast.Subscript, ast.Attribute)):
+            head = head.value
+        if not isinstance(head, ast.Name) or self.derived(value) != CHANGED:
+            return None
+        if head.id not in self.snapshots and not (
+            isinstance(target, ast.Name) and self._reads_snapshot(value)
+        ):
+            return None
+        lines = self.sunk.get(head.id)
+        return (ast.unparse(target), tuple(sorted(lines))) if lines else None
+
+    def _reads_snapshot(self, value: ast.AST) -> bool:
+        return any(self.snapshot(n) for n in ast.walk(value) if isinstance(n, ast.Name))
+
+    @property
+    def sunk(self) -> dict[str, set[int]]:
+        """Names saved, loaded into a model or returned, and names put into those, with
+        the lines that do it (an added ``torch.save(sd, path)`` arms an old write)."""
+        if self._sunk is None:
+            out: dict[str, set[int]] = {}
+            binds: list[ast.Assign] = []
+            for n in self._local:
+                parts: list[ast.AST] = []
+                if isinstance(n, ast.Call) and sink(n):
+                    parts = [*n.args, *(k.value for k in n.keywords)]
+                elif isinstance(n, ast.Return) and n.value is not None:
+                    parts = [n.value]
+                elif isinstance(n, ast.Assign):
+                    binds.append(n)
+                for x in (x for p in parts for x in ast.walk(p) if isinstance(x, ast.Name)):
+                    out.setdefault(x.id, set()).add(getattr(n, "lineno", 0))
+            grown = True
+            while grown:
+                grown = False
+                for b in binds:
+                    into = [out[t.id] for t in b.targets if isinstance(t, ast.Name) and t.id in out]
+                    if not into:
+                        continue
+                    lines = set().union(*into) | {b.lineno}
+                    for x in (x for x in ast.walk(b.value) if isinstance(x, ast.Name)):
+                        had = out.setdefault(x.id, set())
+                        if not lines <= had:
+                            had |= lines
+                            grown = True
+            self._sunk = out
+        return self._sunk
 
     def _iter_is_state(self, it: ast.AST) -> bool:
         if isinstance(it, ast.Call):
@@ -150,6 +342,15 @@ class Scope:
                 return f"{q}({what or '...'})", True
         if name == "zero_grad" and isinstance(func, ast.Attribute):
             return f"{ast.unparse(func)}()", False
+        # for v in sd.values(): v.mul_(...)
+        if (
+            isinstance(func, ast.Attribute)
+            and _INPLACE.match(name)
+            and name not in _KEEPS
+            and self.taken
+            and self.snapshot(func.value)
+        ):
+            return f"{ast.unparse(func.value)}.{name}(...)", name in _SCALE_METHODS
         return None
 
 
@@ -273,29 +474,9 @@ def step_call(call: ast.Call) -> bool:
     )
 
 
-def clamped(node: ast.AST, alias: Mapping[str, str]) -> str | None:
-    """``min(loss, 2.0)``, ``loss.clamp(max=...)``: a metric bounded by a literal."""
-    for sub in ast.walk(node):
-        if not isinstance(sub, ast.Call):
-            continue
-        name = last_name(sub.func)
-        if name in ("exp", "log", "log2", "log10"):
-            return None  # math.exp(min(loss, 20)): an overflow guard, not a cap
-        if name in ("min", "max") and isinstance(sub.func, ast.Name):
-            args = sub.args
-            literal = any(isinstance(a, ast.Constant) for a in args)
-            metric = any(_METRIC.search(ast.unparse(a)) for a in args)
-            if literal and metric and len(args) == 2:
-                return ast.unparse(sub)
-        if name in ("clamp", "clip", "clamp_max", "clamp_min", "clamp_", "clip_"):
-            recv = sub.func.value if isinstance(sub.func, ast.Attribute) else None
-            q = qualname(sub.func, alias) or ""
-            subject = recv if recv is not None and not q.startswith(("torch.", "numpy.")) else None
-            if subject is None and sub.args:
-                subject = sub.args[0]
-            if subject is not None and _METRIC.search(ast.unparse(subject)):
-                return ast.unparse(sub)
-    return None
+def sink(call: ast.Call) -> bool:
+    """``torch.save``, ``save_file``, ``model.load_state_dict`` ...: where a snapshot goes."""
+    return last_name(call.func) in _SINKS
 
 
 def log_call(call: ast.Call) -> bool:

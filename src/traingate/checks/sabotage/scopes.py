@@ -134,7 +134,12 @@ class Returns:
         self._two: dict[int, Trigger | None] = {}
         self._first: dict[str, Trigger | None] = {}
         self._final: dict[str, Trigger | None] = {}
-        self.first = _Round(self._round_one)
+
+    @property
+    def first(self) -> _Round:
+        # Made per use, not kept: a stored bound method is a cycle that keeps the
+        # file's tree alive until a full collection (issue #17).
+        return _Round(self._round_one)
 
     def get(self, key: str) -> Trigger | None:
         """``f`` and ``self.f``: the function ``f`` of this file."""
@@ -169,8 +174,9 @@ class Returns:
         if id(fn) not in self._two:
             t = self.one(fn)
             keys = self._one[id(fn)][1]
-            if [k for k in keys if self.first.get(k) is not None]:  # each looked up here
-                t = self._walk(fn, self.first)
+            first = self.first
+            if [k for k in keys if first.get(k) is not None]:  # each looked up here
+                t = self._walk(fn, first)
             self._two[id(fn)] = t
         return self._two[id(fn)]
 
@@ -391,4 +397,6 @@ def binding(node: ast.AST) -> tuple[ast.AST | None, list[ast.AST]]:
         return node.value, [node.target]
     if isinstance(node, (ast.For, ast.comprehension)):
         return node.iter, [node.target]
+    if isinstance(node, ast.withitem) and node.optional_vars is not None:
+        return node.context_expr, [node.optional_vars]  # with open("/etc/tier") as f
     return None, []

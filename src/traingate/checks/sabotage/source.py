@@ -17,18 +17,21 @@ import codecs
 import datetime as dt
 import itertools
 import json
+import posixpath
 import re
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from traingate import paths
 from traingate.change import ChangedFile, is_binary
 from traingate.checks.base import Context
+from traingate.checks.semgrep.targets import _SHEBANG, PY_EXT, _surface_kind
 from traingate.checks.unicode.cookie import source_encoding
 from traingate.findings import Finding
 from traingate.notebook import notebook_source
 from traingate.policy.base import Severity
 
 NOTEBOOK = ".ipynb"
+Kind = Literal["python", "notebook", "shebang"]
 _BOM = "\ufeff"
 _CELLS = ("cells", "worksheets")  # nbformat 4 and 1; 2 and 3
 _EOL = re.compile(r"\r\n|\r|\n")
@@ -44,14 +47,38 @@ class Unjudged(NamedTuple):
     rule: str  # the semgrep check's finding for the same file, when it covers it
 
 
+def kind(path: str) -> Kind | None:
+    """What the semgrep check scans as Python (issue #16): ``.py``, ``.pyi``,
+    ``.pyw`` and ``.ipynb`` in any case (``python train/Train.PY`` runs it),
+    and a file without an extension ("shebang": Python if its #! line says so,
+    see ``read``); None for the rest, ``.pth`` and templates included."""
+    ext = posixpath.splitext(path)[1].lower()
+    if ext in PY_EXT:
+        return "python"
+    if ext == NOTEBOOK:
+        return "notebook"
+    if ext == "" and _surface_kind(path) is None:  # not a Makefile or Dockerfile
+        return "shebang"
+    return None
+
+
 def read(ctx: Context, f: ChangedFile, limit: int) -> Source | Unjudged | None:
     """The changed file's source, why it cannot be judged, or None (no blob:
-    a deletion, a symlink, a submodule)."""
+    a deletion, a symlink, a submodule; no Python: see ``kind``)."""
+    path = f.new_path or ""
+    what = kind(path)
+    if what is None:
+        return None
     if f.new_oid is None or f.new_mode is None or not f.new_mode.startswith("100"):
         return None
     data = ctx.change.read(f.new_oid)
     if data is None:
         return None
+    if what == "shebang":
+        # The semgrep check's test, on the bytes it tests (NUL bytes dropped).
+        m = _SHEBANG.match(data.replace(b"\0", b""))
+        if m is None or not m.group(1).startswith(b"python"):
+            return None
     if len(data) > limit:
         # An ast of a file this size can take gigabytes (a 50 MB literal list did).
         return Unjudged(
@@ -59,10 +86,13 @@ def read(ctx: Context, f: ChangedFile, limit: int) -> Source | Unjudged | None:
             "source-unreadable",
         )
     if b"\0" in data:
-        # No interpreter runs it as is (CPython < 3.12 cut lines at a NUL).
-        rule = "source-unreadable" if is_binary(data) else "python-syntax-error"
-        return Unjudged("it contains NUL bytes", rule)
-    if (f.new_path or "").endswith(NOTEBOOK):
+        # No interpreter runs it as is (CPython < 3.12 cut lines at a NUL). The
+        # semgrep check reports a file without an extension as unreadable.
+        unreadable = is_binary(data) or what == "shebang"
+        return Unjudged(
+            "it contains NUL bytes", "source-unreadable" if unreadable else "python-syntax-error"
+        )
+    if what == "notebook":
         return _notebook(data.decode("utf-8", "replace"))
     return _python(data)
 

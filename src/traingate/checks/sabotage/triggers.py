@@ -2,7 +2,9 @@
 
 A trigger is a value an insider can test to make sabotage fire only in
 production (issue #16, class 3): an environment variable, the host, the user,
-the date, the GPU model, the process's rank or the cluster size. Names are
+the date, the GPU model, anything else the machine decides (the working
+directory, the process id, a file outside the repository, a command's output),
+the process's rank or the cluster size. Names are
 resolved through the file's imports (``from os import environ as e``), so the
 check judges what a value is, not how it is spelled.
 """
@@ -18,18 +20,23 @@ from typing import NamedTuple, Protocol
 # Kinds. "rank" and "size" are everywhere in real distributed code and are
 # judged more narrowly (see analysis); "step" is a training-step counter
 # compared against a literal, judged only for loss/gradient scaling.
-ENV, HOST, USER, TIME, GPU, JOB, RANK, SIZE, STEP = (
+ENV, HOST, USER, TIME, GPU, JOB, MACHINE, RANK, SIZE, STEP = (
     "env",
     "host",
     "user",
     "time",
     "gpu",
     "job",
+    "machine",
     "rank",
     "size",
     "step",
 )
-STRONG = frozenset({ENV, HOST, USER, TIME, GPU, JOB})
+# "machine": what the job's machine decides besides its name (the working directory,
+# the process id, the CPU count, a file outside the repository, a DNS answer). Not
+# a reason for any `raise` (verdicts): `if not os.path.exists("/data"): raise` is a
+# precondition, not sabotage.
+STRONG = frozenset({ENV, HOST, USER, TIME, GPU, JOB, MACHINE})
 
 _CALLS = {
     "os.getenv": ENV,
@@ -69,8 +76,56 @@ _CALLS = {
     "torch.cuda.get_device_properties": GPU,
     "torch.cuda.get_device_capability": GPU,
     "torch.cuda.device_count": SIZE,
+    "os.getcwd": MACHINE,
+    "os.getcwdb": MACHINE,
+    "pathlib.Path.cwd": MACHINE,
+    "os.getpid": MACHINE,
+    "os.getppid": MACHINE,
+    "os.cpu_count": MACHINE,
+    "os.process_cpu_count": MACHINE,
+    "os.sched_getaffinity": MACHINE,
+    "multiprocessing.cpu_count": MACHINE,
+    "psutil.cpu_count": MACHINE,
+    "socket.gethostbyname": MACHINE,
+    "socket.gethostbyname_ex": MACHINE,
+    "socket.gethostbyaddr": MACHINE,
+    "socket.getaddrinfo": MACHINE,
+    # The home directory names the user, but code uses it as a place (a cache, a
+    # config file): a machine value, so `if not cache.exists(): raise` stays quiet.
+    "pathlib.Path.home": MACHINE,
+    "os.getloadavg": MACHINE,
+    "shutil.disk_usage": MACHINE,
+    "psutil.virtual_memory": MACHINE,
+    # A command's output is the machine's answer (`hostname`, `nvidia-smi`); not
+    # `subprocess.run`, whose return code gates ordinary tool checks.
+    "subprocess.check_output": MACHINE,
+    "subprocess.getoutput": MACHINE,
+    "subprocess.getstatusoutput": MACHINE,
+    "os.popen": MACHINE,
+    "os.getgid": USER,
+    "os.getegid": USER,
+    "os.getgroups": USER,
 }
+# Calls that look at a path: a trigger when the path is absolute (outside the
+# repository: /etc/cluster-b, /.dockerenv, ~/.prod), so what they answer is the
+# machine's. A relative or computed path (a checkpoint directory to resume from)
+# is the job's own configuration.
+_PROBES = frozenset(
+    {"os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.islink", "os.path.lexists"}
+    | {"os.path.ismount", "os.path.getsize", "os.path.getmtime", "os.access", "os.stat"}
+    | {"os.listdir", "os.scandir", "glob.glob", "glob.iglob", "open", "io.open"}
+)
+_PATH_METHODS = frozenset(
+    {"exists", "is_file", "is_dir", "is_symlink", "read_text", "read_bytes", "open", "stat"}
+    | {"iterdir", "glob"}
+)
+_PROBE_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in _PROBES) | _PATH_METHODS | {"expanduser"}
+_PATH_CALLS = frozenset(
+    {"os.path.join", "posixpath.join", "os.path.expanduser", "os.path.abspath"}
+    | {"os.path.realpath", "pathlib.Path", "pathlib.PosixPath", "pathlib.PurePath"}
+)
 _ENVIRON = frozenset({"os.environ", "os.environb"})
+_ENVIRON_ATTRS = frozenset({"environ", "environb"})
 # Attributes and names that hold a rank or a size, whatever object carries them
 # (trainer.global_rank, accelerator.process_index, args.local_rank, rank).
 _RANK_NAME = re.compile(
@@ -101,6 +156,7 @@ _TRANSPARENT = frozenset(
         "get", "isdigit", "item", "mul", "div", "add", "sub", "neg", "clamp", "clip", "where",
         "masked_fill", "half", "full_like", "ones_like", "zeros_like", "tensor",
         "as_tensor", "fromtimestamp", "weekday", "isoweekday", "timestamp", "date",
+        "copy", "read", "read_text", "readline", "readlines", "rstrip", "lstrip", "decode",
     }
 )  # fmt: skip
 
@@ -250,8 +306,8 @@ class Env:
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Call):
             q = qualname(node.func, self.alias)
-            if q is None:
-                return None
+            if q is None:  # Path("/etc/tier").read_text()
+                return self._probe(node, None) if _probe_name(node.func) else None
             got = self.funcs.get(q)
             if got is not None:
                 return got
@@ -261,7 +317,7 @@ class Env:
                 return Trigger(kind, f"{q}({var!r})", line)
             if kind is not None:
                 return Trigger(kind, f"{q}()", line)
-            return None
+            return self._probe(node, q) if _probe_name(node.func) else None
         if isinstance(node, ast.Subscript) and qualname(node.value, self.alias) in _ENVIRON:
             kind, var = _env_kind(node.slice)
             return Trigger(kind, f"os.environ[{var!r}]", line)
@@ -270,15 +326,54 @@ class Env:
         ):
             kind, var = _env_kind(node.left)
             return Trigger(kind, f"{var!r} in os.environ", line)
+        # env = os.environ; env.get("CLUSTER"): the mapping itself, copied or aliased
+        # (keyed reads are matched above, with their key's kind).
         if isinstance(node, ast.Name):
+            if node.id in self.alias and self.alias[node.id] in _ENVIRON:
+                return Trigger(ENV, "os.environ", line)
             got = self.names.get(node.id)
             return got if got is not None else _named(node.id, line)
         if isinstance(node, ast.Attribute):
+            if node.attr in _ENVIRON_ATTRS and qualname(node, self.alias) in _ENVIRON:
+                return Trigger(ENV, "os.environ", line)
             own = isinstance(node.value, ast.Name) and node.value.id == "self"
             got = self.attrs.get(node.attr) if own else None
             if got is not None:
                 return got
             return _named(node.attr, line, ast.unparse(node))
+        return None
+
+    def _probe(self, call: ast.Call, q: str | None) -> Trigger | None:
+        """``os.path.exists("/etc/cluster-b")``, ``Path("/etc/tier").read_text()``,
+        ``open("/etc/hostname")``, ``os.path.expanduser("~")``: the machine's answer."""
+        line = getattr(call, "lineno", 0)
+        if q in _PROBES or q == "os.path.expanduser":
+            path = self.abs_path(call.args[0]) if call.args else None
+            if path is not None and (q in _PROBES or path.startswith("~")):
+                return Trigger(MACHINE, f"{q}({path!r})", line)
+            return None
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in _PATH_METHODS:
+            path = self.abs_path(func.value)
+            if path is not None:
+                return Trigger(MACHINE, f"{ast.unparse(func)[:60]}()", line)
+        return None
+
+    def abs_path(self, node: ast.AST) -> str | None:
+        """The absolute path (or ``~``) an expression starts with, if it is spelled
+        in it: a literal, an f-string, ``os.path.join``/``Path(...)``/``/`` of one."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value if node.value.startswith(("/", "~")) else None
+        if isinstance(node, ast.JoinedStr) and node.values:
+            return self.abs_path(node.values[0])
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Div)):
+            return self.abs_path(node.left)
+        if isinstance(node, ast.Call):
+            q = qualname(node.func, self.alias)
+            if q == "pathlib.Path.home":
+                return "~"
+            if q in _PATH_CALLS and node.args:
+                return self.abs_path(node.args[0])
         return None
 
     def _clock_compare(self, node: ast.Compare, deep: bool) -> Trigger | None:
@@ -328,6 +423,13 @@ class Env:
             if got is not None:
                 return got
         return None
+
+
+def _probe_name(func: ast.AST) -> bool:
+    """Whether a call can be a probe (``source`` runs on every node: a name test first)."""
+    return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) in (
+        _PROBE_NAMES
+    )
 
 
 def _epoch(node: ast.AST) -> bool:
