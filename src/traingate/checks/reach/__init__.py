@@ -208,6 +208,8 @@ def _run(ctx: Context) -> list[Finding]:
     # extracted, though Python accepts them: what they call is unknown, so the
     # change is not judged (issue #16: a helper padded to hide its sink).
     out += _not_extracted(s.facts.incomplete)
+    needed = {p: s.unparsed[p] for p in graph.unreadable if p in s.unparsed}
+    out += _not_parsed({p: why for p, why in needed.items() if p not in changed})
     return out
 
 
@@ -271,6 +273,21 @@ def _not_extracted(incomplete: dict[str, str]) -> list[Finding]:
         incomplete,
         "Python file(s) the call search needed could not be summarised: {}; "
         "calls into them were not judged",
+    )
+
+
+def _not_parsed(needed: dict[str, str]) -> list[Finding]:
+    """Files a module lookup of the search needed (an added call, an import
+    or a chain resolves into the module) that this Python does not parse,
+    with no parseable twin to take (``a/b/__init__.py`` beside ``a/b.py``): a
+    helper defined there, and its sink, would be dropped from the graph
+    without a trace (issue #16: fail closed). A changed one already has its
+    trace (``reach-unparsed``; the semgrep check blocks its syntax error)."""
+    return _files_left_out(
+        "reach-incomplete",
+        needed,
+        "Python file(s) the call search needed could not be parsed as this Python "
+        "reads them: {}; calls into them were not judged",
     )
 
 

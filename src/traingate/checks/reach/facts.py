@@ -86,6 +86,15 @@ with a depth). Annotated and unpacked bindings count as plain ones (aliases,
 class attributes, locals, writes). ``p0`` is set whatever the callee's name:
 a re-exported DNS lookup has any name.
 
+Version 9 (issue #16: timm's ``*pretrained_loc``): a starred positional
+argument is expanded in ``pa`` when its length is known: one code per
+element of a tuple or list display (``*(p, "cpu", False)``) or of a tuple
+display bound once to a local; ``"*<ref>"`` for a local bound once to a call
+of ``ref`` (as many 0 codes as ``tl`` says, or ``"*"``); ``"*"`` otherwise.
+``tl`` (present when not empty): ``qualname -> n`` for a module-level def,
+undecorated, not async, defined once and not rebound in its file, whose
+every ``return`` is a tuple display of n elements and that never yields.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -103,7 +112,7 @@ from traingate import pyast
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 8
+VERSION = 9
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -121,8 +130,9 @@ def extract(text: str, filename: str = "<blob>") -> dict[str, Any]:
     return extract_tree(parse(text, filename))
 
 
-def parse(text: str, filename: str = "<blob>") -> ast.Module:
-    """What Python accepts (SyntaxError, ValueError, RecursionError otherwise)."""
+def parse(text: str | bytes, filename: str = "<blob>") -> ast.Module:
+    """What Python accepts (SyntaxError, ValueError, RecursionError otherwise).
+    Bytes are decoded as an import decodes them (BOM, PEP 263 cookie)."""
     return pyast.parse(text, filename=filename, type_comments=False)
 
 
@@ -221,13 +231,21 @@ def _names(node: ast.AST | None) -> set[str]:
     """Every ``Name`` id under ``node`` (as ``ast.walk``, without its generators)."""
     out: set[str] = set()
     stack: list[Any] = [node]
+    fields = _FIELDS
     while stack:
         n = stack.pop()
         t = type(n)
         if t is ast.Name:
             out.add(n.id)
             continue
-        _push_children(stack, n, t)
+        # _push_children, inlined: the taint search walks every value it asks
+        # about (issue #17: a call per node was a tenth of this function)
+        for name in fields.get(t, ()):
+            v = getattr(n, name, None)
+            if type(v) is list:
+                stack.extend(v)
+            elif v is not None:
+                stack.append(v)
     return out
 
 
@@ -323,6 +341,8 @@ _OWN_KEPT = frozenset(
         ast.MatchAs,
         ast.MatchStar,
         ast.MatchMapping,
+        ast.Yield,
+        ast.YieldFrom,
     }
 )
 
@@ -389,31 +409,31 @@ def _is_main_guard(node: ast.stmt) -> bool:
     )
 
 
-def _taint(params: set[str], own: list[ast.AST]) -> set[str]:
-    tainted = set(params)
-    if not tainted:
-        return tainted
-    flows: list[tuple[set[str], set[str]]] = []
+def _flows(own: list[ast.AST]) -> dict[str, list[ast.expr]]:
+    """Every name a scope assigns -> the values that flow into it (the
+    right-hand side, a loop's iterable, a ``with``'s context manager)."""
+    flows: dict[str, list[ast.expr]] = {}
+    node: Any
     for node in own:
-        if isinstance(node, ast.Assign):
-            flows.append((set().union(*(_names(t) for t in node.targets)), _names(node.value)))
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and node.value is not None:
-            flows.append((_names(node.target), _names(node.value)))
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-            flows.append((_names(node.target), _names(node.iter)))
-        elif isinstance(node, ast.NamedExpr):
-            flows.append(({node.target.id}, _names(node.value)))
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            flows.append((_names(node.optional_vars), _names(node.context_expr)))
-    for _ in range(8):
-        grew = False
-        for targets, sources in flows:
-            if sources & tainted and not targets <= tainted:
-                tainted |= targets
-                grew = True
-        if not grew:
-            break
-    return tainted
+        t = type(node)
+        if t is ast.Assign:
+            flow: tuple[set[str], ast.expr] = (
+                set().union(*(_names(x) for x in node.targets)),
+                node.value,
+            )
+        elif (t is ast.AugAssign or t is ast.AnnAssign) and node.value is not None:
+            flow = (_names(node.target), node.value)
+        elif t is ast.For or t is ast.AsyncFor or t is ast.comprehension:
+            flow = (_names(node.target), node.iter)
+        elif t is ast.NamedExpr:
+            flow = ({node.target.id}, node.value)
+        elif t is ast.withitem and node.optional_vars is not None:
+            flow = (_names(node.optional_vars), node.context_expr)
+        else:
+            continue
+        for name in flow[0]:
+            flows.setdefault(name, []).append(flow[1])
+    return flows
 
 
 # Methods that send through a socket the caller got from a helper (``rm``).
@@ -581,6 +601,41 @@ def _rebound(own: list[ast.AST], nested: bool = True) -> set[str]:
     return out
 
 
+def _bind_counts(own: list[ast.AST]) -> dict[str, int]:
+    """name -> how many of a scope's own nodes bind it in any way (as
+    ``_rebound``, plus ``def``/``class``): a local bound once holds one value."""
+    out: dict[str, int] = {}
+    for n in own:
+        t = type(n)
+        if t is ast.Call:
+            continue
+        names = _rebound([n])
+        if t in _DEFS:
+            names.add(n.name)  # type: ignore[attr-defined]
+        for x in names:
+            out[x] = out.get(x, 0) + 1
+    return out
+
+
+def _tuple_len(own: list[ast.AST]) -> int | None:
+    """n when every ``return`` of a def returns a tuple display of n elements
+    (no starred one) and it never yields; None otherwise (issue #16: a
+    starred result then fills exactly n positions)."""
+    n: int | None = None
+    for x in own:
+        t = type(x)
+        if t is ast.Yield or t is ast.YieldFrom:
+            return None
+        if t is ast.Return:
+            v = x.value  # type: ignore[attr-defined]
+            if type(v) is not ast.Tuple or any(type(e) is ast.Starred for e in v.elts):
+                return None
+            if n is not None and n != len(v.elts):
+                return None
+            n = len(v.elts)
+    return n
+
+
 _ONE_TARGET = frozenset(
     {ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.comprehension}
 )
@@ -711,7 +766,9 @@ class _Scope:
         # name -> every ref a def, lambda or import of this scope binds it to,
         # in any branch (``_alt_refs``); the last one is ``local_defs``/``imports``.
         self.alts: dict[str, list[str]] = {}
-        self._tainted: set[str] | None = None
+        self._tainted: dict[str, bool] = {}  # ``from_params``, memoised
+        self._flows: dict[str, list[ast.expr]] | None = None
+        self._sources: dict[int, set[str]] = {}
         self.own: list[ast.AST] = []
         self._binds: dict[str, list[ast.expr]] | None = None
         self._result_methods: dict[int, set[str]] | None = None
@@ -721,15 +778,39 @@ class _Scope:
         self._rebound: set[str] | None = None
         self.local_refs: dict[str, list[str]] = {}  # ``_local_refs``, memoised
         self.unbound: set[str] = set()  # names ``_local_refs`` found no binding of
+        self._counts: dict[str, int] | None = None
 
-    @property
-    def tainted(self) -> set[str]:
-        """Locals that carry a parameter's value (flow-insensitive, to a
-        fixpoint): "a name built by the caller" for the DNS sink. Computed only
-        when a call needs it (it walks every assignment)."""
-        if self._tainted is None:
-            self._tainted = _taint(self.params, self.own)
-        return self._tainted
+    def from_params(self, names: set[str]) -> bool:
+        """Whether any of ``names`` carries a parameter's value through the
+        scope's assignments (flow-insensitive): "a name built by the caller"
+        for the DNS sink. Searched backwards from the names asked about, each
+        assignment's value walked once (issue #17: a forward fixpoint over
+        every assignment of every scope cost a tenth of the extraction)."""
+        return bool(names & self.params) or any(self._from_params(n) for n in names)
+
+    def _from_params(self, name: str) -> bool:
+        known = self._tainted.get(name)
+        if known is not None:
+            return known
+        if self._flows is None:
+            self._flows = _flows(self.own)
+        seen, todo, found = {name}, [name], name in self.params
+        while todo and not found:
+            for value in self._flows.get(todo.pop(), ()):
+                got = self._sources.get(id(value))
+                if got is None:
+                    got = self._sources[id(value)] = _names(value)
+                if got & self.params or any(self._tainted.get(n) for n in got):
+                    found = True
+                    break
+                todo += [n for n in got - seen if n in self._flows]
+                seen |= got
+        if found:
+            self._tainted[name] = True
+        else:
+            # Everything searched from here reaches no parameter either.
+            self._tainted.update(dict.fromkeys(seen, False))
+        return found
 
     # Computed when first needed (most scopes return, patch and send nothing):
     # each walks the scope's nodes once more.
@@ -752,6 +833,13 @@ class _Scope:
         if self._rebound is None:
             self._rebound = _rebound(self.own)
         return self._rebound
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """``_bind_counts`` of the scope, walked when a starred name asks."""
+        if self._counts is None:
+            self._counts = _bind_counts(self.own)
+        return self._counts
 
     @property
     def sends(self) -> bool:
@@ -798,6 +886,8 @@ class _Extractor:
         # branch may not run, so what the name would be without it still counts.
         self.cond: set[str] = set()
         self.consts: dict[str, ast.Constant] = {}  # module-level name = literal
+        # module-level def -> its returned tuple's length, -1 unknown (version 9)
+        self.tuple_lens: dict[str, int] = {}
         # Classes of this file (qualnames, local ones too): ``Codec.decode = f``
         # binds a class attribute (version 8).
         self.class_names: set[str] = set()
@@ -825,6 +915,10 @@ class _Extractor:
             for qual in self.params.keys() & self._rewrapped(module, main_scope):
                 for sig in self.params[qual].values():
                     sig[1] = None
+        tl = {q: n for q, n in self.tuple_lens.items() if n >= 0 and q not in self.cond}
+        if tl:
+            for qual in tl.keys() & self._rewrapped(module, main_scope):
+                del tl[qual]  # rebound or patched in this file: not the def as written
         self.facts = {
             "defs": self.defs,
             "classes": self.classes,
@@ -843,6 +937,8 @@ class _Extractor:
             self.facts["stars"] = self.stars
         if self.class_attrs:
             self.facts["class_attrs"] = self.class_attrs
+        if tl:
+            self.facts["tl"] = tl
 
     def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
         """Defs whose callers may not get them as written: rebound at module
@@ -1128,6 +1224,11 @@ class _Extractor:
         static = "B:staticmethod" in decorators
         scope.sig = _signature(a, plain, 1 if cls is not None and not static else 0)
         self._scope(scope, node.body)
+        if cls is None and parent.qualname == "<module>":
+            n = _tuple_len(scope.own) if type(node) is ast.FunctionDef else None
+            if n is None or node.decorator_list or qual in self.tuple_lens:
+                n = -1  # decorated, async, two defs of one name: not known
+            self.tuple_lens[qual] = n
 
     def _lambda(self, parent: _Scope, name: str, node: ast.Lambda, cls: str | None = None) -> None:
         qual = f"{cls}.{name}" if cls else self._qual(parent, name)
@@ -1587,12 +1688,9 @@ class _Extractor:
         if first is not None:
             if _is_const(first):
                 flags["c0"] = 1
-            elif scope.params:
-                # Any callee: a re-exported lookup has any name (issue #16). A
-                # parameter itself needs no taint walk (most: `self.x`).
-                names = _names(first)
-                if names and (names & scope.params or names & scope.tainted):
-                    flags["p0"] = 1
+            elif scope.params and scope.from_params(_names(first)):
+                # Any callee: a re-exported lookup has any name (issue #16).
+                flags["p0"] = 1
         if (
             not star
             and all(_is_const(a) for a in args)
@@ -1638,9 +1736,12 @@ class _Extractor:
         return 0
 
     def _arg_codes(self, scope: _Scope, node: ast.Call, flags: dict[str, Any]) -> None:
-        pa: list[int | str] = [
-            "*" if isinstance(a, ast.Starred) else self._arg_code(scope, a) for a in node.args
-        ]
+        pa: list[int | str] = []
+        for a in node.args:
+            if type(a) is ast.Starred:
+                pa += self._starred(scope, a.value)
+            else:
+                pa.append(self._arg_code(scope, a))
         if pa:
             flags["pa"] = pa
         kn = {
@@ -1650,6 +1751,30 @@ class _Extractor:
         }
         if kn:
             flags["kn"] = kn
+
+    def _starred(self, scope: _Scope, value: ast.expr) -> list[int | str]:
+        """Codes for ``*value`` (issue #16, timm's ``*pretrained_loc``): one per
+        element of a tuple or list display, or of a tuple display bound once
+        to a local (not a parameter); ``"*<ref>"`` for a local bound once to a
+        call of ``ref`` (graph.py: as many unknown positions as every return
+        of that function has elements); ``"*"`` (any number) otherwise."""
+        t = type(value)
+        if t is ast.Name and value.id not in scope.params:  # type: ignore[attr-defined]
+            bound = scope.binds.get(value.id, [])  # type: ignore[attr-defined]
+            if len(bound) != 1 or scope.counts.get(value.id) != 1:  # type: ignore[attr-defined]
+                return ["*"]  # re-bound, unpacked, mutated in place (``+=``) or unknown
+            value, t = bound[0], type(bound[0])
+            if t is ast.Call:
+                ref = self._ref(scope, value.func)  # type: ignore[attr-defined]
+                return [f"*{ref}"] if ref is not None and ref[:2] in ("L:", "I:") else ["*"]
+            if t is ast.List:
+                return ["*"]  # a list can grow between its binding and the call
+        if t is not ast.Tuple and t is not ast.List:
+            return ["*"]
+        elts: list[ast.expr] = value.elts  # type: ignore[attr-defined]
+        if any(type(e) is ast.Starred for e in elts):
+            return ["*"]
+        return [self._arg_code(scope, e) for e in elts]
 
     # -- what functions return, what assignments patch (returns.py) ---------
 
@@ -1697,7 +1822,7 @@ class _Extractor:
         if not isinstance(value, (ast.Call, ast.BinOp, ast.JoinedStr)):
             return None
         line = _git_constant(value)
-        if line is None or not _names(value) & scope.tainted:
+        if line is None or not scope.from_params(_names(value)):
             return None
         return line
 

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 MAX_DEPTH = 64  # hops from a sink; deeper chains are reported, not followed
@@ -261,10 +262,17 @@ class Hop:
     param: str | None = None  # the chain goes on in ``cond[next][param]``
 
 
-def passed(flags: Flags, sig: list[Any] | None, param: str) -> str:
+def passed(
+    flags: Flags,
+    sig: list[Any] | None,
+    param: str,
+    star_len: Callable[[str], int | None] | None = None,
+) -> str:
     """What a call with ``flags`` passes to the callee's ``param`` (``sig``:
     its facts ``params`` entry): SAFE, UNSAFE, or the name of the caller's own
-    True-default parameter it forwards (the facts record only those)."""
+    True-default parameter it forwards (the facts record only those).
+    ``star_len``: how many elements the function a ``"*<ref>"`` code names
+    always returns (``Graph.tuple_len``), None when not known."""
     if flags.get("star") or sig is None:
         return UNSAFE
     codes: list[Any] = []
@@ -272,7 +280,7 @@ def passed(flags: Flags, sig: list[Any] | None, param: str) -> str:
     if param in kn:
         codes.append(kn[param])
     index, _default, shift = sig
-    pa = flags.get("pa") or []
+    pa = _positional(flags.get("pa") or [], star_len)
     if index is not None:
         # A method may be called bound (self.m(x, False)) or not (C.m(obj, x,
         # False)): both positions are read, the worse wins.
@@ -285,6 +293,22 @@ def passed(flags: Flags, sig: list[Any] | None, param: str) -> str:
         return UNSAFE
     names = [c for c in codes if isinstance(c, str)]
     return names[0] if names else SAFE
+
+
+def _positional(pa: Sequence[Any], star_len: Callable[[str], int | None] | None) -> Sequence[Any]:
+    """``pa`` with each ``"*<ref>"`` (a local bound once to that call, passed
+    starred) replaced by as many unknown (0) codes as the function returns
+    elements, or by ``"*"`` (any number) when that is not known."""
+    if not any(type(c) is str and c[:1] == "*" and c != "*" for c in pa):
+        return pa
+    out: list[Any] = []
+    for c in pa:
+        if type(c) is str and c[:1] == "*" and c != "*":
+            n = star_len(c[1:]) if star_len is not None else None
+            out += ["*"] if n is None else [0] * n
+        else:
+            out.append(c)
+    return out
 
 
 @dataclass
@@ -326,6 +350,8 @@ class Graph:
     _streamed: set[str] = field(default_factory=set)
     _early: set[str] = field(default_factory=set)
     _deferred: dict[str, list[_Rec]] = field(default_factory=dict)
+    # Files a module lookup needed and found no parseable file for (``_module``).
+    unreadable: dict[str, None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for path in self.paths if self.paths is not None else list(self.files):
@@ -336,9 +362,13 @@ class Graph:
     def _module(self, name: str) -> str | None:
         """The first parseable file of that module name, as ``by_full`` held
         when it was built from parsed facts (an unparseable twin is passed)."""
-        for path in self._names.get(name, ()):
+        found = self._names.get(name, ())
+        for path in found:
             if path in self.files:
                 return path
+        # Every file of the module was refused (issue #16: fail closed): what
+        # it defines is unknown, not external; reach.py reports them.
+        self.unreadable.update(dict.fromkeys(found))
         return None
 
     # -- resolution ---------------------------------------------------------
@@ -863,6 +893,21 @@ class Graph:
         got = self.sig(node, param)
         return got[1] if got is not None else None
 
+    def tuple_len(self, node: str, ref: str) -> int | None:
+        """The length of the tuple a call of ``ref`` (made in ``node``'s file)
+        always returns: every repository function it may resolve to has the
+        same facts ``tl``; None for anything else (an external name)."""
+        path = split_node(node)[0]
+        nodes, external = self.resolve(path, ref)
+        lens: set[int] = set()
+        for n in nodes:
+            p, qual = split_node(n)
+            got = (self.files.get(p, {}).get("tl") or {}).get(qual)
+            if got is None:
+                return None
+            lens.add(int(got))
+        return lens.pop() if external is None and len(lens) == 1 else None
+
     def sig(self, node: str, param: str) -> list[Any] | None:
         path, qual = split_node(node)
         facts = self.files.get(path)
@@ -962,7 +1007,7 @@ class Graph:
                 # An edge with no call of its own (a class to its __init__)
                 # passes what is unknown here: unsafe, as before.
                 for line, flags in self.edge_calls(pred, node) or [(eline, {"star": 1})]:
-                    got = passed(flags, sig, param)
+                    got = passed(flags, sig, param, partial(self.tuple_len, pred))
                     if got not in (SAFE, UNSAFE) and self._default(pred, got) is not True:
                         got = UNSAFE  # its own default is not True (after all)
                     if got == UNSAFE:
@@ -1017,7 +1062,7 @@ class Graph:
         if "torch-load" not in out:
             for n in nodes:
                 for param in self.cond.get(n, {}):
-                    got = passed(flags, self.sig(n, param), param)
+                    got = passed(flags, self.sig(n, param), param, partial(self.tuple_len, caller))
                     if got == UNSAFE or (got != SAFE and self._default(caller, got) is not True):
                         out.setdefault("torch-load", (n, param))
         return out
