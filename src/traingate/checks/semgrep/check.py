@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 from traingate.change import ChangedFile, Status
 from traingate.checks.base import Context
@@ -17,18 +19,25 @@ from traingate.checks.semgrep.hits import Hit, error_hit
 from traingate.checks.semgrep.newness import new_hits, scan_pairs
 from traingate.checks.semgrep.regions import regions as cut_regions
 from traingate.checks.semgrep.rulepack import RulePack
-from traingate.checks.semgrep.runner import Engine
+from traingate.checks.semgrep.runner import BATCH_BYTES, SCAN_BATCH_BYTES, Engine
 from traingate.checks.semgrep.settings import SemgrepSettings
-from traingate.checks.semgrep.targets import PY_EXT, Target, is_python, target
+from traingate.checks.semgrep.targets import PY_EXT, Target, is_python, spill, target
 from traingate.findings import Finding
 from traingate.policy.base import Severity
 
 
 def run(ctx: Context) -> list[Finding]:
+    with tempfile.TemporaryDirectory(prefix="traingate-spill-") as spill_dir:
+        return _run(ctx, Path(spill_dir))
+
+
+def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
     settings = ctx.settings
     assert isinstance(settings, SemgrepSettings)
     pack = RulePack.load(ctx, settings)
-    engine = Engine(pack, settings, ctx.cache_dir)
+    engine = Engine(
+        pack, settings, ctx.cache_dir, SCAN_BATCH_BYTES if ctx.scan_all else BATCH_BYTES
+    )
     pairs: list[tuple[Target, Target | None, ChangedFile]] = []
     for f in ctx.files:
         head = target(ctx.change, f, new=True, limit=settings.max_file_bytes)
@@ -40,6 +49,11 @@ def run(ctx: Context) -> list[Finding]:
             # Only the shipped pack's rule shapes were analysed for cutting.
             if base is not None and not settings.rule_dirs:
                 head, base = _changed_regions(head, base, f)
+        elif ctx.scan_all and head.text:
+            # Issue #17: a scan needs no text after semgrep but for the syntax
+            # check, so it waits on disk instead of in memory (72 MB for the
+            # wheel corpus) beside the semgrep processes.
+            head = spill(head, spill_dir / f"s{len(pairs)}")
         pairs.append((head, base, f))
     hits = scan_pairs(engine, pairs)
     findings: list[Finding] = []
@@ -92,7 +106,7 @@ def _python_syntax(t: Target) -> Hit | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pyast.parse(t.text, filename=t.path)
+            pyast.parse(t.content(), filename=t.path)
     except SyntaxError as exc:
         line = exc.lineno or 1
         where = f"line {line}" + (f", column {exc.offset}" if exc.offset else "")

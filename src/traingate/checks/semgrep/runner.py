@@ -64,13 +64,26 @@ OVERALL_S_PER_MB = 60.0
 # one process keeps the single start that a commit of a few files needs.
 SINGLE_RUN_BYTES = 100_000
 BATCH_BYTES = 1_000_000  # at most about this much per batch, plus one file
+# A whole-repository scan's batches are smaller (issue #17: 500 MB for the
+# tree). A one-job process's RSS starts at ~120 MB with the pack and its
+# largest file sets its peak (~195 MB on the wheel corpus either way); on
+# 2.5 MB of it, 1 MB batches peaked at 164-199 MB, 0.5 MB ones at 159-195,
+# for 65 and 60 CPU s (load 12: no measurable cost for the extra starts).
+SCAN_BATCH_BYTES = 500_000
 BATCH_FILES = 400
 
 
 class Engine:
-    def __init__(self, pack: RulePack, settings: SemgrepSettings, cache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        pack: RulePack,
+        settings: SemgrepSettings,
+        cache_dir: Path | None,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> None:
         self.pack = pack
         self.settings = settings
+        self.batch_bytes = batch_bytes
         # The cache's key includes the semgrep version: another matcher may match otherwise.
         self.cache = (
             Cache(cache_dir, f"{pack.digest}:{settings.engine}", semgrep_version())
@@ -133,7 +146,7 @@ class Engine:
             names: dict[str, Target] = {}
             for i, t in enumerate(targets):
                 name = f"t{i}{t.ext}"
-                (root / name).write_text(t.text, encoding="utf-8", errors="surrogateescape")
+                _materialize(t, root / name)
                 names[name] = t
             base_cmd = [
                 exe,
@@ -153,7 +166,7 @@ class Engine:
             ]
             for d in configs or self.pack.dirs:
                 base_cmd.append(f"--config={d}")
-            size = {n: len(t.text.encode("utf-8", "surrogateescape")) for n, t in names.items()}
+            size = {n: (root / n).stat().st_size for n in names}
             limit = self.settings.timeout + int(OVERALL_S_PER_MB * sum(size.values()) / 1e6)
             try:
                 if sum(size.values()) <= SINGLE_RUN_BYTES and len(names) <= BATCH_FILES:
@@ -167,10 +180,22 @@ class Engine:
                     cmd += listed if sum(len(n) + 1 for n in listed) < MAX_ARGV_NAMES else ["."]
                     out = _invoke(cmd, root, limit)
                 else:
-                    out = _run_batches(base_cmd, root, size, limit)
+                    return _run_batches(base_cmd, root, names, size, limit, self.batch_bytes)
             except CheckError as exc:
                 raise CheckError(self.pack.explain(exc.message), help=exc.help) from None
-        return _parse(out, names)
+            return _parse(out, names, root)
+
+
+def _materialize(t: Target, path: Path) -> None:
+    """Write ``t`` where semgrep reads it: a spilled text is linked (copied
+    across file systems), never read back into memory (issue #17)."""
+    if not t.spill:
+        path.write_text(t.text, encoding="utf-8", errors="surrogateescape", newline="")
+        return
+    try:
+        os.link(t.spill, path)
+    except OSError:
+        shutil.copyfile(t.spill, path)
 
 
 def _rule_timeout(largest_bytes: int) -> str:
@@ -181,24 +206,30 @@ def _rule_timeout(largest_bytes: int) -> str:
 
 
 def _run_batches(
-    base_cmd: list[str], root: Path, size: dict[str, int], limit: int
-) -> dict[str, Any]:
+    base_cmd: list[str],
+    root: Path,
+    names: dict[str, Target],
+    size: dict[str, int],
+    limit: int,
+    batch_bytes: int,
+) -> dict[str, list[Hit]]:
     """A large run as batches, usable_cpus() semgrep processes at a time with
     one job each (issue #17): memory is bounded per process, each batch's
     per-rule timeout follows its own largest file, and the whole run stays
-    under one deadline. Any batch's failure fails the run."""
+    under one deadline. Any batch's failure fails the run. Each batch's JSON
+    becomes hits as it arrives: a whole scan's JSON is not held at once."""
     import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    batches = plan_batches(size, usable_cpus())
+    batches = plan_batches(size, usable_cpus(), batch_bytes)
     t0 = time.monotonic()
     deadline = t0 + limit
     progress = _Progress(len(size), t0)
     failed = threading.Event()
     lock = threading.Lock()
 
-    def one(batch: list[str]) -> dict[str, Any] | None:
+    def one(batch: list[str]) -> dict[str, list[Hit]] | None:
         if failed.is_set():
             return None
         cmd = [*base_cmd, _rule_timeout(size[batch[0]]), "--jobs=1", *batch]
@@ -206,31 +237,29 @@ def _run_batches(
         try:
             # The message names the whole run's limit, as a single run would.
             out = _invoke(cmd, root, left, shown_timeout=limit)
+            # A batch answers for its own files only: every one scanned, no other.
+            hits = _parse(out, {n: names[n] for n in batch}, root)
         except CheckError:
             failed.set()
             raise
         with lock:
             progress.done(len(batch))
-        return out
+        return hits
 
+    merged: dict[str, list[Hit]] = {}
     with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
-        outs = list(pool.map(one, batches))
+        for hits in pool.map(one, batches):
+            assert hits is not None  # a failed batch raised above
+            merged.update(hits)
     progress.finish()
-    merged: dict[str, Any] = {"results": [], "errors": [], "paths": {"scanned": []}}
-    for out in outs:
-        assert out is not None  # a failed batch raised above
-        merged["results"] += out.get("results") or []
-        merged["errors"] += out.get("errors") or []
-        scanned = (out.get("paths") or {}).get("scanned")
-        if not isinstance(scanned, list):
-            raise CheckError("semgrep's JSON output does not say which files it scanned")
-        merged["paths"]["scanned"] += scanned
     return merged
 
 
-def plan_batches(size: dict[str, int], cpus: int) -> list[list[str]]:
+def plan_batches(
+    size: dict[str, int], cpus: int, batch_bytes: int = BATCH_BYTES
+) -> list[list[str]]:
     """Names split into a multiple of ``cpus`` batches of about equal bytes,
-    each at most ~BATCH_BYTES (plus one file) and on average at most
+    each at most ~``batch_bytes`` (plus one file) and on average at most
     BATCH_FILES files; the largest batches first, each one's largest file first.
 
     Longest-processing-time first: each file, largest first, goes to the
@@ -244,8 +273,8 @@ def plan_batches(size: dict[str, int], cpus: int) -> list[list[str]]:
     total = sum(size.values())
     # Past one full batch, two per CPU: files of one size differ in cost, and
     # a core that finishes early takes the next batch instead of idling.
-    per_cpu = 2 if total > BATCH_BYTES else 1
-    n = max(per_cpu * cpus, math.ceil(total / BATCH_BYTES), math.ceil(len(size) / BATCH_FILES))
+    per_cpu = 2 if total > batch_bytes else 1
+    n = max(per_cpu * cpus, math.ceil(total / batch_bytes), math.ceil(len(size) / BATCH_FILES))
     n = min(len(size), max(1, cpus) * math.ceil(n / max(1, cpus)))
     heap: list[tuple[int, int, list[str]]] = [(0, i, []) for i in range(n)]
     for name in sorted(size, key=lambda k: (-size[k], k)):
@@ -371,8 +400,11 @@ def _json_errors(stdout: bytes) -> str:
     return "; ".join(parts)[:800]
 
 
-def _parse(data: dict[str, Any], names: dict[str, Target]) -> dict[str, list[Hit]]:
+def _parse(data: dict[str, Any], names: dict[str, Target], root: Path) -> dict[str, list[Hit]]:
+    """Hits per target key; a match's code is read from the file semgrep
+    scanned (``root``), so no target's text need be held meanwhile."""
     hits: dict[str, list[Hit]] = {t.key: [] for t in names.values()}
+    scanned_bytes: dict[str, bytes] = {}
     scanned_list = (data.get("paths") or {}).get("scanned")
     if not isinstance(scanned_list, list):
         # Without the list we cannot tell a clean file from a skipped one.
@@ -390,7 +422,11 @@ def _parse(data: dict[str, Any], names: dict[str, Target]) -> dict[str, list[Hit
         extra = r.get("extra", {})
         meta = extra.get("metadata", {}) or {}
         start, end = r["start"], r["end"]
-        code = found.text.encode("utf-8", "surrogateescape")[start["offset"] : end["offset"]]
+        name = str(r["path"])
+        if name not in scanned_bytes:
+            # One file at a time (semgrep lists a file's results together).
+            scanned_bytes = {name: (root / name).read_bytes()}
+        code = scanned_bytes[name][start["offset"] : end["offset"]]
         hits[found.key].append(
             Hit(
                 rule=str(r["check_id"]).rsplit(".", 1)[-1],

@@ -12,6 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from traingate.change import Change, ChangedFile, is_binary
@@ -34,11 +35,29 @@ class Target:
     problem: str | None = None  # why the raw bytes cannot be judged as source (blocks)
     skip: bool = False  # not given to semgrep or the Python parser (too large)
     region: str = ""  # sha256 of ``text`` when it is a changed-region cut (regions.py)
+    # A file that holds ``text`` (then ""): a scan does not keep every text in
+    # memory while semgrep runs (issue #17); read it back with content().
+    spill: str = ""
 
     @property
     def key(self) -> str:
         # The cache keys by content: a cut of a blob is not the blob (issue #17).
         return f"{self.oid}{self.ext}" + (f"#{self.region}" if self.region else "")
+
+    def content(self) -> str:
+        """What semgrep scans, from memory or from the spill file."""
+        if not self.spill:
+            return self.text
+        # newline="": a \r or \r\n is the file's own, not a line end to translate.
+        with open(self.spill, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            return fh.read()
+
+
+def spill(t: Target, path: Path) -> Target:
+    """``t`` with its text written to ``path`` (as the runner writes a target)
+    and released from memory."""
+    path.write_text(t.text, encoding="utf-8", errors="surrogateescape", newline="")
+    return replace(t, text="", spill=str(path))
 
 
 def is_python(t: Target) -> bool:
@@ -124,7 +143,7 @@ def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target |
         out = _notebook(oid, path, text)
     elif ext == ".pth":
         # site.py executes only lines that start with "import"; the rest are paths.
-        lines = [ln if ln.startswith(("import ", "import\t")) else "" for ln in text.splitlines()]
+        lines = [ln if ln.startswith(("import ", "import\t")) else "" for ln in _pth_lines(text)]
         out = Target(oid, path, ".pth.py", "\n".join(lines) + "\n")
     elif ext in _SH_EXT - {".sh", ".bash"}:
         # semgrep picks bash by .sh/.bash only; .zsh, .sbatch, ... are shell too (issue #16).
@@ -132,6 +151,18 @@ def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target |
     else:
         out = Target(oid, path, ext, text)
     return replace(out, problem=problem) if problem else out
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def _pth_lines(text: str) -> list[str]:
+    """The lines site.py reads (a text file: \\n, \\r\\n, \\r end them). Not
+    str.splitlines: it also ends a line at \\x0c, which Python reads as a space,
+    so ``import os\\x0c;os.system(...)`` runs whole but was scanned as two lines
+    whose second, not starting with "import", was dropped (issue #16)."""
+    lines = _EOL.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def _notebook(oid: str, path: str, raw: str) -> Target:

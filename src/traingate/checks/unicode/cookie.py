@@ -113,9 +113,12 @@ def decode_python(data: bytes) -> tuple[str, tuple[int, ...]] | None:
         text, starts = _decode_by_line(data, cookie.codec)
     except (UnicodeError, ValueError, TypeError, LookupError):
         return None
-    line_map: list[int] = []
-    pos = 0
-    for line in text.splitlines(keepends=True) or [""]:
-        line_map.append(bisect.bisect_right(starts, pos))
-        pos += len(line)
+    # Scanned lines as semgrep numbers them, by \n (a lone \r is not one to it;
+    # unicode-invisible blocks that): str.splitlines also ends one at \x0c,
+    # \x1c-\x1e, \x85, U+2028/9 and put every later finding on an earlier line.
+    line_map = [bisect.bisect_right(starts, 0)]
+    pos = text.find("\n")
+    while 0 <= pos < len(text) - 1:
+        line_map.append(bisect.bisect_right(starts, pos + 1))
+        pos = text.find("\n", pos + 1)
     return text, tuple(line_map)
