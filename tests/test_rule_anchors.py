@@ -326,12 +326,14 @@ def _expected(files: dict[str, str]) -> set[tuple[str, int, str]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
-    work = tmp_path_factory.mktemp("anchors")
-    for name, text in ATTACKS.items():
+def scan_files(
+    work: Path, files: dict[str, str], rules: dict[str, str]
+) -> set[tuple[str, int, str]]:
+    """(file name, line, rule id) of each finding of ``rules`` (id -> category)
+    on ``files`` (name -> source) written into ``work``: one real semgrep run."""
+    for name, text in files.items():
         (work / name).write_text(text.lstrip("\n"), encoding="utf-8")
-    configs = [f"--config={RULES_DIR / cat / rid}.yaml" for rid, cat in RULES.items()]
+    configs = [f"--config={RULES_DIR / cat / rid}.yaml" for rid, cat in rules.items()]
     proc = run_semgrep(
         ["scan", "--experimental", *COMMON, "--json", "--quiet", "--no-git-ignore", *configs, "."],
         cwd=work,
@@ -343,6 +345,11 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, st
         (Path(r["path"]).name, r["start"]["line"], r["check_id"].rsplit(".", 1)[-1])
         for r in doc["results"]
     }
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
+    return scan_files(tmp_path_factory.mktemp("anchors"), ATTACKS, RULES)
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))

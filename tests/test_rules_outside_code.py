@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +29,8 @@ import pytest
 from traingate.cli import main
 
 from .conftest import POLICY, Repo
-from .test_rules_pack import COMMON, RULES_DIR, run_semgrep
+from .test_rule_anchors import scan_files
+from .test_rules_pack import RULES_DIR
 
 RULES = {
     "exec-external-code-path": "code-execution",
@@ -264,21 +264,7 @@ def _expected(files: dict[str, str]) -> set[tuple[str, int, str]]:
 
 @pytest.fixture(scope="module")
 def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
-    work = tmp_path_factory.mktemp("outside")
-    for name, text in {**ATTACKS, **QUIET}.items():
-        (work / name).write_text(text.lstrip("\n"), encoding="utf-8")
-    configs = [f"--config={RULES_DIR / cat / rid}.yaml" for rid, cat in RULES.items()]
-    proc = run_semgrep(
-        ["scan", "--experimental", *COMMON, "--json", "--quiet", "--no-git-ignore", *configs, "."],
-        cwd=work,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = json.loads(proc.stdout)
-    assert not doc["errors"], doc["errors"]
-    return {
-        (Path(r["path"]).name, r["start"]["line"], r["check_id"].rsplit(".", 1)[-1])
-        for r in doc["results"]
-    }
+    return scan_files(tmp_path_factory.mktemp("outside"), {**ATTACKS, **QUIET}, RULES)
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
