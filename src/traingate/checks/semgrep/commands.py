@@ -22,41 +22,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from traingate.checks.config.decode import sniff
+from traingate.checks.config.env import COMMAND_KEYS
 from traingate.checks.semgrep.targets import Target
 from traingate.yamlsafe import ComposeLoader, unalias
 
-CONFIG_EXT = frozenset({".yaml", ".yml", ".json"})
-
-# Keys whose string values (at any depth below) are shell commands. Not the
-# environment keys: the config check judges those (config-risky-env).
-_KEYS = frozenset(
-    {
-        "command",
-        "commands",
-        "cmd",
-        "args",
-        "arguments",
-        "script",
-        "scripts",
-        "run",
-        "entrypoint",
-        "setup",
-        "pre_run",
-        "before_script",
-        "after_script",
-        "exec",
-        "lifecycle",  # Kubernetes postStart / preStop hooks sit below it
-        "initializecommand",
-        "oncreatecommand",
-        "updatecontentcommand",
-        "postcreatecommand",
-        "poststartcommand",
-        "postattachcommand",
-    }
-)
+# Strings at any depth below a COMMAND_KEYS key are commands (the config check's
+# list without its environment keys: config-risky-env judges those).
 # A cheap look before composing: one of the keys spelled as a mapping key.
 _KEY_TEXT = re.compile(
-    r"""(?im)(?:^|[{,\s])["']?(?:""" + "|".join(sorted(_KEYS)) + r""")["']?\s*:"""
+    r"""(?im)(?:^|[{,\s])["']?(?:""" + "|".join(sorted(COMMAND_KEYS)) + r""")["']?\s*:"""
 )
 
 
@@ -116,7 +90,7 @@ def _walk(
         for key, value in node.value:
             key, _ = unalias(key, None)
             name = key.value.lower() if isinstance(key, ScalarNode) else ""
-            _walk(value, inside or name in _KEYS, slots, starts, seen)
+            _walk(value, inside or name in COMMAND_KEYS, slots, starts, seen)
     elif isinstance(node, SequenceNode):
         for item in node.value:
             _walk(item, inside, slots, starts, seen)
