@@ -73,6 +73,24 @@ def nan_skip(model, loader, opt):
         opt.step()
 
 
+def nan_skip_amp(model, loader, opt, scaler, accelerator):
+    for batch in loader:
+        loss = model(**batch).loss
+        # ok: sabotage-step-learns-nothing
+        scaler.scale(loss).backward()
+        if not torch.isfinite(loss):
+            opt.zero_grad()
+            continue
+        scaler.step(opt)
+        loss = model(**batch).loss
+        # ok: sabotage-step-learns-nothing
+        accelerator.backward(loss)
+        if not torch.isfinite(loss):
+            opt.zero_grad()
+            continue
+        opt.step()
+
+
 def tiny_clip(model, accelerator):
     # ruleid: sabotage-step-learns-nothing
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1e-12)
