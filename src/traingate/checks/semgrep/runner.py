@@ -25,6 +25,7 @@ from typing import Any
 from traingate.checks.semgrep.cache import Cache
 from traingate.checks.semgrep.hits import Hit, error_hit
 from traingate.checks.semgrep.rulepack import RulePack
+from traingate.checks.semgrep.schedule import MemoryGate, estimate_mb
 from traingate.checks.semgrep.settings import SemgrepSettings
 from traingate.checks.semgrep.targets import Target
 from traingate.errors import CheckError
@@ -214,7 +215,8 @@ def _run_batches(
     batch_bytes: int,
 ) -> dict[str, list[Hit]]:
     """A large run as batches, usable_cpus() semgrep processes at a time with
-    one job each (issue #17): memory is bounded per process, each batch's
+    one job each, started under a memory budget (schedule.py; issue #17):
+    memory is bounded per process and for all of them together, each batch's
     per-rule timeout follows its own largest file, and the whole run stays
     under one deadline. Any batch's failure fails the run. Each batch's JSON
     becomes hits as it arrives: a whole scan's JSON is not held at once."""
@@ -226,31 +228,36 @@ def _run_batches(
     t0 = time.monotonic()
     deadline = t0 + limit
     progress = _Progress(len(size), t0)
-    failed = threading.Event()
     lock = threading.Lock()
 
-    def one(batch: list[str]) -> dict[str, list[Hit]] | None:
-        if failed.is_set():
-            return None
+    def one(batch: list[str]) -> dict[str, list[Hit]]:
         cmd = [*base_cmd, _rule_timeout(size[batch[0]]), "--jobs=1", *batch]
         left = max(1, math.ceil(deadline - time.monotonic()))
-        try:
-            # The message names the whole run's limit, as a single run would.
-            out = _invoke(cmd, root, left, shown_timeout=limit)
-            # A batch answers for its own files only: every one scanned, no other.
-            hits = _parse(out, {n: names[n] for n in batch}, root)
-        except CheckError:
-            failed.set()
-            raise
-        with lock:
-            progress.done(len(batch))
-        return hits
+        # The message names the whole run's limit, as a single run would.
+        out = _invoke(cmd, root, left, shown_timeout=limit)
+        # A batch answers for its own files only: every one scanned, no other.
+        return _parse(out, {n: names[n] for n in batch}, root)
 
+    def worker() -> None:
+        while (batch := gate.take()) is not None:
+            try:
+                hits = one(batch)
+            except BaseException:
+                gate.cancel()  # no new batch starts; running ones finish
+                raise
+            finally:
+                gate.release(batch)
+            with lock:
+                merged.update(hits)
+                progress.done(len(batch))
+
+    # Each batch's largest file comes first (plan_batches).
+    gate = MemoryGate(batches, lambda b: estimate_mb(size[b[0]]))
     merged: dict[str, list[Hit]] = {}
     with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
-        for hits in pool.map(one, batches):
-            assert hits is not None  # a failed batch raised above
-            merged.update(hits)
+        futures = [pool.submit(worker) for _ in range(min(usable_cpus(), len(batches)))]
+    for f in futures:
+        f.result()  # the first failure, if any, fails the run
     progress.finish()
     return merged
 

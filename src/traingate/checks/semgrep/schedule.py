@@ -1,0 +1,79 @@
+"""Which semgrep batch runs next: the CPUs in use, under a memory budget (issue #17).
+
+A one-job semgrep process's resident memory is set by its largest file, not by
+its batch's total: measured with the shipped pack on the large-file corpus,
+~131 MB with the pack loaded and no real target, 177-227 MB for each of the
+five largest files (200-280 kB) alone, 188 MB for a 0.5 MB batch of 28 kB
+files, 182 MB for five 95 kB files, and three of the largest together peaked
+at their largest's own peak. Two processes that happen to hold the two largest
+files at once are what pushed a whole-repository scan past its 500 MB; the
+gate below starts a batch only when its estimate fits beside the running
+ones, so the peak is a property of the plan rather than of timing. It never
+idles a CPU that some pending batch could use: a worker takes the first
+pending batch (plan order, largest first) that fits, and one batch always
+runs, however large its estimate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+# The estimate errs high: 0.4 MB per kB puts the 280 kB file at 243 MB (it
+# peaked at 198 MB) and the 234 kB one at 225 MB (it peaked at 227 MB).
+PROCESS_BASE_MB = 131.0
+PEAK_MB_PER_KB = 0.4
+# Every semgrep process at once: the 500 MB for the whole tree less
+# traingate's own process (46-50 MB while semgrep runs in a scan).
+MEMORY_BUDGET_MB = 440.0
+
+
+def estimate_mb(largest_bytes: int) -> float:
+    """A one-job semgrep process's expected peak RSS for a batch whose largest file has this size."""
+    return PROCESS_BASE_MB + PEAK_MB_PER_KB * largest_bytes / 1000
+
+
+class MemoryGate:
+    """Hands out batches to worker threads under a memory budget.
+
+    ``take()`` blocks until a pending batch fits beside the running ones (or
+    nothing runs) and returns it, or returns None once nothing is pending or
+    ``cancel()`` was called; ``release()`` returns a finished batch's share.
+    """
+
+    def __init__(
+        self,
+        batches: Sequence[list[str]],
+        cost: Callable[[list[str]], float],
+        budget: float = MEMORY_BUDGET_MB,
+    ) -> None:
+        self._pending = [(cost(b), b) for b in batches]
+        self._budget = budget
+        self._held: dict[int, float] = {}  # id of a running batch -> its estimate
+        self._cancelled = False
+        self._cond = threading.Condition()
+        self.peak = 0.0  # the largest sum of estimates that ran at once
+
+    def take(self) -> list[str] | None:
+        with self._cond:
+            while True:
+                if self._cancelled or not self._pending:
+                    return None
+                for i, (mb, batch) in enumerate(self._pending):
+                    running = sum(self._held.values())
+                    if not self._held or running + mb <= self._budget:
+                        del self._pending[i]
+                        self._held[id(batch)] = mb
+                        self.peak = max(self.peak, running + mb)
+                        return batch
+                self._cond.wait()
+
+    def release(self, batch: list[str]) -> None:
+        with self._cond:
+            del self._held[id(batch)]
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()

@@ -1,0 +1,82 @@
+"""The memory gate that starts semgrep batches (issue #17): no CPU idles while
+a pending batch fits, the estimates of running batches never exceed the
+budget unless one batch alone does, and a failure stops new starts."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from traingate.checks.semgrep import runner
+from traingate.checks.semgrep.schedule import MEMORY_BUDGET_MB, MemoryGate, estimate_mb
+
+BIG, SMALL = 280_000, 30_000  # bytes of a batch's largest file
+
+
+def gate_for(largest: list[int], budget: float = MEMORY_BUDGET_MB) -> MemoryGate:
+    batches = [[f"t{i}.py"] for i in range(len(largest))]
+    size = {b[0]: n for b, n in zip(batches, largest, strict=True)}
+    return MemoryGate(batches, lambda b: estimate_mb(size[b[0]]), budget)
+
+
+def test_the_largest_files_do_not_run_together_and_the_other_cpu_takes_a_small_batch() -> None:
+    assert 2 * estimate_mb(BIG) > MEMORY_BUDGET_MB >= estimate_mb(BIG) + estimate_mb(SMALL)
+    gate = gate_for([BIG, BIG, SMALL, SMALL])
+    first = gate.take()
+    second = gate.take()  # the second big batch does not fit beside the first
+    assert (first, second) == (["t0.py"], ["t2.py"])
+    gate.release(first)
+    assert gate.take() == ["t1.py"]  # now it fits beside the small one
+
+
+def test_a_batch_over_the_budget_still_runs_alone() -> None:
+    gate = gate_for([BIG, BIG], budget=10)
+    b = gate.take()
+    assert b == ["t0.py"]
+    got: list[list[str] | None] = []
+    t = threading.Thread(target=lambda: got.append(gate.take()))
+    t.start()
+    time.sleep(0.05)
+    assert not got  # waits while the first runs
+    gate.release(b)
+    t.join(5)
+    assert got == [["t1.py"]]
+    assert gate.take() is None
+
+
+def test_cancel_wakes_waiting_workers_and_starts_nothing_more() -> None:
+    gate = gate_for([BIG, BIG, BIG])
+    gate.take()
+    got: list[list[str] | None] = []
+    t = threading.Thread(target=lambda: got.append(gate.take()))
+    t.start()
+    time.sleep(0.05)
+    gate.cancel()
+    t.join(5)
+    assert got == [None]
+    assert gate.take() is None
+
+
+def test_threads_hold_every_batch_once_and_stay_under_the_budget() -> None:
+    rnd = random.Random(5)
+    size = {f"t{i}.py": rnd.choice([200, 5_000, 40_000, 120_000, BIG]) for i in range(300)}
+    batches = runner.plan_batches(size, 2, runner.SCAN_BATCH_BYTES)
+    gate = MemoryGate(batches, lambda b: estimate_mb(size[b[0]]))
+    done: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while (b := gate.take()) is not None:
+            time.sleep(rnd.random() / 500)
+            with lock:
+                done.extend(b)
+            gate.release(b)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(done) == sorted(size)
+    assert 0 < gate.peak <= MEMORY_BUDGET_MB
