@@ -25,3 +25,13 @@ class Hit:
 
 def error_hit(rule: str, message: str, line: int = 1) -> Hit:
     return Hit(rule, "ERROR", message, "scanner", line, 1, line, 1, rule, parse_error=True)
+
+
+# An error hit that says more about the machine than the blob (a rule's time or
+# memory limit hit on a loaded machine): it blocks this check, but is not
+# cached, so the next check of the same blob runs semgrep again (issue #17).
+TRANSIENT_RULES = frozenset({"semgrep-incomplete"})
+
+
+def cacheable(hits: list[Hit]) -> bool:
+    return not any(h.parse_error and h.rule in TRANSIENT_RULES for h in hits)

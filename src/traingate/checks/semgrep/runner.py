@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from traingate.checks.semgrep.cache import Cache
-from traingate.checks.semgrep.hits import Hit, error_hit
+from traingate.checks.semgrep.hits import Hit, cacheable, error_hit
 from traingate.checks.semgrep.rulepack import RulePack
 from traingate.checks.semgrep.schedule import MemoryGate, estimate_mb
 from traingate.checks.semgrep.settings import SemgrepSettings
@@ -111,7 +111,7 @@ class Engine:
             fresh = self._run(list(misses.values()))
             for key, hits in fresh.items():
                 results[key] = hits
-                if self.cache:
+                if self.cache and cacheable(hits):
                     self.cache.put(key, hits)
         return results
 
@@ -134,7 +134,7 @@ class Engine:
             fresh = self._run(list(misses.values()), self.pack.files_for(rules))
             for key, hits in fresh.items():
                 results[key] = hits
-                if self.cache:
+                if self.cache and cacheable(hits):
                     self.cache.put(key + tag, hits)
         return results
 
