@@ -5,7 +5,7 @@ changed them without a bump would mix old and new facts in one cache. So the
 rewritten extractor is compared with the one before it (``REFERENCE``, read
 with ``git show`` and loaded from a temp file for this test only) on every
 Python file under tests/fixtures, on a sample of the large real corpus
-(bench/.cache/large/src, every 50th file, when fetched) and on a source that
+(bench/.cache/large/repo, every 50th file, when fetched) and on a source that
 holds every construct a scope reader looks at. Equal means equal JSON, key
 order included (it is what the cache stores).
 """
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # the change) when the facts change on purpose and VERSION is bumped.
 REFERENCE = "0ee35d373c2c99be602eccff19b33132f8991e11"
 REF_PATH = "src/traingate/checks/reach/facts.py"
-CORPUS = ROOT / "bench" / ".cache" / "large" / "src"
+CORPUS = ROOT / "bench" / ".cache" / "large" / "repo"
 
 # One of each construct _own_nodes keeps or cuts, and every kind of fact:
 # nonlocal in nested blocks, bound and anonymous lambdas, decorators, class

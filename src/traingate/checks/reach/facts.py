@@ -95,6 +95,17 @@ of ``ref`` (as many 0 codes as ``tl`` says, or ``"*"``); ``"*"`` otherwise.
 undecorated, not async, defined once and not rebound in its file, whose
 every ``return`` is a tuple display of n elements and that never yields.
 
+Version 10 (issue #16: dispatch, ``__call__``, factories): a ref may end in a
+marker, ``X.()`` (the result of calling ``X``: called, an instance's
+``__call__`` or what a factory returns) or ``X.[key]`` / ``X.[]`` (an element
+of the dict ``X``, of a literal key or any); ``dicts`` (present when not
+empty): ``name -> [[key or None, ref, line], ...]`` for a module-level dict
+display (filled by ``X[k] = f``, ``update``, ``setdefault`` too; ``**other``
+as ``other.[]``) or one bound in a function (``<function>.<name>``); ``made``:
+``name -> [[ref, line], ...]`` for a module-level ``name = ref(...)``; ``rets``:
+``qualname -> [[ref, line], ...]`` for the names (and dict elements) a
+function returns. Class attributes bound to a call's result are ``X.()``.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -105,6 +116,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 from collections import deque
 from typing import Any
 
@@ -112,7 +124,7 @@ from traingate import pyast
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 9
+VERSION = 10
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -713,13 +725,69 @@ def _dunder_import(node: ast.Call, name: str) -> tuple[str, str] | None:
 def _usable(local: list[str], rest: list[str], calls: bool) -> list[str]:
     """The refs of a local's bindings that ``local.rest`` may be: an instance
     (``x = IO()``, marked ``_MADE``) only for a method called on it (never a
-    write: ``layer = nn.Linear(); layer.weight = w`` patches no class), and
-    never called itself (``model(x)`` is not ``build_model`` again)."""
+    write: ``layer = nn.Linear(); layer.weight = w`` patches no class); called
+    itself, it is ``IO.()``, what calling the result of ``IO()`` runs (its
+    ``__call__``; for a function, what the function returns: graph.py), never
+    ``build_model`` again."""
     if not local or all(not r.endswith(_MADE) for r in local):
         return local
-    if not rest or not calls:
+    if not calls:
         return [r for r in local if not r.endswith(_MADE)]
+    if not rest:
+        return [r.removesuffix(_MADE) + _CALLED if r.endswith(_MADE) else r for r in local]
     return [r.removesuffix(_MADE) for r in local]
+
+
+# A ref's last part marking what a value holds rather than names (version 10):
+# ``X.()`` the result of calling ``X``, ``X.[key]`` / ``X.[]`` an element of the
+# dict ``X`` (one key, or any). Neither is a Python name, so no ref collides.
+_CALLED = ".()"
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+# Top-level modules whose classes no repository wrote: an instance of one kept
+# on ``self`` or at module level (``self.fc = nn.Linear(...)``, ``log =
+# logging.getLogger()``: half of all such bindings) is not recorded, to keep
+# a scan's facts small (issue #17). graph.py resolves a standard-library name
+# only at the repository root, and a repository shadowing torch is no
+# training repository this gate reviews.
+_FOREIGN = frozenset(sys.stdlib_module_names) | {"torch", "numpy"}
+
+
+def _foreign(ref: str) -> bool:
+    """``I:0:<m>...`` for a module ``m`` in ``_FOREIGN`` (``functools.partial`` too)."""
+    return ref[:4] == "I:0:" and ref[4:].partition(".")[0] in _FOREIGN
+
+
+def _is_dict(node: ast.expr | None) -> bool:
+    """A dict display, or ``dict(...)`` with keywords or a display."""
+    if type(node) is ast.Dict:
+        return True
+    return (
+        type(node) is ast.Call
+        and type(node.func) is ast.Name
+        and node.func.id == "dict"
+        and (bool(node.keywords) or (len(node.args) == 1 and type(node.args[0]) is ast.Dict))
+    )
+
+
+def _dict_items(node: ast.expr) -> list[tuple[ast.expr | None, ast.expr]]:
+    """(key, value) of a dict display or ``dict(...)``; the key None for
+    ``**other`` (every element of ``other``)."""
+    if type(node) is ast.Dict:
+        return list(zip(node.keys, node.values, strict=True))
+    assert type(node) is ast.Call
+    out = _dict_items(node.args[0]) if node.args else []
+    return out + [(ast.Constant(k.arg) if k.arg else None, k.value) for k in node.keywords]
+
+
+def _key_text(key: ast.expr | None) -> str | None:
+    """A literal string key as the facts keep it; None for any other key."""
+    if type(key) is ast.Constant and type(key.value) is str:
+        text: str = key.value
+        if text and len(text) <= 64 and all(c in _KEY_CHARS for c in text):
+            return text
+    return None
 
 
 _MADE = "()"
@@ -886,6 +954,12 @@ class _Extractor:
         # branch may not run, so what the name would be without it still counts.
         self.cond: set[str] = set()
         self.consts: dict[str, ast.Constant] = {}  # module-level name = literal
+        # Version 10 (issue #16: dispatch through a dict, an instance's
+        # __call__, a factory's result): see ``dicts``, ``made`` and ``rets``.
+        self.dict_names: set[str] = set()  # module-level names bound to a dict display
+        self.dicts: dict[str, list[list[Any]]] = {}  # name -> [[key, ref, line], ...]
+        self.made: dict[str, list[list[Any]]] = {}  # name -> [[ref, line], ...]
+        self.rets: dict[str, list[list[Any]]] = {}  # qualname -> [[ref, line], ...]
         # module-level def -> its returned tuple's length, -1 unknown (version 9)
         self.tuple_lens: dict[str, int] = {}
         # Classes of this file (qualnames, local ones too): ``Codec.decode = f``
@@ -939,6 +1013,10 @@ class _Extractor:
             self.facts["class_attrs"] = self.class_attrs
         if tl:
             self.facts["tl"] = tl
+        dicts = {name: got for name, got in self.dicts.items() if got}
+        for key, held in (("dicts", dicts), ("made", self.made), ("rets", self.rets)):
+            if held:
+                self.facts[key] = held
 
     def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
         """Defs whose callers may not get them as written: rebound at module
@@ -976,6 +1054,8 @@ class _Extractor:
                     names.add((a.asname or a.name).split(".")[0])
             elif isinstance(node, ast.AnnAssign) and node.value is not None:
                 names |= _names(node.target)
+                if type(node.target) is ast.Name and _is_dict(node.value):
+                    self.dict_names.add(node.target.id)  # `HANDLERS: dict[...] = {...}`
             elif isinstance(node, ast.Assign):
                 for t in node.targets:
                     names |= _names(t)
@@ -983,6 +1063,8 @@ class _Extractor:
                         _add_alt(self.alts, t.id, f"L:{t.id}")
                         if id(node) not in top:
                             self.cond.add(t.id)
+                    if type(t) is ast.Name and _is_dict(node.value):
+                        self.dict_names.add(t.id)
                     # `HOOKS = "hooks"`: a literal argument passed by name
                     if (
                         id(node) in top
@@ -1037,6 +1119,11 @@ class _Extractor:
         self, node: ast.stmt, target: ast.Name, value: ast.expr, top: set[int]
     ) -> None:
         """One module-level ``target = value`` (``_module_aliases``)."""
+        if _is_dict(value):
+            stub = _Scope("<module>", set(), None, None)
+            for key, item in _dict_items(value):
+                self._dict_entry(stub, target.id, key, item)
+            return
         if isinstance(value, (ast.Name, ast.Attribute)):
             chain = _dotted(value)
             if chain and chain[0] in self.aliases:
@@ -1054,6 +1141,14 @@ class _Extractor:
                 _add_alt(self.alts, target.id, f"L:{target.id}")
                 if id(node) not in top:
                     self.cond.add(target.id)
+            else:
+                # `LOADER = Loader()`: calling LOADER calls Loader.__call__,
+                # LOADER.load is Loader.load (graph.py, issue #16)
+                made = self._ref(stub, value.func)
+                if made is not None and made[0] in "IL" and not _foreign(made):
+                    held = self.made.setdefault(target.id, [])
+                    if [made, node.lineno] not in held:
+                        held.append([made, node.lineno])
 
     # -- scopes -------------------------------------------------------------
 
@@ -1341,7 +1436,7 @@ class _Extractor:
             for attr in names:
                 self._partial_def(parent, attr, call, cls)
             return names
-        ref = self._ref(parent, value)
+        ref = self._value_ref(parent, value)
         if ref is None:
             return []
         for attr in names:
@@ -1366,7 +1461,7 @@ class _Extractor:
             return
         if type(value) is ast.Lambda:
             return  # an anonymous lambda's calls are this scope's
-        ref = self._ref(scope, value)
+        ref = self._value_ref(scope, value)
         key = f"{cls}.{attr}"
         got = self.class_attrs.get(key, [])
         for r in [*([ref] if ref is not None else []), *self._alt_refs(scope, value, ref)]:
@@ -1379,6 +1474,17 @@ class _Extractor:
                 got.append([r, line])
         if got:
             self.class_attrs[key] = got
+
+    def _value_ref(self, scope: _Scope, value: ast.expr) -> str | None:
+        """``_ref`` of a value bound to an attribute; a call's result is
+        ``X.()`` (version 10: ``self.restore = Restore()`` in ``__init__``,
+        then ``self.restore(data)`` runs ``Restore.__call__``)."""
+        ref = self._ref(scope, value)
+        if ref is None and type(value) is ast.Call:
+            made = self._ref(scope, value.func)
+            if made is not None and made[0] in "ILS" and not _foreign(made):
+                return made + _CALLED
+        return ref
 
     def _attr_class(self, scope: _Scope, obj: ast.expr) -> str | None:
         """The class of this file whose attribute ``obj.<attr>`` is: ``self``
@@ -1461,7 +1567,9 @@ class _Extractor:
         out = [".".join([a, *rest]) for a in alts]
         return [r for i, r in enumerate(out) if r != ref and r not in out[:i]]
 
-    def _ref(self, scope: _Scope, func: ast.expr, calls: bool = False) -> str | None:
+    def _ref(
+        self, scope: _Scope, func: ast.expr, calls: bool = False, elements: bool = False
+    ) -> str | None:
         # `Cls(x).method()` is the method of what the inner call makes, and
         # `getattr(mod, "name")(...)` is `mod.name(...)` (issue #16: a helper
         # reached by name). Unwound in a loop: a chain of a thousand calls
@@ -1492,6 +1600,15 @@ class _Extractor:
             elif (got := self._getattr_literal(scope, func)) is not None:
                 attrs.append(got[1])
                 func = got[0]
+            elif attrs:
+                return None
+            elif (calls or elements) and (item := self._element(scope, func)) is not None:
+                return item  # `HANDLERS[name](x)`, `fn = HANDLERS.get(name)` (issue #16)
+            elif calls and type(func) is ast.Call:
+                # `make_loader()(path)`, `Loader()(path)`: what the result runs
+                made = self._ref(scope, func.func)
+                ok = made is not None and made[0] in "ILS" and made not in _PARTIALS
+                return made + _CALLED if ok and made is not None else None
             else:
                 return None
             chain = _dotted(func)
@@ -1510,6 +1627,70 @@ class _Extractor:
         if not attrs or base is None:
             return base
         return ".".join([base, *attrs[::-1]]) if base[0] in "IL" else None
+
+    def _element(self, scope: _Scope, node: ast.expr) -> str | None:
+        """``X[key]`` or ``X.get(key[, default])`` for a dict ``X`` the graph can
+        read: a module-level dict display of this file (``L:X.[key]``), a
+        name imported from another module (``I:...X.[key]``: graph.py finds
+        out whether it is one), or a dict display bound in this function
+        (recorded here under ``<function>.<name>``). The key is kept when it
+        is a short literal string (``CODECS["json"]`` is not ``CODECS["pickle"]``)."""
+        t = type(node)
+        if t is ast.Subscript:
+            base, key = node.value, node.slice  # type: ignore[attr-defined]
+        elif (
+            t is ast.Call
+            and type(node.func) is ast.Attribute  # type: ignore[attr-defined]
+            and node.func.attr == "get"  # type: ignore[attr-defined]
+            and len(node.args) in (1, 2)  # type: ignore[attr-defined]
+            and not node.keywords  # type: ignore[attr-defined]
+        ):
+            base, key = node.func.value, node.args[0]  # type: ignore[attr-defined]
+        else:
+            return None
+        text = _key_text(key)
+        mark = f".[{text or ''}]"
+        if (
+            type(base) is ast.Name
+            and scope.qualname not in ("<module>", "<main>")
+            and base.id not in scope.params
+            and any(_is_dict(v) for v in scope.binds.get(base.id, ()))
+        ):
+            name = f"{scope.qualname}.{base.id}"
+            if name not in self.dicts:
+                self.dicts[name] = []
+                for v in scope.binds[base.id]:
+                    for k, item in _dict_items(v) if _is_dict(v) else ():
+                        self._dict_entry(scope, name, k, item)
+            return f"L:{name}{mark}"
+        ref = self._ref(scope, base)
+        if ref is None or not (ref[:2] == "I:" or (ref[:2] == "L:" and ref[2:] in self.dict_names)):
+            return None
+        return ref + mark
+
+    def _dict_entry(self, scope: _Scope, name: str, key: ast.expr | None, value: ast.expr) -> None:
+        """One ``key: value`` of the dict ``name`` (``dicts``): every ref the
+        value may be, a function, a class, an instance or an external callable;
+        for ``**other`` (``key`` None), every element of ``other``."""
+        if key is None:
+            ref = self._ref(scope, value)
+            if ref is not None and (
+                ref[:2] == "I:" or (ref[:2] == "L:" and ref[2:] in self.dict_names)
+            ):
+                ref += ".[]"
+            else:
+                ref = None
+        else:
+            ref = self._ref(scope, value, calls=True)
+        refs = [ref] if ref is not None else []
+        refs += self._alt_refs(scope, value, ref)
+        if not refs:
+            return  # a number, a string, a lambda: nothing to call by name
+        got = self.dicts.setdefault(name, [])
+        text = _key_text(key)
+        for r in refs:
+            if [text, r, value.lineno] not in got:
+                got.append([text, r, value.lineno])
 
     def _local_refs(self, scope: _Scope, head: str) -> list[str]:
         """The refs a function's local ``head`` is bound to (``fn = io.load_blob``,
@@ -1555,7 +1736,7 @@ class _Extractor:
                     continue
                 if type(v) is ast.Constant or type(v) is ast.Lambda or id(v) in self._bound:
                     continue
-                ref = self._ref(s, v)
+                ref = self._ref(s, v, elements=True)
                 if ref is None and type(v) is ast.Call:
                     # `io = IO()`: an instance, whose methods `io.load(...)`
                     # calls as `IO().load(...)` does (marked: not callable itself)
@@ -1646,6 +1827,13 @@ class _Extractor:
         mod = self._module_call(scope, node)
         if mod is not None:
             self._record(scope, mod[0], node, {"imp": 1})  # runs the module, as `import`
+        if type(func) is ast.Call and ref is not None and ref.endswith("]") and len(func.args) == 2:
+            # `HANDLERS.get(name, fallback)(x)` may call the fallback
+            fallback = self._ref(scope, func.args[1], calls=True)
+            if fallback is not None and fallback != ref and fallback not in alts:
+                alts = [*alts, fallback]
+        elif type(func) is ast.Attribute and func.attr in ("update", "setdefault"):
+            self._dict_call(scope, node, func)
         if ref is None:
             if not alts:
                 return
@@ -1706,6 +1894,23 @@ class _Extractor:
             made = self._partial(scope, node, bind=False)
             if made is not None:
                 self._call(scope, made)
+
+    def _dict_call(self, scope: _Scope, node: ast.Call, func: ast.Attribute) -> None:
+        """``HANDLERS.update({...})`` / ``update(k=f)`` / ``setdefault(k, f)`` on a
+        module-level dict: more entries (``dicts``)."""
+        base = func.value
+        if type(base) is not ast.Name or base.id not in self.dict_names:
+            return
+        if self._ref(scope, base) != f"L:{base.id}":
+            return  # a local of the same name
+        if func.attr == "setdefault":
+            if len(node.args) == 2:
+                self._dict_entry(scope, base.id, node.args[0], node.args[1])
+            return
+        items = _dict_items(node.args[0]) if node.args and _is_dict(node.args[0]) else []
+        items += [(ast.Constant(k.arg) if k.arg else None, k.value) for k in node.keywords]
+        for key, value in items:
+            self._dict_entry(scope, base.id, key, value)
 
     def _decorator_ref(self, scope: _Scope, node: ast.expr) -> str | None:
         func = node.func if isinstance(node, ast.Call) else node
@@ -1781,6 +1986,20 @@ class _Extractor:
     def _return(self, scope: _Scope, value: ast.expr) -> None:
         if scope.qualname in ("<module>", "<main>"):
             return
+        t = type(value)
+        if t is ast.Name or t is ast.Attribute or t is ast.Subscript:
+            # A factory: `return _load` (a nested def), `return Loader`,
+            # `return pickle.loads`, `return HANDLERS[fmt]`; graph.py follows
+            # `make()(x)` into it.
+            ref = self._ref(scope, value, calls=True)
+            refs = [ref] if ref is not None else []
+            refs += self._alt_refs(scope, value, ref)
+            got = self.rets.setdefault(scope.qualname, [])
+            for r in refs:  # no cap: eight harmless returns must not hide a ninth
+                if [r, value.lineno] not in got:
+                    got.append([r, value.lineno])
+            if not got:
+                del self.rets[scope.qualname]
         got = self.returns.setdefault(scope.qualname, [])
         for ref, line in self._returned(scope, value, 0):
             if len(got) < _MAX_RETURNS and [ref, line] not in got:
@@ -1842,6 +2061,14 @@ class _Extractor:
             if isinstance(t, ast.Attribute) and t.attr in _FUNC_ATTRS:
                 self._func_write(t.value)
             if isinstance(t, ast.Subscript):
+                if (
+                    value is not None
+                    and type(t.value) is ast.Name
+                    and t.value.id in self.dict_names
+                    and self._ref(scope, t.value) == f"L:{t.value.id}"
+                ):
+                    # `HANDLERS["pkl"] = _restore`, anywhere in the file
+                    self._dict_entry(scope, t.value.id, t.slice, value)
                 self._dict_write(scope, t, node)
                 continue
             if not isinstance(t, ast.Attribute):

@@ -205,6 +205,11 @@ def sink_kind(external: str | None, flags: Flags) -> str | None:
 
 
 Call = tuple[str, str, int, int, int, dict[str, Any]]  # caller, ref, line, col, end, flags
+# An external sink a derived ref reaches: (its name, the repository names on
+# the way, path and line of the binding), as ``_class_external`` gives it.
+_Ext = tuple[str, list[str], str, int] | None
+# Last characters of a derived ref (facts version 10): ``X.()``, ``X.[key]``.
+_MARKS = (")", "]")
 
 
 @dataclass(frozen=True)
@@ -352,6 +357,11 @@ class Graph:
     _deferred: dict[str, list[_Rec]] = field(default_factory=dict)
     # Files a module lookup needed and found no parseable file for (``_module``).
     unreadable: dict[str, None] = field(default_factory=dict)
+    # (path, ref) -> what a derived ref resolves to (``_derived``): computed
+    # once, so a factory returning factories costs each ref once, not a power.
+    _derived_at: dict[tuple[str, str], tuple[list[str], str | None]] = field(default_factory=dict)
+    _derived_busy: set[tuple[str, str]] = field(default_factory=set)
+    _derived_cuts: int = 0
 
     def __post_init__(self) -> None:
         for path in self.paths if self.paths is not None else list(self.files):
@@ -378,6 +388,8 @@ class Graph:
         tag, _, rest = ref.partition(":")
         if tag == "B":
             return [], f"builtins.{rest}"
+        if rest[-1:] in _MARKS:
+            return self._derived(path, ref, 0)
         facts = self.files.get(path)
         if tag == "L":
             if facts is None:
@@ -390,6 +402,151 @@ class Graph:
             level_s, _, dotted = rest.partition(":")
             return self._imported(path, int(level_s), dotted, 0)
         return [], None
+
+    # -- what a value holds (facts version 10, issue #16) ----------------------
+
+    def _derived(self, path: str, ref: str, depth: int) -> tuple[list[str], str | None]:
+        """A ref ending in ``.()`` (what calling the result of the rest runs) or
+        ``.[key]`` (an element of a dict, called): the nodes it reaches and
+        the worst external sink among them (named in ``via``)."""
+        key = (path, ref)
+        known = self._derived_at.get(key)
+        if known is not None:
+            return known
+        if key in self._derived_busy or depth > _MAX_ALIAS_HOPS:
+            self._derived_cuts += 1  # a cycle (`f` returns `f()`) or too deep: ends here
+            return [], None
+        if path not in self.files:
+            return [], None
+        cuts = self._derived_cuts
+        self._derived_busy.add(key)
+        try:
+            base, _, mark = ref.rpartition(".")
+            if mark == "()":
+                nodes, worst = self._called(path, base, depth)
+            else:
+                nodes, worst = self._elements(path, base, mark[1:-1] or None, depth)
+        finally:
+            self._derived_busy.discard(key)
+        if worst is not None:
+            self._via[key] = (worst[1], worst[2], worst[3])
+        out = (nodes, worst[0] if worst is not None else None)
+        if cuts == self._derived_cuts or not self._derived_busy:
+            self._derived_at[key] = out  # not cut short by a cycle: final
+        return out
+
+    def _resolve_at(self, path: str, ref: str, depth: int) -> tuple[list[str], str | None]:
+        tag, _, rest = ref.partition(":")
+        if tag != "B" and rest[-1:] in _MARKS:
+            return self._derived(path, ref, depth + 1)
+        return self.resolve(path, ref)
+
+    def _worst(
+        self, path: str, ref: str, external: str | None, worst: _Ext, here: str, line: int
+    ) -> _Ext:
+        """``worst``, or ``external`` (reached by ``ref`` of ``path`` at ``line``,
+        named ``here``) when it is a worse sink, with the repository names on
+        its way (``via``)."""
+        if external is None or external not in SINKS or not _worse(external, worst):
+            return worst
+        via = self._via.get((path, ref))
+        if via is not None:
+            return (external, [here, *via[0]], via[1], via[2])
+        return (external, [here], path, line)
+
+    def _called(self, path: str, base: str, depth: int) -> tuple[list[str], _Ext]:
+        """Calling what ``base`` returns when called: a class's instance runs
+        its ``__call__``; a factory's result is what it returns, by name
+        (``rets``: a nested def, a class, ``pickle.loads``) or as a call's
+        result (``returns``: an instance, another factory's result)."""
+        nodes: list[str] = []
+        worst: _Ext = None
+        for n in self._resolve_at(path, base, depth)[0]:
+            p, q = split_node(n)
+            facts = self.files.get(p)
+            if facts is None:
+                continue
+            if q in facts["classes"]:
+                nodes += [m for m in self._method(p, q, "__call__", depth + 1) if m not in nodes]
+                ext = self._class_external(p, q, "__call__", depth + 1)
+                if ext is not None and ext[0] in SINKS and _worse(ext[0], worst):
+                    worst = ext
+                continue
+            here = display_node(n)
+            ways = [(str(r), int(line)) for r, line in (facts.get("rets") or {}).get(q, ())]
+            ways += [(f"{r}.()", int(line)) for r, line in (facts.get("returns") or {}).get(q, ())]
+            for r, line in ways:
+                got, found = self._resolve_at(p, r, depth)
+                nodes += [m for m in got if m not in nodes]
+                worst = self._worst(p, r, found, worst, here, line)
+        return nodes, worst
+
+    def _elements(
+        self, path: str, base: str, key: str | None, depth: int
+    ) -> tuple[list[str], _Ext]:
+        """Calling an element of the dict ``base`` (``HANDLERS[name](x)``): every
+        value it holds, or those of ``key`` (and of keys not literal) when
+        the dict has that key. A dict of another module is found through
+        its imports and re-exports."""
+        tag, _, rest = base.partition(":")
+        where: tuple[str, list[str]] | None = None
+        if tag == "L":
+            where = (path, rest.split("."))
+        elif tag == "I":
+            level_s, _, dotted = rest.partition(":")
+            where = self._find_module(path, int(level_s), dotted)
+        if where is None:
+            return [], None
+        return self._dict_at(where[0], where[1], key, depth)
+
+    def _dict_at(
+        self, path: str, attrs: list[str], key: str | None, depth: int
+    ) -> tuple[list[str], _Ext]:
+        facts = self.files.get(path)
+        if facts is None or not attrs or depth > _MAX_ALIAS_HOPS:
+            return [], None
+        name = ".".join(attrs)
+        entries = (facts.get("dicts") or {}).get(name)
+        nodes: list[str] = []
+        worst: _Ext = None
+        if entries is None:
+            # `from .registry import HANDLERS` in a package's __init__.py
+            for ref, _line in self._bindings(path, attrs[0]):
+                level_s, _, dotted = ref[2:].partition(":")
+                where = self._find_module(path, int(level_s), dotted)
+                if where is not None:
+                    got, ext = self._dict_at(where[0], [*where[1], *attrs[1:]], key, depth + 1)
+                    nodes += [n for n in got if n not in nodes]
+                    if ext is not None and _worse(ext[0], worst):
+                        worst = ext
+            return nodes, worst
+        if key is not None and any(e[0] == key for e in entries):
+            entries = [e for e in entries if e[0] == key or e[0] is None]
+        here = f"{display_module(path)}.{name}"
+        for _key, ref, line in entries:
+            got, found = self._resolve_at(path, str(ref), depth)
+            nodes += [n for n in got if n not in nodes]
+            worst = self._worst(path, str(ref), found, worst, here, int(line))
+        return nodes, worst
+
+    def _instance(self, path: str, name: str, rest: list[str], depth: int) -> list[str]:
+        """A module-level ``name = Cls(...)`` (``made``): called, what calling
+        the result runs (``Cls.__call__``); ``name.meth(...)``, the method of
+        the class it was made by."""
+        out: list[str] = []
+        for ref, _line in (self.files[path].get("made") or {}).get(name, ()):
+            if not rest:
+                got = self._derived(path, f"{ref}.()", depth + 1)[0]
+            elif len(rest) == 1:
+                got = []
+                for n in self._resolve_at(path, str(ref), depth)[0]:
+                    p, q = split_node(n)
+                    if q in self.files[p]["classes"]:
+                        got += self._method(p, q, rest[0], depth + 1)
+            else:
+                got = []
+            out += [n for n in got if n not in out]
+        return out
 
     def _attr_external(self, path: str, ref: str, qual: str) -> str | None:
         """The external name ``Class.attr`` of ``path`` is bound to (``self.load``
@@ -448,6 +605,8 @@ class Graph:
         tag, _, rest = ref.partition(":")
         if depth > _MAX_ALIAS_HOPS:
             return [], None
+        if tag != "B" and rest[-1:] in _MARKS:
+            return self._derived(path, ref, depth + 1)  # `self.x = Restore()` (version 10)
         if tag == "I":
             level_s, _, dotted = rest.partition(":")
             return self._imported(path, int(level_s), dotted, depth + 1)
@@ -610,6 +769,9 @@ class Graph:
                 nodes = self._method(path, cls, attrs[-1], depth) if cls in classes else []
         elif head in facts["defs"] and len(attrs) == 1:
             nodes = [node_id(path, head)]
+        elif head in (facts.get("made") or {}):
+            nodes = self._instance(path, head, attrs[1:], depth)
+            return nodes + [n for n in self._in_alias(path, attrs, depth) if n not in nodes]
         else:
             return self._in_alias(path, attrs, depth)
         if head in facts.get("cond", ()) or self._bindings(path, head):
@@ -654,6 +816,9 @@ class Graph:
             return self._method(path, cls, meth, depth)  # its own or inherited
         if qual in facts["defs"]:
             return [node_id(path, qual)]
+        head, _, rest = qual.partition(".")
+        if head in (facts.get("made") or {}):
+            return self._instance(path, head, rest.split(".") if rest else [], depth)
         return []
 
     def _method(self, path: str, cls: str, meth: str, depth: int) -> list[str]:
