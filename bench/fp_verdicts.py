@@ -1,7 +1,7 @@
 """Join a traingate JSON report with the per-finding verdicts of issue #16.
 
     python bench/fp_verdicts.py /tmp/fp_full.json --lines 1658918
-    python bench/fp_verdicts.py REPORT --count-lines bench/.cache/large/src
+    python bench/fp_verdicts.py REPORT --count-lines bench/.cache/large/repo
 
 Counts the findings that block or need an approval (outcome ``block`` or
 ``require_approval``), looks each up by (path, line, rule) in

@@ -5,7 +5,7 @@ every line counted as changed, with ``from ... import`` followed to the tree's
 own files as the check follows them in the head tree. Prints each finding and,
 last, the count per 10,000 lines:
 
-    python bench/sabotage_fp.py bench/.cache/large/src
+    python bench/sabotage_fp.py bench/.cache/large/repo
 """
 
 from __future__ import annotations
@@ -60,4 +60,4 @@ def main(root: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/.cache/large/src")))
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/.cache/large/repo")))

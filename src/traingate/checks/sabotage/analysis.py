@@ -32,7 +32,9 @@ from collections.abc import Set
 
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
+from traingate.checks.sabotage.constants import local_paths
 from traingate.checks.sabotage.cut import Plan, expand
+from traingate.checks.sabotage.draws import Drawing
 from traingate.checks.sabotage.scopes import ClassAttrs, bind, warm
 from traingate.checks.sabotage.store import Store
 from traingate.checks.sabotage.triggers import Env, aliases
@@ -94,6 +96,7 @@ def _analyze(
     facts: mod.Facts,
 ) -> list[Hit]:
     module, writers = facts.env, facts.writers
+    module.drawing = Drawing(tree, alias)
     hot: set[str] = set()
     if plan is None:
         kept = set(range(len(tree.body)))
@@ -148,6 +151,7 @@ def _visit_class(
     whose trigger another method reads on an added line."""
     cenv = env.child()
     attrs = cenv.attrs = ClassAttrs(cls, env)
+    cenv.attr_paths = attrs.paths
 
     def walked(fn: ast.stmt, names: Set[str]) -> bool:
         return plan.touched(fn) or (
@@ -180,13 +184,15 @@ def _visit_one(
 ) -> None:
     if isinstance(child, ast.ClassDef):
         cenv = env.child()
-        cenv.attrs = ClassAttrs(child, env, whole=True)
+        attrs = cenv.attrs = ClassAttrs(child, env, whole=True)
+        cenv.attr_paths = attrs.paths
         _visit(child, cenv, out, hooks, writers)
     elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
         fenv = env.child()
         for a in child.args.posonlyargs + child.args.args + child.args.kwonlyargs:
             fenv.names.hide(a.arg)  # a parameter shadows a module name
         nodes = pl.walk_local(child.body)
+        fenv.paths = local_paths(child, nodes, env)
         warm(fenv, nodes)
         bind(fenv, child.body, nodes)
         reg = hooks.get(child.name)

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from traingate import pyast
 from traingate.checks.sabotage import payloads as pl
+from traingate.checks.sabotage.constants import module_paths
 from traingate.checks.sabotage.cut import as_read, expand, line_tokens, span
 from traingate.checks.sabotage.scopes import (
     Bindings,
@@ -33,10 +34,12 @@ from traingate.checks.sabotage.store import STATS, Store
 from traingate.checks.sabotage.triggers import (
     Env,
     Names,
+    Paths,
     Trigger,
     aliases,
     int_constants,
     last_name,
+    read_on,
 )
 
 # (level, module) of a `from ... import` -> (path, source) of that module in the head tree.
@@ -71,12 +74,13 @@ class Facts:
         self.store = store  # helpers' facts from earlier runs
         self.binds = Bindings(scope)
         consts = int_constants(tree)
+        self.paths = module_paths(tree, alias, scope)
         self.before = Names(resolve=self._before)  # names, no function known yet
         early = Env(alias, self.before)
-        early.consts = consts
+        early.consts, early.paths = consts, self.paths
         self.returns = Returns(functions(tree), early)
         self.env = Env(alias, Names(resolve=self._after), funcs=self)
-        self.env.consts = consts
+        self.env.consts, self.env.paths = consts, self.paths
         self.writers: Writers = _Writers(self)
         # ``from .tier import is_prod``, as qualname() spells its calls: the last wins.
         self.imports: dict[str, list[tuple[ast.ImportFrom, str]]] = {}
@@ -117,12 +121,12 @@ class Facts:
         function known, then again once functions are."""
         if any(n not in self.before.memo for n in names):
             env = Env(self.env.alias)
-            env.consts = self.env.consts
+            env.consts, env.paths = self.env.consts, self.paths
             self.binds.run(env, idx)
             for n in names:
                 self.before.memo.setdefault(n, env.names.own.get(n))
         env = Env(self.env.alias, funcs=self)
-        env.consts = self.env.consts
+        env.consts, env.paths = self.env.consts, self.paths
         # The functions these values call, looked up ahead (``scopes.warm``): each value once.
         for i in idx:
             if i not in self._warm:
@@ -207,7 +211,7 @@ class Facts:
         hot_funcs = set()
         for k in imported:
             t = self.get(k)
-            if t is not None and t.line in added:
+            if t is not None and read_on(t, added):
                 hot_funcs.add(k.rsplit(".", 1)[-1])
         # Round one first. Round two gives a function an added line's trigger only
         # through a call to a function whose round one does (so one of these).
@@ -220,10 +224,10 @@ class Facts:
                     continue
                 pending.discard(fn)
                 t = t if t is not None else self.returns.two(fn)
-                if t is None or t.line not in added:
+                if t is None or not read_on(t, added):
                     continue
                 t = self.get(fn.name)  # the first function of that name gives it
-                if t is not None and t.line in added and fn.name not in hot_funcs:
+                if t is not None and read_on(t, added) and fn.name not in hot_funcs:
                     hot_funcs.add(fn.name)
                     grown = True
             if not grown:
@@ -232,13 +236,14 @@ class Facts:
         lines = sorted(added)
         todo = {i for i, v in enumerate(self.binds.values) if _holds(v, lines)}
         spelled: list[tuple[int, set[str]]] | None = None
-        names: set[str] = set()
+        # A path constant spelled on an added line arms every probe of it.
+        names = {n for n, p in self.paths.items() if not added.isdisjoint(p.lines)}
         done: set[int] = set()
         while True:
             for i in todo - done:
                 for n in self.binds.targets[i]:
                     t = self.env.names.get(n)
-                    if t is not None and t.line in added:
+                    if t is not None and read_on(t, added):
                         names.add(n)
             done |= todo
             reach = names | hot_funcs
@@ -331,11 +336,15 @@ class Helper:
 
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
-        binds = Bindings(pl.walk_local(tree.body))
+        nodes = pl.walk_local(tree.body)
+        binds = Bindings(nodes)
         self.env = Env(aliases(tree))
+        self.env.paths = module_paths(tree, self.env.alias, nodes)
         # Not bound to ``self``: a helper evicted from the cache is freed at once (no cycle).
         names = self.env.names
-        names.resolve = functools.partial(_one_round, binds, self.env.alias, names.memo)
+        names.resolve = functools.partial(
+            _one_round, binds, self.env.alias, self.env.paths, names.memo
+        )
         self.returns = Returns(functions(tree), self.env)
         self.memo: dict[str, tuple[Trigger | None, dict[int, str] | None]] = {}
 
@@ -348,11 +357,16 @@ class Helper:
 
 
 def _one_round(
-    binds: Bindings, alias: Mapping[str, str], memo: dict[str, Trigger | None], name: str
+    binds: Bindings,
+    alias: Mapping[str, str],
+    paths: Paths,
+    memo: dict[str, Trigger | None],
+    name: str,
 ) -> Trigger | None:
     """A helper's module name: ``bind`` once, no function known."""
     names, idx = binds.closure([name])
     env = Env(alias)
+    env.paths = paths
     binds.run(env, idx)
     for n in names:
         memo.setdefault(n, env.names.own.get(n))

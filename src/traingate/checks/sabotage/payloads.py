@@ -58,6 +58,10 @@ HOOK_REGISTRARS = frozenset(
     {"register_hook", "register_full_backward_hook", "register_backward_hook"}
     | {"register_post_accumulate_grad_hook", "register_forward_hook", "register_comm_hook"}
     | {"register_step_pre_hook", "register_step_post_hook", "register_full_backward_pre_hook"}
+    # A forward pre-hook returns the module's new input; the module_* registrars hook
+    # every module of the process (torch.nn.modules.module).
+    | {"register_forward_pre_hook", "register_module_forward_hook"}
+    | {"register_module_forward_pre_hook", "register_module_full_backward_hook"}
 )
 _STEP_RECEIVER = re.compile(r"(?i)optim|^opt|scaler|^step$")
 _LOG_CALLS = frozenset(

@@ -15,7 +15,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import TypeGuard
 
 from traingate.checks.sabotage import payloads as pl
-from traingate.checks.sabotage.triggers import Env, Trigger, qualname, stmt_walk
+from traingate.checks.sabotage.constants import class_paths, local_paths
+from traingate.checks.sabotage.triggers import (
+    Env,
+    Paths,
+    Trigger,
+    qualname,
+    read_on,
+    stmt_walk,
+)
 
 
 def bind(env: Env, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> None:
@@ -186,6 +194,7 @@ class Returns:
         nodes = self._walked.get(id(fn))
         if nodes is None:
             nodes = self._walked[id(fn)] = pl.walk_local(fn.body)
+        env.paths = local_paths(fn, nodes, self.module)
         warm(env, nodes, funcs=False)  # round two's functions: looked up in ``two``
         bind(env, fn.body, nodes)
         for sub in nodes:
@@ -246,6 +255,7 @@ class ClassAttrs:
     def __init__(self, cls: ast.ClassDef, env: Env, whole: bool = False) -> None:
         self.env = env
         self.outer = env.attrs  # a class in a method: the enclosing class's first
+        self.paths = class_paths(cls, env)  # self.x = "/etc/tier" in __init__
         self.methods = [
             fn for fn in cls.body if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
         ]
@@ -254,6 +264,7 @@ class ClassAttrs:
             for a in self.assigned(fn):
                 self.by_attr.setdefault(a, []).append(i)
         self._nodes: dict[int, list[ast.AST]] = {}
+        self._paths: dict[int, Paths] = {}
         self._reads: dict[int, set[str]] = {}
         self.memo: dict[str, Trigger | None] = {}
         if whole:  # every method is walked: one replay, of every attribute they name
@@ -274,7 +285,8 @@ class ClassAttrs:
         """``hot``, and every attribute whose trigger was read on an added line: each is
         assigned in a method ``walked`` selects with these names (one the change
         touched, or spelling a hot name or another such attribute)."""
-        reach = set(hot)
+        # An attribute holding a path spelled on an added line arms its probes.
+        reach = set(hot) | {a for a, p in self.paths.items() if not added.isdisjoint(p.lines)}
         checked: set[int] = set()
         grown = True
         while grown:
@@ -285,7 +297,7 @@ class ClassAttrs:
                 checked.add(i)
                 for a in self.assigned(fn):
                     t = self.get(a)
-                    if t is not None and t.line in added and a not in reach:
+                    if t is not None and read_on(t, added) and a not in reach:
                         reach.add(a)
                         grown = True
         return reach
@@ -335,6 +347,10 @@ class ClassAttrs:
                 nodes = self._nodes[i]
                 fenv = self.env.child()
                 fenv.attrs = attrs
+                if i not in self._paths:
+                    self._paths[i] = local_paths(fn, nodes, self.env)
+                fenv.paths = self._paths[i]
+                fenv.attr_paths = self.paths
                 bind(fenv, fn.body, nodes)
                 for node in nodes:
                     if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:

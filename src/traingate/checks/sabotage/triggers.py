@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping, Set
 from typing import NamedTuple, Protocol
 
 # Kinds. "rank" and "size" are everywhere in real distributed code and are
@@ -32,6 +32,9 @@ ENV, HOST, USER, TIME, GPU, JOB, MACHINE, RANK, SIZE, STEP = (
     "size",
     "step",
 )
+# A random draw: judged only as the guard of a hook's rewrite (draws.py), never
+# looked for by ``Env.taint``, so it can hide no other trigger.
+RANDOM = "random"
 # "machine": what the job's machine decides besides its name (the working directory,
 # the process id, the CPU count, a file outside the repository, a DNS answer). Not
 # a reason for any `raise` (verdicts): `if not os.path.exists("/data"): raise` is a
@@ -123,7 +126,10 @@ _PROBE_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in _PROBES) | _PATH_METHODS 
 _PATH_CALLS = frozenset(
     {"os.path.join", "posixpath.join", "os.path.expanduser", "os.path.abspath"}
     | {"os.path.realpath", "pathlib.Path", "pathlib.PosixPath", "pathlib.PurePath"}
+    | {"os.path.normpath", "os.fspath", "str"}
 )
+# Path methods whose result starts where the path does: (_SITE / "b").resolve().
+_PATH_KEEPS = frozenset({"joinpath", "resolve", "absolute", "expanduser"})
 _ENVIRON = frozenset({"os.environ", "os.environb"})
 _ENVIRON_ATTRS = frozenset({"environ", "environb"})
 # Attributes and names that hold a rank or a size, whatever object carries them
@@ -165,6 +171,28 @@ class Trigger(NamedTuple):
     kind: str
     what: str  # how the report names it: "platform.node()", "os.environ['SLURM_JOB_PARTITION']"
     line: int
+    # Where the value that makes it a trigger is spelled, when not on ``line``: the
+    # constant holding a probed path (``_MARKER = "/etc/cluster-b"``). A hit rests on
+    # these lines too, so a change that edits only the constant is reported.
+    also: tuple[int, ...] = ()
+
+
+def read_on(t: Trigger, added: Set[int]) -> bool:
+    """Whether the change added a line this trigger is read (or spelled) on."""
+    return t.line in added or not added.isdisjoint(t.also)
+
+
+class PathConst(NamedTuple):
+    """A name bound once to an absolute path (``_MARKER = "/etc/cluster-b"``), or to a
+    sequence holding one (``seq``: ``_MARKERS = ("/etc/a", "/opt/b")``, looped over)."""
+
+    path: str
+    lines: tuple[int, ...]  # the bindings it goes through (a constant built from another)
+    seq: bool = False
+
+
+class Paths(Protocol):
+    def get(self, key: str, /) -> PathConst | None: ...
 
 
 _BLOCK = (ast.stmt, ast.ExceptHandler, ast.match_case)
@@ -295,10 +323,18 @@ class Env:
         self.funcs: Table = funcs if funcs is not None else {}
         # Module-level names bound once to an integer (WARM_STEPS = 5000).
         self.consts: Mapping[str, int] = {}
+        # Names and ``self`` attributes bound once to an absolute path (constants.py).
+        self.paths: Paths = {}
+        self.attr_paths: Paths = {}
+        # The file's functions that return a random draw (draws.Drawing).
+        self.drawing: Container[str] = frozenset()
 
     def child(self) -> Env:
         env = Env(self.alias, Names(self.names), self.attrs, self.funcs)
         env.consts = self.consts
+        env.paths = self.paths
+        env.attr_paths = self.attr_paths
+        env.drawing = self.drawing
         return env
 
     def source(self, node: ast.AST) -> Trigger | None:
@@ -345,36 +381,64 @@ class Env:
 
     def _probe(self, call: ast.Call, q: str | None) -> Trigger | None:
         """``os.path.exists("/etc/cluster-b")``, ``Path("/etc/tier").read_text()``,
-        ``open("/etc/hostname")``, ``os.path.expanduser("~")``: the machine's answer."""
+        ``open("/etc/hostname")``, ``os.path.expanduser("~")``: the machine's answer;
+        also through a constant holding the path (``os.path.exists(_MARKER)``)."""
         line = getattr(call, "lineno", 0)
         if q in _PROBES or q == "os.path.expanduser":
-            path = self.abs_path(call.args[0]) if call.args else None
-            if path is not None and (q in _PROBES or path.startswith("~")):
-                return Trigger(MACHINE, f"{q}({path!r})", line)
+            got = self.spelled_path(call.args[0]) if call.args else None
+            if got is not None and (q in _PROBES or got.path.startswith("~")):
+                arg = "" if not got.lines else f"{ast.unparse(call.args[0])[:40]} = "
+                return Trigger(MACHINE, f"{q}({arg}{got.path!r})", line, got.lines)
             return None
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in _PATH_METHODS:
-            path = self.abs_path(func.value)
-            if path is not None:
-                return Trigger(MACHINE, f"{ast.unparse(func)[:60]}()", line)
+            got = self.spelled_path(func.value)
+            if got is not None:
+                shown = f"{ast.unparse(func)[:60]}()"
+                if got.lines:
+                    shown += f" (a path under {got.path!r})"
+                return Trigger(MACHINE, shown, line, got.lines)
         return None
 
-    def abs_path(self, node: ast.AST) -> str | None:
-        """The absolute path (or ``~``) an expression starts with, if it is spelled
-        in it: a literal, an f-string, ``os.path.join``/``Path(...)``/``/`` of one."""
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value if node.value.startswith(("/", "~")) else None
-        if isinstance(node, ast.JoinedStr) and node.values:
-            return self.abs_path(node.values[0])
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Div)):
-            return self.abs_path(node.left)
-        if isinstance(node, ast.Call):
-            q = qualname(node.func, self.alias)
-            if q == "pathlib.Path.home":
-                return "~"
-            if q in _PATH_CALLS and node.args:
-                return self.abs_path(node.args[0])
-        return None
+    def spelled_path(self, node: ast.AST) -> PathConst | None:
+        """The absolute path (or ``~``) an expression starts with, if it is spelled in
+        it (a literal, an f-string, ``os.path.join``/``Path(...)``/``/`` of one) or held
+        by a name or ``self`` attribute bound once to one (``constants``), with the
+        lines of the constants it goes through (none for a path spelled in place). A loop, not recursion: a 1,000-term
+        sum at module level is a value looked at here."""
+        while True:
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                return PathConst(node.value, ()) if node.value.startswith(("/", "~")) else None
+            if isinstance(node, ast.JoinedStr) and node.values:
+                node = node.values[0]
+            elif isinstance(node, ast.FormattedValue) and node.format_spec is None:
+                node = node.value  # f"{_ROOT}/cluster-b"
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Div)):
+                node = node.left
+            elif isinstance(node, ast.Call):
+                q = qualname(node.func, self.alias)
+                if q == "pathlib.Path.home":
+                    return PathConst("~", ())
+                if q in _PATH_CALLS and node.args:
+                    node = node.args[0]
+                elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_KEEPS:
+                    node = node.func.value
+                else:
+                    return None
+            else:
+                return self._held(node)
+
+    def _held(self, node: ast.AST) -> PathConst | None:
+        """A name or ``self`` attribute bound to a path, an element of a sequence of them."""
+        got: PathConst | None = None
+        if isinstance(node, ast.Name):
+            got = self.paths.get(node.id)
+        elif isinstance(node, ast.Attribute) and _is_self(node.value):
+            got = self.attr_paths.get(node.attr)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            seq = self.paths.get(node.value.id)  # _MARKERS[0]
+            return seq._replace(seq=False) if seq is not None and seq.seq else None
+        return got if got is not None and not got.seq else None
 
     def _clock_compare(self, node: ast.Compare, deep: bool) -> Trigger | None:
         """``time.time() - OFFSET > 1788000000``: a clock value against epoch seconds."""
@@ -423,6 +487,10 @@ class Env:
             if got is not None:
                 return got
         return None
+
+
+def _is_self(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "self"
 
 
 def _probe_name(func: ast.AST) -> bool:

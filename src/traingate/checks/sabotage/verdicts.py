@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from traingate.checks.sabotage.triggers import RANK, SIZE, STEP, STRONG, TIME, Trigger
+from traingate.checks.sabotage.triggers import RANDOM, RANK, SIZE, STEP, STRONG, TIME, Trigger
 
 
 def accept(
@@ -12,6 +12,8 @@ def accept(
 ) -> bool:
     if t.kind == STEP:
         return kind == "write" and scaling
+    if t.kind == RANDOM:  # only a hook's guard is one (draws.py)
+        return kind == "write"
     if kind == "raise":
         return t.kind in (TIME, "host", "user")
     if kind == "step":

@@ -13,9 +13,11 @@ from typing import NamedTuple
 
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
+from traingate.checks.sabotage.draws import Draws, reads_training, unchanged
 from traingate.checks.sabotage.scopes import target_names
 from traingate.checks.sabotage.triggers import (
     ENV,
+    RANDOM,
     RANK,
     STEP,
     STRONG,
@@ -71,6 +73,7 @@ class Fn:
         self.body = body
         self.out = out
         self.hook = hook
+        self.params = params
         self.scope = pl.Scope(env.alias, params if hook else frozenset(), params)
         local = pl.walk_local(body) if nodes is None else nodes
         self.scope.bind(body, local)
@@ -83,6 +86,22 @@ class Fn:
         self._local = local
         self._clamped: dict[str, tuple[str, int]] | None = None
         self._clamp_ctx: tuple[set[str], set[str]] | None = None
+        self._draws: Draws | None = None
+        self._training: bool | None = None
+
+    @property
+    def tests_training(self) -> bool:
+        """Whether this function reads a ``training`` flag (a regulariser's test)."""
+        if self._training is None:
+            self._training = reads_training(self._local)
+        return self._training
+
+    @property
+    def draws(self) -> Draws:
+        """This function's random draws: computed for a hook's first guard."""
+        if self._draws is None:
+            self._draws = Draws(self._local, self.env.alias, self.env.drawing)
+        return self._draws
 
     def run(self) -> None:
         self.stmts(self.body, ())
@@ -190,8 +209,13 @@ class Fn:
         outer = {id(g.test) for g in rank}
         return any(b or o for k, (b, o) in self.rank_ifs.items() if k not in outer)
 
-    def guarded(self, test: ast.AST, guards: tuple[Guard, ...]) -> tuple[Guard, ...]:
+    def guarded(
+        self, test: ast.AST, guards: tuple[Guard, ...], draws: bool | None = None
+    ) -> tuple[Guard, ...]:
+        """``draws``: a random draw guards too (in a hook: ``self.hook`` by default)."""
         t = self.env.taint(test, deep=True)
+        if t is None and (self.hook if draws is None else draws):
+            t = self.draws.find(test)
         line = getattr(test, "lineno", 0)
         return guards + (Guard(t, line, test),) if t is not None else guards
 
@@ -265,7 +289,11 @@ class Fn:
                 self.judge("write", st, desc, guards, extra=snap[1])
                 continue
             what = self.scope.state(tgt)
-            if what is None or (isinstance(tgt, ast.Name) and not pl.named_state(tgt.id)):
+            # out = out * 0.9 in a hook rewrites what it returns.
+            given = self.hook and isinstance(tgt, ast.Name) and tgt.id in self.params
+            if what is None or (
+                isinstance(tgt, ast.Name) and not pl.named_state(tgt.id) and not given
+            ):
                 continue  # groups = opt.param_groups: an alias, not a write
             scaling = isinstance(st, ast.AugAssign) and isinstance(
                 st.op, (ast.Mult, ast.Div, ast.FloorDiv)
@@ -286,6 +314,7 @@ class Fn:
                 value=value,
                 scaling=scaling,
                 force_train=self.scope.core(what),
+                skip_draw=self.hook and unchanged(st.value, self.params, self.tests_training),
             )
         if isinstance(st, ast.Assign):
             for tgt in st.targets:
@@ -360,16 +389,29 @@ class Fn:
             self.fake_result(st, guards)
         if self.hook:
             value = self.env.taint(st.value)
-            self.judge("write", st, "the hook's rewrite of the gradient", guards, value=value)
+            grad = len(self.params) <= 1 or any("grad" in p for p in self.params)
+            self.judge(
+                "write",
+                st,
+                f"the hook's rewrite of {'the gradient' if grad else 'what it returns'}",
+                guards,
+                value=value,
+                skip_draw=unchanged(st.value, self.params, self.tests_training),
+            )
         elif self.name in _LOSS_FUNCS and self.scope.state(st.value) is None:
             value = self.env.taint(st.value)
             if value is not None and value.kind in STRONG:
                 self.judge("write", st, "the returned loss", (), value=value)
 
     def lambda_hook(self, lam: ast.Lambda, guards: tuple[Guard, ...]) -> None:
-        body = lam.body
+        body, params = lam.body, _params(lam)
+        training = reads_training(ast.walk(body))
+        same = unchanged(body, params, training)
         if isinstance(body, ast.IfExp):
-            guards = self.guarded(body.test, guards)
+            guards = self.guarded(body.test, guards, draws=True)
+            same = unchanged(body.body, params, training) and unchanged(
+                body.orelse, params, training
+            )
         value = self.env.taint(body)
         self.judge(
             "write",
@@ -378,6 +420,7 @@ class Fn:
             guards,
             value=value,
             force_train=True,
+            skip_draw=same,
         )
 
     def metric(self, call: ast.Call) -> None:
@@ -434,12 +477,16 @@ class Fn:
         scaling: bool = False,
         force_train: bool = False,
         extra: tuple[int, ...] = (),  # more lines it rests on (where a snapshot is saved)
+        skip_draw: bool = False,  # the hook hands back its input: no rewrite under a draw
     ) -> None:
         train = self.train or force_train
         for g in reversed(guards):
+            if skip_draw and g.trigger.kind == RANDOM:
+                continue
             if accept(kind, g.trigger, g.test, train, scaling, value):
                 rule = rule_for(kind, g.trigger)
-                at = (getattr(node, "lineno", g.line), g.line, g.trigger.line, *extra)
+                at = (getattr(node, "lineno", g.line), g.line, g.trigger.line, *g.trigger.also)
+                at += extra
                 src = where(g.trigger, g.line)
                 self.hit(rule, node, at, f"{what} runs only when {src}")
                 return
@@ -449,7 +496,7 @@ class Fn:
             and (value.kind in STRONG or (value.kind == STEP and scaling))
         ):
             rule = rule_for(kind, value)
-            lines = (getattr(node, "lineno", value.line), value.line)
+            lines = (getattr(node, "lineno", value.line), value.line, *value.also)
             self.hit(rule, node, lines, f"{what} takes its value from {where(value, None)}")
 
     def hit(self, rule: str, node: ast.AST, lines: tuple[int, ...], message: str) -> None:
@@ -457,6 +504,11 @@ class Fn:
         col = getattr(node, "col_offset", 0) + 1
         at = tuple(sorted({*lines, *self.hook_lines}))
         self.out.append(Hit(rule, line, col, at, message))
+
+
+def _params(lam: ast.Lambda) -> frozenset[str]:
+    a = lam.args
+    return frozenset(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
 
 
 def _first(items: Iterator[Trigger | None]) -> Trigger | None:
