@@ -126,3 +126,120 @@ def fine(model, batch, opt, scaler, accelerator, teacher):
         if (i + 1) % 4 == 0:
             opt.step()
             opt.zero_grad()
+
+
+# Issue #16 (session 10): a decoy branch beside an unconditional zero_grad().
+def decoy_skip_branch(model, loader, opt):
+    for batch in loader:
+        loss = model(**batch).loss
+        loss.backward()
+        if not torch.isfinite(loss):
+            opt.zero_grad()
+            continue
+        # ruleid: sabotage-step-learns-nothing
+        opt.zero_grad()
+        opt.step()
+
+
+def decoy_debug_branch(model, batch, opt, args):
+    loss = model(**batch).loss
+    loss.backward()
+    # ruleid: sabotage-step-learns-nothing
+    opt.zero_grad(set_to_none=True)
+    if args.debug:
+        opt.zero_grad()
+    opt.step()
+
+
+def decoy_with_body(model, batch, opt, amp):
+    loss = model(**batch).loss
+    amp.scaler.scale(loss).backward()
+    if amp.skip:
+        opt.zero_grad()
+        return
+    # ruleid: sabotage-step-learns-nothing
+    with torch.no_grad():
+        opt.zero_grad()
+    amp.scaler.step(opt)
+
+
+def decoy_try_body(model, batch, opt):
+    loss = model(**batch).loss
+    loss.backward()
+    if loss.isnan():
+        opt.zero_grad()
+        return
+    # ruleid: sabotage-step-learns-nothing
+    try:
+        opt.zero_grad()
+    except RuntimeError:
+        pass
+    opt.step()
+
+
+def module_zeroed(model, batch, optimizer):
+    loss = model(**batch).loss
+    # ruleid: sabotage-step-learns-nothing
+    loss.backward()
+    model.zero_grad()
+    optimizer.step()
+
+
+def step_only_on_boundary(model, loader, opt):
+    for i, batch in enumerate(loader):
+        loss = model(**batch).loss / 4
+        # ruleid: sabotage-step-learns-nothing
+        loss.backward()
+        opt.zero_grad()
+        if (i + 1) % 4 == 0:
+            opt.step()
+
+
+def ok_skip_then_accumulate(model, loader, opt, scheduler):
+    for batch in loader:
+        loss = model(**batch).loss
+        # ok: sabotage-step-learns-nothing
+        loss.backward()
+        if not torch.isfinite(loss):
+            opt.zero_grad()
+            continue
+        opt.step()
+        opt.zero_grad()
+        scheduler.step()
+
+
+def ok_branch_in_with(model, batch, opt):
+    loss = model(**batch).loss
+    # ok: sabotage-step-learns-nothing
+    loss.backward()
+    if loss.isnan():
+        opt.zero_grad()
+        return
+    with torch.no_grad():
+        if not torch.isfinite(loss):
+            opt.zero_grad()
+    opt.step()
+
+
+def ok_gan(netD, netG, optD, optG, real, fake):
+    netD.zero_grad()
+    errD = netD(real).mean() - netD(fake.detach()).mean()
+    # ok: sabotage-step-learns-nothing
+    errD.backward()
+    optD.step()
+    netG.zero_grad()
+    errG = -netD(fake).mean()
+    # ok: sabotage-step-learns-nothing
+    errG.backward()
+    optG.step()
+
+
+def ok_detached_operand(student, teacher, online, target, x, opt):
+    # distillation and BYOL: a detached target inside an attached loss
+    loss = torch.nn.functional.mse_loss(student(x), teacher(x).detach())
+    # ok: sabotage-step-learns-nothing
+    loss.backward()
+    loss = 2 - 2 * torch.nn.functional.cosine_similarity(online(x), target(x).detach(), dim=-1).mean()
+    # ok: sabotage-step-learns-nothing
+    loss.backward()
+    opt.step()
