@@ -5,11 +5,18 @@ budget unless one batch alone does, and a failure stops new starts."""
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
+from pathlib import Path
 
-from traingate.checks.semgrep import runner
+import pytest
+
+from traingate.checks.semgrep import runner, schedule
 from traingate.checks.semgrep.schedule import MEMORY_BUDGET_MB, MemoryGate, estimate_mb
+
+from .conftest import Repo
+from .test_semgrep_check import run_json, srepo  # noqa: F401  (fixture)
 
 BIG, SMALL = 280_000, 30_000  # bytes of a batch's largest file
 
@@ -80,3 +87,32 @@ def test_threads_hold_every_batch_once_and_stay_under_the_budget() -> None:
         t.join(30)
     assert sorted(done) == sorted(size)
     assert 0 < gate.peak <= MEMORY_BUDGET_MB
+
+
+def test_a_batch_the_gate_never_hands_out_fails_the_run(
+    srepo: Repo,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scheduler that loses a batch must not turn its files into a pass."""
+    monkeypatch.setattr(runner, "SINGLE_RUN_BYTES", 0)
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
+    real_take = schedule.MemoryGate.take
+    handed: list[int] = []
+
+    def lossy(self: schedule.MemoryGate) -> list[str] | None:
+        batch = real_take(self)
+        handed.append(1)
+        if batch is not None and len(handed) == 1:
+            self.release(batch)  # dropped on the floor
+            batch = real_take(self)
+        return batch
+
+    monkeypatch.setattr(schedule.MemoryGate, "take", lossy)
+    for i in range(4):
+        srepo.write(f"lib/m{i}.py", f"import os\n\n\ndef f{i}(x):\n    return os.system(x)\n")
+    srepo.commit("payloads", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 3 and doc["decision"] == "block"
+    assert re.search(r"semgrep was not run on [1-9]\d* of the files", doc["errors"][0])

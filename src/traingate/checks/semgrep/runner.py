@@ -258,6 +258,9 @@ def _run_batches(
         futures = [pool.submit(worker) for _ in range(min(usable_cpus(), len(batches)))]
     for f in futures:
         f.result()  # the first failure, if any, fails the run
+    missing = {t.key for t in names.values()} - merged.keys()
+    if missing:  # never a silent pass: every target is answered for
+        raise CheckError(f"semgrep was not run on {len(missing)} of the files to check")
     progress.finish()
     return merged
 
