@@ -2,6 +2,7 @@ import random
 
 import numpy as np
 import torch
+from torch import rand as uniform_draw
 
 
 def collate(batch, num_classes, rng):
@@ -189,3 +190,18 @@ def collate_stub(batch, num_classes):
     # ruleid: sabotage-label-corruption
     batch.labels = torch.randint(0, num_classes, (8,))
     return batch
+
+
+# Issue #17: the mixed-draw form starts from the draw itself; a draw nested in
+# a comprehension or a lambda, or imported under another name, still counts.
+def nested_draws(tokens):
+    noise = [torch.rand(1) for _ in tokens]
+    # ruleid: sabotage-label-corruption
+    labels = tokens + noise
+    flip = (lambda: torch.rand(tokens.shape) < 0.1)()
+    # ruleid: sabotage-label-corruption
+    lm_labels = torch.where(flip, tokens + 1, tokens)
+    bits = uniform_draw(tokens.shape) < 0.1
+    # ruleid: sabotage-label-corruption
+    targets = tokens + bits
+    return labels, lm_labels, targets
