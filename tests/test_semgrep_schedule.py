@@ -33,6 +33,7 @@ def test_the_largest_files_do_not_run_together_and_the_other_cpu_takes_a_small_b
     first = gate.take()
     second = gate.take()  # the second big batch does not fit beside the first
     assert (first, second) == (["t0.py"], ["t2.py"])
+    assert first is not None
     gate.release(first)
     assert gate.take() == ["t1.py"]  # now it fits beside the small one
 
