@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,6 +26,13 @@ HERE = Path(__file__).resolve().parent
 GATED = ("block", "require_approval")
 
 Key = tuple[str, int, str]
+# Verdicts were recorded on the first corpus layout, src/<package>/<path>; the
+# corpus is now one repository of <path>s (bench/.cache/large/repo).
+_OLD_LAYOUT = re.compile(r"^src/[^/]+/")
+
+
+def _path(p: str) -> str:
+    return _OLD_LAYOUT.sub("", p)
 
 
 def load_verdicts(path: Path) -> dict[Key, dict[str, Any]]:
@@ -32,7 +40,7 @@ def load_verdicts(path: Path) -> dict[Key, dict[str, Any]]:
     for v in json.loads(path.read_text(encoding="utf-8")):
         if v["verdict"] not in ("want", "dismiss"):
             raise SystemExit(f"{path}: {v['path']}:{v['line']}: verdict must be want or dismiss")
-        out[(v["path"], int(v["line"]), v["rule"])] = v
+        out[(_path(v["path"]), int(v["line"]), v["rule"])] = v
     return out
 
 
@@ -53,7 +61,7 @@ def table(found: list[dict[str, Any]], verdicts: dict[Key, dict[str, Any]], line
     per: dict[str, Counter[str]] = {}
     example: dict[tuple[str, str], str] = {}
     for f in found:
-        v = verdicts.get((f["path"], f["line"], f["rule_id"]))
+        v = verdicts.get((_path(f["path"]), f["line"], f["rule_id"]))
         word = v["verdict"] if v else "unjudged"
         per.setdefault(f["rule_id"], Counter())[word] += 1
         if v:
@@ -95,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     found = gated(report)
     print(f"{len(found)} blocking-or-approval findings in {lines:,} lines\n")
     print(table(found, verdicts, lines))
-    keys = {(f["path"], f["line"], f["rule_id"]) for f in found}
-    new = [f for f in found if (f["path"], f["line"], f["rule_id"]) not in verdicts]
+    keys = {(_path(f["path"]), f["line"], f["rule_id"]) for f in found}
+    new = [f for f in found if (_path(f["path"]), f["line"], f["rule_id"]) not in verdicts]
     if new:
         print(f"\nunjudged ({len(new)}): add them to {args.verdicts}")
         for f in sorted(new, key=lambda f: (f["rule_id"], f["path"], f["line"])):
