@@ -326,6 +326,18 @@ def _expected(files: dict[str, str]) -> set[tuple[str, int, str]]:
     return out
 
 
+def expected_markers(files: dict[str, str]) -> set[tuple[str, int, str]]:
+    """(file, line, rule) of every `ruleid:` marker: the line after the marker,
+    counted as scan_files writes each text (its leading newline dropped)."""
+    out = set()
+    for name, text in files.items():
+        for i, line in enumerate(text.lstrip("\n").splitlines()):
+            if "ruleid:" in line:
+                for rid in line.split("ruleid:", 1)[1].split(","):
+                    out.add((name, i + 2, rid.strip()))
+    return out
+
+
 def scan_files(
     work: Path, files: dict[str, str], rules: dict[str, str]
 ) -> set[tuple[str, int, str]]:

@@ -29,7 +29,7 @@ import pytest
 from traingate.cli import main
 
 from .conftest import POLICY, Repo
-from .test_rule_anchors import scan_files
+from .test_rule_anchors import expected_markers, scan_files
 from .test_rules_pack import RULES_DIR
 
 RULES = {
@@ -252,16 +252,6 @@ print(f"run git gc --prune=now yourself to free {sha}")
 }
 
 
-def _expected(files: dict[str, str]) -> set[tuple[str, int, str]]:
-    out = set()
-    for name, text in files.items():
-        for i, line in enumerate(text.lstrip("\n").splitlines()):
-            if "ruleid:" in line:
-                for rid in line.split("ruleid:", 1)[1].split(","):
-                    out.add((name, i + 2, rid.strip()))
-    return out
-
-
 @pytest.fixture(scope="module")
 def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
     return scan_files(tmp_path_factory.mktemp("outside"), {**ATTACKS, **QUIET}, RULES)
@@ -269,7 +259,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, st
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_attack_is_found(name: str, findings: set[tuple[str, int, str]]) -> None:
-    expected = _expected({name: ATTACKS[name]})
+    expected = expected_markers({name: ATTACKS[name]})
     assert expected, f"{name}: no `ruleid:` marker"
     assert {f for f in findings if f[0] == name} == expected
 
