@@ -6,6 +6,7 @@ never loads the engine (the hook's fast path).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from traingate.checks.base import Context
 from traingate.checks.semgrep import ID
 from traingate.checks.semgrep.hits import Hit, error_hit
 from traingate.checks.semgrep.newness import new_hits, scan_pairs
+from traingate.checks.semgrep.pipeline import FLUSH_BYTES, HeadStream
 from traingate.checks.semgrep.regions import regions as cut_regions
 from traingate.checks.semgrep.rulepack import RulePack
 from traingate.checks.semgrep.runner import BATCH_BYTES, SCAN_BATCH_BYTES, Engine
@@ -39,23 +41,40 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
         pack, settings, ctx.cache_dir, SCAN_BATCH_BYTES if ctx.scan_all else BATCH_BYTES
     )
     pairs: list[tuple[Target, Target | None, ChangedFile]] = []
-    for f in ctx.files:
-        head = target(ctx.change, f, new=True, limit=settings.max_file_bytes)
-        if head is None:
-            continue
-        base = None
-        if not ctx.scan_all and f.status is not Status.ADDED:
-            base = target(ctx.change, f, new=False, limit=settings.max_file_bytes)
-            # Only the shipped pack's rule shapes were analysed for cutting.
-            if base is not None and not settings.rule_dirs:
-                head, base = _changed_regions(head, base, f)
-        elif ctx.scan_all and head.text:
-            # Issue #17: a scan needs no text after semgrep but for the syntax
-            # check, so it waits on disk instead of in memory (72 MB for the
-            # wheel corpus) beside the semgrep processes.
-            head = spill(head, spill_dir / f"s{len(pairs)}")
-        pairs.append((head, base, f))
-    hits = scan_pairs(engine, pairs)
+    with contextlib.ExitStack() as leave:
+        stream: HeadStream | None = None
+        pending = 0  # bytes of heads cut before the stream started
+        for f in ctx.files:
+            head = target(ctx.change, f, new=True, limit=settings.max_file_bytes)
+            if head is None:
+                continue
+            base = None
+            if not ctx.scan_all and f.status is not Status.ADDED:
+                base = target(ctx.change, f, new=False, limit=settings.max_file_bytes)
+                # Only the shipped pack's rule shapes were analysed for cutting.
+                if base is not None and not settings.rule_dirs:
+                    head, base = _changed_regions(head, base, f)
+            elif ctx.scan_all and head.text:
+                # Issue #17: a scan needs no text after semgrep but for the syntax
+                # check, so it waits on disk instead of in memory (72 MB for the
+                # wheel corpus) beside the semgrep processes.
+                head = spill(head, spill_dir / f"s{len(pairs)}")
+            pairs.append((head, base, f))
+            if ctx.scan_all or head.skip:
+                continue
+            if stream is not None:
+                stream.add(head)
+                continue
+            # A change past a batch's worth scans its heads while the rest is
+            # cut (pipeline.py); a small one keeps the single semgrep start.
+            pending += len(head.text)
+            if pending >= FLUSH_BYTES:
+                stream = leave.enter_context(HeadStream(engine))
+                for h, _, _ in pairs:
+                    stream.add(h)
+        if ctx.prepared is not None:
+            ctx.prepared()  # only semgrep's processes and their results are left
+        hits = scan_pairs(engine, pairs, stream.close() if stream is not None else None)
     findings: list[Finding] = []
     for head, base, f in pairs:
         head_hits = list(hits.get(head.key, ()))

@@ -28,23 +28,30 @@ SECOND_RUN_FILES = 8
 
 
 def scan_pairs(
-    engine: Engine, pairs: list[tuple[Target, Target | None, ChangedFile]]
+    engine: Engine,
+    pairs: list[tuple[Target, Target | None, ChangedFile]],
+    heads_done: dict[str, list[Hit]] | None = None,
 ) -> dict[str, list[Hit]]:
     """Hits of every head version and of the base versions that can matter.
 
     Small changes: one semgrep process for head and base versions alike, as
     start-up and rule loading cost about as much as scanning SECOND_RUN_FILES
-    files. Larger ones: heads first, then only the bases that can hold the same
+    files. Larger ones: heads first (``heads_done`` when they were scanned as
+    they were cut, pipeline.py), then only the bases that can hold the same
     finding as a head hit (_shared_rules), with only those rules: a base whose
     text cannot have it is not needed to call the head hit new (issues #3, #9).
     """
     heads = [h for h, _, _ in pairs if not h.skip]
     bases = [b for _, b, _ in pairs if b is not None and not b.skip]
     missing = {b.key for b in engine.misses(bases)}
-    if len(missing) <= SECOND_RUN_FILES:
+    if heads_done is None and len(missing) <= SECOND_RUN_FILES:
         return engine.scan(heads + bases)
     # Cached bases are answered with the heads (no semgrep work for them).
-    hits = engine.scan(heads + [b for b in bases if b.key not in missing])
+    cached = [b for b in bases if b.key not in missing]
+    if heads_done is None:
+        hits = engine.scan(heads + cached)
+    else:
+        hits = {**heads_done, **engine.scan(cached)}
     needed: list[Target] = []
     rules: set[str] = set()
     for h, b, _ in pairs:

@@ -138,6 +138,26 @@ class Engine:
                     self.cache.put(key + tag, hits)
         return results
 
+    def command(self, exe: str, configs: Sequence[Path] = ()) -> list[str]:
+        """semgrep's command line but for the per-rule timeout, jobs and targets."""
+        cmd = [
+            exe,
+            "scan",
+            *_ENGINE_FLAGS[self.settings.engine],
+            "--json",
+            "--quiet",
+            "--metrics=off",
+            "--disable-version-check",
+            "--disable-nosem",
+            "--no-git-ignore",
+            "--no-rewrite-rule-ids",
+            "--oss-only",
+            "--max-target-bytes=0",
+            f"--timeout-threshold={TIMEOUT_THRESHOLD}",
+            f"--max-memory={MAX_MEMORY_MB}",
+        ]
+        return cmd + [f"--config={d}" for d in configs or self.pack.dirs]
+
     def _run(self, targets: list[Target], configs: Sequence[Path] = ()) -> dict[str, list[Hit]]:
         exe = semgrep_executable()
         with tempfile.TemporaryDirectory(prefix="traingate-scan-") as tmp:
@@ -149,24 +169,7 @@ class Engine:
                 name = f"t{i}{t.ext}"
                 _materialize(t, root / name)
                 names[name] = t
-            base_cmd = [
-                exe,
-                "scan",
-                *_ENGINE_FLAGS[self.settings.engine],
-                "--json",
-                "--quiet",
-                "--metrics=off",
-                "--disable-version-check",
-                "--disable-nosem",
-                "--no-git-ignore",
-                "--no-rewrite-rule-ids",
-                "--oss-only",
-                "--max-target-bytes=0",
-                f"--timeout-threshold={TIMEOUT_THRESHOLD}",
-                f"--max-memory={MAX_MEMORY_MB}",
-            ]
-            for d in configs or self.pack.dirs:
-                base_cmd.append(f"--config={d}")
+            base_cmd = self.command(exe, configs)
             size = {n: (root / n).stat().st_size for n in names}
             limit = self.settings.timeout + int(OVERALL_S_PER_MB * sum(size.values()) / 1e6)
             try:

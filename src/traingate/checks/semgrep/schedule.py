@@ -37,8 +37,11 @@ class MemoryGate:
     """Hands out batches to worker threads under a memory budget.
 
     ``take()`` blocks until a pending batch fits beside the running ones (or
-    nothing runs) and returns it, or returns None once nothing is pending or
-    ``cancel()`` was called; ``release()`` returns a finished batch's share.
+    nothing runs) and returns it, or returns None once nothing is pending and
+    the gate is closed, or ``cancel()`` was called; ``release()`` returns a
+    finished batch's share. A gate made with ``closed=False`` takes more
+    batches with ``extend()`` until ``close()`` (pipeline.py: batches start
+    while later files are still being prepared).
     """
 
     def __init__(
@@ -46,18 +49,22 @@ class MemoryGate:
         batches: Sequence[list[str]],
         cost: Callable[[list[str]], float],
         budget: float = MEMORY_BUDGET_MB,
+        *,
+        closed: bool = True,
     ) -> None:
+        self._cost = cost
         self._pending = [(cost(b), b) for b in batches]
         self._budget = budget
         self._held: dict[int, float] = {}  # id of a running batch -> its estimate
         self._cancelled = False
+        self._closed = closed
         self._cond = threading.Condition()
         self.peak = 0.0  # the largest sum of estimates that ran at once
 
     def take(self) -> list[str] | None:
         with self._cond:
             while True:
-                if self._cancelled or not self._pending:
+                if self._cancelled or (self._closed and not self._pending):
                     return None
                 for i, (mb, batch) in enumerate(self._pending):
                     running = sum(self._held.values())
@@ -71,6 +78,18 @@ class MemoryGate:
     def release(self, batch: list[str]) -> None:
         with self._cond:
             del self._held[id(batch)]
+            self._cond.notify_all()
+
+    def extend(self, batches: Sequence[list[str]]) -> None:
+        with self._cond:
+            assert not self._closed, "batches added to a closed gate"
+            self._pending += [(self._cost(b), b) for b in batches]
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """No more batches: take() returns None once the pending ones are out."""
+        with self._cond:
+            self._closed = True
             self._cond.notify_all()
 
     def cancel(self) -> None:

@@ -1,0 +1,172 @@
+"""A large change's heads scanned while its later files are still being cut (issue #17).
+
+Cutting a modified file to its changed regions (regions.py) costs Python ~25 ms
+a large file, under the GIL it shares with the other checks. A run that waited
+for every cut kept semgrep idle for the first 5-10 s of a 200-file change of
+large files, while the Python checks had both CPUs and used one. Here each
+head is written out as it is made; once a few hundred kB are pending they go
+to the memory gate as a batch and a semgrep process starts on them, while the
+next files are cut. What is pending at the end is planned like any batched run
+(plan_batches: longest first, as many batches as CPUs), so no core idles at
+the end for want of a split.
+
+Same guarantees as a batched run (runner.py): every target is answered for or
+the run fails, any batch's failure fails the run, per-rule limits follow each
+batch's largest file, and the overall limit grows with the bytes added.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+
+from traingate.checks.semgrep.hits import Hit, cacheable
+from traingate.checks.semgrep.runner import (
+    OVERALL_S_PER_MB,
+    Engine,
+    _invoke,
+    _materialize,
+    _parse,
+    _Progress,
+    _rule_timeout,
+    plan_batches,
+    semgrep_executable,
+    usable_cpus,
+)
+from traingate.checks.semgrep.schedule import MemoryGate, estimate_mb
+from traingate.checks.semgrep.targets import Target
+from traingate.errors import CheckError
+
+# Pending bytes that start a batch before the last file is cut: at ~15 CPU s
+# per MB of cut text, ~4 s of semgrep work, against ~0.4 s to start a process.
+FLUSH_BYTES = 250_000
+
+
+class HeadStream:
+    """``add()`` targets as they are made; ``close()`` returns every one's hits.
+
+    Use as a context manager: leaving it early (an exception while cutting)
+    cancels what has not started, waits for the running processes and removes
+    the temp tree.
+    """
+
+    def __init__(self, engine: Engine, flush_bytes: int | None = None) -> None:
+        self._engine = engine
+        self._flush_bytes = FLUSH_BYTES if flush_bytes is None else flush_bytes
+        self._exe = semgrep_executable()
+        self._base_cmd = engine.command(self._exe)
+        self._tmp = tempfile.TemporaryDirectory(prefix="traingate-scan-")
+        self._root = Path(self._tmp.name)
+        # An empty .semgrepignore replaces semgrep's default ignore list.
+        (self._root / ".semgrepignore").write_text("")
+        self._cpus = usable_cpus()
+        self._names: dict[str, Target] = {}
+        self._size: dict[str, int] = {}
+        self._pending: list[str] = []
+        self._keys: set[str] = set()
+        self._cached: dict[str, list[Hit]] = {}
+        self._merged: dict[str, list[Hit]] = {}
+        self._lock = threading.Lock()
+        self._t0 = time.monotonic()
+        self._progress = _Progress(0, self._t0)
+        self._gate = MemoryGate([], lambda b: estimate_mb(self._size[b[0]]), closed=False)
+        self._pool: ThreadPoolExecutor | None = None
+        self._workers: list[Future[None]] = []
+
+    def __enter__(self) -> HeadStream:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._gate.cancel()  # a no-op after close(): nothing is pending then
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._tmp.cleanup()
+
+    def add(self, t: Target) -> None:
+        if t.skip or t.key in self._keys:
+            return
+        self._keys.add(t.key)
+        cache = self._engine.cache
+        cached = cache.get(t.key) if cache else None
+        if cached is not None:
+            self._cached[t.key] = cached
+            return
+        name = f"t{len(self._names)}{t.ext}"
+        _materialize(t, self._root / name)
+        self._names[name] = t
+        self._size[name] = (self._root / name).stat().st_size
+        self._pending.append(name)
+        self._progress.total = len(self._names)
+        if sum(self._size[n] for n in self._pending) >= self._flush_bytes:
+            self._flush(self._engine.batch_bytes, 1)
+
+    def close(self) -> dict[str, list[Hit]]:
+        """Hits of every target added (cached ones included); raises the first
+        batch's failure, or if any target went unanswered."""
+        self._flush(self._engine.batch_bytes, self._cpus)
+        self._gate.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for w in self._workers:
+            try:
+                w.result()
+            except CheckError as exc:
+                raise CheckError(self._engine.pack.explain(exc.message), help=exc.help) from None
+        missing = {t.key for t in self._names.values()} - self._merged.keys()
+        if missing:  # never a silent pass: every target is answered for
+            raise CheckError(f"semgrep was not run on {len(missing)} of the files to check")
+        self._progress.finish()
+        cache = self._engine.cache
+        if cache is not None:
+            for key, hits in self._merged.items():
+                if cacheable(hits):
+                    cache.put(key, hits)
+        return {**self._cached, **self._merged}
+
+    def _flush(self, batch_bytes: int, cpus: int) -> None:
+        if not self._pending:
+            return
+        batches = plan_batches({n: self._size[n] for n in self._pending}, cpus, batch_bytes)
+        self._pending = []
+        self._gate.extend(batches)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._cpus, thread_name_prefix="traingate-batch"
+            )
+            self._workers = [self._pool.submit(self._worker) for _ in range(self._cpus)]
+
+    def _limit(self) -> int:
+        """The overall limit so far: the policy's timeout plus a share per MB added."""
+        total = sum(self._size.values())
+        return self._engine.settings.timeout + int(OVERALL_S_PER_MB * total / 1e6)
+
+    def _worker(self) -> None:
+        while (batch := self._gate.take()) is not None:
+            try:
+                hits = self._one(batch)
+            except BaseException:
+                self._gate.cancel()  # no new batch starts; running ones finish
+                raise
+            finally:
+                self._gate.release(batch)
+            with self._lock:
+                self._merged.update(hits)
+                self._progress.done(len(batch))
+
+    def _one(self, batch: list[str]) -> dict[str, list[Hit]]:
+        limit = self._limit()
+        cmd = [*self._base_cmd, _rule_timeout(self._size[batch[0]]), "--jobs=1", *batch]
+        left = max(1, math.ceil(self._t0 + limit - time.monotonic()))
+        out = _invoke(cmd, self._root, left, shown_timeout=limit)
+        # A batch answers for its own files only: every one scanned, no other.
+        return _parse(out, {n: self._names[n] for n in batch}, self._root)
