@@ -138,3 +138,42 @@ def test_one_reader_many_threads_each_gets_its_own_blob(repo: Repo) -> None:
     for t in threads:
         t.join()
     assert bad == []
+
+
+def test_the_other_checks_wait_for_semgreps_python_work_then_run_beside_it(
+    prepo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Semgrep's cutting runs first (no GIL shared with reach and sabotage);
+    its processes, started after, run while the Python checks do."""
+    from traingate.checks.semgrep import check as sg_check
+
+    events: list[str] = []
+    real_target, real_reach = sg_check.target, load("reach").run
+
+    def target(*a: Any, **k: Any) -> Any:
+        events.append("semgrep target")
+        return real_target(*a, **k)
+
+    def reach(ctx: Any) -> Any:
+        events.append("reach")
+        return real_reach(ctx)
+
+    monkeypatch.setattr(sg_check, "target", target)
+    monkeypatch.setattr(load("reach"), "run", reach)
+    code, doc = run(prepo, capsys)
+    assert code == 1 and not doc["errors"]
+    assert events[-1] == "reach" and events.count("semgrep target") >= 2
+
+
+def test_semgrep_crashing_before_its_python_work_ends_does_not_hang_the_others(
+    prepo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from traingate.checks.semgrep import check as sg_check
+
+    def boom(*a: Any, **k: Any) -> Any:
+        raise RuntimeError("cutting exploded")
+
+    monkeypatch.setattr(sg_check, "target", boom)
+    code, doc = run(prepo, capsys)
+    assert code == 3 and any("cutting exploded" in e for e in doc["errors"])
+    assert "reach-dangerous-call" in {f["rule_id"] for f in doc["findings"]}

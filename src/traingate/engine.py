@@ -136,13 +136,23 @@ def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
         # beside it only took CPU from semgrep. A small change keeps the thread.
         results[_BESIDE] = _run_one(_BESIDE, contexts[_BESIDE])
     elif _BESIDE in contexts and len(contexts) > 1:
-        ctx = contexts[_BESIDE]
+        ready = threading.Event()
+        ctx = replace(contexts[_BESIDE], prepared=ready.set)
 
         def beside() -> None:
-            results[_BESIDE] = _run_one(_BESIDE, ctx)
+            try:
+                results[_BESIDE] = _run_one(_BESIDE, ctx)
+            finally:
+                ready.set()
 
         worker = threading.Thread(target=beside, name="traingate-semgrep", daemon=True)
         worker.start()
+        # Issue #17: semgrep's own Python work (cutting a large change's files
+        # to their regions, ~5 s for 200 large files) first, at full speed,
+        # while its first batches run on the other CPU; then the Python
+        # checks beside its processes. Sharing the GIL from the start left
+        # a CPU idle until the last file was cut.
+        ready.wait()
     try:
         for check_id, ctx in contexts.items():
             if check_id not in results and (worker is None or check_id != _BESIDE):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -24,6 +24,10 @@ class Context:
     files: Sequence[ChangedFile]  # the changed files this check's `paths` cover
     cache_dir: Path | None
     scan_all: bool  # `scan`: every line counts as changed, no base to compare
+    # Called by a check run beside the others (semgrep) once its Python work
+    # is done and only its subprocesses remain; the engine holds the other
+    # checks until then, so the GIL does not halve that work (issue #17).
+    prepared: Callable[[], None] | None = None
 
 
 class Check(Protocol):
