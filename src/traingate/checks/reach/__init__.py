@@ -344,6 +344,8 @@ def _judged(
     path = f.new_path or ""
     cands: list[tuple[str, _Judged]] = []
     for caller, ref, line, col, end, flags in facts["calls"]:
+        if flags.get("anon"):
+            continue  # a copy of its writer's call (facts._anon_defs): an edge only
         rline, rend = json_line(line, line_map), json_line(end, line_map)
         if not ctx.scan_all and not any(n in added for n in range(rline, rend + 1)):
             continue
@@ -364,12 +366,12 @@ def _judged(
     # New means new to the change (issue #16): a call whose target the file
     # already called as often in its base version is an old call whose line
     # moved or whose arguments changed, not a new route to the sink.
-    head_count = Counter(c[1] for c in facts["calls"])
+    head_count = Counter(c[1] for c in facts["calls"] if not c[5].get("anon"))
     base_count: Counter[str] = Counter()
     if not ctx.scan_all and f.old_path is not None and f.old_path.endswith(".py"):
         old = summ.parse_blob(ctx.change, f.old_oid, f.old_path, s)
         if old is not None:
-            base_count = Counter(c[1] for c in old["calls"])
+            base_count = Counter(c[1] for c in old["calls"] if not c[5].get("anon"))
     return [j for ref, j in cands if head_count[ref] > base_count[ref]]
 
 

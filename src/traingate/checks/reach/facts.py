@@ -106,6 +106,19 @@ as ``other.[]``) or one bound in a function (``<function>.<name>``); ``made``:
 ``qualname -> [[ref, line], ...]`` for the names (and dict elements) a
 function returns. Class attributes bound to a call's result are ``X.()``.
 
+Version 11 (issue #16: what v10 left out): a lambda or ``functools.partial``
+stored in a dict is a def of its own, ``<dict>.<lambda:line:col>`` (or
+``<partial:...>``), the dict's value; its calls are copies of calls its
+writer also makes (an anonymous lambda still counts where it is written),
+flagged ``anon``: edges, never judged again. A class attribute bound to a
+dict display (in the body, or ``self.X = {...}`` in a method; filled by
+``self.X[k] = f``, ``update``, ``setdefault``) is the dict ``Class.X``; an
+element of ``self.X`` is ``S:Class.X.[key]``. ``getattr(m, n)`` called (``getattr(m,
+n)(x)``, or ``fn = getattr(m, n); fn(x)``), where ``m`` is bound to
+``import_module``/``__import__`` of a name that is not a literal and ``n``
+is not a literal either, records
+``B:dynattr`` at the call, as the nested form does where it is written.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -124,7 +137,7 @@ from traingate import pyast
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 10
+VERSION = 11
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -781,6 +794,15 @@ def _dict_items(node: ast.expr) -> list[tuple[ast.expr | None, ast.expr]]:
     return out + [(ast.Constant(k.arg) if k.arg else None, k.value) for k in node.keywords]
 
 
+def _not_a_key(key: ast.expr) -> bool:
+    """A subscript no dict lookup is written with: a slice, a tuple, a number
+    (indexing a tensor, a list or an ``nn.ModuleList``: not recorded)."""
+    t = type(key)
+    return (
+        t is ast.Slice or t is ast.Tuple or (t is ast.Constant and type(key.value) is not str)  # type: ignore[attr-defined]
+    )
+
+
 def _key_text(key: ast.expr | None) -> str | None:
     """A literal string key as the facts keep it; None for any other key."""
     if type(key) is ast.Constant and type(key.value) is str:
@@ -791,6 +813,7 @@ def _key_text(key: ast.expr | None) -> str | None:
 
 
 _MADE = "()"
+_DYN_IMPORTS = ("B:__import__", "I:0:importlib.import_module")
 _IMPORT_ARGS = ((1, "globals"), (2, "locals"), (3, "fromlist"), (4, "level"))
 
 
@@ -847,6 +870,9 @@ class _Scope:
         self.local_refs: dict[str, list[str]] = {}  # ``_local_refs``, memoised
         self.unbound: set[str] = set()  # names ``_local_refs`` found no binding of
         self._counts: dict[str, int] | None = None
+        # A lambda or partial stored in a dict (``_anon_defs``): its calls are
+        # also its writer's, so they are graph edges only (flag ``anon``).
+        self.anon = False
 
     def from_params(self, names: set[str]) -> bool:
         """Whether any of ``names`` carries a parameter's value through the
@@ -970,6 +996,18 @@ class _Extractor:
         # the others run where they are written.
         self._bound: set[int] = set()
         self._resolving: set[tuple[int, str]] = set()  # locals being resolved
+        # Lambdas and partials stored in a dict (version 11), made defs of
+        # their own once every scope is read: (writer, qualname, value).
+        self._anon: list[tuple[_Scope, str, ast.expr]] = []
+        self._anon_seen: set[int] = set()
+        # "Class.attr" for a class attribute bound to a dict display (version 11).
+        self.class_dicts: set[str] = set()
+        # Registry decorators of this file (version 11): function -> (dict, the
+        # index of the parameter it stores, the key: text, the index of the
+        # enclosing function's parameter, or None); the decorated defs.
+        self._fills: dict[str, list[tuple[str, int, str | int | None]]] = {}
+        self._decorated: list[tuple[_Scope, str, list[ast.expr], int]] = []
+        self._members: dict[str, set[str]] = {}  # class -> names its body defines
         self._cycles = 0  # times one was met again (its partial result is not kept)
         self._collect_module_names(tree)
         module = _Scope("<module>", set(), None, None)
@@ -984,6 +1022,8 @@ class _Extractor:
             self.defs["<main>"] = ["main", main[0].lineno]
             main_scope = _Scope("<main>", set(), None, None)
             self._scope(main_scope, main)
+        self._anon_defs()
+        self._registrations()
         if self.params:
             # Only then (a forwarded True-default parameter; rare) is it read.
             for qual in self.params.keys() & self._rewrapped(module, main_scope):
@@ -1046,6 +1086,8 @@ class _Extractor:
                 if isinstance(node, ast.ClassDef):
                     self.class_names.add(node.name)
                     self._class_heads.add(node.name)
+                    # before any `Loader.HANDLERS[k] = f` at module level is read
+                    self._note_class_dicts(node.name, _own_nodes(node.body))
                 _add_alt(self.alts, node.name, f"L:{node.name}")
                 if id(node) not in top:
                     self.cond.add(node.name)
@@ -1318,6 +1360,8 @@ class _Extractor:
         plain = all(d in _PLAIN_DECORATORS for d in decorators)
         static = "B:staticmethod" in decorators
         scope.sig = _signature(a, plain, 1 if cls is not None and not static else 0)
+        if node.decorator_list and cls is None and parent.qualname == "<module>":
+            self._decorated.append((parent, qual, node.decorator_list, node.lineno))
         self._scope(scope, node.body)
         if cls is None and parent.qualname == "<module>":
             n = _tuple_len(scope.own) if type(node) is ast.FunctionDef else None
@@ -1348,10 +1392,13 @@ class _Extractor:
         else:
             name = node.name
         self.defs[name] = ["class", node.lineno]
+        if node.decorator_list and outer is None and parent.qualname == "<module>":
+            self._decorated.append((parent, name, node.decorator_list, node.lineno))
         bases = [r for r in (self._ref(parent, b) for b in node.bases) if r is not None]
         # The class body's scope, its blocks included: a method under `if`,
         # `try`, `with`, ... is still `Class.method` (issue #16).
         own = _own_nodes(node.body)
+        self._note_class_dicts(name, own)
         find_class: bool | None = None
         top = set(map(id, node.body))
         stmt: Any  # dispatched on its exact type below
@@ -1398,6 +1445,50 @@ class _Extractor:
             self.class_bodies.append((name, body))
         self._scope_into(parent, own, name)
 
+    def _note_class_dicts(self, cls: str, own: list[ast.AST]) -> None:
+        """The class's attributes bound to a dict display (``class_dicts``), and
+        the names its body defines (a dict value naming one is the method)."""
+        members: set[str] = set()
+        node: Any
+        for node in own:
+            t = type(node)
+            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                members.add(node.name)
+            elif t is ast.Assign or t is ast.AnnAssign:
+                targets = node.targets if t is ast.Assign else [node.target]
+                for x in targets:
+                    if type(x) is ast.Name and _is_dict(node.value):
+                        self.class_dicts.add(f"{cls}.{x.id}")
+                    elif type(x) is ast.Name and type(node.value) is ast.Lambda:
+                        members.add(x.id)
+        self._members[cls] = members
+
+    def _class_dict(self, parent: _Scope, cls: str, attr: str, value: ast.expr) -> None:
+        """``HANDLERS = {"pickle": load_blob}`` in a class body (or bound to
+        ``self.HANDLERS`` in a method): the dict ``Cls.HANDLERS`` (version 11,
+        issue #16: ``self.HANDLERS[fmt](data)`` reached none of its values).
+        A value naming a def of the class body is that method."""
+        name = f"{cls}.{attr}"
+        self.class_dicts.add(name)
+        members = self._members.get(cls, set())
+        for key, item in _dict_items(value):
+            if type(item) is ast.Name and item.id in members:
+                got = self.dicts.setdefault(name, [])
+                entry = [_key_text(key), f"L:{cls}.{item.id}", item.lineno]
+                if entry not in got:
+                    got.append(entry)
+            else:
+                self._dict_entry(parent, name, key, item)
+
+    def _class_dict_of(self, scope: _Scope, holder: ast.expr) -> str | None:
+        """``Cls.X`` when ``holder`` (``self.X``, ``cls.X``, ``Cls.X``) is a dict
+        attribute of a class of this file."""
+        if type(holder) is not ast.Attribute:
+            return None
+        cls = self._attr_class(scope, holder.value)
+        name = f"{cls}.{holder.attr}"
+        return name if cls is not None and name in self.class_dicts else None
+
     def _class_attr(self, parent: _Scope, cls: str, node: ast.Assign | ast.AnnAssign) -> list[str]:
         """``load = pickle.loads`` / ``load = staticmethod(load_blob)`` in a class
         body (any branch): ``Cls.load(...)`` and ``Cls().load(...)`` call it
@@ -1419,6 +1510,11 @@ class _Extractor:
         self, parent: _Scope, cls: str, targets: list[ast.expr], value: ast.expr, line: int
     ) -> list[str]:
         """``_class_attr`` for one value bound to ``targets``."""
+        if _is_dict(value):
+            for t in targets:
+                if type(t) is ast.Name:
+                    self._class_dict(parent, cls, t.id, value)
+            return []
         if (
             type(value) is ast.Call
             and type(value.func) is ast.Name
@@ -1454,6 +1550,9 @@ class _Extractor:
         of its own (issue #16: bound in ``__init__``, called in another method)."""
         cls = self._attr_class(scope, obj)
         if cls is None:
+            return
+        if _is_dict(value):
+            self._class_dict(scope, cls, attr, value)  # `self.handlers = {...}`
             return
         call = self._partial(scope, value, bind=True)
         if call is not None:
@@ -1664,9 +1763,18 @@ class _Extractor:
                         self._dict_entry(scope, name, k, item)
             return f"L:{name}{mark}"
         ref = self._ref(scope, base)
-        if ref is None or not (ref[:2] == "I:" or (ref[:2] == "L:" and ref[2:] in self.dict_names)):
+        if ref is None or not (ref[:2] in ("I:", "S:") or self._dict_ref(ref)):
             return None
+        if ref[:2] != "I:" and ref[2:] not in self.dict_names and _not_a_key(key):
+            return None  # `self.pos_embed[:, 1:]`, `self.blocks[0]`: a tensor, a list
         return ref + mark
+
+    def _dict_ref(self, ref: str) -> bool:
+        """A local ref that may be a dict: a module-level one, or an attribute
+        of a class of this file (its own, or a base's: graph.py decides)."""
+        if ref[:2] != "L:":
+            return False
+        return ref[2:] in self.dict_names or ref[2:].rpartition(".")[0] in self.class_names
 
     def _dict_entry(self, scope: _Scope, name: str, key: ast.expr | None, value: ast.expr) -> None:
         """One ``key: value`` of the dict ``name`` (``dicts``): every ref the
@@ -1674,23 +1782,107 @@ class _Extractor:
         for ``**other`` (``key`` None), every element of ``other``."""
         if key is None:
             ref = self._ref(scope, value)
-            if ref is not None and (
-                ref[:2] == "I:" or (ref[:2] == "L:" and ref[2:] in self.dict_names)
-            ):
+            if ref is not None and (ref[:2] == "I:" or self._dict_ref(ref)):
                 ref += ".[]"
             else:
                 ref = None
         else:
-            ref = self._ref(scope, value, calls=True)
+            ref = self._anon_ref(scope, name, value) or self._ref(scope, value, calls=True)
         refs = [ref] if ref is not None else []
         refs += self._alt_refs(scope, value, ref)
+        # `self.state[n] = torch.zeros_like(p)`: no class of torch's or the
+        # standard library's has a __call__ the repository wrote (``_FOREIGN``)
+        refs = [r for r in refs if not (r.endswith(_CALLED) and _foreign(r))]
         if not refs:
-            return  # a number, a string, a lambda: nothing to call by name
+            return  # a number, a string: nothing to call by name
         got = self.dicts.setdefault(name, [])
         text = _key_text(key)
         for r in refs:
             if [text, r, value.lineno] not in got:
                 got.append([text, r, value.lineno])
+
+    def _anon_ref(self, scope: _Scope, name: str, value: ast.expr) -> str | None:
+        """A lambda or ``functools.partial`` stored in the dict ``name``: a def
+        of its own, ``<name>.<lambda:line:col>`` (or ``<partial:...>``), made by
+        ``_anon_defs`` (issue #16: ``{"pickle": lambda b: load_blob(b)}`` hid
+        the helper from ``HANDLERS[fmt](data)``). None for any other value."""
+        t = type(value)
+        if t is ast.Lambda:
+            kind = "lambda"
+        elif t is ast.Call and self._partial(scope, value, bind=False) is not None:
+            kind = "partial"
+        else:
+            return None
+        qual = f"{name}.<{kind}:{value.lineno}:{value.col_offset + 1}>"
+        if id(value) not in self._anon_seen:
+            self._anon_seen.add(id(value))
+            self._anon.append((scope, qual, value))
+        return f"L:{qual}"
+
+    def _anon_defs(self) -> None:
+        """The defs ``_anon_ref`` named, read once every scope is (the writer's
+        names are all known then). The scope that writes one keeps its calls
+        too, as before (an anonymous lambda is called where it is written, for
+        all this reads); the def's copies are edges only (``anon``), so a
+        changed line's call is judged once."""
+        while self._anon:
+            parent, qual, value = self._anon.pop(0)
+            if type(value) is ast.Lambda:
+                a = value.args
+                params = {x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs]}
+                params |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
+                self.defs[qual] = ["lambda", value.lineno]
+                scope = _Scope(qual, params, parent, None)
+                scope.anon = True
+                scope.sig = _signature(a, True, 0)
+                body = ast.Expr(value=value.body, lineno=value.lineno, col_offset=value.col_offset)
+                self._scope(scope, [body])
+                continue
+            call = self._partial(parent, value, bind=False)
+            if call is not None:
+                self.defs[qual] = ["partial", call.lineno]
+                scope = _Scope(qual, {_ARGS, _KWARGS}, parent, None)
+                scope.anon = True
+                self._call(scope, call)
+
+    def _fill(self, scope: _Scope, name: str, param: str, key: ast.expr) -> None:
+        """``REG[key] = fn`` where ``fn`` is a parameter: the function stores
+        what it is passed in the dict ``name`` (a registry decorator's body)."""
+        index = scope.sig[param][0]
+        if index is None:
+            return  # keyword-only: no decorator passes it
+        k: str | int | None = _key_text(key)
+        outer = scope.parent
+        if k is None and type(key) is ast.Name and outer is not None:
+            got = outer.sig.get(key.id) if key.id not in scope.params else None
+            k = got[0] if got is not None else None  # `register(name)`'s `name`
+        self._fills.setdefault(scope.qualname, []).append((name, index, k))
+
+    def _registrations(self) -> None:
+        """A def (or class) of this file decorated by a registry of this file
+        is an entry of its dict (version 11, issue #16): ``@register("pkl")``
+        where ``register`` returns a def that stores its first parameter in
+        ``REG``, or ``@register`` that does so itself. The key is the literal
+        the decorator passes, when the store's key is that parameter."""
+        for parent, qual, decorators, line in self._decorated:
+            for d in decorators:
+                call = d if type(d) is ast.Call else None
+                ref = self._ref(parent, call.func if call is not None else d)
+                if ref is None or ref[:2] != "L:":
+                    continue
+                fillers = [ref[2:]]
+                if call is not None:
+                    fillers = [r[2:] for r, _ln in self.rets.get(ref[2:], ()) if r[:2] == "L:"]
+                for filler in fillers:
+                    for name, index, key in self._fills.get(filler, ()):
+                        if index != 0:
+                            continue
+                        if isinstance(key, int):
+                            arg = call.args[key] if call and key < len(call.args) else None
+                            key = _key_text(arg) if arg is not None else None
+                        got = self.dicts.setdefault(name, [])
+                        if [key, f"L:{qual}", line] not in got:
+                            got.append([key, f"L:{qual}", line])
 
     def _local_refs(self, scope: _Scope, head: str) -> list[str]:
         """The refs a function's local ``head`` is bound to (``fn = io.load_blob``,
@@ -1818,12 +2010,19 @@ class _Extractor:
                 # getattr(__import__(m), n) / getattr(importlib.import_module(m), n):
                 # any callable, chosen by name at run time.
                 inner = self._ref(scope, args[0].func)
-                if inner in ("B:__import__", "I:0:importlib.import_module"):
+                if inner in _DYN_IMPORTS:
                     dyn = [*args[0].args[:1], *args[1:2]]
                     if not all(_is_const(a) for a in dyn):
                         self._record(scope, "B:dynattr", node, {})
             elif func.id in ("setattr", "delattr"):
                 self._setattr(scope, node)
+        if type(func) is ast.Name:
+            # `fn = getattr(mod, name)` before, `mod` a module chosen at run time
+            bound = self._binds_of(scope, func.id)
+            if any(type(v) is ast.Call and self._dyn_getattr(scope, v) for v in bound):
+                self._record(scope, "B:dynattr", node, {})
+        elif type(func) is ast.Call and self._dyn_getattr(scope, func):
+            self._record(scope, "B:dynattr", func, {})  # `getattr(mod, name)(x)`
         mod = self._module_call(scope, node)
         if mod is not None:
             self._record(scope, mod[0], node, {"imp": 1})  # runs the module, as `import`
@@ -1895,22 +2094,66 @@ class _Extractor:
             if made is not None:
                 self._call(scope, made)
 
+    def _dyn_getattr(self, scope: _Scope, node: ast.Call) -> bool:
+        """``getattr(mod, name)`` (the builtin) where ``name`` is not a literal and
+        ``mod`` a name bound to a module named at run time (version 11, issue
+        #16): ``mod = importlib.import_module(spec); fn = getattr(mod, name);
+        fn(x)`` is ``getattr(import_module(spec), name)(x)`` split so that no
+        line shows both. Its caller calls the result (``_call``): a value only
+        stored, tested or returned is not a call here, and a fixed module's
+        attribute by name (``getattr(import_module("..utils"), flag_fn)``) is
+        a lookup among what that module defines.
+        """
+        func, args = node.func, node.args
+        if not (
+            type(func) is ast.Name
+            and func.id == "getattr"
+            and len(args) in (2, 3)
+            and type(args[0]) is ast.Name
+            and not _is_const(args[1])
+            and self._name(scope, "getattr") is None
+        ):
+            return False
+        return any(
+            type(v) is ast.Call
+            and bool(v.args)
+            and not _is_const(v.args[0])
+            and self._ref(scope, v.func) in _DYN_IMPORTS
+            for v in self._binds_of(scope, args[0].id)
+        )
+
+    def _binds_of(self, scope: _Scope, name: str) -> list[ast.expr]:
+        """The values bound to ``name`` in the innermost scope (from ``scope``
+        out) that binds it; none when a parameter or nothing binds it first."""
+        s: _Scope | None = scope
+        while s is not None:
+            if name in s.params:
+                return []
+            values = s.binds.get(name)
+            if values:
+                return values
+            s = s.parent
+        return []
+
     def _dict_call(self, scope: _Scope, node: ast.Call, func: ast.Attribute) -> None:
         """``HANDLERS.update({...})`` / ``update(k=f)`` / ``setdefault(k, f)`` on a
         module-level dict: more entries (``dicts``)."""
         base = func.value
-        if type(base) is not ast.Name or base.id not in self.dict_names:
-            return
-        if self._ref(scope, base) != f"L:{base.id}":
-            return  # a local of the same name
+        name = self._class_dict_of(scope, base)  # `self.HANDLERS.update(...)`
+        if name is None:
+            if type(base) is not ast.Name or base.id not in self.dict_names:
+                return
+            if self._ref(scope, base) != f"L:{base.id}":
+                return  # a local of the same name
+            name = base.id
         if func.attr == "setdefault":
             if len(node.args) == 2:
-                self._dict_entry(scope, base.id, node.args[0], node.args[1])
+                self._dict_entry(scope, name, node.args[0], node.args[1])
             return
         items = _dict_items(node.args[0]) if node.args and _is_dict(node.args[0]) else []
         items += [(ast.Constant(k.arg) if k.arg else None, k.value) for k in node.keywords]
         for key, value in items:
-            self._dict_entry(scope, base.id, key, value)
+            self._dict_entry(scope, name, key, value)
 
     def _decorator_ref(self, scope: _Scope, node: ast.expr) -> str | None:
         func = node.func if isinstance(node, ast.Call) else node
@@ -2069,6 +2312,10 @@ class _Extractor:
                 ):
                     # `HANDLERS["pkl"] = _restore`, anywhere in the file
                     self._dict_entry(scope, t.value.id, t.slice, value)
+                    if type(value) is ast.Name and value.id in scope.sig:
+                        self._fill(scope, t.value.id, value.id, t.slice)
+                elif value is not None and (held := self._class_dict_of(scope, t.value)):
+                    self._dict_entry(scope, held, t.slice, value)  # `self.HANDLERS[k] = f`
                 self._dict_write(scope, t, node)
                 continue
             if not isinstance(t, ast.Attribute):
@@ -2172,12 +2419,19 @@ class _Extractor:
     def _write(
         self, scope: _Scope, ref: str, attr: str | None, node: ast.AST, flags: dict[str, Any]
     ) -> None:
+        if scope.anon:
+            return  # its writer's already (``_anon_defs``)
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1
         end = getattr(node, "end_lineno", None) or line
         self.writes.append([scope.qualname, ref, attr, line, col, end, flags])
 
     def _record(self, scope: _Scope, ref: str, node: ast.AST, flags: dict[str, Any]) -> None:
+        if scope.anon:
+            # A copy of a call its writer makes too: an edge, never judged
+            # again (reach._judged) nor read by returns.py (no rm, hk).
+            flags = {k: v for k, v in flags.items() if k != "rm" and k != "hk"}
+            flags["anon"] = 1
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1
         end = getattr(node, "end_lineno", None) or line

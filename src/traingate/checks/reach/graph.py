@@ -490,6 +490,9 @@ class Graph:
         its imports and re-exports."""
         tag, _, rest = base.partition(":")
         where: tuple[str, list[str]] | None = None
+        if tag == "S":  # `self.HANDLERS[fmt](x)`: the class's dict, or a base's
+            cls, _, attr = rest.rpartition(".")
+            return self._class_dict(path, cls, attr, key, depth)
         if tag == "L":
             where = (path, rest.split("."))
         elif tag == "I":
@@ -509,6 +512,9 @@ class Graph:
         entries = (facts.get("dicts") or {}).get(name)
         nodes: list[str] = []
         worst: _Ext = None
+        cls = ".".join(attrs[:-1])
+        if entries is None and len(attrs) > 1 and cls in facts["classes"]:
+            return self._class_dict(path, cls, attrs[-1], key, depth)
         if entries is None:
             # `from .registry import HANDLERS` in a package's __init__.py
             for ref, _line in self._bindings(path, attrs[0]):
@@ -527,6 +533,34 @@ class Graph:
             got, found = self._resolve_at(path, str(ref), depth)
             nodes += [n for n in got if n not in nodes]
             worst = self._worst(path, str(ref), found, worst, here, int(line))
+        return nodes, worst
+
+    def _class_dict(
+        self, path: str, cls: str, attr: str, key: str | None, depth: int
+    ) -> tuple[list[str], _Ext]:
+        """An element of the class attribute ``cls.attr`` (facts version 11):
+        the class's own dict, else the first repository base's that has one
+        (a base's dict is not searched past a class that binds the name to
+        something else)."""
+        facts = self.files.get(path)
+        if facts is None or depth > _MAX_ALIAS_HOPS:
+            return [], None
+        name = f"{cls}.{attr}"
+        if name in (facts.get("dicts") or {}):
+            return self._dict_at(path, name.split("."), key, depth)
+        if name in facts["defs"] or name in (facts.get("class_attrs") or {}):
+            return [], None
+        info = facts["classes"].get(cls)
+        nodes: list[str] = []
+        worst: _Ext = None
+        for base in info[0] if info is not None else ():
+            for bnode in self.resolve(path, base)[0]:
+                bpath, bqual = split_node(bnode)
+                if bqual in self.files[bpath]["classes"]:
+                    got, ext = self._class_dict(bpath, bqual, attr, key, depth + 1)
+                    nodes += [n for n in got if n not in nodes]
+                    if ext is not None and _worse(ext[0], worst):
+                        worst = ext
         return nodes, worst
 
     def _instance(self, path: str, name: str, rest: list[str], depth: int) -> list[str]:
