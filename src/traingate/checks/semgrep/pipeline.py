@@ -113,7 +113,10 @@ class HeadStream:
     def close(self) -> dict[str, list[Hit]]:
         """Hits of every target added (cached ones included); raises the first
         batch's failure, or if any target went unanswered."""
-        self._flush(self._engine.batch_bytes, self._cpus)
+        # A remainder under a flush's worth is one process: a second start
+        # would cost about as much as the split saves at the end.
+        left = sum(self._size[n] for n in self._pending)
+        self._flush(self._engine.batch_bytes, self._cpus if left >= self._flush_bytes else 1)
         self._gate.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
