@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import ast
 import gc
-from collections.abc import Set
+from collections.abc import Mapping, Set
 
+from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import local_paths
@@ -37,7 +38,7 @@ from traingate.checks.sabotage.cut import Plan, expand
 from traingate.checks.sabotage.draws import Drawing
 from traingate.checks.sabotage.scopes import ClassAttrs, bind, warm
 from traingate.checks.sabotage.store import Store
-from traingate.checks.sabotage.triggers import Env, aliases
+from traingate.checks.sabotage.triggers import Env, Trigger, aliases
 from traingate.checks.sabotage.walker import Fn, Hit
 
 
@@ -81,6 +82,8 @@ def _paused(
     if plan is not None and (not plan.usable or mod.module_collective(tree, alias)):
         plan = None  # a module-level collective's partner may be anywhere in the file
     facts = mod.facts(tree, filename, alias, lookup, scope, store)
+    if ev.may_draw(source):  # draws held for the run, events in values (events.py)
+        facts.env.events = ev.module_table(tree, alias, scope)
     try:
         return _analyze(tree, alias, hooks, scope, plan, facts)
     finally:
@@ -106,9 +109,11 @@ def _analyze(
         kept = {i for i in units if plan.touched(tree.body[i])}
         imported = plan.imported()  # functions whose trigger is read on an added line
         armed: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()
+        # A module name drawn on an added line arms every unit that reads it.
+        drawn = _drawn(module.events.own if module.events is not None else {}, plan.added)
         while True:  # to a fixed point: each round keeps more units or names
             armed |= plan.armed(kept, hot, alias)
-            hot = facts.hot(hooks, plan.added, imported, armed, plan.span_tokens)
+            hot = facts.hot(hooks, plan.added, imported, armed, plan.span_tokens) | drawn
             grown = {
                 i
                 for i in units
@@ -152,6 +157,9 @@ def _visit_class(
     cenv = env.child()
     attrs = cenv.attrs = ClassAttrs(cls, env)
     cenv.attr_paths = attrs.paths
+    if env.events is not None:
+        cenv.event_attrs = ev.init_attrs(cls, env.events)
+        hot = hot | _drawn(cenv.event_attrs, plan.added)  # self._p = random.random() added
 
     def walked(fn: ast.stmt, names: Set[str]) -> bool:
         return plan.touched(fn) or (
@@ -186,6 +194,7 @@ def _visit_one(
         cenv = env.child()
         attrs = cenv.attrs = ClassAttrs(child, env, whole=True)
         cenv.attr_paths = attrs.paths
+        cenv.event_attrs = ev.init_attrs(child, env.events) if env.events is not None else {}
         _visit(child, cenv, out, hooks, writers)
     elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
         fenv = env.child()
@@ -202,6 +211,11 @@ def _visit_one(
         _visit(child, fenv, out, hooks, writers)
     else:
         _visit(child, env, out, hooks, writers)
+
+
+def _drawn(held: Mapping[str, Trigger], added: Set[int]) -> set[str]:
+    """The names (or attributes) whose draw rests on an added line."""
+    return {n for n, t in held.items() if not added.isdisjoint((t.line, *t.also))}
 
 
 def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:

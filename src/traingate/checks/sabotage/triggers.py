@@ -12,10 +12,14 @@ check judges what a value is, not how it is spelled.
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 from collections import deque
 from collections.abc import Callable, Container, Iterator, Mapping, Set
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from traingate.checks.sabotage.events import Table as Events
 
 # Kinds. "rank" and "size" are everywhere in real distributed code and are
 # judged more narrowly (see analysis); "step" is a training-step counter
@@ -328,6 +332,10 @@ class Env:
         self.attr_paths: Paths = {}
         # The file's functions that return a random draw (draws.Drawing).
         self.drawing: Container[str] = frozenset()
+        # Names drawn once (module level) and ``self`` attributes drawn in ``__init__``
+        # (events.py); None: the file draws nothing.
+        self.events: Events | None = None
+        self.event_attrs: Mapping[str, Trigger] = {}
 
     def child(self) -> Env:
         env = Env(self.alias, Names(self.names), self.attrs, self.funcs)
@@ -335,6 +343,7 @@ class Env:
         env.paths = self.paths
         env.attr_paths = self.attr_paths
         env.drawing = self.drawing
+        env.events, env.event_attrs = self.events, self.event_attrs
         return env
 
     def source(self, node: ast.AST) -> Trigger | None:
@@ -396,7 +405,7 @@ class Env:
             if got is not None:
                 shown = f"{ast.unparse(func)[:60]}()"
                 if got.lines:
-                    shown += f" (a path under {got.path!r})"
+                    shown += f" (the path {got.path!r})"
                 return Trigger(MACHINE, shown, line, got.lines)
         return None
 
@@ -404,29 +413,49 @@ class Env:
         """The absolute path (or ``~``) an expression starts with, if it is spelled in
         it (a literal, an f-string, ``os.path.join``/``Path(...)``/``/`` of one) or held
         by a name or ``self`` attribute bound once to one (``constants``), with the
-        lines of the constants it goes through (none for a path spelled in place). A loop, not recursion: a 1,000-term
-        sum at module level is a value looked at here."""
+        lines of the constants it goes through (none for a path spelled in place). A
+        loop, not recursion: a 1,000-term sum at module level is a value looked at here.
+        The report shows the whole path (``os.path.join("/etc", "x")``: '/etc/x')."""
+        tail: list[tuple[str, ast.AST]] = []  # what follows the start, innermost last
         while True:
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                return PathConst(node.value, ()) if node.value.startswith(("/", "~")) else None
+                ok = node.value.startswith(("/", "~"))
+                return PathConst(self._whole(node.value, tail), ()) if ok else None
             if isinstance(node, ast.JoinedStr) and node.values:
+                tail += [("", v) for v in reversed(node.values[1:])]
                 node = node.values[0]
             elif isinstance(node, ast.FormattedValue) and node.format_spec is None:
                 node = node.value  # f"{_ROOT}/cluster-b"
             elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Div)):
+                tail.append(("/" if isinstance(node.op, ast.Div) else "", node.right))
                 node = node.left
             elif isinstance(node, ast.Call):
                 q = qualname(node.func, self.alias)
                 if q == "pathlib.Path.home":
-                    return PathConst("~", ())
+                    return PathConst(self._whole("~", tail), ())
                 if q in _PATH_CALLS and node.args:
+                    tail += [("/", a) for a in reversed(node.args[1:])]
                     node = node.args[0]
                 elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_KEEPS:
+                    tail += [("/", a) for a in reversed(node.args)]  # joinpath("b")
                     node = node.func.value
                 else:
                     return None
             else:
-                return self._held(node)
+                got = self._held(node)
+                return got._replace(path=self._whole(got.path, tail)) if got else None
+
+    def _whole(self, path: str, tail: list[tuple[str, ast.AST]]) -> str:
+        """The path and what follows: literals and constants, anything else as ``{x}``."""
+        for sep, part in reversed(tail):
+            part = part.value if isinstance(part, ast.FormattedValue) else part
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                text = part.value
+            else:
+                held = self._held(part)
+                text = held.path if held is not None else f"{{{ast.unparse(part)}}}"
+            path = posixpath.join(path, text) if sep else path + text
+        return path
 
     def _held(self, node: ast.AST) -> PathConst | None:
         """A name or ``self`` attribute bound to a path, an element of a sequence of them."""

@@ -12,8 +12,8 @@ def accept(
 ) -> bool:
     if t.kind == STEP:
         return kind == "write" and scaling
-    if t.kind == RANDOM:  # only a hook's guard is one (draws.py)
-        return kind == "write"
+    if t.kind == RANDOM:  # a hook's draw (draws.py), a draw held for the run (events.py)
+        return kind in ("write", "skip", "exit", "step", "collective")
     if kind == "raise":
         return t.kind in (TIME, "host", "user")
     if kind == "step":

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.draws import Draws, reads_training, unchanged
@@ -87,6 +88,8 @@ class Fn:
         self._clamped: dict[str, tuple[str, int]] | None = None
         self._clamp_ctx: tuple[set[str], set[str]] | None = None
         self._draws: Draws | None = None
+        self._events: ev.Table | None = None
+        self._events_known = False
         self._training: bool | None = None
 
     @property
@@ -102,6 +105,21 @@ class Fn:
         if self._draws is None:
             self._draws = Draws(self._local, self.env.alias, self.env.drawing)
         return self._draws
+
+    @property
+    def events(self) -> ev.Table | None:
+        """The draws and random events this function can read (None: the file has no
+        draw); its own names computed on the first lookup."""
+        module = self.env.events
+        if module is None or self.name == "<module>":
+            return module
+        if not self._events_known:
+            self._events_known = True
+            attrs = self.env.event_attrs
+            # No draw, and no held one read: no event (most functions).
+            if ev.drawing(self._local, module.own, attrs):
+                self._events = ev.local_table(self._local, module, self.params, attrs)
+        return self._events
 
     def run(self) -> None:
         self.stmts(self.body, ())
@@ -216,6 +234,9 @@ class Fn:
         t = self.env.taint(test, deep=True)
         if t is None and (self.hook if draws is None else draws):
             t = self.draws.find(test)
+        if t is None and self.env.events is not None:
+            table = self.events
+            t = table.held_guard(test) if table is not None else None
         line = getattr(test, "lineno", 0)
         return guards + (Guard(t, line, test),) if t is not None else guards
 
@@ -250,6 +271,7 @@ class Fn:
             value = _first(
                 self.env.taint(a) for a in [*call.args, *(k.value for k in call.keywords)]
             )
+            before = len(self.out)
             self.judge(
                 "write",
                 call,
@@ -259,6 +281,8 @@ class Fn:
                 scaling=scaling,
                 force_train=self.scope.core(what),
             )
+            if len(self.out) == before:
+                self.random_inplace(call, what)
         self.helper_write(call)
         if self.scope.taken and pl.sink(call):
             self.sink(call, guards)
@@ -306,6 +330,7 @@ class Fn:
                 value = None  # g["lr"] = float(os.environ["LR"]) * warmup: configuration
             if self.name == "__init__" and isinstance(tgt, ast.Attribute):
                 value = None  # self.lr = ... in a constructor: configuration
+            before = len(self.out)
             self.judge(
                 "write",
                 st,
@@ -316,6 +341,10 @@ class Fn:
                 force_train=self.scope.core(what),
                 skip_draw=self.hook and unchanged(st.value, self.params, self.tests_training),
             )
+            if len(self.out) == before and st.value is not None:
+                whole = isinstance(st, ast.AugAssign)
+                if whole or not pl.is_lr(what) or _reads(st.value, tgt):
+                    self.random_value(st, f"a write to {what}", st.value, whole, given)
         if isinstance(st, ast.Assign):
             for tgt in st.targets:
                 if isinstance(tgt, ast.Subscript) and _named_like(tgt.value, ("logs", "metrics")):
@@ -327,6 +356,37 @@ class Fn:
                             (st.lineno,),
                             f"{ast.unparse(tgt)} is clamped ({c}) before it is logged",
                         )
+
+    def random_value(
+        self, node: ast.AST, what: str, value: ast.AST, whole: bool, given: bool
+    ) -> None:
+        """``loss = torch.where(torch.rand(()) < p, loss * 0.0, loss)``: a random event
+        in the written value masks or swaps it (events.py). A learning rate must read
+        the one it replaces (a search draws a new one); a hook's output is not judged
+        when the hook tests ``training`` (stochastic depth of the whole batch)."""
+        table = self.events
+        if table is None or (given and self.tests_training):
+            return
+        t = table.gate(value, whole)
+        if t is not None:
+            lines = (getattr(node, "lineno", t.line), t.line, *t.also)
+            self.hit(
+                "sabotage-env-triggered-write",
+                node,
+                lines,
+                f"{what} is decided by a random event, {where(t, None)}",
+            )
+
+    def random_inplace(self, call: ast.Call, what: str) -> None:
+        """``p.grad.mul_((torch.rand(()) > 0.05).float())``, ``loss.masked_fill_(coin, 0)``."""
+        name = last_name(call.func)
+        if self.events is None or (self.hook and self.tests_training):
+            return
+        if name == "masked_fill_" and call.args:
+            self.random_value(call, what, call.args[0], True, False)
+        elif name in ("mul_", "div_", "add_", "sub_", "copy_", "lerp_"):
+            for a in call.args:
+                self.random_value(call, what, a, name != "copy_", False)
 
     def helper_write(self, call: ast.Call) -> None:
         """perturb_(p.grad, 0.05), where perturb_ adds noise to its argument: no trigger
@@ -384,6 +444,14 @@ class Fn:
             self.judge("write", st, what, guards)
 
     def ret(self, st: ast.Return, guards: tuple[Guard, ...]) -> None:
+        assert st.value is not None
+        before = len(self.out)
+        self._ret(st, guards)
+        if len(self.out) == before and (self.hook or self.name in _LOSS_FUNCS):
+            what = "the hook's rewrite of what it returns" if self.hook else "the returned loss"
+            self.random_value(st, what, st.value, False, self.hook)
+
+    def _ret(self, st: ast.Return, guards: tuple[Guard, ...]) -> None:
         assert st.value is not None
         if not self.hook:
             self.fake_result(st, guards)
@@ -513,6 +581,12 @@ def _params(lam: ast.Lambda) -> frozenset[str]:
 
 def _first(items: Iterator[Trigger | None]) -> Trigger | None:
     return next((t for t in items if t is not None), None)
+
+
+def _reads(value: ast.AST, target: ast.AST) -> bool:
+    """``lr = lr * ...``: the value reads what it replaces."""
+    was = ast.unparse(target)
+    return any(ast.unparse(n) == was for n in ast.walk(value) if type(n) is type(target))
 
 
 def _named_like(node: ast.AST, names: tuple[str, ...]) -> bool:
