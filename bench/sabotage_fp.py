@@ -60,4 +60,10 @@ def main(root: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/.cache/large/repo")))
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("root", nargs="?", type=Path, default=Path("bench/.cache/large/repo"))
+    sys.exit(main(ap.parse_args().root))
