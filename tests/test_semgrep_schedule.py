@@ -4,6 +4,7 @@ budget unless one batch alone does, and a failure stops new starts."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import threading
@@ -117,3 +118,83 @@ def test_a_batch_the_gate_never_hands_out_fails_the_run(
     code, doc = run_json(srepo, capsys)
     assert code == 3 and doc["decision"] == "block"
     assert re.search(r"semgrep was not run on [1-9]\d* of the files", doc["errors"][0])
+
+
+def test_a_measured_peak_over_its_estimate_scales_every_later_estimate() -> None:
+    """Another semgrep release, or a costlier rule, moves the fitted model:
+    the gate believes the processes it ran over its own formula."""
+    gate = gate_for([SMALL, SMALL, SMALL])
+    first, second = gate.take(), gate.take()  # two small ones fit together
+    assert first is not None and second is not None
+    gate.release(first, measured_mb=2.5 * estimate_mb(SMALL))
+    assert gate.scale == pytest.approx(2.5)
+    got: list[list[str] | None] = []
+    t = threading.Thread(target=lambda: got.append(gate.take()))
+    t.start()
+    time.sleep(0.05)
+    assert not got  # 2 x 2.5 estimates no longer fit in the budget
+    gate.release(second, measured_mb=10.0)  # a peak under its estimate never scales down
+    t.join(5)
+    assert got == [["t2.py"]] and gate.scale == pytest.approx(2.5)
+
+
+# Touches MB megabytes, then becomes the real semgrep (exec keeps the pid, and
+# the kernel keeps the larger peak), noting when it started and ended.
+HEAVY = """\
+import os, sys, time
+log, mb, exe = sys.argv[1:4]
+with open(log, "a") as fh:
+    fh.write(f"start {os.getpid()} {time.monotonic()}\\n")
+ballast = bytearray(int(mb) * 1024 * 1024)
+for i in range(0, len(ballast), 4096):
+    ballast[i] = 1
+del ballast
+pid = os.fork()
+if pid:
+    _, status = os.waitpid(pid, 0)
+    with open(log, "a") as fh:
+        fh.write(f"end {os.getpid()} {time.monotonic()}\\n")
+    os._exit(os.waitstatus_to_exitcode(status))
+os.execv(exe, [exe, *sys.argv[4:]])
+"""
+
+
+def test_the_gate_learns_from_real_peaks_and_stops_running_heavy_batches_together(
+    srepo: Repo,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Processes that peak far above the model: once one has been measured,
+    no two batches run at once, and the decision is unchanged."""
+    import sys
+
+    from traingate.checks.semgrep import runner
+
+    log, script, exe = tmp_path / "log", tmp_path / "heavy.py", tmp_path / "semgrep"
+    script.write_text(HEAVY)
+    exe.write_text(
+        f'#!/bin/sh\nexec {sys.executable} {script} {log} 300 {runner.semgrep_executable()} "$@"\n'
+    )
+    exe.chmod(0o755)
+    monkeypatch.setenv("TRAINGATE_SEMGREP", str(exe))
+    monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
+    monkeypatch.setattr(runner, "SINGLE_RUN_BYTES", 0)
+    monkeypatch.setattr(runner, "usable_cpus", lambda *a: 2)
+    monkeypatch.setattr(runner, "BATCH_FILES", 1)  # a batch per file
+    for i in range(8):
+        srepo.write(f"lib/m{i}.py", f"import os\n\n\ndef f{i}(x):\n    return os.system(x)\n")
+    srepo.commit("payloads", who="mallory")
+    code, doc = run_json(srepo, capsys)
+    assert code == 1 and not doc["errors"]
+    spans: dict[str, list[float]] = {}
+    for line in log.read_text().splitlines():
+        _, pid, at = line.split()
+        spans.setdefault(pid, []).append(float(at))
+    runs = sorted((s[0], s[1]) for s in spans.values() if len(s) == 2)
+    assert len(runs) >= 4
+    first_end = min(end for _, end in runs)
+    later = [r for r in runs if r[0] >= first_end]
+    assert later  # batches started after the first measurement ...
+    for a, b in itertools.pairwise(later):
+        assert b[0] >= a[1]  # ... ran one at a time

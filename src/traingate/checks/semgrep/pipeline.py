@@ -155,21 +155,22 @@ class HeadStream:
 
     def _worker(self) -> None:
         while (batch := self._gate.take()) is not None:
+            peak: list[float] = []
             try:
-                hits = self._one(batch)
+                hits = self._one(batch, peak)
             except BaseException:
                 self._gate.cancel()  # no new batch starts; running ones finish
                 raise
             finally:
-                self._gate.release(batch)
+                self._gate.release(batch, peak[0] if peak else None)
             with self._lock:
                 self._merged.update(hits)
                 self._progress.done(len(batch))
 
-    def _one(self, batch: list[str]) -> dict[str, list[Hit]]:
+    def _one(self, batch: list[str], peak: list[float]) -> dict[str, list[Hit]]:
         limit = self._limit()
         cmd = [*self._base_cmd, _rule_timeout(self._size[batch[0]]), "--jobs=1", *batch]
         left = max(1, math.ceil(self._t0 + limit - time.monotonic()))
-        out = _invoke(cmd, self._root, left, shown_timeout=limit)
+        out = _invoke(cmd, self._root, left, shown_timeout=limit, peak=peak)
         # A batch answers for its own files only: every one scanned, no other.
         return _parse(out, {n: self._names[n] for n in batch}, self._root)

@@ -233,23 +233,24 @@ def _run_batches(
     progress = _Progress(len(size), t0)
     lock = threading.Lock()
 
-    def one(batch: list[str]) -> dict[str, list[Hit]]:
+    def one(batch: list[str], peak: list[float]) -> dict[str, list[Hit]]:
         cmd = [*base_cmd, _rule_timeout(size[batch[0]]), "--jobs=1", *batch]
         left = max(1, math.ceil(deadline - time.monotonic()))
         # The message names the whole run's limit, as a single run would.
-        out = _invoke(cmd, root, left, shown_timeout=limit)
+        out = _invoke(cmd, root, left, shown_timeout=limit, peak=peak)
         # A batch answers for its own files only: every one scanned, no other.
         return _parse(out, {n: names[n] for n in batch}, root)
 
     def worker() -> None:
         while (batch := gate.take()) is not None:
+            peak: list[float] = []
             try:
-                hits = one(batch)
+                hits = one(batch, peak)
             except BaseException:
                 gate.cancel()  # no new batch starts; running ones finish
                 raise
             finally:
-                gate.release(batch)
+                gate.release(batch, peak[0] if peak else None)
             with lock:
                 merged.update(hits)
                 progress.done(len(batch))
@@ -369,15 +370,49 @@ def semgrep_executable() -> str:
     return found
 
 
+class _Measured(subprocess.Popen[bytes]):
+    """A Popen that keeps its process's peak resident memory (ru_maxrss, kB on
+    Linux) when it reaps it: semgrep execs semgrep-core in place, so the pid
+    waited for is the matcher itself (issue #17: the memory gate's feedback)."""
+
+    maxrss_kb = 0
+
+    def _try_wait(self, wait_flags: int) -> tuple[int, int]:
+        try:
+            pid, sts, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:  # reaped elsewhere: as CPython's own _try_wait
+            return (self.pid, 0)
+        if pid:
+            self.maxrss_kb = usage.ru_maxrss
+        return (pid, sts)
+
+
+def _run(cmd: list[str], cwd: Path, timeout: int, env: dict[str, str]) -> tuple[Any, int]:
+    """subprocess.run(capture_output=True, timeout=...), plus the peak RSS in kB."""
+    with _Measured(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err), proc.maxrss_kb
+
+
 def _invoke(
-    cmd: list[str], cwd: Path, timeout: int, shown_timeout: int | None = None
+    cmd: list[str],
+    cwd: Path,
+    timeout: int,
+    shown_timeout: int | None = None,
+    peak: list[float] | None = None,
 ) -> dict[str, Any]:
+    """semgrep's JSON; ``peak`` gets the process's peak RSS in MB, if measured."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMGREP_")}
     env.update({"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"})
     try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, timeout=timeout, env=env, check=False
-        )
+        proc, maxrss_kb = _run(cmd, cwd, timeout, env)
+        if peak is not None and maxrss_kb > 0:
+            peak.append(maxrss_kb / 1024)
     except subprocess.TimeoutExpired:
         raise CheckError(
             f"semgrep did not finish within {shown_timeout or timeout}s; the change is blocked",

@@ -12,6 +12,12 @@ ones, so the peak is a property of the plan rather than of timing. It never
 idles a CPU that some pending batch could use: a worker takes the first
 pending batch (plan order, largest first) that fits, and one batch always
 runs, however large its estimate.
+
+The model is fitted to this pack and semgrep release; a costlier rule or
+another release moves it. So the gate also learns from the processes it ran:
+each finished batch reports its measured peak (the kernel's ru_maxrss of that
+process, runner._invoke), and when a peak exceeds its batch's estimate every
+later estimate is scaled up by that ratio (never down: the budget is a bound).
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ class MemoryGate:
         self._cost = cost
         self._pending = [(cost(b), b) for b in batches]
         self._budget = budget
-        self._held: dict[int, float] = {}  # id of a running batch -> its estimate
+        self._held: dict[int, float] = {}  # id of a running batch -> its model estimate
+        self.scale = 1.0  # measured peak / model estimate, the largest seen (>= 1)
         self._cancelled = False
         self._closed = closed
         self._cond = threading.Condition()
@@ -67,17 +74,20 @@ class MemoryGate:
                 if self._cancelled or (self._closed and not self._pending):
                     return None
                 for i, (mb, batch) in enumerate(self._pending):
-                    running = sum(self._held.values())
-                    if not self._held or running + mb <= self._budget:
+                    running = sum(self._held.values()) * self.scale
+                    if not self._held or running + mb * self.scale <= self._budget:
                         del self._pending[i]
                         self._held[id(batch)] = mb
-                        self.peak = max(self.peak, running + mb)
+                        self.peak = max(self.peak, running + mb * self.scale)
                         return batch
                 self._cond.wait()
 
-    def release(self, batch: list[str]) -> None:
+    def release(self, batch: list[str], measured_mb: float | None = None) -> None:
+        """``batch`` finished; ``measured_mb`` is its process's peak, if known."""
         with self._cond:
-            del self._held[id(batch)]
+            mb = self._held.pop(id(batch))
+            if measured_mb is not None and mb > 0:
+                self.scale = max(self.scale, measured_mb / mb)
             self._cond.notify_all()
 
     def extend(self, batches: Sequence[list[str]]) -> None:
