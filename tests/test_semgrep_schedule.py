@@ -138,6 +138,14 @@ def test_a_measured_peak_over_its_estimate_scales_every_later_estimate() -> None
     assert got == [["t2.py"]] and gate.scale == pytest.approx(2.5)
 
 
+def test_a_peak_within_the_models_own_error_changes_nothing() -> None:
+    gate = gate_for([SMALL, SMALL])
+    first = gate.take()
+    assert first is not None
+    gate.release(first, measured_mb=1.3 * estimate_mb(SMALL))  # as measured on the corpus
+    assert gate.scale == 1.0
+
+
 # Touches MB megabytes, then becomes the real semgrep (exec keeps the pid, and
 # the kernel keeps the larger peak), noting when it started and ended.
 HEAVY = """\
