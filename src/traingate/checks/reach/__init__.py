@@ -416,7 +416,12 @@ def _calls(
             shown |= sinks
         kind = next(k for k in _KIND_ORDER if k in kinds)
         names, sink, sink_path, sink_line = _chain(graph, kinds[kind], kind, via, external)
-        away = "one or more calls away" if kinds[kind][0] else "re-exported by the repository"
+        away = "one or more calls away"
+        if not kinds[kind][0]:
+            # `B:dynattr` is never a name another module binds: only a
+            # function's returned lookup (facts version 12) reaches it here.
+            dyn = external == "builtins.dynattr"
+            away = "returned by a repository function" if dyn else "re-exported by the repository"
         others = [KIND_TEXT[k] for k in _KIND_ORDER if k in kinds and k != kind]
         also = f"; it also reaches {', '.join(others)}" if others else ""
         severity = None

@@ -119,6 +119,13 @@ n)(x)``, or ``fn = getattr(m, n); fn(x)``), where ``m`` is bound to
 is not a literal either, records
 ``B:dynattr`` at the call, as the nested form does where it is written.
 
+Version 12 (issue #16: the lookup returned): a function returning such a
+lookup (``return getattr(mod, n)``, ``getattr(import_module(m), n)``, a
+local bound to either, a side of an ``if``/``else`` or ``or``), module and
+attribute both not literals, has ``B:dynattr`` in ``rets``: a call of its
+result (``locate(spec)(x)``, ``fn = locate(spec); fn(x)``) is the sink,
+from any file. The result only stored or used for a method is not.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -137,7 +144,7 @@ from traingate import pyast
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 11
+VERSION = 12
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -2122,6 +2129,47 @@ class _Extractor:
             for v in self._binds_of(scope, args[0].id)
         )
 
+    def _dyn_lookup(self, scope: _Scope, value: ast.expr, depth: int) -> bool:
+        """``value`` is a callable looked up by name in a module named at run
+        time, neither name a literal: ``getattr(import_module(m), n)``,
+        ``getattr(mod, n)`` with ``mod`` bound to such an import, a local
+        bound to either, or a side of an ``if``/``else`` or ``or`` of one. A
+        literal module (``getattr(torch.optim, name)``) or attribute (a
+        plugin's fixed entry point) is a lookup among known names."""
+        t = type(value)
+        if depth > 3:
+            return False
+        if t is ast.IfExp:
+            sides = [value.body, value.orelse]  # type: ignore[attr-defined]
+            return any(self._dyn_lookup(scope, v, depth + 1) for v in sides)
+        if t is ast.BoolOp:
+            return any(self._dyn_lookup(scope, v, depth + 1) for v in value.values)  # type: ignore[attr-defined]
+        if t is ast.Name:
+            bound = self._binds_of(scope, value.id)  # type: ignore[attr-defined]
+            return any(self._dyn_lookup(scope, v, depth + 1) for v in bound)
+        if t is not ast.Call:
+            return False
+        call: ast.Call = value  # type: ignore[assignment]
+        if self._dyn_getattr(scope, call):
+            return True
+        args = call.args
+        if not (
+            type(call.func) is ast.Name
+            and call.func.id == "getattr"
+            and len(args) in (2, 3)
+            and not call.keywords
+            and type(args[0]) is ast.Call
+            and not _is_const(args[1])
+            and self._name(scope, "getattr") is None
+        ):
+            return False
+        inner: ast.Call = args[0]
+        return (
+            bool(inner.args)
+            and not _is_const(inner.args[0])
+            and self._ref(scope, inner.func) in _DYN_IMPORTS
+        )
+
     def _binds_of(self, scope: _Scope, name: str) -> list[ast.expr]:
         """The values bound to ``name`` in the innermost scope (from ``scope``
         out) that binds it; none when a parameter or nothing binds it first."""
@@ -2243,6 +2291,14 @@ class _Extractor:
                     got.append([r, value.lineno])
             if not got:
                 del self.rets[scope.qualname]
+        if self._dyn_lookup(scope, value, 0):
+            # `return getattr(import_module(m), n)`: a caller's `locate(s)(x)`
+            # calls a callable chosen by name at run time (version 12, issue
+            # #16); only a call of the result reads `rets`, so storing it or
+            # `cls.from_pretrained(...)` on it stays quiet.
+            got = self.rets.setdefault(scope.qualname, [])
+            if ["B:dynattr", value.lineno] not in got:
+                got.append(["B:dynattr", value.lineno])
         got = self.returns.setdefault(scope.qualname, [])
         for ref, line in self._returned(scope, value, 0):
             if len(got) < _MAX_RETURNS and [ref, line] not in got:
