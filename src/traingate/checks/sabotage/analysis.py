@@ -36,6 +36,7 @@ from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import local_paths
 from traingate.checks.sabotage.cut import Plan, expand
 from traingate.checks.sabotage.draws import Drawing
+from traingate.checks.sabotage.returns import Returns, imported
 from traingate.checks.sabotage.scopes import ClassAttrs, bind, warm
 from traingate.checks.sabotage.store import Store
 from traingate.checks.sabotage.triggers import Env, Trigger, aliases
@@ -82,11 +83,18 @@ def _paused(
     if plan is not None and (not plan.usable or mod.module_collective(tree, alias)):
         plan = None  # a module-level collective's partner may be anywhere in the file
     facts = mod.facts(tree, filename, alias, lookup, scope, store)
-    if ev.may_draw(source):  # draws held for the run, events in values (events.py)
-        facts.env.events = ev.module_table(tree, alias, scope)
+    funcs = None
+    # from .utils import _FLIP (returns.py): looked up for the names the cut can use
+    wanted = None if plan is None else _spelled(plan, tree)
+    held = imported(tree, lookup, wanted)
+    if ev.may_draw(source) or held:  # draws held for the run, events (events.py)
+        funcs = Returns(tree, source, scope, held)  # and functions returning one (returns.py)
+        facts.env.events = ev.module_table(tree, alias, scope, funcs, held)
     try:
         return _analyze(tree, alias, hooks, scope, plan, facts)
     finally:
+        if funcs is not None:
+            funcs.module = None  # it and the module's table hold each other
         facts.close()  # the tree is freed here, not by a full collection (issue #17)
 
 
@@ -111,6 +119,7 @@ def _analyze(
         armed: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()
         # A module name drawn on an added line arms every unit that reads it.
         drawn = _drawn(module.events.own if module.events is not None else {}, plan.added)
+        drawn |= set(_resting(module.events, plan.added, drawn))
         while True:  # to a fixed point: each round keeps more units or names
             armed |= plan.armed(kept, hot, alias)
             hot = facts.hot(hooks, plan.added, imported, armed, plan.span_tokens) | drawn
@@ -216,6 +225,22 @@ def _visit_one(
 def _drawn(held: Mapping[str, Trigger], added: Set[int]) -> set[str]:
     """The names (or attributes) whose draw rests on an added line."""
     return {n for n, t in held.items() if not added.isdisjoint((t.line, *t.also))}
+
+
+def _spelled(plan: Plan, tree: ast.Module) -> set[str]:
+    """The identifiers of the top-level statements the change touched."""
+    out: set[str] = set()
+    for st in tree.body:
+        if plan.touched(st):
+            out |= plan.tokens(st)
+    return out
+
+
+def _resting(table: ev.Table | None, added: Set[int], drawn: set[str]) -> dict[str, Trigger]:
+    """The file's functions returning a draw or an event that rests on an added line
+    (an added ``return`` arms every caller)."""
+    funcs = table.funcs if table is not None else None
+    return funcs.resting(added, drawn) if isinstance(funcs, Returns) else {}
 
 
 def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:

@@ -16,49 +16,29 @@ cutmix mix with a Beta draw, continuous and never compared here; augmentation
 swaps an input by a named transform (``hflip``), not state by arithmetic; a
 random learning rate of a hyper-parameter search does not read the one it
 replaces. Draws in an ``if`` of the same function are the pack's
-``trigger-random-draw-sabotage`` rule's (and ``draws`` judges a hook's).
+``trigger-random-draw-sabotage`` rule's (and ``draws`` judges a hook's); one returned by
+a function of the file (``returns.py``) guards here too, over a rewrite by numbers.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Container, Iterable, Mapping
+from typing import Protocol
 
+from traingate.checks.sabotage.kinds import BETA, DISCRETE, EVENT, GATE, draw_kind
+from traingate.checks.sabotage.kinds import DRAW_NAMES as DRAW_NAMES
+from traingate.checks.sabotage.kinds import RANDOM_CALL as RANDOM_CALL
+from traingate.checks.sabotage.kinds import drawing as drawing
+from traingate.checks.sabotage.kinds import may_draw as may_draw
 from traingate.checks.sabotage.payloads import walk_local
-from traingate.checks.sabotage.triggers import RANDOM, Trigger, last_name, qualname, stmt_walk
+from traingate.checks.sabotage.triggers import (
+    RANDOM,
+    Trigger,
+    last_name,
+    stmt_walk,
+)
 
-# Positional arguments before ``size`` (numpy, a Generator, python's random): within
-# that, and with no ``size``/``shape``, the draw is one number.
-_ARITY = {
-    **dict.fromkeys(("rand", "randn", "random", "random_sample", "ranf", "standard_normal"), 0),
-    **dict.fromkeys(("uniform", "normal", "randint", "integers", "binomial", "beta"), 2),
-    **dict.fromkeys(("lognormal", "gamma", "gauss", "betavariate", "normalvariate"), 2),
-    **dict.fromkeys(("random_integers", "vonmisesvariate", "lognormvariate"), 2),
-    **dict.fromkeys(("choice", "poisson", "exponential", "geometric", "expovariate"), 1),
-    **dict.fromkeys(("getrandbits", "randbelow", "randbits"), 1),
-    **dict.fromkeys(("randrange", "triangular"), 3),
-}
-# A discrete draw is an event by itself (``lr * random.choice([1, 1, 1, 0])``); a
-# continuous one only when compared (``torch.rand(()) < p``).
-_DISCRETE = frozenset(
-    {"choice", "randint", "integers", "binomial", "randrange", "getrandbits", "randbelow"}
-    | {"randbits", "random_integers", "poisson", "geometric", "bernoulli", "randint_like"}
-    | {"bernoulli_", "random_"}
-)
-_BETA = frozenset({"beta", "betavariate"})  # mixup / cutmix: a mixing weight
-_MODULES = ("random.", "numpy.random.", "secrets.")
-_TORCH_SHAPED = frozenset({"torch.rand", "torch.randn", "torch.randint"})
-_TORCH_LIKE = frozenset(
-    {"torch.rand_like", "torch.randn_like", "torch.randint_like", "torch.bernoulli"}
-    | {"torch.poisson"}
-)
-_FILLS = frozenset({"bernoulli_", "uniform_", "normal_", "random_", "exponential_", "geometric_"})
-_CTORS = frozenset({"torch.empty", "torch.zeros", "torch.ones", "torch.full"})
-_NEW = frozenset({"new_empty", "new_zeros", "new_ones", "new_full"})
-_VALUE_CTORS = frozenset({"torch.tensor", "torch.as_tensor", "torch.scalar_tensor"})
-_RNG = re.compile(r"(?i)(?:rng|random|generator|gen|prng)$")
-_RNG_CTORS = frozenset({"default_rng", "Random", "SystemRandom", "RandomState", "Generator"})
 # Calls a value passes through unchanged in kind (``(torch.rand(()) > p).float()``).
 _CASTS = frozenset(
     {"float", "int", "bool", "long", "half", "double", "to", "type_as", "item", "detach"}
@@ -74,129 +54,30 @@ _ARITH = frozenset(
     | {"zeros", "ones", "full", "tensor", "randint", "detach", "float"}
 )
 _FILL_CALLS = frozenset({"zeros_like", "ones_like", "full_like", "empty_like", "randint_like"})
-
-# A draw's kind: discrete, continuous, a Beta mixing weight.
-DISCRETE, CONTINUOUS, BETA = "discrete", "continuous", "beta"
-# A value's: one of those, or an event (a Bernoulli outcome).
-EVENT = "event"
-_DRAWISH = re.compile(
-    r"rand|choice|bernoulli|uniform|normal|integers|binomial|getrandbits|urandom|uuid|secrets"
+# Calls a value passes through still one random outcome (``torch.randint(0, 20,
+# ()).clamp(max=1)``, ``(torch.rand(()) > p).expand_as(loss)``); those in _ROUNDS
+# also make one of a continuous draw shifted by an offset (``torch.floor(torch.rand(())
+# + keep)``, ``round(random.random())``), not of one scaled (``int(random.random() * n)``
+# is an index).
+_ROUNDS = frozenset({"round", "floor", "ceil", "trunc", "sign", "heaviside", "int", "long"})
+_WRAPS = _ROUNDS | frozenset(
+    {"clamp", "clip", "clamp_min", "clamp_max", "min", "max", "minimum", "maximum", "abs"}
+    | {"fmin", "fmax", "expand", "expand_as", "view", "reshape", "squeeze", "unsqueeze"}
+    | {"flatten", "repeat", "type", "numpy", "cpu", "cuda", "contiguous", "full", "full_like"}
+    | {"new_full", "bool"}
 )
 
 
-def may_draw(source: str) -> bool:
-    """Whether a file can hold a draw at all (most of a corpus's files do not)."""
-    return _DRAWISH.search(source) is not None
+class Funcs(Protocol):
+    """The file's functions that return an event or a draw (``returns.Returns``)."""
 
+    @property
+    def names(self) -> Container[str]: ...
 
-# The last name of every call ``draw_kind`` can accept: a scope with none of them,
-# and no name holding a draw from outside, has no event (a pre-test, issue #17).
-_DRAW_NAMES = frozenset(
-    {*_ARITY, *_FILLS, "rand", "randn", "randint", "rand_like", "randn_like", "randint_like"}
-    | {"bernoulli", "poisson", "urandom", "uuid4", "uuid1"}
-)
+    def get(self, name: str) -> Trigger | None: ...
 
-
-def drawing(nodes: Iterable[ast.AST], names: Container[str], attrs: Container[str]) -> bool:
-    """Whether these nodes call a draw or read one of these held names or attributes."""
-    for n in nodes:
-        t = type(n)
-        if t is ast.Call:
-            assert isinstance(n, ast.Call)
-            if last_name(n.func) in _DRAW_NAMES:
-                return True
-        elif t is ast.Name:
-            assert isinstance(n, ast.Name)
-            if n.id in names:
-                return True
-        elif t is ast.Attribute:
-            assert isinstance(n, ast.Attribute)
-            if n.attr in attrs:
-                return True
-    return False
-
-
-def _shape_ones(args: Iterable[ast.AST]) -> bool:
-    """``()``, ``1``, ``(1,)``, ``[1, 1]``: a shape of one element."""
-    for a in args:
-        if isinstance(a, (ast.Tuple, ast.List)):
-            if not _shape_ones(a.elts):
-                return False
-        elif not (isinstance(a, ast.Constant) and a.value == 1 and not isinstance(a.value, bool)):
-            return False
-    return True
-
-
-def _scalar_tensor(node: ast.AST, alias: Mapping[str, str]) -> bool:
-    """``torch.empty(())``, ``torch.tensor(p)``, ``x.new_empty(1)``: one element."""
-    if not isinstance(node, ast.Call):
-        return isinstance(node, ast.Constant)
-    q = qualname(node.func, alias) or ""
-    if q in _VALUE_CTORS:
-        return bool(node.args) and not isinstance(node.args[0], (ast.List, ast.Tuple))
-    name = last_name(node.func)
-    if q in _CTORS or name in _NEW:
-        shape = node.args[:1] if q == "torch.full" or name == "new_full" else node.args
-        size = [k.value for k in node.keywords if k.arg == "size"]
-        return bool(shape or size) and _shape_ones([*shape, *size])
-    return False
-
-
-def draw_kind(call: ast.Call, alias: Mapping[str, str]) -> str | None:
-    """The kind of a draw of one number, if this call is one."""
-    func = call.func
-    name = last_name(func) or ""
-    q = qualname(func, alias) or ""
-    sized = any(k.arg in ("size", "shape") for k in call.keywords)
-    if q in ("os.urandom", "uuid.uuid4", "uuid.uuid1"):
-        return DISCRETE
-    if q.startswith(_MODULES) and name in _ARITY:
-        return _kind(name) if len(call.args) <= _ARITY[name] and not sized else None
-    if q in _TORCH_SHAPED:
-        shape = call.args
-        if q == "torch.randint":  # (high, size) or (low, high, size)
-            shape = [a for a in call.args[-1:] if isinstance(a, (ast.Tuple, ast.List))]
-            if not shape and not sized:
-                return None
-        size = [k.value for k in call.keywords if k.arg == "size"]
-        if not (shape or size) or not _shape_ones([*shape, *size]):
-            return None
-        return DISCRETE if q == "torch.randint" else CONTINUOUS
-    if q in _TORCH_LIKE:
-        if not call.args or not _scalar_tensor(call.args[0], alias):
-            return None
-        return DISCRETE if name in _DISCRETE else CONTINUOUS
-    if not isinstance(func, ast.Attribute):
-        return None
-    recv = func.value
-    if name == "item" and isinstance(recv, ast.Call):  # torch.rand(1).item()
-        return draw_kind(recv, alias) or _any_draw(recv, alias)
-    if name in _FILLS:  # torch.empty(()).bernoulli_(p)
-        return (
-            (DISCRETE if name in _DISCRETE else CONTINUOUS) if _scalar_tensor(recv, alias) else None
-        )
-    if name in _ARITY and len(call.args) <= _ARITY[name] and not sized and _rng(recv):
-        return _kind(name)
-    return None
-
-
-def _kind(name: str) -> str:
-    return BETA if name in _BETA else DISCRETE if name in _DISCRETE else CONTINUOUS
-
-
-def _rng(recv: ast.AST) -> bool:
-    """A generator object: ``rng``, ``self.np_random``, ``np.random.default_rng(0)``."""
-    if isinstance(recv, ast.Call):
-        return last_name(recv.func) in _RNG_CTORS
-    return bool(_RNG.search(last_name(recv) or ""))
-
-
-def _any_draw(call: ast.Call, alias: Mapping[str, str]) -> str | None:
-    """``torch.rand(3).item()``: ``item`` makes whatever it is drawn from one number."""
-    q = qualname(call.func, alias) or ""
-    if q in _TORCH_SHAPED or q in _TORCH_LIKE:
-        return DISCRETE if q == "torch.randint" or q == "torch.bernoulli" else CONTINUOUS
-    return None
+    def bind(self, module: Table) -> None:
+        """The module's table, which a function's names are read over."""
 
 
 # A name's draw or event: kind, how the report names it, the line binding it, and the
@@ -221,6 +102,12 @@ class Table:
         self.own: dict[str, Held] = {}
         self.hidden: set[str] = set()
         self.outer_names: set[str] = set()  # own names computed from a parent's draw
+        self.called_names: set[str] = set()  # own names computed from a function's
+        self.funcs: Funcs | None = parent.funcs if parent is not None else None
+
+    def drawing(self, nodes: Iterable[ast.AST], attrs: Container[str]) -> bool:
+        """Whether a scope of these nodes can hold an event (a pre-test, issue #17)."""
+        return drawing(nodes, self.own, attrs, self.funcs.names if self.funcs else ())
 
     def name(self, name: str) -> Held | None:
         got = self.own.get(name)
@@ -249,6 +136,8 @@ class Table:
                     self.own[name] = Held(got.kind, f"{name} = {got.what}", line, _from(got, line))
                     if self.outer(value):
                         self.outer_names.add(name)
+                    if self.called(value):
+                        self.called_names.add(name)
                     grown = True
 
     def outer(self, node: ast.AST) -> bool:
@@ -273,9 +162,40 @@ class Table:
     def held_guard(self, test: ast.AST) -> Trigger | None:
         """``if _FLIP:``, ``if self._p < 0.02:``: a test of a draw made once per run."""
         held = self.outer_names or self.attrs or (self.parent is not None and self.parent.own)
-        if not held or not self.outer(test):
+        if held and self.outer(test):
+            return self.event(test)
+        # ``if _unlucky():``: a per-step draw made by a function of the file, judged as
+        # the pack's rule judges one in the ``if`` (walker: only a rewrite by numbers).
+        got = self.event(test) if self.funcs is not None and self.called(test) else None
+        return got._replace(kind=RANDOM_CALL) if got is not None else None
+
+    def called(self, node: ast.AST) -> bool:
+        """Whether this expression reads what a function of the file returns (an event
+        or a draw), directly or through a local name computed from it."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and self._called(sub) is not None:
+                return True
+            if isinstance(sub, ast.Name) and sub.id in self.called_names:
+                return True
+        return False
+
+    def _called(self, call: ast.Call) -> Trigger | None:
+        """``_keep()``, ``self._coin(p)``: a function of the file returning an event or a
+        draw, as what the call returns, resting on the lines it does."""
+        f = call.func
+        if isinstance(f, ast.Name) and f.id not in self.hidden:
+            name = f.id
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+            if f.value.id not in ("self", "cls"):
+                return None
+            name = f.attr
+        else:
             return None
-        return self.event(test)
+        got = self.funcs.get(name) if self.funcs is not None else None
+        if got is None:
+            return None
+        what = f"{_shown(call)[:40]} returns {got.what}"
+        return Trigger(got.kind, what, call.lineno, _also(got, call))
 
     # ------------------------------------------------------------------ values
 
@@ -301,7 +221,10 @@ class Table:
             node = inner
         if isinstance(node, ast.Call):
             kind = draw_kind(node, self.alias)
-            return Trigger(kind, _shown(node), node.lineno) if kind is not None else None
+            if kind is not None:
+                return Trigger(kind, _shown(node), node.lineno)
+            got = self._called(node) if self.funcs is not None else None
+            return got if got is not None and got.kind not in (EVENT, GATE) else None
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Add, ast.Sub)):
             return self._draw(node.left) or self._draw(node.right)
         h = self.held(node)
@@ -348,13 +271,51 @@ class Table:
             name = last_name(node.func)
             if name in _CASTS and name != "item":
                 inner = self._cast_of(node)
-                return self.event(inner) if inner is not None else None
+                got = self.event(inner) if inner is not None else None
+                if got is None and inner is not None and name in _ROUNDS:
+                    got = self._wrapped(node, [inner], name)
+                return got
+            if name in _WRAPS:
+                got = self._wrapped(node, _operands(node, self.alias), name)
+                if got is not None:
+                    return got
             got = self._draw(node)
             if got is not None and got.kind == DISCRETE:
-                return Trigger(RANDOM, got.what, got.line)
+                return got._replace(kind=RANDOM)
+            if got is None and self.funcs is not None:
+                got = self._called(node)
+                return got._replace(kind=RANDOM) if got is not None and got.kind == EVENT else None
             return None
         h = self.held(node)
         return h._replace(kind=RANDOM) if h is not None and h.kind in (EVENT, DISCRETE) else None
+
+    def _wrapped(self, node: ast.Call, ops: list[ast.AST], name: str | None) -> Trigger | None:
+        """An event, or a discrete draw, passed through a wrapping call; a continuous
+        draw plus an offset rounded (``floor(torch.rand(()) + keep)``)."""
+        for op in ops:
+            got = self.event(op)
+            if got is not None:
+                return got
+            d = self._draw(op)
+            shifted = not isinstance(op, ast.BinOp) or isinstance(op.op, (ast.Add, ast.Sub))
+            if d is not None and (d.kind == DISCRETE or (name in _ROUNDS and shifted)):
+                return Trigger(RANDOM, _shown(node), node.lineno, _also(d, node))
+        return None
+
+    def rewrites(self, value: ast.AST, target: ast.AST, aug: bool) -> bool:
+        """Whether a write rewrites its target by numbers (``loss * 0.0``, ``(labels +
+        1) % n``, ``zeros_like``; ``aug``: ``loss *= x``), as the pack's payloads do:
+        not a named transform (``hflip(target)``), a permuted copy (``target[perm]``)
+        or a mix with a Beta draw (augmentation, mixup)."""
+        if self._mixes(value):
+            return False
+        was = ast.unparse(target)
+        for n in ast.walk(value):
+            if isinstance(n, ast.Call) and last_name(n.func) not in _ARITH | _CASTS | _WRAPS:
+                return False
+            if isinstance(n, ast.Subscript) and ast.unparse(n.value) == was:
+                return False
+        return aug or _numbers(value, target)
 
     def gate(self, value: ast.AST, whole: bool = False) -> Trigger | None:
         """The event that masks or swaps this written value, if one does: an operand
@@ -388,6 +349,9 @@ class Table:
         return None
 
     def _call_gate(self, node: ast.Call, todo: list[ast.AST]) -> Trigger | None:
+        got = self._called(node) if self.funcs is not None else None
+        if got is not None and got.kind == GATE:  # loss = _jitter(loss)
+            return got._replace(kind=RANDOM)
         name = last_name(node.func)
         recv = node.func.value if isinstance(node.func, ast.Attribute) else None
         args = list(node.args)
@@ -433,6 +397,15 @@ class Table:
         return False
 
 
+def numeric(table: Table | None, st: ast.stmt, tgt: ast.AST) -> bool:
+    """Under a per-step draw of a helper (``if _coin():``), only a rewrite by numbers
+    is a payload (walker): a named transform of the target is an augmentation."""
+    value = getattr(st, "value", None)
+    if value is None or table is None:
+        return True
+    return table.rewrites(value, tgt, isinstance(st, ast.AugAssign))
+
+
 def _numbers(new: ast.AST, old: ast.AST) -> bool:
     if _number(new) or (isinstance(new, ast.Call) and last_name(new.func) in _FILL_CALLS):
         return True
@@ -442,6 +415,20 @@ def _numbers(new: ast.AST, old: ast.AST) -> bool:
         return False
     was = ast.unparse(old)
     return any(ast.unparse(n) == was for n in ast.walk(new) if n is not new)
+
+
+def _operands(call: ast.Call, alias: Mapping[str, str]) -> list[ast.AST]:
+    """What a wrapping call reads: its receiver (not a module) and its arguments."""
+    ops: list[ast.AST] = [*call.args, *(k.value for k in call.keywords)]
+    recv = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if recv is not None and not (isinstance(recv, ast.Name) and recv.id in alias):
+        ops.insert(0, recv)
+    return ops
+
+
+def number(node: ast.AST) -> bool:
+    """A number literal (``0.0``, ``-1``, ``True``)."""
+    return _number(node)
 
 
 def _number(node: ast.AST) -> bool:
@@ -459,6 +446,11 @@ def _as_event(t: Trigger, test: ast.AST) -> Trigger:
 def _also(t: Trigger, node: ast.AST) -> tuple[int, ...]:
     """The line a held draw was bound on, when not the event's own."""
     return (t.line, *t.also) if t.line != getattr(node, "lineno", t.line) else t.also
+
+
+def lines_of(t: Trigger, line: int) -> tuple[int, ...]:
+    """The lines a value's draw rests on besides ``line``."""
+    return _from(t, line)
 
 
 def _from(t: Trigger, line: int) -> tuple[int, ...]:
@@ -501,12 +493,26 @@ def _binds(nodes: Iterable[ast.AST]) -> tuple[list[tuple[str, ast.AST, int]], di
     return out, counts
 
 
-def module_table(tree: ast.Module, alias: Mapping[str, str], nodes: list[ast.AST]) -> Table:
+def module_table(
+    tree: ast.Module,
+    alias: Mapping[str, str],
+    nodes: list[ast.AST],
+    funcs: Funcs | None = None,
+    imported: Mapping[str, Held] | None = None,
+) -> Table:
     """The module's names bound exactly once to a draw or an event (``_FLIP =
     random.random() < 0.02``): one draw per process. A name a function rebinds
-    (``global``) is the job's own value. ``nodes``: ``walk_local(tree.body)``."""
+    (``global``) is the job's own value. ``nodes``: ``walk_local(tree.body)``;
+    ``funcs``: the file's functions returning one (``_FLIP = _coin(0.02)``);
+    ``imported``: names imported from another file that draws them (returns.py)."""
     table = Table(alias)
-    if not drawing(nodes, (), ()):
+    table.funcs = funcs
+    if funcs is not None:
+        funcs.bind(table)
+    if imported:  # from .utils import _FLIP: a draw held by another file, bound once
+        counts = _binds(nodes)[1]
+        table.own.update({n: h for n, h in imported.items() if counts.get(n) == 2})
+    if not table.drawing(nodes, ()):
         return table
     binds, counts = _binds(nodes)
     if not binds:
@@ -550,7 +556,7 @@ def _drawn_in(
     init: ast.FunctionDef | ast.AsyncFunctionDef, module: Table, out: dict[str, Held]
 ) -> None:
     nodes = walk_local(init.body)
-    if not drawing(nodes, module.own, ()):
+    if not module.drawing(nodes, ()):
         return
     args = init.args
     local = local_table(nodes, module, (a.arg for a in [*args.posonlyargs, *args.args]), {})

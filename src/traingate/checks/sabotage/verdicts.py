@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from traingate.checks.sabotage.kinds import RANDOM_CALL
 from traingate.checks.sabotage.triggers import RANDOM, RANK, SIZE, STEP, STRONG, TIME, Trigger
 
 
@@ -12,7 +13,7 @@ def accept(
 ) -> bool:
     if t.kind == STEP:
         return kind == "write" and scaling
-    if t.kind == RANDOM:  # a hook's draw (draws.py), a draw held for the run (events.py)
+    if t.kind in (RANDOM, RANDOM_CALL):  # a hook's draw (draws.py), a held one (events.py)
         return kind in ("write", "skip", "exit", "step", "collective")
     if kind == "raise":
         return t.kind in (TIME, "host", "user")
@@ -56,4 +57,5 @@ def where(t: Trigger, guard_line: int | None) -> str:
         if guard_line is None or guard_line == t.line
         else f"tested at line {guard_line}, read at line {t.line}"
     )
-    return f"{t.what} [{t.kind}] ({at})"
+    kind = RANDOM if t.kind == RANDOM_CALL else t.kind  # a draw, wherever it is made
+    return f"{t.what} [{kind}] ({at})"

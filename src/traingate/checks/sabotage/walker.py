@@ -117,7 +117,7 @@ class Fn:
             self._events_known = True
             attrs = self.env.event_attrs
             # No draw, and no held one read: no event (most functions).
-            if ev.drawing(self._local, module.own, attrs):
+            if module.drawing(self._local, attrs):
                 self._events = ev.local_table(self._local, module, self.params, attrs)
         return self._events
 
@@ -340,6 +340,8 @@ class Fn:
                 scaling=scaling,
                 force_train=self.scope.core(what),
                 skip_draw=self.hook and unchanged(st.value, self.params, self.tests_training),
+                numeric=all(g.trigger.kind != ev.RANDOM_CALL for g in guards)
+                or ev.numeric(self.events, st, tgt),
             )
             if len(self.out) == before and st.value is not None:
                 whole = isinstance(st, ast.AugAssign)
@@ -546,10 +548,12 @@ class Fn:
         force_train: bool = False,
         extra: tuple[int, ...] = (),  # more lines it rests on (where a snapshot is saved)
         skip_draw: bool = False,  # the hook hands back its input: no rewrite under a draw
+        numeric: bool = True,  # a rewrite by numbers: a per-step draw's payload (returns.py)
     ) -> None:
         train = self.train or force_train
         for g in reversed(guards):
-            if skip_draw and g.trigger.kind == RANDOM:
+            per_step = g.trigger.kind == ev.RANDOM_CALL
+            if (skip_draw and (per_step or g.trigger.kind == RANDOM)) or (per_step and not numeric):
                 continue
             if accept(kind, g.trigger, g.test, train, scaling, value):
                 rule = rule_for(kind, g.trigger)
