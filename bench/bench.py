@@ -17,6 +17,7 @@ bench/out/results.md and bench/out/results.json. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -365,10 +366,8 @@ class Sampler(threading.Thread):
             self.sweep_cpu += time.thread_time() - c0
             if self.kill_at is not None and time.monotonic() > self.kill_at and not self.killed:
                 self.killed = True  # the budget is a hard limit: end our own process group
-                try:
+                with contextlib.suppress(OSError):
                     os.killpg(self.root, 9)
-                except OSError:
-                    pass
             self._halt.wait(self.interval)
 
     def stop(self) -> None:
@@ -386,11 +385,11 @@ class Sampler(threading.Thread):
                     s = fh.read()
             except OSError:
                 continue
-            l, r = s.find(b"("), s.rfind(b")")
+            lp, r = s.find(b"("), s.rfind(b")")
             fields = s[r + 2 :].split()
             pid = int(name)
             kids.setdefault(int(fields[1]), []).append(pid)
-            info[pid] = (s[l + 1 : r].decode(errors="replace"), int(fields[21]) * self.PAGE)
+            info[pid] = (s[lp + 1 : r].decode(errors="replace"), int(fields[21]) * self.PAGE)
         if self.root not in info:
             return
         total, stack = 0, [self.root]
@@ -465,7 +464,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], out: Path, tool: str
             run.errors.append(f"semgrep scanned {run.scanned} of {expected} files")
         kinds = [e.get("type") for e in doc.get("errors", [])]
         kinds = [str(k[0] if isinstance(k, list) else k)[:60] for k in kinds]
-        run.notes += [f"{n} x {k}" for k, n in sorted(((k, kinds.count(k)) for k in set(kinds)))]
+        run.notes += [f"{n} x {k}" for k, n in sorted((k, kinds.count(k)) for k in set(kinds))]
         if proc.returncode not in (0, 1):
             run.errors.append(f"exit code {proc.returncode}")
     elif tool == "bandit":
@@ -821,10 +820,8 @@ def importtime_top(stderr: str, n: int = 12) -> list[tuple[str, int]]:
             parts = ln.split("|")
             name = parts[2]
             if (len(name) - len(name.lstrip())) == 1:
-                try:
+                with contextlib.suppress(ValueError):
                     rows.append((name.strip(), int(parts[1].strip())))
-                except ValueError:
-                    pass
     rows.sort(key=lambda r: -r[1])
     return [("(all top-level imports)", sum(r[1] for r in rows))] + rows[:n]
 
