@@ -403,8 +403,7 @@ def test_a_scan_streamed_finds_what_the_whole_tree_finds(
     a dispatch dict streamed before the helper its values name, and an
     instance and a factory streamed after their caller, are followed there
     as in the whole-tree path."""
-    from .test_reach import NO_SEMGREP
-    from .test_reach_streaming import _brief, _scan
+    from .test_reach_streaming import _brief, scan_both_ways
 
     tree = {
         "aaa/registry.py": "import json\n\nfrom zzz.io import load_blob\n\n"
@@ -420,14 +419,7 @@ def test_a_scan_streamed_finds_what_the_whole_tree_finds(
         + "\n\nrestore = Restore()\n",
         "zzz/fac.py": FACTORY,
     }
-    root = tmp_path / "proj"
-    for rel, text in tree.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    (root / ".traingate.yaml").write_text(NO_SEMGREP)
-    whole = _scan(root, False, tmp_path / "c1", monkeypatch)
-    streamed = _scan(root, True, tmp_path / "c2", monkeypatch)
-    assert streamed == whole
+    streamed = scan_both_ways(tmp_path, tree, monkeypatch)
     got = {p: m for _r, p, _n, m in _brief(streamed) if p.startswith("mid/")}
     assert (
         "mid/dispatch.py:5 calls zzz.io.load_blob -> pickle.loads (zzz/io.py:5)"

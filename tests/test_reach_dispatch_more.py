@@ -435,8 +435,7 @@ def test_a_scan_streamed_finds_what_the_whole_tree_finds(
     callers (each with a sink of its own: a scan points at a sink once) are
     followed there as in the whole-tree path, and a lambda's copied calls
     (``anon``) are not judged twice."""
-    from .test_reach import NO_SEMGREP
-    from .test_reach_streaming import _brief, _scan
+    from .test_reach_streaming import _brief, scan_both_ways
 
     tree = {
         "zzz/table.py": 'import pickle\n\nHANDLERS = {"pickle": lambda b: pickle.loads(b)}\n',
@@ -450,14 +449,7 @@ def test_a_scan_streamed_finds_what_the_whole_tree_finds(
         "zzz/loader.py": LOADER.replace("utils.io", "zzz.io"),
         "zzz/codecs.py": CODECS,
     }
-    root = tmp_path / "proj"
-    for rel, text in tree.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    (root / ".traingate.yaml").write_text(NO_SEMGREP)
-    whole = _scan(root, False, tmp_path / "c1", monkeypatch)
-    streamed = _scan(root, True, tmp_path / "c2", monkeypatch)
-    assert streamed == whole
+    streamed = scan_both_ways(tmp_path, tree, monkeypatch)
     got = {p: m for _r, p, _n, m in _brief(streamed) if p.startswith("mid/")}
     # the import runs the table's module body, which writes the lambda (as
     # before): its sink is pointed at there, once

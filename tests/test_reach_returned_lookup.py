@@ -207,22 +207,14 @@ def test_a_scan_streamed_finds_what_the_whole_tree_finds(
 ) -> None:
     """``scan`` streams the tree file by file: a helper streamed after its
     caller is followed there as in the whole-tree path."""
-    from .test_reach import NO_SEMGREP
-    from .test_reach_streaming import _brief, _scan
+    from .test_reach_streaming import _brief, scan_both_ways
 
     tree = {
         "mid/loop.py": "from zzz.hooks import locate\n\n\ndef main(cfg, state):\n"
         "    fn = locate(cfg.hook)\n    return fn(state)\n",
         "zzz/hooks.py": LOCATE,
     }
-    root = tmp_path / "proj"
-    for rel, text in tree.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    (root / ".traingate.yaml").write_text(NO_SEMGREP)
-    whole = _scan(root, False, tmp_path / "c1", monkeypatch)
-    streamed = _scan(root, True, tmp_path / "c2", monkeypatch)
-    assert streamed == whole
+    streamed = scan_both_ways(tmp_path, tree, monkeypatch)
     got = [(p, n, m) for _r, p, n, m in _brief(streamed)]
     assert [(p, n) for p, n, _m in got] == [("mid/loop.py", 6)], got
     assert "zzz.hooks.locate -> builtins.dynattr (zzz/hooks.py:7)" in got[0][2], got

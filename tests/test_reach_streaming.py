@@ -119,6 +119,22 @@ def _scan(
     return [f for f in report.findings if f.check == "reach"]
 
 
+def scan_both_ways(
+    tmp_path: Path, tree: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> list[Finding]:
+    """``tree`` written under tmp_path, scanned whole and streamed (no semgrep):
+    the two must agree; the streamed findings are returned."""
+    root = tmp_path / "proj"
+    for rel, text in tree.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / ".traingate.yaml").write_text(NO_SEMGREP)
+    whole = _scan(root, False, tmp_path / "c1", monkeypatch)
+    streamed = _scan(root, True, tmp_path / "c2", monkeypatch)
+    assert streamed == whole
+    return streamed
+
+
 def _brief(found: list[Finding]) -> list[tuple[str, str, int | None, str]]:
     return sorted((f.rule_id, f.path, f.line, f.message) for f in found)
 
