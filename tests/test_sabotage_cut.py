@@ -87,6 +87,16 @@ def _added_sets(source: str) -> dict[str, set[int]]:
     return sets
 
 
+def assert_cut_keeps_whole(source: str, name: str) -> None:
+    """Analysing only a change's lines reports, on those lines, what the
+    whole-file analysis reports there, for every added-line set above."""
+    whole = analyze(source, "train/x.py")
+    assert whole
+    for what, added in _added_sets(source).items():
+        cut = analyze(source, "train/x.py", added=added)
+        assert _kept(cut, added) == _kept(whole, added), f"{name}: {what}"
+
+
 @pytest.mark.parametrize(
     ("root", "path"), CASES, ids=[str(p.relative_to(FIXTURES)) for _, p in CASES]
 )

@@ -26,7 +26,7 @@ import pytest
 from traingate.checks.sabotage.analysis import analyze
 
 from .conftest import Repo
-from .test_sabotage_cut import _added_sets, _kept
+from .test_sabotage_cut import _added_sets, _kept, assert_cut_keeps_whole
 from .test_sabotage_meaning import _change, _expected, _got
 
 ATTACKS = {
@@ -483,12 +483,7 @@ def test_an_edited_helper_arms_an_old_caller(repo: Repo) -> None:
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_cut_keeps_what_the_whole_analysis_keeps(name: str) -> None:
-    source = ATTACKS[name]
-    whole = analyze(source, "train/x.py")
-    assert whole
-    for what, added in _added_sets(source).items():
-        cut = analyze(source, "train/x.py", added=added)
-        assert _kept(cut, added) == _kept(whole, added), f"{name}: {what}"
+    assert_cut_keeps_whole(ATTACKS[name], name)
 
 
 def test_cut_keeps_what_the_whole_analysis_keeps_for_imports() -> None:
