@@ -7,7 +7,6 @@ re-check starts no semgrep for the heads."""
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from traingate.checks.semgrep import check, pipeline, runner, schedule
+from traingate.checks.semgrep import check, pipeline, runner
 from traingate.checks.semgrep.schedule import MemoryGate
 
 from .conftest import Repo
+from .semgrep_wrappers import drop_first_batch, wrap_semgrep
 from .test_semgrep_check import found, run_json, srepo  # noqa: F401  (fixture)
 
 # Numbers semgrep starts; fails the FAIL_AT-th start (0: never) as a crashed semgrep does.
@@ -42,14 +42,8 @@ sys.exit(p.returncode)
 
 
 def counting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int = 0) -> Path:
-    starts, script, exe = tmp_path / "starts", tmp_path / "wrap.py", tmp_path / "semgrep"
-    script.write_text(WRAPPER)
-    exe.write_text(
-        f"#!/bin/sh\nexec {sys.executable} {script} {starts} {fail_at} "
-        f'{runner.semgrep_executable()} "$@"\n'
-    )
-    exe.chmod(0o755)
-    monkeypatch.setenv("TRAINGATE_SEMGREP", str(exe))
+    starts = tmp_path / "starts"
+    wrap_semgrep(tmp_path, monkeypatch, WRAPPER, starts, fail_at)
     return starts
 
 
@@ -128,18 +122,7 @@ def test_a_head_the_stream_never_scans_fails_the_run(
     change(srepo)
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
     streamed(monkeypatch, 150)
-    real_take = schedule.MemoryGate.take
-    handed: list[int] = []
-
-    def lossy(self: MemoryGate) -> list[str] | None:
-        batch = real_take(self)
-        handed.append(1)
-        if batch is not None and len(handed) == 1:
-            self.release(batch)  # dropped on the floor
-            batch = real_take(self)
-        return batch
-
-    monkeypatch.setattr(schedule.MemoryGate, "take", lossy)
+    drop_first_batch(monkeypatch)
     code, doc = run_json(srepo, capsys)
     assert code == 3 and doc["decision"] == "block"
     assert re.search(r"semgrep was not run on [1-9]\d* of the files", doc["errors"][0])

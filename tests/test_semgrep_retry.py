@@ -5,14 +5,12 @@ property of the blob and stays cached."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from traingate.checks.semgrep import runner
-
 from .conftest import Repo
+from .semgrep_wrappers import wrap_semgrep
 from .test_semgrep_check import found, run_json, srepo  # noqa: F401  (fixture)
 
 # Runs the real semgrep; while the flag file exists, adds one error of KIND to
@@ -40,15 +38,7 @@ sys.exit(p.returncode)
 
 def wrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> tuple[Path, Path]:
     flag, starts = tmp_path / "flag", tmp_path / "starts"
-    script = tmp_path / "wrap.py"
-    script.write_text(WRAPPER)
-    exe = tmp_path / "semgrep"
-    exe.write_text(
-        f'#!/bin/sh\nexec {sys.executable} {script} {flag} "{kind}" {starts} '
-        f'{runner.semgrep_executable()} "$@"\n'
-    )
-    exe.chmod(0o755)
-    monkeypatch.setenv("TRAINGATE_SEMGREP", str(exe))
+    wrap_semgrep(tmp_path, monkeypatch, WRAPPER, flag, kind, starts)
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cache"))
     flag.write_text("")
     return flag, starts

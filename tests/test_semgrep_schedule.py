@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from traingate.checks.semgrep import runner, schedule
+from traingate.checks.semgrep import runner
 from traingate.checks.semgrep.schedule import MEMORY_BUDGET_MB, MemoryGate, estimate_mb
 
 from .conftest import Repo
+from .semgrep_wrappers import drop_first_batch, wrap_semgrep
 from .test_semgrep_check import run_json, srepo  # noqa: F401  (fixture)
 
 BIG, SMALL = 280_000, 30_000  # bytes of a batch's largest file
@@ -100,18 +101,7 @@ def test_a_batch_the_gate_never_hands_out_fails_the_run(
     """A scheduler that loses a batch must not turn its files into a pass."""
     monkeypatch.setattr(runner, "SINGLE_RUN_BYTES", 0)
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
-    real_take = schedule.MemoryGate.take
-    handed: list[int] = []
-
-    def lossy(self: schedule.MemoryGate) -> list[str] | None:
-        batch = real_take(self)
-        handed.append(1)
-        if batch is not None and len(handed) == 1:
-            self.release(batch)  # dropped on the floor
-            batch = real_take(self)
-        return batch
-
-    monkeypatch.setattr(schedule.MemoryGate, "take", lossy)
+    drop_first_batch(monkeypatch)
     for i in range(4):
         srepo.write(f"lib/m{i}.py", f"import os\n\n\ndef f{i}(x):\n    return os.system(x)\n")
     srepo.commit("payloads", who="mallory")
@@ -146,8 +136,8 @@ def test_a_peak_within_the_models_own_error_changes_nothing() -> None:
     assert gate.scale == 1.0
 
 
-# Touches MB megabytes, then becomes the real semgrep (exec keeps the pid, and
-# the kernel keeps the larger peak), noting when it started and ended.
+# Touches MB megabytes in the process traingate waits for (its measured peak),
+# then runs the real semgrep in a child, noting when it started and ended.
 HEAVY = """\
 import os, sys, time
 log, mb, exe = sys.argv[1:4]
@@ -175,17 +165,8 @@ def test_the_gate_learns_from_real_peaks_and_stops_running_heavy_batches_togethe
 ) -> None:
     """Processes that peak far above the model: once one has been measured,
     no two batches run at once, and the decision is unchanged."""
-    import sys
-
-    from traingate.checks.semgrep import runner
-
-    log, script, exe = tmp_path / "log", tmp_path / "heavy.py", tmp_path / "semgrep"
-    script.write_text(HEAVY)
-    exe.write_text(
-        f'#!/bin/sh\nexec {sys.executable} {script} {log} 300 {runner.semgrep_executable()} "$@"\n'
-    )
-    exe.chmod(0o755)
-    monkeypatch.setenv("TRAINGATE_SEMGREP", str(exe))
+    log = tmp_path / "log"
+    wrap_semgrep(tmp_path, monkeypatch, HEAVY, log, 300)
     monkeypatch.setenv("TRAINGATE_CACHE_DIR", str(tmp_path / "cold"))
     monkeypatch.setattr(runner, "SINGLE_RUN_BYTES", 0)
     monkeypatch.setattr(runner, "usable_cpus", lambda *a: 2)
