@@ -21,9 +21,9 @@ import math
 import tempfile
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from traingate.checks.semgrep.hits import Hit, cacheable
 from traingate.checks.semgrep.runner import (
@@ -41,6 +41,9 @@ from traingate.checks.semgrep.runner import (
 from traingate.checks.semgrep.schedule import MemoryGate, estimate_mb
 from traingate.checks.semgrep.targets import Target
 from traingate.errors import CheckError
+
+if TYPE_CHECKING:  # imported when a stream starts: off the hook's path
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 # Pending bytes that start a batch before the last file is cut: at ~15 CPU s
 # per MB of cut text, ~4 s of semgrep work, against ~0.4 s to start a process.
@@ -143,6 +146,8 @@ class HeadStream:
         self._pending = []
         self._gate.extend(batches)
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(
                 max_workers=self._cpus, thread_name_prefix="traingate-batch"
             )
