@@ -51,6 +51,34 @@ def _repo(repo: Repo, base: dict[str, str], policy: str = NO_SEMGREP) -> Repo:
     return repo
 
 
+def train_change(
+    repo: Repo,
+    capsys: pytest.CaptureFixture[str],
+    base: dict[str, str],
+    old: str,
+    new: str,
+    who: str = "mallory",
+) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    """A base tree with ``train.py`` = old; the change by ``who`` makes it new."""
+    _repo(repo, {**base, "train.py": old})
+    repo.write("train.py", new)
+    repo.commit("feature", who=who)
+    return _check(repo, capsys)
+
+
+def assert_blocks_at(
+    result: tuple[int, list[dict[str, Any]], dict[str, Any]], line: int, part: str
+) -> dict[str, Any]:
+    """The one reach finding: blocking, on train.py's ``line``, naming ``part``."""
+    code, found, doc = result
+    assert doc["errors"] == []
+    assert _rules(found) == [("reach-dangerous-call", "train.py", line)], found
+    assert part in found[0]["message"], found
+    assert found[0]["severity"] == "ERROR"
+    assert code == 1
+    return found[0]
+
+
 IO_HELPER = """\
 import pickle
 

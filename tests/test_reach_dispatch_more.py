@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Repo
-from .test_reach import _check, _repo, _rules
+from .test_reach import _check, _repo, assert_blocks_at, train_change
 
 PKG = {"utils/__init__.py": ""}
 HELPER = "import pickle\n\n\ndef load_blob(b):\n    return pickle.loads(b)\n"
@@ -252,15 +252,7 @@ def test_a_hidden_dispatch_blocks_at_the_added_call(
     name: str, repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, (old, new), line, part = ATTACKS[name]
-    _repo(repo, {**base, "train.py": old})
-    repo.write("train.py", new)
-    repo.commit("feature", who="mallory")
-    code, found, doc = _check(repo, capsys)
-    assert doc["errors"] == []
-    assert _rules(found) == [("reach-dangerous-call", "train.py", line)], found
-    assert part in found[0]["message"], found
-    assert found[0]["severity"] == "ERROR"
-    assert code == 1
+    assert_blocks_at(train_change(repo, capsys, base, old, new), line, part)
 
 
 def test_a_lambda_value_added_in_the_changed_file_is_reported_once(
@@ -420,10 +412,7 @@ def test_a_harmless_table_is_quiet(
     name: str, repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, (old, new) = LOOKALIKES[name]
-    _repo(repo, {**base, "train.py": old})
-    repo.write("train.py", new)
-    repo.commit("feature")
-    _code, found, doc = _check(repo, capsys)
+    _code, found, doc = train_change(repo, capsys, base, old, new, who="alice")
     assert (found, doc["errors"]) == ([], [])
 
 

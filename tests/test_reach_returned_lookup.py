@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Repo
-from .test_reach import _check, _repo, _rules
+from .test_reach import assert_blocks_at, train_change
 
 PKG = {"utils/__init__.py": ""}
 # The split lookup, returned (the evasion variant's helper).
@@ -124,16 +124,8 @@ def test_a_call_of_a_returned_lookup_blocks_at_the_added_call(
     name: str, repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, (old, new), line, part = ATTACKS[name]
-    _repo(repo, {**base, "train.py": old})
-    repo.write("train.py", new)
-    repo.commit("feature", who="mallory")
-    code, found, doc = _check(repo, capsys)
-    assert doc["errors"] == []
-    assert _rules(found) == [("reach-dangerous-call", "train.py", line)], found
-    assert part in found[0]["message"], found
-    assert "chosen by name at run time returned by a repository" in found[0]["message"], found
-    assert found[0]["severity"] == "ERROR"
-    assert code == 1
+    got = assert_blocks_at(train_change(repo, capsys, base, old, new), line, part)
+    assert "chosen by name at run time returned by a repository" in got["message"], got
 
 
 # -- look-alikes: quiet ---------------------------------------------------------
@@ -195,10 +187,7 @@ def test_a_harmless_returned_lookup_is_quiet(
     name: str, repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, (old, new) = LOOKALIKES[name]
-    _repo(repo, {**base, "train.py": old})
-    repo.write("train.py", new)
-    repo.commit("feature")
-    _code, found, doc = _check(repo, capsys)
+    _code, found, doc = train_change(repo, capsys, base, old, new, who="alice")
     assert (found, doc["errors"]) == ([], [])
 
 
