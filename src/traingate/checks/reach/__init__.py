@@ -312,6 +312,17 @@ def _files_left_out(rule: str, why: dict[str, str], text: str) -> list[Finding]:
     ]
 
 
+_Via = tuple[list[str], str, int] | None  # Graph.via: a re-export's names, path, line
+_How = tuple[str, str | None]  # _Judged.how
+_Reached = tuple[dict[str, tuple[str, str | None]], _Via, str | None, _How]  # one ref's kinds
+_AWAY = {
+    "": "re-exported by the repository",
+    "()": "returned by a repository function",
+    "()c": "bound as a repository class's __call__",
+    "[]": "held in a repository dict",
+}
+
+
 class _Judged(NamedTuple):
     """An added (new) call of a changed file and what it resolves to."""
 
@@ -321,8 +332,11 @@ class _Judged(NamedTuple):
     nodes: list[str]
     flags: dict[str, Any]
     caller: str  # the node making the call (what it forwards is its own)
-    # ``external`` reached through the repository's re-exports (Graph.via)
-    via: tuple[list[str], str, int] | None = None
+    via: _Via = None  # ``external`` reached through the repository's re-exports
+    # how ``external`` was reached when ``via`` is set (``_AWAY``): "" (a name
+    # bound to it), "()" (a factory's result; "()c": a class's instance) or
+    # "[]" (a dict's element), and the name re-exporting that factory or dict
+    how: _How = ("", None)
 
 
 def _judged(
@@ -358,9 +372,9 @@ def _judged(
         # (issue #17: `float(x)` in 200 changed files cost 200 base parses).
         if nodes or external in SINKS or external in _TORCH_LOADS:
             via = graph.via(path, ref)
-            cands.append(
-                (ref, _Judged(rline, col, external, nodes, flags, f"{path}::{caller}", via))
-            )
+            how = _how(graph, path, ref) if via is not None else ("", None)
+            j = _Judged(rline, col, external, nodes, flags, f"{path}::{caller}", via, how)
+            cands.append((ref, j))
     if not cands or ctx.scan_all:
         return [j for _ref, j in cands]  # in a scan, every call is new
     # New means new to the change (issue #16): a call whose target the file
@@ -373,6 +387,29 @@ def _judged(
         if old is not None:
             base_count = Counter(c[1] for c in old["calls"] if not c[5].get("anon"))
     return [j for ref, j in cands if head_count[ref] > base_count[ref]]
+
+
+def _how(graph: Graph, path: str, ref: str) -> tuple[str, str | None]:
+    """(the last step to a sink ``via`` names, the re-exported name it was
+    reached through): ``_locate(spec)(x)`` after ``from .hooks import
+    locate as _locate`` in a package ``__init__`` is a factory's result,
+    through a re-export (issue #16: say which path was followed)."""
+    base, mark = ref, ""
+    while base[-1:] in ")]" and "." in base:
+        base, _, last = base.rpartition(".")
+        mark = mark or ("()" if last == "()" else "[]")
+    if not mark:
+        return "", None
+    if mark == "()" and _all_classes(graph, graph.resolve(path, base)[0]):
+        mark = "()c"  # `Restore()(x)`: the instance's `__call__`, no factory
+    return mark, graph.reexported(path, base)
+
+
+def _all_classes(graph: Graph, nodes: list[str]) -> bool:
+    from traingate.checks.reach.graph import split_node
+
+    facts = [(graph.files.get(p), q) for p, q in map(split_node, nodes)]
+    return bool(nodes) and all(f is not None and q in f["classes"] for f, q in facts)
 
 
 def _calls(
@@ -389,7 +426,10 @@ def _calls(
     from traingate.checks.reach.graph import KIND_TEXT, sink_kind
 
     out: list[Finding] = []
-    for rline, col, external, nodes, flags, caller, via in calls:
+    # One finding per call site (issue #16): a name bound two ways (branches,
+    # imports) is one call with several refs, each resolved on its own.
+    sites: dict[tuple[int, int], list[_Reached]] = {}
+    for rline, col, external, nodes, flags, caller, via, how in calls:
         if external in _TORCH_LOADS and "wo" not in flags:
             found = _torch_default(path, rline, col, external, flags, treq)
             if found is not None:
@@ -407,22 +447,38 @@ def _calls(
             kinds[direct] = ("", None)
         if flags.get("ac") and set(kinds) == {"dns"}:
             continue  # every argument is a literal: no name built by this caller
-        if not kinds:
-            continue
+        if kinds:
+            sites.setdefault((rline, col), []).append((kinds, via, external, how))
+    for (rline, col), reached in sites.items():
+        # each kind by the first ref that reaches it, as one ref's kinds are
+        merged: dict[str, tuple[tuple[str, str | None], _Via, str | None, _How]] = {}
+        for kinds, via, external, how in reached:
+            for k, start in kinds.items():
+                merged.setdefault(k, (start, via, external, how))
         if shown is not None:
-            sinks = {(k, *_chain(graph, kinds[k], k, via, external)[1:]) for k in kinds}
+            sinks = {
+                (k, *_chain(graph, start, k, via, external)[1:])
+                for kinds, via, external, _how in reached
+                for k, start in kinds.items()
+            }
             if sinks <= shown:
                 continue
             shown |= sinks
-        kind = next(k for k in _KIND_ORDER if k in kinds)
-        names, sink, sink_path, sink_line = _chain(graph, kinds[kind], kind, via, external)
+        kind = next(k for k in _KIND_ORDER if k in merged)
+        start, via, external, (mark, again) = merged[kind]
+        names, sink, sink_path, sink_line = _chain(graph, start, kind, via, external)
         away = "one or more calls away"
-        if not kinds[kind][0]:
-            # `B:dynattr` is never a name another module binds: only a
-            # function's returned lookup (facts version 12) reaches it here.
-            dyn = external == "builtins.dynattr"
-            away = "returned by a repository function" if dyn else "re-exported by the repository"
-        others = [KIND_TEXT[k] for k in _KIND_ORDER if k in kinds and k != kind]
+        if not start[0]:
+            # The path followed (issue #16): a name bound to the sink, a
+            # factory's result (facts 10, 12) or a dict's element, and the
+            # re-export the caller named that factory or dict through.
+            # `B:dynattr` is never a name another module binds: a returned
+            # lookup (facts version 12), whatever the ref's last step.
+            away = _AWAY["()" if external == "builtins.dynattr" and not mark else mark]
+            if again is not None:
+                names = f"{again} -> {names}"
+                away += f", re-exported as {again}"
+        others = [KIND_TEXT[k] for k in _KIND_ORDER if k in merged and k != kind]
         also = f"; it also reaches {', '.join(others)}" if others else ""
         severity = None
         note = ""

@@ -126,6 +126,16 @@ attribute both not literals, has ``B:dynattr`` in ``rets``: a call of its
 result (``locate(spec)(x)``, ``fn = locate(spec); fn(x)``) is the sink,
 from any file. The result only stored or used for a method is not.
 
+Version 13 (issue #16: registries across files): ``fills`` (present when
+not empty): ``qualname -> [[dict, 0, key], ...]`` for a function storing its
+first parameter in a module-level dict of its file (``REG[name] = fn``;
+key: the literal, the index of the enclosing function's parameter, or
+None), and ``regs``: ``[qualname, decorator ref, called, line, literal
+args]`` for a module-level def or class under an imported decorator
+(``@register_model``, ``@register("pkl")``: called 1). graph.py joins the
+two across files. A partial of its own name (``f = partial(f, ...)``) no
+longer calls itself.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -144,13 +154,14 @@ from traingate import pyast
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 12
+VERSION = 13
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
 # Keywords that stand for the first argument when none is positional.
 _FIRST_KEYWORDS = frozenset({"host", "hostname", "command", "args", "source", "cmd"})
 # What makes a function of another with some arguments bound (version 8).
+_MAX_REG_ARGS = 4  # a registry decorator's literal arguments kept (its key)
 _PARTIALS = frozenset({"I:0:functools.partial", "I:0:functools.partialmethod"})
 # The arguments a partial's caller passes: parameters of its def, named so
 # that no Python name is one.
@@ -1014,6 +1025,8 @@ class _Extractor:
         # enclosing function's parameter, or None); the decorated defs.
         self._fills: dict[str, list[tuple[str, int, str | int | None]]] = {}
         self._decorated: list[tuple[_Scope, str, list[ast.expr], int]] = []
+        # [qual, decorator ref, called, line, literal args] for an imported decorator
+        self._regs: list[list[Any]] = []
         self._members: dict[str, set[str]] = {}  # class -> names its body defines
         self._cycles = 0  # times one was met again (its partial result is not kept)
         self._collect_module_names(tree)
@@ -1064,6 +1077,14 @@ class _Extractor:
         for key, held in (("dicts", dicts), ("made", self.made), ("rets", self.rets)):
             if held:
                 self.facts[key] = held
+        # Registries across files (version 13): what another file's decorator
+        # is joined with at summary time (graph.Graph._registered), no parse more.
+        fills = {q: [[d, 0, k] for d, i, k in got if i == 0] for q, got in self._fills.items()}
+        fills = {q: got for q, got in fills.items() if got}
+        if fills:
+            self.facts["fills"] = fills
+        if self._regs:
+            self.facts["regs"] = self._regs
 
     def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
         """Defs whose callers may not get them as written: rebound at module
@@ -1347,7 +1368,13 @@ class _Extractor:
         qual = f"{cls}.{name}" if cls else self._qual(parent, name)
         self.defs[qual] = ["partial", call.lineno]
         scope = _Scope(qual, {_ARGS, _KWARGS}, parent, cls)
+        start = len(self.calls)
         self._call(scope, call)
+        # `f = partial(f, ...)` wraps what `f` was before the binding, never the
+        # partial itself: that self-call was a second finding at the same line
+        # (issue #16: timm's `opt_class = partial(opt_class, ...)`, version 13).
+        own = (f"L:{qual}", f"S:{qual}")
+        self.calls[start:] = [c for c in self.calls[start:] if c[0] != qual or c[1] not in own]
 
     def _qual(self, scope: _Scope, name: str) -> str:
         if scope.qualname in ("<module>", "<main>"):
@@ -1875,6 +1902,10 @@ class _Extractor:
             for d in decorators:
                 call = d if type(d) is ast.Call else None
                 ref = self._ref(parent, call.func if call is not None else d)
+                if ref is not None and ref[:2] == "I:":
+                    # another file's registry, maybe (version 13): joined there
+                    args = [_key_text(a) for a in call.args[:_MAX_REG_ARGS]] if call else []
+                    self._regs.append([qual, ref, 1 if call else 0, line, args])
                 if ref is None or ref[:2] != "L:":
                     continue
                 fillers = [ref[2:]]

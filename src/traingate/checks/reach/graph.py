@@ -362,6 +362,11 @@ class Graph:
     _derived_at: dict[tuple[str, str], tuple[list[str], str | None]] = field(default_factory=dict)
     _derived_busy: set[tuple[str, str]] = field(default_factory=set)
     _derived_cuts: int = 0
+    # (registry path, dict) -> the defs other files register in it
+    # (``_registered``: facts version 13), found once per run.
+    _regs_at: dict[tuple[str, str], list[tuple[str, str, str | None, int]]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         for path in self.paths if self.paths is not None else list(self.files):
@@ -515,6 +520,9 @@ class Graph:
         cls = ".".join(attrs[:-1])
         if entries is None and len(attrs) > 1 and cls in facts["classes"]:
             return self._class_dict(path, cls, attrs[-1], key, depth)
+        others = self._registered(path, name) if facts.get("fills") else []
+        if entries is None and others:
+            entries = []  # a dict only other files' decorators fill (`{}` here)
         if entries is None:
             # `from .registry import HANDLERS` in a package's __init__.py
             for ref, _line in self._bindings(path, attrs[0]):
@@ -526,14 +534,95 @@ class Graph:
                     if ext is not None and _worse(ext[0], worst):
                         worst = ext
             return nodes, worst
-        if key is not None and any(e[0] == key for e in entries):
+        if key is not None and key in {e[0] for e in entries} | {e[2] for e in others}:
             entries = [e for e in entries if e[0] == key or e[0] is None]
+            others = [e for e in others if e[2] == key or e[2] is None]
         here = f"{display_module(path)}.{name}"
         for _key, ref, line in entries:
             got, found = self._resolve_at(path, str(ref), depth)
             nodes += [n for n in got if n not in nodes]
             worst = self._worst(path, str(ref), found, worst, here, int(line))
+        for other, qual, _key, _line in others:
+            got = self._local(other, qual, depth + 1)
+            nodes += [n for n in got if n not in nodes]
         return nodes, worst
+
+    def _registered(self, path: str, name: str) -> list[tuple[str, str, str | None, int]]:
+        """(path, qualname, key, line) of the defs other files decorate with a
+        registry function of ``path`` that stores its argument in the dict
+        ``name`` (facts version 13, issue #16: timm's ``@register_model`` in
+        each model file fills ``_model_entrypoints`` in ``_registry.py``):
+        the bare decorator (``@register_model``) or one returned by a call
+        (``@register("k")``, keyed by the literal). The files are those whose
+        bytes name the decorator, or a name a file among them binds it to
+        (``summary.LazyFacts.mentioning``): a registrant is parsed, the rest
+        of the tree is only read."""
+        known = self._regs_at.get((path, name))
+        if known is not None:
+            return known
+        facts = self.files[path]
+        fillers = {
+            q: row[2] for q, rows in facts["fills"].items() for row in rows if row[0] == name
+        }
+        out: list[tuple[str, str, str | None, int]] = []
+        self._regs_at[(path, name)] = out  # a registrant's lookups met again: ends
+        # node -> (called: a call of it returns the filler, the filler's key)
+        targets: dict[str, tuple[int, str | int | None]] = {
+            node_id(path, q): (0, k) for q, k in fillers.items()
+        }
+        for outer, rows in (facts.get("rets") or {}).items():
+            for r, _line in rows:
+                if str(r)[2:] in fillers and str(r)[:2] == "L:":
+                    targets[node_id(path, outer)] = (1, fillers[str(r)[2:]])
+        if not targets:
+            return out
+        names = {split_node(n)[1].rpartition(".")[2] for n in targets}
+        seen: set[str] = set()
+        for _round in range(_MAX_ALIAS_HOPS):
+            found = [p for p in self._mentioning(names) if p not in seen]
+            seen.update(found)
+            more: set[str] = set()
+            for p in found:
+                f = self.files.get(p)
+                if f is None:
+                    # names the decorator, and Python refuses it: its entries
+                    # are unknown (reach-incomplete, as for a module lookup)
+                    self.unreadable[p] = None
+                    continue
+                for qual, ref, called, line, args in f.get("regs", ()):
+                    for n in self.resolve(p, str(ref))[0]:
+                        t = targets.get(n)
+                        if t is None or t[0] != called:
+                            continue
+                        k = t[1]
+                        if isinstance(k, int):
+                            k = args[k] if k < len(args) else None
+                        if (p, str(qual), k, int(line)) not in out:
+                            out.append((p, str(qual), k, int(line)))
+                # `reg = register_model` (or `import ... as reg`) re-exported:
+                # files naming `reg` are registrants too
+                # (an alias of another name is not resolved: that could load
+                # every module the file imports)
+                for alias, aref in f.get("aliases", {}).items():
+                    last = str(aref).rpartition(".")[2].rpartition(":")[2]
+                    if (
+                        alias not in names
+                        and last in names
+                        and not targets.keys().isdisjoint(self._in_module(p, [alias], 0))
+                    ):
+                        more.add(alias)
+            if not more:
+                break
+            names |= more
+        return out
+
+    def _mentioning(self, names: set[str]) -> list[str]:
+        """The paths whose text names any of ``names``: the summary reads the
+        blobs (no parse); facts held in memory are all searched."""
+        find = getattr(self.files, "mentioning", None)
+        if find is not None:
+            return list(find(names))
+        return list(self.paths if self.paths is not None else self.files)
 
     def _class_dict(
         self, path: str, cls: str, attr: str, key: str | None, depth: int
@@ -661,6 +750,26 @@ class Graph:
         ``from pickle import loads as load_blob``): the repository names on the
         way, and the path and line of the last binding. None otherwise."""
         return self._via.get((path, ref))
+
+    def reexported(self, path: str, ref: str) -> str | None:
+        """The name an import ref of ``path`` reads (``utils._locate`` for
+        ``from utils import _locate``) when that module only re-exports it
+        (binds it by an import, not a def, class or dict of its own); None
+        otherwise. A factory's or a dict's finding names that hop too."""
+        tag, _, rest = ref.partition(":")
+        if tag != "I":
+            return None
+        level_s, _, dotted = rest.partition(":")
+        found = self._find_module(path, int(level_s), dotted)
+        facts = self.files.get(found[0]) if found is not None else None
+        if found is None or facts is None or not found[1]:
+            return None
+        head = found[1][0]
+        if head in facts["defs"] or head in (facts.get("dicts") or {}):
+            return None
+        if not self._bindings(found[0], head) and not self._stars(found[0]):
+            return None  # bound otherwise (`x = make()`): not a re-export
+        return f"{display_module(found[0])}.{'.'.join(found[1])}"
 
     def resolve_module(self, path: str, ref: str) -> list[str]:
         """The module an import statement runs (its body node)."""

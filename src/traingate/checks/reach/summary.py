@@ -144,6 +144,9 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         # one cannot judge the call, so it is incomplete then (fail closed).
         self._oversize = oversize if oversize is not None else {}
         self._loaded: dict[str, dict[str, Any] | None] = {}
+        self.big: dict[str, str] = {}  # oversize path -> blob id (``mentioning``)
+        # (root, revision, the paths whose blob is that revision's): ``_grep``
+        self.grep: tuple[Path, str, frozenset[str]] | None = None
         # ``scan`` (issue #17: memory): facts are held without their calls and
         # writes, which ``full`` reads again (see ``stream``) ...
         self.slim = False
@@ -208,6 +211,43 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         self._loaded[path] = held
         return got if whole else held
 
+    def mentioning(self, names: Iterable[str]) -> list[str]:
+        """The paths (in order) whose bytes hold one of ``names`` as a word,
+        read and not parsed (graph.Graph._registered: a registry's decorator
+        in other files); files added from elsewhere (a notebook) are all
+        kept. An oversize one that names one is incomplete when loaded."""
+        word = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b")
+        hits, listed = self._grep(sorted(names))
+        out = []
+        for path, oid in [*self._entries.items(), *self.big.items()]:
+            if path in listed:
+                if path in hits:
+                    out.append(path)
+                continue
+            data = self.blobs.change.read(oid) or b""
+            if word.search(data) is not None:
+                out.append(path)
+        return out + [p for p in self._loaded if p not in self._entries and p not in self.big]
+
+    def _grep(self, names: list[str]) -> tuple[set[str], frozenset[str]]:
+        """``git grep`` of the listed revision (the paths whose blobs are
+        that revision's): its blobs are searched by git, not read into this
+        process (the blob reader keeps what it reads: ~70 MB on the corpus).
+        No hit at all is taken as a failure (the registry's own file names
+        its decorator): then every blob is read instead."""
+        if self.grep is None:
+            return set(), frozenset()
+        root, rev, listed = self.grep
+        pats = [x for n in names for x in ("-e", n)]
+        out = git.run(root, "grep", "-l", "-z", "-w", "-F", *pats, rev, "--", "*.py", check=False)
+        prefix = f"{rev}:"
+        hits = {
+            p[len(prefix) :]
+            for p in out.decode("utf-8", "surrogateescape").split("\0")
+            if p.startswith(prefix)
+        }
+        return (hits, listed) if hits else (set(), frozenset())
+
     def __getitem__(self, path: str) -> dict[str, Any]:
         got = self._load(path)
         if got is None:
@@ -245,6 +285,12 @@ def summarize(change: Change, cache_dir: Path | None) -> Summary:
     oversize: dict[str, str] = {}
     entries = _admit(tree, blobs, oversize, skipped)
     facts = LazyFacts(entries, blobs, unparsed, {}, oversize)
+    facts.big = {p: tree.py[p].oid for p in oversize}
+    rev = change.head if change.mode == "range" else change.merge_base or change.base
+    if rev and change.mode != "scan":
+        # sizes come from the listing: a blob laid over from the change has none
+        listed = frozenset(p for p, e in tree.py.items() if e.size is not None)
+        facts.grep = (change.root, rev, listed)
     _LAST[:] = [blobs]
     # An oversized file still names its module, so a call into it resolves to
     # it (and finds it cannot be judged) instead of to an external name.
