@@ -17,7 +17,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -84,6 +83,8 @@ class Signed:
                 return
             entry = json.dumps({"payload": payload, "mac": self._mac(secret, key, payload)})
             path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # a write only: a warm hook run reads
+
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -107,6 +108,7 @@ def _secret(root: Path, *, create: bool) -> bytes | None:
             return None
         root.mkdir(parents=True, exist_ok=True)
         import secrets
+        import tempfile
 
         fd, tmp = tempfile.mkstemp(dir=root, prefix=".secret-")  # mode 0600
         try:

@@ -13,14 +13,12 @@ the docs tests all read this module.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from traingate.findings import Finding
-from traingate.policy.base import Severity
+from traingate.findings import Finding, Severity
 
 # Where rule pages are published; a deployment that mirrors the docs sets
 # TRAINGATE_DOCS_URL (the offline text is `traingate rule ID`).
@@ -187,6 +185,8 @@ def categories_of(check: str) -> set[str]:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only on an error: every check imports this module
+
     close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -620,7 +620,6 @@ def _scan_policy(targets: Sequence[str]) -> LoadedPolicy:
 def _write(args: argparse.Namespace, report: object) -> int:
     from traingate.findings import Report
     from traingate.report import render
-    from traingate.report.text import use_color
 
     assert isinstance(report, Report)
     if getattr(args, "audit_log", None):
@@ -631,18 +630,27 @@ def _write(args: argparse.Namespace, report: object) -> int:
         append_decision(
             report, Path(report.root), args.audit_log, args.audit_key, args.audit_signer
         )
+    if args.format == "text" and not args.output:
+        # The hook's case: the text report once, for the terminal.
+        sys.stdout.write(_text(args, report, color=_color()))
+        return report.exit_code
     text = (
         _text(args, report, color=False) if args.format == "text" else render(report, args.format)
     )
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         if args.format != "text":
-            sys.stdout.write(_text(args, report, color=use_color(sys.stdout)))
-    elif args.format == "text":
-        sys.stdout.write(_text(args, report, color=use_color(sys.stdout)))
+            sys.stdout.write(_text(args, report, color=_color()))
     else:
         sys.stdout.write(text)
     return report.exit_code
+
+
+def _color() -> bool:
+    # Imported here: a machine format on stdout needs no text renderer.
+    from traingate.report.text import use_color
+
+    return use_color(sys.stdout)
 
 
 def _text(args: argparse.Namespace, report: Report, *, color: bool) -> str:

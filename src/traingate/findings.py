@@ -8,7 +8,16 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from traingate.policy.base import Severity
+
+# A finding's default severity; the policy maps it to an outcome. Defined here,
+# not beside the policy models, so that the CLI, the reports and the rule
+# catalog load without pydantic (issue #17: it was ~70% of `traingate --help`);
+# traingate.policy.base re-exports it. No docstring: the policy's JSON Schema
+# would carry it.
+class Severity(str, enum.Enum):
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+    INFO = "INFO"
 
 
 class Outcome(str, enum.Enum):

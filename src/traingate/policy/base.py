@@ -8,7 +8,6 @@ an import cycle.
 
 from __future__ import annotations
 
-import enum
 import os
 from typing import Annotated, Any, Literal
 
@@ -19,6 +18,10 @@ os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import Strict as StrictMode
+
+# Severity is defined with the findings (pydantic-free, issue #17); it stays
+# importable from here, where the checks and the policy schema read it.
+from traingate.findings import Severity as Severity
 
 
 def empty_list() -> list[Any]:
@@ -39,12 +42,6 @@ Pattern = Annotated[str, StringConstraints(min_length=1)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
-
-
-class Severity(str, enum.Enum):
-    ERROR = "ERROR"
-    WARNING = "WARNING"
-    INFO = "INFO"
 
 
 # YAML gives plain strings; accept them for the enum (still rejecting ints etc.).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,8 @@ def data_dir() -> Path:
     Installed wheels carry it as ``traingate/_policy``; a source checkout or an
     editable install reads the top-level ``policy/`` directly.
     """
-    packaged = Path(str(resources.files("traingate"))) / "_policy"
+    # resources.files("traingate") of an installed package, minus zipfile's import (#17)
+    packaged = Path(__file__).parent.parent / "_policy"
     if packaged.is_dir():
         return packaged
     source = Path(__file__).resolve().parents[3] / "policy"

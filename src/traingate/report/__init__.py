@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import enum
 import sys
+from typing import TYPE_CHECKING
 
-from traingate.findings import Report
+if TYPE_CHECKING:  # the CLI imports FORMATS to build its parser: nothing heavier
+    from traingate.findings import Report
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
