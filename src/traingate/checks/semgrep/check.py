@@ -36,10 +36,18 @@ def run(ctx: Context) -> list[Finding]:
 def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
     settings = ctx.settings
     assert isinstance(settings, SemgrepSettings)
-    pack = RulePack.load(ctx, settings)
-    engine = Engine(
-        pack, settings, ctx.cache_dir, SCAN_BATCH_BYTES if ctx.scan_all else BATCH_BYTES
-    )
+    pack = RulePack.load(ctx, settings)  # a broken pack blocks even with nothing to scan
+    # The engine is made at the first target (issue #17): a docs-only commit,
+    # most of the hook's runs, has none, and making it costs the semgrep
+    # version lookup (the cache's key).
+    made: list[Engine] = []
+
+    def engine() -> Engine:
+        if not made:
+            batch = SCAN_BATCH_BYTES if ctx.scan_all else BATCH_BYTES
+            made.append(Engine(pack, settings, ctx.cache_dir, batch))
+        return made[0]
+
     pairs: list[tuple[Target, Target | None, ChangedFile]] = []
     with contextlib.ExitStack() as leave:
         stream: HeadStream | None = None
@@ -69,12 +77,16 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
             # cut (pipeline.py); a small one keeps the single semgrep start.
             pending += len(head.text)
             if pending >= FLUSH_BYTES:
-                stream = leave.enter_context(HeadStream(engine))
+                stream = leave.enter_context(HeadStream(engine()))
                 for h, _, _ in pairs:
                     stream.add(h)
         if ctx.prepared is not None:
             ctx.prepared()  # only semgrep's processes and their results are left
-        hits = scan_pairs(engine, pairs, stream.close() if stream is not None else None)
+        hits = (
+            scan_pairs(engine(), pairs, stream.close() if stream is not None else None)
+            if pairs
+            else {}
+        )
     findings: list[Finding] = []
     for head, base, f in pairs:
         head_hits = list(hits.get(head.key, ()))

@@ -536,6 +536,14 @@ def _severity(s: str) -> str:
 
 def semgrep_version() -> str:
     try:
+        # The package's own constant: importlib.metadata would load email,
+        # zipfile and csv, ~5% of a warm hook run (issue #17).
+        from semgrep import __VERSION__  # type: ignore[import-untyped]
+
+        return str(__VERSION__)
+    except Exception:  # the metadata, then the binary, answer instead
+        pass
+    try:
         from importlib.metadata import version
 
         return version("semgrep")
