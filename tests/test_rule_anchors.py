@@ -33,6 +33,7 @@ RULES = {
     "persist-shell-history-tamper": "persistence-antiforensics",
     "persist-timestamp-forgery": "persistence-antiforensics",
     "tamper-global-training-hook": "framework-tampering",
+    "deser-pickle-load": "unsafe-deserialization",
 }
 # An anchor there could not be sound: semgrep folds constant variables and
 # f-strings of them into the string the rule matches (session 8).
@@ -300,6 +301,43 @@ def plant(fn):
     # The global table reached by a folded name: no rule form matched it.
     # (semgrep folds no name inside an assignment target: `getattr(m,
     # f"{T}{U}")[0] = fn` in one statement is still missed.)
+    # Session 12: the pickle loaders reached with no lowercase `pickle`, no
+    # module name and no `sys.modules` text in the file.
+    "pickle_cpickle_alias.py": """
+import cPickle as cp
+
+
+def load(blob):
+    # ruleid: deser-pickle-load
+    return cp.loads(blob)
+""",
+    "pickle_dunder_import_concat.py": """
+def load(blob):
+    # ruleid: deser-pickle-load
+    return __import__("pic" + "kle").loads(blob)
+""",
+    "pickle_import_module_concat.py": """
+import importlib
+
+
+def load(path):
+    # ruleid: deser-pickle-load
+    return importlib.import_module("jo" "blib").load(path)
+""",
+    "pickle_getattr_marshal.py": """
+def load(blob):
+    # ruleid: deser-pickle-load
+    return getattr(__import__("mar" + "shal"), "loads")(blob)
+""",
+    "pickle_sys_modules_spaced.py": """
+import sys
+
+
+def load(blob, name):
+    # ruleid: deser-pickle-load
+    return sys.modules[name] \\
+        .loads(blob)
+""",
     "hook_table_fstring.py": """
 import torch.nn.modules.module as m
 
