@@ -94,11 +94,27 @@ class Compactor:
         t = type(v)
         if t is str or t is int or v is None:
             return self._scalar(v)
-        if t is dict:
-            return (dict, *(x for k, val in v.items() for x in (self._str(k), self._key(val))))
-        if t is list:
-            return (list, *(self._key(x) for x in v))
-        return (t, v)
+        if t is not dict and t is not list:
+            return (t, v)
+        # Scalars inline (issue #17: a call's flags, ~40k on a 200-file
+        # change; a generator and a call per item were most of the time).
+        strs, ints = self._strs, self._ints
+        out: list[Any] = [t]
+        add = out.append
+        k: Any
+        for k, val in v.items() if t is dict else enumerate(v):
+            if t is dict:
+                add(strs.setdefault(k, k))
+            tv = type(val)
+            if tv is str:
+                add(strs.setdefault(val, val))
+            elif tv is int:
+                add(ints.setdefault(val, val))
+            elif val is None:
+                add(None)
+            else:
+                add(self._key(val))
+        return tuple(out)
 
     def _freeze(self, v: Any) -> Any:
         t = type(v)

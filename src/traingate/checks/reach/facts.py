@@ -230,12 +230,18 @@ def _membership(test: ast.expr, op: type[ast.cmpop]) -> bool:
 
 def _dotted(node: ast.expr) -> list[str] | None:
     """``a.b.c`` -> ["a", "b", "c"]; None for anything that is not a plain chain."""
+    # Exact types (the parser makes no subclasses): ~280k calls on a
+    # 200-file change (issue #17).
+    t = type(node)
+    if t is ast.Name:
+        return [node.id]  # type: ignore[attr-defined]
     parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
+    while t is ast.Attribute:
+        parts.append(node.attr)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+        t = type(node)
+    if t is ast.Name:
+        parts.append(node.id)  # type: ignore[attr-defined]
         return parts[::-1]
     return None
 
@@ -278,6 +284,12 @@ def _names(node: ast.AST | None) -> set[str]:
     while stack:
         n = stack.pop()
         t = type(n)
+        if t is ast.Attribute:
+            n = n.value  # `a.b.c`: only its base may be (or hold) a name
+            t = type(n)
+            while t is ast.Attribute:
+                n = n.value
+                t = type(n)
         if t is ast.Name:
             out.add(n.id)
             continue
@@ -390,27 +402,43 @@ _OWN_KEPT = frozenset(
 )
 
 
+# _FIELDS with each tuple reversed: ``_own_nodes`` pushes a node's children
+# straight onto its stack, last first, and pops them in field order.
+_RFIELDS: dict[type, tuple[str, ...]] = {t: f[::-1] for t, f in _FIELDS.items()}
+
+
 def _own_nodes(body: list[ast.stmt]) -> list[ast.AST]:
     """The nodes of a body (of the types in ``_OWN_KEPT``, in pre-order) except
     those inside nested functions, lambdas and classes (which are their own
     callers); decorators, defaults and bases of nested definitions run here,
     so they are kept."""
+    # Issue #17: the walk of every scope's nodes (a fifth of the extraction),
+    # so its cost is per node: children go onto the stack reversed (no list
+    # to build and reverse per node), leaves never do, and an attribute chain
+    # (``self.a.b.c``, never kept) is skipped to its base.
     out: list[ast.AST] = []
     stack: list[Any] = body[::-1]
-    fields = _FIELDS
+    walked = _RFIELDS
     kept = _OWN_KEPT
+    pop, push, extend, keep = stack.pop, stack.append, stack.extend, out.append
+    attribute = ast.Attribute
     while stack:
-        node = stack.pop()
+        node = pop()
         t = type(node)
-        kids: list[Any] = []
+        if t is attribute:
+            v = node.value
+            while type(v) is attribute:
+                v = v.value
+            if type(v) in walked:
+                push(v)
+            continue
         if t in kept:
-            out.append(node)
+            keep(node)
             if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 a = node.args
-                kids = [*node.decorator_list, *a.defaults]
-                kids += [d for d in a.kw_defaults if d is not None]
-                kids.reverse()
-                stack.extend(kids)
+                extend([d for d in a.kw_defaults[::-1] if d is not None])
+                extend(a.defaults[::-1])
+                extend(node.decorator_list[::-1])
                 continue
             if (
                 t is ast.Assign
@@ -420,24 +448,22 @@ def _own_nodes(body: list[ast.stmt]) -> list[ast.AST]:
                 # A lambda bound to a name is a function of its own (read by
                 # _lambda); an anonymous one runs where it is written.
                 a = node.value.args
-                kids = [*a.defaults, *(d for d in a.kw_defaults if d is not None)]
-                kids.reverse()
-                stack.extend(kids)
+                extend([d for d in a.kw_defaults[::-1] if d is not None])
+                extend(a.defaults[::-1])
                 continue
             if t is ast.ClassDef:
-                kids = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
-                kids.reverse()
-                stack.extend(kids)
+                extend([k.value for k in node.keywords[::-1]])
+                extend(node.bases[::-1])
+                extend(node.decorator_list[::-1])
                 continue
-        for name in fields.get(t, ()):
+        for name in walked.get(t, ()):
             v = getattr(node, name, None)
             if type(v) is list:
-                kids.extend([x for x in v if type(x) in fields])
-            elif type(v) in fields:
-                kids.append(v)
-        if kids:
-            kids.reverse()
-            stack.extend(kids)
+                for x in reversed(v):  # a loop here: a comprehension is a call
+                    if type(x) in walked:
+                        push(x)
+            elif type(v) in walked:
+                push(v)
     return out
 
 
@@ -567,6 +593,10 @@ def _result_methods(own: list[ast.AST], binds: dict[str, list[ast.expr]]) -> dic
             if isinstance(value, ast.Call):
                 direct.setdefault(id(value), set()).update(methods)
     return direct
+
+
+# What ``_Extractor._hooks`` may find "hooks" in: anything else is False there.
+_HOOK_TYPES = frozenset({ast.Name, ast.Constant})
 
 
 def _is_hooks(node: ast.expr) -> bool:
@@ -955,12 +985,13 @@ class _Scope:
 
     @property
     def sends(self) -> bool:
-        return any(
-            isinstance(n, ast.Call)
-            and isinstance(n.func, ast.Attribute)
-            and n.func.attr in _SOCKET_METHODS
-            for n in self.own
-        )
+        # A loop on exact types: asked by every scope that calls (issue #17).
+        for n in self.own:
+            if type(n) is ast.Call:
+                f = n.func
+                if type(f) is ast.Attribute and f.attr in _SOCKET_METHODS:
+                    return True
+        return False
 
 
 class _Extractor:
@@ -1934,7 +1965,9 @@ class _Extractor:
             return []
         s: _Scope | None = scope
         while s is not None and s.qualname not in ("<module>", "<main>"):
-            values = s.binds.get(head)
+            # ``binds`` without its property call once computed: ~150k
+            # lookups on a 200-file change (issue #17)
+            values = (s._binds if s._binds is not None else s.binds).get(head)
             if values:
                 return self._bound_refs(s, head, values)
             if head in s.params or head in s.local_defs or head in s.imports:
@@ -2088,10 +2121,15 @@ class _Extractor:
                 shell = k.value if shell is None else shell
             elif arg in _FIRST_KEYWORDS:
                 named_first = k.value if named_first is None else named_first
-            if not hooks and self._hooks(scope, k.value):
+            if not hooks and type(k.value) in _HOOK_TYPES and self._hooks(scope, k.value):
                 hooks = True
         if not hooks:
-            hooks = any(self._hooks(scope, a) for a in args)
+            # Only a literal or a name can be "hooks" (``_hooks``): the others
+            # are not asked (issue #17: a generator and a call per argument).
+            for a in args:
+                if type(a) in _HOOK_TYPES and self._hooks(scope, a):
+                    hooks = True
+                    break
         # Flags in the order the facts have always held them (cached JSON).
         flags: dict[str, Any] = {}
         rm = scope.result_methods.get(id(node))
