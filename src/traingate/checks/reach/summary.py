@@ -36,9 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from traingate import git
-from traingate.change import Change, Status
+from traingate.change import Change
 from traingate.checks.reach import facts as factsmod
 from traingate.checks.reach.compact import Compactor
+from traingate.checks.reach.listing import Entry, Tree, head_tree
+
+# Callers read the listing through here (sabotage follows imports with it).
+__all__ = ["Entry", "Summary", "Tree", "head_tree", "summarize"]
 
 MAX_FILES = 20_000
 MAX_TOTAL_BYTES = 128 * 1024 * 1024
@@ -57,57 +61,6 @@ INCOMPLETE = "incomplete"
 HOLD = 4096
 
 _SALT = f"reach-v{factsmod.VERSION}-py{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-@dataclass
-class Entry:
-    oid: str
-    size: int | None  # from `ls-tree -l`; None for blobs laid over from the change
-
-
-@dataclass
-class Tree:
-    """The Python files of a tree and the requirement files beside them."""
-
-    py: dict[str, Entry] = field(default_factory=dict)
-    other: dict[str, Entry] = field(default_factory=dict)  # every other blob
-
-
-def _ls_tree(root: Path, rev: str) -> Tree:
-    out = git.run(root, "ls-tree", "-r", "-l", "-z", "--full-tree", rev)
-    tree = Tree()
-    for record in out.split(b"\0"):
-        if not record.startswith(b"100"):
-            continue  # links, gitlinks and trees are not Python modules here
-        meta, _, raw = record.partition(b"\t")
-        parts = meta.split()
-        name = raw.decode("utf-8", "surrogateescape")
-        size = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
-        entry = Entry(parts[2].decode(), size)
-        (tree.py if name.endswith(".py") else tree.other)[name] = entry
-    return tree
-
-
-def head_tree(change: Change) -> Tree:
-    """The tree the change produces (see the module docstring)."""
-    if change.mode == "range" and change.head:
-        return _ls_tree(change.root, change.head)
-    base = change.merge_base or change.base
-    tree = _ls_tree(change.root, base) if base and change.mode != "scan" else Tree()
-    for f in change.files:
-        for p in f.paths:
-            tree.py.pop(p, None)
-            tree.other.pop(p, None)
-        if (
-            f.status is not Status.DELETED
-            and f.new_path is not None
-            and f.new_oid is not None
-            and f.new_mode is not None
-            and f.new_mode.startswith("100")
-        ):
-            entry = Entry(f.new_oid, None)
-            (tree.py if f.new_path.endswith(".py") else tree.other)[f.new_path] = entry
-    return tree
 
 
 def tree_key(py: dict[str, Entry]) -> str:
