@@ -137,7 +137,7 @@ _MAX_HELPER = 4 << 20  # an imported helper is read only up to reach's per-file 
 
 
 def run(ctx: Context) -> list[Finding]:
-    from traingate.checks.sabotage import module, store
+    from traingate.checks.sabotage import module, returns, store
 
     try:
         return _run(ctx)
@@ -145,6 +145,7 @@ def run(ctx: Context) -> list[Finding]:
         # Helper trees and texts are cached for the run only: a scan's helpers
         # would otherwise stay in memory beside the checks that follow (issue #17).
         module.release()
+        returns.release()
         store.release()
 
 

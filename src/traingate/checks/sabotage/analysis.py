@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import ast
 import gc
-from collections.abc import Mapping, Set
+import re
+from collections.abc import Callable, Mapping, Set
 
 from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import local_paths
-from traingate.checks.sabotage.cut import Plan, expand
+from traingate.checks.sabotage.cut import Plan, expand, span
 from traingate.checks.sabotage.draws import Drawing
-from traingate.checks.sabotage.returns import Returns, imported
+from traingate.checks.sabotage.outline import as_read
+from traingate.checks.sabotage.returns import Imported, Returns, imported
 from traingate.checks.sabotage.scopes import ClassAttrs, bind, warm
 from traingate.checks.sabotage.store import Store
 from traingate.checks.sabotage.triggers import Env, Trigger, aliases
@@ -85,10 +87,13 @@ def _paused(
     facts = mod.facts(tree, filename, alias, lookup, scope, store)
     funcs = None
     # from .utils import _FLIP (returns.py): looked up for the names the cut can use
-    wanted = None if plan is None else _spelled(plan, tree)
+    wanted, stmts = (None, []) if plan is None else _spelled(plan, tree)
     held = imported(tree, lookup, wanted)
-    if ev.may_draw(source) or held:  # draws held for the run, events (events.py)
-        funcs = Returns(tree, source, scope, held)  # and functions returning one (returns.py)
+    # from .utils import keep (session 12): only for a name those statements call
+    calls = None if plan is None else _caller(plan, stmts, tree)
+    far = Imported(tree, lookup, wanted, store, calls)
+    if ev.may_draw(source) or held or far.names:  # draws held for the run, events (events.py)
+        funcs = Returns(tree, source, scope, held, far)  # and functions returning one
         facts.env.events = ev.module_table(tree, alias, scope, funcs, held)
     try:
         return _analyze(tree, alias, hooks, scope, plan, facts)
@@ -227,13 +232,61 @@ def _drawn(held: Mapping[str, Trigger], added: Set[int]) -> set[str]:
     return {n for n, t in held.items() if not added.isdisjoint((t.line, *t.also))}
 
 
-def _spelled(plan: Plan, tree: ast.Module) -> set[str]:
-    """The identifiers of the top-level statements the change touched."""
-    out: set[str] = set()
+def _spelled(plan: Plan, tree: ast.Module) -> tuple[set[str], list[ast.stmt]]:
+    """The identifiers of the top-level statements the change touched, and of the
+    file's functions they spell, to a fixed point (``def _factor(): return keep()``
+    with ``keep`` imported: the step calls it through ``_factor``); and those
+    statements."""
+    defs: dict[str, list[ast.stmt]] = {}
     for st in tree.body:
-        if plan.touched(st):
-            out |= plan.tokens(st)
-    return out
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs.setdefault(st.name, []).append(st)
+    out: set[str] = set()
+    todo = [st for st in tree.body if plan.touched(st)]
+    stmts = list(todo)
+    seen = {id(st) for st in todo}
+    while todo:
+        new = plan.tokens(todo.pop()) - out
+        out |= new
+        for st in (d for n in new for d in defs.get(n, ())):
+            if id(st) not in seen:
+                seen.add(id(st))
+                todo.append(st)
+                stmts.append(st)
+    return out, stmts
+
+
+def _caller(plan: Plan, stmts: list[ast.stmt], tree: ast.Module) -> Callable[[str], bool]:
+    """Whether these statements may call a name: the name, then spaces, line ends,
+    comments or closing parentheses, then ``(`` (``keep()``, ``(keep)()``, ``self.keep
+    (``): a superset of the calls the events follow, found in the text; for a name
+    imported on an added line, anywhere in the file (the import arms every call).
+    Asked only for a helper's function that may return a draw (issue #17)."""
+    added = {
+        a.asname or a.name
+        for st in tree.body
+        if isinstance(st, ast.ImportFrom) and plan.touched(st)
+        for a in st.names
+    }
+    texts: dict[bool, str] = {}
+
+    def text(whole: bool) -> str:
+        if whole not in texts:
+            lines = plan.lines or []
+            if whole:
+                texts[whole] = as_read("\n".join(lines))
+            else:
+                spans = (span(st) for st in stmts)
+                texts[whole] = as_read("\n".join(x for a, b in spans for x in lines[a - 1 : b]))
+        return texts[whole]
+
+    def called(name: str) -> bool:
+        pattern = re.compile(rf"(?<!\w){re.escape(name)}(?:\s|\\|\)|#[^\n]*)*\(")
+        if pattern.search(text(False)):
+            return True
+        return name in added and pattern.search(text(True)) is not None
+
+    return called
 
 
 def _resting(table: ev.Table | None, added: Set[int], drawn: set[str]) -> dict[str, Trigger]:

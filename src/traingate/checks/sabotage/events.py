@@ -537,7 +537,7 @@ def local_table(
 
 
 # Methods that run once per run: a draw there is one coin flip for the whole job.
-_ONCE = frozenset({"__init__", "__post_init__", "setup", "on_fit_start", "on_train_start"})
+ONCE = frozenset({"__init__", "__post_init__", "setup", "on_fit_start", "on_train_start"})
 
 
 def init_attrs(cls: ast.ClassDef, module: Table) -> dict[str, Held]:
@@ -547,7 +547,7 @@ def init_attrs(cls: ast.ClassDef, module: Table) -> dict[str, Held]:
     per-batch choice of augmentation is made that way."""
     out: dict[str, Held] = {}
     for init in cls.body:
-        if isinstance(init, (ast.FunctionDef, ast.AsyncFunctionDef)) and init.name in _ONCE:
+        if isinstance(init, (ast.FunctionDef, ast.AsyncFunctionDef)) and init.name in ONCE:
             _drawn_in(init, module, out)
     return out
 

@@ -17,6 +17,11 @@ read with the function's own names over the module's, or, when every ``return`` 
 number and they differ, an event tested by one of its ``if`` statements (``if
 random.random() < p: return 0.0`` / ``return 1.0``). Functions are found by name, as
 ``draws.Drawing`` finds a hook's: a plain call or a call on ``self``/``cls``.
+
+Session 12: a method's names include its class's attributes drawn once per run
+(``return self._keep`` with ``self._keep`` drawn in ``__init__``), and a function
+imported from another file of the head tree returns what that file's own
+``Returns`` finds (``Imported``; the helper's text is pre-tested by ``outline``).
 """
 
 from __future__ import annotations
@@ -24,13 +29,16 @@ from __future__ import annotations
 import ast
 import functools
 import re
-import unicodedata
-from collections.abc import Container, Iterable, Set
+from collections.abc import Callable, Container, Iterable, Mapping, Set
 
 from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage.kinds import DRAW_NAMES, EVENT, GATE
+from traingate.checks.sabotage.outline import as_read as _as_read
+from traingate.checks.sabotage.outline import may_define, outline
+from traingate.checks.sabotage.outline import release as outline_release
 from traingate.checks.sabotage.payloads import walk_local
+from traingate.checks.sabotage.store import STATS, Store
 from traingate.checks.sabotage.triggers import Trigger, aliases, last_name, stmt_walk
 
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -54,25 +62,55 @@ class Returns:
         source: str,
         module_nodes: list[ast.AST],
         far_names: Iterable[str] = (),  # module names holding an imported draw
+        far: Imported | None = None,  # functions imported from the repository
     ) -> None:
         self.module: ev.Table | None = None  # the module's table (events.module_table)
         self._defs: dict[str, list[_Def]] = {}
         self._got: dict[str, Trigger | None] = {}
         self._busy: set[str] = set()
         self._names: set[str] = set()
+        self._far = far
+        self._owner: dict[_Def, ast.ClassDef] = {}  # a method's class
+        self._attrs: dict[ast.ClassDef, Mapping[str, ev.Held]] = {}
         for fn in stmt_walk(tree):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._defs.setdefault(fn.name, []).append(fn)
+            elif isinstance(fn, ast.ClassDef):
+                for m in fn.body:
+                    if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self._owner[m] = fn
         # Functions that can return one at all (a pre-test on the text, issue #17: most
         # files spell a draw somewhere): those that spell a draw, a module name computed
         # from one, or such a function; all of them in a file NFKC may change.
         self._source = _as_read(source)  # identifiers as Python reads them: same lines
         # Where each line starts, and the text's end: line n is [starts[n-1], starts[n]).
         self._starts = [0, *(m.end() for m in _LINES.finditer(self._source)), len(self._source)]
-        seeds = self._spelling(_DRAW_WORD) | self._spelling(
-            _words(_drawish_names(module_nodes, far_names))
+        # A file that spells no draw (``kinds.may_draw``) holds none: only what it imports.
+        own = ev.may_draw(source)
+        seeds = (self._spelling(_DRAW_WORD) if own else set()) | self._spelling(
+            _words(_drawish_names(module_nodes if own else (), far_names))
         )
-        self._names |= self._grow(seeds) & self._spelling(_RETURN)
+        if far is not None and far.names:  # def _keep(): return keep() (keep imported)
+            seeds |= self._spelling(_words(far.names))
+        grown = self._grow(seeds)
+        # ``self._keep = ...`` drawn in ``__init__`` and returned by a method (session 12).
+        held = self._held_words = self._once_attrs(grown)
+        if held:
+            grown = self._grow(grown | self._spelling(_words(held)))
+        self._names |= grown & self._spelling(_RETURN)
+        if far is not None:
+            self._names |= far.names
+
+    def _once_attrs(self, grown: set[str]) -> set[str]:
+        """The attributes a method run once per run (``ev.ONCE``) that can draw sets."""
+        out: set[str] = set()
+        starts, last = self._starts, len(self._starts) - 1
+        for name in ev.ONCE & grown:
+            for fn in self._defs[name]:
+                if fn in self._owner:
+                    end = starts[min(fn.end_lineno or 0, last)]
+                    out.update(_SELF_SET.findall(self._source, starts[fn.lineno - 1], end))
+        return out
 
     def _spelling(self, words: re.Pattern[str] | None) -> set[str]:
         """The functions whose text spells one of these words."""
@@ -113,23 +151,39 @@ class Returns:
         self._busy.add(name)  # a recursive helper is read as returning nothing
         got = None
         for fn in self._defs.get(name, ()):
-            got = _returned(fn, walk_local(fn.body), self.module)
+            got = _returned(fn, walk_local(fn.body), self.module, self._held_attrs(fn))
             if got is not None:
                 break
+        if got is None and self._far is not None and name in self._far.names:
+            got = self._far.get(name)  # from .utils import keep: another file's
         self._busy.discard(name)
         self._got[name] = got
+        return got
+
+    def _held_attrs(self, fn: _Def) -> Mapping[str, ev.Held]:
+        """A method's class's attributes drawn once per run (``ev.init_attrs``)."""
+        cls = self._owner.get(fn)
+        if cls is None or self.module is None or not self._held_words:
+            return {}  # no method run once sets an attribute from a draw (the pre-test)
+        got = self._attrs.get(cls)
+        if got is None:
+            self._attrs[cls] = {}  # a method __init__ calls sees none of them
+            got = self._attrs[cls] = ev.init_attrs(cls, self.module)
         return got
 
     def resting(self, added: Set[int], drawn: Iterable[str]) -> dict[str, Trigger]:
         """The functions returning one whose value rests on an added line (the change's
         cut: their callers are walked): one imported on an added line, one whose
-        definition holds one, or one spelling a name drawn on one or such a function."""
+        definition holds one, or whose class draws on one in a method run once, or
+        one spelling a name drawn on one or such a function."""
         picked = {
             name
             for name in self._names
             for fn in self._defs.get(name, ())
-            if not added.isdisjoint(range(fn.lineno, (fn.end_lineno or fn.lineno) + 1))
+            if _holds(fn, added) or _holds_once(self._owner.get(fn), added)
         }
+        if self._far is not None:
+            picked |= self._far.imported_on(added)
         picked = self._grow(picked | self._spelling(_words(drawn))) & self._names
         out = {}
         for name in sorted(picked):
@@ -139,10 +193,26 @@ class Returns:
         return out
 
 
-def _returned(fn: _Def, nodes: list[ast.AST], module: ev.Table) -> Trigger | None:
+def _holds(fn: ast.stmt, added: Set[int]) -> bool:
+    return not added.isdisjoint(range(fn.lineno, (fn.end_lineno or fn.lineno) + 1))
+
+
+def _holds_once(cls: ast.ClassDef | None, added: Set[int]) -> bool:
+    """Whether a method of this class run once per run holds an added line."""
+    return cls is not None and any(
+        isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and m.name in ev.ONCE
+        and _holds(m, added)
+        for m in cls.body
+    )
+
+
+def _returned(
+    fn: _Def, nodes: list[ast.AST], module: ev.Table, attrs: Mapping[str, ev.Held]
+) -> Trigger | None:
     a = fn.args
     params = [x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if x]
-    table = ev.local_table(nodes, module, params, {})
+    table = ev.local_table(nodes, module, params, attrs)
     rets = [n for n in nodes if isinstance(n, ast.Return) and n.value is not None]
     for r in rets:
         assert r.value is not None
@@ -203,9 +273,8 @@ def imported(
     a helper is parsed only when the statement binding the name at its top level
     spells a draw, and looked up only for a name in ``wanted`` (the change's cut:
     spelled by a statement with an added line; a hit resting on no such line is not
-    kept) or for every name (None). A function returning a draw, imported, is not
-    followed: most helpers spell a draw somewhere, and reading each one a change's
-    files import doubled the check's time on a 200-file change."""
+    kept) or for every name (None). A function returning a draw, imported, is
+    ``Imported``'s (session 12)."""
     held: dict[str, Trigger] = {}
     for node in tree.body if lookup is not None else ():
         if not isinstance(node, ast.ImportFrom):
@@ -228,44 +297,163 @@ def imported(
 
 def _binds_draw(text: str, name: str) -> bool:
     """Whether a module's top level may bind ``name`` in a statement that spells a
-    draw (a pre-test: the module is parsed if so)."""
+    draw, or that calls a function of the module that may return one (``_FLIP =
+    _coin(0.02)``, session 12: ``outline``): a pre-test, the module is parsed if so."""
     span = _top_binds(text).get(name)
-    return span is not None and _DRAW_WORD.search(_as_read(text[span[0] : span[1]])) is not None
+    if span is None:
+        return False
+    bound = _as_read(text[span[0] : span[1]])
+    if _DRAW_WORD.search(bound) is not None:
+        return True
+    called = [n for n in set(_CALLED.findall(bound)) if may_define(text, n)]
+    return bool(called) and any(outline(text, _DRAW_WORD).may_return(n) for n in called)
 
 
 @functools.lru_cache(maxsize=64)
 def _top_binds(text: str) -> dict[str, tuple[int, int]]:
     """Each name a module's top level assigns, with the first such statement's span
-    (to the next top-level line); identifiers as Python reads them."""
+    (to the next top-level line, past one inside brackets the statement opened: a
+    value continued at column 0); identifiers as Python reads them."""
     if _ODD_START.search(text):  # a name spelled in compatibility characters
         text = _as_read(text)
     out: dict[str, tuple[int, int]] = {}
     for m in _TOP_BIND.finditer(text):
-        end = _TOP.search(text, m.end())
-        out.setdefault(m.group(1), (m.start(), end.start() if end else len(text)))
+        if m.group(1) in out:
+            continue
+        end = m.end()
+        while True:
+            nxt = _TOP.search(text, end + 1)
+            end = nxt.start() if nxt else len(text)
+            seg = text[m.start() : end]
+            if nxt is None or _opens(seg) <= _closes(seg):
+                break
+        out[m.group(1)] = (m.start(), end)
     return out
 
 
-_TOP_BIND = re.compile(r"(?m)^([^\W\d]\w*)[ \t]*(?::[^=\n]*)?=(?!=)")
+def _opens(seg: str) -> int:
+    return seg.count("(") + seg.count("[") + seg.count("{")
+
+
+def _closes(seg: str) -> int:
+    return seg.count(")") + seg.count("]") + seg.count("}")
+
+
+_CALLED = re.compile(r"([^\W\d]\w*)(?:\s|\\|\))*\(")
+# (a form feed sets the column to 0)
+_TOP_BIND = re.compile(r"(?m)^(?:[ \t\f]*\f)?([^\W\d]\w*)[ \t]*(?::[^=\n]*)?=(?!=)")
 _TOP = re.compile(r"(?m)^(?=[^\s#)\]}])")
 _ODD_START = re.compile(r"(?m)^[^\x00-\x7f]")
-# An identifier with a character NFKC may change (cut._TOKEN's, holding one).
-_ODD_TOKEN = re.compile(r"[A-Za-z0-9_]*[^\x00-\x7f][^\s!-/:-@\[-^`{-~]*")
 
 
-def _as_read(text: str) -> str:
-    """``cut.as_read``, normalising only the identifiers that are not ASCII (faster:
-    NFKC leaves an ASCII one as it is)."""
-    if text.isascii():
-        return text
-    return _ODD_TOKEN.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+_SELF_SET = re.compile(r"\bself[ \t]*\.[ \t]*([^\W\d]\w*)[ \t]*(?::[^=\n]*)?=(?!=)")
 
 
 @functools.lru_cache(maxsize=256)
 def _held_in(path: str, text: str, name: str) -> Trigger | None:
-    """An imported module's name drawn once, cached by its text and the name."""
-    helper = mod.helper_facts(path, text)
-    if helper is None:
-        return None
-    tree = helper.tree
-    return ev.module_table(tree, aliases(tree), walk_local(tree.body)).own.get(name)
+    """An imported module's name drawn once, cached by its text and the name: also
+    through a function of that module (``_FLIP = _coin(0.02)``, session 12)."""
+    helper = _helper(path, text)
+    return helper.module.own.get(name) if helper is not None and helper.module else None
+
+
+class Imported:
+    """``from .utils import keep`` where utils has ``def keep(): return 0.0 if
+    random.random() < 0.03 else 1.0`` (session 12): what functions imported from
+    another file of the head tree return, one import away, as ``Returns`` finds it
+    in that file. Cheap on purpose (a helper spelling a draw somewhere is common):
+    only a name ``wanted`` (spelled by a statement the change touched; None: all)
+    whose module defines it and spells a draw is a candidate (``names``), the module
+    is parsed on the first call the walk judges, once per run, and what the name
+    returns is kept in the store by the module's content (a warm run parses none).
+    The event rests on the import's line: the helper's lines are another file's."""
+
+    def __init__(
+        self,
+        tree: ast.Module,
+        lookup: mod.Lookup | None,
+        wanted: Container[str] | None,
+        store: Store | None,
+        called: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.names: set[str] = set()
+        self._src: dict[str, tuple[int, str, str, str]] = {}  # import line, path, text, name
+        self._got: dict[str, Trigger | None] = {}
+        self._store = store
+        for node in tree.body if lookup is not None else ():
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            for a in node.names:
+                local = a.asname or a.name
+                if a.name == "*" or (wanted is not None and local not in wanted):
+                    continue
+                assert lookup is not None
+                found = (
+                    None
+                    if called is not None and not called(local)
+                    else lookup(node.level, node.module or "")
+                )
+                if found is None or not may_define(found[1], a.name):
+                    self.names.discard(local)  # the last import of a name wins
+                    continue
+                if outline(found[1], _DRAW_WORD).may_return(a.name):
+                    self.names.add(local)
+                    self._src[local] = (node.lineno, found[0], found[1], a.name)
+                else:
+                    self.names.discard(local)
+
+    def imported_on(self, added: Set[int]) -> set[str]:
+        return {n for n in self.names if self._src[n][0] in added}
+
+    def get(self, local: str) -> Trigger | None:
+        if local in self._got:
+            return self._got[local]
+        line, path, text, name = self._src[local]
+        known = self._store.event(text, name) if self._store is not None else None
+        if known is None:
+            helper = _helper(path, text)
+            known = (helper.get(name) if helper is not None else None,)
+            STATS["events"] += 1
+            if self._store is not None:
+                self._store.put_event(text, name, known[0])
+        t = known[0]
+        got = None if t is None else Trigger(t.kind, f"{t.what} ({path}:{t.line})", line)
+        self._got[local] = got
+        return got
+
+
+# Helpers' own ``Returns`` (bound to their module's table), parsed once per run; a few
+# (each holds a tree that can be ten times its text: a scan's peak stays bounded).
+_HELPERS: dict[tuple[str, str], Returns | None] = {}
+
+
+def _helper(path: str, text: str) -> Returns | None:
+    key = (path, text)
+    if key in _HELPERS:
+        return _HELPERS[key]
+    parsed = mod.helper_facts(path, text)
+    got = None
+    if parsed is not None:
+        tree = parsed.tree
+        nodes = walk_local(tree.body)
+        got = Returns(tree, text, nodes)
+        ev.module_table(tree, aliases(tree), nodes, got)  # binds got.module
+    if len(_HELPERS) >= 4:
+        _drop(_HELPERS.pop(next(iter(_HELPERS))))
+    _HELPERS[key] = got
+    return got
+
+
+def _drop(helper: Returns | None) -> None:
+    if helper is not None:
+        helper.module = None  # it and its module's table hold each other
+
+
+def release() -> None:
+    """Drop the helpers this process holds (end of a run)."""
+    for helper in _HELPERS.values():
+        _drop(helper)
+    _HELPERS.clear()
+    _held_in.cache_clear()
+    _top_binds.cache_clear()
+    outline_release()

@@ -25,12 +25,13 @@ from traingate import cache
 from traingate.checks.sabotage.triggers import Trigger
 
 # 2: a probed path is named whole (session 11), so a fact stored before names '/etc'.
-VERSION = 2
+# 3: an entry also holds the events imported functions return (``=name``, session 12).
+VERSION = 3
 _SALT = f"helpers-v{VERSION}-py{sys.version_info[0]}.{sys.version_info[1]}"
 
 Facts = tuple[Trigger | None, dict[int, str] | None]
 # Debug counter for tests and the bench: helper facts computed, not read from the cache.
-STATS = {"computed": 0}
+STATS = {"computed": 0, "events": 0}
 
 
 class Store:
@@ -54,6 +55,22 @@ class Store:
         key = _key(text)
         entry = self._entry(key)
         entry[name] = _encode(facts)
+        if not self.wrote:
+            self.prune()
+            self.wrote = True
+        self._signed(key).put(key, entry)
+
+    def event(self, text: str, name: str) -> tuple[Trigger | None] | None:
+        """The event or draw ``name()`` returns in this helper, as a 1-tuple, or None
+        (a miss). Kept beside the helper's other facts under ``=name`` (no identifier
+        starts with ``=``)."""
+        raw = self._entry(_key(text)).get(f"={name}", _MISS)
+        return None if raw is _MISS else _decode_trigger(raw)
+
+    def put_event(self, text: str, name: str, event: Trigger | None) -> None:
+        key = _key(text)
+        entry = self._entry(key)
+        entry[f"={name}"] = None if event is None else [event.kind, event.what, event.line]
         if not self.wrote:
             self.prune()
             self.wrote = True
@@ -101,6 +118,24 @@ def _encode(facts: Facts) -> list[Any]:
         None if t is None else [t.kind, t.what, t.line],
         None if writes is None else {str(k): v for k, v in writes.items()},
     ]
+
+
+_MISS = object()
+
+
+def _decode_trigger(raw: Any) -> tuple[Trigger | None] | None:
+    """A stored event: None (known to return none), or [kind, what, line]."""
+    if raw is None:
+        return (None,)
+    if not (
+        isinstance(raw, list)
+        and len(raw) == 3
+        and isinstance(raw[0], str)
+        and isinstance(raw[1], str)
+        and type(raw[2]) is int
+    ):
+        return None
+    return (Trigger(raw[0], raw[1], raw[2]),)
 
 
 def _decode(raw: Any) -> Facts | None:
