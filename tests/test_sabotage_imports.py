@@ -455,3 +455,24 @@ def training_step(model, batch):
 
 def test_a_helper_text_that_hides_its_draw_from_lines_is_read(repo: Repo) -> None:
     assert _got(_change(repo, {}, TRICKY)) == _expected(TRICKY)
+
+
+def test_the_names_a_change_calls_are_read_in_one_pass() -> None:
+    """Issue #17: one search per imported name, with a comment's text open to
+    backtracking, took minutes on a file with rows of '#' (the 200-file change:
+    103 CPU s). Every identifier followed by a call's "(" is read in one pass;
+    a "(" inside a comment is no call (a name in a comment's text before one is
+    read, as the text is: a superset of the calls)."""
+    from traingate.checks.sabotage.analysis import _CALLED
+
+    text = (
+        "loss = loss * keep()\n"
+        "y = self.flip (\n)\n"
+        "z = (gate)(x)\n"
+        "w = coin # why\n(3)\n"
+        "v = later\\\n(1)\n"
+        "keeper = 1\n"
+        "u = note  # see (the docs)\n"
+        "t = rule  " + "# " * 40 + "\n"
+    )
+    assert set(_CALLED.findall(text)) == {"keep", "flip", "gate", "coin", "later", "why", "see"}
