@@ -143,17 +143,10 @@ def _decode(raw: Any) -> Facts | None:
     if not (isinstance(raw, list) and len(raw) == 2):
         return None
     t, writes = raw
-    trigger: Trigger | None = None
-    if t is not None:
-        if not (
-            isinstance(t, list)
-            and len(t) == 3
-            and isinstance(t[0], str)
-            and isinstance(t[1], str)
-            and type(t[2]) is int
-        ):
-            return None
-        trigger = Trigger(t[0], t[1], t[2])
+    got = _decode_trigger(t)
+    if got is None:
+        return None
+    (trigger,) = got
     out: dict[int, str] | None = None
     if writes is not None:
         if not isinstance(writes, dict):

@@ -7,6 +7,7 @@ never loads the engine (the hook's fast path).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import sys
 import tempfile
@@ -36,17 +37,15 @@ def run(ctx: Context) -> list[Finding]:
 def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
     settings = ctx.settings
     assert isinstance(settings, SemgrepSettings)
-    pack = RulePack.load(ctx, settings)  # a broken pack blocks even with nothing to scan
+    pack = RulePack.load(ctx, settings)  # a missing or unreadable pack blocks, targets or not
+
     # The engine is made at the first target (issue #17): a docs-only commit,
     # most of the hook's runs, has none, and making it costs the semgrep
     # version lookup (the cache's key).
-    made: list[Engine] = []
-
+    @functools.cache
     def engine() -> Engine:
-        if not made:
-            batch = SCAN_BATCH_BYTES if ctx.scan_all else BATCH_BYTES
-            made.append(Engine(pack, settings, ctx.cache_dir, batch))
-        return made[0]
+        batch = SCAN_BATCH_BYTES if ctx.scan_all else BATCH_BYTES
+        return Engine(pack, settings, ctx.cache_dir, batch)
 
     pairs: list[tuple[Target, Target | None, ChangedFile]] = []
     with contextlib.ExitStack() as leave:
