@@ -40,6 +40,7 @@ from traingate.change import Change
 from traingate.checks.reach import facts as factsmod
 from traingate.checks.reach.compact import Compactor
 from traingate.checks.reach.listing import Entry, Tree, head_tree
+from traingate.errors import GitError
 
 # Callers read the listing through here (sabotage follows imports with it).
 __all__ = ["Entry", "Summary", "Tree", "head_tree", "summarize"]
@@ -192,7 +193,12 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
             return set(), frozenset()
         root, rev, listed = self.grep
         pats = [x for n in names for x in ("-e", n)]
-        out = git.run(root, "grep", "-l", "-z", "-w", "-F", *pats, rev, "--", "*.py", check=False)
+        try:
+            out = git.run(root, "grep", "-l", "-z", "-w", "-F", *pats, rev, "--", "*.py")
+        except GitError:
+            # 1: no match; more: git failed, maybe after listing some files,
+            # and a partial list would drop registrants (fail closed: read all)
+            return set(), frozenset()
         prefix = f"{rev}:"
         hits = {
             p[len(prefix) :]
