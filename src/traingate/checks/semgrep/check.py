@@ -45,7 +45,7 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
     @functools.cache
     def engine() -> Engine:
         batch = SCAN_BATCH_BYTES if ctx.scan_all else BATCH_BYTES
-        return Engine(pack, settings, ctx.cache_dir, batch)
+        return Engine(pack, settings, ctx.cache_dir, batch, work_dir=spill_dir)
 
     pairs: list[tuple[Target, Target | None, ChangedFile]] = []
     with contextlib.ExitStack() as leave:
@@ -89,7 +89,8 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
     findings: list[Finding] = []
     for head, base, f in pairs:
         head_hits = list(hits.get(head.key, ()))
-        syntax = _python_syntax(head)
+        # Screening parsed most heads already (screen.py): not again.
+        syntax = None if engine().parsed(head.key) else _python_syntax(head)
         if syntax is not None:
             head_hits.append(syntax)
         if head.problem is not None:

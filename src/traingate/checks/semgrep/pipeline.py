@@ -69,6 +69,7 @@ class HeadStream:
         (self._root / ".semgrepignore").write_text("")
         self._cpus = usable_cpus()
         self._names: dict[str, Target] = {}
+        self._count = 0
         self._size: dict[str, int] = {}
         self._pending: list[str] = []
         self._keys: set[str] = set()
@@ -104,7 +105,13 @@ class HeadStream:
         if cached is not None:
             self._cached[t.key] = cached
             return
-        name = f"t{len(self._names)}{t.ext}"
+        name = self._engine.name(t, self._count)
+        self._count += 1
+        if name is None:  # no rule can match it (screen.py)
+            self._cached[t.key] = []
+            if cache is not None:
+                cache.put(t.key, [])
+            return
         _materialize(t, self._root / name)
         self._names[name] = t
         self._size[name] = (self._root / name).stat().st_size

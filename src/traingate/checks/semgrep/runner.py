@@ -81,6 +81,7 @@ class Engine:
         settings: SemgrepSettings,
         cache_dir: Path | None,
         batch_bytes: int = BATCH_BYTES,
+        work_dir: Path | None = None,
     ) -> None:
         self.pack = pack
         self.settings = settings
@@ -91,6 +92,31 @@ class Engine:
             if cache_dir
             else None
         )
+        self._screened: ScreenedPack | None = None
+        # Screens (screen.py) narrow the shipped pack only: a custom rule dir
+        # may hold rules of any language for any file.
+        if pack.builtin is not None and pack.dirs == (pack.builtin,):
+            from traingate.checks.semgrep.screen import ScreenedPack
+
+            self._screened = ScreenedPack(pack.builtin, work_dir)
+
+    def name(self, t: Target, i: int, rules: set[str] | None = None) -> str | None:
+        """The name ``t`` is written under for semgrep: ``t<i><ext>``, or with
+        screens ``t<i>-<mask><ext>``; None when no rule can match it (then it
+        is answered with no hits and semgrep never sees it)."""
+        if self._screened is None:
+            return f"t{i}{t.ext}"
+        return self._screened.name(t, i, rules)
+
+    def parsed(self, key: str) -> bool:
+        """Whether Python parsed this target's text while screening it."""
+        return self._screened is not None and key in self._screened.parsed
+
+    def configs(self, rules: set[str] | None = None) -> list[Path]:
+        """The rule files or dirs semgrep loads (all of them, or ``rules``)."""
+        if self._screened is not None:
+            return self._screened.files(rules)
+        return list(self.pack.dirs) if rules is None else self.pack.files_for(rules)
 
     def misses(self, targets: Sequence[Target]) -> list[Target]:
         """The targets the cache cannot answer (each key once)."""
@@ -131,14 +157,14 @@ class Engine:
             else:
                 misses.setdefault(t.key, t)
         if misses:
-            fresh = self._run(list(misses.values()), self.pack.files_for(rules))
+            fresh = self._run(list(misses.values()), rules)
             for key, hits in fresh.items():
                 results[key] = hits
                 if self.cache and cacheable(hits):
                     self.cache.put(key + tag, hits)
         return results
 
-    def command(self, exe: str, configs: Sequence[Path] = ()) -> list[str]:
+    def command(self, exe: str, rules: set[str] | None = None) -> list[str]:
         """semgrep's command line but for the per-rule timeout, jobs and targets."""
         cmd = [
             exe,
@@ -156,20 +182,26 @@ class Engine:
             f"--timeout-threshold={TIMEOUT_THRESHOLD}",
             f"--max-memory={MAX_MEMORY_MB}",
         ]
-        return cmd + [f"--config={d}" for d in configs or self.pack.dirs]
+        return cmd + [f"--config={d}" for d in self.configs(rules)]
 
-    def _run(self, targets: list[Target], configs: Sequence[Path] = ()) -> dict[str, list[Hit]]:
+    def _run(self, targets: list[Target], rules: set[str] | None = None) -> dict[str, list[Hit]]:
         exe = semgrep_executable()
         with tempfile.TemporaryDirectory(prefix="traingate-scan-") as tmp:
             root = Path(tmp)
             # An empty .semgrepignore replaces semgrep's default ignore list.
             (root / ".semgrepignore").write_text("")
             names: dict[str, Target] = {}
+            unmatchable: dict[str, list[Hit]] = {}
             for i, t in enumerate(targets):
-                name = f"t{i}{t.ext}"
+                name = self.name(t, i, rules)
+                if name is None:
+                    unmatchable[t.key] = []
+                    continue
                 _materialize(t, root / name)
                 names[name] = t
-            base_cmd = self.command(exe, configs)
+            if not names:
+                return unmatchable
+            base_cmd = self.command(exe, rules)
             size = {n: (root / n).stat().st_size for n in names}
             limit = self.settings.timeout + int(OVERALL_S_PER_MB * sum(size.values()) / 1e6)
             try:
@@ -184,10 +216,11 @@ class Engine:
                     cmd += listed if sum(len(n) + 1 for n in listed) < MAX_ARGV_NAMES else ["."]
                     out = _invoke(cmd, root, limit)
                 else:
-                    return _run_batches(base_cmd, root, names, size, limit, self.batch_bytes)
+                    hits = _run_batches(base_cmd, root, names, size, limit, self.batch_bytes)
+                    return {**unmatchable, **hits}
             except CheckError as exc:
                 raise CheckError(self.pack.explain(exc.message), help=exc.help) from None
-            return _parse(out, names, root)
+            return {**unmatchable, **_parse(out, names, root)}
 
 
 def _materialize(t: Target, path: Path) -> None:

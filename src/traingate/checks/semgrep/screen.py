@@ -1,0 +1,315 @@
+"""Which shipped rules can match a Python file, read from its syntax tree (issue #17).
+
+semgrep skips a rule on a file only when the rule's literals are absent from the
+file's *text*. A large modeling file names "load", "time", "random" or "step"
+in its docstrings and comments, so ~60 rules walked every such file to find
+nothing: the pack cost ~20x bandit per line on real libraries. As identifiers
+those words are rare (on transformers, weighted by lines: "time" 0.45 of the
+text against 0.03 of the code, "load" 0.25 against 0.06, "now" 0.17 against
+0.00).
+
+A rule's screen (``metadata.traingate-screen`` in its YAML, declared once with
+the rule) is a *necessary condition* for the rule to match a file, over what
+one ``ast`` walk reads from it:
+
+- ``name: x`` or ``name: [x, y]``: the identifier occurs in the code: a name,
+  an attribute, a keyword argument, a def, class, parameter or import name
+  (each dotted part of a module path). Comments and string literals do not count;
+  semgrep never matches code in them.
+- ``name-regex: R``: some identifier matches ``R`` (``re.search``).
+- ``string: R``: some string or bytes literal (docstrings and the literal
+  parts of f-strings included) matches ``R``; ``^`` and ``$`` hold at each
+  literal's ends and at its line ends.
+- ``text: R``: the raw text matches ``R`` (for regex rules).
+- ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
+
+A screen must hold wherever semgrep can match: import aliases keep the
+module's own name in the import, and a screen over a metavariable-regex lists
+every identifier the regex allows. ``tests/test_semgrep_screen.py`` checks
+that against semgrep itself: every rule runs unscreened over its fixtures, the
+evasion and injected corpora and snippets cut from them, and each match's rule
+must be screened in.
+
+How semgrep is told: the runner names each target ``t<i>-<mask><ext>``, one
+character per screened rule, and every screened rule gets ``paths.include``
+``*-<k ?>1*`` (semgrep matches include globs against the file name). A target
+whose mask is all zeros is not given to semgrep at all. A file Python cannot
+parse, and any target that is not Python, gets all ones: every rule runs, as
+before. Screens apply to the shipped pack; a policy with its own rule
+directories runs unscreened.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from traingate import pyast
+from traingate.checks.semgrep.targets import Target, is_python
+from traingate.errors import CheckError
+
+KEY = "traingate-screen"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a file's code names and spells, for the screens."""
+
+    names: frozenset[str]
+    strings: str  # every string literal, one per line
+    text: str
+
+
+Test = Callable[[Facts], bool]
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def facts(text: str) -> Facts | None:
+    """The identifiers and literals of ``text``; None if Python cannot parse it
+    (then every rule runs, and semgrep reports what it makes of the file)."""
+    try:
+        tree = pyast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    names: set[str] = set()
+    strings: list[str] = []
+    add = names.add
+    for node in ast.walk(tree):
+        kind = type(node)
+        if kind is ast.Name:
+            add(node.id)  # type: ignore[attr-defined]
+        elif kind is ast.Attribute:
+            add(node.attr)  # type: ignore[attr-defined]
+        elif kind is ast.Constant:
+            value = node.value  # type: ignore[attr-defined]
+            if isinstance(value, str):
+                strings.append(value)
+            elif isinstance(value, bytes):
+                strings.append(value.decode("latin-1"))
+        else:
+            _other(node, kind, names)
+    return Facts(frozenset(names), "\n".join(strings), text)
+
+
+def _other(node: ast.AST, kind: type, names: set[str]) -> None:
+    """The rarer nodes that bind or spell an identifier."""
+    if kind is ast.keyword or kind is ast.arg:
+        name = node.arg  # type: ignore[attr-defined]
+        if name:
+            names.add(name)
+    elif kind is ast.alias:
+        names.update(node.name.split("."))  # type: ignore[attr-defined]
+        if node.asname:  # type: ignore[attr-defined]
+            names.add(node.asname)  # type: ignore[attr-defined]
+    elif kind is ast.ImportFrom:
+        if node.module:  # type: ignore[attr-defined]
+            names.update(node.module.split("."))  # type: ignore[attr-defined]
+    elif kind in _DEFS:
+        names.add(node.name)  # type: ignore[attr-defined]
+    elif kind is ast.Global or kind is ast.Nonlocal:
+        names.update(node.names)  # type: ignore[attr-defined]
+    elif kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
+        if node.name:  # type: ignore[attr-defined]
+            names.add(node.name)  # type: ignore[attr-defined]
+    elif kind is ast.MatchMapping:
+        if node.rest:  # type: ignore[attr-defined]
+            names.add(node.rest)  # type: ignore[attr-defined]
+    elif kind is ast.MatchClass:
+        names.update(node.kwd_attrs)  # type: ignore[attr-defined]
+
+
+class ScreenError(ValueError):
+    pass
+
+
+def compile_screen(spec: Any) -> Test:
+    """A screen's YAML as a test; ScreenError says what is wrong with it."""
+    if isinstance(spec, list):
+        return _any([compile_screen(s) for s in spec])
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ScreenError(f"a screen is a list or a mapping with one key, not {spec!r}")
+    ((key, value),) = spec.items()
+    if key in ("all", "any"):
+        if not isinstance(value, list) or not value:
+            raise ScreenError(f"{key}: takes a non-empty list")
+        parts = [compile_screen(s) for s in value]
+        return _all(parts) if key == "all" else _any(parts)
+    if key == "name":
+        wanted = [value] if isinstance(value, str) else value
+        if not isinstance(wanted, list) or not all(
+            isinstance(w, str) and w.isidentifier() for w in wanted
+        ):
+            raise ScreenError(f"name: takes an identifier or a list of them, not {value!r}")
+        want = frozenset(wanted)
+        return lambda f: not want.isdisjoint(f.names)
+    if key in ("name-regex", "string", "text"):
+        if not isinstance(value, str):
+            raise ScreenError(f"{key}: takes a regular expression, not {value!r}")
+        try:
+            # In ``string``, ^ and $ hold at each literal's ends (and its lines').
+            rx = re.compile(value, re.M if key == "string" else 0)
+        except re.error as exc:
+            raise ScreenError(f"{key}: {value!r} is not a regular expression: {exc}") from None
+        if key == "name-regex":
+            return lambda f: any(rx.search(n) for n in f.names)
+        if key == "string":
+            return lambda f: rx.search(f.strings) is not None
+        return lambda f: rx.search(f.text) is not None
+    raise ScreenError(f"unknown screen key {key!r} (name, name-regex, string, text, all, any)")
+
+
+def _all(parts: Sequence[Test]) -> Test:
+    return lambda f: all(p(f) for p in parts)
+
+
+def _any(parts: Sequence[Test]) -> Test:
+    return lambda f: any(p(f) for p in parts)
+
+
+@dataclass(frozen=True)
+class Screens:
+    """The screened rules of a pack, in mask order."""
+
+    ids: tuple[str, ...]
+    tests: tuple[Test, ...]
+
+    def mask(self, text: str | None) -> str:
+        """One character per screened rule: "1" where it may match ``text``
+        (Python source; None for a target that is not Python)."""
+        return self.mask_parsed(text)[0]
+
+    def mask_parsed(self, text: str | None) -> tuple[str, bool]:
+        """The mask, and whether Python parsed ``text``."""
+        f = facts(text) if text is not None else None
+        if f is None:
+            return "1" * len(self.ids), False
+        return "".join("1" if test(f) else "0" for test in self.tests), True
+
+    def include(self, rule_id: str) -> str:
+        """The include glob that admits the targets whose mask has ``rule_id``."""
+        return "*-" + "?" * self.ids.index(rule_id) + "1*"
+
+
+# The screen block of a shipped rule file: read without parsing the whole
+# file (the hook loads the pack only when semgrep runs, but 74 ms is 74 ms).
+_BLOCK = re.compile(r"^( *)traingate-screen:([^\n]*)\n((?:\1  [^\n]*\n|[ \t]*\n)*)", re.M)
+_ID = re.compile(r"^  - id: *([\w.\-]+) *$", re.M)
+
+
+def read(files: Sequence[Path]) -> tuple[Screens, dict[str, tuple[Path, str]]]:
+    """Screens of the shipped rule files, and each screened rule's file and text.
+    A malformed screen is a CheckError naming its file: the pack is broken."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the shipped pack: trusted
+    found: list[tuple[str, Test]] = []
+    sources: dict[str, tuple[Path, str]] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        block = _BLOCK.search(text)
+        if block is None:
+            continue
+        ids = _ID.findall(text)
+        if len(ids) != 1:
+            raise CheckError(f"{path}: a screened rule file holds exactly one rule")
+        try:
+            spec = yaml.load(
+                f"screen:{block.group(2)}\n" + re.sub(f"(?m)^{block.group(1)}", "", block.group(3)),
+                Loader=loader,
+            )
+            found.append((ids[0], compile_screen(spec["screen"])))
+        except (yaml.YAMLError, ScreenError, TypeError) as exc:
+            raise CheckError(f"{path}: bad {KEY}: {exc}") from None
+        sources[ids[0]] = (path, text)
+    found.sort()
+    return Screens(tuple(i for i, _ in found), tuple(t for _, t in found)), sources
+
+
+_PATHS = re.compile(r"^    paths:\n((?:      [^\n]*\n)+)", re.M)
+_INCLUDE_ITEM = re.compile(r'^(        - )"(\*[^"/]*)"$', re.M)
+
+
+def with_include(text: str, rule_id: str, glob: str) -> str:
+    """A shipped rule file's text with its rule limited to names matching ``glob``
+    (``*-<mask prefix>1*``); a rule's own include globs (``"*.py"``) are
+    narrowed to the same mask."""
+    paths = _PATHS.search(text)
+    if paths is None:
+        head = _ID.search(text)
+        assert head is not None  # read() found exactly one
+        return text[: head.end()] + f'\n    paths:\n      include: ["{glob}"]' + text[head.end() :]
+    block = paths.group(1)
+    if not block.startswith("      include:\n"):
+        raise CheckError(f"screened rule {rule_id}: its paths must start with include:")
+    items = _INCLUDE_ITEM.findall(block)
+    listed = [ln for ln in block.splitlines()[1:] if ln.startswith("        ")]
+    if not items or len(items) != len(listed):
+        raise CheckError(f"screened rule {rule_id}: each include must be a quoted *-glob")
+    narrowed = _INCLUDE_ITEM.sub(lambda m: f'{m.group(1)}"{glob[:-1]}{m.group(2)}"', block)
+    return text[: paths.start(1)] + narrowed + text[paths.end(1) :]
+
+
+class ScreenedPack:
+    """The shipped pack with its rules screened (screen.py): each screened
+    rule written with an include glob on the targets' masks."""
+
+    def __init__(self, builtin: Path, work_dir: Path | None) -> None:
+        files = sorted(builtin.rglob("*.yaml"))
+        self.screens, sources = read(files)
+        # Under the run's own temp dir when it has one: removed with it.
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if work_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="traingate-rules-")
+            into = Path(self._tmp.name)
+        else:
+            into = Path(tempfile.mkdtemp(prefix="rules-", dir=work_dir))
+        self._files: dict[str, Path] = {}
+        # Rules no screen covers that may run on a Python file: while there is
+        # one, a Python target is given to semgrep even with an all-zero mask.
+        self._open_python: set[str] = set()
+        for path in files:
+            text = path.read_text(encoding="utf-8")
+            rule_id = path.stem
+            if rule_id in sources:
+                text = with_include(text, rule_id, self.screens.include(rule_id))
+            elif _LANGUAGES.search(text) is None or _PYTHONISH.search(text) is not None:
+                self._open_python.add(rule_id)
+            dest = into / path.relative_to(builtin)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text, encoding="utf-8")
+            self._files[rule_id] = dest
+        self._root = into
+        # Keys of targets Python parsed while masking: their syntax check is done.
+        self.parsed: set[str] = set()
+
+    def files(self, rules: set[str] | None) -> list[Path]:
+        if rules is None:
+            return [self._root]
+        return [p for r, p in sorted(self._files.items()) if r in rules]
+
+    def name(self, t: Target, i: int, rules: set[str] | None) -> str | None:
+        ids = self.screens.ids
+        text = t.content() if is_python(t) else ""
+        if not is_python(t) or _SHELL_SHEBANG.match(text[:200]):
+            return f"t{i}-{'1' * len(ids)}{t.ext}"  # every rule, as without screens
+        mask, parsed = self.screens.mask_parsed(text)
+        if parsed:
+            self.parsed.add(t.key)
+        if rules is not None:
+            mask = "".join(m if r in rules else "0" for m, r in zip(mask, ids, strict=True))
+        open_rules = self._open_python if rules is None else self._open_python & rules
+        if "1" not in mask and not open_rules:
+            return None
+        return f"t{i}-{mask}{t.ext}"
+
+
+_LANGUAGES = re.compile(r"^    languages: *\[([^\]]*)\]", re.M)
+_PYTHONISH = re.compile(r"^    languages: *\[[^\]]*\b(python|generic|regex|none)\b", re.M)
+# A .py file that a shell shebang names as a script: the shell rules run on it too.
+_SHELL_SHEBANG = re.compile(r"#![^\n]*\b(bash|sh|zsh|ksh|mksh|dash|ash)\b")
