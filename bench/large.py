@@ -193,7 +193,7 @@ class Runner:
             tdir = self.tmp / f"targets-{sid}"
             targets = bench.materialize(repo, branch, paths, tdir)
         runs: list[bench.Run] = []
-        tools = ["traingate", "semgrep", "floor"] + (["bandit"] if self.bandit else [])
+        tools = [t for t in self.args.tools if t != "bandit" or self.bandit]
         for r in range(self.args.runs):
             for tool in tools[r % len(tools):] + tools[: r % len(tools)]:
                 out = self.tmp / f"out-{sid}-{tool}.json"
@@ -246,6 +246,32 @@ class Runner:
                 "errors": len(doc["errors"])}
 
 
+def screened_profile(runner: Runner, repo: Path, targets: list[str], lines: int) -> dict[str, Any]:
+    """The profile with screens: each file under its masked name, the pack as
+    traingate materializes it; the masks' own Python time is reported apart."""
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from traingate.checks.semgrep.screen import ScreenedPack
+    from traingate.checks.semgrep.targets import Target
+
+    with tempfile.TemporaryDirectory(prefix="screened-") as tmp:
+        pack = ScreenedPack(RULES, Path(tmp))
+        root = Path(tmp) / "t"
+        root.mkdir()
+        (root / ".semgrepignore").write_text("")
+        names = []
+        c0 = time.process_time()
+        for i, p in enumerate(targets):
+            text = (repo / p).read_text(encoding="utf-8", errors="surrogateescape")
+            name = pack.name(Target(str(i), p, ".py", text), i, None)
+            if name is not None:
+                (root / name).write_text(text, encoding="utf-8", errors="surrogateescape")
+                names.append(name)
+        mask_cpu = time.process_time() - c0
+        prof = runner.profile(root, names, lines, pack.files(None)[0])
+    prof.update(mask_cpu_s=mask_cpu, files_given_to_semgrep=len(names), files=len(targets))
+    return prof
+
+
 def med(runs: list[dict[str, Any]], tool: str, key: str) -> float | None:
     v = sorted(r[key] for r in runs if r["tool"] == tool and not r["errors"])
     return v[len(v) // 2] if v else None
@@ -288,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="rule pack for --profile (default: policy/rules; e.g. an older revision's copy)")
     ap.add_argument("--tag", default="", help="suffix of the --profile output file, e.g. -before")
     ap.add_argument("--no-bandit", action="store_true")
+    ap.add_argument("--tools", nargs="+", default=["traingate", "semgrep", "floor", "bandit"],
+                    choices=["traingate", "semgrep", "floor", "bandit"],
+                    help="which tools a scenario runs (default: all four)")
+    ap.add_argument("--screened", action="store_true",
+                    help="--profile with the rules' screens applied, as traingate runs them "
+                         "(src/traingate/checks/semgrep/screen.py)")
     ap.add_argument("--cache", type=Path, default=HERE / ".cache" / "large")
     ap.add_argument("--out", type=Path, default=HERE / "out")
     args = ap.parse_args(argv)
@@ -303,12 +335,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             targets = meta["py"]
         lines = sum(meta["lines_of"][p] for p in targets)
-        prof = runner.profile(repo, targets, lines, args.rules)
+        if args.screened:
+            prof = screened_profile(runner, repo, targets, lines)
+        else:
+            prof = runner.profile(repo, targets, lines, args.rules)
         prof["rules_dir"] = str(args.rules)
         path = args.out / f"large-profile-{args.profile}{args.tag}.json"
         path.write_text(json.dumps(prof, indent=1))
         print(f"{prof['files']} files, {lines:,} lines: wall {prof['wall_s']:.1f}s, cpu {prof['cpu_s']:.1f}s, "
-              f"matching {prof['matching_s']:.1f}s, parsing {prof['parsing_s']:.1f}s")
+              f"matching {prof['matching_s']:.1f}s, parsing {prof['parsing_s']:.1f}s"
+              + (f", masks {prof['mask_cpu_s']:.1f} cpu s, {prof['files_given_to_semgrep']} files to semgrep"
+                 if args.screened else ""))
         for r, v in list(prof["per_rule_s_per_10k_lines"].items())[:20]:
             print(f"  {v:6.3f} s / 10k lines  {r}")
         print(f"written to {path}")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from traingate.checks.semgrep import screen
+from traingate.checks.semgrep import screen, targets
 from traingate.errors import CheckError
 
 from .test_rule_anchors import ATTACKS
@@ -42,6 +42,10 @@ def _sources() -> dict[str, str]:
         out[path.relative_to(ROOT).as_posix()] = path.read_text(encoding="utf-8")
     for name, text in ATTACKS.items():
         out[f"test_rule_anchors:{name}"] = text
+    # What semgrep sees of a notebook: its cells and magics as Python.
+    for path in sorted(FIXTURES.rglob("*.ipynb")):
+        nb = targets._notebook("0" * 40, path.name, path.read_text(encoding="utf-8"))
+        out[path.relative_to(ROOT).as_posix()] = nb.text
     return out
 
 
