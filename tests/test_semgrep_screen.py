@@ -180,6 +180,8 @@ def test_every_shipped_screen_reads_and_narrows_its_rule() -> None:
         ({"string": "docstring"}, True),
         ({"name": "alias_of_os"}, True),
         ({"name": "path"}, True),  # a dotted import's parts
+        ({"joined": "rm -rf"}, True),
+        ({"joined": "-rf /"}, False),
     ],
 )
 def test_screen_atoms(spec: Any, wanted: bool) -> None:
@@ -204,12 +206,34 @@ def test_screen_atoms(spec: Any, wanted: bool) -> None:
         {"nope": "x"},
         {"all": []},
         {"name": "a", "string": "b"},
+        {"joined": ""},
+        {"joined": ["x" * 65]},
         "name",
     ],
 )
 def test_a_bad_screen_is_refused(spec: Any) -> None:
     with pytest.raises(screen.ScreenError):
         screen.compile_screen(spec)
+
+
+@pytest.mark.parametrize(
+    ("source", "word", "wanted"),
+    [
+        ('p = "." + "s" + "sh"\n', ".ssh", True),  # semgrep folds the pieces
+        ('X = "sh"\np = "." + "s" + X\n', ".ssh", True),  # in any order constants reach
+        ('p = f"id_{22}"\n', "id_22", True),  # a number in an f-string
+        ('p = "huggingface/" + "tok" + "en"\n', "huggingface/token", True),
+        ('p = "the .ssh dir"\n', ".ssh", True),  # inside one literal
+        ('p = "." + "s"\n', ".ssh", False),
+        ('p = "sh" + "."\n', ".ssh", False),  # "." + "sh" is ".sh": one "s" short
+        ("ssh = 1\n# .ssh\n", ".ssh", False),  # names and comments are not literals
+    ],
+)
+def test_joined_words_are_found_across_the_literals_semgrep_folds(
+    source: str, word: str, wanted: bool
+) -> None:
+    found = screen.facts(source)
+    assert found is not None and found.joinable(word) is wanted
 
 
 def test_a_bad_screen_in_a_rule_file_names_the_file(tmp_path: Path) -> None:

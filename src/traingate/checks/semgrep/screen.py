@@ -20,6 +20,10 @@ one ``ast`` walk reads from it:
 - ``string: R``: some string or bytes literal (docstrings and the literal
   parts of f-strings included) matches ``R``; ``^`` and ``$`` hold at each
   literal's ends and at its line ends.
+- ``joined: w`` or ``joined: [w, ...]``: semgrep could see the word in a string
+  it folds from the file's literals (``"." + "s" + "sh"``, f-strings of
+  constants): the word is inside one literal, or is a literal's end, then
+  whole literals, then another's start (numbers count as their digits).
 - ``text: R``: the raw text matches ``R`` (for regex rules).
 - ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
 
@@ -45,7 +49,7 @@ import ast
 import re
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +67,44 @@ class Facts:
     names: frozenset[str]
     strings: str  # every string literal, one per line
     text: str
+    # Each literal once, numbers as their digits (an f-string of a constant).
+    pieces: frozenset[str] = frozenset()
+    _ends: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def joinable(self, word: str) -> bool:
+        """Whether semgrep could see ``word`` in a string it folds from this
+        file's literals (``"." + "s" + "sh"``, f-strings of constants, in any
+        order constants reach it): inside one literal, or a literal's end, then
+        whole literals, then another's start."""
+        if word in self.strings:
+            return True
+        starts, ends = self._prefixes_suffixes()
+        reach = [False] * (len(word) + 1)
+        for i in range(1, len(word)):
+            reach[i] = word[:i] in ends
+        for i in range(1, len(word)):
+            if not reach[i]:
+                continue
+            if word[i:] in starts:
+                return True
+            for j in range(i + 1, len(word)):
+                if word[i:j] in self.pieces:
+                    reach[j] = True
+        return False
+
+    def _prefixes_suffixes(self) -> tuple[frozenset[str], frozenset[str]]:
+        if not self._ends:
+            starts: set[str] = set()
+            ends: set[str] = set()
+            for p in self.pieces:
+                for k in range(1, min(len(p), _JOIN_MAX) + 1):
+                    starts.add(p[:k])
+                    ends.add(p[-k:])
+            self._ends["starts"], self._ends["ends"] = frozenset(starts), frozenset(ends)
+        return self._ends["starts"], self._ends["ends"]
+
+
+_JOIN_MAX = 64  # the longest word a joined atom may name
 
 
 Test = Callable[[Facts], bool]
@@ -79,6 +121,7 @@ def facts(text: str) -> Facts | None:
         return None
     names: set[str] = set()
     strings: list[str] = []
+    numbers: set[str] = set()
     add = names.add
     for node in ast.walk(tree):
         kind = type(node)
@@ -92,9 +135,11 @@ def facts(text: str) -> Facts | None:
                 strings.append(value)
             elif isinstance(value, bytes):
                 strings.append(value.decode("latin-1"))
+            elif isinstance(value, int | float | complex):
+                numbers.add(str(value))
         else:
             _other(node, kind, names)
-    return Facts(frozenset(names), "\n".join(strings), text)
+    return Facts(frozenset(names), "\n".join(strings), text, frozenset(strings) | numbers)
 
 
 def _other(node: ast.AST, kind: type, names: set[str]) -> None:
@@ -148,6 +193,13 @@ def compile_screen(spec: Any) -> Test:
             raise ScreenError(f"name: takes an identifier or a list of them, not {value!r}")
         want = frozenset(wanted)
         return lambda f: not want.isdisjoint(f.names)
+    if key == "joined":
+        words = [value] if isinstance(value, str) else value
+        if not isinstance(words, list) or not all(
+            isinstance(w, str) and 0 < len(w) <= _JOIN_MAX for w in words
+        ):
+            raise ScreenError(f"joined: takes a word or a list of words, not {value!r}")
+        return lambda f: any(f.joinable(w) for w in words)
     if key in ("name-regex", "string", "text"):
         if not isinstance(value, str):
             raise ScreenError(f"{key}: takes a regular expression, not {value!r}")
@@ -161,7 +213,9 @@ def compile_screen(spec: Any) -> Test:
         if key == "string":
             return lambda f: rx.search(f.strings) is not None
         return lambda f: rx.search(f.text) is not None
-    raise ScreenError(f"unknown screen key {key!r} (name, name-regex, string, text, all, any)")
+    raise ScreenError(
+        f"unknown screen key {key!r} (name, name-regex, string, joined, text, all, any)"
+    )
 
 
 def _all(parts: Sequence[Test]) -> Test:
