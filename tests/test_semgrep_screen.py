@@ -180,6 +180,7 @@ def test_every_shipped_screen_reads_and_narrows_its_rule() -> None:
         ({"string": "docstring"}, True),
         ({"name": "alias_of_os"}, True),
         ({"name": "path"}, True),  # a dotted import's parts
+        ({"stored-root": "os"}, False),  # a call on os is not a write to it
         ({"joined": "rm -rf"}, True),
         ({"joined": "-rf /"}, False),
     ],
@@ -207,6 +208,7 @@ def test_screen_atoms(spec: Any, wanted: bool) -> None:
         {"all": []},
         {"name": "a", "string": "b"},
         {"joined": ""},
+        {"stored-root": ["<nope>"]},
         {"joined": ["x" * 65]},
         "name",
     ],
@@ -234,6 +236,26 @@ def test_joined_words_are_found_across_the_literals_semgrep_folds(
 ) -> None:
     found = screen.facts(source)
     assert found is not None and found.joinable(word) is wanted
+
+
+@pytest.mark.parametrize(
+    ("source", "roots", "wanted"),
+    [
+        ("import torch as T\nT.load = f\n", ["<import>"], True),
+        ("import torch as T\nT.load = f\n", ["torch"], False),  # the alias is the root
+        ("from torch import *\nnn.x = f\n", ["<import>"], True),  # star: any name
+        ("import torch\nself.x = f\n", ["<import>"], False),
+        ('__import__("torch").x = f\n', ["<call>"], True),
+        ('sys.modules["torch"].x += 1\n', ["<subscript>"], True),
+        ("for torch.x in y:\n    pass\n", ["torch"], True),
+        ("(a, torch.nn.x) = f\n", ["torch"], True),
+        ("torch.load(x)\n", ["torch"], False),
+    ],
+)
+def test_stored_roots(source: str, roots: list[str], wanted: bool) -> None:
+    found = screen.facts(source)
+    assert found is not None
+    assert screen.compile_screen({"stored-root": roots})(found) is wanted
 
 
 def test_a_bad_screen_in_a_rule_file_names_the_file(tmp_path: Path) -> None:

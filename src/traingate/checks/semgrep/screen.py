@@ -24,6 +24,10 @@ one ``ast`` walk reads from it:
   it folds from the file's literals (``"." + "s" + "sh"``, f-strings of
   constants): the word is inside one literal, or is a literal's end, then
   whole literals, then another's start (numbers count as their digits).
+- ``stored-root: [x, "<import>", "<call>", "<subscript>"]``: an attribute is
+  written to (assigned, augmented, a loop or ``with`` target) on an object
+  that hangs from the name ``x``, from any name an import binds, or from a
+  call or subscript (``__import__("torch").x = v``).
 - ``text: R``: the raw text matches ``R`` (for regex rules).
 - ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
 
@@ -69,6 +73,10 @@ class Facts:
     text: str
     # Each literal once, numbers as their digits (an f-string of a constant).
     pieces: frozenset[str] = frozenset()
+    # What an attribute written to hangs from (``torch.nn.x = v``: "torch"):
+    # a name, or "<call>" / "<subscript>" / "<other>".
+    stored: frozenset[str] = frozenset()
+    imported: frozenset[str] = frozenset()  # names imports bind; "*" for a star import
     _ends: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def joinable(self, word: str) -> bool:
@@ -122,6 +130,8 @@ def facts(text: str) -> Facts | None:
     names: set[str] = set()
     strings: list[str] = []
     numbers: set[str] = set()
+    stored: set[str] = set()
+    imported: set[str] = set()
     add = names.add
     for node in ast.walk(tree):
         kind = type(node)
@@ -129,6 +139,8 @@ def facts(text: str) -> Facts | None:
             add(node.id)  # type: ignore[attr-defined]
         elif kind is ast.Attribute:
             add(node.attr)  # type: ignore[attr-defined]
+            if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                stored.add(_root(node))  # type: ignore[arg-type]
         elif kind is ast.Constant:
             value = node.value  # type: ignore[attr-defined]
             if isinstance(value, str):
@@ -139,7 +151,26 @@ def facts(text: str) -> Facts | None:
                 numbers.add(str(value))
         else:
             _other(node, kind, names)
-    return Facts(frozenset(names), "\n".join(strings), text, frozenset(strings) | numbers)
+            if kind is ast.alias:
+                bound = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
+                imported.add(bound)
+    return Facts(
+        frozenset(names),
+        "\n".join(strings),
+        text,
+        frozenset(strings) | numbers,
+        frozenset(stored),
+        frozenset(imported),
+    )
+
+
+def _root(node: ast.Attribute) -> str:
+    value = node.value
+    while isinstance(value, ast.Attribute):
+        value = value.value
+    if isinstance(value, ast.Name):
+        return value.id
+    return {ast.Call: "<call>", ast.Subscript: "<subscript>"}.get(type(value), "<other>")
 
 
 def _other(node: ast.AST, kind: type, names: set[str]) -> None:
@@ -193,6 +224,13 @@ def compile_screen(spec: Any) -> Test:
             raise ScreenError(f"name: takes an identifier or a list of them, not {value!r}")
         want = frozenset(wanted)
         return lambda f: not want.isdisjoint(f.names)
+    if key == "stored-root":
+        roots = [value] if isinstance(value, str) else value
+        if not isinstance(roots, list) or not all(
+            isinstance(r, str) and (r.isidentifier() or r in _ROOT_KINDS) for r in roots
+        ):
+            raise ScreenError(f"stored-root: takes names or {sorted(_ROOT_KINDS)}, not {value!r}")
+        return _stored_root(frozenset(roots))
     if key == "joined":
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(
@@ -216,6 +254,27 @@ def compile_screen(spec: Any) -> Test:
     raise ScreenError(
         f"unknown screen key {key!r} (name, name-regex, string, joined, text, all, any)"
     )
+
+
+_ROOT_KINDS = frozenset({"<import>", "<call>", "<subscript>", "<other>"})
+
+
+def _stored_root(roots: frozenset[str]) -> Test:
+    """Some attribute written to hangs from one of ``roots``; "<import>" is any
+    name an import binds (every name, after a star import: semgrep resolves
+    those too)."""
+    any_import = "<import>" in roots
+
+    def test(f: Facts) -> bool:
+        if not roots.isdisjoint(f.stored):
+            return True
+        if not any_import:
+            return False
+        if "*" in f.imported:
+            return any(r not in _ROOT_KINDS for r in f.stored)
+        return not f.imported.isdisjoint(f.stored)
+
+    return test
 
 
 def _all(parts: Sequence[Test]) -> Test:
