@@ -16,7 +16,8 @@ one ``ast`` walk reads from it:
   an attribute, a keyword argument, a def, class, parameter or import name
   (each dotted part of a module path). Comments and string literals do not count;
   semgrep never matches code in them.
-- ``name-regex: R``: some identifier matches ``R`` (``re.search``).
+- ``name-regex: R``: some identifier matches ``R`` (``re.search``; ``^`` and ``$``
+  hold at each identifier's ends).
 - ``string: R``: some string or bytes literal (docstrings and the literal
   parts of f-strings included) matches ``R``; ``^`` and ``$`` hold at each
   literal's ends and at its line ends.
@@ -77,7 +78,7 @@ class Facts:
     # a name, or "<call>" / "<subscript>" / "<other>".
     stored: frozenset[str] = frozenset()
     imported: frozenset[str] = frozenset()  # names imports bind; "*" for a star import
-    _ends: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def joinable(self, word: str) -> bool:
         """Whether semgrep could see ``word`` in a string it folds from this
@@ -100,16 +101,25 @@ class Facts:
                     reach[j] = True
         return False
 
+    def names_text(self) -> str:
+        """The names one per line: one regex search over them all (``^``/``$``
+        with re.M hold at each name's ends; a match across lines only admits more)."""
+        if "names" not in self._memo:
+            self._memo["names"] = "\n".join(self.names)
+        text: str = self._memo["names"]
+        return text
+
     def _prefixes_suffixes(self) -> tuple[frozenset[str], frozenset[str]]:
-        if not self._ends:
+        if "ends" not in self._memo:
             starts: set[str] = set()
             ends: set[str] = set()
             for p in self.pieces:
                 for k in range(1, min(len(p), _JOIN_MAX) + 1):
                     starts.add(p[:k])
                     ends.add(p[-k:])
-            self._ends["starts"], self._ends["ends"] = frozenset(starts), frozenset(ends)
-        return self._ends["starts"], self._ends["ends"]
+            self._memo["ends"] = (frozenset(starts), frozenset(ends))
+        found: tuple[frozenset[str], frozenset[str]] = self._memo["ends"]
+        return found
 
 
 _JOIN_MAX = 64  # the longest word a joined atom may name
@@ -247,7 +257,10 @@ def compile_screen(spec: Any) -> Test:
         except re.error as exc:
             raise ScreenError(f"{key}: {value!r} is not a regular expression: {exc}") from None
         if key == "name-regex":
-            return lambda f: any(rx.search(n) for n in f.names)
+            if "\\A" in value or "\\Z" in value:
+                raise ScreenError("name-regex: anchor with ^ and $ (each name is one line)")
+            rx = re.compile(value, re.M)
+            return lambda f: rx.search(f.names_text()) is not None
         if key == "string":
             return lambda f: rx.search(f.strings) is not None
         return lambda f: rx.search(f.text) is not None
