@@ -181,6 +181,9 @@ def test_every_shipped_screen_reads_and_narrows_its_rule() -> None:
         ({"name": "alias_of_os"}, True),
         ({"name": "path"}, True),  # a dotted import's parts
         ({"stored-root": "os"}, False),  # a call on os is not a write to it
+        ({"words": "SYSTEM's"}, True),  # raw text, any case, comments too
+        ({"words": ["\u017fystem"]}, True),  # a long s folds to s
+        ({"words": "popen"}, False),
         ({"joined": "rm -rf"}, True),
         ({"joined": "-rf /"}, False),
     ],

@@ -29,6 +29,8 @@ one ``ast`` walk reads from it:
   written to (assigned, augmented, a loop or ``with`` target) on an object
   that hangs from the name ``x``, from any name an import binds, or from a
   call or subscript (``__import__("torch").x = v``).
+- ``words: [w, ...]``: one of the words occurs in the raw text, ignoring case
+  (a fast pre-test for a costly ``text`` regex that needs one of them).
 - ``text: R``: the raw text matches ``R`` (for regex rules).
 - ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
 
@@ -107,6 +109,13 @@ class Facts:
         if "names" not in self._memo:
             self._memo["names"] = "\n".join(self.names)
         text: str = self._memo["names"]
+        return text
+
+    def folded_text(self) -> str:
+        """The raw text case-folded (ſ is s, K is k: as a caseless regex may see them)."""
+        if "folded" not in self._memo:
+            self._memo["folded"] = self.text.casefold()
+        text: str = self._memo["folded"]
         return text
 
     def _prefixes_suffixes(self) -> tuple[frozenset[str], frozenset[str]]:
@@ -241,6 +250,12 @@ def compile_screen(spec: Any) -> Test:
         ):
             raise ScreenError(f"stored-root: takes names or {sorted(_ROOT_KINDS)}, not {value!r}")
         return _stored_root(frozenset(roots))
+    if key == "words":
+        words = [value] if isinstance(value, str) else value
+        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+            raise ScreenError(f"words: takes a word or a list of words, not {value!r}")
+        folded = [w.casefold() for w in words]
+        return lambda f: any(w in f.folded_text() for w in folded)
     if key == "joined":
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(
@@ -265,7 +280,8 @@ def compile_screen(spec: Any) -> Test:
             return lambda f: rx.search(f.strings) is not None
         return lambda f: rx.search(f.text) is not None
     raise ScreenError(
-        f"unknown screen key {key!r} (name, name-regex, string, joined, text, all, any)"
+        f"unknown screen key {key!r} "
+        "(name, name-regex, string, joined, stored-root, words, text, all, any)"
     )
 
 
