@@ -232,6 +232,10 @@ def test_a_bad_screen_is_refused(spec: Any) -> None:
         ('p = "." + "s"\n', ".ssh", False),
         ('p = "sh" + "."\n', ".ssh", False),  # "." + "sh" is ".sh": one "s" short
         ("ssh = 1\n# .ssh\n", ".ssh", False),  # names and comments are not literals
+        # semgrep reads \x0a as written, so it sees the "a" Python's value loses
+        ('p = "~/.ssh/\\x0authorized_keys"\n', "authorized_keys", True),
+        ('p = f"~/{d}/\\x0authorized_keys"\n', "authorized_keys", True),
+        ('p = """one\n\\x0authorized_keys"""\n', "authorized_keys", True),
     ],
 )
 def test_joined_words_are_found_across_the_literals_semgrep_folds(

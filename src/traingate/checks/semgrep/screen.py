@@ -152,6 +152,8 @@ def facts(text: str) -> Facts | None:
     stored: set[str] = set()
     imported: set[str] = set()
     add = names.add
+    raw: list[ast.Constant] = []
+    has_escape = "\\" in text
     for node in ast.walk(tree):
         kind = type(node)
         if kind is ast.Name:
@@ -162,10 +164,10 @@ def facts(text: str) -> Facts | None:
                 stored.add(_root(node))  # type: ignore[arg-type]
         elif kind is ast.Constant:
             value = node.value  # type: ignore[attr-defined]
-            if isinstance(value, str):
-                strings.append(value)
-            elif isinstance(value, bytes):
-                strings.append(value.decode("latin-1"))
+            if isinstance(value, str | bytes):
+                strings.append(value if isinstance(value, str) else value.decode("latin-1"))
+                if has_escape:
+                    raw.append(node)  # type: ignore[arg-type]
             elif isinstance(value, int | float | complex):
                 numbers.add(str(value))
         else:
@@ -173,6 +175,8 @@ def facts(text: str) -> Facts | None:
             if kind is ast.alias:
                 bound = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
                 imported.add(bound)
+    if raw:
+        strings += _as_written(text, raw)
     return Facts(
         frozenset(names),
         "\n".join(strings),
@@ -181,6 +185,30 @@ def facts(text: str) -> Facts | None:
         frozenset(stored),
         frozenset(imported),
     )
+
+
+_QUOTED = re.compile(r"""[rRbBuUfF]*('{3}|"{3}|'|")(.*)\1""", re.S)
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _as_written(text: str, nodes: list[ast.Constant]) -> list[str]:
+    """The literals with a backslash as their source spells them: semgrep
+    matches ``"\\x0authorized_keys"`` as written (it decodes only \\t \\n \\r
+    \\v \\f and \\\\), where Python's value has lost the "a" to the escape."""
+    lines = _LINE_END.split(text)
+    out: list[str] = []
+    for node in nodes:
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        span = lines[first : last + 1]
+        if not any("\\" in ln for ln in span):
+            continue
+        data = "\n".join(span).encode("utf-8", "surrogateescape")
+        end = len(data) - len(span[-1].encode("utf-8", "surrogateescape"))
+        end += node.end_col_offset if node.end_col_offset is not None else len(data)
+        segment = data[node.col_offset : end].decode("utf-8", "surrogateescape")
+        quoted = _QUOTED.fullmatch(segment)
+        out.append(quoted.group(2) if quoted else segment)
+    return out
 
 
 def _root(node: ast.Attribute) -> str:
