@@ -118,6 +118,20 @@ def test_a_target_no_rule_can_match_never_reaches_semgrep(
     assert len(list(starts.iterdir())) == 1
 
 
+def test_a_warm_recheck_never_builds_the_screened_pack(tmp_path: Path) -> None:
+    """The cache answers a warm re-check: the rule files are neither read nor
+    copied (the hook's fast path), and the answer is the cold run's."""
+    d = pack(tmp_path)
+    rp = RulePack(dirs=(d,), digest="test", builtin=d)
+    t = target(ALL)
+    cold = runner.Engine(rp, SemgrepSettings(), tmp_path / "cache")
+    first = cold.scan([t])
+    assert cold._built is not None
+    warm = runner.Engine(rp, SemgrepSettings(), tmp_path / "cache")
+    assert warm.scan([t]) == first
+    assert warm._built is None and not warm.parsed(t.key)
+
+
 def test_an_unscreened_rule_still_sees_a_file_with_an_all_zero_mask(tmp_path: Path) -> None:
     t = target("danger_c(1)\n")
     assert rules(engine(pack(tmp_path)).scan([t]), t) == {"open-c"}

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traingate.checks.semgrep.cache import Cache
 from traingate.checks.semgrep.hits import Hit, cacheable, error_hit
@@ -29,6 +29,9 @@ from traingate.checks.semgrep.schedule import MemoryGate, estimate_mb
 from traingate.checks.semgrep.settings import SemgrepSettings
 from traingate.checks.semgrep.targets import Target
 from traingate.errors import CheckError
+
+if TYPE_CHECKING:  # screen.py loads on the first target semgrep must see
+    from traingate.checks.semgrep.screen import ScreenedPack
 
 _PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other syntax error")
 
@@ -92,30 +95,40 @@ class Engine:
             if cache_dir
             else None
         )
-        self._screened: ScreenedPack | None = None
         # Screens (screen.py) narrow the shipped pack only: a custom rule dir
         # may hold rules of any language for any file.
-        if pack.builtin is not None and pack.dirs == (pack.builtin,):
+        self._screens = pack.builtin is not None and pack.dirs == (pack.builtin,)
+        self._work_dir = work_dir
+        self._built: ScreenedPack | None = None
+
+    def _screened(self) -> ScreenedPack | None:
+        """The screened pack, built on first use: a warm re-check answered by
+        the cache never reads or copies the rule files (74 of them)."""
+        if self._built is None and self._screens:
             from traingate.checks.semgrep.screen import ScreenedPack
 
-            self._screened = ScreenedPack(pack.builtin, work_dir)
+            assert self.pack.builtin is not None
+            self._built = ScreenedPack(self.pack.builtin, self._work_dir)
+        return self._built
 
     def name(self, t: Target, i: int, rules: set[str] | None = None) -> str | None:
         """The name ``t`` is written under for semgrep: ``t<i><ext>``, or with
         screens ``t<i>-<mask><ext>``; None when no rule can match it (then it
         is answered with no hits and semgrep never sees it)."""
-        if self._screened is None:
+        screened = self._screened()
+        if screened is None:
             return f"t{i}{t.ext}"
-        return self._screened.name(t, i, rules)
+        return screened.name(t, i, rules)
 
     def parsed(self, key: str) -> bool:
         """Whether Python parsed this target's text while screening it."""
-        return self._screened is not None and key in self._screened.parsed
+        return self._built is not None and key in self._built.parsed
 
     def configs(self, rules: set[str] | None = None) -> list[Path]:
         """The rule files or dirs semgrep loads (all of them, or ``rules``)."""
-        if self._screened is not None:
-            return self._screened.files(rules)
+        screened = self._screened()
+        if screened is not None:
+            return screened.files(rules)
         return list(self.pack.dirs) if rules is None else self.pack.files_for(rules)
 
     def misses(self, targets: Sequence[Target]) -> list[Target]:
