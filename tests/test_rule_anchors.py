@@ -34,6 +34,7 @@ RULES = {
     "persist-timestamp-forgery": "persistence-antiforensics",
     "tamper-global-training-hook": "framework-tampering",
     "deser-pickle-load": "unsafe-deserialization",
+    "exec-external-code-path": "code-execution",
 }
 # An anchor there could not be sound: semgrep folds constant variables and
 # f-strings of them into the string the rule matches (session 8).
@@ -48,6 +49,23 @@ UNANCHORED = {
 
 # file name -> source; `# ruleid: <id>[, <id>]` marks the line after it.
 ATTACKS = {
+    # Only the deprecated imp loaders name the load (issue #16, session 14).
+    "external_imp_compiled.py": """
+import imp
+
+
+def f():
+    # ruleid: exec-external-code-path
+    imp.load_compiled("x", "/dev/shm/x.pyc")
+""",
+    "external_imp_dynamic.py": """
+import imp
+
+
+def f():
+    # ruleid: exec-external-code-path
+    imp.load_dynamic("x", "/dev/shm/x.so")
+""",
     # The two colons of the slice apart, a comment between them.
     "decode_slice_comment.py": """
 def run(blob):

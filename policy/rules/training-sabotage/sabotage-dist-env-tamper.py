@@ -1,5 +1,12 @@
 import os
 import subprocess
+from typing import Final
+
+NCCL = "NCCL"
+IB_KEY = "NCCL_IB_DISABLE"
+PREFIX: Final = "TORCH_" + "NCCL_"
+COMM_ENV = {"NCCL_P2P_LEVEL": "LOC", "OMP_NUM_THREADS": "8"}
+WANDB = "WANDB"
 
 
 def setup_dist(args):
@@ -23,6 +30,50 @@ def setup_dist(args):
 def launch(cmd, args):
     # ruleid: sabotage-dist-env-tamper
     subprocess.run(cmd, env={**os.environ, "MASTER_PORT": "29501"}, check=True)
+
+
+def setup_from_constants(args):
+    # Issue #16: keys built from module constants, and dicts bound first.
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[f"{NCCL}_IB_DISABLE"] = "1"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[IB_KEY] = "1"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[PREFIX + "ASYNC_ERROR_HANDLING"] = "0"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ["%s_SOCKET_IFNAME" % NCCL] = "lo"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.update({f"{NCCL}_NET_GDR_LEVEL": "0"})
+    # ruleid: sabotage-dist-env-tamper
+    os.putenv(f"{NCCL}_SHM_DISABLE", "1")
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.setdefault(f"{NCCL}_BUFFSIZE", "1024")
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.update(COMM_ENV)
+    # ruleid: sabotage-dist-env-tamper
+    os.environ |= {"GLOO_SOCKET_IFNAME": "lo"}
+    # ruleid: sabotage-dist-env-tamper
+    for k, v in COMM_ENV.items():
+        os.environ[k] = v
+    # ruleid: sabotage-dist-env-tamper
+    os.environ["NCCL_" + args.knob] = args.value
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[f"TORCH_NCCL_{args.knob}"] = "0"
+
+
+def legit_constants(args):
+    # ok: sabotage-dist-env-tamper
+    os.environ[f"{WANDB}_PROJECT"] = args.project
+    # ok: sabotage-dist-env-tamper
+    os.environ.update({"TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "8"})
+    # ok: sabotage-dist-env-tamper
+    os.environ[f"HF_{args.knob}"] = args.value
+    # ok: sabotage-dist-env-tamper
+    level = os.environ.get(f"{NCCL}_DEBUG", "WARN")
+    hf_env = {"HF_HUB_OFFLINE": "1"}
+    # ok: sabotage-dist-env-tamper
+    os.environ.update(hf_env)
+    return level
 
 
 def legit(args):

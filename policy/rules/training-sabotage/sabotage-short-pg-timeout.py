@@ -1,8 +1,13 @@
 import datetime
+from datetime import timedelta
 from datetime import timedelta as td
 
 import deepspeed
+import torch.distributed
+import torch.distributed as d
 import torch.distributed as dist
+from torch.distributed import barrier, init_process_group as ipg
+from torch.distributed import new_group as _subgroup
 from accelerate import Accelerator
 from accelerate.utils import InitProcessGroupKwargs
 
@@ -54,3 +59,34 @@ def init_from_kwargs(rank, world_size):
     ok_kw = {"backend": "nccl", "timeout": td(minutes=30)}
     # ok: sabotage-short-pg-timeout
     dist.init_process_group(**ok_kw)
+
+
+def setup_aliased(rank, world_size):
+    # Issue #16: the process-group call under another name.
+    # ruleid: sabotage-short-pg-timeout
+    ipg("nccl", rank=rank, world_size=world_size, timeout=timedelta(seconds=1))
+    # ruleid: sabotage-short-pg-timeout
+    d.init_process_group("nccl", timeout=timedelta(seconds=1))
+    # ruleid: sabotage-short-pg-timeout
+    tp_group = _subgroup(ranks=[0, 1], timeout=td(seconds=2))
+    init = torch.distributed.new_group
+    # ruleid: sabotage-short-pg-timeout
+    dp_group = init(ranks=[0, 2], timeout=td(milliseconds=900))
+    start = ipg
+    # ruleid: sabotage-short-pg-timeout
+    start(backend="gloo", timeout=timedelta(0, 3))
+    return tp_group, dp_group
+
+
+def setup_aliased_fine(args):
+    # ok: sabotage-short-pg-timeout
+    ipg("nccl", timeout=timedelta(minutes=args.pg_timeout_minutes))
+    # ok: sabotage-short-pg-timeout
+    group = _subgroup(ranks=[0, 1], timeout=timedelta(hours=2))
+    # ok: sabotage-short-pg-timeout
+    ipg("nccl", timeout=timedelta(seconds=1800))
+    barrier()
+    init = args.session.get
+    # ok: sabotage-short-pg-timeout
+    resp = init(args.url, timeout=timedelta(seconds=5))
+    return group, resp
