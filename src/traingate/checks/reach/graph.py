@@ -34,7 +34,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 MAX_DEPTH = 64  # hops from a sink; deeper chains are reported, not followed
@@ -140,6 +140,8 @@ KIND_TEXT = {
 }
 
 
+# Pure functions of a path, asked millions of times in a scan (issue #17).
+@lru_cache(maxsize=1 << 16)
 def module_name(path: str) -> str:
     """``a/b/c.py`` -> ``a.b.c``; ``a/b/__init__.py`` -> ``a.b``."""
     stem = path[: -len(".py")] if path.endswith(".py") else path
@@ -149,6 +151,7 @@ def module_name(path: str) -> str:
     return ".".join(parts)
 
 
+@lru_cache(maxsize=1 << 16)
 def display_module(path: str) -> str:
     name = module_name(path)
     for root in _SOURCE_ROOTS:
@@ -231,6 +234,8 @@ class _FileIndex:
         return cls(defs, calls, facts.get("params") or {})
 
 
+# A ``_via`` entry written (True) or read (False) by a memoised walk, and its value.
+_Event = tuple[bool, tuple[str, str], Any]
 # A call as ``_link`` applies it: (its position in the file, line, flags, the
 # nodes it may call, the sink kind it is, the sink's label, the True-default
 # parameter a conditional torch.load forwards).
@@ -367,6 +372,21 @@ class Graph:
     _regs_at: dict[tuple[str, str], list[tuple[str, str, str | None, int]]] = field(
         default_factory=dict
     )
+    # Lookups that depend on the files alone, memoised (issue #17: a scan
+    # asked ``_module`` 6.7 million times for ~10^4 names): a file's facts and
+    # whether it parses do not change during a run.
+    _module_at: dict[str, str | None] = field(default_factory=dict)
+    _found_at: dict[tuple[str, int, str], tuple[str, tuple[str, ...]] | None] = field(
+        default_factory=dict
+    )
+    _binds_at: dict[tuple[str, str], list[tuple[str, int]]] = field(default_factory=dict)
+    _stars_at: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    # The re-export walks (``_imported``, ``_in_module``, ``_external``) by
+    # their arguments, with the ``_via`` entries each wrote, replayed on a
+    # hit (``_memo``): a scan walked transformers' re-exports ~10^6 times.
+    _memo_at: dict[tuple[Any, ...], tuple[Any, list[_Event]]] = field(default_factory=dict)
+    _log: list[list[_Event]] = field(default_factory=list)
+    _regs_busy: int = 0  # ``_registered`` walks under way (a partial result is seen)
 
     def __post_init__(self) -> None:
         for path in self.paths if self.paths is not None else list(self.files):
@@ -377,14 +397,18 @@ class Graph:
     def _module(self, name: str) -> str | None:
         """The first parseable file of that module name, as ``by_full`` held
         when it was built from parsed facts (an unparseable twin is passed)."""
+        try:
+            return self._module_at[name]
+        except KeyError:
+            pass
         found = self._names.get(name, ())
-        for path in found:
-            if path in self.files:
-                return path
-        # Every file of the module was refused (issue #16: fail closed): what
-        # it defines is unknown, not external; reach.py reports them.
-        self.unreadable.update(dict.fromkeys(found))
-        return None
+        hit = next((path for path in found if path in self.files), None)
+        if hit is None:
+            # Every file of the module was refused (issue #16: fail closed):
+            # what it defines is unknown, not external; reach.py reports them.
+            self.unreadable.update(dict.fromkeys(found))
+        self._module_at[name] = hit
+        return hit
 
     # -- resolution ---------------------------------------------------------
 
@@ -434,7 +458,7 @@ class Graph:
         finally:
             self._derived_busy.discard(key)
         if worst is not None:
-            self._via[key] = (worst[1], worst[2], worst[3])
+            self._set_via(key, (worst[1], worst[2], worst[3]))
         out = (nodes, worst[0] if worst is not None else None)
         if cuts == self._derived_cuts or not self._derived_busy:
             self._derived_at[key] = out  # not cut short by a cycle: final
@@ -454,7 +478,7 @@ class Graph:
         its way (``via``)."""
         if external is None or external not in SINKS or not _worse(external, worst):
             return worst
-        via = self._via.get((path, ref))
+        via = self._get_via((path, ref))
         if via is not None:
             return (external, [here, *via[0]], via[1], via[2])
         return (external, [here], path, line)
@@ -566,6 +590,19 @@ class Graph:
         }
         out: list[tuple[str, str, str | None, int]] = []
         self._regs_at[(path, name)] = out  # a registrant's lookups met again: ends
+        self._regs_busy += 1
+        try:
+            return self._registrants(path, fillers, facts, out)
+        finally:
+            self._regs_busy -= 1
+
+    def _registrants(
+        self,
+        path: str,
+        fillers: dict[str, Any],
+        facts: Mapping[str, Any],
+        out: list[tuple[str, str, str | None, int]],
+    ) -> list[tuple[str, str, str | None, int]]:
         # node -> (called: a call of it returns the filler, the filler's key)
         targets: dict[str, tuple[int, str | int | None]] = {
             node_id(path, q): (0, k) for q, k in fillers.items()
@@ -680,7 +717,7 @@ class Graph:
         got = self._class_external(path, cls, attr, 0)
         if got is None:
             return None
-        self._via[(path, ref)] = got[1:]
+        self._set_via((path, ref), got[1:])
         return got[0]
 
     def _class_external(
@@ -699,7 +736,7 @@ class Graph:
             _nodes, external = self._attr_resolve(path, ref, depth)
             if external is None:
                 continue
-            via = self._via.get((path, ref))
+            via = self._get_via((path, ref))
             got = (
                 (external, [here, *via[0]], via[1], via[2])
                 if via is not None
@@ -739,7 +776,7 @@ class Graph:
             if cls in self.files[path]["classes"]:
                 got = self._class_external(path, cls, attr, depth + 1)
                 if got is not None:
-                    self._via[(path, ref)] = got[1:]
+                    self._set_via((path, ref), got[1:])
                     return nodes, got[0]
             return nodes, None
         return self.resolve(path, ref)
@@ -782,6 +819,16 @@ class Graph:
 
     def _find_module(self, path: str, level: int, dotted: str) -> tuple[str, list[str]] | None:
         """The file a dotted name starts in, and the attributes left after it."""
+        key = (path, level, dotted)
+        try:
+            got = self._found_at[key]
+        except KeyError:
+            got = self._found_at[key] = self._find_module_of(path, level, dotted)
+        return (got[0], list(got[1])) if got is not None else None
+
+    def _find_module_of(
+        self, path: str, level: int, dotted: str
+    ) -> tuple[str, tuple[str, ...]] | None:
         parts = [p for p in dotted.split(".") if p]
         if level > 0:
             pkg = module_name(path).split(".")
@@ -800,7 +847,7 @@ class Graph:
             for n in range(len(full), len(root), -1):
                 hit = self._module(".".join(full[:n]))
                 if hit is not None:
-                    return hit, full[n:]
+                    return hit, tuple(full[n:])
         return None
 
     def _roots(self, path: str, head: str) -> list[list[str]]:
@@ -818,27 +865,84 @@ class Graph:
         roots += [[r] for r in _SOURCE_ROOTS]
         return roots
 
+    def _set_via(self, key: tuple[str, str], value: Any) -> None:
+        self._via[key] = value
+        if self._log:
+            self._log[-1].append((True, key, value))
+
+    def _get_via(self, key: tuple[str, str]) -> Any:
+        got = self._via.get(key)
+        if self._log:
+            self._log[-1].append((False, key, got))
+        return got
+
+    def _memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered by ``key`` when nothing it saw depends on
+        the order of the walk: no ``_derived`` cut short by a cycle or the
+        depth, no ``_registered`` result still being filled. Every other
+        lookup it makes is cached as it was, so a second walk finds the same
+        unless a ``_via`` entry it read has changed since: a hit replays the
+        walk's ``_via`` writes and checks its reads, in order, and walks again
+        at the first read that differs (issue #17: exactly as before)."""
+        hit = self._memo_at.get(key)
+        if hit is not None:
+            for write, k, v in hit[1]:
+                if write:
+                    self._set_via(k, v)
+                elif self._get_via(k) != v:
+                    break
+            else:
+                return hit[0]
+        cuts, clean = self._derived_cuts, not self._regs_busy
+        self._log.append([])
+        try:
+            got = compute()
+        finally:
+            events = self._log.pop()
+            if self._log:
+                self._log[-1] += events
+        if clean and cuts == self._derived_cuts:
+            self._memo_at[key] = (got, events)
+        return got
+
     def _imported(
         self, path: str, level: int, dotted: str, depth: int
     ) -> tuple[list[str], str | None]:
+        nodes, external = self._memo(
+            ("i", path, level, dotted, depth),
+            lambda: self._imported_of(path, level, dotted, depth),
+        )
+        return list(nodes), external
+
+    def _imported_of(
+        self, path: str, level: int, dotted: str, depth: int
+    ) -> tuple[tuple[str, ...], str | None]:
         found = self._find_module(path, level, dotted)
         external = dotted if level == 0 else None
         if found is None:
-            return [], external
+            return (), external
         target, attrs = found
-        nodes = self._in_module(target, attrs, depth)
+        nodes = tuple(self._in_module(target, attrs, depth))
         # A repository name bound to an external one (issue #16: a re-exported
         # `pickle.loads` called by another file, where no file shows both).
         got = self._external(target, attrs, depth) if attrs else None
         if got is not None:
-            self._via[(path, f"I:{level}:{dotted}")] = got[1:]
+            self._set_via((path, f"I:{level}:{dotted}"), got[1:])
             return nodes, got[0]
         return nodes, (external if not nodes else None)
 
     def _bindings(self, path: str, head: str) -> list[tuple[str, int]]:
         """The import refs (and lines) a module-level name of ``path`` may hold,
         in any branch; a def or class written at top level replaces those bound
-        before it, not one bound after it (an import may rebind it)."""
+        before it, not one bound after it (an import may rebind it). Shared:
+        not to be changed."""
+        key = (path, head)
+        got = self._binds_at.get(key)
+        if got is None:
+            got = self._binds_at[key] = self._bindings_of(path, head)
+        return got
+
+    def _bindings_of(self, path: str, head: str) -> list[tuple[str, int]]:
         facts = self.files[path]
         at = facts.get("alias_at")
         if at is None:  # facts without lines (a notebook's are current too)
@@ -853,6 +957,14 @@ class Graph:
         return binds
 
     def _external(
+        self, path: str, attrs: list[str], depth: int
+    ) -> tuple[str, list[str], str, int] | None:
+        got: tuple[str, list[str], str, int] | None = self._memo(
+            ("e", path, tuple(attrs), depth), lambda: self._external_of(path, attrs, depth)
+        )
+        return got
+
+    def _external_of(
         self, path: str, attrs: list[str], depth: int
     ) -> tuple[str, list[str], str, int] | None:
         """The external dotted name ``attrs`` of module ``path`` is bound to
@@ -891,10 +1003,23 @@ class Graph:
         return worst if worst is not None else first
 
     def _stars(self, path: str) -> list[tuple[str, int]]:
-        """The module-level ``from m import *`` of ``path`` (ref, line)."""
-        return [(str(r), int(n)) for r, n in self.files[path].get("stars", ())]
+        """The module-level ``from m import *`` of ``path`` (ref, line). Shared:
+        not to be changed."""
+        got = self._stars_at.get(path)
+        if got is None:
+            got = self._stars_at[path] = [
+                (str(r), int(n)) for r, n in self.files[path].get("stars", ())
+            ]
+        return got
 
     def _in_module(self, path: str, attrs: list[str], depth: int) -> list[str]:
+        got: tuple[str, ...] = self._memo(
+            ("m", path, tuple(attrs), depth),
+            lambda: tuple(self._in_module_of(path, attrs, depth)),
+        )
+        return list(got)
+
+    def _in_module_of(self, path: str, attrs: list[str], depth: int) -> list[str]:
         if depth > _MAX_ALIAS_HOPS:
             return []
         facts = self.files[path]

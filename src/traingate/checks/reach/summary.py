@@ -170,7 +170,8 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         read and not parsed (graph.Graph._registered: a registry's decorator
         in other files); files added from elsewhere (a notebook) are all
         kept. An oversize one that names one is incomplete when loaded."""
-        word = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b")
+        raw = [n.encode() for n in names]
+        word = re.compile(rb"\b(?:" + b"|".join(re.escape(n) for n in raw) + rb")\b")
         hits, listed = self._grep(sorted(names))
         out = []
         for path, oid in [*self._entries.items(), *self.big.items()]:
@@ -179,7 +180,9 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
                     out.append(path)
                 continue
             data = self.blobs.change.read(oid) or b""
-            if word.search(data) is not None:
+            # A plain substring test first (issue #17): a scan searches every
+            # blob of the tree, most name none of these; no bytes, no word.
+            if any(n in data for n in raw) and word.search(data) is not None:
                 out.append(path)
         return out + [p for p in self._loaded if p not in self._entries and p not in self.big]
 
