@@ -163,6 +163,13 @@ def test_every_shipped_screen_reads_and_narrows_its_rule() -> None:
         assert rule == full  # nothing else changed
 
 
+def test_every_shipped_rule_that_reads_python_is_screened(tmp_path: Path) -> None:
+    """While one rule that may run on a Python file has no screen, every
+    Python file of a change goes to semgrep (issue #17, session 14)."""
+    pack = screen.ScreenedPack(RULES_DIR, tmp_path)
+    assert pack._open_python == set()
+
+
 @pytest.mark.parametrize(
     ("spec", "wanted"),
     [
@@ -213,6 +220,12 @@ def test_screen_atoms(spec: Any, wanted: bool) -> None:
         {"joined": ""},
         {"stored-root": ["<nope>"]},
         {"joined": ["x" * 65]},
+        {"folds-to": ""},
+        {"folded": {"chars": "A-Z"}},
+        {"folded": {"chars": "A-Z", "min": 0}},
+        {"folded": {"chars": "Z-A", "min": 5}},
+        {"lookup": {"via": ["eval"], "name": "built"}},
+        {"lookup": {"via": ["getattr"], "name": "any"}},
         "name",
     ],
 )
@@ -243,6 +256,87 @@ def test_joined_words_are_found_across_the_literals_semgrep_folds(
 ) -> None:
     found = screen.facts(source)
     assert found is not None and found.joinable(word) is wanted
+
+
+_B64 = r"A-Za-z0-9+/=_\-\\\r\n'" + '"'  # obfusc-high-entropy-literal's class
+_P = "Ab3" * 20  # 60 clean characters
+
+
+@pytest.mark.parametrize(
+    ("source", "wanted"),
+    [
+        (f'X = "{_P * 4}"\n', True),
+        (f'X = "{_P * 3}"\n', False),
+        (f'X = "{_P * 3} {_P}"\n', False),  # a space is not in the class
+        (f'X = "{_P * 2}" + "{_P * 2}"\n', True),  # semgrep folds +
+        (f'X = ("{_P * 2}"  # a comment\n     "{_P * 2}")\n', True),  # implicit joins
+        (f'A = "{_P * 2}"\nB = A + A\n', True),  # through names
+        (f'A = "{_P}"\nB = A + A\nC = B + B\n', True),  # each use counts
+        (f'A = "{_P * 2}"\nA += "{_P * 2}"\nprint(A)\n', True),  # +=
+        (f'N = 12345\nX = f"{_P * 3}{{N}}{_P[:56]}"\n', True),  # a number's digits
+        (f'X = f"{_P * 3}{{name}}{_P * 3}"\n', False),  # a field semgrep cannot fold
+        (f'X = "{_P * 3}" % "{_P * 3}"\n', False),  # % is not folded
+        ("X = b'" + "\\x41" * 50 + "'\n", True),  # semgrep reads escapes as written
+        ("X = ('" + "\\x41" * 25 + "'  # a comment\n  '" + "\\x41" * 25 + "')\n", True),
+        ("X = f'" + "\\x41" * 25 + "{name}" + "\\x41" * 25 + "'\n", False),
+        ("n = 0\nfor i in range(9):\n    n = n + 1\nX = f'{n}'\n", False),  # a sum is digits
+        # a form feed and a line separator are no line ends to Python
+        ('"""\f\u2028"""\nX = b\'' + "\\x41" * 50 + "'\n", True),
+    ],
+)
+def test_folded_bounds_what_semgrep_folds(source: str, wanted: bool) -> None:
+    found = screen.facts(source)
+    assert found is not None
+    spec = {"folded": {"chars": _B64, "min": 200}}
+    assert screen.compile_screen(spec)(found) is wanted
+
+
+@pytest.mark.parametrize(
+    ("source", "words", "wanted"),
+    [
+        ('getattr(os, "sys" + "tem")\n', ["system"], True),
+        ('getattr(os, "system\\n")\n', ["system"], True),  # $ admits a final newline
+        ('getattr(os, "os.system")\n', ["system"], False),  # inside a literal: not equal
+        ('getattr(os, "sy" + "stems")\n', ["system"], False),
+        ('getattr(os, "spa" + "wnlp")\n', ["spawn*"], True),  # a prefix
+        ('getattr(os, "xspawn")\n', ["spawn*"], False),
+        ('h = "ev"\ngetattr(b, f"{h}al")\n', ["eval"], True),
+    ],
+)
+def test_folds_to_needs_whole_literals(source: str, words: list[str], wanted: bool) -> None:
+    found = screen.facts(source)
+    assert found is not None
+    assert screen.compile_screen({"folds-to": words})(found) is wanted
+
+
+_VIA = ["getattr", "__import__", "import_module", "globals", "vars", "__dict__", "attrgetter"]
+
+
+@pytest.mark.parametrize(
+    ("source", "how", "wanted"),
+    [
+        ('getattr(self, "weight")\n', "not-literal", False),
+        ('getattr(self, "wei" "ght")\n', "not-literal", False),  # one literal to semgrep
+        ("getattr(self, name)\n", "not-literal", True),
+        ('getattr(self, f"{n}_proj")\n', "not-literal", True),
+        ("getattr(self, name)\n", "built", False),
+        ("getattr(self, name[::-1])\n", "built", True),
+        ('getattr(self, "".join(parts))\n', "built", True),
+        ("n = s[::-1]\nm = n\ngetattr(o, m)\n", "built", True),  # through names
+        ("n = s.strip()\ngetattr(o, n)\n", "built", False),
+        ("g = getattr\ng(o, name)\n", "built", True),  # an alias: assume the worst
+        ("from builtins import getattr as g\n", "built", True),
+        ("ns = globals()\nns[s[::-1]]\n", "built", True),
+        ("d = os.__dict__\nd[name]\n", "not-literal", True),
+        ('vars(os).get(k + "x")\n', "built", True),
+        ('x = cache[key + "_x"]\n', "built", False),  # not a namespace
+        ("getattr(o, *args)\n", "built", True),
+    ],
+)
+def test_lookup_reads_the_name_argument(source: str, how: str, wanted: bool) -> None:
+    found = screen.facts(source)
+    assert found is not None
+    assert screen.compile_screen({"lookup": {"via": _VIA, "name": how}})(found) is wanted
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,18 @@ one ``ast`` walk reads from it:
   it folds from the file's literals (``"." + "s" + "sh"``, f-strings of
   constants): the word is inside one literal, or is a literal's end, then
   whole literals, then another's start (numbers count as their digits).
+- ``folded: {chars: C, min: N}``: semgrep could fold a string of ``N`` or
+  more characters, each in the regex class ``[C]``, from the file's literals
+  (``+`` chains, f-strings, constants reached through names, literals as
+  written; folding.py bounds it from above).
+- ``lookup: {via: [getattr, ...], name: built|not-literal}``: one of the
+  lookups (getattr, __import__, import_module, attrgetter; globals, locals,
+  vars, __dict__, __builtins__ subscripted) may take a name that is not a
+  plain string literal, or one built at run time (lookups.py).
+- ``folds-to: w`` or ``folds-to: [w, ...]``: semgrep could fold a string
+  *equal* to the word (or to it and a final newline: a regex's ``$``; ``w*``:
+  one starting with ``w``) from whole literals (``"sys" + "tem"``): for a
+  ``^(...)$`` string pattern.
 - ``stored-root: [x, "<import>", "<call>", "<subscript>"]``: an attribute is
   written to (assigned, augmented, a loop or ``with`` target) on an object
   that hangs from the name ``x``, from any name an import binds, or from a
@@ -61,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from traingate import pyast
+from traingate.checks.semgrep import folding, lookups
 from traingate.checks.semgrep.targets import Target, is_python
 from traingate.errors import CheckError
 
@@ -80,6 +93,10 @@ class Facts:
     # a name, or "<call>" / "<subscript>" / "<other>".
     stored: frozenset[str] = frozenset()
     imported: frozenset[str] = frozenset()  # names imports bind; "*" for a star import
+    # The nodes semgrep folds strings from (folding.KINDS), for the folded atom.
+    folds: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
+    # Calls, subscripts, imports and a lookup's names, for the lookup atom.
+    looks: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def joinable(self, word: str) -> bool:
@@ -101,6 +118,26 @@ class Facts:
             for j in range(i + 1, len(word)):
                 if word[i:j] in self.pieces:
                     reach[j] = True
+        return False
+
+    def foldable(self, word: str) -> bool:
+        """Whether semgrep could fold a string equal to ``word`` (or to it and
+        a final newline, which a ``$`` admits; ``w*``: one that starts with
+        ``w``) from whole literals of this file: a string it folds is made
+        of whole literals."""
+        if word.endswith("*"):
+            word = word[:-1]
+            starts, _ = self._prefixes_suffixes()
+            reach = [True] + [False] * len(word)
+            for j in range(1, len(word)):
+                reach[j] = any(reach[i] and word[i:j] in self.pieces for i in range(j))
+            return any(reach[i] and word[i:] in starts for i in range(len(word)))
+        for whole in (word, word + "\n"):
+            reach = [True] + [False] * len(whole)
+            for j in range(1, len(whole) + 1):
+                reach[j] = any(reach[i] and whole[i:j] in self.pieces for i in range(j))
+            if reach[-1]:
+                return True
         return False
 
     def names_text(self) -> str:
@@ -137,6 +174,7 @@ _JOIN_MAX = 64  # the longest word a joined atom may name
 Test = Callable[[Facts], bool]
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_FOLDS = frozenset(folding.KINDS) - {ast.Constant}
 
 
 def facts(text: str) -> Facts | None:
@@ -153,26 +191,39 @@ def facts(text: str) -> Facts | None:
     imported: set[str] = set()
     add = names.add
     raw: list[ast.Constant] = []
+    folds: list[ast.AST] = []
+    looks: list[ast.AST] = []
+    called = lookups.CALLED
     has_escape = "\\" in text
     for node in ast.walk(tree):
         kind = type(node)
         if kind is ast.Name:
             add(node.id)  # type: ignore[attr-defined]
+            if node.id in called:  # type: ignore[attr-defined]
+                looks.append(node)
         elif kind is ast.Attribute:
             add(node.attr)  # type: ignore[attr-defined]
+            if node.attr in called:  # type: ignore[attr-defined]
+                looks.append(node)
             if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
                 stored.add(_root(node))  # type: ignore[arg-type]
         elif kind is ast.Constant:
             value = node.value  # type: ignore[attr-defined]
             if isinstance(value, str | bytes):
                 strings.append(value if isinstance(value, str) else value.decode("latin-1"))
+                folds.append(node)
                 if has_escape:
                     raw.append(node)  # type: ignore[arg-type]
             elif isinstance(value, int | float | complex):
                 numbers.add(str(value))
         else:
+            if kind in _FOLDS:
+                folds.append(node)
+            elif kind is ast.Call or kind is ast.Subscript:
+                looks.append(node)
             _other(node, kind, names)
             if kind is ast.alias:
+                looks.append(node)
                 bound = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
                 imported.add(bound)
     if raw:
@@ -184,6 +235,8 @@ def facts(text: str) -> Facts | None:
         frozenset(strings) | numbers,
         frozenset(stored),
         frozenset(imported),
+        tuple(folds),
+        tuple(looks),
     )
 
 
@@ -278,18 +331,24 @@ def compile_screen(spec: Any) -> Test:
         ):
             raise ScreenError(f"stored-root: takes names or {sorted(_ROOT_KINDS)}, not {value!r}")
         return _stored_root(frozenset(roots))
+    if key == "folded":
+        return _folded(value)
+    if key == "lookup":
+        return _lookup(value)
     if key == "words":
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
             raise ScreenError(f"words: takes a word or a list of words, not {value!r}")
         folded = [w.casefold() for w in words]
         return lambda f: any(w in f.folded_text() for w in folded)
-    if key == "joined":
+    if key in ("joined", "folds-to"):
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(
             isinstance(w, str) and 0 < len(w) <= _JOIN_MAX for w in words
         ):
-            raise ScreenError(f"joined: takes a word or a list of words, not {value!r}")
+            raise ScreenError(f"{key}: takes a word or a list of words, not {value!r}")
+        if key == "folds-to":
+            return lambda f: any(f.foldable(w) for w in words)
         return lambda f: any(f.joinable(w) for w in words)
     if key in ("name-regex", "string", "text"):
         if not isinstance(value, str):
@@ -309,8 +368,54 @@ def compile_screen(spec: Any) -> Test:
         return lambda f: rx.search(f.text) is not None
     raise ScreenError(
         f"unknown screen key {key!r} "
-        "(name, name-regex, string, joined, stored-root, words, text, all, any)"
+        "(name, name-regex, string, joined, folds-to, folded, lookup, stored-root, words, "
+        "text, all, any)"
     )
+
+
+def _lookup(value: Any) -> Test:
+    if not isinstance(value, dict) or set(value) != {"via", "name"}:
+        raise ScreenError(f"lookup: takes {{via: [...], name: built|not-literal}}, not {value!r}")
+    via, how = value["via"], value["name"]
+    if not isinstance(via, list) or not via or not set(via) <= lookups.KINDS:
+        raise ScreenError(f"lookup: via lists some of {sorted(lookups.KINDS)}, not {via!r}")
+    if how not in ("built", "not-literal"):
+        raise ScreenError(f"lookup: name is built or not-literal, not {how!r}")
+    kinds, built, key = frozenset(via), how == "built", f"lookup {how} {sorted(via)}"
+
+    def test(f: Facts) -> bool:
+        if key not in f._memo:
+            if kinds.isdisjoint(f.names):
+                f._memo[key] = False
+            else:
+                if "lookup walk" not in f._memo:
+                    f._memo["lookup walk"] = lookups.Walk(f.looks, f.folds, f.names)
+                f._memo[key] = lookups.holds(f._memo["lookup walk"], kinds, built)
+        found: bool = f._memo[key]
+        return found
+
+    return test
+
+
+def _folded(value: Any) -> Test:
+    if not isinstance(value, dict) or set(value) != {"chars", "min"}:
+        raise ScreenError(f"folded: takes {{chars: C, min: N}}, not {value!r}")
+    chars, least = value["chars"], value["min"]
+    if not isinstance(chars, str) or not chars or type(least) is not int or least < 1:
+        raise ScreenError(f"folded: chars is a regex class, min a positive int: {value!r}")
+    try:
+        unclean = re.compile(f"[^{chars}]")
+    except re.error as exc:
+        raise ScreenError(f"folded: [{chars}] is not a character class: {exc}") from None
+    key = f"folded {least} {chars}"
+
+    def test(f: Facts) -> bool:
+        if key not in f._memo:
+            f._memo[key] = folding.longest(f.text, f.folds, unclean, least) >= least
+        found: bool = f._memo[key]
+        return found
+
+    return test
 
 
 _ROOT_KINDS = frozenset({"<import>", "<call>", "<subscript>", "<other>"})
