@@ -33,13 +33,14 @@ from collections.abc import Callable, Mapping, Set
 
 from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
+from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import local_paths
 from traingate.checks.sabotage.cut import Plan, expand, span
 from traingate.checks.sabotage.draws import Drawing
 from traingate.checks.sabotage.outline import as_read
 from traingate.checks.sabotage.returns import Imported, Returns, imported
-from traingate.checks.sabotage.scopes import ClassAttrs, bind, warm
+from traingate.checks.sabotage.scopes import ClassAttrs, bind_local, warm, warm_local
 from traingate.checks.sabotage.store import Store
 from traingate.checks.sabotage.triggers import Env, Trigger, aliases
 from traingate.checks.sabotage.walker import Fn, Hit
@@ -190,7 +191,7 @@ def _visit_class(
 def _visit(
     node: ast.AST, env: Env, out: list[Hit], hooks: dict[str, tuple[int, ...]], writers: mod.Writers
 ) -> None:
-    for child in ast.iter_child_nodes(node):
+    for child in nd.blocks(node):
         if isinstance(child, ast.stmt):  # definitions are statements: no expression holds one
             _visit_one(child, env, out, hooks, writers)
         elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
@@ -214,10 +215,11 @@ def _visit_one(
         fenv = env.child()
         for a in child.args.posonlyargs + child.args.args + child.args.kwonlyargs:
             fenv.names.hide(a.arg)  # a parameter shadows a module name
-        nodes = pl.walk_local(child.body)
+        lk = nd.local(child, env.alias)
+        nodes = lk.nodes
         fenv.paths = local_paths(child, nodes, env)
-        warm(fenv, nodes)
-        bind(fenv, child.body, nodes)
+        warm_local(fenv, lk)
+        bind_local(fenv, lk)
         reg = hooks.get(child.name)
         fn = Fn(fenv, child.name, child.body, out, reg is not None, _params(child), writers, nodes)
         fn.hook_lines = reg or ()
@@ -314,9 +316,16 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
 
 
 def _egress(tree: ast.Module, alias: dict[str, str], plan: Plan | None) -> list[Hit]:
-    nodes = ast.walk(tree) if plan is None else plan.touched_nodes()
+    nodes = nd.walk_all(tree) if plan is None else plan.touched_nodes()
     out = []
     for node in nodes:
+        # log_egress names only a call or a "logging.handlers." string (issue #17:
+        # a full walk of the file, most of it names and constants)
+        if isinstance(node, ast.Constant):
+            if not (isinstance(node.value, str) and node.value.startswith("logging.handlers.")):
+                continue
+        elif not isinstance(node, ast.Call):
+            continue
         what = pl.log_egress(node, alias)
         if what is not None:
             line = getattr(node, "lineno", 1)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Protocol
 
 from traingate import pyast
+from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import module_paths
 from traingate.checks.sabotage.cut import as_read, expand, line_tokens, span
@@ -91,6 +92,11 @@ class Facts:
         self._far: dict[str, tuple[Trigger | None, Writes | None]] = {}
         self._warm: set[int] = set()  # binding values whose calls are looked up
         self._local_writes: dict[str, dict[int, str] | None] = {}
+        # Only a function of the module can be a local writer: one set, not a pass
+        # over the module's statements per name called (issue #17).
+        self._defs = {
+            st.name for st in tree.body if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
 
     def close(self) -> None:
         """Drop the references back to these facts (names resolved and functions
@@ -130,7 +136,7 @@ class Facts:
         for i in idx:
             if i not in self._warm:
                 self._warm.add(i)
-                calls = (n for n in ast.walk(self.binds.values[i]) if isinstance(n, ast.Call))
+                calls = (n for n in nd.walk_all(self.binds.values[i]) if isinstance(n, ast.Call))
                 warm(env, calls)
         for n in names:
             t = self.before.memo[n]
@@ -184,7 +190,10 @@ class Facts:
 
     def local_writes(self, key: str) -> dict[int, str] | None:
         if key not in self._local_writes:
-            self._local_writes[key] = pl.random_writers(self.tree, self.env.alias, {key}).get(key)
+            got = None
+            if key in self._defs:
+                got = pl.random_writers(self.tree, self.env.alias, {key}).get(key)
+            self._local_writes[key] = got
         return self._local_writes[key]
 
     # ------------------------------------------------------------------ the cut

@@ -14,11 +14,13 @@ import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import TypeGuard
 
+from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import class_paths, local_paths
 from traingate.checks.sabotage.triggers import (
     Env,
     Paths,
+    Table,
     Trigger,
     qualname,
     read_on,
@@ -46,6 +48,33 @@ def bind(env: Env, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> 
                     grown = env.names.bind(name, t) or grown
         if not grown:
             return
+
+
+def bind_local(env: Env, lk: nd.Local) -> None:
+    """``bind`` over a body's index (``nodes.local``): the same rounds, in order."""
+    for _ in range(3):
+        grown = False
+        for value, names in lk.binds:
+            t = env.taint(value)
+            if t is None:
+                continue
+            for name in names:
+                grown = env.names.bind(name, t) or grown
+        if not grown:
+            return
+
+
+def warm_local(env: Env, lk: nd.Local, funcs: bool = True) -> None:
+    """``warm`` over a body's index: the same lookups, in order."""
+    names, calls, attrs = env.names.get, env.funcs.get, env.attrs.get
+    for kind, key in lk.lookups:
+        if kind == nd.NAME:
+            names(key)
+        elif kind == nd.CALL:
+            if funcs:
+                calls(key)
+        else:
+            attrs(key)
 
 
 def warm(env: Env, nodes: Iterable[ast.AST], funcs: bool = True) -> None:
@@ -137,7 +166,6 @@ class Returns:
         self.by_name: dict[str, list[Fn]] = {}
         for fn in fns:
             self.by_name.setdefault(fn.name, []).append(fn)
-        self._walked: dict[int, list[ast.AST]] = {}
         self._one: dict[int, tuple[Trigger | None, set[str]]] = {}
         self._two: dict[int, Trigger | None] = {}
         self._first: dict[str, Trigger | None] = {}
@@ -191,12 +219,11 @@ class Returns:
     def _walk(self, fn: Fn, funcs: _Round | _Seen) -> Trigger | None:
         env = self.module.child()
         env.funcs = funcs
-        nodes = self._walked.get(id(fn))
-        if nodes is None:
-            nodes = self._walked[id(fn)] = pl.walk_local(fn.body)
+        lk = nd.local(fn, env.alias)
+        nodes = lk.nodes
         env.paths = local_paths(fn, nodes, self.module)
-        warm(env, nodes, funcs=False)  # round two's functions: looked up in ``two``
-        bind(env, fn.body, nodes)
+        warm_local(env, lk, funcs=False)  # round two's functions: looked up in ``two``
+        bind_local(env, lk)
         for sub in nodes:
             if isinstance(sub, ast.Return) and not mentions_state(sub.value):
                 t = env.taint(sub.value)
@@ -263,13 +290,15 @@ class ClassAttrs:
         for i, fn in enumerate(self.methods):
             for a in self.assigned(fn):
                 self.by_attr.setdefault(a, []).append(i)
-        self._nodes: dict[int, list[ast.AST]] = {}
         self._paths: dict[int, Paths] = {}
         self._reads: dict[int, set[str]] = {}
         self.memo: dict[str, Trigger | None] = {}
-        if whole:  # every method is walked: one replay, of every attribute they name
-            every = range(len(self.methods))
-            self._replay(set(self.by_attr).union(*map(self._read, every)), list(every))
+        if whole:  # every method is walked: one replay, of every attribute assigned
+            # Only a method assigning a ``self`` attribute adds to the table, and an
+            # attribute none assigns holds the outer class's trigger (``_Table``): the
+            # other methods' bindings and reads need no replay (issue #17).
+            every = sorted({i for idx in self.by_attr.values() for i in idx})
+            self._replay(set(self.by_attr), every)
 
     def get(self, name: str, /) -> Trigger | None:
         t = self.outer.get(name)
@@ -315,7 +344,7 @@ class ClassAttrs:
                 for tgt in st.targets if isinstance(st, ast.Assign) else [st.target]:
                     if _own(tgt):
                         out.add(tgt.attr)
-            for child in ast.iter_child_nodes(st):
+            for child in nd.blocks(st):
                 if isinstance(child, ast.stmt):
                     todo.append(child)
                 elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
@@ -332,26 +361,22 @@ class ClassAttrs:
         return got
 
     def _replay(self, names: set[str], idx: list[int]) -> None:
-        attrs: dict[str, Trigger] = {}
-        for a in names:
-            t = self.outer.get(a)
-            if t is not None:
-                attrs[a] = t
+        attrs = _Table(self.outer)
+        alias = self.env.alias
         for i in idx:
-            if i not in self._nodes:
-                self._nodes[i] = pl.walk_local(self.methods[i].body)
-            warm(self.env, self._nodes[i])  # its own attributes: in ``attrs``
+            warm_local(self.env, nd.local(self.methods[i], alias))  # own attributes: in ``attrs``
         for _ in range(2):
             for i in idx:
                 fn = self.methods[i]
-                nodes = self._nodes[i]
+                lk = nd.local(fn, alias)
+                nodes = lk.nodes
                 fenv = self.env.child()
                 fenv.attrs = attrs
                 if i not in self._paths:
                     self._paths[i] = local_paths(fn, nodes, self.env)
                 fenv.paths = self._paths[i]
                 fenv.attr_paths = self.paths
-                bind(fenv, fn.body, nodes)
+                bind_local(fenv, lk)
                 for node in nodes:
                     if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
                         continue
@@ -364,6 +389,25 @@ class ClassAttrs:
                             attrs.setdefault(tgt.attr, t)
         for a in names:
             self.memo.setdefault(a, attrs.get(a))
+
+
+class _Table:
+    """The attributes a replay assigns, under the outer class's: an attribute
+    the outer class holds a trigger in keeps it (the first trigger wins)."""
+
+    __slots__ = ("outer", "own")
+
+    def __init__(self, outer: Table) -> None:
+        self.outer = outer
+        self.own: dict[str, Trigger] = {}
+
+    def get(self, name: str, /) -> Trigger | None:
+        t = self.outer.get(name)
+        return t if t is not None else self.own.get(name)
+
+    def setdefault(self, name: str, t: Trigger) -> None:
+        if self.get(name) is None:
+            self.own[name] = t
 
 
 def _own(node: ast.AST) -> TypeGuard[ast.Attribute]:

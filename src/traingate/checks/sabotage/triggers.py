@@ -18,12 +18,13 @@ from collections import deque
 from collections.abc import Callable, Container, Iterator, Mapping, Set
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from traingate.checks.sabotage.nodes import children
+
 if TYPE_CHECKING:
     from traingate.checks.sabotage.events import Table as Events
 
-# Kinds. "rank" and "size" are everywhere in real distributed code and are
-# judged more narrowly (see analysis); "step" is a training-step counter
-# compared against a literal, judged only for loss/gradient scaling.
+# Kinds. "rank" and "size", everywhere in distributed code, are judged more narrowly
+# (analysis); "step", a step counter against a literal, only for loss/gradient scaling.
 ENV, HOST, USER, TIME, GPU, JOB, MACHINE, RANK, SIZE, STEP = (
     "env",
     "host",
@@ -596,4 +597,4 @@ def _children(node: ast.AST, deep: bool) -> Iterator[ast.AST]:
     if isinstance(node, ast.Attribute):
         yield node.value
         return
-    yield from ast.iter_child_nodes(node)
+    yield from children(node)

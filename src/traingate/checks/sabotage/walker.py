@@ -1,8 +1,7 @@
 """The walk of one function: writes, calls, returns and skips judged under the
 guards that lead to them (``analysis`` drives it per definition).
 
-Split from ``analysis`` (which re-exports ``Hit`` and ``Guard``) to keep each
-module small.
+Split from ``analysis`` (which re-exports ``Hit`` and ``Guard``) to keep modules small.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.draws import Draws, reads_training, unchanged
+from traingate.checks.sabotage.nodes import children
 from traingate.checks.sabotage.scopes import target_names
 from traingate.checks.sabotage.triggers import (
     ENV,
@@ -201,7 +201,7 @@ class Fn:
             self.stmts(h.body, guards)
         for case in getattr(st, "cases", []):
             self.stmts(case.body, guards)
-        for child in ast.iter_child_nodes(st):
+        for child in children(st):
             if isinstance(child, ast.expr):
                 self.expr(child, guards)
 
@@ -257,7 +257,9 @@ class Fn:
             return
         if isinstance(node, ast.Call):
             self.call(node, guards)
-        for child in ast.iter_child_nodes(node):
+        # Recursive, as deep as before: a file too deep for it still blocks unjudged
+        # (deep.py.fixture); ``children`` skips ctx and operators (issue #17).
+        for child in children(node):
             self.expr(child, guards)
 
     # ------------------------------------------------------------------ payloads

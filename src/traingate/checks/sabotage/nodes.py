@@ -1,0 +1,152 @@
+"""Walks the check repeats, made once (issue #17).
+
+``ast.walk`` and ``ast.iter_child_nodes`` are generators over ``iter_fields``:
+a full scan spent a fifth of the check in them. ``children`` reads ``_fields``
+straight; ``local`` indexes a function's body once (its nodes, what ``warm``
+looks up, what ``bind`` binds) and keeps the index on the definition, so the
+class replay, the returns rounds and the walk share it."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple
+
+_AST, _LIST = ast.AST, list
+# Fields that never hold a node: a name's identifier, a constant's value. And
+# ``ctx`` (Load, Store, Del) and operators (``op``, ``ops``): leaves no analysis
+# walks to (each reads ``node.op``), a third of the nodes a walk would visit.
+_SCALAR = {
+    ast.Name: ("id",),
+    ast.Attribute: ("attr",),
+    ast.Constant: ("value", "kind"),
+    ast.keyword: ("arg",),
+    ast.arg: ("arg",),
+    ast.alias: ("name", "asname"),
+}
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node type that can hold a node (or a list of them)."""
+    got = _FIELDS.get(kind)
+    if got is None:
+        skip = {"ctx", "op", "ops", "type_comment", *_SCALAR.get(kind, ())}
+        got = _FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f not in skip)
+    return got
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes(node)`` as a list, in its order, without ``ctx``."""
+    out: list[ast.AST] = []
+    got = _FIELDS.get(type(node))
+    for field in fields(type(node)) if got is None else got:
+        value = getattr(node, field, None)
+        if isinstance(value, _AST):
+            out.append(value)
+        elif isinstance(value, _LIST):
+            out.extend(v for v in value if isinstance(v, _AST))
+    return out
+
+
+_BLOCK = (ast.stmt, ast.ExceptHandler, ast.match_case)
+
+
+def blocks(node: ast.AST) -> list[ast.AST]:
+    """The statements, handlers and match cases right under a node, in
+    ``iter_child_nodes``' order: each sits only in a list of its own kind."""
+    out: list[ast.AST] = []
+    got = _FIELDS.get(type(node))
+    for field in fields(type(node)) if got is None else got:
+        value = getattr(node, field, None)
+        if isinstance(value, _LIST) and value and isinstance(value[0], _BLOCK):
+            out.extend(value)
+    return out
+
+
+def walk_all(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of the tree but ``ctx``, as ``ast.walk`` finds them (not in its order)."""
+    todo = [tree]
+    get = _FIELDS.get
+    while todo:
+        node = todo.pop()
+        yield node
+        got = get(type(node))
+        for field in fields(type(node)) if got is None else got:
+            value = getattr(node, field, None)
+            if isinstance(value, _AST):
+                todo.append(value)
+            elif isinstance(value, _LIST):
+                todo.extend(v for v in value if isinstance(v, _AST))
+
+
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def walk_local(body: list[ast.stmt]) -> list[ast.AST]:
+    """Every node of these statements but ``ctx``, not entering nested functions,
+    lambdas or classes, in ``payloads.walk_local``'s order (which calls this)."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(body)
+    node_type, nested, get = ast.AST, _NESTED, _FIELDS.get
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        got = get(type(node))
+        for field in fields(type(node)) if got is None else got:
+            value = getattr(node, field, None)
+            if isinstance(value, node_type):
+                if not isinstance(value, nested):
+                    todo.append(value)
+            elif isinstance(value, list):
+                todo.extend(
+                    v for v in value if isinstance(v, node_type) and not isinstance(v, nested)
+                )
+    return out
+
+
+# What ``warm`` looks up, in node order: a name, a call's qualname, a ``self`` attribute.
+NAME, CALL, ATTR = 0, 1, 2
+
+
+class Local(NamedTuple):
+    nodes: list[ast.AST]  # walk_local(body)
+    lookups: list[tuple[int, str]]  # (NAME | CALL | ATTR, key), as warm meets them
+    binds: list[tuple[ast.AST, list[str]]]  # what bind reads: (value, target names)
+
+
+Def = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def local(fn: Def, alias: Mapping[str, str]) -> Local:
+    """The index of ``fn``'s body (not its nested definitions), made once per tree
+    and alias table: kept on the definition, freed with the tree."""
+    got = fn.__dict__.get("_traingate_local")
+    if got is not None and got[0] is alias and isinstance(got[1], Local):
+        return got[1]
+    made = index(walk_local(fn.body), alias)
+    fn.__dict__["_traingate_local"] = (alias, made)
+    return made
+
+
+def index(nodes: list[ast.AST], alias: Mapping[str, str]) -> Local:
+    from traingate.checks.sabotage import payloads as pl
+    from traingate.checks.sabotage.scopes import binding, target_names
+    from traingate.checks.sabotage.triggers import qualname
+
+    lookups: list[tuple[int, str]] = []
+    binds: list[tuple[ast.AST, list[str]]] = []
+    name_t, call_t, attr_t = ast.Name, ast.Call, ast.Attribute
+    for n in nodes:
+        if isinstance(n, name_t):
+            lookups.append((NAME, n.id))
+        elif isinstance(n, call_t):
+            q = qualname(n.func, alias)
+            if q is not None:
+                lookups.append((CALL, q))
+        elif isinstance(n, attr_t) and isinstance(n.value, name_t) and n.value.id == "self":
+            lookups.append((ATTR, n.attr))
+        value, targets = binding(n)
+        if value is not None:
+            binds.append((value, [t for t in target_names(targets) if not pl.named_state(t)]))
+    return Local(nodes, lookups, binds)
