@@ -123,18 +123,26 @@ _BESIDE = "semgrep"
 
 def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
     """Every check's (findings, error). The semgrep check runs in a thread
-    beside the others when there are others; an exception anywhere is that
+    beside the others when there are others (a large scan: first, then the
+    others in forked workers, see parallel.py); an exception anywhere is that
     check's error (fail closed), and the thread is always joined."""
     import threading
 
     results: dict[str, _Result] = {}
     worker: threading.Thread | None = None
-    if _BESIDE in contexts and _alone_first(contexts):
+    if _alone_first(contexts):
         # Issue #17: a whole-repository scan runs semgrep first and alone, so
         # its two processes never sit beside the Python checks' peak (724 MB
         # summed for the wheel corpus, 500 the limit); on 2 CPUs the checks
         # beside it only took CPU from semgrep. A small change keeps the thread.
-        results[_BESIDE] = _run_one(_BESIDE, contexts[_BESIDE])
+        from traingate import parallel  # scans only: the hook never loads it
+
+        if _BESIDE in contexts:
+            results[_BESIDE] = _run_one(_BESIDE, contexts[_BESIDE])
+        rest = {c: ctx for c, ctx in contexts.items() if c != _BESIDE}
+        n = parallel.workers(rest)
+        if n > 1:  # then the Python checks, on every CPU (no thread is left)
+            results.update(parallel.run(rest, _run_one, n))
     elif _BESIDE in contexts and len(contexts) > 1:
         ready = threading.Event()
         ctx = replace(contexts[_BESIDE], prepared=ready.set)

@@ -336,7 +336,9 @@ class BlobReader:
     blob cost 2 ms each (200 s for a 100,000-file change), and one batch of
     every blob up front would hold a change's checkpoints in memory at once.
     Thread-safe: the engine runs the semgrep check beside the others (issue
-    #17), and two readers interleaving on one pipe would swap blobs.
+    #17), and two readers interleaving on one pipe would swap blobs. Fork-safe
+    for the same reason: a forked child (a scan's check workers) starts its
+    own process and keeps the blobs read so far.
     """
 
     KEEP = 4_000_000  # blobs up to this size are kept: several checks read them
@@ -345,7 +347,9 @@ class BlobReader:
         self._cwd = cwd
         self._cache: dict[str, bytes] = {}
         self._proc: subprocess.Popen[bytes] | None = None
+        self._closer: weakref.finalize[..., BlobReader] | None = None
         self._lock = threading.Lock()
+        _READERS.add(self)
 
     def read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
         with self._lock:
@@ -391,8 +395,20 @@ class BlobReader:
                 )
             except FileNotFoundError as exc:  # pragma: no cover - git is a prerequisite
                 raise GitError("git is not installed or not on PATH") from exc
-            weakref.finalize(self, _close, self._proc)
+            self._closer = weakref.finalize(self, _close, self._proc)
         return self._proc
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's ``cat-file`` is the parent's. The
+        child asking on its pipe would take the parent's answers (and the
+        parent the child's); closing or waiting on it here would end or stall
+        the parent's reads. It is left untouched, never finalized in the child."""
+        if self._proc is not None:
+            _PARENTS.append(self._proc)  # its file objects never flush or close here
+        if self._closer is not None:
+            self._closer.detach()
+        self._proc, self._closer = None, None
+        self._lock = threading.Lock()  # a lock some parent thread held stays held
 
     def _fetch(self, oid: str) -> bytes:
         return self._fetch_typed(oid)[1]
@@ -420,6 +436,16 @@ class BlobReader:
 
 
 _OID_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_READERS: weakref.WeakSet[BlobReader] = weakref.WeakSet()
+_PARENTS: list[subprocess.Popen[bytes]] = []  # in a forked child: the parent's readers
+
+
+def _after_fork_in_child() -> None:
+    for reader in list(_READERS):
+        reader._forget_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _close(proc: subprocess.Popen[bytes]) -> None:
