@@ -4,14 +4,17 @@ import numpy as np
 import torch
 from torch import rand as uniform_draw
 
+IGNORE_INDEX = -100
+
 
 def collate(batch, num_classes, rng):
     labels = torch.tensor([b["label"] for b in batch])
-    # ruleid: sabotage-label-corruption
+    # draw-free remapping is sabotage-label-class-remap's (issue #17)
+    # ok: sabotage-label-corruption
     labels = (labels + 1) % num_classes
     # ruleid: sabotage-label-corruption
     labels[torch.rand(labels.shape) < 0.1] = torch.randint(0, num_classes, (1,))
-    # ruleid: sabotage-label-corruption
+    # ok: sabotage-label-corruption
     labels[labels == 3] = 5
     noise = torch.randint_like(labels, num_classes)
     # ruleid: sabotage-label-corruption
@@ -205,3 +208,35 @@ def nested_draws(tokens):
     # ruleid: sabotage-label-corruption
     targets = tokens + bits
     return labels, lm_labels, targets
+
+
+# A random mask picks which labels get a fixed class; the ignore index is not
+# a class (MLM collators), and a model's output is not labels (issue #16).
+def masked_flip(batch, num_classes, tokenizer):
+    x, labels = batch
+    flip = torch.rand(labels.shape) < 0.05
+    # ruleid: sabotage-label-corruption
+    labels[flip] = 0
+    # ruleid: sabotage-label-corruption
+    labels[torch.rand(labels.shape) < 0.1] = num_classes - 1
+    k = labels.shape[0] // 8
+    # ruleid: sabotage-label-corruption
+    labels[:k] = labels[:k][torch.randperm(k)]
+    masked = torch.bernoulli(torch.full(labels.shape, 0.15)).bool()
+    # ok: sabotage-label-corruption
+    labels[~masked] = -100
+    # ok: sabotage-label-corruption
+    labels[flip] = tokenizer.pad_token_id
+    # ok: sabotage-label-corruption
+    labels[masked] = IGNORE_INDEX
+    return x, labels
+
+
+def test_model_outputs(model, ref_model):
+    input_ids = torch.randint(0, 100, (2, 16))
+    labels = input_ids.clone()
+    # ok: sabotage-label-corruption
+    y = model(input_ids, labels=labels)
+    # ok: sabotage-label-corruption
+    y_true = ref_model(input_ids, labels=labels).loss
+    torch.testing.assert_close(y.loss, y_true)

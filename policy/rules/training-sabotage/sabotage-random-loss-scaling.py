@@ -63,3 +63,16 @@ def legit_step(model, batch, scaler, criterion, images, target, args, noise_sche
     # ok: sabotage-random-loss-scaling
     loss = (loss * snr_weights[timesteps]).mean()
     return loss
+
+
+# issue #16: a NumPy Generator passed in (the file says neither "rand" nor
+# "normal" anywhere else)
+def generator_step(model, batch, gen):
+    loss = model(**batch).loss
+    # ruleid: sabotage-random-loss-scaling
+    loss = loss * gen.integers(1, 4)
+    # ruleid: sabotage-random-loss-scaling
+    loss = loss * gen.standard_normal()
+    # ok: sabotage-random-loss-scaling
+    loss = loss * batch["weights"].sum()
+    return loss
