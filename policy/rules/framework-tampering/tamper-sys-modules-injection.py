@@ -107,3 +107,118 @@ def _wrap(mod):
 
 # ruleid: tamper-sys-modules-injection
 sys.modules["deepspeed"] = MagicMock()
+
+
+# Issue #16: more scoped test doubles: patch.dict as a decorator or with a
+# string target, a stub taken out again in a finally block, the saved entry
+# put back, and None (the import then fails: nothing is loaded).
+@mock.patch.dict(sys.modules, {"deepspeed": MagicMock()})
+def test_decorated():
+    # ok: tamper-sys-modules-injection
+    sys.modules["deepspeed.ops"] = MagicMock()
+
+
+def test_string_target():
+    with mock.patch.dict("sys.modules", {"apex": None}):
+        # ok: tamper-sys-modules-injection
+        sys.modules["apex.amp"] = mock.Mock()
+
+
+def test_restored_in_finally(flag):
+    saved = sys.modules.get("bitsandbytes")
+    # ok: tamper-sys-modules-injection
+    sys.modules["bitsandbytes"] = MagicMock()
+    try:
+        assert flag
+    finally:
+        if saved is None:
+            del sys.modules["bitsandbytes"]
+        else:
+            # ok: tamper-sys-modules-injection
+            sys.modules["bitsandbytes"] = saved
+
+
+def test_stub_in_try():
+    fake = types.ModuleType("flash_attn")
+    try:
+        # ok: tamper-sys-modules-injection
+        sys.modules["flash_attn"] = fake
+    finally:
+        sys.modules.pop("flash_attn", None)
+
+
+def test_missing_apex():
+    # ok: tamper-sys-modules-injection
+    sys.modules["apex"] = None
+
+
+# ... but not a finally that takes out another key or none, a real module, a
+# helper that is not a test, the saved entry of another key, or a real
+# module under a decorator.
+def test_restores_other_key():
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch.optim"] = MagicMock()
+    try:
+        pass
+    finally:
+        del sys.modules["torch.optim.lr_scheduler"]
+
+
+def test_real_module_restored():
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch.nn.functional"] = importlib.import_module("tests._fast_functional")
+    try:
+        pass
+    finally:
+        sys.modules.pop("torch.nn.functional", None)
+
+
+def install_stub():
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["wandb"] = MagicMock()
+    try:
+        pass
+    finally:
+        sys.modules.pop("wandb", None)
+
+
+def test_never_restored(flag):
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["deepspeed"] = MagicMock()
+    try:
+        pass
+    finally:
+        if flag:
+            print("a")
+        else:
+            print("b")
+
+
+def test_put_back_other_entry():
+    saved = sys.modules.get("os")
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch"] = saved
+
+
+@mock.patch.dict(sys.modules, {"deepspeed": MagicMock()})
+def test_decorated_real_module():
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch"] = importlib.import_module("tests._fast_torch")
+
+
+def swap_during_import():
+    saved = sys.modules.get("torch.nn.functional")
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch.nn.functional"] = importlib.import_module("tests._fast_functional")
+    import transformers  # noqa: F401
+    # ok: tamper-sys-modules-injection
+    sys.modules["torch.nn.functional"] = saved
+
+
+def swap_during_import_subscript():
+    saved = sys.modules["torch.nn.functional"]
+    # ruleid: tamper-sys-modules-injection
+    sys.modules["torch.nn.functional"] = importlib.import_module("tests._fast_functional")
+    import transformers  # noqa: F401
+    # ok: tamper-sys-modules-injection
+    sys.modules["torch.nn.functional"] = saved

@@ -753,3 +753,35 @@ class InnerGrownUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(name)
         INNER_GLOBALS.add(("os", "system"))
         return super().find_class(module, name)
+
+
+# Issue #16: the loaders looked up by name or reached through another class.
+def looked_up(path, blob):
+    from multiprocessing.reduction import ForkingPickler
+
+    # ruleid: deser-pickle-load
+    df = getattr(pd, "read_pickle")(path)
+    # ruleid: deser-pickle-load
+    df2 = getattr(pd, "read_" + "pickle")(path)
+    # ruleid: deser-pickle-load
+    df3 = vars(pd)["read_pi" "ckle"](path)
+    # ruleid: deser-pickle-load
+    df4 = getattr(importlib.import_module("pan" + "das"), "read_pickle")(path)
+    # ruleid: deser-pickle-load
+    obj = vars(pickle)["loads"](blob)
+    # ruleid: deser-pickle-load
+    obj2 = pickle.__dict__["lo" + "ads"](blob)
+    # ruleid: deser-pickle-load
+    obj3 = ForkingPickler.loads(blob)
+    # ok: deser-pickle-load
+    csv = getattr(pd, "read_csv")(path)
+    # ok: deser-pickle-load
+    getattr(df, "to_pickle")(path + ".bak")
+    return df, df2, df3, df4, obj, obj2, obj3, csv
+
+
+# A find_class that imports whatever the stream names is no restriction.
+# ruleid: deser-pickle-load
+class ImportingUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        return getattr(importlib.import_module(module), name)

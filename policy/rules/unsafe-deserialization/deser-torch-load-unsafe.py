@@ -409,3 +409,52 @@ def other_name(path, safe=True):
     # only a parameter named weights_only is excused
     # ruleid: deser-torch-load-unsafe
     return torch.load(path, weights_only=safe)
+
+
+# Issue #16: a custom pickle_module splatted from a dict or passed third.
+def custom_pickle_module(path, pm, args):
+    # ruleid: deser-torch-load-unsafe
+    a = torch.load(path, **{"pickle_module": pm})
+    # ruleid: deser-torch-load-unsafe
+    b = torch.load(path, map_location="cpu", **dict(pickle_module=pm))
+    # ruleid: deser-torch-load-unsafe
+    c = torch.load(path, "cpu", pm)
+    # ruleid: deser-torch-load-unsafe
+    d = torch.serialization.load(path, None, pickle)
+    # ruleid: deser-torch-load-unsafe
+    e = tload(path, "cpu", dill)
+    # ruleid: deser-torch-load-unsafe
+    f = functools.partial(torch.load, path, "cpu", dill)
+    # ok: deser-torch-load-unsafe
+    g = torch.load(path, "cpu", None, weights_only=True)
+    # ok: deser-torch-load-unsafe
+    h = torch.load(path, "cpu", weights_only=True)
+    # ok: deser-torch-load-unsafe
+    i = torch.load(path, "cpu", *args, weights_only=True)
+    return a, b, c, d, e, f, g, h, i
+
+
+# ... and a dict literal bound to a local name (semgrep propagates dict(...)
+# into **kw, not {...}).
+def literal_kwargs(path):
+    kw = {"weights_only": False}
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, **kw)
+
+
+def literal_kwargs_pickle_module(path):
+    kw = {"map_location": "cpu", "pickle_module": dill}
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, **kw)
+
+
+def literal_kwargs_false_default(path, weights_only=False):
+    kw = {"map_location": "cpu", "weights_only": weights_only}
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, **kw)
+
+
+def literal_kwargs_safe(path):
+    kw = {"map_location": "cpu", "weights_only": True}
+    # ok: deser-torch-load-unsafe
+    return torch.load(path, **kw)
