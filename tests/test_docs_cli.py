@@ -88,8 +88,13 @@ def test_a_change_without_code_starts_no_semgrep(
     argv = ["check", "--repo", str(policy_repo.path), "--staged", "--approvals-advisory"]
     assert main(argv) == 0, capsys.readouterr()
     assert not calls.exists()
-    # Control: a Python file does start it (and the broken stand-in blocks).
+    # Nor does Python no rule's screen admits (issue #17: every rule is screened).
     policy_repo.write("tools/x.py", "x = 1\n")
+    policy_repo.git("add", "-A")
+    assert main(argv) == 0, capsys.readouterr()
+    assert not calls.exists()
+    # Control: Python a rule may match does start it (and the broken stand-in blocks).
+    policy_repo.write("tools/y.py", "import os\n\nos.system(CMD)\n")
     policy_repo.git("add", "-A")
     assert main(argv) == 3
     assert calls.read_text().count("started") >= 1
