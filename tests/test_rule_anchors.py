@@ -13,7 +13,9 @@ must still be found, on the marked line.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -371,17 +373,6 @@ def plant(fn):
 }
 
 
-def _expected(files: dict[str, str]) -> set[tuple[str, int, str]]:
-    out = set()
-    for name, text in files.items():
-        lines = text.splitlines()
-        for i, line in enumerate(lines):
-            if line.strip().startswith("# ruleid:"):
-                for rid in line.split(":", 1)[1].split(","):
-                    out.add((name, i + 2, rid.strip()))
-    return out
-
-
 def expected_markers(files: dict[str, str]) -> set[tuple[str, int, str]]:
     """(file, line, rule) of every `ruleid:` marker: the line after the marker,
     counted as scan_files writes each text (its leading newline dropped)."""
@@ -415,6 +406,34 @@ def scan_files(
     }
 
 
+Found = set[tuple[str, int, str]]
+
+
+def case_tests(
+    tag: str, attacks: dict[str, str], quiet: dict[str, str], rules: dict[str, str]
+) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """The attack / look-alike pair of a rule test module: one semgrep run of
+    ``rules`` over both sets; each attack's findings equal its ``ruleid:``
+    markers, each look-alike has none. Bind the three results at module level
+    (``findings, test_attack_is_found, test_look_alike_is_quiet = ...``)."""
+
+    @pytest.fixture(scope="module")
+    def findings(tmp_path_factory: pytest.TempPathFactory) -> Found:
+        return scan_files(tmp_path_factory.mktemp(tag), {**attacks, **quiet}, rules)
+
+    @pytest.mark.parametrize("name", sorted(attacks))
+    def test_attack_is_found(name: str, findings: Found) -> None:
+        expected = expected_markers({name: attacks[name]})
+        assert expected, f"{name}: no `ruleid:` marker"
+        assert {f for f in findings if f[0] == name} == expected
+
+    @pytest.mark.parametrize("name", sorted(quiet))
+    def test_look_alike_is_quiet(name: str, findings: Found) -> None:
+        assert {f for f in findings if f[0] == name} == set()
+
+    return findings, test_attack_is_found, test_look_alike_is_quiet
+
+
 @pytest.fixture(scope="module")
 def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
     return scan_files(tmp_path_factory.mktemp("anchors"), ATTACKS, RULES)
@@ -422,8 +441,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, st
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_attack_found_despite_anchor(name: str, findings: set[tuple[str, int, str]]) -> None:
-    files = {name: ATTACKS[name].lstrip("\n")}
-    expected = _expected(files)
+    expected = expected_markers({name: ATTACKS[name]})
     assert expected, f"{name}: no `# ruleid:` marker"
     assert {f for f in findings if f[0] == name} == expected
 

@@ -13,9 +13,7 @@ look-alikes are real training and test idioms and must stay quiet.
 
 from __future__ import annotations
 
-import pytest
-
-from .test_rule_anchors import expected_markers, scan_files
+from .test_rule_anchors import case_tests
 
 RULES = {
     "sabotage-label-corruption": "training-sabotage",
@@ -145,18 +143,6 @@ def loss_fn(logits, labels, tokens, seg, rng):
 }
 
 
-@pytest.fixture(scope="module")
-def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
-    return scan_files(tmp_path_factory.mktemp("label_split"), {**ATTACKS, **QUIET}, RULES)
-
-
-@pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_attack_is_found(name: str, findings: set[tuple[str, int, str]]) -> None:
-    expected = expected_markers({name: ATTACKS[name]})
-    assert expected, f"{name}: no `ruleid:` marker"
-    assert {f for f in findings if f[0] == name} == expected
-
-
-@pytest.mark.parametrize("name", sorted(QUIET))
-def test_look_alike_is_quiet(name: str, findings: set[tuple[str, int, str]]) -> None:
-    assert {f for f in findings if f[0] == name} == set()
+findings, test_attack_is_found, test_look_alike_is_quiet = case_tests(
+    "label_split", ATTACKS, QUIET, RULES
+)

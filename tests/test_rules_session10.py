@@ -20,12 +20,10 @@ import io
 import json
 from typing import Any
 
-import pytest
-
 from traingate.cli import main
 
 from .conftest import POLICY, Repo
-from .test_rule_anchors import expected_markers, scan_files
+from .test_rule_anchors import case_tests
 from .test_rules_pack import RULES_DIR
 
 RULES = {
@@ -206,21 +204,9 @@ def save(args, cfg, trainer, model, ckpt, key, out_dir):
 }
 
 
-@pytest.fixture(scope="module")
-def findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, str]]:
-    return scan_files(tmp_path_factory.mktemp("session10"), {**ATTACKS, **QUIET}, RULES)
-
-
-@pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_attack_is_found(name: str, findings: set[tuple[str, int, str]]) -> None:
-    expected = expected_markers({name: ATTACKS[name]})
-    assert expected, f"{name}: no `ruleid:` marker"
-    assert {f for f in findings if f[0] == name} == expected
-
-
-@pytest.mark.parametrize("name", sorted(QUIET))
-def test_look_alike_is_quiet(name: str, findings: set[tuple[str, int, str]]) -> None:
-    assert {f for f in findings if f[0] == name} == set()
+findings, test_attack_is_found, test_look_alike_is_quiet = case_tests(
+    "session10", ATTACKS, QUIET, RULES
+)
 
 
 def test_rules_are_anchored() -> None:
