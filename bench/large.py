@@ -201,7 +201,11 @@ class Runner:
                     cold = Path(tempfile.mkdtemp(prefix="cold-", dir=self.tmp))
                     cmd = ([self.traingate, "scan", ".", "--format", "json"] if branch is None else
                            [self.traingate, "check", "--base", "main", "--head", branch, "--format", "json"])
-                    run = bench.measure(cmd, repo, self.env(cold), out, "traingate", None)
+                    env = self.env(cold)
+                    if self.args.timeline is not None:  # src/traingate/timeline.py
+                        self.args.timeline.mkdir(parents=True, exist_ok=True)
+                        env["TRAINGATE_TIMELINE"] = str(self.args.timeline / f"{sid}-{r}.jsonl")
+                    run = bench.measure(cmd, repo, env, out, "traingate", None)
                     shutil.rmtree(cold, ignore_errors=True)
                 elif tool in ("semgrep", "floor"):
                     cfg = RULES if tool == "semgrep" else self.floor
@@ -320,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--screened", action="store_true",
                     help="--profile with the rules' screens applied, as traingate runs them "
                          "(src/traingate/checks/semgrep/screen.py)")
+    ap.add_argument("--timeline", type=Path, metavar="DIR",
+                    help="TRAINGATE_TIMELINE for each traingate run: DIR/<scenario>-<run>.jsonl, "
+                         "one JSON line per phase (check, semgrep cutting, each semgrep process)")
     ap.add_argument("--cache", type=Path, default=HERE / ".cache" / "large")
     ap.add_argument("--out", type=Path, default=HERE / "out")
     args = ap.parse_args(argv)

@@ -119,6 +119,10 @@ _Result = tuple[list[Finding], str | None]
 # and run meanwhile (issue #17: on a 20-file change of large files they cost as
 # much again as semgrep, and ran after it on an idle second core).
 _BESIDE = "semgrep"
+# A change forks a worker (parallel.change_workers) from this many files
+# under the costly checks: the hook's few files never fork.
+FORK_FILES = 8
+_COSTLY = ("sabotage", "reach")
 
 
 def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
@@ -130,6 +134,7 @@ def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
 
     results: dict[str, _Result] = {}
     worker: threading.Thread | None = None
+    pool = None
     if _alone_first(contexts):
         # Issue #17: a whole-repository scan runs semgrep first and alone, so
         # its two processes never sit beside the Python checks' peak (724 MB
@@ -144,6 +149,16 @@ def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
         if n > 1:  # then the Python checks, on every CPU (no thread is left)
             results.update(parallel.run(rest, _run_one, n))
     elif _BESIDE in contexts and len(contexts) > 1:
+        rest = {c: ctx for c, ctx in contexts.items() if c != _BESIDE}
+        if len({f.path for c in _COSTLY if c in rest for f in rest[c].files}) >= FORK_FILES:
+            # Issue #17: a large change's Python checks (12 CPU s for 200 large
+            # files) ran here after semgrep's cutting, the other CPU holding
+            # only semgrep's processes. A worker forked now, before any thread
+            # exists, takes them at once; this process joins it after cutting.
+            from traingate import parallel
+
+            if (n := parallel.change_workers(rest)) > 1:
+                pool = parallel.start(rest, _run_one, n, by_files=True)
         ready = threading.Event()
         ctx = replace(contexts[_BESIDE], prepared=ready.set)
 
@@ -154,19 +169,24 @@ def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
                 ready.set()
 
         worker = threading.Thread(target=beside, name="traingate-semgrep", daemon=True)
-        worker.start()
-        # Issue #17: semgrep's own Python work (cutting a large change's files
-        # to their regions, ~5 s for 200 large files) first, at full speed,
-        # while its first batches run on the other CPU; then the Python
-        # checks beside its processes. Sharing the GIL from the start left
-        # a CPU idle until the last file was cut.
-        ready.wait()
     try:
+        if worker is not None:
+            worker.start()
+            # Issue #17: semgrep's own Python work (cutting a large change's
+            # files to their regions, ~4 CPU s for 200 large files) first, at
+            # full speed, while its first batches run on the other CPU; then
+            # the Python checks beside its processes. Sharing the GIL from the
+            # start left a CPU idle until the last file was cut.
+            ready.wait()
+        if pool is not None:
+            results.update(pool.finish())
         for check_id, ctx in contexts.items():
             if check_id not in results and (worker is None or check_id != _BESIDE):
                 results[check_id] = _run_one(check_id, ctx)
     finally:
-        if worker is not None:
+        if pool is not None:
+            pool.close()  # a no-op after finish()
+        if worker is not None and worker.ident is not None:
             worker.join()
     if _BESIDE in contexts and _BESIDE not in results:  # pragma: no cover - defensive
         results[_BESIDE] = (
@@ -181,9 +201,12 @@ def _alone_first(contexts: dict[str, Context]) -> bool:
 
 
 def _run_one(check_id: str, ctx: Context) -> _Result:
+    from traingate import timeline
+
     try:
         check = load(check_id)
-        produced = check.run(ctx)
+        with timeline.phase(f"check:{check_id}", files=len(ctx.files)):
+            produced = check.run(ctx)
         _declared(check, produced)
         return list(produced), None
     except Exception as exc:  # fail closed, whatever went wrong

@@ -1,4 +1,4 @@
-"""The Python checks of a whole-repository scan, on every CPU (issue #17).
+"""The Python checks of a large scan or change, on every CPU (issue #17).
 
 A scan of 4,191 library files spent ~260 CPU s in the Python checks, one after
 another in one thread while the second CPU idled. After the semgrep check has
@@ -12,12 +12,19 @@ Fail closed: a part whose result does not come back (its worker died, was
 killed, or sent anything but well-formed results) is its check's error, which
 blocks. Same report: a split check's parts are joined in file order, and a
 check with an error in any part reports that first error and no findings, as
-one run that raised there would. Small scans and every other mode never fork.
+one run that raised there would.
+
+A change of many files (engine.FORK_FILES) forks one worker before its
+semgrep thread starts (a fork copies one thread: none other may exist); the
+worker takes parts at once while semgrep cuts its regions, and this process
+joins it when only semgrep's processes are left (``start``, ``Pool.finish``).
+Small scans, the hook's few files and every other mode never fork.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import pickle
 import signal
@@ -49,6 +56,13 @@ MIN_LINES = 20_000
 # summed resident memory: on the wheel corpus ~45 MB at the fork, ~110 MB at
 # its peak with sabotage's parts, ~150 with reach: four workers ~480 MB.
 MAX_WORKERS = 4
+# A change (issue #17): its costly checks on 200 large files took ~12 CPU s
+# (sabotage 8, reach 4) in the thread that runs semgrep's Python work too;
+# the second CPU did nothing but semgrep's processes (~2 CPU s). From this
+# many files (engine.CHANGE_FORK_FILES) a worker takes them while semgrep
+# cuts its regions. Only one: beside semgrep's two processes and this one, a
+# third copy would near the 500 MB the process tree may hold.
+MAX_CHANGE_WORKERS = 2
 _SMALLEST_PART = 2_000  # lines: a part's own cost (imports are paid once) stays small
 # CPU s per 10,000 lines of the wheel corpus (session 13), only to order the
 # parts: a wrong guess costs balance, never a finding.
@@ -61,6 +75,19 @@ class Part(NamedTuple):
     check: str
     start: int  # a slice of the check's ctx.files
     stop: int
+
+
+def change_workers(contexts: dict[str, Context]) -> int:
+    """How many processes should run a large change's checks beside its
+    semgrep thread (engine.CHANGE_FORK_FILES decides "large"): 2 when a
+    second CPU is usable and no thread runs yet, else 1."""
+    if any(ctx.scan_all for ctx in contexts.values()):
+        return 1
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return 1
+    from traingate.checks.semgrep.runner import usable_cpus
+
+    return min(usable_cpus(), MAX_CHANGE_WORKERS)
 
 
 def workers(contexts: dict[str, Context]) -> int:
@@ -80,21 +107,25 @@ def workers(contexts: dict[str, Context]) -> int:
     return min(usable_cpus(), MAX_WORKERS)
 
 
-def plan(contexts: dict[str, Context], n: int) -> list[Part]:
+def plan(contexts: dict[str, Context], n: int, *, by_files: bool = False) -> list[Part]:
     """The parts, in the order they are taken: costliest first (reach whole,
     the first shares of sabotage), so that the last ones taken are small and
     the workers end together. Each next part of a per-file check is a 1/(2n)
-    share of what is left of it."""
+    share of what is left of it. ``by_files``: a change's cost is in its
+    files' whole texts, not in its few added lines, so each file weighs one;
+    a part holds at least 1/(4n) of the files, as each part parses again the
+    helper modules its files import (sabotage keeps them for one run only)."""
     parts: list[tuple[float, Part]] = []
     for check, ctx in contexts.items():
+        smallest = math.ceil(len(ctx.files) / (4 * n)) if by_files else _SMALLEST_PART
         cost = _COST.get(check, _COST_OTHER)
-        weights = [len(f.added_lines) + 1 for f in ctx.files]
+        weights = [1 if by_files else len(f.added_lines) + 1 for f in ctx.files]
         if check not in PER_FILE:
             parts.append((cost * sum(weights), Part(check, 0, len(ctx.files))))
             continue
         left, start = sum(weights), 0
         while start < len(weights):
-            want, stop, took = max(left // (2 * n), _SMALLEST_PART), start, 0
+            want, stop, took = max(left // (2 * n), smallest), start, 0
             while stop < len(weights) and (took < want or stop == start):
                 took += weights[stop]
                 stop += 1
@@ -106,7 +137,15 @@ def plan(contexts: dict[str, Context], n: int) -> list[Part]:
 
 def run(contexts: dict[str, Context], run_one: RunOne, n: int) -> dict[str, Result]:
     """Every check's (findings, error), the parts run by ``n`` processes."""
-    parts = plan(contexts, n)
+    return start(contexts, run_one, n).finish()
+
+
+def start(contexts: dict[str, Context], run_one: RunOne, n: int, *, by_files: bool = False) -> Pool:
+    """Fork the ``n - 1`` workers, which start on the parts at once; this
+    process joins them in ``Pool.finish()``. A change forks before its semgrep
+    thread starts (no thread may exist at a fork) and finishes after
+    semgrep's own Python work: meanwhile the children have the other CPU."""
+    parts = plan(contexts, n, by_files=by_files)
     queue_r, queue_w = os.pipe()
     try:
         # Every part's index before any worker starts; a pipe read of one record
@@ -117,10 +156,7 @@ def run(contexts: dict[str, Context], run_one: RunOne, n: int) -> dict[str, Resu
     finally:
         os.close(queue_w)
     os.set_blocking(queue_r, False)
-    progress = _Progress(len(parts))
-    children: list[tuple[int, int]] = []  # (pid, read end of its result pipe)
-    done: dict[int, Result] = {}
-    lost: dict[int, str] = {}  # part -> how its worker ended
+    pool = Pool(contexts, run_one, parts, queue_r, _Progress(len(parts)))
     me = os.getpid()
     try:
         sys.stdout.flush()  # a buffer copied into a child could be written twice
@@ -135,24 +171,60 @@ def run(contexts: dict[str, Context], run_one: RunOne, n: int) -> dict[str, Resu
                 break
             if pid == 0:  # pragma: no cover - the child; measured through its results
                 os.close(r)
-                _child(parts, contexts, run_one, queue_r, w, progress, me)
+                _child(parts, contexts, run_one, queue_r, w, pool.progress, me)
             os.close(w)
-            children.append((pid, r))
-        done.update(_work(parts, contexts, run_one, queue_r, progress, None))
-        while children:
-            pid, r = children[0]
-            got, how = _collect(pid, r, len(parts))
-            children.pop(0)
-            os.close(r)
-            done.update((i, res) for i, res in got.items() if i not in done)
-            if how:
-                lost.update((i, how) for i in range(len(parts)) if i not in done)
-    finally:
-        for pid, r in children:  # only on an exception here (e.g. Ctrl-C)
+            pool.children.append((pid, r))
+    except BaseException:
+        pool.close()
+        raise
+    return pool
+
+
+class Pool:
+    """Forked workers taking parts; ``finish()`` (this process takes parts
+    too, then collects) or, on any way out before it, ``close()``."""
+
+    def __init__(
+        self,
+        contexts: dict[str, Context],
+        run_one: RunOne,
+        parts: list[Part],
+        queue: int,
+        progress: _Progress,
+    ) -> None:
+        self.contexts, self.run_one, self.parts = contexts, run_one, parts
+        self.queue, self.progress = queue, progress
+        self.children: list[tuple[int, int]] = []  # (pid, read end of its result pipe)
+        self._open = True
+
+    def finish(self) -> dict[str, Result]:
+        parts = self.parts
+        done: dict[int, Result] = {}
+        lost: dict[int, str] = {}  # part -> how its worker ended
+        try:
+            done.update(_work(parts, self.contexts, self.run_one, self.queue, self.progress, None))
+            while self.children:
+                pid, r = self.children[0]
+                got, how = _collect(pid, r, len(parts))
+                self.children.pop(0)
+                os.close(r)
+                done.update((i, res) for i, res in got.items() if i not in done)
+                if how:
+                    lost.update((i, how) for i in range(len(parts)) if i not in done)
+        finally:
+            self.close()
+        return _join(self.contexts, parts, done, lost)
+
+    def close(self) -> None:
+        """Kill and reap the workers not collected (e.g. Ctrl-C); idempotent."""
+        if not self._open:
+            return
+        self._open = False
+        for pid, r in self.children:
             _end(pid, r)
-        os.close(queue_r)
-        progress.finish()
-    return _join(contexts, parts, done, lost)
+        self.children = []
+        os.close(self.queue)
+        self.progress.finish()
 
 
 def _work(

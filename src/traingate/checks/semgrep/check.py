@@ -11,9 +11,11 @@ import functools
 import hashlib
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from traingate import timeline
 from traingate.change import ChangedFile, Status
 from traingate.checks.base import Context
 from traingate.checks.semgrep import ID
@@ -51,11 +53,12 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
     with contextlib.ExitStack() as leave:
         stream: HeadStream | None = None
         pending = 0  # bytes of heads cut before the stream started
+        prep = leave.enter_context(_Span("semgrep:targets"))
         for f in ctx.files:
             head = target(ctx.change, f, new=True, limit=settings.max_file_bytes)
             if head is None:
                 continue
-            base = None
+            base, size = None, len(head.text)
             if not ctx.scan_all and f.status is not Status.ADDED:
                 base = target(ctx.change, f, new=False, limit=settings.max_file_bytes)
                 # Only the shipped pack's rule shapes were analysed for cutting.
@@ -67,25 +70,41 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
                 # wheel corpus) beside the semgrep processes.
                 head = spill(head, spill_dir / f"s{len(pairs)}")
             pairs.append((head, base, f))
-            if ctx.scan_all or head.skip:
+            if head.skip:
                 continue
             if stream is not None:
                 stream.add(head)
                 continue
             # A change past a batch's worth scans its heads while the rest is
             # cut (pipeline.py); a small one keeps the single semgrep start.
-            pending += len(head.text)
+            # A scan's heads are screened as they come too (issue #17: the
+            # wheel corpus's 4,191 files were all screened, one CPU idle,
+            # before its first batch started), a scan batch's worth at a time.
+            pending += len(head.text) if base is not None else size
             if pending >= FLUSH_BYTES:
-                stream = leave.enter_context(HeadStream(engine()))
+                flush = SCAN_BATCH_BYTES if ctx.scan_all else None
+                stream = leave.enter_context(HeadStream(engine(), flush))
                 for h, _, _ in pairs:
                     stream.add(h)
+        prep.end()
         if ctx.prepared is not None:
             ctx.prepared()  # only semgrep's processes and their results are left
-        hits = (
-            scan_pairs(engine(), pairs, stream.close() if stream is not None else None)
-            if pairs
-            else {}
-        )
+        with timeline.phase("semgrep:scan"):
+            hits = (
+                scan_pairs(engine(), pairs, stream.close() if stream is not None else None)
+                if pairs
+                else {}
+            )
+    with timeline.phase("semgrep:findings"):
+        return _findings(ctx, engine, pairs, hits)
+
+
+def _findings(
+    ctx: Context,
+    engine: Callable[[], Engine],
+    pairs: list[tuple[Target, Target | None, ChangedFile]],
+    hits: dict[str, list[Hit]],
+) -> list[Finding]:
     findings: list[Finding] = []
     for head, base, f in pairs:
         head_hits = list(hits.get(head.key, ()))
@@ -103,6 +122,27 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
         new = new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all, texts)
         findings.extend(_finding(head, h) for h in new)
     return findings
+
+
+class _Span:
+    """A timeline phase ended by ``end()`` or at the latest by the exit stack."""
+
+    def __init__(self, name: str) -> None:
+        self._phase = timeline.phase(name)
+        self._open = False
+
+    def __enter__(self) -> _Span:
+        self._phase.__enter__()
+        self._open = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+    def end(self) -> None:
+        if self._open:
+            self._open = False
+            self._phase.__exit__(None)
 
 
 def _changed_regions(head: Target, base: Target, f: ChangedFile) -> tuple[Target, Target]:

@@ -117,8 +117,10 @@ class HeadStream:
         self._size[name] = (self._root / name).stat().st_size
         self._pending.append(name)
         self._progress.total = len(self._names)
-        if sum(self._size[n] for n in self._pending) >= self._flush_bytes:
-            self._flush(self._engine.batch_bytes, 1)
+        pending = sum(self._size[n] for n in self._pending)
+        if pending >= self._flush_bytes:
+            # One process for what is pending: a split would pay a second start.
+            self._flush(max(self._engine.batch_bytes, pending), 1)
 
     def close(self) -> dict[str, list[Hit]]:
         """Hits of every target added (cached ones included); raises the first

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,7 +271,6 @@ def _run_batches(
     under one deadline. Any batch's failure fails the run. Each batch's JSON
     becomes hits as it arrives: a whole scan's JSON is not held at once."""
     import threading
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     batches = plan_batches(size, usable_cpus(), batch_bytes)
@@ -358,8 +358,6 @@ class _Progress:
         self.t0 = t0
 
     def done(self, n: int) -> None:
-        import time
-
         self.files += n
         if self.on:
             line = (
@@ -422,6 +420,7 @@ class _Measured(subprocess.Popen[bytes]):
     waited for is the matcher itself (issue #17: the memory gate's feedback)."""
 
     maxrss_kb = 0
+    cpu = 0.0  # its user + system seconds, for the timeline (timeline.py)
 
     def _try_wait(self, wait_flags: int) -> tuple[int, int]:
         try:
@@ -429,12 +428,15 @@ class _Measured(subprocess.Popen[bytes]):
         except ChildProcessError:  # reaped elsewhere: as CPython's own _try_wait
             return (self.pid, 0)
         if pid:
-            self.maxrss_kb = usage.ru_maxrss
+            self.maxrss_kb, self.cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
         return (pid, sts)
 
 
 def _run(cmd: list[str], cwd: Path, timeout: int, env: dict[str, str]) -> tuple[Any, int]:
     """subprocess.run(capture_output=True, timeout=...), plus the peak RSS in kB."""
+    from traingate import timeline
+
+    t0 = time.monotonic()
     with _Measured(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
@@ -442,7 +444,8 @@ def _run(cmd: list[str], cwd: Path, timeout: int, env: dict[str, str]) -> tuple[
             proc.kill()
             proc.communicate()
             raise
-        return subprocess.CompletedProcess(cmd, proc.returncode, out, err), proc.maxrss_kb
+    timeline.record("semgrep-process", t0, time.monotonic(), proc.cpu, mb=proc.maxrss_kb >> 10)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), proc.maxrss_kb
 
 
 def _invoke(
@@ -575,9 +578,7 @@ def _severity(s: str) -> str:
     s = s.upper()
     if s in ("ERROR", "CRITICAL", "HIGH"):
         return "ERROR"
-    if s in ("WARNING", "MEDIUM"):
-        return "WARNING"
-    return "INFO"
+    return "WARNING" if s in ("WARNING", "MEDIUM") else "INFO"
 
 
 def semgrep_version() -> str:
