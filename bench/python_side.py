@@ -8,6 +8,9 @@ workers of parallel.py included): which check is the next lever.
 
     python bench/python_side.py                    # the installed traingate
     PYTHONPATH=/tmp/old/src python bench/python_side.py   # another tree's
+    python bench/python_side.py --only reach       # one check (the others disabled)
+    python bench/python_side.py --only reach --check large-200   # a change, not a scan
+    python bench/python_side.py --only reach --cache /tmp/c      # twice: the second is warm
 """
 
 from __future__ import annotations
@@ -46,17 +49,29 @@ sys.exit(main(sys.argv[1:]))
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", type=Path, default=HERE / ".cache" / "large" / "repo")
+    ap.add_argument("--only", nargs="+", metavar="ID", help="run only these checks")
+    ap.add_argument("--check", metavar="REV", help="check --base main --head REV instead of a scan")
+    ap.add_argument("--cache", type=Path, metavar="DIR", help="this cache dir (default: a new one)")
     args = ap.parse_args()
+    policy_text = POLICY
+    if args.only:
+        from traingate.checks import REGISTRY  # the tree under test's (PYTHONPATH)
+
+        off = [c for c in REGISTRY if c not in args.only]
+        policy_text = "version: 1\nextends: builtin:default\nchecks:\n" + "".join(
+            f"  {c}:\n    enabled: false\n" for c in off
+        )
+    command = ["check", "--base", "main", "--head", args.check] if args.check else ["scan", "."]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINGATE_", "SEMGREP_", "GIT_"))}
     with tempfile.TemporaryDirectory(prefix="traingate-pyside-") as tmp:
         policy = Path(tmp) / "policy.yaml"
-        policy.write_text(POLICY)
-        env["TRAINGATE_CACHE_DIR"] = str(Path(tmp) / "cache")
+        policy.write_text(policy_text)
+        env["TRAINGATE_CACHE_DIR"] = str(args.cache or Path(tmp) / "cache")
         load0 = os.getloadavg()[0]
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         p = subprocess.Popen(
-            [sys.executable, "-c", STAMP, "scan", ".", "--policy", str(policy), "--format", "json"],
+            [sys.executable, "-c", STAMP, *command, "--policy", str(policy), "--format", "json"],
             cwd=args.repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         sampler = bench.Sampler(p.pid)

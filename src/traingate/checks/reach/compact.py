@@ -50,19 +50,31 @@ class Compactor:
         self._ints: dict[int, int] = {}
         self._flags: dict[tuple[Any, ...], Flags] = {}
 
-    def facts(self, facts: dict[str, Any]) -> dict[str, Any]:
+    def facts(self, facts: dict[str, Any], rows: bool = True) -> dict[str, Any]:
+        """``facts`` compacted; with ``rows`` False, its calls and writes are
+        left as they are (a scan drops them once the file is streamed)."""
         if "error" in facts:
             return facts
         out: dict[str, Any] = {}
         for key, value in facts.items():
             if key in _ROW_KEYS and type(value) is list:
-                for row in value:
-                    if type(row) is list:
-                        self._row(row)
+                if rows:
+                    for row in value:
+                        if type(row) is list:
+                            self._row(row)
                 out[self._str(key)] = value
             else:
                 out[self._str(key)] = self._value(value)
         return out
+
+    def rows(self, facts: dict[str, Any]) -> None:
+        """Compact the calls and writes of ``facts`` (as ``facts`` left them), in place."""
+        for key in _ROW_KEYS:
+            value = facts.get(key)
+            if type(value) is list:
+                for row in value:
+                    if type(row) is list:
+                        self._row(row)
 
     def _str(self, s: str) -> str:
         return self._strs.setdefault(s, s)

@@ -24,11 +24,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import itertools
 import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -113,6 +113,7 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         """From now on hold only slim facts (every file's but the ones added),
         but for the early ones of ``waiting``, until ``done``."""
         self.slim = True
+        self.blobs.rows = False
         self.waiting = set(waiting)
         for path, got in self._loaded.items():
             if got is not None and path in self._entries:
@@ -160,6 +161,8 @@ class LazyFacts(Mapping[str, dict[str, Any]]):
         if got is not None and oid is not None and self.slim:
             if not whole and path in self.waiting and len(self.held) < HOLD:
                 self.held[path] = None  # streamed soon: not read twice
+                if not self.blobs.rows:
+                    self.blobs.compact.rows(got)  # held a while: in less memory
             else:
                 held = self.blobs.slim(oid, got)
         self._loaded[path] = held
@@ -298,10 +301,18 @@ class _Blobs:
         self.mem: dict[str, dict[str, Any]] = {}
         self.pending: dict[str, bytes] = {}  # read for their size, not parsed yet
         self.compact = Compactor()
+        # Whether calls and writes are compacted too: not once a scan streams
+        # (``LazyFacts.stream``), which holds them only until the file's turn
+        # (issue #17: compacting them was ~3 of a cold scan's CPU s, for facts
+        # dropped a moment later).
+        self.rows = True
+
+    def _compacted(self, facts: dict[str, Any]) -> dict[str, Any]:
+        return self.compact.facts(facts, rows=self.rows)
 
     def _cached(self, oid: str) -> dict[str, Any] | None:
         got = self.cache.load(oid) if self.cache is not None else None
-        return self.compact.facts(got) if got is not None else None
+        return self._compacted(got) if got is not None else None
 
     def size(self, oid: str) -> int:
         if self.change.mode == "scan":
@@ -338,7 +349,7 @@ class _Blobs:
             data = self.pending.pop(oid, None)
             if data is None:
                 data = self.change.read(oid) or b""
-            got = self.compact.facts({**_parse(data, path), "size": len(data)})
+            got = self._compacted({**_parse(data, path), "size": len(data)})
             if self.cache is not None:
                 self.cache.store(oid, got)
         self.mem[oid] = got
@@ -361,7 +372,7 @@ class _Blobs:
         got = self._cached(oid)
         if got is None:
             data = self.change.read(oid) or b""
-            got = self.compact.facts({**_parse(data, path), "size": len(data)})
+            got = self._compacted({**_parse(data, path), "size": len(data)})
         if "error" in got:
             raise RuntimeError(f"reach: {path} parsed once and not again: {got['error']}")
         return got
@@ -464,6 +475,7 @@ class _Cache:
     def __init__(self, root: Path) -> None:
         self.dir = root / "reach" / _SALT
         self.wrote = False
+        self._made: set[Path] = set()  # directories made (or found) by this run
 
     def _path(self, oid: str) -> Path:
         return self.dir / oid[:2] / f"{oid}.json"
@@ -491,8 +503,11 @@ class _Cache:
             self.prune()
         path = self._path(oid)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, json.dumps({"oid": oid, "facts": facts}, separators=(",", ":")))
+            if path.parent not in self._made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(path.parent)
+            text = json.dumps({"oid": oid, "facts": facts}, separators=(",", ":"))
+            _atomic_write(path, text.encode("ascii"))  # dumps escapes non-ASCII
             self.wrote = True
         except OSError:
             pass
@@ -520,11 +535,22 @@ class _Cache:
 _OID_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+_TMP = itertools.count()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    # A name of this process's own, created exclusively (as mkstemp does, at
+    # half its cost: issue #17, one write per blob of a cold scan); one taken
+    # (a dead process's) fails the write, which only costs the cache entry.
+    tmp = f"{path}.{os.getpid()}.{next(_TMP)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]  # a short write goes on
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
