@@ -35,6 +35,7 @@ from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
+from traingate.checks.sabotage import quiet as qt
 from traingate.checks.sabotage.constants import local_paths
 from traingate.checks.sabotage.cut import Plan, expand, span
 from traingate.checks.sabotage.draws import Drawing
@@ -218,12 +219,22 @@ def _visit_one(
         lk = nd.local(child, env.alias)
         nodes = lk.nodes
         fenv.paths = local_paths(child, nodes, env)
-        warm_local(fenv, lk)
-        bind_local(fenv, lk)
         reg = hooks.get(child.name)
-        fn = Fn(fenv, child.name, child.body, out, reg is not None, _params(child), writers, nodes)
-        fn.hook_lines = reg or ()
-        fn.run()
+        # No trigger can reach the body (quiet.py): nothing to bind, no taint to look
+        # for, and outside a hook, in a small body without draws, maybe nothing to walk.
+        wenv: Env | None = fenv
+        if warm_local(fenv, lk) or lk.direct:
+            bind_local(fenv, lk)
+        elif qt.skip(lk, reg is not None, fenv, writers):
+            wenv = None
+        else:
+            wenv = qt.quieted(fenv)  # nested definitions still see ``fenv``
+        if wenv is not None:
+            fn = Fn(
+                wenv, child.name, child.body, out, reg is not None, _params(child), writers, nodes
+            )
+            fn.hook_lines = reg or ()
+            fn.run()
         _visit(child, fenv, out, hooks, writers)
     else:
         _visit(child, env, out, hooks, writers)

@@ -19,6 +19,7 @@ import ast
 import functools
 from collections.abc import Callable, Iterable, Mapping
 
+from traingate.checks.sabotage.nodes import statements
 from traingate.checks.sabotage.payloads import walk_local
 from traingate.checks.sabotage.triggers import Env, PathConst, Paths, stmt_walk
 
@@ -32,7 +33,7 @@ def module_paths(
     cands, counts = _scan(nodes)
     if not cands:
         return {}
-    for st in stmt_walk(tree):  # a function's `global X` makes any X = ... rebind it
+    for st in statements(tree):  # a function's `global X` makes any X = ... rebind it
         if isinstance(st, (ast.Global, ast.Nonlocal)):
             for n in st.names:
                 counts[n] = counts.get(n, 0) + 2

@@ -17,8 +17,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Container, Iterable, Mapping, Set
 
+from traingate.checks.sabotage.nodes import statements
 from traingate.checks.sabotage.payloads import walk_local
-from traingate.checks.sabotage.triggers import RANDOM, Trigger, last_name, qualname, stmt_walk
+from traingate.checks.sabotage.triggers import RANDOM, Trigger, last_name, qualname
 
 # Modules (and torch's samplers) whose functions draw: random.random(), numpy.random.rand(),
 # torch.rand(1), torch.randint(...), torch.bernoulli(p), secrets.randbelow(n).
@@ -66,7 +67,7 @@ class Drawing:
     def __contains__(self, name: object) -> bool:
         if self._names is None:
             self._names = set()
-            for fn in stmt_walk(self.tree) if self.tree is not None else ():
+            for fn in statements(self.tree) if self.tree is not None else ():
                 if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
                     isinstance(r, ast.Return)
                     and r.value is not None

@@ -31,12 +31,12 @@ from traingate.checks.sabotage.kinds import DRAW_NAMES as DRAW_NAMES
 from traingate.checks.sabotage.kinds import RANDOM_CALL as RANDOM_CALL
 from traingate.checks.sabotage.kinds import drawing as drawing
 from traingate.checks.sabotage.kinds import may_draw as may_draw
+from traingate.checks.sabotage.nodes import statements
 from traingate.checks.sabotage.payloads import walk_local
 from traingate.checks.sabotage.triggers import (
     RANDOM,
     Trigger,
     last_name,
-    stmt_walk,
 )
 
 # Calls a value passes through unchanged in kind (``(torch.rand(()) > p).float()``).
@@ -517,7 +517,7 @@ def module_table(
     binds, counts = _binds(nodes)
     if not binds:
         return table
-    for st in stmt_walk(tree):
+    for st in statements(tree):
         if isinstance(st, (ast.Global, ast.Nonlocal)):
             for n in st.names:
                 counts[n] = counts.get(n, 0) + 2

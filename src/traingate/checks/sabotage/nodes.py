@@ -9,6 +9,7 @@ class replay, the returns rounds and the walk share it."""
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
@@ -105,6 +106,28 @@ def walk_local(body: list[ast.stmt]) -> list[ast.AST]:
     return out
 
 
+def statements(tree: ast.Module) -> list[ast.AST]:
+    """``triggers.stmt_walk(tree)`` but the module itself: every statement, handler
+    and match case, in its order; walked once per tree (aliases, functions, returns,
+    draws and constants each read them) and kept on it. The module is left out: a
+    list holding it, kept on it, would be a cycle (``test_sabotage_gc``)."""
+    got = tree.__dict__.get("_traingate_statements")
+    if isinstance(got, list):
+        return got
+    out: list[ast.AST] = []
+    todo: deque[ast.AST] = deque([tree])
+    while todo:
+        node = todo.popleft()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list) and value and isinstance(value[0], _BLOCK):
+                todo.extend(value)
+        out.append(node)
+    del out[0]
+    tree.__dict__["_traingate_statements"] = out
+    return out
+
+
 # What ``warm`` looks up, in node order: a name, a call's qualname, a ``self`` attribute.
 NAME, CALL, ATTR = 0, 1, 2
 
@@ -113,6 +136,7 @@ class Local(NamedTuple):
     nodes: list[ast.AST]  # walk_local(body)
     lookups: list[tuple[int, str]]  # (NAME | CALL | ATTR, key), as warm meets them
     binds: list[tuple[ast.AST, list[str]]]  # what bind reads: (value, target names)
+    direct: bool  # a node is a trigger whatever the lookups answer (``quiet.direct``)
 
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -129,24 +153,45 @@ def local(fn: Def, alias: Mapping[str, str]) -> Local:
     return made
 
 
+# The nodes ``scopes.binding`` reads a value from (the others: most of a body).
+_BINDERS = frozenset(
+    {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.comprehension}
+    | {ast.withitem}
+)
+
+
 def index(nodes: list[ast.AST], alias: Mapping[str, str]) -> Local:
     from traingate.checks.sabotage import payloads as pl
+    from traingate.checks.sabotage import quiet as qt
     from traingate.checks.sabotage.scopes import binding, target_names
     from traingate.checks.sabotage.triggers import qualname
 
     lookups: list[tuple[int, str]] = []
     binds: list[tuple[ast.AST, list[str]]] = []
-    name_t, call_t, attr_t = ast.Name, ast.Call, ast.Attribute
+    direct = False
+    name_t, call_t, attr_t, binders = ast.Name, ast.Call, ast.Attribute, _BINDERS
     for n in nodes:
-        if isinstance(n, name_t):
+        t = type(n)
+        if t is name_t:
+            assert isinstance(n, ast.Name)
             lookups.append((NAME, n.id))
-        elif isinstance(n, call_t):
+            direct = direct or qt.name_direct(n.id, alias)
+        elif t is call_t:
+            assert isinstance(n, ast.Call)
             q = qualname(n.func, alias)
             if q is not None:
                 lookups.append((CALL, q))
-        elif isinstance(n, attr_t) and isinstance(n.value, name_t) and n.value.id == "self":
-            lookups.append((ATTR, n.attr))
-        value, targets = binding(n)
-        if value is not None:
-            binds.append((value, [t for t in target_names(targets) if not pl.named_state(t)]))
-    return Local(nodes, lookups, binds)
+            direct = direct or qt.call_direct(n, q)
+        elif t is attr_t:
+            assert isinstance(n, ast.Attribute)
+            if isinstance(n.value, name_t) and n.value.id == "self":
+                lookups.append((ATTR, n.attr))
+            direct = direct or qt.attr_direct(n.attr)
+        elif t is ast.Compare:
+            assert isinstance(n, ast.Compare)
+            direct = direct or qt.compare_direct(n)
+        elif t in binders:
+            value, targets = binding(n)
+            if value is not None:
+                binds.append((value, [x for x in target_names(targets) if not pl.named_state(x)]))
+    return Local(nodes, lookups, binds, direct)

@@ -229,8 +229,11 @@ _ODD_TOKEN = re.compile(r"[A-Za-z0-9_]*[^\x00-\x7f][^\s!-/:-@\[-^`{-~]*")
 
 def as_read(text: str) -> str:
     """``cut.as_read``, normalising only the identifiers that are not ASCII (faster:
-    NFKC leaves an ASCII one as it is)."""
-    if text.isascii():
+    NFKC leaves an ASCII one as it is), and none in a text NFKC leaves as it is
+    (issue #17: most non-ASCII files). A token is cut at a space, ASCII punctuation
+    or a character no identifier holds, none of which NFKC composes with what
+    follows, so a normalised text's tokens are normalised too."""
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text
     return _ODD_TOKEN.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
 

@@ -27,25 +27,31 @@ imported from another file of the head tree returns what that file's own
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
+import itertools
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Set
 
 from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage.kinds import DRAW_NAMES, EVENT, GATE
+from traingate.checks.sabotage.nodes import statements, walk_all
 from traingate.checks.sabotage.outline import as_read as _as_read
 from traingate.checks.sabotage.outline import may_define, outline
 from traingate.checks.sabotage.outline import release as outline_release
 from traingate.checks.sabotage.payloads import walk_local
 from traingate.checks.sabotage.store import STATS, Store
-from traingate.checks.sabotage.triggers import Trigger, aliases, last_name, stmt_walk
+from traingate.checks.sabotage.triggers import Trigger, aliases, last_name
 
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
 _LINES = re.compile(r"\r\n?|\n")  # the line ends Python counts
 _RETURN = re.compile(r"(?m)\breturn\b(?![ \t]*(?:$|;|#))")  # a return with a value
 # A draw's name spelled as a word (``random.random()``, ``rng.integers``).
 _DRAW_WORD = re.compile(rf"\b(?:{'|'.join(sorted(DRAW_NAMES, key=len, reverse=True))})\b")
+
+
+_WORD_RUN = re.compile(r"\w+")
 
 
 def _words(names: Iterable[str]) -> re.Pattern[str] | None:
@@ -71,8 +77,9 @@ class Returns:
         self._names: set[str] = set()
         self._far = far
         self._owner: dict[_Def, ast.ClassDef] = {}  # a method's class
+        self._runs_of: dict[_Def, set[str]] = {}
         self._attrs: dict[ast.ClassDef, Mapping[str, ev.Held]] = {}
-        for fn in stmt_walk(tree):
+        for fn in statements(tree):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._defs.setdefault(fn.name, []).append(fn)
             elif isinstance(fn, ast.ClassDef):
@@ -84,19 +91,19 @@ class Returns:
         # from one, or such a function; all of them in a file NFKC may change.
         self._source = _as_read(source)  # identifiers as Python reads them: same lines
         # Where each line starts, and the text's end: line n is [starts[n-1], starts[n]).
-        self._starts = [0, *(m.end() for m in _LINES.finditer(self._source)), len(self._source)]
+        self._starts = _line_starts(self._source)
         # A file that spells no draw (``kinds.may_draw``) holds none: only what it imports.
         own = ev.may_draw(source)
-        seeds = (self._spelling(_DRAW_WORD) if own else set()) | self._spelling(
-            _words(_drawish_names(module_nodes if own else (), far_names))
+        seeds = (self._spelled(DRAW_NAMES) if own else set()) | self._spelled(
+            _drawish_names(module_nodes if own else (), far_names)
         )
         if far is not None and far.names:  # def _keep(): return keep() (keep imported)
-            seeds |= self._spelling(_words(far.names))
+            seeds |= self._spelled(far.names)
         grown = self._grow(seeds)
         # ``self._keep = ...`` drawn in ``__init__`` and returned by a method (session 12).
         held = self._held_words = self._once_attrs(grown)
         if held:
-            grown = self._grow(grown | self._spelling(_words(held)))
+            grown = self._grow(grown | self._spelled(held))
         self._names |= grown & self._spelling(_RETURN)
         if far is not None:
             self._names |= far.names
@@ -112,25 +119,59 @@ class Returns:
                     out.update(_SELF_SET.findall(self._source, starts[fn.lineno - 1], end))
         return out
 
-    def _spelling(self, words: re.Pattern[str] | None) -> set[str]:
-        """The functions whose text spells one of these words."""
-        if words is None:
+    def _spelled(self, names: Iterable[str]) -> set[str]:
+        """``_spelling(_words(names))``: for names that are words (identifiers as
+        ``\\w`` reads them), ``\\b(?:names)\\b`` finds one exactly where one of them is
+        a whole run of word characters, so the functions are those whose lines hold
+        such a run (each function's runs found once, issue #17: a search per
+        function per round of ``_grow``, with a pattern compiled per round)."""
+        words = set(names)
+        if not words:
             return set()
-        starts, last, text = self._starts, len(self._starts) - 1, self._source
+        if not all(_WORD_RUN.fullmatch(w) for w in words):
+            return self._spelling(_words(words))
         return {
             name
             for name, fns in self._defs.items()
-            if any(
-                words.search(text, starts[fn.lineno - 1], starts[min(fn.end_lineno or 0, last)])
-                for fn in fns
-            )
+            if any(not words.isdisjoint(self._runs(fn)) for fn in fns)
         }
+
+    def _runs(self, fn: _Def) -> set[str]:
+        """The runs of word characters on ``fn``'s lines (none crosses a line end)."""
+        got = self._runs_of.get(fn)
+        if got is None:
+            starts, last = self._starts, len(self._starts) - 1
+            end = starts[min(fn.end_lineno or 0, last)]
+            got = self._runs_of[fn] = set(
+                _WORD_RUN.findall(self._source, starts[fn.lineno - 1], end)
+            )
+        return got
+
+    def _spelling(self, words: re.Pattern[str] | None) -> set[str]:
+        """The functions whose text spells one of these words: where each is spelled in
+        the file, then which functions' lines hold one (issue #17: one search of the
+        text, not one per function). A word holds no line end, so a match lies within
+        a function's lines exactly when a search of those lines alone finds one."""
+        if words is None:
+            return set()
+        at = [m.start() for m in words.finditer(self._source)]
+        if not at:
+            return set()
+        starts, last = self._starts, len(self._starts) - 1
+        out = set()
+        for name, fns in self._defs.items():
+            for fn in fns:
+                i = bisect.bisect_left(at, starts[fn.lineno - 1])
+                if i < len(at) and at[i] < starts[min(fn.end_lineno or 0, last)]:
+                    out.add(name)
+                    break
+        return out
 
     def _grow(self, picked: set[str]) -> set[str]:
         """With the functions spelling a name of these, to a fixed point."""
         new = set(picked)
         while new:
-            new = self._spelling(_words(new)) - picked
+            new = self._spelled(new) - picked
             picked |= new
         return picked
 
@@ -184,13 +225,21 @@ class Returns:
         }
         if self._far is not None:
             picked |= self._far.imported_on(added)
-        picked = self._grow(picked | self._spelling(_words(drawn))) & self._names
+        picked = self._grow(picked | self._spelled(drawn)) & self._names
         out = {}
         for name in sorted(picked):
             got = self.get(name)
             if got is not None and not added.isdisjoint((got.line, *got.also)):
                 out[name] = got
         return out
+
+
+def _line_starts(text: str) -> list[int]:
+    """Where each line starts, and the text's end: line n is [starts[n-1], starts[n])."""
+    if "\r" in text:
+        return [0, *(m.end() for m in _LINES.finditer(text)), len(text)]
+    ends = itertools.accumulate(map((1).__add__, map(len, text.split("\n")[:-1])))
+    return [0, *ends, len(text)]
 
 
 def _holds(fn: ast.stmt, added: Set[int]) -> bool:
@@ -248,7 +297,7 @@ def _drawish_names(nodes: Iterable[ast.AST], far: Iterable[str]) -> set[str]:
             if not targets:
                 continue
             seen: set[str] = set()
-            for sub in ast.walk(n.value):
+            for sub in walk_all(n.value):
                 if isinstance(sub, ast.Name):
                     seen.add(sub.id)
                 elif isinstance(sub, ast.Call) and last_name(sub.func) in DRAW_NAMES:

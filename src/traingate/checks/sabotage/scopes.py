@@ -24,7 +24,6 @@ from traingate.checks.sabotage.triggers import (
     Trigger,
     qualname,
     read_on,
-    stmt_walk,
 )
 
 
@@ -64,17 +63,20 @@ def bind_local(env: Env, lk: nd.Local) -> None:
             return
 
 
-def warm_local(env: Env, lk: nd.Local, funcs: bool = True) -> None:
-    """``warm`` over a body's index: the same lookups, in order."""
+def warm_local(env: Env, lk: nd.Local, funcs: bool = True) -> bool:
+    """``warm`` over a body's index: the same lookups, in order. Whether one gave a
+    trigger (``quiet``: none did, a necessary condition for any)."""
     names, calls, attrs = env.names.get, env.funcs.get, env.attrs.get
+    found = None
     for kind, key in lk.lookups:
         if kind == nd.NAME:
-            names(key)
+            found = names(key) or found
         elif kind == nd.CALL:
             if funcs:
-                calls(key)
+                found = calls(key) or found
         else:
-            attrs(key)
+            found = attrs(key) or found
+    return found is not None
 
 
 def warm(env: Env, nodes: Iterable[ast.AST], funcs: bool = True) -> None:
@@ -265,9 +267,11 @@ def target_names(targets: list[ast.AST]) -> Iterator[str]:
             yield from target_names(list(t.elts))
 
 
-def functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+def functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
     """Every function of the file (methods and nested ones too), in ast.walk order."""
-    return [n for n in stmt_walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [
+        n for n in nd.statements(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
 
 
 class ClassAttrs:
@@ -363,9 +367,14 @@ class ClassAttrs:
     def _replay(self, names: set[str], idx: list[int]) -> None:
         attrs = _Table(self.outer)
         alias = self.env.alias
+        found = False
         for i in idx:
-            warm_local(self.env, nd.local(self.methods[i], alias))  # own attributes: in ``attrs``
-        for _ in range(2):
+            lk = nd.local(self.methods[i], alias)
+            found = warm_local(self.env, lk) or found  # own attributes: in ``attrs``
+            found = found or lk.direct
+        # No method can read a trigger (quiet.py; an attribute is set from one only if
+        # one is read): the rounds would set none, each attribute keeps the outer one.
+        for _ in range(2 if found else 0):
             for i in idx:
                 fn = self.methods[i]
                 lk = nd.local(fn, alias)

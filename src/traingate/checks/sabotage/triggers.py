@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Container, Iterator, Mapping, Set
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from traingate.checks.sabotage.nodes import children
+from traingate.checks.sabotage.nodes import children, statements
 
 if TYPE_CHECKING:
     from traingate.checks.sabotage.events import Table as Events
@@ -220,10 +220,10 @@ def stmt_walk(tree: ast.AST) -> Iterator[ast.AST]:
         yield node
 
 
-def aliases(tree: ast.AST) -> dict[str, str]:
+def aliases(tree: ast.Module) -> dict[str, str]:
     """Local name -> dotted name it stands for, from every import in the file."""
     out: dict[str, str] = {}
-    for node in stmt_walk(tree):
+    for node in statements(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.asname:
