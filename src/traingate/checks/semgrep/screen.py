@@ -44,6 +44,13 @@ one ``ast`` walk reads from it:
 - ``words: [w, ...]``: one of the words occurs in the raw text, ignoring case
   (a fast pre-test for a costly ``text`` regex that needs one of them).
 - ``text: R``: the raw text matches ``R`` (for regex rules).
+- ``node: [Raise]``: the code holds a node of that kind (a ``raise``).
+- ``unit: S``: the screen ``S`` holds on one *unit* of the file: an
+  outermost function or method with everything semgrep can carry into it
+  from outside (module and class statements, decorators, defaults, every
+  import; facts.py says what and why). ``text`` and ``words`` inside it read
+  the file with the other units' lines blanked. For a rule whose guard and
+  payload must sit in one function.
 - ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
 
 A screen must hold wherever semgrep can match: import aliases keep the
@@ -64,240 +71,24 @@ directories runs unscreened.
 
 from __future__ import annotations
 
-import ast
+import gc
 import re
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from traingate import pyast
 from traingate.checks.semgrep import folding, lookups
+from traingate.checks.semgrep.facts import JOIN_MAX, NODE_KINDS, Facts
+from traingate.checks.semgrep.facts import facts as facts
 from traingate.checks.semgrep.targets import Target, is_python
 from traingate.errors import CheckError
 
 KEY = "traingate-screen"
 
 
-@dataclass(frozen=True)
-class Facts:
-    """What a file's code names and spells, for the screens."""
-
-    names: frozenset[str]
-    strings: str  # every string literal, one per line
-    text: str
-    # Each literal once, numbers as their digits (an f-string of a constant).
-    pieces: frozenset[str] = frozenset()
-    # What an attribute written to hangs from (``torch.nn.x = v``: "torch"):
-    # a name, or "<call>" / "<subscript>" / "<other>".
-    stored: frozenset[str] = frozenset()
-    imported: frozenset[str] = frozenset()  # names imports bind; "*" for a star import
-    # The nodes semgrep folds strings from (folding.KINDS), for the folded atom.
-    folds: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
-    # Calls, subscripts, imports and a lookup's names, for the lookup atom.
-    looks: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
-    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def joinable(self, word: str) -> bool:
-        """Whether semgrep could see ``word`` in a string it folds from this
-        file's literals (``"." + "s" + "sh"``, f-strings of constants, in any
-        order constants reach it): inside one literal, or a literal's end, then
-        whole literals, then another's start."""
-        if word in self.strings:
-            return True
-        starts, ends = self._prefixes_suffixes()
-        reach = [False] * (len(word) + 1)
-        for i in range(1, len(word)):
-            reach[i] = word[:i] in ends
-        for i in range(1, len(word)):
-            if not reach[i]:
-                continue
-            if word[i:] in starts:
-                return True
-            for j in range(i + 1, len(word)):
-                if word[i:j] in self.pieces:
-                    reach[j] = True
-        return False
-
-    def foldable(self, word: str) -> bool:
-        """Whether semgrep could fold a string equal to ``word`` (or to it and
-        a final newline, which a ``$`` admits; ``w*``: one that starts with
-        ``w``) from whole literals of this file: a string it folds is made
-        of whole literals."""
-        if word.endswith("*"):
-            word = word[:-1]
-            starts, _ = self._prefixes_suffixes()
-            reach = [True] + [False] * len(word)
-            for j in range(1, len(word)):
-                reach[j] = any(reach[i] and word[i:j] in self.pieces for i in range(j))
-            return any(reach[i] and word[i:] in starts for i in range(len(word)))
-        for whole in (word, word + "\n"):
-            reach = [True] + [False] * len(whole)
-            for j in range(1, len(whole) + 1):
-                reach[j] = any(reach[i] and whole[i:j] in self.pieces for i in range(j))
-            if reach[-1]:
-                return True
-        return False
-
-    def names_text(self) -> str:
-        """The names one per line: one regex search over them all (``^``/``$``
-        with re.M hold at each name's ends; a match across lines only admits more)."""
-        if "names" not in self._memo:
-            self._memo["names"] = "\n".join(self.names)
-        text: str = self._memo["names"]
-        return text
-
-    def folded_text(self) -> str:
-        """The raw text case-folded (ſ is s, K is k: as a caseless regex may see them)."""
-        if "folded" not in self._memo:
-            self._memo["folded"] = self.text.casefold()
-        text: str = self._memo["folded"]
-        return text
-
-    def _prefixes_suffixes(self) -> tuple[frozenset[str], frozenset[str]]:
-        if "ends" not in self._memo:
-            starts: set[str] = set()
-            ends: set[str] = set()
-            for p in self.pieces:
-                for k in range(1, min(len(p), _JOIN_MAX) + 1):
-                    starts.add(p[:k])
-                    ends.add(p[-k:])
-            self._memo["ends"] = (frozenset(starts), frozenset(ends))
-        found: tuple[frozenset[str], frozenset[str]] = self._memo["ends"]
-        return found
-
-
-_JOIN_MAX = 64  # the longest word a joined atom may name
-
-
 Test = Callable[[Facts], bool]
-
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_FOLDS = frozenset(folding.KINDS) - {ast.Constant}
-
-
-def facts(text: str) -> Facts | None:
-    """The identifiers and literals of ``text``; None if Python cannot parse it
-    (then every rule runs, and semgrep reports what it makes of the file)."""
-    try:
-        tree = pyast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    names: set[str] = set()
-    strings: list[str] = []
-    numbers: set[str] = set()
-    stored: set[str] = set()
-    imported: set[str] = set()
-    add = names.add
-    raw: list[ast.Constant] = []
-    folds: list[ast.AST] = []
-    looks: list[ast.AST] = []
-    called = lookups.CALLED
-    has_escape = "\\" in text
-    for node in ast.walk(tree):
-        kind = type(node)
-        if kind is ast.Name:
-            add(node.id)  # type: ignore[attr-defined]
-            if node.id in called:  # type: ignore[attr-defined]
-                looks.append(node)
-        elif kind is ast.Attribute:
-            add(node.attr)  # type: ignore[attr-defined]
-            if node.attr in called:  # type: ignore[attr-defined]
-                looks.append(node)
-            if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
-                stored.add(_root(node))  # type: ignore[arg-type]
-        elif kind is ast.Constant:
-            value = node.value  # type: ignore[attr-defined]
-            if isinstance(value, str | bytes):
-                strings.append(value if isinstance(value, str) else value.decode("latin-1"))
-                folds.append(node)
-                if has_escape:
-                    raw.append(node)  # type: ignore[arg-type]
-            elif isinstance(value, int | float | complex):
-                numbers.add(str(value))
-        else:
-            if kind in _FOLDS:
-                folds.append(node)
-            elif kind is ast.Call or kind is ast.Subscript:
-                looks.append(node)
-            _other(node, kind, names)
-            if kind is ast.alias:
-                looks.append(node)
-                bound = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
-                imported.add(bound)
-    if raw:
-        strings += _as_written(text, raw)
-    return Facts(
-        frozenset(names),
-        "\n".join(strings),
-        text,
-        frozenset(strings) | numbers,
-        frozenset(stored),
-        frozenset(imported),
-        tuple(folds),
-        tuple(looks),
-    )
-
-
-_QUOTED = re.compile(r"""[rRbBuUfF]*('{3}|"{3}|'|")(.*)\1""", re.S)
-_LINE_END = re.compile(r"\r\n|\r|\n")
-
-
-def _as_written(text: str, nodes: list[ast.Constant]) -> list[str]:
-    """The literals with a backslash as their source spells them: semgrep
-    matches ``"\\x0authorized_keys"`` as written (it decodes only \\t \\n \\r
-    \\v \\f and \\\\), where Python's value has lost the "a" to the escape."""
-    lines = _LINE_END.split(text)
-    out: list[str] = []
-    for node in nodes:
-        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-        span = lines[first : last + 1]
-        if not any("\\" in ln for ln in span):
-            continue
-        data = "\n".join(span).encode("utf-8", "surrogateescape")
-        end = len(data) - len(span[-1].encode("utf-8", "surrogateescape"))
-        end += node.end_col_offset if node.end_col_offset is not None else len(data)
-        segment = data[node.col_offset : end].decode("utf-8", "surrogateescape")
-        quoted = _QUOTED.fullmatch(segment)
-        out.append(quoted.group(2) if quoted else segment)
-    return out
-
-
-def _root(node: ast.Attribute) -> str:
-    value = node.value
-    while isinstance(value, ast.Attribute):
-        value = value.value
-    if isinstance(value, ast.Name):
-        return value.id
-    return {ast.Call: "<call>", ast.Subscript: "<subscript>"}.get(type(value), "<other>")
-
-
-def _other(node: ast.AST, kind: type, names: set[str]) -> None:
-    """The rarer nodes that bind or spell an identifier."""
-    if kind is ast.keyword or kind is ast.arg:
-        name = node.arg  # type: ignore[attr-defined]
-        if name:
-            names.add(name)
-    elif kind is ast.alias:
-        names.update(node.name.split("."))  # type: ignore[attr-defined]
-        if node.asname:  # type: ignore[attr-defined]
-            names.add(node.asname)  # type: ignore[attr-defined]
-    elif kind is ast.ImportFrom:
-        if node.module:  # type: ignore[attr-defined]
-            names.update(node.module.split("."))  # type: ignore[attr-defined]
-    elif kind in _DEFS:
-        names.add(node.name)  # type: ignore[attr-defined]
-    elif kind is ast.Global or kind is ast.Nonlocal:
-        names.update(node.names)  # type: ignore[attr-defined]
-    elif kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
-        if node.name:  # type: ignore[attr-defined]
-            names.add(node.name)  # type: ignore[attr-defined]
-    elif kind is ast.MatchMapping:
-        if node.rest:  # type: ignore[attr-defined]
-            names.add(node.rest)  # type: ignore[attr-defined]
-    elif kind is ast.MatchClass:
-        names.update(node.kwd_attrs)  # type: ignore[attr-defined]
 
 
 class ScreenError(ValueError):
@@ -324,6 +115,14 @@ def compile_screen(spec: Any) -> Test:
             raise ScreenError(f"name: takes an identifier or a list of them, not {value!r}")
         want = frozenset(wanted)
         return lambda f: not want.isdisjoint(f.names)
+    if key == "unit":
+        return _unit(compile_screen(value))
+    if key == "node":
+        kinds = [value] if isinstance(value, str) else value
+        if not isinstance(kinds, list) or not kinds or not set(kinds) <= NODE_KINDS:
+            raise ScreenError(f"node: takes some of {sorted(NODE_KINDS)}, not {value!r}")
+        want_kinds = frozenset(kinds)
+        return lambda f: not want_kinds.isdisjoint(f.kinds)
     if key == "stored-root":
         roots = [value] if isinstance(value, str) else value
         if not isinstance(roots, list) or not all(
@@ -344,7 +143,7 @@ def compile_screen(spec: Any) -> Test:
     if key in ("joined", "folds-to"):
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(
-            isinstance(w, str) and 0 < len(w) <= _JOIN_MAX for w in words
+            isinstance(w, str) and 0 < len(w) <= JOIN_MAX for w in words
         ):
             raise ScreenError(f"{key}: takes a word or a list of words, not {value!r}")
         if key == "folds-to":
@@ -365,12 +164,26 @@ def compile_screen(spec: Any) -> Test:
             return lambda f: rx.search(f.names_text()) is not None
         if key == "string":
             return lambda f: rx.search(f.strings) is not None
-        return lambda f: rx.search(f.text) is not None
+        return lambda f: rx.search(f.view()) is not None
     raise ScreenError(
         f"unknown screen key {key!r} "
-        "(name, name-regex, string, joined, folds-to, folded, lookup, stored-root, words, "
-        "text, all, any)"
+        "(name, name-regex, string, joined, folds-to, folded, lookup, stored-root, node, "
+        "words, text, unit, all, any)"
     )
+
+
+def _unit(sub: Test) -> Test:
+    """``sub`` holds on one unit of the file (facts.py): a function or method
+    with what every unit shares. Every atom only admits more on more facts,
+    so the whole file is a pre-test: a unit's facts are a part of its facts."""
+
+    def test(f: Facts) -> bool:
+        if not sub(f):
+            return False
+        units = f.units()
+        return not units or any(sub(u) for u in units)
+
+    return test
 
 
 def _lookup(value: Any) -> Test:
@@ -461,10 +274,19 @@ class Screens:
 
     def mask_parsed(self, text: str | None) -> tuple[str, bool]:
         """The mask, and whether Python parsed ``text``."""
-        f = facts(text) if text is not None else None
-        if f is None:
-            return "1" * len(self.ids), False
-        return "".join("1" if test(f) else "0" for test in self.tests), True
+        # The cyclic collector paused, as pyast.parse does: a large file's tree
+        # holds no cycle, but the walk's allocations made it traverse the whole
+        # tree, young once and again when older (~20% of the masks' CPU time).
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            f = facts(text) if text is not None else None
+            if f is None:
+                return "1" * len(self.ids), False
+            return "".join("1" if test(f) else "0" for test in self.tests), True
+        finally:
+            if was:
+                gc.enable()
 
     def include(self, rule_id: str) -> str:
         """The include glob that admits the targets whose mask has ``rule_id``."""

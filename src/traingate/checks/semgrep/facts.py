@@ -1,0 +1,469 @@
+"""What one ``ast`` walk reads from a Python file for the rule screens
+(screen.py, issue #17): the whole file's facts, and each *unit*'s.
+
+A unit is an outermost function (a top-level function or a method; nested
+defs, lambdas and classes belong to it) together with what semgrep can carry
+into it from outside, which every unit shares: every node no outermost
+function's lines hold (module and class code: constants semgrep propagates,
+a class-level ``if`` around a method, a module-level loop whose ``continue``
+guards a ``def``), each function's decorators, defaults and annotations, and
+every import wherever it is (all it spells but the name it binds: a unit that
+uses ``import random`` spells ``random`` itself). semgrep 1.182 matched a
+guard at module or class level with a payload in a function (``x =
+random.random()`` on top, ``if x < p: raise`` in a function), but carried
+nothing from one function into another: not ``self.p = random.random`` set in
+``__init__`` and called in ``step``, not a ``global`` assigned in another
+function, not a ``$X = $E ...`` sequence leaving the function it starts in.
+The attacks are tests/fixtures/screen/unit_*.py. A file with no function is
+one unit: the whole file.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from traingate import pyast
+from traingate.checks.semgrep import folding, lookups
+
+JOIN_MAX = 64  # the longest word a joined atom may name
+# The node kinds a ``node`` atom may ask for.
+NODE_KINDS = frozenset({"Raise"})
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a file's (or a unit's) code names and spells, for the screens."""
+
+    names: frozenset[str]
+    strings: str  # every string literal, one per line
+    text: str  # the whole file's text (node positions index it)
+    # Each literal once, numbers as their digits (an f-string of a constant).
+    pieces: frozenset[str] = frozenset()
+    # What an attribute written to hangs from (``torch.nn.x = v``: "torch"):
+    # a name, or "<call>" / "<subscript>" / "<other>".
+    stored: frozenset[str] = frozenset()
+    imported: frozenset[str] = frozenset()  # names imports bind; "*" for a star import
+    # The nodes semgrep folds strings from (folding.KINDS), for the folded atom.
+    folds: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
+    # Calls, subscripts, imports and a lookup's names, for the lookup atom.
+    looks: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
+    kinds: frozenset[str] = frozenset()  # the NODE_KINDS present
+    # The file's tree, for units(); None for a unit's own facts.
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)
+    # The file's nodes (walk()) and its function defs, for units().
+    nodes: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
+    defs: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
+    # Line ranges (1-based, inclusive) of the other units: blank in view().
+    hidden: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def view(self) -> str:
+        """The raw text the text and words atoms read: the whole file, or for
+        a unit the file with the other units' lines blanked (line numbers kept)."""
+        if not self.hidden:
+            return self.text
+        if "view" not in self._memo:
+            lines = _lines(self)
+            for first, last in self.hidden:
+                lines[first - 1 : last] = [""] * (last - first + 1)
+            self._memo["view"] = "\n".join(lines)
+        text: str = self._memo["view"]
+        return text
+
+    def units(self) -> Sequence[Facts]:
+        """Each unit's facts (module docstring), built as asked for; empty for
+        a unit's own facts."""
+        if "units" not in self._memo:
+            self._memo["units"] = () if self.tree is None else _units(self)
+        found: Sequence[Facts] = self._memo["units"]
+        return found
+
+    def joinable(self, word: str) -> bool:
+        """Whether semgrep could see ``word`` in a string it folds from this
+        file's literals (``"." + "s" + "sh"``, f-strings of constants, in any
+        order constants reach it): inside one literal, or a literal's end, then
+        whole literals, then another's start."""
+        if word in self.strings:
+            return True
+        starts, ends = self._prefixes_suffixes()
+        reach = [False] * (len(word) + 1)
+        for i in range(1, len(word)):
+            reach[i] = word[:i] in ends
+        for i in range(1, len(word)):
+            if not reach[i]:
+                continue
+            if word[i:] in starts:
+                return True
+            for j in range(i + 1, len(word)):
+                if word[i:j] in self.pieces:
+                    reach[j] = True
+        return False
+
+    def foldable(self, word: str) -> bool:
+        """Whether semgrep could fold a string equal to ``word`` (or to it and
+        a final newline, which a ``$`` admits; ``w*``: one that starts with
+        ``w``) from whole literals of this file: a string it folds is made
+        of whole literals."""
+        if word.endswith("*"):
+            word = word[:-1]
+            starts, _ = self._prefixes_suffixes()
+            reach = [True] + [False] * len(word)
+            for j in range(1, len(word)):
+                reach[j] = any(reach[i] and word[i:j] in self.pieces for i in range(j))
+            return any(reach[i] and word[i:] in starts for i in range(len(word)))
+        for whole in (word, word + "\n"):
+            reach = [True] + [False] * len(whole)
+            for j in range(1, len(whole) + 1):
+                reach[j] = any(reach[i] and whole[i:j] in self.pieces for i in range(j))
+            if reach[-1]:
+                return True
+        return False
+
+    def names_text(self) -> str:
+        """The names one per line: one regex search over them all (``^``/``$``
+        with re.M hold at each name's ends; a match across lines only admits more)."""
+        if "names" not in self._memo:
+            self._memo["names"] = "\n".join(self.names)
+        text: str = self._memo["names"]
+        return text
+
+    def folded_text(self) -> str:
+        """The viewed text case-folded (ſ is s, K is k: as a caseless regex may see them)."""
+        if "folded" not in self._memo:
+            self._memo["folded"] = self.view().casefold()
+        text: str = self._memo["folded"]
+        return text
+
+    def _prefixes_suffixes(self) -> tuple[frozenset[str], frozenset[str]]:
+        if "ends" not in self._memo:
+            starts: set[str] = set()
+            ends: set[str] = set()
+            for p in self.pieces:
+                for k in range(1, min(len(p), JOIN_MAX) + 1):
+                    starts.add(p[:k])
+                    ends.add(p[-k:])
+            self._memo["ends"] = (frozenset(starts), frozenset(ends))
+        found: tuple[frozenset[str], frozenset[str]] = self._memo["ends"]
+        return found
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_FOLDS = frozenset(folding.KINDS) - {ast.Constant}
+
+
+class _Acc:
+    """What a walk has read so far."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.strings: list[str] = []
+        self.numbers: set[str] = set()
+        self.stored: set[str] = set()
+        self.imported: set[str] = set()
+        self.raw: list[ast.Constant] = []
+        self.folds: list[ast.AST] = []
+        self.looks: list[ast.AST] = []
+        self.kinds: set[str] = set()
+        self.imports: list[ast.AST] = []  # import statements: every unit's
+        self.defs: list[ast.AST] = []  # function defs, for units
+
+    def merged(self, other: _Acc) -> _Acc:
+        out = _Acc()
+        out.names = self.names | other.names
+        out.strings = self.strings + other.strings
+        out.numbers = self.numbers | other.numbers
+        out.stored = self.stored | other.stored
+        out.imported = self.imported | other.imported
+        out.raw = self.raw + other.raw
+        out.folds = self.folds + other.folds
+        out.looks = self.looks + other.looks
+        out.kinds = self.kinds | other.kinds
+        return out
+
+    def facts(self, text: str, lines: list[str] | None = None, **more: Any) -> Facts:
+        strings = self.strings
+        if self.raw:
+            strings = strings + _as_written(lines or _LINE_END.split(text), self.raw)
+        found = Facts(
+            frozenset(self.names),
+            "\n".join(strings),
+            text,
+            frozenset(strings) | self.numbers,
+            frozenset(self.stored),
+            frozenset(self.imported),
+            tuple(self.folds),
+            tuple(self.looks),
+            frozenset(self.kinds),
+            **more,
+        )
+        if lines is not None:
+            found._memo["lines"] = lines
+        return found
+
+
+def facts(text: str) -> Facts | None:
+    """The identifiers and literals of ``text``; None if Python cannot parse it
+    (then every rule runs, and semgrep reports what it makes of the file)."""
+    try:
+        tree = pyast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    acc = _Acc()
+    nodes = walk(tree)
+    _read(acc, nodes, "\\" in text)
+    return acc.facts(text, tree=tree, nodes=tuple(nodes), defs=tuple(acc.defs))
+
+
+# Fields that hold no node, or only a leaf no screen reads (ctx, op): skipped.
+_LEAVES = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "arg", "module", "kind", "level", "conversion"}
+)
+_CHILDREN: dict[type, tuple[str, ...]] = {}
+
+
+def walk(tree: ast.AST) -> list[ast.AST]:
+    """The nodes of ``tree`` in ``ast.walk``'s order, without the context and
+    operator leaves (Load, Add, ...): one list, about twice as fast."""
+    out = [tree]
+    append = out.append
+    children = _CHILDREN
+    node_type = ast.AST
+    for node in out:  # grows as it goes: breadth first, as ast.walk
+        kind = type(node)
+        fields = children.get(kind)
+        if fields is None:
+            fields = children[kind] = tuple(f for f in kind._fields if f not in _LEAVES)
+        for name in fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, node_type):
+                        append(item)
+            elif isinstance(value, node_type):
+                append(value)
+    return out
+
+
+def _read(acc: _Acc, nodes: Iterable[ast.AST], has_escape: bool) -> None:
+    """Add what ``nodes`` name and spell to ``acc`` (locals: the hot loop)."""
+    names = acc.names
+    add = names.add
+    strings = acc.strings
+    numbers = acc.numbers
+    stored = acc.stored
+    raw = acc.raw
+    folds = acc.folds
+    looks = acc.looks
+    called = lookups.CALLED
+    for node in nodes:
+        kind = type(node)
+        if kind is ast.Name:
+            add(node.id)  # type: ignore[attr-defined]
+            if node.id in called:  # type: ignore[attr-defined]
+                looks.append(node)
+        elif kind is ast.Attribute:
+            add(node.attr)  # type: ignore[attr-defined]
+            if node.attr in called:  # type: ignore[attr-defined]
+                looks.append(node)
+            if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                stored.add(_root(node))  # type: ignore[arg-type]
+        elif kind is ast.Constant:
+            value = node.value  # type: ignore[attr-defined]
+            if isinstance(value, str | bytes):
+                strings.append(value if isinstance(value, str) else value.decode("latin-1"))
+                folds.append(node)
+                if has_escape:
+                    raw.append(node)  # type: ignore[arg-type]
+            elif isinstance(value, int | float | complex):
+                numbers.add(str(value))
+        else:
+            if kind in _FOLDS:
+                folds.append(node)
+            elif kind is ast.Call or kind is ast.Subscript:
+                looks.append(node)
+            elif kind is ast.Raise:
+                acc.kinds.add("Raise")
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                acc.defs.append(node)
+            _other(node, kind, names)
+            if kind is ast.Import or kind is ast.ImportFrom:
+                acc.imports.append(node)
+            elif kind is ast.alias:
+                looks.append(node)
+                bound = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
+                acc.imported.add(bound)
+
+
+def _units(f: Facts) -> Sequence[Facts]:
+    """Each outermost function's facts with what every unit shares. A node
+    belongs to the function whose lines (from the def line: a decorator is
+    evaluated outside) hold its line; the nodes a screen reads all have one."""
+    text = f.text
+    funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    for fn in sorted(f.defs, key=lambda d: d.lineno):  # type: ignore[attr-defined]
+        assert isinstance(fn, _FUNCS)
+        if not funcs or fn.lineno > _end(funcs[-1]):
+            funcs.append(fn)
+    owner = [-1] * (text.count("\n") + text.count("\r") + 2)
+    for i, fn in enumerate(funcs):
+        owner[fn.lineno : _end(fn) + 1] = [i] * (_end(fn) + 1 - fn.lineno)
+    shared: list[ast.AST] = []
+    parts: list[list[ast.AST]] = [[] for _ in funcs]
+    imports: list[ast.AST] = []
+    for node in f.nodes:
+        line = getattr(node, "lineno", None)
+        if line is None:
+            continue  # arguments, comprehension, withitem, match_case: nothing read
+        u = owner[line]
+        kind = type(node)
+        if kind is ast.Import or kind is ast.ImportFrom:
+            imports.append(node)  # an import anywhere: lent to every unit below
+        if u >= 0:
+            parts[u].append(node)
+        elif kind is not ast.alias and kind is not ast.Import and kind is not ast.ImportFrom:
+            shared.append(node)
+    for fn in funcs:
+        # evaluated where the def stands: defaults and annotations
+        a = fn.args
+        params = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+        outer: list[ast.AST | None] = [*a.defaults, *a.kw_defaults, fn.returns]
+        outer += [p.annotation for p in params if p is not None]
+        for part in outer:
+            if part is not None:
+                shared += walk(part)
+    escape = "\\" in text
+    common = _Acc()
+    _read(common, shared, escape)
+    for node in imports:
+        _import(common, node)  # type: ignore[arg-type]
+    lines = _lines(f)
+    if not funcs:
+        return (common.facts(text, lines=lines),)
+    return _Units(common, parts, [(fn.lineno, _end(fn)) for fn in funcs], text, lines)
+
+
+class _Units(Sequence[Facts]):
+    """The units of a file, each built when first asked for: a screen stops
+    at the first unit that holds."""
+
+    def __init__(
+        self,
+        common: _Acc,
+        parts: list[list[ast.AST]],
+        spans: list[tuple[int, int]],
+        text: str,
+        lines: list[str],
+    ) -> None:
+        self._common, self._parts, self._spans = common, parts, spans
+        self._text, self._lines = text, lines
+        self._built: dict[int, Facts] = {}
+        self._escape = "\\" in text
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def __getitem__(self, i: int) -> Facts:  # type: ignore[override]
+        if i not in self._built:
+            acc = _Acc()
+            _read(acc, self._parts[i], self._escape)
+            hidden = tuple(s for j, s in enumerate(self._spans) if j != i)
+            self._built[i] = self._common.merged(acc).facts(
+                self._text, lines=self._lines, hidden=hidden
+            )
+        return self._built[i]
+
+    def __iter__(self) -> Iterator[Facts]:
+        return (self[i] for i in range(len(self._parts)))
+
+
+def _lines(f: Facts) -> list[str]:
+    """The file's lines as Python counts them (\\r\\n, \\r, \\n), split once."""
+    if "lines" not in f._memo:
+        f._memo["lines"] = _LINE_END.split(f.text)
+    found: list[str] = f._memo["lines"]
+    return list(found)
+
+
+def _import(acc: _Acc, node: ast.Import | ast.ImportFrom) -> None:
+    """What an import lends every unit: each name it spells but the one it
+    binds, which a unit using the binding spells itself (``import random``
+    lends nothing; ``import numpy as np`` lends "numpy"; ``from numpy import
+    random`` lends "numpy")."""
+    module = node.module.split(".") if isinstance(node, ast.ImportFrom) and node.module else []
+    for alias in node.names:
+        bound = alias.asname or alias.name.split(".")[0]
+        acc.imported.add(bound)
+        acc.looks.append(alias)  # an aliased lookup (lookups.Walk.renamed)
+        spelled = {*module, *alias.name.split("."), *([alias.asname] if alias.asname else [])}
+        if bound == "*":
+            spelled |= {"*"}
+        acc.names.update(spelled - {bound, "*"})
+
+
+def _end(node: ast.AST) -> int:
+    end = getattr(node, "end_lineno", None)
+    return int(end) if end is not None else int(getattr(node, "lineno", 1))
+
+
+_QUOTED = re.compile(r"""[rRbBuUfF]*('{3}|"{3}|'|")(.*)\1""", re.S)
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _as_written(lines: list[str], nodes: list[ast.Constant]) -> list[str]:
+    """The literals with a backslash as their source spells them: semgrep
+    matches ``"\\x0authorized_keys"`` as written (it decodes only \\t \\n \\r
+    \\v \\f and \\\\), where Python's value has lost the "a" to the escape."""
+    out: list[str] = []
+    for node in nodes:
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        span = lines[first : last + 1]
+        if not any("\\" in ln for ln in span):
+            continue
+        data = "\n".join(span).encode("utf-8", "surrogateescape")
+        end = len(data) - len(span[-1].encode("utf-8", "surrogateescape"))
+        end += node.end_col_offset if node.end_col_offset is not None else len(data)
+        segment = data[node.col_offset : end].decode("utf-8", "surrogateescape")
+        quoted = _QUOTED.fullmatch(segment)
+        out.append(quoted.group(2) if quoted else segment)
+    return out
+
+
+def _root(node: ast.Attribute) -> str:
+    value = node.value
+    while isinstance(value, ast.Attribute):
+        value = value.value
+    if isinstance(value, ast.Name):
+        return value.id
+    return {ast.Call: "<call>", ast.Subscript: "<subscript>"}.get(type(value), "<other>")
+
+
+def _other(node: ast.AST, kind: type, names: set[str]) -> None:
+    """The rarer nodes that bind or spell an identifier."""
+    if kind is ast.keyword or kind is ast.arg:
+        name = node.arg  # type: ignore[attr-defined]
+        if name:
+            names.add(name)
+    elif kind is ast.alias:
+        names.update(node.name.split("."))  # type: ignore[attr-defined]
+        if node.asname:  # type: ignore[attr-defined]
+            names.add(node.asname)  # type: ignore[attr-defined]
+    elif kind is ast.ImportFrom:
+        if node.module:  # type: ignore[attr-defined]
+            names.update(node.module.split("."))  # type: ignore[attr-defined]
+    elif kind in _DEFS:
+        names.add(node.name)  # type: ignore[attr-defined]
+    elif kind is ast.Global or kind is ast.Nonlocal:
+        names.update(node.names)  # type: ignore[attr-defined]
+    elif kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
+        if node.name:  # type: ignore[attr-defined]
+            names.add(node.name)  # type: ignore[attr-defined]
+    elif kind is ast.MatchMapping:
+        if node.rest:  # type: ignore[attr-defined]
+            names.add(node.rest)  # type: ignore[attr-defined]
+    elif kind is ast.MatchClass:
+        names.update(node.kwd_attrs)  # type: ignore[attr-defined]
