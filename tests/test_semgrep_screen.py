@@ -227,6 +227,8 @@ def test_screen_atoms(spec: Any, wanted: bool) -> None:
         {"lookup": {"via": ["eval"], "name": "built"}},
         {"lookup": {"via": ["getattr"], "name": "any"}},
         "name",
+        [],  # holds nowhere: the rule would never run
+        {"unit": []},
     ],
 )
 def test_a_bad_screen_is_refused(spec: Any) -> None:

@@ -98,6 +98,8 @@ class ScreenError(ValueError):
 def compile_screen(spec: Any) -> Test:
     """A screen's YAML as a test; ScreenError says what is wrong with it."""
     if isinstance(spec, list):
+        if not spec:  # would never hold: the rule would silently never run
+            raise ScreenError("a screen list must not be empty")
         return _any([compile_screen(s) for s in spec])
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ScreenError(f"a screen is a list or a mapping with one key, not {spec!r}")
