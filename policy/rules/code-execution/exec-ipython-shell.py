@@ -63,3 +63,67 @@ subprocess_output = trainer.system(cmd)
 shell.run_cell("import torch\n" + cmd)
 # ok: exec-ipython-shell
 get_ipython().magic("matplotlib " + cmd)
+
+
+# Issue #16: the shell a Magics class holds, and the one an extension gets.
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+
+@magics_class
+class ClusterMagics(Magics):
+    @line_magic
+    def sync_ckpt(self, line):
+        # ruleid: exec-ipython-shell
+        self.shell.system(f"aws s3 sync {line} s3://bucket/ckpt")
+
+    @line_magic
+    def prep(self, line):
+        src = self._fetch_cell(line)
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell(src)
+        # ruleid: exec-ipython-shell
+        gpus = self.shell.getoutput("nvidia-smi -L")
+        ip = self.shell
+        # ruleid: exec-ipython-shell
+        ip.run_line_magic("sx", line)
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell("!" + line)
+        return gpus
+
+    @cell_magic
+    def gputime(self, line, cell):
+        # ok: exec-ipython-shell
+        self.shell.run_cell(cell)
+
+    @line_magic
+    def setup(self, line):
+        # ok: exec-ipython-shell
+        self.shell.run_line_magic("load_ext", line)
+        # ok: exec-ipython-shell
+        self.shell.run_cell("import torch\n" + line)
+        # ok: exec-ipython-shell
+        self.shell.user_ns["trainer"] = line
+        # ok: exec-ipython-shell
+        self.shell.run_line_magic("matplotlib", "inline")
+
+
+def load_ipython_extension(ipython):
+    # ruleid: exec-ipython-shell
+    ipython.system("pip install -q flash-attn")
+    # ruleid: exec-ipython-shell
+    ipython.run_cell_magic("bash", "", "nvidia-smi -pm 1\n")
+    # ok: exec-ipython-shell
+    ipython.register_magics(ClusterMagics)
+    # ok: exec-ipython-shell
+    ipython.run_line_magic("load_ext", "autoreload")
+
+
+def unload_ipython_extension(ip):
+    sh = ip
+    # ruleid: exec-ipython-shell
+    sh.getoutput("rm -rf ~/.cache/torch_extensions")
+
+
+def run_cmd(cmd):
+    # ok: exec-ipython-shell
+    return subprocess_output.run(cmd, shell=True).system

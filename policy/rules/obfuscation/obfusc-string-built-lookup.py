@@ -75,3 +75,30 @@ def legit(cfg, model, name, depth):
     # ok: obfusc-string-built-lookup
     norms = list(map(operator.methodcaller("norm"), model.parameters()))
     return opt_cls, cls, layer, compile_fn, act, mod, env, sep, fn, sig, norms
+
+
+def restore_worker_state(blob, cfg, name):
+    # Issue #16: an unpickler's entry point looked up by a name that is not a
+    # literal, then called on the data (getattr(pickle, name) was caught; the
+    # other pickle-family modules were not).
+    import cloudpickle
+    import joblib
+    import pickle
+
+    # ruleid: obfusc-string-built-lookup
+    fn = getattr(pickle, name)
+    state = fn(blob)
+    # ruleid: obfusc-string-built-lookup
+    worker_fn = getattr(cloudpickle, cfg.codec)(blob)
+    attr = cfg["serializer"]
+    # ruleid: obfusc-string-built-lookup
+    model = getattr(joblib, attr)(cfg.path)
+    # ruleid: obfusc-string-built-lookup
+    loader = vars(cloudpickle)[cfg.codec]
+    # ok: obfusc-string-built-lookup
+    payload = getattr(cloudpickle, "dumps")(state)
+    # ok: obfusc-string-built-lookup
+    protocol = getattr(pickle, "HIGHEST_PROTOCOL")
+    # ok: obfusc-string-built-lookup
+    version = getattr(cloudpickle, "__version__", "unknown")
+    return state, worker_fn, model, loader, payload, protocol, version

@@ -7,6 +7,8 @@ IB_KEY = "NCCL_IB_DISABLE"
 PREFIX: Final = "TORCH_" + "NCCL_"
 COMM_ENV = {"NCCL_P2P_LEVEL": "LOC", "OMP_NUM_THREADS": "8"}
 WANDB = "WANDB"
+HF = "HF"
+TORCH = "TORCH"
 
 
 def setup_dist(args):
@@ -88,3 +90,46 @@ def legit(args):
     # ok: sabotage-dist-env-tamper
     os.environ["CUDA_VISIBLE_DEVICES"] = args.gpus
     return master, port
+
+
+def setup_from_templates(cmd, rank):
+    # Issue #16: keys built with .format() / % from module constants, in
+    # every setting form (semgrep folds neither).
+    p = "NCCL"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ["{}_IB_DISABLE".format(NCCL)] = "1"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ["%s_P2P_DISABLE" % p] = "1"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.setdefault("{}_ASYNC_ERROR_HANDLING".format(NCCL), "0")
+    # ruleid: sabotage-dist-env-tamper
+    os.putenv("%s_SHM_DISABLE" % (NCCL,), "1")
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.update({"{}_NET_GDR_LEVEL".format(NCCL): "0"})
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.pop("%s_BLOCKING_WAIT" % p, None)
+    # ruleid: sabotage-dist-env-tamper
+    del os.environ["{0}_{1}".format(NCCL, "TIMEOUT")]
+    # ruleid: sabotage-dist-env-tamper
+    subprocess.run(cmd, env={**os.environ, "{}_IB_DISABLE".format(NCCL): "1"}, check=True)
+    # a run-time head and a literal family tail
+    # ruleid: sabotage-dist-env-tamper
+    os.environ["{}_NCCL_ASYNC_ERROR_HANDLING".format(TORCH)] = "0"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.setdefault(f"{TORCH}_NCCL_BLOCKING_WAIT", "0")
+
+
+def legit_templates(cmd, args):
+    # ok: sabotage-dist-env-tamper
+    os.environ["{}_PROJECT".format(WANDB)] = args.project
+    # ok: sabotage-dist-env-tamper
+    os.environ.setdefault("%s_HOME" % HF, args.cache_dir)
+    # ok: sabotage-dist-env-tamper
+    subprocess.run(cmd, env={**os.environ, "{}_API_KEY".format(WANDB): args.key}, check=True)
+    # ok: sabotage-dist-env-tamper
+    debug = os.environ.get("{}_DEBUG".format(NCCL), "WARN")
+    # ok: sabotage-dist-env-tamper
+    os.environ.pop("{}_HUB_OFFLINE".format(HF), None)
+    # ok: sabotage-dist-env-tamper
+    os.environ["{}_HOME".format(TORCH)] = args.cache_dir
+    return debug

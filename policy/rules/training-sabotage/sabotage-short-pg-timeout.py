@@ -1,6 +1,8 @@
 import datetime
+import functools
 from datetime import timedelta
 from datetime import timedelta as td
+from functools import partial
 
 import deepspeed
 import torch.distributed
@@ -90,3 +92,41 @@ def setup_aliased_fine(args):
     # ok: sabotage-short-pg-timeout
     resp = init(args.url, timeout=timedelta(seconds=5))
     return group, resp
+
+
+def setup_partial(rank, world_size, args):
+    # Issue #16: the timeout bound into a partial, or the partial called
+    # later with it, or splatted from a literal dict.
+    # ruleid: sabotage-short-pg-timeout
+    init = functools.partial(dist.init_process_group, timeout=timedelta(seconds=5))
+    init("nccl", rank=rank, world_size=world_size)
+    # ruleid: sabotage-short-pg-timeout
+    start = partial(ipg, backend="nccl", timeout=td(seconds=3))
+    start(rank=rank, world_size=world_size)
+    make_group = partial(dist.new_group, backend="gloo")
+    # ruleid: sabotage-short-pg-timeout
+    cpu_group = make_group(ranks=[0, 1], timeout=td(seconds=2))
+    launch = functools.partial(torch.distributed.init_process_group, "nccl")
+    # ruleid: sabotage-short-pg-timeout
+    launch(rank=rank, world_size=world_size, timeout=timedelta(milliseconds=200))
+    # ruleid: sabotage-short-pg-timeout
+    boot = partial(dist.init_process_group, **{"timeout": td(seconds=1)})
+    # ruleid: sabotage-short-pg-timeout
+    ipg("nccl", rank=rank, **{"timeout": td(seconds=4), "world_size": world_size})
+    return init, start, cpu_group, boot
+
+
+def setup_partial_fine(args, session):
+    # ok: sabotage-short-pg-timeout
+    init = functools.partial(dist.init_process_group, timeout=timedelta(minutes=30))
+    # ok: sabotage-short-pg-timeout
+    start = partial(dist.init_process_group, backend="nccl", timeout=td(seconds=args.ddp_timeout))
+    make_group = partial(dist.new_group, backend="gloo")
+    # ok: sabotage-short-pg-timeout
+    cpu_group = make_group(ranks=[0, 1], timeout=timedelta(hours=1))
+    # ok: sabotage-short-pg-timeout
+    fetch = partial(session.get, timeout=timedelta(seconds=5))
+    retry = partial(args.retry_call, attempts=3)
+    # ok: sabotage-short-pg-timeout
+    retry(fetch, timeout=timedelta(seconds=5))
+    return init, start, cpu_group

@@ -458,3 +458,85 @@ def literal_kwargs_safe(path):
     kw = {"map_location": "cpu", "weights_only": True}
     # ok: deser-torch-load-unsafe
     return torch.load(path, **kw)
+
+
+# Issue #16: weights_only written into the splatted dict after it was built.
+def kwargs_key_added(path):
+    load_kwargs = {}
+    load_kwargs["weights_only"] = False
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, **load_kwargs)
+
+
+def kwargs_updated(path, device):
+    kw = {"map_location": device}
+    kw.update(weights_only=False)
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, **kw)
+
+
+def kwargs_updated_late(path, legacy):
+    kw = dict(map_location="cpu")
+    if legacy:
+        kw.update({"weights_only": False})
+    # ruleid: deser-torch-load-unsafe
+    return torch.serialization.load(path, **kw)
+
+
+def kwargs_defaulted(path, **kwargs):
+    kwargs.setdefault("weights_only", False)
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, map_location="cpu", **kwargs)
+
+
+def kwargs_folded_key(path):
+    kw = {"mmap": True}
+    kw["weights" + "_only"] = False
+    # ruleid: deser-torch-load-unsafe
+    return T.load(path, **kw)
+
+
+def kwargs_dict_call(path):
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, map_location="cpu", **dict(weights_only=False))
+
+
+_LOAD_KW = {"map_location": "cpu"}
+_LOAD_KW["weights_only"] = False
+
+
+def kwargs_module_written(path):
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, **_LOAD_KW)
+
+
+def kwargs_key_from_param(path, weights_only=True):
+    # written after the dict was built: judged like any other write (the
+    # excuse is for a dict built from the parameter in one literal)
+    kw = {"map_location": "cpu"}
+    kw["weights_only"] = weights_only
+    # ruleid: deser-torch-load-unsafe
+    return torch.load(path, **kw)
+
+
+# accelerate/utils/other.py `load`, trimmed: the safe default filled in.
+def accelerate_load(f, map_location=None, **kwargs):
+    if "weights_only" not in kwargs:
+        kwargs["weights_only"] = True
+    # ok: deser-torch-load-unsafe
+    return torch.load(f, map_location=map_location, **kwargs)
+
+
+def kwargs_other_keys(path, mmap):
+    kw = {"map_location": "cpu"}
+    kw["mmap"] = mmap
+    kw.update(map_location="cuda")
+    # ok: deser-torch-load-unsafe
+    return torch.load(path, weights_only=True, **kw)
+
+
+def kwargs_safe_update(path):
+    kw = {"map_location": "cpu"}
+    kw.update(weights_only=True)
+    # ok: deser-torch-load-unsafe
+    return torch.load(path, **kw)
