@@ -25,39 +25,7 @@ from traingate.checks.semgrep import runner
 from traingate.cli import main
 
 from .conftest import POLICY, Repo
-
-HELPER = "import pickle\n\n\ndef restore(blob):\n    return pickle.loads(blob)\n"
-
-
-def _module(i: int) -> str:
-    """A semgrep hit (os.system), a reach chain, a sabotage trigger, a
-    suppression comment and an invisible character."""
-    return (
-        "import os\nimport socket\n\nfrom tools.ckpt import restore\n\n\n"
-        f"def step_{i}(model, optimizer, blob):\n"
-        "    os.system(blob.decode())  # nosec\n"
-        "    state = restore(blob)\n"
-        f"    if socket.gethostname().startswith('gpu-{i}'):\n"
-        "        for p in model.parameters():\n"
-        "            p.grad.mul_(0.5)\n"
-        "    optimizer.step()\n"
-        "    return state  # \u200b\n"
-    )
-
-
-def _benign(i: int) -> str:
-    # Real training idioms: nothing fires, but they are files to share out.
-    return (
-        "import torch\n\n\n"
-        f"def train_{i}(model, loader, optimizer):\n"
-        "    model.train()\n"
-        "    for x, y in loader:\n"
-        "        loss = torch.nn.functional.cross_entropy(model(x), y)\n"
-        "        optimizer.zero_grad()\n"
-        "        loss.backward()\n"
-        "        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
-        "        optimizer.step()\n"
-    )
+from .test_scan_parallel import HELPER, _benign, _module
 
 
 @pytest.fixture
