@@ -25,7 +25,7 @@ from traingate.checks.semgrep import runner
 from traingate.cli import main
 
 from .conftest import POLICY, Repo
-from .test_scan_parallel import HELPER, _benign, _module
+from .test_scan_parallel import HELPER, _benign, _module, _spy, decision
 
 
 @pytest.fixture
@@ -50,34 +50,6 @@ def check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str
     args = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
     code = main([*args, "--format", "json"])
     return code, json.loads(capsys.readouterr().out)
-
-
-def decision(doc: dict[str, Any]) -> dict[str, Any]:
-    keys = ("check", "rule_id", "path", "line", "column", "outcome", "message")
-    return {
-        "decision": doc["decision"],
-        "exit_code": doc["exit_code"],
-        "errors": doc["errors"],
-        "findings": [{k: f.get(k) for k in keys} for f in doc["findings"]],
-    }
-
-
-def _spy(monkeypatch: pytest.MonkeyPatch, log: Path, act: Any = None) -> int:
-    """Each process appends its pid and the check to ``log``; ``act(check)``
-    runs first in a child only."""
-    parent, real = os.getpid(), engine._run_one
-
-    def spy(check_id: str, ctx: Any) -> Any:
-        with open(log, "a") as fh:
-            fh.write(f"{os.getpid()} {check_id} {len(ctx.files)}\n")
-        if act is not None and os.getpid() != parent:
-            got = act(check_id)
-            if got is not None:
-                return got
-        return real(check_id, ctx)
-
-    monkeypatch.setattr(engine, "_run_one", spy)
-    return parent
 
 
 @pytest.fixture

@@ -12,23 +12,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from traingate import engine, timeline
 from traingate.checks.semgrep import runner
-from traingate.cli import main
 
 from .conftest import Repo
-from .test_change_parallel import crepo  # noqa: F401  (fixture)
-
-
-def check(repo: Repo, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
-    capsys.readouterr()
-    args = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
-    code = main([*args, "--format", "json"])
-    return code, json.loads(capsys.readouterr().out)
+from .test_change_parallel import check, crepo  # noqa: F401  (crepo: a fixture)
 
 
 def test_off_it_is_one_shared_no_op() -> None:
