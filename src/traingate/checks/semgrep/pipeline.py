@@ -118,17 +118,23 @@ class HeadStream:
         self._pending.append(name)
         self._progress.total = len(self._names)
         pending = sum(self._size[n] for n in self._pending)
-        if pending >= self._flush_bytes:
+        # The first batch at FLUSH_BYTES: a scan's batches are larger
+        # (SCAN_BATCH_BYTES), and the first must not idle a CPU while they fill.
+        first = self._pool is None
+        if pending >= (min(self._flush_bytes, FLUSH_BYTES) if first else self._flush_bytes):
             # One process for what is pending: a split would pay a second start.
             self._flush(max(self._engine.batch_bytes, pending), 1)
 
     def close(self) -> dict[str, list[Hit]]:
         """Hits of every target added (cached ones included); raises the first
         batch's failure, or if any target went unanswered."""
-        # A remainder under a flush's worth is one process: a second start
-        # would cost about as much as the split saves at the end.
+        # A remainder under FLUSH_BYTES is one process: a second start would
+        # cost about as much as the split saves at the end. Past it, one per
+        # CPU: a scan's remainder of up to 1.5 MB in one process kept the
+        # other CPU idle for its whole run.
         left = sum(self._size[n] for n in self._pending)
-        self._flush(self._engine.batch_bytes, self._cpus if left >= self._flush_bytes else 1)
+        split = left >= min(self._flush_bytes, FLUSH_BYTES)
+        self._flush(self._engine.batch_bytes, self._cpus if split else 1)
         self._gate.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True)

@@ -69,12 +69,13 @@ OVERALL_S_PER_MB = 60.0
 # one process keeps the single start that a commit of a few files needs.
 SINGLE_RUN_BYTES = 100_000
 BATCH_BYTES = 1_000_000  # at most about this much per batch, plus one file
-# A whole-repository scan's batches are smaller (issue #17: 500 MB for the
-# tree). A one-job process's RSS starts at ~120 MB with the pack and its
-# largest file sets its peak (~195 MB on the wheel corpus either way); on
-# 2.5 MB of it, 1 MB batches peaked at 164-199 MB, 0.5 MB ones at 159-195,
-# for 65 and 60 CPU s (load 12: no measurable cost for the extra starts).
-SCAN_BATCH_BYTES = 500_000
+# A whole-repository scan's batches (issue #17: 500 MB for the tree). Each
+# process pays ~0.45 CPU s to start and load the pack (103 processes of
+# 0.5 MB took ~45 of the wheel corpus's 369 semgrep CPU s); its RSS starts at
+# ~130 MB and grows little with the batch: on 5.6 MB of it, 0.5 MB batches
+# peaked at 165-178 MB, 1.5 MB ones at 190-193 (the largest file's own peak,
+# ~200-227 MB, is the gate's model: schedule.py).
+SCAN_BATCH_BYTES = 1_500_000
 BATCH_FILES = 400
 
 
