@@ -1,3 +1,4 @@
+import functools
 import importlib
 import random
 import sys
@@ -209,3 +210,61 @@ def configure(cfg: RunConfig, model):
     _install(torch.optim.SGD, target=cfg, name="optimizer")
     # ok: tamper-framework-monkeypatch
     override(cfg, "optimizer")(torch.optim.SGD)
+
+
+# Issue #17: the bare-name exclusion was a regex on `name =` at a line start,
+# so a patch whose value spans lines with a keyword argument on a line of its
+# own was dropped (the `lr=` line matched it).
+def _scaled_step(self, closure=None, lr=None):
+    return None
+
+
+def install_lr_override():
+    # ruleid: tamper-framework-monkeypatch
+    torch.optim.AdamW.step = functools.partial(
+        _scaled_step,
+        lr=0.0,
+    )
+    # ruleid: tamper-framework-monkeypatch
+    setattr(
+        torch.optim.SGD,
+        "step",
+        functools.partial(
+            _scaled_step,
+            lr=0.0,
+        ),
+    )
+    # ruleid: tamper-framework-monkeypatch
+    _install(
+        _scaled_step,
+        target=Trainer,
+        name="training_step",
+    )
+
+
+try:
+    from torch.distributed.fsdp import MixedPrecision, ShardingStrategy
+except ImportError:  # older torch: the fallbacks rebind the imported names
+    # ok: tamper-framework-monkeypatch
+    MixedPrecision = None
+    # ok: tamper-framework-monkeypatch
+    ShardingStrategy = functools.partial(
+        dict,
+        FULL_SHARD=1,
+    )
+
+try:
+    from transformers import TrainingArguments
+except ImportError:
+    TrainingArguments = object
+# ok: tamper-framework-monkeypatch
+TrainingArguments += ()
+
+
+def build_kwargs(cfg):
+    # ok: tamper-framework-monkeypatch
+    kwargs = dict(
+        torch_dtype=torch.bfloat16,
+        attn_implementation="sdpa",
+    )
+    return kwargs
