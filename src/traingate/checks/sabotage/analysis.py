@@ -225,7 +225,7 @@ def _visit_one(
         wenv: Env | None = fenv
         if warm_local(fenv, lk) or lk.direct:
             bind_local(fenv, lk)
-        elif qt.skip(lk, reg is not None, fenv, writers):
+        elif qt.skip(lk, reg is not None, fenv, writers, child.body):
             wenv = None
         else:
             wenv = qt.quieted(fenv)  # nested definitions still see ``fenv``
@@ -327,7 +327,7 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
 
 
 def _egress(tree: ast.Module, alias: dict[str, str], plan: Plan | None) -> list[Hit]:
-    nodes = nd.walk_all(tree) if plan is None else plan.touched_nodes()
+    nodes = nd.calls_and_strings(tree) if plan is None else plan.touched_nodes()
     out = []
     for node in nodes:
         # log_egress names only a call or a "logging.handlers." string (issue #17:

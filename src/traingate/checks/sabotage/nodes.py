@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections import deque
 from collections.abc import Iterator, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 _AST, _LIST = ast.AST, list
 # Fields that never hold a node: a name's identifier, a constant's value. And
@@ -37,16 +37,40 @@ def fields(kind: type) -> tuple[str, ...]:
     return got
 
 
+# The list fields that may hold what is not a node: ``None`` in a dict's keys
+# (``**d``) and for a keyword-only argument without a default, identifiers. Every other list of a parsed tree holds only nodes.
+_DIRTY = {
+    (ast.Dict, "keys"),
+    (ast.arguments, "kw_defaults"),
+    (ast.Global, "names"),
+    (ast.Nonlocal, "names"),
+    (ast.MatchClass, "kwd_attrs"),
+}
+_KIDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _kids(kind: type) -> tuple[tuple[str, bool], ...]:
+    """``fields(kind)``, each with whether a list in it must be filtered."""
+    got = _KIDS[kind] = tuple((f, (kind, f) in _DIRTY) for f in fields(kind))
+    return got
+
+
 def children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes(node)`` as a list, in its order, without ``ctx``."""
+    """``ast.iter_child_nodes(node)`` as a list, in its order, without ``ctx``. A
+    clean list is copied whole, not filtered node by node (issue #17: the filter's
+    generator was most of the walk's time)."""
     out: list[ast.AST] = []
-    got = _FIELDS.get(type(node))
-    for field in fields(type(node)) if got is None else got:
+    kind = type(node)
+    got = _KIDS.get(kind)
+    for field, dirty in _kids(kind) if got is None else got:
         value = getattr(node, field, None)
-        if isinstance(value, _AST):
+        if value.__class__ is _LIST:
+            if dirty:
+                out.extend(v for v in value if isinstance(v, _AST))
+            else:
+                out.extend(value)
+        elif isinstance(value, _AST):
             out.append(value)
-        elif isinstance(value, _LIST):
-            out.extend(v for v in value if isinstance(v, _AST))
     return out
 
 
@@ -65,45 +89,154 @@ def blocks(node: ast.AST) -> list[ast.AST]:
     return out
 
 
+# Node type -> the fields a walk enters, or None: a type it does not enter. A walk
+# pushes every value of a field and skips on pop what is not a node (None, an
+# identifier) or, for walk_local, a nested definition: the order of the rest is
+# the one filtering before the push gave, without a generator per list (issue #17).
+_ALL: dict[type, tuple[str, ...] | None] = {}
+_MISS: Any = object()
+_LOCAL: dict[type, tuple[str, ...] | None] = {}
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _plan(kind: type, table: dict[type, tuple[str, ...] | None]) -> tuple[str, ...] | None:
+    node = issubclass(kind, _AST) and not (table is _LOCAL and issubclass(kind, _NESTED))
+    got = table[kind] = fields(kind) if node else None
+    return got
+
+
 def walk_all(tree: ast.AST) -> Iterator[ast.AST]:
     """Every node of the tree but ``ctx``, as ``ast.walk`` finds them (not in its order)."""
-    todo = [tree]
-    get = _FIELDS.get
+    todo: list[Any] = [tree]
+    get, table, pop, push, extend = _ALL.get, _ALL, todo.pop, todo.append, todo.extend
     while todo:
-        node = todo.pop()
+        node = pop()
+        kind = node.__class__
+        fs = get(kind, _MISS)
+        if fs is _MISS:
+            fs = _plan(kind, table)
+        if fs is None:
+            continue
         yield node
-        got = get(type(node))
-        for field in fields(type(node)) if got is None else got:
+        for field in fs:
             value = getattr(node, field, None)
-            if isinstance(value, _AST):
-                todo.append(value)
-            elif isinstance(value, _LIST):
-                todo.extend(v for v in value if isinstance(v, _AST))
+            if value.__class__ is _LIST:
+                extend(value)
+            elif value is not None:
+                push(value)
 
 
-_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+def calls_and_strings(tree: ast.AST) -> list[ast.AST]:
+    """The calls and string constants among ``walk_all(tree)``'s nodes, in its order:
+    all the log egress reads, collected in the walk (issue #17: most of a tree is
+    names and constants, each resumed a generator and failed two isinstance)."""
+    out: list[ast.AST] = []
+    todo: list[Any] = [tree]
+    get, table, pop, push, extend, add = (
+        _ALL.get,
+        _ALL,
+        todo.pop,
+        todo.append,
+        todo.extend,
+        out.append,
+    )
+    call, const, text = ast.Call, ast.Constant, str
+    while todo:
+        node = pop()
+        kind = node.__class__
+        if kind is const:
+            if node.value.__class__ is text:
+                add(node)
+            continue  # no field of a constant holds a node
+        fs = get(kind, _MISS)
+        if fs is _MISS:
+            fs = _plan(kind, table)
+        if fs is None:
+            continue
+        if kind is call:
+            add(node)
+        for field in fs:
+            value = getattr(node, field, None)
+            if value.__class__ is _LIST:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return out
 
 
 def walk_local(body: list[ast.stmt]) -> list[ast.AST]:
     """Every node of these statements but ``ctx``, not entering nested functions,
-    lambdas or classes, in ``payloads.walk_local``'s order (which calls this)."""
+    lambdas or classes, in ``payloads.walk_local``'s order (which calls this). A
+    statement of ``body`` itself is entered whatever it is (a ``def`` in it too)."""
     out: list[ast.AST] = []
-    todo: list[ast.AST] = list(body)
-    node_type, nested, get = ast.AST, _NESTED, _FIELDS.get
-    while todo:
-        node = todo.pop()
-        out.append(node)
-        got = get(type(node))
-        for field in fields(type(node)) if got is None else got:
-            value = getattr(node, field, None)
-            if isinstance(value, node_type):
-                if not isinstance(value, nested):
-                    todo.append(value)
-            elif isinstance(value, list):
-                todo.extend(
-                    v for v in value if isinstance(v, node_type) and not isinstance(v, nested)
-                )
+    todo: list[Any] = []
+    get, table, pop, push, extend = _LOCAL.get, _LOCAL, todo.pop, todo.append, todo.extend
+    add = out.append
+    for top in reversed(body):
+        todo.append(top)
+        first = True
+        while todo:
+            node = pop()
+            kind = node.__class__
+            if first:  # the statement itself, a nested definition too
+                fs: tuple[str, ...] | None = fields(kind)
+                first = False
+            else:
+                fs = get(kind, _MISS)
+                if fs is _MISS:
+                    fs = _plan(kind, table)
+            if fs is None:
+                continue
+            add(node)
+            for field in fs:
+                value = getattr(node, field, None)
+                if value.__class__ is _LIST:
+                    extend(value)
+                elif value is not None:
+                    push(value)
     return out
+
+
+def shallow(body: list[ast.stmt], limit: int) -> bool:
+    """Whether no node ``walk_local(body)`` reaches lies more than ``limit`` levels
+    down (a statement of ``body`` is level 1): a level at a time, with the walk's
+    table (a definition in ``body`` is entered, as there, deeper ones are not)."""
+    level: list[Any] = []
+    for st in body:
+        for field in fields(st.__class__):
+            value = getattr(st, field, None)
+            if value.__class__ is _LIST:
+                level.extend(value)
+            elif value is not None:
+                level.append(value)
+    depth = 1 if body else 0
+    if depth > limit:
+        return False
+    get, table = _LOCAL.get, _LOCAL
+    while level:
+        below: list[Any] = []
+        extend, push = below.extend, below.append
+        entered = False
+        for node in level:
+            kind = node.__class__
+            fs = get(kind, _MISS)
+            if fs is _MISS:
+                fs = _plan(kind, table)
+            if fs is None:
+                continue
+            entered = True
+            for field in fs:
+                value = getattr(node, field, None)
+                if value.__class__ is _LIST:
+                    extend(value)
+                elif value is not None:
+                    push(value)
+        if entered:
+            depth += 1
+            if depth > limit:
+                return False
+        level = below
+    return True
 
 
 def statements(tree: ast.Module) -> list[ast.AST]:

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from traingate.checks.sabotage import payloads as pl
-from traingate.checks.sabotage.nodes import Local
+from traingate.checks.sabotage.nodes import Local, shallow
 from traingate.checks.sabotage.triggers import (
     _CALLS,
     _ENVIRON,
@@ -107,20 +107,22 @@ def quieted(env: Env) -> Env:
     return q
 
 
-# The most nodes a body not walked may hold. The walk recurses once per nested
+# The deepest a body not walked may be. The walk recurses once per nested
 # statement or expression, a few frames each (``Fn.stmt``, ``expr``, ``taint``,
 # ``ast.unparse``): at most ~400 frames here, from a stack at most ~500 deep (100
 # nested definitions, Python's indentation limit), under the limit of 1,000. A
 # deeper body is walked as before, so a file too deep for the walk still blocks
-# unjudged (deep.py.fixture): skipping never hides one.
+# unjudged (deep.py.fixture): skipping never hides one. (Session 15 bounded the
+# node count, which bounds the depth: the large shallow bodies it still walked
+# were most of a scan's quiet walks, issue #17.)
 SHALLOW = 100
 
 
-def skip(lk: Local, hook: bool, env: Env, writers: mod.Writers) -> bool:
+def skip(lk: Local, hook: bool, env: Env, writers: mod.Writers, body: list[ast.stmt]) -> bool:
     """Whether a quiet body's walk can be skipped: it can hit nothing (not a hook,
     no draw read, no payload that needs no trigger) and cannot overflow the stack."""
     return (
-        len(lk.nodes) <= SHALLOW
+        (len(lk.nodes) <= SHALLOW or shallow(body, SHALLOW))
         and not hook
         and not drawing(lk, env)
         and not payload(lk, env, writers)
