@@ -57,22 +57,30 @@ class Facts:
     # The file's nodes (walk()) and its function defs, for units().
     nodes: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
     defs: tuple[ast.AST, ...] = field(default=(), compare=False, repr=False)
-    # Line ranges (1-based, inclusive) of the other units: blank in view().
-    hidden: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+    # For a unit: the character range of its own run of lines (_Gaps) and
+    # the file's gaps, which every unit reads; None for a file.
+    run: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+    gaps: _Gaps | None = field(default=None, compare=False, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def view(self) -> str:
-        """The raw text the text and words atoms read: the whole file, or for
-        a unit the file with the other units' lines blanked (line numbers kept)."""
-        if not self.hidden:
-            return self.text
-        if "view" not in self._memo:
-            lines = _lines(self)
-            for first, last in self.hidden:
-                lines[first - 1 : last] = [""] * (last - first + 1)
-            self._memo["view"] = "\n".join(lines)
-        text: str = self._memo["view"]
-        return text
+    def search(self, rx: re.Pattern[str]) -> bool:
+        """Whether ``rx`` matches the raw text the text atom reads: the file,
+        or for a unit one of its runs of lines (_Gaps)."""
+        if self.run is None or self.gaps is None:
+            return rx.search(self.text) is not None
+        return self.gaps.search(rx) or rx.search(self.text, *self.run) is not None
+
+    def contains(self, word: str) -> bool:
+        """Whether the case-folded raw text (ſ is s, K is k: as a caseless
+        regex may see them) holds ``word`` (case-folded): the file's, or for a
+        unit one of its runs'."""
+        if self.run is None or self.gaps is None:
+            if "folded" not in self._memo:
+                self._memo["folded"] = self.text.casefold()
+            return word in self._memo["folded"]
+        if "folded" not in self._memo:
+            self._memo["folded"] = self.text[self.run[0] : self.run[1]].casefold()
+        return self.gaps.contains(word) or word in self._memo["folded"]
 
     def units(self) -> Sequence[Facts]:
         """Each unit's facts (module docstring), built as asked for; empty for
@@ -131,13 +139,6 @@ class Facts:
         text: str = self._memo["names"]
         return text
 
-    def folded_text(self) -> str:
-        """The viewed text case-folded (ſ is s, K is k: as a caseless regex may see them)."""
-        if "folded" not in self._memo:
-            self._memo["folded"] = self.view().casefold()
-        text: str = self._memo["folded"]
-        return text
-
     def _prefixes_suffixes(self) -> tuple[frozenset[str], frozenset[str]]:
         if "ends" not in self._memo:
             starts: set[str] = set()
@@ -185,8 +186,18 @@ class _Acc:
         out.kinds = self.kinds | other.kinds
         return out
 
-    def facts(self, text: str, lines: list[str] | None = None, **more: Any) -> Facts:
+    def facts(
+        self,
+        text: str,
+        lines: list[str] | None = None,
+        written: list[str] | None = None,
+        **more: Any,
+    ) -> Facts:
+        """``written``: the as-written forms of literals read elsewhere (a
+        unit's share of the common ones, computed once per file)."""
         strings = self.strings
+        if written:
+            strings = strings + written
         if self.raw:
             strings = strings + _as_written(lines or _LINE_END.split(text), self.raw)
         found = Facts(
@@ -344,7 +355,50 @@ def _units(f: Facts) -> Sequence[Facts]:
     lines = _lines(f)
     if not funcs:
         return (common.facts(text, lines=lines),)
-    return _Units(common, parts, [(fn.lineno, _end(fn)) for fn in funcs], text, lines)
+    return _Units(common, parts, _Gaps(text, [(fn.lineno, _end(fn)) for fn in funcs]), lines)
+
+
+class _Gaps:
+    """Where the text and words atoms read a unit's raw text (issue #17).
+
+    A *gap* is a run of lines no outermost function holds; a unit reads every
+    gap and its own *run*: the gap before its function, the function, and the
+    gap after it, as they stand in the file. Each run is searched on its own:
+    no text the file does not hold next to it is put next to it, so a regex
+    costs on a run no more than it may on the file around it. (A view of the
+    file with the other units' lines blanked let ``\\s*`` run from one gap
+    into the next: ``"]`` at class level, then the blank lines of 50 methods,
+    then a ``####`` banner, sent ``(?:\\s|#[^\\n]*)*==`` into exponential
+    backtracking for >10 min on a 4,000-line modeling file.) What a regex
+    must find for semgrep's match lies in the unit's code, so in one of its
+    runs as the file holds it: nothing is lost. A run's end is the text's end
+    to a regex (``$`` and ``\\Z`` hold there): only more admits; before its
+    start a regex sees the file itself (lookbehind, ``\\b``)."""
+
+    def __init__(self, text: str, spans: list[tuple[int, int]]) -> None:
+        starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
+
+        def at(line: int) -> int:  # where a 1-based line starts
+            return starts[line - 1] if line <= len(starts) else len(text)
+
+        firsts = [at(end + 1) for _, end in [(0, 0), *spans]]
+        lasts = [at(first) for first, _ in spans] + [len(text)]
+        self.text = text
+        self.gaps = [(a, b) for a, b in zip(firsts, lasts, strict=True) if a < b]
+        self.runs = [(firsts[i], lasts[i + 1]) for i in range(len(spans))]
+        self._found: dict[re.Pattern[str], bool] = {}
+        self._folded: list[str] | None = None
+
+    def search(self, rx: re.Pattern[str]) -> bool:
+        """Whether ``rx`` matches in some gap: then in every unit."""
+        if rx not in self._found:
+            self._found[rx] = any(rx.search(self.text, a, b) for a, b in self.gaps)
+        return self._found[rx]
+
+    def contains(self, word: str) -> bool:
+        if self._folded is None:
+            self._folded = [self.text[a:b].casefold() for a, b in self.gaps]
+        return any(word in gap for gap in self._folded)
 
 
 class _Units(Sequence[Facts]):
@@ -355,14 +409,15 @@ class _Units(Sequence[Facts]):
         self,
         common: _Acc,
         parts: list[list[ast.AST]],
-        spans: list[tuple[int, int]],
-        text: str,
+        gaps: _Gaps,
         lines: list[str],
     ) -> None:
-        self._common, self._parts, self._spans = common, parts, spans
-        self._text, self._lines = text, lines
+        self._common, self._parts, self._gaps = common, parts, gaps
+        self._lines = lines
         self._built: dict[int, Facts] = {}
-        self._escape = "\\" in text
+        self._escape = "\\" in gaps.text
+        # The common literals' as-written forms: once per file, not per unit.
+        self._written = _as_written(lines, common.raw) if common.raw else []
 
     def __len__(self) -> int:
         return len(self._parts)
@@ -371,9 +426,10 @@ class _Units(Sequence[Facts]):
         if i not in self._built:
             acc = _Acc()
             _read(acc, self._parts[i], self._escape)
-            hidden = tuple(s for j, s in enumerate(self._spans) if j != i)
-            self._built[i] = self._common.merged(acc).facts(
-                self._text, lines=self._lines, hidden=hidden
+            gaps, merged = self._gaps, self._common.merged(acc)
+            merged.raw = acc.raw  # the common ones are in self._written, in the same order
+            self._built[i] = merged.facts(
+                gaps.text, lines=self._lines, written=self._written, run=gaps.runs[i], gaps=gaps
             )
         return self._built[i]
 

@@ -49,8 +49,9 @@ one ``ast`` walk reads from it:
   outermost function or method with everything semgrep can carry into it
   from outside (module and class statements, decorators, defaults, every
   import; facts.py says what and why). ``text`` and ``words`` inside it read
-  the file with the other units' lines blanked. For a rule whose guard and
-  payload must sit in one function.
+  each run of lines the unit holds on its own: its function with the lines
+  around it that no function holds, and each other such run (facts._Gaps).
+  For a rule whose guard and payload must sit in one function.
 - ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
 
 A screen must hold wherever semgrep can match: import aliases keep the
@@ -141,7 +142,7 @@ def compile_screen(spec: Any) -> Test:
         if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
             raise ScreenError(f"words: takes a word or a list of words, not {value!r}")
         folded = [w.casefold() for w in words]
-        return lambda f: any(w in f.folded_text() for w in folded)
+        return lambda f: any(f.contains(w) for w in folded)
     if key in ("joined", "folds-to"):
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(
@@ -166,7 +167,7 @@ def compile_screen(spec: Any) -> Test:
             return lambda f: rx.search(f.names_text()) is not None
         if key == "string":
             return lambda f: rx.search(f.strings) is not None
-        return lambda f: rx.search(f.view()) is not None
+        return lambda f: f.search(rx)
     raise ScreenError(
         f"unknown screen key {key!r} "
         "(name, name-regex, string, joined, folds-to, folded, lookup, stored-root, node, "
