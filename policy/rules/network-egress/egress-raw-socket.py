@@ -71,3 +71,24 @@ def local_then_send(payload):
         s.connect(("localhost", 2375))
         # ruleid: egress-raw-socket
         s.connect_ex(("localhost.example.net", 80))
+
+
+# Issue #16: a multiprocessing connection pickles what it sends to an address.
+import multiprocessing.connection as mpc
+from multiprocessing.connection import Client as _DashClient
+from multiprocessing.connection import Listener
+
+
+def report_checkpoint(path, dashboard, state):
+    # ruleid: egress-raw-socket
+    with _DashClient(dashboard, authkey=b"dash") as conn:
+        conn.send({"path": path, "state": state})
+    # ruleid: egress-raw-socket
+    mpc.Client(("metrics.internal", 6000)).send(state)
+
+
+def serve_batches(queue, port):
+    # ok: egress-raw-socket
+    with Listener(("localhost", port), authkey=b"loader") as listener:
+        with listener.accept() as conn:
+            conn.send(queue.get())

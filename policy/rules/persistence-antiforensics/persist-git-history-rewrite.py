@@ -49,3 +49,26 @@ def more(repo_dir, days):
     os.system(f"git -C {repo_dir} reflog expire --expire=now --all")
     # ok: persist-git-history-rewrite
     print(f"kept {days} days; run git gc yourself")
+
+
+def pin_revision(repo_dir, head, reviewed, repo):
+    # Issue #16: `git replace` shadows the commit that ran with another.
+    # ruleid: persist-git-history-rewrite
+    subprocess.run(["git", "replace", "-f", head, reviewed], cwd=repo_dir, check=False)
+    # ruleid: persist-git-history-rewrite
+    subprocess.run(["git", "-C", repo_dir, "replace", head, reviewed])
+    # ruleid: persist-git-history-rewrite
+    os.system(f"cd {repo_dir} && git replace --graft {head}")
+    # ruleid: persist-git-history-rewrite
+    subprocess.call("git replace -f " + head + " " + reviewed, shell=True)
+    # ruleid: persist-git-history-rewrite
+    repo.git.replace("-f", head, reviewed)
+    # ok: persist-git-history-rewrite
+    subprocess.run(["git", "commit", "-m", "replace the tokenizer"], cwd=repo_dir)
+    # ok: persist-git-history-rewrite
+    subprocess.run(["git", "config", "--replace-all", "user.name", "ci"])
+    # ok: persist-git-history-rewrite
+    name = repo.git.describe("--tags").replace("-", ".")
+    # ok: persist-git-history-rewrite
+    msg = "git: replace the remote URL before pushing"
+    return name, msg

@@ -98,6 +98,25 @@ def tiny_clip(model, accelerator):
     accelerator.clip_grad_value_(model.parameters(), 0.0)
 
 
+
+def scaled_clip(model, accelerator, cfg, max_norm=1.0):
+    # Issue #16: the configured norm scaled to nothing on the way in.
+    # ruleid: sabotage-step-learns-nothing
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm * 1e-5)
+    # ruleid: sabotage-step-learns-nothing
+    accelerator.clip_grad_norm_(model.parameters(), max_norm=cfg.max_grad_norm / 1e6)
+    # ruleid: sabotage-step-learns-nothing
+    torch.nn.utils.clip_grad_value_(model.parameters(), 1e-7 * cfg.clip)
+    # ok: sabotage-step-learns-nothing
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm * cfg.clip_scale)
+    # ok: sabotage-step-learns-nothing
+    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm / accelerator.num_processes)
+    # ok: sabotage-step-learns-nothing
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm * 0.5)
+    # ok: sabotage-step-learns-nothing
+    torch.nn.utils.clip_grad_value_(model.parameters(), cfg.clip / 2)
+
+
 def fine(model, batch, opt, scaler, accelerator, teacher):
     # ok: sabotage-step-learns-nothing
     opt.zero_grad()
