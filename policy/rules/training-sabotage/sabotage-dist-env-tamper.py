@@ -133,3 +133,63 @@ def legit_templates(cmd, args):
     # ok: sabotage-dist-env-tamper
     os.environ["{}_HOME".format(TORCH)] = args.cache_dir
     return debug
+
+
+# Issue #16, session 16: a family head held in a constant (module-level or
+# local), the key folded from it and a literal tail, in any split. The rule
+# blocks when the folded key is a key it knows; the same heads with a
+# harmless tail (TORCH_HOME, TORCH_LOGS) stay quiet.
+def tune_collectives(args):
+    P = "NCCL"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[f"{P}_IB_DISABLE"] = "1"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[TORCH + "_NCCL_ASYNC_ERROR_HANDLING"] = "0"
+    T = "TORCH"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[T + "_NCCL_BLOCKING_WAIT"] = "0"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[f"{T}_NCCL_ENABLE_MONITORING"] = "0"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.setdefault(T + "_DISTRIBUTED_DEBUG", "OFF")
+    # ruleid: sabotage-dist-env-tamper
+    os.environ["_".join([T, "NCCL", "ASYNC_ERROR_HANDLING"])] = "0"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[TORCH + "ELASTIC_MAX_RESTARTS"] = "0"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ.pop(T + "_NCCL_TRACE_BUFFER_SIZE", None)
+    # ruleid: sabotage-dist-env-tamper
+    subprocess.run(args.cmd, env={**os.environ, T + "_NCCL_ASYNC_ERROR_HANDLING": "0"}, check=True)
+    M = "MAS"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[M + "TER_ADDR"] = "10.0.0.9"
+    # ok: sabotage-dist-env-tamper
+    os.environ[TORCH + "_HOME"] = args.cache_dir
+    # ok: sabotage-dist-env-tamper
+    os.environ[f"{T}_LOGS"] = "+dynamo"
+    # ok: sabotage-dist-env-tamper
+    os.environ[T + "_CUDA_ARCH_LIST"] = "8.0;9.0"
+    # ok: sabotage-dist-env-tamper
+    os.environ.setdefault(f"{T}_EXTENSIONS_DIR", args.ext_dir)
+    # ok: sabotage-dist-env-tamper
+    os.environ[f"{T}_COMPILE_DEBUG"] = "1"
+    # ok: sabotage-dist-env-tamper
+    os.environ["_".join([T, "HOME"])] = args.cache_dir
+    N = "N"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[N + "CCL_P2P_DISABLE"] = "1"
+    TN = "TORCH_N"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ[f"{TN}CCL_ASYNC_ERROR_HANDLING"] = "0"
+    # ruleid: sabotage-dist-env-tamper
+    os.environ["".join((TORCH, "_NCCL_ASYNC_ERROR_HANDLING"))] = "0"
+    # ok: sabotage-dist-env-tamper
+    os.environ["_".join((TORCH, "HOME"))] = args.cache_dir
+    TP = "TP"
+    # ok: sabotage-dist-env-tamper
+    os.environ[TP + "_SIZE"] = str(args.tp)
+    # ok: sabotage-dist-env-tamper
+    os.environ[f"{TP}_OVERLAP_COMM"] = "1"
+    # ok: sabotage-dist-env-tamper
+    debug = os.environ.get(f"{P}_DEBUG", "WARN")
+    return debug
