@@ -54,7 +54,9 @@ unchanged def then differ only in comments, which no rule is meant to read. Whol
 (or on lines 1-2, where an encoding cookie lives), a changed def whose qualified
 name the head lacks (deleted or renamed), a file ``ast`` cannot parse, line
 breaks other than LF and CRLF (see _split), a head cut that does not parse, a file under MIN_LINES lines, or a file calling
-``requests.post(f"{self.`` (egress-http-upload reads that call's whole class). Only
+``requests.post(f"{self.`` (egress-http-upload reads that call's whole class) or naming
+``ServerProxy``, ``TCPStore`` or ``Session`` (egress-secret-exfil follows a client
+stored on self into another method). Only
 the shipped pack was analysed: policies with their own rule dirs scan whole files.
 """
 
@@ -93,7 +95,12 @@ _SCOPE = re.compile(r"\b(?:global|nonlocal)\b")  # prefilter; ast decides
 # egress-http-upload excuses a client's call to `f"{self.<attr>}/..."` only after
 # reading its whole class as text (no other method re-points <attr>): a stubbed
 # method would hide the re-pointing, so such a file is scanned whole.
-_READS_CLASS_TEXT = re.compile(r"requests\.(?:post|put|patch)[ \t]*\(\s*f[\"']\{self\.")
+_READS_CLASS_TEXT = re.compile(
+    r"requests\.(?:post|put|patch)[ \t]*\(\s*f[\"']\{self\."
+    # egress-secret-exfil: a client stored on self in one method and called in
+    # another (issue #16); the constructor's name survives any import alias.
+    r"|\b(?:ServerProxy|TCPStore|Session)\b"
+)
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
