@@ -34,18 +34,18 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from traingate.checks.sabotage import payloads as pl
+from traingate.checks.sabotage.dates import epoch as _epoch
 from traingate.checks.sabotage.nodes import Local, shallow
 from traingate.checks.sabotage.triggers import (
     _CALLS,
-    _ENVIRON,
-    _ENVIRON_ATTRS,
     _PROBE_NAMES,
     _RANK_NAME,
     _SIZE_NAME,
+    SOURCE_ATTRS,
+    SOURCE_NAMES,
     STEP_NAME,
     Env,
     Trigger,
-    _epoch,
     last_name,
     qualname,
 )
@@ -69,13 +69,14 @@ def _named(name: str) -> bool:
 
 def name_direct(name: str, alias: Mapping[str, str]) -> bool:
     """A name that is a trigger by itself (``Env.source``): a rank or a size, or
-    ``os.environ`` imported."""
-    return _named(name) or alias.get(name) in _ENVIRON
+    ``os.environ`` or ``sys.executable`` imported."""
+    return _named(name) or alias.get(name) in SOURCE_NAMES
 
 
 def attr_direct(attr: str) -> bool:
-    """Any attribute: ``trainer.global_rank``, ``os.environ``."""
-    return attr in _ENVIRON_ATTRS or _named(attr)
+    """Any attribute: ``trainer.global_rank``, ``os.environ``, ``sys.prefix``,
+    ``st.st_mtime``."""
+    return attr in SOURCE_ATTRS or _named(attr)
 
 
 def call_direct(call: ast.Call, q: str | None) -> bool:

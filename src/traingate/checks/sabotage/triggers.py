@@ -4,7 +4,8 @@ A trigger is a value an insider can test to make sabotage fire only in
 production (issue #16, class 3): an environment variable, the host, the user,
 the date, the GPU model, anything else the machine decides (the working
 directory, the process id, a file outside the repository, a command's output),
-the process's rank or the cluster size. Names are
+the process's rank or the cluster size. Dates and step thresholds are read in
+``dates``. Names are
 resolved through the file's imports (``from os import environ as e``), so the
 check judges what a value is, not how it is spelled.
 """
@@ -18,109 +19,44 @@ from collections import deque
 from collections.abc import Callable, Container, Iterator, Mapping, Set
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from traingate.checks.sabotage.dates import (
+    FILE_TIME_ATTRS,
+    FILE_TIME_CALLS,
+    FILETIME,
+    date_ctor,
+    step_compare,
+)
+from traingate.checks.sabotage.dates import STEP_NAME as STEP_NAME
+from traingate.checks.sabotage.dates import epoch as _epoch
+from traingate.checks.sabotage.dates import int_constants as int_constants
+from traingate.checks.sabotage.dates import int_literal as int_literal
 from traingate.checks.sabotage.nodes import children, statements
+from traingate.checks.sabotage.sources import _CALLS as _CALLS
+from traingate.checks.sabotage.sources import _MACHINE_ATTR_NAMES, _MACHINE_ATTRS
+from traingate.checks.sabotage.sources import ENV as ENV
+from traingate.checks.sabotage.sources import GPU as GPU
+from traingate.checks.sabotage.sources import HOST as HOST
+from traingate.checks.sabotage.sources import JOB as JOB
+from traingate.checks.sabotage.sources import MACHINE as MACHINE
+from traingate.checks.sabotage.sources import RANDOM as RANDOM
+from traingate.checks.sabotage.sources import RANK as RANK
+from traingate.checks.sabotage.sources import SIZE as SIZE
+from traingate.checks.sabotage.sources import STEP as STEP
+from traingate.checks.sabotage.sources import STRONG as STRONG
+from traingate.checks.sabotage.sources import TIME as TIME
+from traingate.checks.sabotage.sources import USER as USER
 
 if TYPE_CHECKING:
     from traingate.checks.sabotage.events import Table as Events
 
-# Kinds. "rank" and "size", everywhere in distributed code, are judged more narrowly
-# (analysis); "step", a step counter against a literal, only for loss/gradient scaling.
-ENV, HOST, USER, TIME, GPU, JOB, MACHINE, RANK, SIZE, STEP = (
-    "env",
-    "host",
-    "user",
-    "time",
-    "gpu",
-    "job",
-    "machine",
-    "rank",
-    "size",
-    "step",
-)
-# A random draw: judged only as the guard of a hook's rewrite (draws.py), never
-# looked for by ``Env.taint``, so it can hide no other trigger.
-RANDOM = "random"
-# "machine": what the job's machine decides besides its name (the working directory,
-# the process id, the CPU count, a file outside the repository, a DNS answer). Not
-# a reason for any `raise` (verdicts): `if not os.path.exists("/data"): raise` is a
-# precondition, not sabotage.
-STRONG = frozenset({ENV, HOST, USER, TIME, GPU, JOB, MACHINE})
-
-_CALLS = {
-    "os.getenv": ENV,
-    "os.getenvb": ENV,
-    "os.environ.get": ENV,
-    "os.environ.__getitem__": ENV,
-    "os.environ.setdefault": ENV,
-    "os.environ.pop": ENV,
-    "os.environb.get": ENV,
-    "socket.gethostname": HOST,
-    "socket.getfqdn": HOST,
-    "platform.node": HOST,
-    "platform.uname": HOST,
-    "os.uname": HOST,
-    "uuid.getnode": HOST,
-    "getpass.getuser": USER,
-    "os.getlogin": USER,
-    "os.getuid": USER,
-    "os.geteuid": USER,
-    "pwd.getpwuid": USER,
-    "datetime.datetime.now": TIME,
-    "datetime.datetime.today": TIME,
-    "datetime.datetime.utcnow": TIME,
-    "datetime.date.today": TIME,
-    "time.time": TIME,
-    "time.time_ns": TIME,
-    "time.localtime": TIME,
-    "time.gmtime": TIME,
-    "time.strftime": TIME,
-    "time.ctime": TIME,
-    "torch.distributed.get_rank": RANK,
-    "torch.distributed.get_node_local_rank": RANK,
-    "torch.distributed.get_global_rank": RANK,
-    "torch.distributed.get_world_size": SIZE,
-    "torch.cuda.current_device": RANK,
-    "torch.cuda.get_device_name": GPU,
-    "torch.cuda.get_device_properties": GPU,
-    "torch.cuda.get_device_capability": GPU,
-    "torch.cuda.device_count": SIZE,
-    "os.getcwd": MACHINE,
-    "os.getcwdb": MACHINE,
-    "pathlib.Path.cwd": MACHINE,
-    "os.getpid": MACHINE,
-    "os.getppid": MACHINE,
-    "os.cpu_count": MACHINE,
-    "os.process_cpu_count": MACHINE,
-    "os.sched_getaffinity": MACHINE,
-    "multiprocessing.cpu_count": MACHINE,
-    "psutil.cpu_count": MACHINE,
-    "socket.gethostbyname": MACHINE,
-    "socket.gethostbyname_ex": MACHINE,
-    "socket.gethostbyaddr": MACHINE,
-    "socket.getaddrinfo": MACHINE,
-    # The home directory names the user, but code uses it as a place (a cache, a
-    # config file): a machine value, so `if not cache.exists(): raise` stays quiet.
-    "pathlib.Path.home": MACHINE,
-    "os.getloadavg": MACHINE,
-    "shutil.disk_usage": MACHINE,
-    "psutil.virtual_memory": MACHINE,
-    # A command's output is the machine's answer (`hostname`, `nvidia-smi`); not
-    # `subprocess.run`, whose return code gates ordinary tool checks.
-    "subprocess.check_output": MACHINE,
-    "subprocess.getoutput": MACHINE,
-    "subprocess.getstatusoutput": MACHINE,
-    "os.popen": MACHINE,
-    "os.getgid": USER,
-    "os.getegid": USER,
-    "os.getgroups": USER,
-}
 # Calls that look at a path: a trigger when the path is absolute (outside the
 # repository: /etc/cluster-b, /.dockerenv, ~/.prod), so what they answer is the
 # machine's. A relative or computed path (a checkpoint directory to resume from)
 # is the job's own configuration.
 _PROBES = frozenset(
     {"os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.islink", "os.path.lexists"}
-    | {"os.path.ismount", "os.path.getsize", "os.path.getmtime", "os.access", "os.stat"}
+    | {"os.path.ismount", "os.path.getsize", "os.access", "os.stat"}
+    | FILE_TIME_CALLS
     | {"os.listdir", "os.scandir", "glob.glob", "glob.iglob", "open", "io.open"}
 )
 _PATH_METHODS = frozenset(
@@ -137,6 +73,9 @@ _PATH_CALLS = frozenset(
 _PATH_KEEPS = frozenset({"joinpath", "resolve", "absolute", "expanduser"})
 _ENVIRON = frozenset({"os.environ", "os.environb"})
 _ENVIRON_ATTRS = frozenset({"environ", "environb"})
+# What makes a name or an attribute a source by itself (quiet.py's pre-test).
+SOURCE_NAMES = _ENVIRON | _MACHINE_ATTRS
+SOURCE_ATTRS = _ENVIRON_ATTRS | _MACHINE_ATTR_NAMES | FILE_TIME_ATTRS
 # Attributes and names that hold a rank or a size, whatever object carries them
 # (trainer.global_rank, accelerator.process_index, args.local_rank, rank).
 _RANK_NAME = re.compile(
@@ -151,11 +90,6 @@ _RANK_ENV = re.compile(
 )
 _SIZE_ENV = re.compile(r"^(?:WORLD_SIZE|LOCAL_WORLD_SIZE|SLURM_NTASKS|SLURM_NNODES)$")
 _JOB_ENV = re.compile(r"^(?:SLURM_|PBS_|LSB_|KUBERNETES_|SGE_|CLUSTER|JOB_|HOSTNAME$|USER$)")
-# A training-step counter (step > 5000).
-STEP_NAME = re.compile(
-    r"^(?:global_|completed_|num_|total_|optimizer_|train_)?(?:step|steps|step_count|iteration|"
-    r"iterations|iter|it|epoch|num_updates|updates|batch_idx|batch_id)$"
-)
 # Calls whose result carries their arguments' value (a conversion, a string
 # test, tensor arithmetic); any other call (a model, a loader, a constructor)
 # makes a new value, so a data path from the environment does not make every
@@ -201,6 +135,7 @@ class Paths(Protocol):
 
 
 _BLOCK = (ast.stmt, ast.ExceptHandler, ast.match_case)
+_CLOCKS = frozenset({TIME, FILETIME})
 
 
 def stmt_walk(tree: ast.AST) -> Iterator[ast.AST]:
@@ -375,13 +310,23 @@ class Env:
         # env = os.environ; env.get("CLUSTER"): the mapping itself, copied or aliased
         # (keyed reads are matched above, with their key's kind).
         if isinstance(node, ast.Name):
-            if node.id in self.alias and self.alias[node.id] in _ENVIRON:
-                return Trigger(ENV, "os.environ", line)
+            if node.id in self.alias:
+                q = self.alias[node.id]
+                if q in _ENVIRON:
+                    return Trigger(ENV, "os.environ", line)
+                if q in _MACHINE_ATTRS:  # from sys import executable
+                    return Trigger(MACHINE, q, line)
             got = self.names.get(node.id)
             return got if got is not None else _named(node.id, line)
         if isinstance(node, ast.Attribute):
             if node.attr in _ENVIRON_ATTRS and qualname(node, self.alias) in _ENVIRON:
                 return Trigger(ENV, "os.environ", line)
+            if node.attr in _MACHINE_ATTR_NAMES:
+                q = qualname(node, self.alias)
+                if q in _MACHINE_ATTRS:
+                    return Trigger(MACHINE, q, line)
+            if node.attr in FILE_TIME_ATTRS:  # os.stat(f).st_mtime: a date only vs a date
+                return Trigger(FILETIME, ast.unparse(node)[:60], line)
             own = isinstance(node.value, ast.Name) and node.value.id == "self"
             got = self.attrs.get(node.attr) if own else None
             if got is not None:
@@ -399,6 +344,8 @@ class Env:
             if got is not None and (q in _PROBES or got.path.startswith("~")):
                 arg = "" if not got.lines else f"{ast.unparse(call.args[0])[:40]} = "
                 return Trigger(MACHINE, f"{q}({arg}{got.path!r})", line, got.lines)
+            if q in FILE_TIME_CALLS:  # the job's own file: a date only vs a date (dates.py)
+                return Trigger(FILETIME, ast.unparse(call)[:60], line)
             return None
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in _PATH_METHODS:
@@ -471,16 +418,26 @@ class Env:
         return got if got is not None and not got.seq else None
 
     def _clock_compare(self, node: ast.Compare, deep: bool) -> Trigger | None:
-        """``time.time() - OFFSET > 1788000000``: a clock value against epoch seconds."""
+        """``time.time() - OFFSET > 1788000000``: a clock value against epoch seconds;
+        also a file's time against a date (``os.path.getmtime(f) > 1790000000``,
+        ``datetime.fromtimestamp(st.st_mtime) > datetime(2026, 9, 1)``: dates.py)."""
         sides = (node.left, *node.comparators)
-        if not any(_epoch(s) for s in sides):
+        if not any(_epoch(s) or self._date(s) for s in sides):
             return None
         for s in sides:
             for sub in ast.walk(s):
                 t = self.source(sub)
-                if t is not None and t.kind == TIME:
-                    return t
+                if t is None or t.kind not in _CLOCKS:
+                    continue
+                # The date it is compared with arms it (#16, session 17): a hit rests on
+                # that line too, so a change that only moves the date is reported.
+                also = t.also if node.lineno in (t.line, *t.also) else (*t.also, node.lineno)
+                what = t.what if t.kind == TIME else f"{t.what} against a date"
+                return Trigger(TIME, what, t.line, also)
         return None
+
+    def _date(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and date_ctor(node, qualname(node.func, self.alias))
 
     def taint(self, node: ast.AST | None, deep: bool = False) -> Trigger | None:
         """The first trigger this expression's value is derived from.
@@ -501,22 +458,30 @@ class Env:
             left, right = self.taint(node.left, deep), self.taint(node.right, deep)
             if left is not None and left.kind == TIME and not isinstance(node.right, ast.Constant):
                 return None
-            return left or right
+            return _stronger(left, right)
         if isinstance(node, ast.Compare):
-            step = _step_compare(node, self.consts) or self._clock_compare(node, deep)
+            step = step_compare(node, self.consts)
             if step is not None:
-                return step
+                return Trigger(STEP, *step)
+            clock = self._clock_compare(node, deep)
+            if clock is not None:
+                return clock
             sides = [self.taint(s, deep) for s in (node.left, *node.comparators)]
             hits = [t for t in sides if t is not None]
-            if len(hits) >= 2 and all(t.kind == TIME for t in hits):
-                return None  # time.time() > deadline (= time.time() + timeout): a timeout
+            if len(hits) >= 2 and all(t.kind in _CLOCKS for t in hits):
+                # time.time() > deadline (= time.time() + timeout): a timeout; a file's
+                # time against the clock or another file's is its age or recency.
+                return None
         if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)):
             return None
+        weak = None
         for child in _children(node, deep):
             got = self.taint(child, deep)
             if got is not None:
-                return got
-        return None
+                if got.kind != FILETIME:
+                    return got
+                weak = weak or got  # a file time hides no trigger read beside it
+        return weak
 
 
 def _is_self(node: ast.AST) -> bool:
@@ -530,13 +495,12 @@ def _probe_name(func: ast.AST) -> bool:
     )
 
 
-def _epoch(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, (int, float))
-        and not isinstance(node.value, bool)
-        and node.value >= 1e8
-    )
+def _stronger(a: Trigger | None, b: Trigger | None) -> Trigger | None:
+    """The first, unless it is a file time and the second is not (``FILETIME`` is
+    judged by no verdict: it must not hide a trigger read beside it)."""
+    if a is None or (a.kind == FILETIME and b is not None):
+        return b if b is not None and b.kind != FILETIME else a or b
+    return a
 
 
 def _named(name: str, line: int, shown: str | None = None) -> Trigger | None:
@@ -545,43 +509,6 @@ def _named(name: str, line: int, shown: str | None = None) -> Trigger | None:
     if _SIZE_NAME.match(name):
         return Trigger(SIZE, shown or name, line)
     return None
-
-
-def _step_compare(node: ast.Compare, consts: Mapping[str, int]) -> Trigger | None:
-    """``step > 5000``: a step counter against a literal of at least 100, or a
-    module constant bound to one (``step > WARM_STEPS``)."""
-    sides = [node.left, *node.comparators]
-    counter = any(STEP_NAME.match(last_name(s) or "") for s in sides)
-    big = any((int_literal(s) or consts.get(getattr(s, "id", ""), 0)) >= 100 for s in sides)
-    if counter and big:
-        return Trigger(STEP, ast.unparse(node), node.lineno)
-    return None
-
-
-def int_literal(node: ast.AST | None) -> int | None:
-    if (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, int)
-        and not isinstance(node.value, bool)
-    ):
-        return node.value
-    return None
-
-
-def int_constants(tree: ast.Module) -> dict[str, int]:
-    """Module-level names assigned exactly once, to an integer literal."""
-    seen: dict[str, int | None] = {}
-    for st in tree.body:
-        targets = st.targets if isinstance(st, ast.Assign) else []
-        if isinstance(st, ast.AnnAssign):
-            targets = [st.target]
-        for t in targets:
-            if isinstance(t, ast.Name):
-                value = (
-                    int_literal(st.value) if isinstance(st, (ast.Assign, ast.AnnAssign)) else None
-                )
-                seen[t.id] = value if t.id not in seen else None
-    return {k: v for k, v in seen.items() if v is not None}
 
 
 def _children(node: ast.AST, deep: bool) -> Iterator[ast.AST]:
