@@ -94,8 +94,9 @@ def _paused(
     # from .utils import keep (session 12): only for a name those statements call
     calls = None if plan is None else _caller(plan, stmts, tree)
     far = Imported(tree, lookup, wanted, store, calls)
-    if ev.may_draw(source) or held or far.names:  # draws held for the run, events (events.py)
-        funcs = Returns(tree, source, scope, held, far)  # and functions returning one
+    draws = ev.may_draw(source)
+    if draws or held or far.names:  # draws held for the run, events (events.py)
+        funcs = Returns(tree, source, scope, held, far, draws)  # and functions returning one
         facts.env.events = ev.module_table(tree, alias, scope, funcs, held)
     try:
         return _analyze(tree, alias, hooks, scope, plan, facts)

@@ -30,7 +30,8 @@ from traingate.checks.sabotage.scopes import (
     functions,
     warm,
 )
-from traingate.checks.sabotage.store import STATS, Store
+from traingate.checks.sabotage.store import STATS, PerText, Store
+from traingate.checks.sabotage.store import Facts as HelperFacts
 from traingate.checks.sabotage.triggers import (
     Env,
     Names,
@@ -169,17 +170,9 @@ class Facts:
             if found is None:
                 continue
             path, text = found
-            if not _may_define(text, name):
-                continue
-            known = self.store.get(text, name) if self.store is not None else None
+            known = _known(path, text, name, self.store)
             if known is None:
-                helper = helper_facts(path, text)
-                if helper is None:
-                    continue
-                known = helper.facts(name)
-                STATS["computed"] += 1
-                if self.store is not None:
-                    self.store.put(text, name, known)
+                continue
             t, w = known
             if t is not None:
                 trigger = Trigger(t.kind, f"{name}() ({path}:{t.line} reads {t.what})", node.lineno)
@@ -316,6 +309,31 @@ def module_collective(tree: ast.Module, alias: dict[str, str]) -> bool:
     )
 
 
+# Helper facts by text and name, for the run: each computed (or read from the store)
+# once, not once per importing file (issue #17).
+_KNOWN: PerText[HelperFacts | None] = PerText()
+
+
+def _known(path: str, text: str, name: str, store: Store | None) -> HelperFacts | None:
+    """``Helper.facts(name)`` of this text; None when it cannot define ``name`` or
+    does not parse."""
+    memo = _KNOWN.of(text)
+    if name in memo:
+        return memo[name]
+    got = None
+    if _may_define(text, name):
+        got = store.get(text, name) if store is not None else None
+        if got is None:
+            helper = helper_facts(path, text)
+            if helper is not None:
+                got = helper.facts(name)
+                STATS["computed"] += 1
+                if store is not None:
+                    store.put(text, name, got)
+    memo[name] = got
+    return got
+
+
 def _key(mod: str, name: str) -> str:
     """An imported function as qualname() spells its call: through the import's alias."""
     return f"{mod}.{name}" if mod else name
@@ -332,7 +350,9 @@ def _may_define(text: str, name: str) -> bool:
 _DEF = re.compile(r"\bdef(?:[ \t\f]|\\\r?\n|\\\r)+([^\s!-/:-@\[-^`{-~]+)")
 
 
-@functools.lru_cache(maxsize=64)
+# A scan asks it of ~400 helper texts, in no order (issue #17): 64 were evicted
+# and searched again; the run's lookup holds the texts anyway.
+@functools.lru_cache(maxsize=1024)
 def _defined(text: str) -> frozenset[str]:
     # identifiers are NFKC-normalised: search them as Python reads them
     return frozenset(_DEF.findall(as_read(text)))
@@ -396,6 +416,7 @@ def release() -> None:
     """Drop the helpers' trees and texts this process holds (end of a run)."""
     helper_facts.cache_clear()
     _defined.cache_clear()
+    _KNOWN.clear()
 
 
 def parse(source: str, filename: str) -> ast.Module:

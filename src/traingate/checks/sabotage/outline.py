@@ -259,7 +259,7 @@ _NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 _DELIM = frozenset(" \t\n\r\f\v!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~")
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)  # per helper text: ~600 in a scan (issue #17)
 def _odd_names(text: str) -> frozenset[str]:
     """Identifiers holding a character NFKC may change, as Python reads them."""
     out: set[str] = set()
@@ -276,7 +276,8 @@ def _odd_names(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-@functools.lru_cache(maxsize=8)
+# 32, not 8: a scan asks ~600 helper texts in no order (issue #17).
+@functools.lru_cache(maxsize=32)
 def outline(text: str, draw: re.Pattern[str]) -> Outline:
     return Outline(text, draw)
 

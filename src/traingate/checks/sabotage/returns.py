@@ -41,7 +41,7 @@ from traingate.checks.sabotage.outline import as_read as _as_read
 from traingate.checks.sabotage.outline import may_define, outline
 from traingate.checks.sabotage.outline import release as outline_release
 from traingate.checks.sabotage.payloads import walk_local
-from traingate.checks.sabotage.store import STATS, Store
+from traingate.checks.sabotage.store import STATS, PerText, Store
 from traingate.checks.sabotage.triggers import Trigger, aliases, last_name
 
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -69,6 +69,7 @@ class Returns:
         module_nodes: list[ast.AST],
         far_names: Iterable[str] = (),  # module names holding an imported draw
         far: Imported | None = None,  # functions imported from the repository
+        draws: bool | None = None,  # ``ev.may_draw(source)``, when the caller has it
     ) -> None:
         self.module: ev.Table | None = None  # the module's table (events.module_table)
         self._defs: dict[str, list[_Def]] = {}
@@ -93,7 +94,7 @@ class Returns:
         # Where each line starts, and the text's end: line n is [starts[n-1], starts[n]).
         self._starts = _line_starts(self._source)
         # A file that spells no draw (``kinds.may_draw``) holds none: only what it imports.
-        own = ev.may_draw(source)
+        own = ev.may_draw(source) if draws is None else draws
         seeds = (self._spelled(DRAW_NAMES) if own else set()) | self._spelled(
             _drawish_names(module_nodes if own else (), far_names)
         )
@@ -104,7 +105,7 @@ class Returns:
         held = self._held_words = self._once_attrs(grown)
         if held:
             grown = self._grow(grown | self._spelled(held))
-        self._names |= grown & self._spelling(_RETURN)
+        self._names |= self._returning(grown)
         if far is not None:
             self._names |= far.names
 
@@ -146,6 +147,23 @@ class Returns:
                 _WORD_RUN.findall(self._source, starts[fn.lineno - 1], end)
             )
         return got
+
+    def _returning(self, names: set[str]) -> set[str]:
+        """``names & _spelling(_RETURN)``, searching only these functions' lines (issue
+        #17: every ``return`` of the file was found, for the few functions that can
+        return a draw): a ``return`` holds no line end, so a match lies within a
+        function's lines exactly when a search of those lines alone finds one."""
+        starts, last = self._starts, len(self._starts) - 1
+        return {
+            name
+            for name in names
+            if any(
+                _RETURN.search(
+                    self._source, starts[fn.lineno - 1], starts[min(fn.end_lineno or 0, last)]
+                )
+                for fn in self._defs.get(name, ())
+            )
+        }
 
     def _spelling(self, words: re.Pattern[str] | None) -> set[str]:
         """The functions whose text spells one of these words: where each is spelled in
@@ -333,7 +351,7 @@ def imported(
             if a.name == "*" or (wanted is not None and (a.asname or a.name) not in wanted):
                 continue
             found = lookup(node.level, node.module or "")
-            if found is None or not _binds_draw(found[1], a.name):
+            if found is None or not _binds_draw_once(found[1], a.name):
                 continue
             path, text = found
             t = _held_in(path, text, a.name)
@@ -342,6 +360,32 @@ def imported(
                     t.kind, f"{t.what} ({path}:{t.line})", node.lineno
                 )
     return held
+
+
+# A helper's text asked of a name, for the run (issue #17): whether a function of
+# it may return a draw (``Imported``), whether its top level may bind the name from
+# one (``imported``); every importing file asked again, building the outline anew.
+_RETURNS: PerText[bool] = PerText()
+_BINDS: PerText[bool] = PerText()
+
+
+def _may_return(text: str, name: str) -> bool:
+    """Whether the module may define a function ``name`` that may return a draw
+    or an event (``outline``): a pre-test, the module is parsed if so."""
+    memo = _RETURNS.of(text)
+    got = memo.get(name)
+    if got is None:
+        got = memo[name] = may_define(text, name) and outline(text, _DRAW_WORD).may_return(name)
+    return got
+
+
+def _binds_draw_once(text: str, name: str) -> bool:
+    """``_binds_draw``, once per run for a text and a name."""
+    memo = _BINDS.of(text)
+    got = memo.get(name)
+    if got is None:
+        got = memo[name] = _binds_draw(text, name)
+    return got
 
 
 def _binds_draw(text: str, name: str) -> bool:
@@ -358,7 +402,7 @@ def _binds_draw(text: str, name: str) -> bool:
     return bool(called) and any(outline(text, _DRAW_WORD).may_return(n) for n in called)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)  # per helper text: hundreds in a scan (issue #17)
 def _top_binds(text: str) -> dict[str, tuple[int, int]]:
     """Each name a module's top level assigns, with the first such statement's span
     (to the next top-level line, past one inside brackets the statement opened: a
@@ -442,14 +486,11 @@ class Imported:
                     if called is not None and not called(local)
                     else lookup(node.level, node.module or "")
                 )
-                if found is None or not may_define(found[1], a.name):
-                    self.names.discard(local)  # the last import of a name wins
-                    continue
-                if outline(found[1], _DRAW_WORD).may_return(a.name):
+                if found is not None and _may_return(found[1], a.name):
                     self.names.add(local)
                     self._src[local] = (node.lineno, found[0], found[1], a.name)
                 else:
-                    self.names.discard(local)
+                    self.names.discard(local)  # the last import of a name wins
 
     def imported_on(self, added: Set[int]) -> set[str]:
         return {n for n in self.names if self._src[n][0] in added}
@@ -505,4 +546,6 @@ def release() -> None:
     _HELPERS.clear()
     _held_in.cache_clear()
     _top_binds.cache_clear()
+    _RETURNS.clear()
+    _BINDS.clear()
     outline_release()

@@ -19,7 +19,7 @@ import functools
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from traingate import cache
 from traingate.checks.sabotage.triggers import Trigger
@@ -33,18 +33,53 @@ Facts = tuple[Trigger | None, dict[int, str] | None]
 # Debug counter for tests and the bench: helper facts computed, not read from the cache.
 STATS = {"computed": 0, "events": 0}
 
+T = TypeVar("T")
+
+
+class PerText(Generic[T]):
+    """What one helper's text says of each name, kept for the run (issue #17): a
+    scan's 4,243 files import the same few hundred helpers, and each importer
+    asked the same questions again of each (one outline built per importer: 10 of
+    the check's ~50 CPU s). Each answer depends on the text and the name only, so
+    it is keyed by both (a path's text is the same object all run: the lookup keeps
+    it, and its hash is computed once). At most ``TEXTS`` texts, the oldest going
+    first: the run's lookup holds them anyway, another caller's stay bounded; the
+    check's run clears it when it ends (``release``)."""
+
+    TEXTS = 1024
+
+    def __init__(self) -> None:
+        self._by_text: dict[str, dict[str, T]] = {}
+
+    def of(self, text: str) -> dict[str, T]:
+        """The answers kept for this text (name -> answer), to read and fill."""
+        got = self._by_text.get(text)
+        if got is None:
+            if len(self._by_text) >= self.TEXTS:
+                del self._by_text[next(iter(self._by_text))]
+            got = self._by_text[text] = {}
+        return got
+
+    def clear(self) -> None:
+        self._by_text.clear()
+
 
 class Store:
-    """The helper facts of one cache dir, read once per run and written as computed."""
+    """The helper facts of one cache dir, read once per run and written as computed;
+    with ``defer``, written by ``flush`` (the check's run ends with one): a scan of
+    4,243 files computed 1,297 facts of 418 helpers, and rewrote a helper's whole
+    entry for each (~1 of its ~50 CPU s, issue #17)."""
 
     KEEP = 20_000
     PRUNE_EVERY = 3600.0
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, defer: bool = False) -> None:
         self.root = cache_dir
         self.dir = cache_dir / "sabotage" / _SALT
         self.entries: dict[str, dict[str, Any]] = {}
         self.wrote = False
+        self.defer = defer
+        self.dirty: set[str] = set()  # keys whose entry ``flush`` writes
 
     def get(self, text: str, name: str) -> Facts | None:
         """The facts of ``name`` in this helper, or None (a miss)."""
@@ -53,12 +88,8 @@ class Store:
 
     def put(self, text: str, name: str, facts: Facts) -> None:
         key = _key(text)
-        entry = self._entry(key)
-        entry[name] = _encode(facts)
-        if not self.wrote:
-            self.prune()
-            self.wrote = True
-        self._signed(key).put(key, entry)
+        self._entry(key)[name] = _encode(facts)
+        self._write(key)
 
     def event(self, text: str, name: str) -> tuple[Trigger | None] | None:
         """The event or draw ``name()`` returns in this helper, as a 1-tuple, or None
@@ -71,10 +102,26 @@ class Store:
         key = _key(text)
         entry = self._entry(key)
         entry[f"={name}"] = None if event is None else [event.kind, event.what, event.line]
+        self._write(key)
+
+    def _write(self, key: str) -> None:
+        if self.defer:
+            self.dirty.add(key)
+        else:
+            self._put(key)
+
+    def _put(self, key: str) -> None:
         if not self.wrote:
             self.prune()
             self.wrote = True
-        self._signed(key).put(key, entry)
+        self._signed(key).put(key, self.entries[key])
+
+    def flush(self) -> None:
+        """Write the entries ``defer`` held back (each once, with every name computed)."""
+        keys = sorted(self.dirty)
+        self.dirty.clear()
+        for key in keys:
+            self._put(key)
 
     def _entry(self, key: str) -> dict[str, Any]:
         got = self.entries.get(key)
