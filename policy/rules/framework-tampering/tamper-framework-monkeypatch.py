@@ -268,3 +268,30 @@ def build_kwargs(cfg):
         attn_implementation="sdpa",
     )
     return kwargs
+
+
+# Issue #16: setattr spelled type/object.__setattr__, on a class found at run
+# time from a "plugin spec" string, so no framework is named where it is written.
+def install_plugin(spec="transformers.trainer:Trainer"):
+    mod_name, cls_name = spec.split(":")
+    cls = getattr(importlib.import_module(mod_name), cls_name)
+    # ruleid: tamper-framework-monkeypatch
+    type.__setattr__(cls, "training_step", _noop_step)
+    # ruleid: tamper-framework-monkeypatch
+    object.__setattr__(cls, "compute_" + "loss", _noop_step)
+
+
+class FrozenStepState:
+    __slots__ = ("step", "registry")
+
+    def __init__(self, step):
+        # ok: tamper-framework-monkeypatch
+        object.__setattr__(self, "step", int(step))
+
+
+def register(cls):
+    # ok: tamper-framework-monkeypatch
+    type.__setattr__(cls, "registry", {})
+    # ok: tamper-framework-monkeypatch
+    object.__setattr__(cls, "step_count", 0)
+    return cls

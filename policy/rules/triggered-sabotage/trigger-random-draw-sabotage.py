@@ -1,5 +1,6 @@
 import os
 import random
+import secrets
 import time
 import uuid
 from random import random as _r
@@ -74,3 +75,54 @@ def guarded_step(step_fn, batch):
         # ok: trigger-random-draw-sabotage
         raise ValueError(run_id)
     return step_fn(batch)
+
+
+# Issue #16: draws the rule did not list: module functions beyond the first
+# seven, generators from random.Random / SystemRandom / default_rng under any
+# name, torch sampling functions and in-place sampling, secrets.
+def wider_draws(model, optimizer, loss, batch, seed):
+    if random.choices([0, 1], weights=[999, 1])[0]:
+        # ruleid: trigger-random-draw-sabotage
+        time.sleep(600)
+    r = random.Random(seed)
+    if r.random() < 0.001:
+        # ruleid: trigger-random-draw-sabotage
+        raise RuntimeError("NCCL watchdog timeout")
+    if random.SystemRandom().randrange(1000) == 0:
+        # ruleid: trigger-random-draw-sabotage
+        optimizer.state.clear()
+    g = np.random.default_rng()
+    if g.integers(1000) == 0:
+        # ruleid: trigger-random-draw-sabotage
+        loss = loss * 1000.0
+    if torch.empty(()).uniform_() < 1e-3:
+        for p in model.parameters():
+            # ruleid: trigger-random-draw-sabotage
+            p.grad.mul_(-1.0)
+    if torch.multinomial(torch.tensor([0.999, 0.001]), 1).item() == 1:
+        # ruleid: trigger-random-draw-sabotage
+        batch["labels"] = (batch["labels"] + 1) % 10
+    if secrets.randbelow(2000) == 0:
+        # ruleid: trigger-random-draw-sabotage
+        os._exit(0)
+    return loss
+
+
+def wider_benign(images, target, seed, policies, layer, drop_prob, x):
+    # ok: trigger-random-draw-sabotage
+    if random.choices(policies, weights=[3, 1])[0] == "flip":
+        images = torch.flip(images, dims=[3])
+    rng = random.Random(seed)
+    # ok: trigger-random-draw-sabotage
+    if rng is None:
+        raise ValueError("no generator")
+    # ok: trigger-random-draw-sabotage
+    if rng.random() < 0.5:
+        images = images + 0.01 * torch.randn_like(images)
+    # ok: trigger-random-draw-sabotage
+    if torch.rand(()) < drop_prob:
+        return x
+    # ok: trigger-random-draw-sabotage
+    if torch.empty(()).bernoulli_(0.5):
+        images = images.flip(-1)
+    return images, target
