@@ -250,7 +250,8 @@ class Runner:
                 "errors": len(doc["errors"])}
 
 
-def screened_profile(runner: Runner, repo: Path, targets: list[str], lines: int) -> dict[str, Any]:
+def screened_profile(runner: Runner, repo: Path, targets: list[str], lines: int,
+                     rules: Path = RULES) -> dict[str, Any]:
     """The profile with screens: each file under its masked name, the pack as
     traingate materializes it; the masks' own Python time is reported apart."""
     sys.path.insert(0, str(HERE.parent / "src"))
@@ -258,7 +259,7 @@ def screened_profile(runner: Runner, repo: Path, targets: list[str], lines: int)
     from traingate.checks.semgrep.targets import Target
 
     with tempfile.TemporaryDirectory(prefix="screened-") as tmp:
-        pack = ScreenedPack(RULES, Path(tmp))
+        pack = ScreenedPack(rules, Path(tmp))  # --rules: an older pack's screens too
         root = Path(tmp) / "t"
         root.mkdir()
         (root / ".semgrepignore").write_text("")
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             targets = meta["py"]
         lines = sum(meta["lines_of"][p] for p in targets)
         if args.screened:
-            prof = screened_profile(runner, repo, targets, lines)
+            prof = screened_profile(runner, repo, targets, lines, args.rules)
         else:
             prof = runner.profile(repo, targets, lines, args.rules)
         prof["rules_dir"] = str(args.rules)
