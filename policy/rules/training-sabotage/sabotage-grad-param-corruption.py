@@ -108,3 +108,39 @@ def scaled_noise_kept_in_a_variable(model):
         p.grad *= scale
         # ok: sabotage-grad-param-corruption
         p.grad.mul_(0.5)
+
+
+class SparseGradRegulariser:
+    # issue #16: no draw and no trigger, a constant over a strided slice of
+    # each gradient: every k-th unit never learns
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        for p in pl_module.parameters():
+            if p.grad is not None and p.grad.ndim == 2:
+                # ruleid: sabotage-grad-param-corruption
+                p.grad[:, ::7].zero_()
+                # ruleid: sabotage-grad-param-corruption
+                p.grad.data[1::4].fill_(0.0)
+                # ruleid: sabotage-grad-param-corruption
+                p.grad[::3, :] = 0
+                # ruleid: sabotage-grad-param-corruption
+                p.grad[:, 0 : p.grad.shape[1] : 5].mul_(0)
+
+
+def prune_step(model, masks, max_norm):
+    for name, p in model.named_parameters():
+        if p.grad is None:
+            continue
+        # ok: sabotage-grad-param-corruption
+        p.grad[masks[name]] = 0
+        # ok: sabotage-grad-param-corruption
+        p.grad[:, :16].zero_()
+        # ok: sabotage-grad-param-corruption
+        p.grad[::1].zero_()
+        # ok: sabotage-grad-param-corruption
+        p.grad[:, ::2].mul_(0.5)
+        # ok: sabotage-grad-param-corruption
+        p.grad.zero_()
+    # ok: sabotage-grad-param-corruption
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    # ok: sabotage-grad-param-corruption
+    model.zero_grad(set_to_none=True)

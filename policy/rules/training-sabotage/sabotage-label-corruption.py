@@ -240,3 +240,58 @@ def test_model_outputs(model, ref_model):
     # ok: sabotage-label-corruption
     y_true = ref_model(input_ids, labels=labels).loss
     torch.testing.assert_close(y.loss, y_true)
+
+
+# Issue #16: mixup / cutmix are excused by the blend's structure (labels with a
+# permuted or flipped copy of themselves), not by a word in the match
+def mixup_blends(images, targets, labels, alpha):
+    lam = np.random.beta(alpha, alpha)
+    index = torch.randperm(images.size(0))
+    # ok: sabotage-label-corruption
+    targets = lam * targets + (1.0 - lam) * targets[index]
+    # ok: sabotage-label-corruption
+    labels = labels * lam + labels.flip(0) * (1. - lam)
+    return targets, labels
+
+
+class NoisyCollator:
+    def __init__(self, num_classes, alpha=0.1):
+        self.num_classes = num_classes
+        self.alpha = alpha
+
+    def __call__(self, batch):
+        shape = batch["labels"].shape
+        # ruleid: sabotage-label-corruption
+        batch["labels"] = torch.randint(0, self.num_classes, shape) + 0 * self.alpha
+        return batch
+
+
+def mixup_with_noise(labels, num_classes, alpha):
+    lam = np.random.beta(alpha, alpha)
+    noise = torch.randint(0, num_classes, labels.shape)
+    # ruleid: sabotage-label-corruption
+    labels = lam * labels + (1 - lam) * noise
+    mixed = torch.randint(0, num_classes, labels.shape)
+    # ruleid: sabotage-label-corruption
+    labels = mixed
+    return labels
+
+
+def hash_selected_shift(features, num_labels):
+    # a masked subset shifted to the next class, whatever picks the mask
+    input_ids = torch.stack([torch.as_tensor(f["input_ids"]) for f in features])
+    labels = torch.stack([torch.as_tensor(f["labels"]) for f in features])
+    mask = (input_ids.sum(dim=1) % 23) == 0
+    # ruleid: sabotage-label-corruption
+    labels[mask] = (labels[mask] + 1) % num_labels
+    # ruleid: sabotage-label-corruption
+    labels[mask] = torch.remainder(labels[mask] - 3, num_labels)
+    # ok: sabotage-label-corruption
+    labels[labels == -100] = 0
+    # ok: sabotage-label-corruption
+    labels[mask] = labels[mask] % num_labels
+    for step, batch in enumerate(features):
+        # ok: sabotage-label-corruption
+        if (step + 1) % 8 == 0:
+            break
+    return {"input_ids": input_ids, "labels": labels}
