@@ -56,7 +56,8 @@ name the head lacks (deleted or renamed), a file ``ast`` cannot parse, line
 breaks other than LF and CRLF (see _split), a head cut that does not parse, a file under MIN_LINES lines, or a file calling
 ``requests.post(f"{self.`` (egress-http-upload reads that call's whole class) or naming
 ``ServerProxy``, ``TCPStore`` or ``Session`` (egress-secret-exfil follows a client
-stored on self into another method). Only
+stored on self into another method) or ``new_group`` (sabotage-grad-allreduce-subset-group
+follows a process group stored on self into another method). Only
 the shipped pack was analysed: policies with their own rule dirs scan whole files.
 """
 
@@ -100,6 +101,9 @@ _READS_CLASS_TEXT = re.compile(
     # egress-secret-exfil: a client stored on self in one method and called in
     # another (issue #16); the constructor's name survives any import alias.
     r"|\b(?:ServerProxy|TCPStore|Session)\b"
+    # sabotage-grad-allreduce-subset-group: a group built in __init__ from a
+    # literal rank list and reduced over in another method (issue #16).
+    r"|\bnew_group\b"
 )
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
