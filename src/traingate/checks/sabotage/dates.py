@@ -61,14 +61,15 @@ def step_compare(node: ast.Compare, consts: Mapping[str, int]) -> tuple[str, int
     """``step > 5000``: a step counter against a literal of at least 100, or a
     module constant bound to one (``step > WARM_STEPS``); how to name it, and its line."""
     sides = [node.left, *node.comparators]
-    counter = any(STEP_NAME.match(_last_name(s) or "") for s in sides)
+    counter = any(STEP_NAME.match(last_name(s) or "") for s in sides)
     big = any((int_literal(s) or consts.get(getattr(s, "id", ""), 0)) >= 100 for s in sides)
     if counter and big:
         return ast.unparse(node), node.lineno
     return None
 
 
-def _last_name(node: ast.AST) -> str | None:
+def last_name(node: ast.AST) -> str | None:
+    """The name a node ends in: ``x`` of ``x`` and of ``a.b.x`` (``triggers`` re-exports it)."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):

@@ -30,6 +30,7 @@ from traingate.checks.sabotage.dates import STEP_NAME as STEP_NAME
 from traingate.checks.sabotage.dates import epoch as _epoch
 from traingate.checks.sabotage.dates import int_constants as int_constants
 from traingate.checks.sabotage.dates import int_literal as int_literal
+from traingate.checks.sabotage.dates import last_name as last_name
 from traingate.checks.sabotage.nodes import children, statements
 from traingate.checks.sabotage.sources import _CALLS as _CALLS
 from traingate.checks.sabotage.sources import _MACHINE_ATTR_NAMES, _MACHINE_ATTRS
@@ -179,14 +180,6 @@ def qualname(node: ast.AST, alias: Mapping[str, str]) -> str | None:
     if isinstance(node, ast.Attribute):
         base = qualname(node.value, alias)
         return f"{base}.{node.attr}" if base is not None else None
-    return None
-
-
-def last_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
     return None
 
 
