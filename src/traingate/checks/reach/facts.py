@@ -1060,7 +1060,12 @@ class _Extractor:
         self._regs: list[list[Any]] = []
         self._members: dict[str, set[str]] = {}  # class -> names its body defines
         self._cycles = 0  # times one was met again (its partial result is not kept)
+        # A module-level class body's own nodes, from ``_collect_module_names``
+        # to ``_class`` (``_class_own``).
+        self._class_walks: dict[int, list[ast.AST]] = {}
+        self._class_read = False
         self._collect_module_names(tree)
+        self._class_read = True
         module = _Scope("<module>", set(), None, None)
         body = [s for s in tree.body if not _is_main_guard(s)]
         main = [s for s in tree.body if _is_main_guard(s)]
@@ -1146,7 +1151,7 @@ class _Extractor:
                     self.class_names.add(node.name)
                     self._class_heads.add(node.name)
                     # before any `Loader.HANDLERS[k] = f` at module level is read
-                    self._note_class_dicts(node.name, _own_nodes(node.body))
+                    self._note_class_dicts(node.name, self._class_own(node))
                 _add_alt(self.alts, node.name, f"L:{node.name}")
                 if id(node) not in top:
                     self.cond.add(node.name)
@@ -1462,7 +1467,7 @@ class _Extractor:
         bases = [r for r in (self._ref(parent, b) for b in node.bases) if r is not None]
         # The class body's scope, its blocks included: a method under `if`,
         # `try`, `with`, ... is still `Class.method` (issue #16).
-        own = _own_nodes(node.body)
+        own = self._class_own(node)
         self._note_class_dicts(name, own)
         find_class: bool | None = None
         top = set(map(id, node.body))
@@ -1509,6 +1514,17 @@ class _Extractor:
         if body:
             self.class_bodies.append((name, body))
         self._scope_into(parent, own, name)
+
+    def _class_own(self, node: ast.ClassDef) -> list[ast.AST]:
+        """``_own_nodes`` of a class body, walked once: a module-level class is
+        read first by ``_collect_module_names``, then by ``_class`` (issue #17).
+        Popped on the second read (the list is not changed by either)."""
+        got = self._class_walks.pop(id(node), None)
+        if got is None:
+            got = _own_nodes(node.body)
+            if not self._class_read:
+                self._class_walks[id(node)] = got
+        return got
 
     def _note_class_dicts(self, cls: str, own: list[ast.AST]) -> None:
         """The class's attributes bound to a dict display (``class_dicts``), and

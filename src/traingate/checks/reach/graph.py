@@ -387,12 +387,22 @@ class Graph:
     _memo_at: dict[tuple[Any, ...], tuple[Any, list[_Event]]] = field(default_factory=dict)
     _log: list[list[_Event]] = field(default_factory=list)
     _regs_busy: int = 0  # ``_registered`` walks under way (a partial result is seen)
+    # Every module name cut at each of its dots ("a", "a.b", "a.b.c" for
+    # a/b/c.py): no name that extends one not in here is a module (issue #17,
+    # ``_find_module_of``).
+    _prefixes: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for path in self.paths if self.paths is not None else list(self.files):
             self._rank.setdefault(path, len(self._rank))
             self.by_full.setdefault(module_name(path), path)
             self._names.setdefault(module_name(path), []).append(path)
+        for name in self._names:
+            self._prefixes.add(name)
+            i = name.find(".")
+            while i >= 0:
+                self._prefixes.add(name[:i])
+                i = name.find(".", i + 1)
 
     def _module(self, name: str) -> str | None:
         """The first parseable file of that module name, as ``by_full`` held
@@ -842,9 +852,25 @@ class Graph:
             if not parts:
                 return None
             roots = self._roots(path, parts[0])
+        prefixes = self._prefixes
         for root in roots:
             full = [*root, *parts]
-            for n in range(len(full), len(root), -1):
+            # Issue #17: a scan asked ``_module`` ~1.2 million times here, for
+            # every root of every import of every file, nearly all names of no
+            # module (``transformers.models.bert.torch.nn``). Only names up to
+            # the longest run of ``full`` that is a module name's prefix can
+            # be one: the longer ones are skipped, and a module name is never
+            # among them (each of its prefixes is in ``_prefixes``), so the
+            # modules asked for, in order, what is found and every file
+            # loaded on the way are as before.
+            k = len(root)
+            name = ".".join(root)
+            while k < len(full):
+                name = f"{name}.{full[k]}" if k else full[k]
+                if name not in prefixes:
+                    break
+                k += 1
+            for n in range(k, len(root), -1):
                 hit = self._module(".".join(full[:n]))
                 if hit is not None:
                     return hit, tuple(full[n:])
