@@ -21,15 +21,19 @@ one unit: the whole file.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from traingate import pyast
 from traingate.checks.semgrep import folding, lookups
+from traingate.checks.semgrep.gaps import Gaps as _Gaps
 
 JOIN_MAX = 64  # the longest word a joined atom may name
+# What str() of an int, float, complex or bool may spell (a piece, not a literal).
+_DIGITS = frozenset("0123456789.+-eEjinfa()TrueFalse")
 # The node kinds a ``node`` atom may ask for.
 NODE_KINDS = frozenset({"Raise"})
 
@@ -61,7 +65,23 @@ class Facts:
     # the file's gaps, which every unit reads; None for a file.
     run: tuple[int, int] | None = field(default=None, compare=False, repr=False)
     gaps: _Gaps | None = field(default=None, compare=False, repr=False)
+    # For a unit (issue #17): names, strings, kinds and the rest are its own
+    # part only, ``shared`` what every unit of the file shares (built once),
+    # and whole() the two together; None for a file.
+    shared: Facts | None = field(default=None, compare=False, repr=False)
+    literals: int = 0  # how many literals ``strings`` joins
+    _whole: Callable[[], Facts] | None = field(default=None, compare=False, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def whole(self) -> Facts:
+        """These facts with the shared part: a unit's, as one file's facts
+        (built when an atom first needs them); a file's own."""
+        if self._whole is None:
+            return self
+        if "whole" not in self._memo:
+            self._memo["whole"] = self._whole()
+        found: Facts = self._memo["whole"]
+        return found
 
     def search(self, rx: re.Pattern[str]) -> bool:
         """Whether ``rx`` matches the raw text the text atom reads: the file,
@@ -95,16 +115,17 @@ class Facts:
         file's literals (``"." + "s" + "sh"``, f-strings of constants, in any
         order constants reach it): inside one literal, or a literal's end, then
         whole literals, then another's start."""
+        if not self._spelled(word):
+            return False
         if word in self.strings:
             return True
-        starts, ends = self._prefixes_suffixes()
         reach = [False] * (len(word) + 1)
         for i in range(1, len(word)):
-            reach[i] = word[:i] in ends
+            reach[i] = self._ends_with(word[:i])
         for i in range(1, len(word)):
             if not reach[i]:
                 continue
-            if word[i:] in starts:
+            if self._starts_with(word[i:]):
                 return True
             for j in range(i + 1, len(word)):
                 if word[i:j] in self.pieces:
@@ -118,11 +139,10 @@ class Facts:
         of whole literals."""
         if word.endswith("*"):
             word = word[:-1]
-            starts, _ = self._prefixes_suffixes()
             reach = [True] + [False] * len(word)
             for j in range(1, len(word)):
                 reach[j] = any(reach[i] and word[i:j] in self.pieces for i in range(j))
-            return any(reach[i] and word[i:] in starts for i in range(len(word)))
+            return any(reach[i] and self._starts_with(word[i:]) for i in range(len(word)))
         for whole in (word, word + "\n"):
             reach = [True] + [False] * len(whole)
             for j in range(1, len(whole) + 1):
@@ -130,6 +150,47 @@ class Facts:
             if reach[-1]:
                 return True
         return False
+
+    def _spelled(self, word: str) -> bool:
+        """False when a character of ``word`` is in no literal and can be in
+        no number's digits: then no literal, and no run of them, holds it
+        (issue #17: most files hold no \\r, \\v or \\f, and the reverse-shell
+        screen names ~60 words with one, each otherwise a search of every
+        literal)."""
+        seen: dict[str, bool] = self._memo.setdefault("chars", {})
+        for ch in word:
+            if ch in _DIGITS:
+                continue
+            if ch not in seen:
+                seen[ch] = ch in self.strings
+            if not seen[ch]:
+                return False
+        return True
+
+    def _starts_with(self, s: str) -> bool:
+        """Whether a literal (or number) starts with ``s`` (1 to 63 characters)."""
+        heads, _ = self._affixes()
+        i = bisect.bisect_left(heads, s)
+        return i < len(heads) and heads[i].startswith(s)
+
+    def _ends_with(self, s: str) -> bool:
+        """Whether a literal (or number) ends with ``s`` (1 to 63 characters)."""
+        _, tails = self._affixes()
+        rs = s[::-1]
+        i = bisect.bisect_left(tails, rs)
+        return i < len(tails) and tails[i].startswith(rs)
+
+    def _affixes(self) -> tuple[list[str], list[str]]:
+        """The pieces sorted, and their last JOIN_MAX characters reversed and
+        sorted: a prefix (suffix) is found by bisection. (Every prefix and
+        suffix in a set cost ~64 slices a literal, most never asked for.)"""
+        if "affixes" not in self._memo:
+            self._memo["affixes"] = (
+                sorted(self.pieces),
+                sorted(p[-JOIN_MAX:][::-1] for p in self.pieces),
+            )
+        found: tuple[list[str], list[str]] = self._memo["affixes"]
+        return found
 
     def names_text(self) -> str:
         """The names one per line: one regex search over them all (``^``/``$``
@@ -139,20 +200,31 @@ class Facts:
         text: str = self._memo["names"]
         return text
 
-    def _prefixes_suffixes(self) -> tuple[frozenset[str], frozenset[str]]:
-        if "ends" not in self._memo:
-            starts: set[str] = set()
-            ends: set[str] = set()
-            for p in self.pieces:
-                for k in range(1, min(len(p), JOIN_MAX) + 1):
-                    starts.add(p[:k])
-                    ends.add(p[-k:])
-            self._memo["ends"] = (frozenset(starts), frozenset(ends))
-        found: tuple[frozenset[str], frozenset[str]] = self._memo["ends"]
-        return found
-
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# The node kinds walk() yields that have no position (ast's _attributes).
+_UNLINED = frozenset(
+    k
+    for k in vars(ast).values()
+    if isinstance(k, type) and issubclass(k, ast.AST) and "lineno" not in k._attributes
+)
+# The kinds _other reads a name from.
+_NAMING = frozenset(
+    {
+        ast.keyword,
+        ast.arg,
+        ast.alias,
+        ast.ImportFrom,
+        *_DEFS,
+        ast.Global,
+        ast.Nonlocal,
+        ast.ExceptHandler,
+        ast.MatchAs,
+        ast.MatchStar,
+        ast.MatchMapping,
+        ast.MatchClass,
+    }
+)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _FOLDS = frozenset(folding.KINDS) - {ast.Constant}
 
@@ -210,6 +282,7 @@ class _Acc:
             tuple(self.folds),
             tuple(self.looks),
             frozenset(self.kinds),
+            literals=len(strings),
             **more,
         )
         if lines is not None:
@@ -301,7 +374,8 @@ def _read(acc: _Acc, nodes: Iterable[ast.AST], has_escape: bool) -> None:
                 acc.kinds.add("Raise")
             elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
                 acc.defs.append(node)
-            _other(node, kind, names)
+            if kind in _NAMING:  # most nodes name nothing: no call (issue #17)
+                _other(node, kind, names)
             if kind is ast.Import or kind is ast.ImportFrom:
                 acc.imports.append(node)
             elif kind is ast.alias:
@@ -326,12 +400,12 @@ def _units(f: Facts) -> Sequence[Facts]:
     shared: list[ast.AST] = []
     parts: list[list[ast.AST]] = [[] for _ in funcs]
     imports: list[ast.AST] = []
+    unlined = _UNLINED
     for node in f.nodes:
-        line = getattr(node, "lineno", None)
-        if line is None:
-            continue  # arguments, comprehension, withitem, match_case: nothing read
-        u = owner[line]
         kind = type(node)
+        if kind in unlined:
+            continue  # arguments, comprehension, withitem, match_case: nothing read
+        u = owner[node.lineno]  # type: ignore[attr-defined]
         if kind is ast.Import or kind is ast.ImportFrom:
             imports.append(node)  # an import anywhere: lent to every unit below
         if u >= 0:
@@ -358,49 +432,6 @@ def _units(f: Facts) -> Sequence[Facts]:
     return _Units(common, parts, _Gaps(text, [(fn.lineno, _end(fn)) for fn in funcs]), lines)
 
 
-class _Gaps:
-    """Where the text and words atoms read a unit's raw text (issue #17).
-
-    A *gap* is a run of lines no outermost function holds; a unit reads every
-    gap and its own *run*: the gap before its function, the function, and the
-    gap after it, as they stand in the file. Each run is searched on its own:
-    no text the file does not hold next to it is put next to it, so a regex
-    costs on a run no more than it may on the file around it. (A view of the
-    file with the other units' lines blanked let ``\\s*`` run from one gap
-    into the next: ``"]`` at class level, then the blank lines of 50 methods,
-    then a ``####`` banner, sent ``(?:\\s|#[^\\n]*)*==`` into exponential
-    backtracking for >10 min on a 4,000-line modeling file.) What a regex
-    must find for semgrep's match lies in the unit's code, so in one of its
-    runs as the file holds it: nothing is lost. A run's end is the text's end
-    to a regex (``$`` and ``\\Z`` hold there): only more admits; before its
-    start a regex sees the file itself (lookbehind, ``\\b``)."""
-
-    def __init__(self, text: str, spans: list[tuple[int, int]]) -> None:
-        starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
-
-        def at(line: int) -> int:  # where a 1-based line starts
-            return starts[line - 1] if line <= len(starts) else len(text)
-
-        firsts = [at(end + 1) for _, end in [(0, 0), *spans]]
-        lasts = [at(first) for first, _ in spans] + [len(text)]
-        self.text = text
-        self.gaps = [(a, b) for a, b in zip(firsts, lasts, strict=True) if a < b]
-        self.runs = [(firsts[i], lasts[i + 1]) for i in range(len(spans))]
-        self._found: dict[re.Pattern[str], bool] = {}
-        self._folded: list[str] | None = None
-
-    def search(self, rx: re.Pattern[str]) -> bool:
-        """Whether ``rx`` matches in some gap: then in every unit."""
-        if rx not in self._found:
-            self._found[rx] = any(rx.search(self.text, a, b) for a, b in self.gaps)
-        return self._found[rx]
-
-    def contains(self, word: str) -> bool:
-        if self._folded is None:
-            self._folded = [self.text[a:b].casefold() for a, b in self.gaps]
-        return any(word in gap for gap in self._folded)
-
-
 class _Units(Sequence[Facts]):
     """The units of a file, each built when first asked for: a screen stops
     at the first unit that holds."""
@@ -418,6 +449,9 @@ class _Units(Sequence[Facts]):
         self._escape = "\\" in gaps.text
         # The common literals' as-written forms: once per file, not per unit.
         self._written = _as_written(lines, common.raw) if common.raw else []
+        # What every unit shares, as facts of its own: an atom that reads its
+        # items one at a time reads them once per file (screen.py, issue #17).
+        self._shared = common.facts(gaps.text, lines=lines)
 
     def __len__(self) -> int:
         return len(self._parts)
@@ -426,10 +460,22 @@ class _Units(Sequence[Facts]):
         if i not in self._built:
             acc = _Acc()
             _read(acc, self._parts[i], self._escape)
-            gaps, merged = self._gaps, self._common.merged(acc)
-            merged.raw = acc.raw  # the common ones are in self._written, in the same order
-            self._built[i] = merged.facts(
-                gaps.text, lines=self._lines, written=self._written, run=gaps.runs[i], gaps=gaps
+            gaps = self._gaps
+
+            def whole() -> Facts:
+                merged = self._common.merged(acc)
+                merged.raw = acc.raw  # the common ones are in self._written, in the same order
+                return merged.facts(
+                    gaps.text, lines=self._lines, written=self._written, run=gaps.runs[i], gaps=gaps
+                )
+
+            self._built[i] = acc.facts(
+                gaps.text,
+                lines=self._lines,
+                run=gaps.runs[i],
+                gaps=gaps,
+                shared=self._shared,
+                _whole=whole,
             )
         return self._built[i]
 

@@ -37,6 +37,16 @@ KINDS = (
     ast.NamedExpr,
 )
 
+# The nodes expr() may fold to something; any other is None.
+_VALUES = (
+    ast.Constant,
+    ast.Name,
+    ast.Attribute,
+    ast.BinOp,
+    ast.JoinedStr,
+    ast.FormattedValue,
+    ast.IfExp,
+)
 _NUMBER = 24  # the longest a folded sum of numbers spells (63-bit ints, floats)
 _ROUNDS = 12  # name-table rounds; not settled by then: assume the worst
 _PREFIX = re.compile(r"^[rRbBuUfF]*")
@@ -212,6 +222,9 @@ def _longest(text: str, nodes: Sequence[ast.AST], unclean: re.Pattern[str], cap:
             values += _bind(node.target, node.value)
         elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add):
             values += [(n, v, True) for n, v, _ in _bind(node.target, node.value)]
+    # A value expr() cannot fold (a call, a subscript, ...) is None in every
+    # round and no number: left out once, not skipped in each round (issue #17).
+    values = [v for v in values if isinstance(v[1], _VALUES)]
     # A name is as long as its longest constant value plus every += to it
     # (a += in a loop is not a constant for semgrep; each counts once).
     for _ in range(_ROUNDS):

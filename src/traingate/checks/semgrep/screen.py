@@ -80,9 +80,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from traingate.checks.semgrep import folding, lookups
+from traingate.checks.semgrep import folding, lookups, prefilter
 from traingate.checks.semgrep.facts import JOIN_MAX, NODE_KINDS, Facts
 from traingate.checks.semgrep.facts import facts as facts
+from traingate.checks.semgrep.linelocal import line_local
 from traingate.checks.semgrep.targets import Target, is_python
 from traingate.errors import CheckError
 
@@ -117,7 +118,11 @@ def compile_screen(spec: Any) -> Test:
         ):
             raise ScreenError(f"name: takes an identifier or a list of them, not {value!r}")
         want = frozenset(wanted)
-        return lambda f: not want.isdisjoint(f.names)
+        # A unit's names are its own and its shared part's (facts.Facts.shared).
+        return lambda f: (
+            not want.isdisjoint(f.names)
+            or (f.shared is not None and not want.isdisjoint(f.shared.names))
+        )
     if key == "unit":
         return _unit(compile_screen(value))
     if key == "node":
@@ -125,7 +130,10 @@ def compile_screen(spec: Any) -> Test:
         if not isinstance(kinds, list) or not kinds or not set(kinds) <= NODE_KINDS:
             raise ScreenError(f"node: takes some of {sorted(NODE_KINDS)}, not {value!r}")
         want_kinds = frozenset(kinds)
-        return lambda f: not want_kinds.isdisjoint(f.kinds)
+        return lambda f: (
+            not want_kinds.isdisjoint(f.kinds)
+            or (f.shared is not None and not want_kinds.isdisjoint(f.shared.kinds))
+        )
     if key == "stored-root":
         roots = [value] if isinstance(value, str) else value
         if not isinstance(roots, list) or not all(
@@ -150,8 +158,8 @@ def compile_screen(spec: Any) -> Test:
         ):
             raise ScreenError(f"{key}: takes a word or a list of words, not {value!r}")
         if key == "folds-to":
-            return lambda f: any(f.foldable(w) for w in words)
-        return lambda f: any(f.joinable(w) for w in words)
+            return lambda f: any(f.whole().foldable(w) for w in words)
+        return lambda f: any(f.whole().joinable(w) for w in words)
     if key in ("name-regex", "string", "text"):
         if not isinstance(value, str):
             raise ScreenError(f"{key}: takes a regular expression, not {value!r}")
@@ -163,11 +171,10 @@ def compile_screen(spec: Any) -> Test:
         if key == "name-regex":
             if "\\A" in value or "\\Z" in value:
                 raise ScreenError("name-regex: anchor with ^ and $ (each name is one line)")
-            rx = re.compile(value, re.M)
-            return lambda f: rx.search(f.names_text()) is not None
+            return _names(re.compile(value, re.M))
         if key == "string":
-            return lambda f: rx.search(f.strings) is not None
-        return lambda f: f.search(rx)
+            return _strings(rx)
+        return _text(rx)
     raise ScreenError(
         f"unknown screen key {key!r} "
         "(name, name-regex, string, joined, folds-to, folded, lookup, stored-root, node, "
@@ -200,6 +207,7 @@ def _lookup(value: Any) -> Test:
     kinds, built, key = frozenset(via), how == "built", f"lookup {how} {sorted(via)}"
 
     def test(f: Facts) -> bool:
+        f = f.whole()
         if key not in f._memo:
             if kinds.isdisjoint(f.names):
                 f._memo[key] = False
@@ -226,6 +234,7 @@ def _folded(value: Any) -> Test:
     key = f"folded {least} {chars}"
 
     def test(f: Facts) -> bool:
+        f = f.whole()
         if key not in f._memo:
             f._memo[key] = folding.longest(f.text, f.folds, unclean, least) >= least
         found: bool = f._memo[key]
@@ -244,6 +253,7 @@ def _stored_root(roots: frozenset[str]) -> Test:
     any_import = "<import>" in roots
 
     def test(f: Facts) -> bool:
+        f = f.whole()
         if not roots.isdisjoint(f.stored):
             return True
         if not any_import:
@@ -255,12 +265,122 @@ def _stored_root(roots: frozenset[str]) -> Test:
     return test
 
 
+def _names(rx: re.Pattern[str]) -> Test:
+    """``name-regex``: ``rx`` matches in the names, one a line. A unit's are
+    its own and its shared part's: searched apart when ``rx`` is line-local
+    (linelocal.py), the shared part's once per file."""
+    if not line_local(rx):
+        return lambda f: rx.search(f.whole().names_text()) is not None
+    key = f"name-regex {rx.flags} {rx.pattern}"
+
+    def test(f: Facts) -> bool:
+        s = f.shared
+        if s is None:
+            return rx.search(f.names_text()) is not None
+        if not f.names and not s.names:
+            return rx.search("") is not None  # no names join to one empty line
+        if f.names and rx.search(f.names_text()) is not None:
+            return True
+        return bool(s.names) and _once(s, key, lambda: rx.search(s.names_text()) is not None)
+
+    return test
+
+
+def _strings(rx: re.Pattern[str]) -> Test:
+    """``string``: ``rx`` matches in the literals, one after another; a
+    unit's own and shared ones apart when it is line-local, as ``_names``."""
+    need = prefilter.needs(rx)
+    if not line_local(rx):
+        return lambda f: _search(rx, need, f.whole(), f.whole().strings, "strings")
+    key = f"string {rx.flags} {rx.pattern}"
+
+    def test(f: Facts) -> bool:
+        s = f.shared
+        if s is None:
+            return _search(rx, need, f, f.strings, "strings")
+        if not f.literals and not s.literals:
+            return rx.search("") is not None
+        if f.literals and _search(rx, need, f, f.strings, "strings"):
+            return True
+        return s.literals > 0 and _once(s, key, lambda: _search(rx, need, s, s.strings, "strings"))
+
+    return test
+
+
+def _text(rx: re.Pattern[str]) -> Test:
+    """``text``: ``rx`` matches in the raw text (a unit's: Facts.search).
+    Rules share text atoms (a payload's shape): each is searched once a
+    file or unit; and not at all where the file holds none of the literals
+    every match holds (prefilter.py; a unit's text is a part of the file's)."""
+    need = prefilter.needs(rx)
+    key = f"text {rx.pattern}"
+    absent_key = f"text absent {rx.pattern}"
+
+    def test(f: Facts) -> bool:
+        file = f.shared or f  # a unit's shared part: the file's memo
+        if _once(file, absent_key, lambda: need.absent(f.text, lambda: _lowered(file, f.text))):
+            return False
+        return _once(f, key, lambda: f.search(rx))
+
+    return test
+
+
+def _search(rx: re.Pattern[str], need: prefilter.Needs, f: Facts, text: str, name: str) -> bool:
+    """``rx`` matches in ``text`` (``f``'s ``name``), after the pre-test."""
+    if need.absent(text, lambda: _lowered(f, text, name)):
+        return False
+    return rx.search(text) is not None
+
+
+def _lowered(f: Facts, text: str, name: str = "text") -> str:
+    """``text`` (``f``'s ``name``) lowered, once."""
+    key = f"lowered {name}"
+    if key not in f._memo:
+        f._memo[key] = text.lower()
+    found: str = f._memo[key]
+    return found
+
+
+def _once(f: Facts, key: str, test: Callable[[], bool]) -> bool:
+    """``test()`` for ``f``, computed once."""
+    if key not in f._memo:
+        f._memo[key] = test()
+    found: bool = f._memo[key]
+    return found
+
+
+# Plain loops, not all()/any() over a generator: ~150,000 combinator calls
+# a corpus scan, each a generator's start-up (issue #17).
 def _all(parts: Sequence[Test]) -> Test:
-    return lambda f: all(p(f) for p in parts)
+    if len(parts) == 1:
+        return parts[0]
+    items = tuple(parts)
+
+    def test(f: Facts) -> bool:
+        for p in items:
+            if not p(f):
+                break
+        else:
+            return True
+        return False
+
+    return test
 
 
 def _any(parts: Sequence[Test]) -> Test:
-    return lambda f: any(p(f) for p in parts)
+    if len(parts) == 1:
+        return parts[0]
+    items = tuple(parts)
+
+    def test(f: Facts) -> bool:
+        for p in items:
+            if p(f):
+                break
+        else:
+            return False
+        return True
+
+    return test
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""Where a unit's ``text`` and ``words`` atoms read the raw text (facts.py,
+issue #17); here so that facts.py stays under 600 lines."""
+
+from __future__ import annotations
+
+import re
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+class Gaps:
+    """Where the text and words atoms read a unit's raw text (issue #17).
+
+    A *gap* is a run of lines no outermost function holds; a unit reads every
+    gap and its own *run*: the gap before its function, the function, and the
+    gap after it, as they stand in the file. Each run is searched on its own:
+    no text the file does not hold next to it is put next to it, so a regex
+    costs on a run no more than it may on the file around it. (A view of the
+    file with the other units' lines blanked let ``\\s*`` run from one gap
+    into the next: ``"]`` at class level, then the blank lines of 50 methods,
+    then a ``####`` banner, sent ``(?:\\s|#[^\\n]*)*==`` into exponential
+    backtracking for >10 min on a 4,000-line modeling file.) What a regex
+    must find for semgrep's match lies in the unit's code, so in one of its
+    runs as the file holds it: nothing is lost. A run's end is the text's end
+    to a regex (``$`` and ``\\Z`` hold there): only more admits; before its
+    start a regex sees the file itself (lookbehind, ``\\b``)."""
+
+    def __init__(self, text: str, spans: list[tuple[int, int]]) -> None:
+        starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
+
+        def at(line: int) -> int:  # where a 1-based line starts
+            return starts[line - 1] if line <= len(starts) else len(text)
+
+        firsts = [at(end + 1) for _, end in [(0, 0), *spans]]
+        lasts = [at(first) for first, _ in spans] + [len(text)]
+        self.text = text
+        self.gaps = [(a, b) for a, b in zip(firsts, lasts, strict=True) if a < b]
+        self.runs = [(firsts[i], lasts[i + 1]) for i in range(len(spans))]
+        self._found: dict[re.Pattern[str], bool] = {}
+        self._folded: list[str] | None = None
+
+    def search(self, rx: re.Pattern[str]) -> bool:
+        """Whether ``rx`` matches in some gap: then in every unit."""
+        if rx not in self._found:
+            self._found[rx] = any(rx.search(self.text, a, b) for a, b in self.gaps)
+        return self._found[rx]
+
+    def contains(self, word: str) -> bool:
+        if self._folded is None:
+            self._folded = [self.text[a:b].casefold() for a, b in self.gaps]
+        return any(word in gap for gap in self._folded)
