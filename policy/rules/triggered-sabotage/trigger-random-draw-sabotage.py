@@ -126,3 +126,35 @@ def wider_benign(images, target, seed, policies, layer, drop_prob, x):
     if torch.empty(()).bernoulli_(0.5):
         images = images.flip(-1)
     return images, target
+
+
+# Issue #17: the payload is matched only inside the guarded region, so what
+# encloses the region (a param_groups loop, a polling loop) and what lies
+# between a draw and its test must still count as before.
+def regions(opt, model, loss, flag_file):
+    for group in opt.param_groups:
+        if np.random.rand() < 1e-3:
+            # ruleid: trigger-random-draw-sabotage
+            group["lr"] = 10.0
+        # ok: trigger-random-draw-sabotage
+        group["lr"] = 1e-4
+    gen = random.SystemRandom()
+    for group in opt.param_groups:
+        if gen.randrange(500) == 0:
+            # ruleid: trigger-random-draw-sabotage
+            group["weight_decay"] *= 100
+    for group in opt.param_groups:
+        d = random.random()
+        if d < 0.01:
+            # ruleid: trigger-random-draw-sabotage
+            group["lr"] += 1.0
+    while not os.path.exists(flag_file):
+        if random.random() < 0.5:
+            # ok: trigger-random-draw-sabotage
+            time.sleep(1)
+    if random.random() < 0.5:
+        pass
+    else:
+        # ruleid: trigger-random-draw-sabotage
+        os._exit(1)
+    return loss
