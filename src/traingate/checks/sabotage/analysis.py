@@ -99,7 +99,7 @@ def _paused(
         funcs = Returns(tree, source, scope, held, far, draws)  # and functions returning one
         facts.env.events = ev.module_table(tree, alias, scope, funcs, held)
     try:
-        return _analyze(tree, alias, hooks, scope, plan, facts)
+        return _analyze(tree, alias, hooks, scope, plan, facts, _whole(tree, alias, plan, facts))
     finally:
         if funcs is not None:
             funcs.module = None  # it and the module's table hold each other
@@ -113,13 +113,16 @@ def _analyze(
     scope: list[ast.AST],
     plan: Plan | None,
     facts: mod.Facts,
+    whole: tuple[nd.Whole, bool] | None,
 ) -> list[Hit]:
     module, writers = facts.env, facts.writers
     module.drawing = Drawing(tree, alias)
     hot: set[str] = set()
+    quiet = whole is not None and whole[1]
     if plan is None:
         kept = set(range(len(tree.body)))
-        facts.everything()  # every name is read: one replay, not one per name
+        if not quiet:
+            facts.everything()  # every name is read: one replay, not one per name
     else:
         units = plan.units()
         kept = {i for i in units if plan.touched(tree.body[i])}
@@ -147,16 +150,50 @@ def _analyze(
         for st in tree.body
         if not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     ]
-    warm(module, pl.walk_local(top))  # what the module-level walk looks up
-    Fn(module, "<module>", tree.body, out, writers=writers, nodes=scope).run()
+    if not quiet:
+        warm(module, pl.walk_local(top))  # what the module-level walk looks up
+    Fn(
+        qt.quieted(module) if quiet else module,
+        "<module>",
+        tree.body,
+        out,
+        writers=writers,
+        nodes=scope,
+    ).run()
     for i in sorted(kept):
         st = tree.body[i]
         if plan is not None and isinstance(st, ast.ClassDef):
             _visit_class(st, module, out, hooks, writers, plan, hot)
         else:
-            _visit_one(st, module, out, hooks, writers)
-    out.extend(_egress(tree, alias, plan))
+            _visit_one(st, module, out, hooks, writers, quiet)
+    out.extend(_egress(alias, plan, whole[0] if whole is not None else None))
     return sorted(set(out))
+
+
+def _whole(
+    tree: ast.Module, alias: dict[str, str], plan: Plan | None, facts: mod.Facts
+) -> tuple[nd.Whole, bool] | None:
+    """A scan's read of the whole tree (``nodes.whole``), and whether no trigger can be
+    read anywhere in the file: no node of it is one by itself (``quiet.direct``) and no
+    function it calls from another file returns one (``Facts.far``).
+
+    Then every lookup a walk makes answers None (issue #17: the lookups, replays and
+    bindings that found nothing were a third of a scan, in the ~3/4 of a library's
+    files that read no trigger). A trigger starts at a node that is one by itself or
+    at an imported function returning one; every other fact is derived from those:
+    a module name, a ``self`` attribute or a name bound in a function from a value
+    whose taint reads one, a function of the file returning one (its round one reads
+    only its own nodes and module names, round two its callees' round one). So each
+    function is quiet (quiet.py) without its lookups, the module's names need no
+    replay, and the module-level walk is quiet too. The keys checked are every
+    call's qualname in the file, so those of every call a taint can reach."""
+    if plan is not None:
+        return None
+    got = nd.whole(tree, alias)
+    if got.direct:
+        return got, False
+    imports = facts.imports
+    return got, all(facts.far(k)[0] is None for k in sorted(got.calls) if k in imports)
 
 
 def _visit_class(
@@ -191,13 +228,18 @@ def _visit_class(
 
 
 def _visit(
-    node: ast.AST, env: Env, out: list[Hit], hooks: dict[str, tuple[int, ...]], writers: mod.Writers
+    node: ast.AST,
+    env: Env,
+    out: list[Hit],
+    hooks: dict[str, tuple[int, ...]],
+    writers: mod.Writers,
+    quiet: bool = False,
 ) -> None:
     for child in nd.blocks(node):
         if isinstance(child, ast.stmt):  # definitions are statements: no expression holds one
-            _visit_one(child, env, out, hooks, writers)
+            _visit_one(child, env, out, hooks, writers, quiet)
         elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
-            _visit(child, env, out, hooks, writers)
+            _visit(child, env, out, hooks, writers, quiet)
 
 
 def _visit_one(
@@ -206,13 +248,15 @@ def _visit_one(
     out: list[Hit],
     hooks: dict[str, tuple[int, ...]],
     writers: mod.Writers,
+    quiet: bool = False,  # no trigger in the file (``_whole``): no lookup finds one
 ) -> None:
     if isinstance(child, ast.ClassDef):
         cenv = env.child()
-        attrs = cenv.attrs = ClassAttrs(child, env, whole=True)
+        # quiet: no attribute holds a trigger; each is still computed if looked up
+        attrs = cenv.attrs = ClassAttrs(child, env, whole=not quiet)
         cenv.attr_paths = attrs.paths
         cenv.event_attrs = ev.init_attrs(child, env.events) if env.events is not None else {}
-        _visit(child, cenv, out, hooks, writers)
+        _visit(child, cenv, out, hooks, writers, quiet)
     elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
         fenv = env.child()
         for a in child.args.posonlyargs + child.args.args + child.args.kwonlyargs:
@@ -224,7 +268,7 @@ def _visit_one(
         # No trigger can reach the body (quiet.py): nothing to bind, no taint to look
         # for, and outside a hook, in a small body without draws, maybe nothing to walk.
         wenv: Env | None = fenv
-        if warm_local(fenv, lk) or lk.direct:
+        if not quiet and (warm_local(fenv, lk) or lk.direct):
             bind_local(fenv, lk)
         elif qt.skip(lk, reg is not None, fenv, writers, child.body):
             wenv = None
@@ -236,9 +280,9 @@ def _visit_one(
             )
             fn.hook_lines = reg or ()
             fn.run()
-        _visit(child, fenv, out, hooks, writers)
+        _visit(child, fenv, out, hooks, writers, quiet)
     else:
-        _visit(child, env, out, hooks, writers)
+        _visit(child, env, out, hooks, writers, quiet)
 
 
 def _drawn(held: Mapping[str, Trigger], added: Set[int]) -> set[str]:
@@ -327,8 +371,8 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
     return frozenset(a.arg for a in fn.args.posonlyargs + fn.args.args if a.arg != "self")
 
 
-def _egress(tree: ast.Module, alias: dict[str, str], plan: Plan | None) -> list[Hit]:
-    nodes = nd.calls_and_strings(tree) if plan is None else plan.touched_nodes()
+def _egress(alias: dict[str, str], plan: Plan | None, whole: nd.Whole | None) -> list[Hit]:
+    nodes = whole.egress if whole is not None else plan.touched_nodes() if plan else []
     out = []
     for node in nodes:
         # log_egress names only a call or a "logging.handlers." string (issue #17:

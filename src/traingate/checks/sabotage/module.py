@@ -324,14 +324,28 @@ def _known(path: str, text: str, name: str, store: Store | None) -> HelperFacts 
     if _may_define(text, name):
         got = store.get(text, name) if store is not None else None
         if got is None:
-            helper = helper_facts(path, text)
-            if helper is not None:
+            writes = _QUIET.get(text)
+            helper = helper_facts(path, text) if writes is None else None
+            if writes is not None:  # no trigger in it: not parsed again (issue #17)
+                got = (None, writes.get(name))
+            elif helper is not None:
                 got = helper.facts(name)
+                if helper.quiet:
+                    if len(_QUIET) >= 1024:  # as PerText: the oldest text goes first
+                        del _QUIET[next(iter(_QUIET))]
+                    _QUIET[text] = pl.random_writers(helper.tree, helper.env.alias)
+            if got is not None:
                 STATS["computed"] += 1
                 if store is not None:
                     store.put(text, name, got)
     memo[name] = got
     return got
+
+
+# Helper texts no trigger can be read in (``Helper.quiet``), with what each of their
+# functions writes noise into: a helper evicted from ``helper_facts``'s few is not
+# parsed again for another name (a scan asks ~600 texts in no order, issue #17).
+_QUIET: dict[str, dict[str, dict[int, str]]] = {}
 
 
 def _key(mod: str, name: str) -> str:
@@ -375,12 +389,17 @@ class Helper:
         )
         self.returns = Returns(functions(tree), self.env)
         self.memo: dict[str, tuple[Trigger | None, dict[int, str] | None]] = {}
+        # No node of the module is a trigger by itself (``quiet``'s tests, on every
+        # node): a helper's triggers all start at one (its functions and module names
+        # read only its own nodes, one level, analysis._whole), so none returns one.
+        self.quiet = not nd.any_direct(tree, self.env.alias)
 
     def facts(self, name: str) -> tuple[Trigger | None, dict[int, str] | None]:
         """Whether ``name()`` returns a trigger, and which arguments it fills with noise."""
         if name not in self.memo:
             writes = pl.random_writers(self.tree, self.env.alias, {name})
-            self.memo[name] = (self.returns.get(name), writes.get(name))
+            t = None if self.quiet else self.returns.get(name)
+            self.memo[name] = (t, writes.get(name))
         return self.memo[name]
 
 
@@ -417,6 +436,7 @@ def release() -> None:
     helper_facts.cache_clear()
     _defined.cache_clear()
     _KNOWN.clear()
+    _QUIET.clear()
 
 
 def parse(source: str, filename: str) -> ast.Module:

@@ -164,6 +164,112 @@ def calls_and_strings(tree: ast.AST) -> list[ast.AST]:
     return out
 
 
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+class Whole(NamedTuple):
+    """What a scan reads of the whole tree beside its functions' bodies (``whole``)."""
+
+    egress: list[ast.AST]  # ``calls_and_strings(tree)``'s nodes (not in its order)
+    direct: bool  # a node of the tree is a trigger by itself (``quiet``'s tests)
+    calls: set[str]  # the qualnames of its calls (``Env.funcs`` keys)
+
+
+def whole(tree: ast.Module, alias: Mapping[str, str]) -> Whole:
+    """Every call and string of the tree, whether any node is ``direct``, and every
+    call's qualname, without walking a function's body again: its index (``local``,
+    which a scan makes for every function anyway) holds those (issue #17: the
+    egress walk alone was 4-5% of a scan).
+
+    Every node is read once or more: this walk enters everything but a function's
+    body, whose index's nodes are taken instead, and the nested definitions, classes
+    and lambdas that index's walk did not enter are walked from here (a definition's
+    decorators, arguments and annotations, a class's bases and body, a lambda)."""
+    from traingate.checks.sabotage import quiet as qt
+    from traingate.checks.sabotage.triggers import qualname
+
+    out: list[ast.AST] = []
+    calls: set[str] = set()
+    direct = False
+    todo: list[Any] = [tree]
+    get, table, pop, push, extend, add, more = (
+        _ALL.get,
+        _ALL,
+        todo.pop,
+        todo.append,
+        todo.extend,
+        out.append,
+        out.extend,
+    )
+    call, const, text, defs = ast.Call, ast.Constant, str, _DEFS
+    name_t, attr_t, cmp_t = ast.Name, ast.Attribute, ast.Compare
+    while todo:
+        node = pop()
+        kind = node.__class__
+        if kind is const:
+            if node.value.__class__ is text:
+                add(node)
+            continue  # no field of a constant holds a node
+        fs = get(kind, _MISS)
+        if fs is _MISS:
+            fs = _plan(kind, table)
+        if fs is None:
+            continue
+        if kind is call:
+            add(node)
+            q = qualname(node.func, alias)
+            if q is not None:
+                calls.add(q)
+            direct = direct or qt.call_direct(node, q)
+        elif kind is name_t:
+            direct = direct or qt.name_direct(node.id, alias)
+        elif kind is attr_t:
+            direct = direct or qt.attr_direct(node.attr)
+        elif kind is cmp_t:
+            direct = direct or qt.compare_direct(node)
+        elif kind in defs:
+            lk = local(node, alias)
+            more(lk.egress)
+            extend(lk.nested)
+            direct = direct or lk.direct
+            calls.update(k for c, k in lk.lookups if c == CALL)
+            extend(node.decorator_list)
+            push(node.args)
+            if node.returns is not None:
+                push(node.returns)
+            continue
+        for field in fs:
+            value = getattr(node, field, None)
+            if value.__class__ is _LIST:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return Whole(out, direct, calls)
+
+
+def any_direct(tree: ast.AST, alias: Mapping[str, str]) -> bool:
+    """Whether a node of the tree (``walk_all``: lambdas and nested definitions too)
+    is a trigger by itself, as ``index`` tests one (``quiet``)."""
+    from traingate.checks.sabotage import quiet as qt
+    from traingate.checks.sabotage.triggers import qualname
+
+    name_t, call_t, attr_t, cmp_t = ast.Name, ast.Call, ast.Attribute, ast.Compare
+    for n in walk_all(tree):
+        t = n.__class__
+        if t is name_t:
+            if qt.name_direct(n.id, alias):  # type: ignore[attr-defined]
+                return True
+        elif t is call_t:
+            if qt.call_direct(n, qualname(n.func, alias)):  # type: ignore[arg-type,attr-defined]
+                return True
+        elif t is attr_t:
+            if qt.attr_direct(n.attr):  # type: ignore[attr-defined]
+                return True
+        elif t is cmp_t and qt.compare_direct(n):  # type: ignore[arg-type]
+            return True
+    return False
+
+
 def walk_local(body: list[ast.stmt]) -> list[ast.AST]:
     """Every node of these statements but ``ctx``, not entering nested functions,
     lambdas or classes, in ``payloads.walk_local``'s order (which calls this). A
@@ -270,6 +376,10 @@ class Local(NamedTuple):
     lookups: list[tuple[int, str]]  # (NAME | CALL | ATTR, key), as warm meets them
     binds: list[tuple[ast.AST, list[str]]]  # what bind reads: (value, target names)
     direct: bool  # a node is a trigger whatever the lookups answer (``quiet.direct``)
+    # The calls and string constants among ``nodes`` (all the log egress reads), and
+    # the nested definitions, classes and lambdas the walk did not enter (``egress``).
+    egress: list[ast.AST]
+    nested: list[ast.AST]
 
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -281,7 +391,7 @@ def local(fn: Def, alias: Mapping[str, str]) -> Local:
     got = fn.__dict__.get("_traingate_local")
     if got is not None and got[0] is alias and isinstance(got[1], Local):
         return got[1]
-    made = index(walk_local(fn.body), alias)
+    made = index(fn.body, alias)
     fn.__dict__["_traingate_local"] = (alias, made)
     return made
 
@@ -293,38 +403,79 @@ _BINDERS = frozenset(
 )
 
 
-def index(nodes: list[ast.AST], alias: Mapping[str, str]) -> Local:
+def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
+    """``walk_local(body)`` and what ``warm`` looks up, ``bind`` binds and ``quiet``
+    tests in it, in one pass (issue #17: the walk, then a loop over its nodes, were
+    a tenth of a scan): each node is indexed as the walk adds it, so the nodes,
+    lookups and binds come in ``walk_local``'s order."""
     from traingate.checks.sabotage import payloads as pl
     from traingate.checks.sabotage import quiet as qt
     from traingate.checks.sabotage.scopes import binding, target_names
-    from traingate.checks.sabotage.triggers import qualname
+    from traingate.checks.sabotage.triggers import SOURCE_NAMES, qualname
 
+    out: list[ast.AST] = []
     lookups: list[tuple[int, str]] = []
     binds: list[tuple[ast.AST, list[str]]] = []
+    egress: list[ast.AST] = []
+    nested: list[ast.AST] = []
     direct = False
-    name_t, call_t, attr_t, binders = ast.Name, ast.Call, ast.Attribute, _BINDERS
-    for n in nodes:
-        t = type(n)
-        if t is name_t:
-            assert isinstance(n, ast.Name)
-            lookups.append((NAME, n.id))
-            direct = direct or qt.name_direct(n.id, alias)
-        elif t is call_t:
-            assert isinstance(n, ast.Call)
-            q = qualname(n.func, alias)
-            if q is not None:
-                lookups.append((CALL, q))
-            direct = direct or qt.call_direct(n, q)
-        elif t is attr_t:
-            assert isinstance(n, ast.Attribute)
-            if isinstance(n.value, name_t) and n.value.id == "self":
-                lookups.append((ATTR, n.attr))
-            direct = direct or qt.attr_direct(n.attr)
-        elif t is ast.Compare:
-            assert isinstance(n, ast.Compare)
-            direct = direct or qt.compare_direct(n)
-        elif t in binders:
-            value, targets = binding(n)
-            if value is not None:
-                binds.append((value, [x for x in target_names(targets) if not pl.named_state(x)]))
-    return Local(nodes, lookups, binds, direct)
+    todo: list[Any] = []
+    get, table, pop, push, extend = _LOCAL.get, _LOCAL, todo.pop, todo.append, todo.extend
+    add, look, shipped = out.append, lookups.append, egress.append
+    name_t, call_t, attr_t = ast.Name, ast.Call, ast.Attribute
+    cmp_t, const_t, text_t, binders = ast.Compare, ast.Constant, str, _BINDERS
+    named, named_get, alias_get = qt._named, qt._NAMED.get, alias.get
+    for top in reversed(body):
+        todo.append(top)
+        first = True
+        while todo:
+            n = pop()
+            t = n.__class__
+            if first:  # the statement itself, a nested definition too
+                fs: tuple[str, ...] | None = fields(t)
+                first = False
+            else:
+                fs = get(t, _MISS)
+                if fs is _MISS:
+                    fs = _plan(t, table)
+            if fs is None:
+                if t in _NESTED:
+                    nested.append(n)
+                continue
+            add(n)
+            for field in fs:
+                value = getattr(n, field, None)
+                if value.__class__ is _LIST:
+                    extend(value)
+                elif value is not None:
+                    push(value)
+            # ``qt.name_direct`` and the others, inlined (a name's test is cached there)
+            if t is name_t:
+                key = n.id
+                look((NAME, key))
+                if not direct:
+                    hit = named_get(key)
+                    direct = (named(key) if hit is None else hit) or alias_get(key) in SOURCE_NAMES
+            elif t is const_t:
+                if n.value.__class__ is text_t:
+                    shipped(n)
+            elif t is call_t:
+                shipped(n)
+                q = qualname(n.func, alias)
+                if q is not None:
+                    look((CALL, q))
+                direct = direct or qt.call_direct(n, q)
+            elif t is attr_t:
+                v = n.value
+                if v.__class__ is name_t and v.id == "self":
+                    look((ATTR, n.attr))
+                direct = direct or qt.attr_direct(n.attr)
+            elif t is cmp_t:
+                direct = direct or qt.compare_direct(n)
+            elif t in binders:
+                value, targets = binding(n)
+                if value is not None:
+                    binds.append(
+                        (value, [x for x in target_names(targets) if not pl.named_state(x)])
+                    )
+    return Local(out, lookups, binds, direct, egress, nested)
