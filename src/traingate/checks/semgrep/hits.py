@@ -35,3 +35,25 @@ TRANSIENT_RULES = frozenset({"semgrep-incomplete"})
 
 def cacheable(hits: list[Hit]) -> bool:
     return not any(h.parse_error and h.rule in TRANSIENT_RULES for h in hits)
+
+
+def merge(*parts: list[Hit]) -> list[Hit]:
+    """One target's hits from each name it was written under (a unit cut,
+    unitcut.py), sorted; a scanner error both names got counts once."""
+    if len(parts) == 1:
+        return sorted(parts[0], key=lambda h: (h.line, h.column, h.rule))
+    out = list(parts[0])
+    errors = {h for h in out if h.parse_error}
+    for more in parts[1:]:
+        for h in more:
+            if not (h.parse_error and h in errors):
+                out.append(h)
+                if h.parse_error:
+                    errors.add(h)
+    return sorted(out, key=lambda h: (h.line, h.column, h.rule))
+
+
+def merge_into(into: dict[str, list[Hit]], more: dict[str, list[Hit]]) -> None:
+    """Add a batch's hits: a target whose names fell in two batches gets both."""
+    for key, hits in more.items():
+        into[key] = merge(into[key], hits) if key in into else hits

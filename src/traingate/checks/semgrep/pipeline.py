@@ -25,13 +25,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from traingate.checks.semgrep.hits import Hit, cacheable
+from traingate.checks.semgrep.hits import Hit, cacheable, merge_into
+from traingate.checks.semgrep.results import parse as _parse
 from traingate.checks.semgrep.runner import (
     OVERALL_S_PER_MB,
     Engine,
     _invoke,
     _materialize,
-    _parse,
     _Progress,
     _rule_timeout,
     plan_batches,
@@ -75,6 +75,7 @@ class HeadStream:
         self._keys: set[str] = set()
         self._cached: dict[str, list[Hit]] = {}
         self._merged: dict[str, list[Hit]] = {}
+        self._answered: set[str] = set()
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._progress = _Progress(0, self._t0)
@@ -105,17 +106,18 @@ class HeadStream:
         if cached is not None:
             self._cached[t.key] = cached
             return
-        name = self._engine.name(t, self._count)
+        written = self._engine.names(t, self._count)
         self._count += 1
-        if name is None:  # no rule can match it (screen.py)
+        if not written:  # no rule can match it (screen.py)
             self._cached[t.key] = []
             if cache is not None:
                 cache.put(t.key, [])
             return
-        _materialize(t, self._root / name)
-        self._names[name] = t
-        self._size[name] = (self._root / name).stat().st_size
-        self._pending.append(name)
+        for name, text in written:  # the whole file, and a unit cut of it (unitcut.py)
+            _materialize(t, self._root / name, text)
+            self._names[name] = t
+            self._size[name] = (self._root / name).stat().st_size
+            self._pending.append(name)
         self._progress.total = len(self._names)
         pending = sum(self._size[n] for n in self._pending)
         # The first batch at FLUSH_BYTES: a scan's batches are larger
@@ -143,8 +145,8 @@ class HeadStream:
                 w.result()
             except CheckError as exc:
                 raise CheckError(self._engine.pack.explain(exc.message), help=exc.help) from None
-        missing = {t.key for t in self._names.values()} - self._merged.keys()
-        if missing:  # never a silent pass: every target is answered for
+        missing = {self._names[n].key for n in self._names.keys() - self._answered}
+        if missing:  # never a silent pass: every name (a cut's too) is answered for
             raise CheckError(f"semgrep was not run on {len(missing)} of the files to check")
         self._progress.finish()
         cache = self._engine.cache
@@ -184,7 +186,8 @@ class HeadStream:
             finally:
                 self._gate.release(batch, peak[0] if peak else None)
             with self._lock:
-                self._merged.update(hits)
+                merge_into(self._merged, hits)
+                self._answered.update(batch)
                 self._progress.done(len(batch))
 
     def _one(self, batch: list[str], peak: list[float]) -> dict[str, list[Hit]]:

@@ -19,22 +19,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from traingate.checks.semgrep.cache import Cache
-from traingate.checks.semgrep.hits import Hit, cacheable, error_hit
+from traingate.checks.semgrep.hits import Hit, cacheable, merge_into
+from traingate.checks.semgrep.results import parse as _parse
 from traingate.checks.semgrep.rulepack import RulePack
 from traingate.checks.semgrep.schedule import MemoryGate, estimate_mb
 from traingate.checks.semgrep.settings import SemgrepSettings
-from traingate.checks.semgrep.targets import Target
+from traingate.checks.semgrep.targets import Target, is_python
+from traingate.checks.semgrep.unitcut import Seen
 from traingate.errors import CheckError
 
 if TYPE_CHECKING:  # screen.py loads on the first target semgrep must see
     from traingate.checks.semgrep.screen import ScreenedPack
-
-_PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other syntax error")
 
 # Bytes of target names past which semgrep scans the temp dir instead (ARG_MAX).
 MAX_ARGV_NAMES = 100_000
@@ -102,6 +102,8 @@ class Engine:
         self._screens = pack.builtin is not None and pack.dirs == (pack.builtin,)
         self._work_dir = work_dir
         self._built: ScreenedPack | None = None
+        self._unit_tests: dict[int, Callable[[Any], bool]] | None = None  # unitcut.py
+        self._seen = Seen()
 
     def _screened(self) -> ScreenedPack | None:
         """The screened pack, built on first use: a warm re-check answered by
@@ -111,6 +113,7 @@ class Engine:
 
             assert self.pack.builtin is not None
             self._built = ScreenedPack(self.pack.builtin, self._work_dir)
+            self._built.screens = self._seen.watch(self._built.screens)  # unitcut.py
         return self._built
 
     def name(self, t: Target, i: int, rules: set[str] | None = None) -> str | None:
@@ -121,6 +124,35 @@ class Engine:
         if screened is None:
             return f"t{i}{t.ext}"
         return screened.name(t, i, rules)
+
+    def names(self, t: Target, i: int, rules: set[str] | None = None) -> list[tuple[str, str]]:
+        """Each name ``t`` is written under with the text written there ("": its
+        own): name()'s, or (unitcut.py) the whole file's and a cut's; none
+        when no rule can match it."""
+        self._seen.take()
+        name = self.name(t, i, rules)
+        facts, built = self._seen.take(), self._built
+        if name is None:
+            return []
+        if built is None or facts is None or not is_python(t) or t.problem:
+            return [(name, "")]
+        if self._unit_tests is None:
+            from traingate.checks.semgrep import screen, unitcut
+
+            assert self.pack.builtin is not None
+            _, sources = screen.read(sorted(self.pack.builtin.rglob("*.yaml")))
+            self._unit_tests = unitcut.unit_tests(sources, built.screens.ids)
+        if not self._unit_tests:
+            return [(name, "")]
+        from traingate.checks.semgrep.unitcut import split
+
+        # A rule no screen covers still runs on a whole file whose mask is all zeros.
+        wide = getattr(built, "_open_python", None)
+        wide = True if wide is None else bool(wide if rules is None else wide & rules)
+        cut = split(name, len(built.screens.ids), facts, self._unit_tests, wide)
+        if cut is None:
+            return [(name, "")]
+        return [(n, "") for n in [cut.whole] if n is not None] + [(cut.cut_name, cut.cut)]
 
     def parsed(self, key: str) -> bool:
         """Whether Python parsed this target's text while screening it."""
@@ -208,12 +240,12 @@ class Engine:
             names: dict[str, Target] = {}
             unmatchable: dict[str, list[Hit]] = {}
             for i, t in enumerate(targets):
-                name = self.name(t, i, rules)
-                if name is None:
+                written = self.names(t, i, rules)
+                if not written:
                     unmatchable[t.key] = []
-                    continue
-                _materialize(t, root / name)
-                names[name] = t
+                for name, text in written:
+                    _materialize(t, root / name, text)
+                    names[name] = t
             if not names:
                 return unmatchable
             base_cmd = self.command(exe, rules)
@@ -238,11 +270,12 @@ class Engine:
             return {**unmatchable, **_parse(out, names, root)}
 
 
-def _materialize(t: Target, path: Path) -> None:
-    """Write ``t`` where semgrep reads it: a spilled text is linked (copied
-    across file systems), never read back into memory (issue #17)."""
-    if not t.spill:
-        path.write_text(t.text, encoding="utf-8", errors="surrogateescape", newline="")
+def _materialize(t: Target, path: Path, text: str = "") -> None:
+    """Write ``t`` (or ``text``: a unit cut of it) where semgrep reads it: a
+    spilled text is linked (copied across file systems), never read back into
+    memory (issue #17)."""
+    if text or not t.spill:
+        path.write_text(text or t.text, encoding="utf-8", errors="surrogateescape", newline="")
         return
     try:
         os.link(t.spill, path)
@@ -299,18 +332,20 @@ def _run_batches(
             finally:
                 gate.release(batch, peak[0] if peak else None)
             with lock:
-                merged.update(hits)
+                merge_into(merged, hits)
+                answered.update(batch)
                 progress.done(len(batch))
 
     # Each batch's largest file comes first (plan_batches).
     gate = MemoryGate(batches, lambda b: estimate_mb(size[b[0]]))
     merged: dict[str, list[Hit]] = {}
+    answered: set[str] = set()
     with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
         futures = [pool.submit(worker) for _ in range(min(usable_cpus(), len(batches)))]
     for f in futures:
         f.result()  # the first failure, if any, fails the run
-    missing = {t.key for t in names.values()} - merged.keys()
-    if missing:  # never a silent pass: every target is answered for
+    missing = {names[n].key for n in names.keys() - answered}
+    if missing:  # never a silent pass: every name (a cut's too) is answered for
         raise CheckError(f"semgrep was not run on {len(missing)} of the files to check")
     progress.finish()
     return merged
@@ -496,90 +531,6 @@ def _json_errors(stdout: bytes) -> str:
         text = e.get("long_msg") or e.get("message") or e.get("type") or ""
         parts.append(f"{text} ({where[0]})" if where and where[0] else str(text))
     return "; ".join(parts)[:800]
-
-
-def _parse(data: dict[str, Any], names: dict[str, Target], root: Path) -> dict[str, list[Hit]]:
-    """Hits per target key; a match's code is read from the file semgrep
-    scanned (``root``), so no target's text need be held meanwhile."""
-    hits: dict[str, list[Hit]] = {t.key: [] for t in names.values()}
-    scanned_bytes: dict[str, bytes] = {}
-    scanned_list = (data.get("paths") or {}).get("scanned")
-    if not isinstance(scanned_list, list):
-        # Without the list we cannot tell a clean file from a skipped one.
-        raise CheckError("semgrep's JSON output does not say which files it scanned")
-    scanned = set(scanned_list)
-    for name, tgt in names.items():
-        if name not in scanned:
-            hits[tgt.key].append(
-                error_hit("semgrep-skipped", "semgrep skipped this file; it was not checked")
-            )
-    for r in data["results"]:
-        found = names.get(r.get("path", ""))
-        if found is None:
-            raise CheckError(f"semgrep reported an unknown path {r.get('path')!r}")
-        extra = r.get("extra", {})
-        meta = extra.get("metadata", {}) or {}
-        start, end = r["start"], r["end"]
-        name = str(r["path"])
-        if name not in scanned_bytes:
-            # One file at a time (semgrep lists a file's results together).
-            scanned_bytes = {name: (root / name).read_bytes()}
-        code = scanned_bytes[name][start["offset"] : end["offset"]]
-        hits[found.key].append(
-            Hit(
-                rule=str(r["check_id"]).rsplit(".", 1)[-1],
-                severity=_severity(str(extra.get("severity", "WARNING"))),
-                message=str(extra.get("message", "")),
-                category=meta.get("category"),
-                line=int(start["line"]),
-                column=int(start["col"]),
-                end_line=int(end["line"]),
-                end_column=int(end["col"]),
-                norm=" ".join(code.decode("utf-8", "replace").split()),
-                start=int(start["offset"]),
-                end=int(end["offset"]),
-            )
-        )
-    for err in data.get("errors", []):
-        path = err.get("path")
-        target = names.get(path) if path else None
-        kind = err.get("type")
-        kind = kind[0] if isinstance(kind, list) else str(kind)
-        if target is None:
-            # Not tied to one of our files: a rule or engine problem. Fail closed.
-            raise CheckError(f"semgrep error: {kind}: {str(err.get('message', ''))[:300]}")
-        if kind in _PARSE_ERROR_TYPES:
-            span = (err.get("spans") or [{}])[0]
-            line = int(span.get("start", {}).get("line", 1))
-            hits[target.key].append(
-                error_hit(
-                    "semgrep-parse-error",
-                    f"semgrep cannot parse this file ({kind} at line {line}); unparseable code "
-                    "cannot be checked and is blocked",
-                    line,
-                )
-            )
-        else:
-            rule = str(err.get("rule_id") or "").rsplit(".", 1)[-1]
-            detail = str(err.get("message", "")).strip().splitlines()
-            hits[target.key].append(
-                error_hit(
-                    "semgrep-incomplete",
-                    f"semgrep could not finish this file: {kind}"
-                    + (f" in rule {rule}" if rule else "")
-                    + (f" ({detail[-1][:200]})" if detail else ""),
-                )
-            )
-    for key in hits:
-        hits[key].sort(key=lambda h: (h.line, h.column, h.rule))
-    return hits
-
-
-def _severity(s: str) -> str:
-    s = s.upper()
-    if s in ("ERROR", "CRITICAL", "HIGH"):
-        return "ERROR"
-    return "WARNING" if s in ("WARNING", "MEDIUM") else "INFO"
 
 
 def semgrep_version() -> str:
