@@ -31,8 +31,12 @@ from collections.abc import Callable, Sequence
 PROCESS_BASE_MB = 131.0
 PEAK_MB_PER_KB = 0.4
 # Every semgrep process at once: the 500 MB for the whole tree less
-# traingate's own process (46-50 MB while semgrep runs in a scan).
-MEMORY_BUDGET_MB = 440.0
+# traingate's own process (46-50 MB while semgrep runs in a scan) and a
+# margin: in session 18 a reference cycle in the screens' facts left ~30 MB
+# of syntax trees in traingate's process through the semgrep phase and the
+# scan peaked at 499 MB under a budget of 440 (fixed: facts.py,
+# tests/test_semgrep_facts_no_cycles.py; 468 MB after, with this budget).
+MEMORY_BUDGET_MB = 410.0
 # The model's own error on the corpus: -19% (the largest file) to +32% (a
 # 0.5 MB batch of 28 kB files, 188 MB against 142), which the sum of two
 # batches absorbed (438 MB for the tree). A peak past this ratio means the
