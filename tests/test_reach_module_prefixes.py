@@ -114,7 +114,9 @@ def _old_find(g: Graph, path: str, level: int, dotted: str) -> Any:
 
 
 def _graph(paths: list[str]) -> tuple[Graph, list[str]]:
-    files = {p: {"defs": {}, "classes": {}, "aliases": {}, "calls": []} for p in paths}
+    files: dict[str, dict[str, Any]] = {
+        p: {"defs": {}, "classes": {}, "aliases": {}, "calls": []} for p in paths
+    }
     loaded: list[str] = []
 
     class Files(dict[str, dict[str, Any]]):
@@ -151,9 +153,12 @@ def test_pruned_lookup_finds_and_loads_exactly_what_the_old_loop_did(
         fresh._find_module_of(path, level, dotted)
     assert asked and all(any(n == m or m.startswith(n + ".") for m in fresh._names) for n in asked)
     old_asked: list[str] = []
-    monkeypatch.setattr(
-        graph.Graph, "_module", lambda self, n: old_asked.append(n) or module(self, n)
-    )
+
+    def noting(self: Graph, n: str) -> str | None:
+        old_asked.append(n)
+        return module(self, n)
+
+    monkeypatch.setattr(graph.Graph, "_module", noting)
     for path, level, dotted in cases:
         _old_find(_graph(PATHS)[0], path, level, dotted)
     assert len(asked) < len(old_asked)

@@ -35,6 +35,7 @@ def _payload(branch: dict[str, Any]) -> dict[str, Any]:
     where = branch["where"]
     assert where[-1] == {"focus": "$HIT"}
     (hit,) = [f for f in where[0]["all"] if f.get("as") == "$HIT"]
+    assert isinstance(hit, dict)
     return hit
 
 
