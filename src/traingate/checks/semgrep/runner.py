@@ -137,11 +137,10 @@ class Engine:
         if built is None or facts is None or not is_python(t) or t.problem:
             return [(name, "")]
         if self._unit_tests is None:
-            from traingate.checks.semgrep import screen, unitcut
+            from traingate.checks.semgrep import unitcut
 
-            assert self.pack.builtin is not None
-            _, sources = screen.read(sorted(self.pack.builtin.rglob("*.yaml")))
-            self._unit_tests = unitcut.unit_tests(sources, built.screens.ids)
+            # The rule texts the screened pack already read: not the 78 files again.
+            self._unit_tests = unitcut.unit_tests(built.sources, built.screens.ids)
         if not self._unit_tests:
             return [(name, "")]
         from traingate.checks.semgrep.unitcut import split

@@ -482,6 +482,7 @@ class ScreenedPack:
     def __init__(self, builtin: Path, work_dir: Path | None) -> None:
         files = sorted(builtin.rglob("*.yaml"))
         self.screens, sources = read(files)
+        self.sources = sources  # each screened rule's file and text (unitcut.py reads them)
         # Under the run's own temp dir when it has one: removed with it.
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
