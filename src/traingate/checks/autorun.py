@@ -37,7 +37,8 @@ RULES = declare(
         Rule(
             "autorun-bytecode",
             Severity.ERROR,
-            "a compiled .pyc/.pyo file or a __pycache__ entry is added or changed",
+            "a compiled .pyc/.pyo file or a __pycache__ entry, a native extension module "
+            "(.so/.pyd exporting PyInit_<name>) or a zip application (.pyz) is added or changed",
             category="autorun",
             since="0.2.0",
         ),
@@ -134,9 +135,44 @@ def run(ctx: Context) -> list[Finding]:
     return out
 
 
+# Issue #16: compiled code Python runs in place of reviewed source. A native
+# extension module is imported before a .py of the same name in its directory
+# (the import system tries extension suffixes first), whatever its tag; it is
+# told from other shared libraries by the PyInit_<name> it must export. A zip
+# application runs its __main__.py with `python tools.pyz`.
+_NATIVE = re.compile(r"(?:^|/)([A-Za-z_]\w*)(?:\.[\w.-]+)?\.(?:so|pyd)$", re.IGNORECASE)
+_ZIPAPP = (".pyz", ".pyzw")
+
+
+def _compiled(ctx: Context, f: ChangedFile, path: str, lower: str) -> Finding | None:
+    what = ""
+    if lower.endswith(_ZIPAPP):
+        what = "a zip application (python runs its __main__.py; its code is not in the diff)"
+    else:
+        m = _NATIVE.search(path)
+        data = ctx.change.read(f.new_oid) if m and f.new_oid else None
+        if m and data and b"PyInit_" + m.group(1).encode() in data:
+            what = (
+                f"a native extension module `{m.group(1)}` (imported before a "
+                f"{m.group(1)}.py in the same directory; its code is not in the diff)"
+            )
+    if not what:
+        return None
+    return RULES.finding(
+        "autorun-bytecode",
+        path=path,
+        message=f"compiled code in the change: {what}",
+        help="build extension modules and zip applications in CI from reviewed source; "
+        "see docs/checks/autorun.md",
+    )
+
+
 def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
     name = path.rsplit("/", 1)[-1]
     lower = name.lower()
+    compiled = None if _SITE_HOOK.search(path) else _compiled(ctx, f, path, lower)
+    if compiled is not None:
+        return [compiled]
     if lower.endswith((".pyc", ".pyo")) or "/__pycache__/" in f"/{path}":
         source = _source_of(path)
         paired = source is not None and any(g.new_path == source for g in ctx.change)
@@ -179,6 +215,8 @@ def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
     if not (f.new_mode or "").startswith("100"):
         return _link(f, path, lower)
     added = set(f.added_lines)
+    if lower.endswith(".ipynb"):
+        return _notebook_writes(path, ctx.change.read(f.new_oid) or b"", added)
     if lower.endswith(".pth"):
         return _pth(path, ctx.change.read(f.new_oid) or b"", added)
     if not (_IPY_CONFIG.search(path) or lower in _CONTENT_NAMES):
@@ -194,7 +232,7 @@ def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
     text, tree, line_map = got
     if lower == "setup.py":
         return _setup_py(path, tree, line_map, added)
-    return _ipython_config(path, text, line_map, added)
+    return _ipython_config(path, text, line_map, added) or _config_code(path, tree, line_map, added)
 
 
 def _link(f: ChangedFile, path: str, lower: str) -> list[Finding]:
@@ -276,6 +314,69 @@ def _ipython_config(path: str, text: str, line_map: list[int], added: set[int]) 
                     help="see docs/checks/autorun.md",
                 )
             ]
+    return []
+
+
+def _config_code(
+    path: str, tree: ast.Module, line_map: list[int], added: set[int]
+) -> list[Finding]:
+    """An added statement of a Jupyter/IPython config that does more than set
+    traits: a call, an import of anything but a few path helpers, a def."""
+    from traingate.checks.jupyter_config import code_statements
+
+    for node in code_statements(tree):
+        lo = _git_line(line_map, node.lineno)
+        hi = _git_line(line_map, node.end_lineno or node.lineno)
+        touched = sorted(n for n in added if lo <= n <= hi)
+        if touched:
+            return [
+                RULES.finding(
+                    "autorun-ipython-startup",
+                    path=path,
+                    line=touched[0],
+                    message="a Jupyter/IPython config file runs as Python at every start of "
+                    "the server or shell that reads it (its directory, the profile or "
+                    f"~/.jupyter), and this statement does more than set options "
+                    f"({type(node).__name__.lower()} at line {touched[0]})",
+                    help="keep the file to `c.App.option = value` settings; start helpers "
+                    "from the launcher; see docs/checks/autorun.md",
+                )
+            ]
+    return []
+
+
+# `%%writefile PATH` (IPython's cell magic, alias `%%file`) in a notebook's JSON:
+# the cell's text lands at PATH when the cell runs (issue #16).
+_WRITEFILE = re.compile(r"%%?(?:writefile|file)\s+(?:(?:-a|--append)\s+)?([^\s\"\\]+)")
+
+
+def _notebook_writes(path: str, data: bytes, added: set[int]) -> list[Finding]:
+    """A notebook cell that writes one of the files above: running the notebook
+    installs a start-up hook that no diff of a .py file shows."""
+    text = data.decode("utf-8", "replace")
+    for n, line in enumerate(text.split("\n"), 1):
+        m = _WRITEFILE.search(line) if n in added else None
+        if m is None:
+            continue
+        dest = m.group(1)
+        if _SITE_HOOK.search(dest):
+            rule = "autorun-site-hook"
+        elif _IPY_STARTUP.search(dest) or _IPY_CONFIG.search(dest):
+            rule = "autorun-ipython-startup"
+        elif dest.lower().endswith(".pth"):
+            rule = "autorun-pth-import"
+        else:
+            continue
+        return [
+            RULES.finding(
+                rule,
+                path=path,
+                line=n,
+                message=f"a notebook cell writes {dest} (%%writefile): once the cell has run, "
+                "that file runs at every interpreter or IPython start",
+                help="do not install start-up files from notebooks; see docs/checks/autorun.md",
+            )
+        ]
     return []
 
 

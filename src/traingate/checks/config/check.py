@@ -44,7 +44,7 @@ def run(ctx: Context) -> list[Finding]:
         if f.status is Status.DELETED or f.new_path is None:
             continue
         name = f.new_path
-        if _ENV_FILES.search(name):
+        if _ENV_FILES.search(name) or name.endswith(".ipynb"):
             out.extend(_env_file(ctx, f))
         fmt = config_format(name)
         if _REQUIREMENTS.search(name) or posixpath.basename(name) in (
@@ -71,7 +71,7 @@ def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
         return []
     text = data.decode("utf-8", "replace")
     added = range(1, text.count("\n") + 2) if is_binary(data) else set(f.added_lines)
-    return list(_env_lines(f, text, added))
+    return list(_env_lines(f, text, added, notebook=(f.new_path or "").endswith(".ipynb")))
 
 
 def _decode(fmt: str | None, data: bytes) -> Decoded:

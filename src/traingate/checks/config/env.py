@@ -12,15 +12,29 @@ from traingate.checks.config.keypath import format_path
 from traingate.checks.config.rules import _finding
 from traingate.findings import Finding
 
+# Issue #16: every file that sets a process environment the way a shell, make or
+# docker does: ksh and scheduler job scripts, included makefiles, Dockerfile
+# variants, Jinja-templated launchers and templated configs and manifests too
+# (their Jinja does not parse as YAML, so the config reader never sees them).
 _ENV_FILES = re.compile(
-    r"(^|/)(\.env(\..*)?|.*\.env|\.envrc|.*\.(sh|bash|zsh)|Makefile|Dockerfile|.*\.slurm|.*\.sbatch)$"
+    r"(^|/)(\.env(\..*)?|.*\.env|\.envrc|.*\.(sh|bash|zsh|ksh|slurm|sbatch|pbs|lsf|qsub|mk)"
+    r"|[Mm]akefile|GNUmakefile|Dockerfile(\.[^/]*)?|[^/]*\.Dockerfile|Containerfile"
+    r"|.*\.(sh|bash|zsh|ksh|slurm|sbatch|ya?ml|json|env|cfg|conf|ini|toml)\.(j2|jinja|jinja2))$"
 )
+# Notebook lines that set the kernel's environment (`%env NAME=value`,
+# `%set_env`): nothing else in a notebook's JSON sets one (issue #16).
+_NOTEBOOK_ENV = re.compile(r"%(?:set_)?env\s")
 _RISKY_ENV = re.compile(
     r"""(?x)\b(?:
         (?P<weights>TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD|TORCH_FORCE_WEIGHTS_ONLY_LOAD\s*=\s*["']?0)
       | (?P<preload>LD_PRELOAD|LD_AUDIT|LD_LIBRARY_PATH\s*=\s*["']?/(?:tmp|dev/shm|var/tmp)|NCCL_(?:NET|TUNER|PROFILER)_PLUGIN)
-      | (?P<pythonpath>PYTHONPATH\s*=\s*["']?[^\n]*(?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.))
-      | (?P<startup>PYTHONSTARTUP|PYTHONINSPECT|PYTHONHOME|PYTHONUSERBASE)
+      | (?P<pythonpath>PYTHONPATH(?:\s*[:?+]?=|\s)\s*["']?[^\n]*(?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.|\$\{HOME\}/\.))
+      | (?P<libpath>LD_LIBRARY_PATH(?:\s*[:?+]?=|\s)\s*["']?[^\n]*(?:\$HOME/\.|~/\.|\$\{HOME\}/\.))
+      | (?P<startup>PYTHONSTARTUP|PYTHONINSPECT|PYTHONHOME|PYTHONUSERBASE|PYTHONBREAKPOINT|BASH_ENV)
+      | (?P<index>(?:PIP_(?:EXTRA_)?INDEX_URL|PIP_FIND_LINKS|UV_(?:EXTRA_)?INDEX_URL)(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?
+            (?!https://(?:download\.pytorch\.org|pypi\.org|pypi\.nvidia\.com)/)[^\s"']
+          | PIP_TRUSTED_HOST|HF_ENDPOINT(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?!https://huggingface\.co/?(?:["'\s]|$))[^\s"'])
+      | (?P<remote>HF_DATASETS_TRUST_REMOTE_CODE(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?i:1|true|yes|on)\b)
       | (?P<nccl>(?:TORCH_)?NCCL_[A-Z_]*TIMEOUT[A-Z_]*\s*=\s*["']?\d|NCCL_BLOCKING_WAIT\s*=\s*["']?0|NCCL_ASYNC_ERROR_HANDLING\s*=\s*["']?0)
     )"""
 )
@@ -160,8 +174,12 @@ def _pieces(text: str) -> Iterator[tuple[int, str]]:
             yield n, piece
 
 
-def _env_lines(f: ChangedFile, text: str, added: Collection[int]) -> Iterator[Finding]:
+def _env_lines(
+    f: ChangedFile, text: str, added: Collection[int], *, notebook: bool = False
+) -> Iterator[Finding]:
     for n, line in _pieces(text):
+        if notebook and not _NOTEBOOK_ENV.search(line):
+            continue  # a notebook's prose or code that only mentions a variable
         # Scheduler directives are comments to the shell but set the job's
         # environment (#SBATCH --export=LD_PRELOAD=..., issue #16).
         stripped = line.lstrip()
@@ -186,7 +204,10 @@ _ENV_WHY = {
     "weights": "disables torch.load's weights-only protection: pickles run code again",
     "preload": "loads a shared library into every process",
     "pythonpath": "puts a temporary or hidden directory ahead of installed packages",
-    "startup": "runs or redirects code at interpreter start",
+    "libpath": "puts a hidden directory ahead of the system's shared libraries",
+    "startup": "runs or redirects code at interpreter or shell start",
+    "index": "installs packages or downloads models from another server than the approved one",
+    "remote": "lets datasets run the loading script shipped with a dataset repository",
     "nccl": "changes collective timeouts or error handling: hangs and silent failures",
 }
 

@@ -121,6 +121,21 @@ _DANGEROUS_PREFIXES = (
     "types.FunctionType",
     "types.CodeType",
     "code.InteractiveInterpreter",
+    # Issue #16: callables outside the usual modules that still run a command or
+    # load native code: pydoc's pagers hand their `cmd` to a shell; a C++
+    # extension is compiled from the config's source text and loaded; torch's
+    # and numpy's library loaders dlopen a shared object (its constructors run).
+    "pydoc.pipepager",
+    "pydoc.tempfilepager",
+    "pydoc.pager",
+    "torch.utils.cpp_extension",
+    "torch.ops.load_library",
+    "torch.classes.load_library",
+    "torch._ops.load_library",
+    "numpy.ctypeslib.load_library",
+    "pkgutil.resolve_name",
+    "imp",
+    "zipimport",
 )
 
 
