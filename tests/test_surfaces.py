@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from traingate.checks.semgrep import ipython as ipy
 from traingate.checks.semgrep import targets as sg
 from traingate.cli import main
 
@@ -330,23 +331,26 @@ def test_notebook_look_alike_is_quiet(report: dict[str, Any]) -> None:
         ("files = !ls /d", "files = __import__('subprocess').run('ls /d', shell=True)"),
         ("out = %sx id", "out = __import__('subprocess').run('id', shell=True)"),
         ("  %timeit -n 3 f(x)", "  f(x)"),
-        ("%env LD_PRELOAD=/tmp/x.so", "__import__('os').environ['LD_PRELOAD'] = '/tmp/x.so'"),
+        (
+            "%env LD_PRELOAD=/tmp/x.so",
+            "import os as _tg_os; _tg_os.environ['LD_PRELOAD'] = '/tmp/x.so'",
+        ),
         ("%matplotlib inline", "pass  # %matplotlib inline"),
     ],
 )
 def test_unmagic(line: str, want: str) -> None:
-    assert sg._unmagic(line) == want
+    assert ipy._unmagic(line) == want
 
 
 def test_notebook_cells_of_every_format() -> None:
     v1 = {"cells": [{"cell_type": "code", "code": "a = 1\n"}]}
     v4_str = {"cells": [{"cell_type": "code", "source": "b = 2\n"}, {"cell_type": "raw"}]}
     v3 = {"worksheets": [{"cells": [{"cell_type": "code", "input": ["c\n", "= 3\n"]}]}]}
-    assert sg._notebook_cells(v1) == ["a = 1\n"]
-    assert sg._notebook_cells(v4_str) == ["b = 2\n"]
-    assert sg._notebook_cells(v3) == ["c\n= 3\n"]
-    assert sg._notebook_cells({"cells": [{"cell_type": "code", "source": [1]}]}) is None
-    assert sg._notebook_cells([]) is None
+    assert ipy._notebook_cells(v1) == ["a = 1\n"]
+    assert ipy._notebook_cells(v4_str) == ["b = 2\n"]
+    assert ipy._notebook_cells(v3) == ["c\n= 3\n"]
+    assert ipy._notebook_cells({"cells": [{"cell_type": "code", "source": [1]}]}) is None
+    assert ipy._notebook_cells([]) is None
 
 
 # --------------------------------------------------------------------------- autorun
