@@ -61,9 +61,14 @@ _DRAWISH = re.compile(
 )
 
 
+# ``_DRAWISH``'s words: one substring search each finds what the pattern's search
+# does, in half its alternation's time (issue #17: every scanned file).
+_DRAWISH_WORDS = tuple(_DRAWISH.pattern.split("|"))
+
+
 def may_draw(source: str) -> bool:
     """Whether a file can hold a draw at all (most of a corpus's files do not)."""
-    return _DRAWISH.search(source) is not None
+    return any(w in source for w in _DRAWISH_WORDS)
 
 
 # The last name of every call ``draw_kind`` can accept: a scope with none of them,

@@ -21,8 +21,9 @@ from typing import Protocol
 from traingate import pyast
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
-from traingate.checks.sabotage.constants import module_paths
+from traingate.checks.sabotage.constants import Lazy, module_paths
 from traingate.checks.sabotage.cut import as_read, expand, line_tokens, span
+from traingate.checks.sabotage.lru import ByLength
 from traingate.checks.sabotage.scopes import (
     Bindings,
     Fn,
@@ -73,9 +74,12 @@ class Facts:
         self.filename = filename
         self.lookup = lookup
         self.store = store  # helpers' facts from earlier runs
-        self.binds = Bindings(scope)
+        self._scope = scope
+        self._binds: Bindings | None = None
         consts = int_constants(tree)
-        self.paths = module_paths(tree, alias, scope)
+        # Both made on first use (issue #17): a file reading no trigger (``analysis._whole``)
+        # replays no name and probes no path.
+        self.paths = Lazy(functools.partial(module_paths, tree, alias, scope))
         self.before = Names(resolve=self._before)  # names, no function known yet
         early = Env(alias, self.before)
         early.consts, early.paths = consts, self.paths
@@ -98,6 +102,13 @@ class Facts:
         self._defs = {
             st.name for st in tree.body if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
+
+    @property
+    def binds(self) -> Bindings:
+        """The module's binding nodes (``Bindings``), indexed on the first replay."""
+        if self._binds is None:
+            self._binds = Bindings(self._scope)
+        return self._binds
 
     def close(self) -> None:
         """Drop the references back to these facts (names resolved and functions
@@ -379,13 +390,14 @@ class Helper:
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
         nodes = pl.walk_local(tree.body)
-        binds = Bindings(nodes)
         self.env = Env(aliases(tree))
-        self.env.paths = module_paths(tree, self.env.alias, nodes)
+        # Both made on first use (issue #17): a helper no trigger is read in
+        # (``quiet``) looks up no name and probes no path.
+        self.env.paths = Lazy(functools.partial(module_paths, tree, self.env.alias, nodes))
         # Not bound to ``self``: a helper evicted from the cache is freed at once (no cycle).
         names = self.env.names
         names.resolve = functools.partial(
-            _one_round, binds, self.env.alias, self.env.paths, names.memo
+            _one_round, _Binds(nodes), self.env.alias, self.env.paths, names.memo
         )
         self.returns = Returns(functions(tree), self.env)
         self.memo: dict[str, tuple[Trigger | None, dict[int, str] | None]] = {}
@@ -403,14 +415,30 @@ class Helper:
         return self.memo[name]
 
 
+class _Binds:
+    """A helper's ``Bindings``, made on the first name looked up."""
+
+    __slots__ = ("_got", "_nodes")
+
+    def __init__(self, nodes: list[ast.AST]) -> None:
+        self._nodes = nodes
+        self._got: Bindings | None = None
+
+    def get(self) -> Bindings:
+        if self._got is None:
+            self._got = Bindings(self._nodes)
+        return self._got
+
+
 def _one_round(
-    binds: Bindings,
+    lazy: _Binds,
     alias: Mapping[str, str],
     paths: Paths,
     memo: dict[str, Trigger | None],
     name: str,
 ) -> Trigger | None:
     """A helper's module name: ``bind`` once, no function known."""
+    binds = lazy.get()
     names, idx = binds.closure([name])
     env = Env(alias)
     env.paths = paths
@@ -420,15 +448,30 @@ def _one_round(
     return env.names.own.get(name)
 
 
-@functools.lru_cache(maxsize=16)
-def helper_facts(path: str, text: str) -> Helper | None:
-    """An imported module, cached: many changed files import the same helper.
-    A helper's tree can be ten times its text: 16 of them, and the check's run
-    clears them when it ends (release()), so a scan's peak stays bounded."""
+# The helper texts' length whose trees are kept beyond the 16 (lru.py). A parsed helper
+# holds 20-30 times its text (tracemalloc), and 16 trees held up to 1.2 MB of text in a
+# corpus scan: 1 MB keeps the peak where it was. There: 479 parses for 418 texts, not
+# 513; 2 MB gave 446, for ~40 MB more at the peak.
+HELPER_TEXT = 1 << 20
+
+
+def _helper(path: str, text: str) -> Helper | None:
     try:
         return Helper(parse(text, path))
     except (SyntaxError, ValueError, RecursionError):
         return None
+
+
+class _Helpers(ByLength["Helper | None"]):
+    def __call__(self, path: str, text: str) -> Helper | None:
+        return self.get((path, text), len(text), functools.partial(_helper, path, text))
+
+
+# An imported module, cached: many changed files import the same helper. A helper's
+# tree can be ten times its text: the texts held are bounded by their length (issue
+# #17: 16 trees were too few, lru.py), and the check's run clears them when it ends
+# (release()), so a scan's peak stays bounded.
+helper_facts = _Helpers(budget=HELPER_TEXT, least=16)
 
 
 def release() -> None:
@@ -478,6 +521,8 @@ def _registrar_lines(source: str) -> set[int]:
     registrar's name holds no newline, so a match is the line's own match)."""
     if not source.isascii():
         return {n for n, text in enumerate(source.split("\n"), 1) if _registrar(text)}
+    if "register_" not in source:  # every registrar's name holds it (issue #17: one
+        return set()  # substring search, not the alternation's, on every scanned file)
     out: set[int] = set()
     line, pos = 1, 0
     for m in _REGISTRAR.finditer(source):

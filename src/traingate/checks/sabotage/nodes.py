@@ -371,10 +371,35 @@ def statements(tree: ast.Module) -> list[ast.AST]:
 NAME, CALL, ATTR = 0, 1, 2
 
 
+class Binds:
+    """What ``bind`` reads in a body: (value, target names) of each binding node, in
+    order; made from those nodes on the first read (issue #17: most bodies are never
+    bound, those of a file reading no trigger, ``analysis._whole``)."""
+
+    __slots__ = ("_got", "_nodes")
+
+    def __init__(self, nodes: list[ast.AST]) -> None:
+        self._nodes: list[ast.AST] | None = nodes
+        self._got: list[tuple[ast.AST, list[str]]] = []
+
+    def __iter__(self) -> Iterator[tuple[ast.AST, list[str]]]:
+        if self._nodes is not None:
+            from traingate.checks.sabotage import payloads as pl
+            from traingate.checks.sabotage.scopes import binding, target_names
+
+            for n in self._nodes:
+                value, targets = binding(n)
+                if value is not None:
+                    names = [x for x in target_names(targets) if not pl.named_state(x)]
+                    self._got.append((value, names))
+            self._nodes = None
+        return iter(self._got)
+
+
 class Local(NamedTuple):
     nodes: list[ast.AST]  # walk_local(body)
     lookups: list[tuple[int, str]]  # (NAME | CALL | ATTR, key), as warm meets them
-    binds: list[tuple[ast.AST, list[str]]]  # what bind reads: (value, target names)
+    binds: Binds  # what bind reads: (value, target names)
     direct: bool  # a node is a trigger whatever the lookups answer (``quiet.direct``)
     # The calls and string constants among ``nodes`` (all the log egress reads), and
     # the nested definitions, classes and lambdas the walk did not enter (``egress``).
@@ -408,14 +433,12 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
     tests in it, in one pass (issue #17: the walk, then a loop over its nodes, were
     a tenth of a scan): each node is indexed as the walk adds it, so the nodes,
     lookups and binds come in ``walk_local``'s order."""
-    from traingate.checks.sabotage import payloads as pl
     from traingate.checks.sabotage import quiet as qt
-    from traingate.checks.sabotage.scopes import binding, target_names
     from traingate.checks.sabotage.triggers import SOURCE_NAMES, qualname
 
     out: list[ast.AST] = []
     lookups: list[tuple[int, str]] = []
-    binds: list[tuple[ast.AST, list[str]]] = []
+    binds: list[ast.AST] = []
     egress: list[ast.AST] = []
     nested: list[ast.AST] = []
     direct = False
@@ -473,9 +496,5 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
             elif t is cmp_t:
                 direct = direct or qt.compare_direct(n)
             elif t in binders:
-                value, targets = binding(n)
-                if value is not None:
-                    binds.append(
-                        (value, [x for x in target_names(targets) if not pl.named_state(x)])
-                    )
-    return Local(out, lookups, binds, direct, egress, nested)
+                binds.append(n)
+    return Local(out, lookups, Binds(binds), direct, egress, nested)

@@ -22,6 +22,8 @@ import functools
 import re
 import unicodedata
 
+from traingate.checks.sabotage.lru import ByLength
+
 # A string (any prefix, triple-quoted or not) or a comment: its brackets and line
 # ends are neutralised (same length), so what is left is counted with str.count.
 _STRCOM = re.compile(
@@ -241,7 +243,17 @@ def as_read(text: str) -> str:
 def may_define(text: str, name: str) -> bool:
     """Whether a module's text may define ``name`` with ``def``, at any depth: one
     search for the name as spelled (then ``def`` before it), or a spelling NFKC makes
-    it (a text that is not ASCII: then it may)."""
+    it (a text that is not ASCII: then it may).
+
+    A name of word characters only is searched only when ``_def_words`` holds it
+    (issue #17: a search and a compiled pattern per name a scan asked, 1.5% of it).
+    Sound: a ``def`` found before the name is preceded by no word character (the
+    lookbehind also reads before the window), so ``_DEF_THEN`` matches at it (a
+    match takes only ``def`` and its blanks, none of which is a ``d``: no earlier
+    one overlaps it), its blanks end where the name starts, and the word run it reads
+    is the name, which no word character follows."""
+    if _WORDS.fullmatch(name) and name not in _def_words(text):
+        return name in _odd_names(text)
     for m in re.finditer(re.escape(name), text):
         i, j = m.start(), m.end()
         if not _WORD.match(text, j) and _DEF_BEFORE.search(text, max(0, i - 64), i):
@@ -250,6 +262,23 @@ def may_define(text: str, name: str) -> bool:
 
 
 _DEF_BEFORE = re.compile(r"(?<!\w)def(?:[ \t\f]|\\\r?\n|\\\r)+\Z")
+# ``_DEF_BEFORE``'s ``def`` and blanks, then the word run that follows (a lookahead:
+# a match never takes the next ``def``, as in ``def def f``). Its lookbehind is
+# tested on each match: a pattern starting with a literal is searched 15 times faster.
+_DEF_THEN = re.compile(r"def(?:[ \t\f]|\\\r?\n|\\\r)+(?=(\w+))")
+_WORDS = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=1024)  # per helper text: ~600 in a scan (issue #17)
+def _def_words(text: str) -> frozenset[str]:
+    """Every word run right after a ``def`` (no word character before it) and its
+    blanks: a superset of the names of word characters ``may_define`` finds defined."""
+    word = _WORD.match
+    return frozenset(
+        m.group(1)
+        for m in _DEF_THEN.finditer(text)
+        if not (m.start() and word(text, m.start() - 1))
+    )
 
 
 _WORD = re.compile(r"\w")
@@ -276,12 +305,24 @@ def _odd_names(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-# 32, not 8: a scan asks ~600 helper texts in no order (issue #17).
-@functools.lru_cache(maxsize=32)
-def outline(text: str, draw: re.Pattern[str]) -> Outline:
-    return Outline(text, draw)
+# The helper texts' length whose outlines are kept beyond the 32 (lru.py). An outline
+# holds 1-3 times its text (the texts themselves the run's lookup holds anyway), and 32
+# held up to 2 MB of text in a corpus scan: the peak stays. There: 684 outlines for 607
+# texts, not 720; 8 MB gave 612.
+OUTLINE_TEXT = 2 << 20
+
+
+class _Outlines(ByLength[Outline]):
+    def __call__(self, text: str, draw: re.Pattern[str]) -> Outline:
+        return self.get((text, draw), len(text), functools.partial(Outline, text, draw))
+
+
+# A scan asks ~600 helper texts in no order (issue #17): 32 outlines kept made 794
+# for 607 texts; bounded by the texts' length instead (lru.py).
+outline = _Outlines(budget=OUTLINE_TEXT, least=32)
 
 
 def release() -> None:
     outline.cache_clear()
     _odd_names.cache_clear()
+    _def_words.cache_clear()

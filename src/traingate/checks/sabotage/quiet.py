@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.dates import epoch as _epoch
-from traingate.checks.sabotage.nodes import Local, shallow
+from traingate.checks.sabotage.nodes import CALL, Local, shallow
 from traingate.checks.sabotage.triggers import (
     _CALLS,
     _PROBE_NAMES,
@@ -47,7 +47,6 @@ from traingate.checks.sabotage.triggers import (
     Env,
     Trigger,
     last_name,
-    qualname,
 )
 
 if TYPE_CHECKING:
@@ -123,10 +122,11 @@ def skip(lk: Local, hook: bool, env: Env, writers: mod.Writers, body: list[ast.s
     """Whether a quiet body's walk can be skipped: it can hit nothing (not a hook,
     no draw read, no payload that needs no trigger) and cannot overflow the stack."""
     return (
-        (len(lk.nodes) <= SHALLOW or shallow(body, SHALLOW))
-        and not hook
+        not hook
         and not drawing(lk, env)
         and not payload(lk, env, writers)
+        # last: only a body that would be skipped is measured (each test is pure)
+        and (len(lk.nodes) <= SHALLOW or shallow(body, SHALLOW))
     )
 
 
@@ -140,14 +140,45 @@ def payload(lk: Local, env: Env, writers: mod.Writers) -> bool:
     """Whether a quiet function outside any hook, whose body reads no draw, may hit:
     only ``helper_write`` (a noise writer's call) and the clamped metrics need no
     guard nor tainted value (``Fn.judge`` reports nothing else without them)."""
-    alias = env.alias
+    clamps: bool | None = None  # computed on the first log call or ``logs[k] =``
     for n in lk.nodes:
         if isinstance(n, ast.Call):
-            if pl.log_call(n) or writers.get(qualname(n.func, alias) or "") is not None:
-                return True
+            if pl.log_call(n):
+                clamps = _clamps(lk) if clamps is None else clamps
+                if clamps:
+                    return True
         elif isinstance(n, ast.Assign) and any(_logs(t) for t in n.targets):
+            clamps = _clamps(lk) if clamps is None else clamps
+            if clamps:
+                return True
+    # Every call's qualname, from the index (``helper_write`` looks each up): a call
+    # without one is no writer's.
+    return any(writers.get(key) is not None for kind, key in lk.lookups if kind == CALL)
+
+
+# What ``results.clamped`` can report: a call of one of these (``min``/``max`` only
+# as a plain name), or a conditional expression.
+_CLAMP_CALLS = frozenset({"clamp", "clip", "clamp_max", "clamp_min", "clamp_", "clip_"})
+
+
+def _clamps(lk: Local) -> bool:
+    """Whether ``results.clamped`` can find a clamp anywhere in the body: a log call's
+    metric is judged only through one (issue #17: a log call made most quiet
+    functions walked, and logging is everywhere). ``clamped`` walks its value with
+    ``ast.walk``, which also enters a lambda (the index does not: ``lk.nested``); no
+    definition or class sits inside an expression."""
+    for n in lk.nodes:
+        t = n.__class__
+        if t is ast.IfExp:
             return True
-    return False
+        if t is ast.Call:
+            assert isinstance(n, ast.Call)
+            func = n.func
+            if isinstance(func, ast.Name) and func.id in ("min", "max"):
+                return True
+            if last_name(func) in _CLAMP_CALLS:
+                return True
+    return any(isinstance(n, ast.Lambda) for n in lk.nested)
 
 
 def _logs(target: ast.AST) -> bool:

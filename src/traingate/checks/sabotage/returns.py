@@ -346,11 +346,15 @@ def imported(
     for node in tree.body if lookup is not None else ():
         if not isinstance(node, ast.ImportFrom):
             continue
+        # The statement's module, looked up once for all its names (issue #17).
+        found: tuple[str, str] | None = None
+        looked = False
         for a in node.names:
             assert lookup is not None
             if a.name == "*" or (wanted is not None and (a.asname or a.name) not in wanted):
                 continue
-            found = lookup(node.level, node.module or "")
+            if not looked:
+                found, looked = lookup(node.level, node.module or ""), True
             if found is None or not _binds_draw_once(found[1], a.name):
                 continue
             path, text = found
@@ -476,16 +480,20 @@ class Imported:
         for node in tree.body if lookup is not None else ():
             if not isinstance(node, ast.ImportFrom):
                 continue
+            # The statement's module, looked up once for all its names (issue #17: once
+            # per name, a tenth of these pre-tests): the lookup is the same each time.
+            module: tuple[str, str] | None = None
+            looked = False
             for a in node.names:
                 local = a.asname or a.name
                 if a.name == "*" or (wanted is not None and local not in wanted):
                     continue
                 assert lookup is not None
-                found = (
-                    None
-                    if called is not None and not called(local)
-                    else lookup(node.level, node.module or "")
-                )
+                found = None
+                if called is None or called(local):
+                    if not looked:
+                        module, looked = lookup(node.level, node.module or ""), True
+                    found = module
                 if found is not None and _may_return(found[1], a.name):
                     self.names.add(local)
                     self._src[local] = (node.lineno, found[0], found[1], a.name)

@@ -308,10 +308,7 @@ class ClassAttrs:
         self.methods = [
             fn for fn in cls.body if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
         ]
-        self.by_attr: dict[str, list[int]] = {}
-        for i, fn in enumerate(self.methods):
-            for a in self.assigned(fn):
-                self.by_attr.setdefault(a, []).append(i)
+        self._by_attr: dict[str, list[int]] | None = None
         self._paths: dict[int, Paths] = {}
         self._reads: dict[int, set[str]] = {}
         self.memo: dict[str, Trigger | None] = {}
@@ -321,6 +318,18 @@ class ClassAttrs:
             # other methods' bindings and reads need no replay (issue #17).
             every = sorted({i for idx in self.by_attr.values() for i in idx})
             self._replay(set(self.by_attr), every)
+
+    @property
+    def by_attr(self) -> dict[str, list[int]]:
+        """Attribute -> the methods assigning it: made on the first lookup (issue #17: a
+        file reading no trigger looks none up, and the walk over each method's
+        statements was half of a class's cost there)."""
+        if self._by_attr is None:
+            self._by_attr = {}
+            for i, fn in enumerate(self.methods):
+                for a in self.assigned(fn):
+                    self._by_attr.setdefault(a, []).append(i)
+        return self._by_attr
 
     def get(self, name: str, /) -> Trigger | None:
         t = self.outer.get(name)
