@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,12 +29,18 @@ from typing import Any
 from traingate import pyast
 from traingate.checks.semgrep import folding, lookups
 from traingate.checks.semgrep.gaps import Gaps as _Gaps
+from traingate.checks.semgrep.gaps import Searcher
+from traingate.checks.semgrep.written import as_written as _as_written
+from traingate.checks.semgrep.written import split_lines
 
 JOIN_MAX = 64  # the longest word a joined atom may name
 # What str() of an int, float, complex or bool may spell (a piece, not a literal).
 _DIGITS = frozenset("0123456789.+-eEjinfa()TrueFalse")
 # The node kinds a ``node`` atom may ask for.
 NODE_KINDS = frozenset({"Raise"})
+# Given each tree facts() parses, while a scan arms it: reach takes its facts
+# from that tree instead of parsing the file again (reach/prefill.py, issue #17).
+on_tree: Callable[[str, ast.Module], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,9 @@ class Facts:
         found: Facts = self._memo["whole"]
         return found
 
-    def search(self, rx: re.Pattern[str]) -> bool:
-        """Whether ``rx`` matches the raw text the text atom reads: the file,
-        or for a unit one of its runs of lines (_Gaps)."""
+    def search(self, rx: Searcher) -> bool:
+        """Whether ``rx`` (a regex, or prefilter.Finder) matches the raw text
+        the text atom reads: the file, or for a unit one of its runs of lines (_Gaps)."""
         if self.run is None or self.gaps is None:
             return rx.search(self.text) is not None
         return self.gaps.search(rx) or rx.search(self.text, *self.run) is not None
@@ -115,20 +120,33 @@ class Facts:
         file's literals (``"." + "s" + "sh"``, f-strings of constants, in any
         order constants reach it): inside one literal, or a literal's end, then
         whole literals, then another's start."""
+        done: dict[str, bool] = self._memo.setdefault("joinable", {})
+        if word not in done:  # rules share words (".ssh", "id_rsa"): once a file
+            done[word] = self._joinable(word)
+        return done[word]
+
+    def _joinable(self, word: str) -> bool:
         if not self._spelled(word):
             return False
         if word in self.strings:
             return True
-        reach = [False] * (len(word) + 1)
-        for i in range(1, len(word)):
-            reach[i] = self._ends_with(word[:i])
-        for i in range(1, len(word)):
+        # A split at i reads word[i-1] as some piece's last character and
+        # word[i] as another's first: a split anywhere else is no use, and
+        # is not looked up (issue #17: most of the atom's time).
+        firsts, lasts = self._edges()
+        n = len(word)
+        reach = [False] * (n + 1)
+        for i in range(1, n):
+            if word[i] in firsts and word[i - 1] in lasts:
+                reach[i] = self._ends_with(word[:i])
+        pieces = self.pieces
+        for i in range(1, n):
             if not reach[i]:
                 continue
             if self._starts_with(word[i:]):
                 return True
-            for j in range(i + 1, len(word)):
-                if word[i:j] in self.pieces:
+            for j in range(i + 1, n):
+                if word[i:j] in pieces:
                     reach[j] = True
         return False
 
@@ -179,6 +197,17 @@ class Facts:
         rs = s[::-1]
         i = bisect.bisect_left(tails, rs)
         return i < len(tails) and tails[i].startswith(rs)
+
+    def _edges(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The first and the last characters of the pieces."""
+        if "edges" not in self._memo:
+            heads, tails = self._affixes()
+            self._memo["edges"] = (
+                frozenset(p[0] for p in heads if p),
+                frozenset(p[0] for p in tails if p),
+            )
+        found: tuple[frozenset[str], frozenset[str]] = self._memo["edges"]
+        return found
 
     def _affixes(self) -> tuple[list[str], list[str]]:
         """The pieces sorted, and their last JOIN_MAX characters reversed and
@@ -271,7 +300,7 @@ class _Acc:
         if written:
             strings = strings + written
         if self.raw:
-            strings = strings + _as_written(lines or _LINE_END.split(text), self.raw)
+            strings = strings + _as_written(lines or split_lines(text), self.raw)
         found = Facts(
             frozenset(self.names),
             "\n".join(strings),
@@ -297,6 +326,8 @@ def facts(text: str) -> Facts | None:
         tree = pyast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    if on_tree is not None:
+        on_tree(text, tree)
     acc = _Acc()
     nodes = walk(tree)
     _read(acc, nodes, "\\" in text)
@@ -490,7 +521,7 @@ class _Units(Sequence[Facts]):
 def _lines(f: Facts) -> list[str]:
     """The file's lines as Python counts them (\\r\\n, \\r, \\n), split once."""
     if "lines" not in f._memo:
-        f._memo["lines"] = _LINE_END.split(f.text)
+        f._memo["lines"] = split_lines(f.text)
     found: list[str] = f._memo["lines"]
     return list(found)
 
@@ -514,29 +545,6 @@ def _import(acc: _Acc, node: ast.Import | ast.ImportFrom) -> None:
 def _end(node: ast.AST) -> int:
     end = getattr(node, "end_lineno", None)
     return int(end) if end is not None else int(getattr(node, "lineno", 1))
-
-
-_QUOTED = re.compile(r"""[rRbBuUfF]*('{3}|"{3}|'|")(.*)\1""", re.S)
-_LINE_END = re.compile(r"\r\n|\r|\n")
-
-
-def _as_written(lines: list[str], nodes: list[ast.Constant]) -> list[str]:
-    """The literals with a backslash as their source spells them: semgrep
-    matches ``"\\x0authorized_keys"`` as written (it decodes only \\t \\n \\r
-    \\v \\f and \\\\), where Python's value has lost the "a" to the escape."""
-    out: list[str] = []
-    for node in nodes:
-        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-        span = lines[first : last + 1]
-        if not any("\\" in ln for ln in span):
-            continue
-        data = "\n".join(span).encode("utf-8", "surrogateescape")
-        end = len(data) - len(span[-1].encode("utf-8", "surrogateescape"))
-        end += node.end_col_offset if node.end_col_offset is not None else len(data)
-        segment = data[node.col_offset : end].decode("utf-8", "surrogateescape")
-        quoted = _QUOTED.fullmatch(segment)
-        out.append(quoted.group(2) if quoted else segment)
-    return out
 
 
 def _root(node: ast.Attribute) -> str:

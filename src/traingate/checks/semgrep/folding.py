@@ -116,7 +116,9 @@ class _Bound:
     def _segment(self, node: ast.AST) -> str | None:
         if self._lines is None:
             # Lines as Python counts them (not str.splitlines: \f, \u2028 ...).
-            self._lines = _LINE_END.split(self.text)
+            self._lines = (
+                self.text.split("\n") if "\r" not in self.text else _LINE_END.split(self.text)
+            )
         first = getattr(node, "lineno", None)
         last = getattr(node, "end_lineno", None)
         start = getattr(node, "col_offset", None)
@@ -204,7 +206,9 @@ class _Bound:
 
 def longest(text: str, nodes: Sequence[ast.AST], unclean: re.Pattern[str], cap: int) -> int:
     """The longest clean string semgrep could fold from ``nodes`` (facts()
-    collects the ``KINDS``), or ``cap`` once it reaches that."""
+    collects the ``KINDS``), or ``cap`` once it reaches that; below ``cap``
+    a lower value may stand for it (a literal too short to reach ``cap`` on
+    its own is not read): only whether it reaches ``cap`` counts."""
     try:
         return _longest(text, nodes, unclean, cap)
     except RecursionError:
@@ -256,11 +260,26 @@ def _longest(text: str, nodes: Sequence[ast.AST], unclean: re.Pattern[str], cap:
     else:
         return cap  # names that keep growing (X = X + X): assume the worst
     for node in nodes:
-        if type(node) in (ast.Constant, ast.BinOp, ast.JoinedStr):
+        kind = type(node)
+        if kind is ast.Constant and _short(node, cap):  # type: ignore[arg-type]
+            continue  # spelled in fewer than cap characters: cannot reach it
+        if kind in (ast.Constant, ast.BinOp, ast.JoinedStr):
             b.expr(node)
             if b.best >= cap:
                 return cap
     return b.best
+
+
+def _short(node: ast.Constant, cap: int) -> bool:
+    """A str or bytes literal on one line whose source is shorter than ``cap``
+    bytes: its value and its spelling as written (const) are no longer, so
+    alone it adds nothing to a bound that counts only once it reaches ``cap``
+    (issue #17: a regex test of every literal of every file, most of them
+    short; a part of a ``+`` chain or an f-string is read with its parent)."""
+    if not isinstance(node.value, str | bytes) or node.end_lineno != node.lineno:
+        return False
+    end = node.end_col_offset
+    return end is not None and end - node.col_offset < cap
 
 
 def _bind(target: ast.AST, value: ast.AST) -> list[tuple[str, ast.AST, bool]]:

@@ -156,7 +156,16 @@ def holds(w: Walk, via: frozenset[str], built: bool) -> bool:
         return not (isinstance(arg, ast.Constant) and isinstance(arg.value, str))
 
     for call in w.calls:
-        ident = _bare(_ident(call.func))
+        # _bare(_ident(call.func)) without building ".attr" strings: every
+        # call of a file that calls getattr comes here (issue #17).
+        func = call.func
+        kind = type(func)
+        if kind is ast.Name:
+            ident = func.id  # type: ignore[attr-defined]
+        elif kind is ast.Attribute:
+            ident = func.attr  # type: ignore[attr-defined]
+        else:
+            continue  # no identifier: neither a lookup nor .get
         if ident in CALLS and ident in via:
             k = CALLS[ident]
             args = call.args

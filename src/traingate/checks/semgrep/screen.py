@@ -102,14 +102,14 @@ def compile_screen(spec: Any) -> Test:
     if isinstance(spec, list):
         if not spec:  # would never hold: the rule would silently never run
             raise ScreenError("a screen list must not be empty")
-        return _any([compile_screen(s) for s in spec])
+        return _any([compile_screen(s) for s in _cheap_first(spec)])
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ScreenError(f"a screen is a list or a mapping with one key, not {spec!r}")
     ((key, value),) = spec.items()
     if key in ("all", "any"):
         if not isinstance(value, list) or not value:
             raise ScreenError(f"{key}: takes a non-empty list")
-        parts = [compile_screen(s) for s in value]
+        parts = [compile_screen(s) for s in _cheap_first(value)]
         return _all(parts) if key == "all" else _any(parts)
     if key == "name":
         wanted = [value] if isinstance(value, str) else value
@@ -180,6 +180,33 @@ def compile_screen(spec: Any) -> Test:
         "(name, name-regex, string, joined, folds-to, folded, lookup, stored-root, node, "
         "words, text, unit, all, any)"
     )
+
+
+# What an atom costs a file, roughly: set lookups, a search of the names, of
+# the literals or the raw text, then the atoms that read the tree again.
+_COST = {"name": 0, "node": 0, "stored-root": 0, "name-regex": 1, "string": 2, "words": 2}
+_COST |= {"text": 3, "joined": 3, "folds-to": 3, "lookup": 4, "folded": 4}
+
+
+def _cheap_first(specs: list[Any]) -> list[Any]:
+    """``all``/``any``'s screens, the cheaper first (issue #17): each is a
+    test of the facts alone, so the order changes what is read, not what
+    holds. (A screen that is not well formed goes last: still an error.)"""
+    return sorted(specs, key=_cost)
+
+
+def _cost(spec: Any) -> float:
+    if isinstance(spec, list):
+        return max((_cost(s) for s in spec), default=9)
+    if not isinstance(spec, dict) or len(spec) != 1:
+        return 9
+    ((key, value),) = spec.items()
+    if key in ("all", "any") and isinstance(value, list) and value:
+        costs = [_cost(s) for s in value]
+        return min(costs) if key == "all" else max(costs)
+    if key == "unit":
+        return _cost(value) + 0.5
+    return _COST.get(key, 9)
 
 
 def _unit(sub: Test) -> Test:
@@ -269,19 +296,20 @@ def _names(rx: re.Pattern[str]) -> Test:
     """``name-regex``: ``rx`` matches in the names, one a line. A unit's are
     its own and its shared part's: searched apart when ``rx`` is line-local
     (linelocal.py), the shared part's once per file."""
+    find = prefilter.Finder(rx)
     if not line_local(rx):
-        return lambda f: rx.search(f.whole().names_text()) is not None
+        return lambda f: find.search(f.whole().names_text()) is not None
     key = f"name-regex {rx.flags} {rx.pattern}"
 
     def test(f: Facts) -> bool:
         s = f.shared
         if s is None:
-            return rx.search(f.names_text()) is not None
+            return find.search(f.names_text()) is not None
         if not f.names and not s.names:
             return rx.search("") is not None  # no names join to one empty line
-        if f.names and rx.search(f.names_text()) is not None:
+        if f.names and find.search(f.names_text()) is not None:
             return True
-        return bool(s.names) and _once(s, key, lambda: rx.search(s.names_text()) is not None)
+        return bool(s.names) and _once(s, key, lambda: find.search(s.names_text()) is not None)
 
     return test
 
@@ -290,19 +318,22 @@ def _strings(rx: re.Pattern[str]) -> Test:
     """``string``: ``rx`` matches in the literals, one after another; a
     unit's own and shared ones apart when it is line-local, as ``_names``."""
     need = prefilter.needs(rx)
+    find = prefilter.Finder(rx)
     if not line_local(rx):
-        return lambda f: _search(rx, need, f.whole(), f.whole().strings, "strings")
+        return lambda f: _search(find, need, f.whole(), f.whole().strings, "strings")
     key = f"string {rx.flags} {rx.pattern}"
 
     def test(f: Facts) -> bool:
         s = f.shared
         if s is None:
-            return _search(rx, need, f, f.strings, "strings")
+            return _search(find, need, f, f.strings, "strings")
         if not f.literals and not s.literals:
             return rx.search("") is not None
-        if f.literals and _search(rx, need, f, f.strings, "strings"):
+        if f.literals and _search(find, need, f, f.strings, "strings"):
             return True
-        return s.literals > 0 and _once(s, key, lambda: _search(rx, need, s, s.strings, "strings"))
+        return s.literals > 0 and _once(
+            s, key, lambda: _search(find, need, s, s.strings, "strings")
+        )
 
     return test
 
@@ -313,6 +344,7 @@ def _text(rx: re.Pattern[str]) -> Test:
     file or unit; and not at all where the file holds none of the literals
     every match holds (prefilter.py; a unit's text is a part of the file's)."""
     need = prefilter.needs(rx)
+    find = prefilter.Finder(rx)
     key = f"text {rx.pattern}"
     absent_key = f"text absent {rx.pattern}"
 
@@ -320,16 +352,16 @@ def _text(rx: re.Pattern[str]) -> Test:
         file = f.shared or f  # a unit's shared part: the file's memo
         if _once(file, absent_key, lambda: need.absent(f.text, lambda: _lowered(file, f.text))):
             return False
-        return _once(f, key, lambda: f.search(rx))
+        return _once(f, key, lambda: f.search(find))
 
     return test
 
 
-def _search(rx: re.Pattern[str], need: prefilter.Needs, f: Facts, text: str, name: str) -> bool:
-    """``rx`` matches in ``text`` (``f``'s ``name``), after the pre-test."""
+def _search(find: prefilter.Finder, need: prefilter.Needs, f: Facts, text: str, name: str) -> bool:
+    """``find``'s regex matches in ``text`` (``f``'s ``name``), after the pre-test."""
     if need.absent(text, lambda: _lowered(f, text, name)):
         return False
-    return rx.search(text) is not None
+    return find.search(text) is not None
 
 
 def _lowered(f: Facts, text: str, name: str = "text") -> str:
