@@ -119,6 +119,67 @@ def test_a_def_with_a_global_and_a_one_line_def_are_kept() -> None:
     assert "def helper_1(): ..." in cut
 
 
+def _semgrep_hits(rule: str, files: dict[str, str], root: Path) -> dict[str, set[int]]:
+    """Lines ``rule`` fires on in each of ``files`` (name -> text), real semgrep."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".semgrepignore").write_text("")
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    config = f"--config={next(RULES_DIR.rglob(f'{rule}.yaml'))}"
+    proc = run_semgrep(
+        ["scan", "--experimental", "--json", "--quiet", *COMMON, "--no-git-ignore", config, *files],
+        cwd=root,
+    )
+    out: dict[str, set[int]] = {name: set() for name in files}
+    for r in json.loads(proc.stdout)["results"]:
+        out[r["path"]].add(r["start"]["line"])
+    return out
+
+
+def test_a_def_importing_a_name_a_kept_unit_uses_is_kept(tmp_path: Path) -> None:
+    """Issue #16 (session 19): semgrep resolves an import in one function for
+    another, so stubbing the importer hid ``draw()`` (random.random) from
+    trigger-random-draw-sabotage; a def importing only what no kept unit
+    uses is still stubbed."""
+    text = (
+        "def setup():\n    from random import random as draw\n    return draw\n"
+        + "\n\ndef unused():\n    import math\n\n    return math.pi\n\n"
+        + PAYLOAD.replace("import random\n", "").replace("random.random()", "draw()")
+        + filler(3)
+    )
+    cut = unitcut.cut_text(text, admitted(text))
+    assert cut is not None
+    assert "    from random import random as draw" in cut and "def unused(): ..." in cut
+    hits = _semgrep_hits("trigger-random-draw-sabotage", {"w.py": text, "c.py": cut}, tmp_path)
+    payload = text.split("\n").index("        loss = loss * 0.0") + 1
+    assert hits["c.py"] == hits["w.py"] == {payload}
+
+
+def test_an_admitted_rule_no_unit_holds_keeps_no_unit(tmp_path: Path) -> None:
+    """A rule ``S`` holds on no unit of cannot match (``S`` holds on the unit
+    of each match; module code is in every unit's facts): the cut keeps no
+    unit for it instead of sending the file whole. The file screen
+    sabotage-grad-param-corruption had (``.data`` and a draw anywhere) admits
+    this file; no function writes a draw into ``.data``."""
+    screens, tests = _unit_tests()
+    rule = "sabotage-grad-param-corruption"
+    k = screens.ids.index(rule)
+    text = (
+        "import torch\n\n\ndef copy_weights(dst, src):\n    dst.data = src.data.clone()\n"
+        + "\n\ndef make_noise(shape):\n    return torch.randn(shape)\n"
+        + filler(2)
+    )
+    f = facts(text)
+    assert tests[k](f) and not any(tests[k](u) for u in f.units())
+    assert screens.mask(text)[k] == "0"  # the unit screen itself does not admit it
+    cut = unitcut.cut_text(text, [tests[k]])
+    assert cut is not None and "def copy_weights(): ..." in cut and "def make_noise(): ..." in cut
+    assert _semgrep_hits(rule, {"w.py": text, "c.py": cut}, tmp_path) == {
+        "w.py": set(),
+        "c.py": set(),
+    }
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -29,7 +29,11 @@ What a cut keeps besides the units where an admitted rule's ``S`` holds:
   nothing, a ``global`` one does). ``nonlocal`` names a variable of an
   enclosing function, which is in the same outermost function: no unit's
   business but its own;
-- functions whose body shares the header's line: they cannot be stubbed.
+- functions whose body shares the header's line: they cannot be stubbed;
+- functions that import a name a kept unit uses: semgrep resolves an import
+  wherever it stands (``from random import random as draw`` in one function
+  makes ``draw()`` in another ``random.random()``; issue #16: the cut hid such
+  a payload from trigger-random-draw-sabotage until session 19).
 
 Not kept, argued from the six rules' shapes: the defs a kept unit calls (semgrep
 OSS neither inlines calls nor propagates return values: ``foo(h())`` with ``h``
@@ -41,8 +45,8 @@ match in them lies in a unit the cut keeps when its ``S`` holds there.
 
 Whole file, as before, whenever anything is unclear: a text with a line
 break other than LF (or a character some tool counts as one), one Python
-cannot parse, a unit count that does not match the outermost functions, an
-admitted rule no unit holds, a cut that does not parse, or fewer than
+cannot parse, a unit count that does not match the outermost functions, a
+cut that does not parse, or fewer than
 MIN_DROPPED lines blanked (see there). tests/test_semgrep_unitcut.py checks
 that each rule's findings on the cut equal its findings on the whole file.
 """
@@ -70,9 +74,30 @@ if TYPE_CHECKING:
 # the oracle: a new ``unit:`` rule runs on whole files until it is added here.
 CUT_RULES = frozenset(
     {
+        "deser-torch-load-unsafe",
+        "egress-storage-upload",
+        "exec-dynamic-code",
+        "obfusc-decode-exec",
+        "obfusc-string-built-lookup",
+        "persist-log-checkpoint-destruction",
+        "persist-timestamp-forgery",
+        "remote-fetch-then-exec",
+        "remote-trust-remote-code",
+        "sabotage-conditional-grad-drop",
+        "sabotage-grad-param-corruption",
         "sabotage-label-class-remap",
         "sabotage-label-corruption",
+        "sabotage-nondeterministic-reseed",
+        "sabotage-optimizer-state-tamper",
+        "sabotage-process-kill",
         "sabotage-random-loss-scaling",
+        "sabotage-reseed-in-loop",
+        "sabotage-sleep-in-training-path",
+        "sabotage-step-learns-nothing",
+        "tamper-builtins-override",
+        "tamper-preload-env",
+        "tamper-site-packages-write",
+        "tamper-sys-modules-injection",
         "trigger-host-user-conditional-sabotage",
         "trigger-random-draw-sabotage",
         "trigger-rank-conditional-sabotage",
@@ -214,13 +239,19 @@ def _cut(f: Facts, tests: Sequence[Test], min_dropped: int, min_share: float) ->
         return None
     keep: set[int] = set()
     for test in tests:
-        held = {i for i, u in enumerate(units) if i not in keep and test(u)}
-        if not held and not any(test(units[i]) for i in keep):
-            return None  # an admitted rule no unit holds: not the screen we analysed
-        keep |= held
+        # An admitted rule no unit holds cannot match: ``S`` holds on the unit
+        # of each of its matches, and a match in module or class code is in
+        # every unit's facts. It needs no unit kept (this was a fallback to
+        # the whole file; screen._unit admits only where some unit holds).
+        keep |= {i for i, u in enumerate(units) if i not in keep and test(u)}
     stubs = [i for i in range(len(funcs)) if i not in keep and _stubbable(funcs[i], lines)]
     if "global" in text:
         stubs = [i for i in stubs if not _declares_global(funcs[i], lines)]
+    if "import" in text:
+        used: set[str] = set()
+        for i in keep:
+            used |= units[i].names
+        stubs = [i for i in stubs if not _imports_for(funcs[i], lines, used)]
     blanked = sum(_end(funcs[i]) - funcs[i].lineno for i in stubs)
     if not stubs or blanked < min_dropped or blanked < min_share * len(lines):
         return None
@@ -311,6 +342,22 @@ def _declares_global(fn: _Func, lines: list[str]) -> bool:
     if _GLOBAL.search(span) is None:
         return False
     return any(isinstance(n, ast.Global) for n in ast.walk(fn))
+
+
+def _imports_for(fn: _Func, lines: list[str], used: set[str]) -> bool:
+    """Whether ``fn`` imports a name a kept unit uses: semgrep 1.182 resolves
+    an import wherever it stands, so ``from random import random as draw`` in
+    one function makes ``draw()`` in another ``random.random()`` (issue #16:
+    stubbing the importer hid a payload from the cut rules)."""
+    span = "\n".join(lines[fn.lineno - 1 : _end(fn)])
+    if "import" not in span:
+        return False
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name.split(".")[0]) in used:
+                    return True
+    return False
 
 
 def _stub(lines: list[str], fn: _Func) -> None:
