@@ -136,6 +136,7 @@ SLOW = (
     "test_policytest.py::test_default_policy_cases_pass",
     "test_precommit.py",  # the real pre-commit framework
     "test_process_faults.py",  # semgrep timeouts, concurrent runs
+    "test_reach_prefill.py::test_a_scan_",  # scans with semgrep, and without, of ~40 files
     "test_release.py",  # cuts a release and rebuilds it twice
     # semgrep --test and --validate on the pack (the per-rule tests read the
     # one --test run: whichever of them runs first pays for it)

@@ -141,9 +141,9 @@ def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
         # summed for the wheel corpus, 500 the limit); on 2 CPUs the checks
         # beside it only took CPU from semgrep. A small change keeps the thread.
         from traingate import parallel  # scans only: the hook never loads it
+        from traingate.checks.reach import prefill  # semgrep's parses serve reach too
 
-        if _BESIDE in contexts:
-            results[_BESIDE] = _run_one(_BESIDE, contexts[_BESIDE])
+        results.update(prefill.run_first(_run_one, _BESIDE, contexts))
         rest = {c: ctx for c, ctx in contexts.items() if c != _BESIDE}
         n = parallel.workers(rest)
         if n > 1:  # then the Python checks, on every CPU (no thread is left)

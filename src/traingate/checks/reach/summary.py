@@ -480,6 +480,10 @@ class _Cache:
     def _path(self, oid: str) -> Path:
         return self.dir / oid[:2] / f"{oid}.json"
 
+    def exists(self, oid: str) -> bool:
+        """Whether an entry for ``oid`` is on disk (valid or not: ``load`` judges)."""
+        return _OID_RE.fullmatch(oid) is not None and self._path(oid).exists()
+
     def load(self, oid: str) -> dict[str, Any] | None:
         if not _OID_RE.fullmatch(oid):
             return None
