@@ -153,22 +153,12 @@ def load(raw, fmt="restore_blob"):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="limitation: reach follows calls, not a sink-reaching function passed as a "
-    "value to a higher-order caller (executor.map/submit, map, Pool.map, Thread(target=))",
-)
 def test_helper_handed_to_an_executor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = {"train/ckpt_io.py": SINKS, "train/__init__.py": ""}
     found = gate(tmp_path, capsys, "reach", base, {"train/bulk.py": HIGHER_ORDER})
     assert {r for r, p, _ in found if p == "train/bulk.py"} == {"reach-dangerous-call"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="limitation: reach does not bind import_module('<literal>') to the module, so "
-    "getattr(module, name)(...) with a caller's name reaches none of its functions",
-)
 def test_helper_looked_up_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = {"train/ckpt_io.py": SINKS, "train/__init__.py": ""}
     found = gate(tmp_path, capsys, "reach", base, {"train/dyn.py": DYNAMIC})

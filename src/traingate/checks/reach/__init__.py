@@ -439,6 +439,7 @@ def _calls(
     # One finding per call site (issue #16): a name bound two ways (branches,
     # imports) is one call with several refs, each resolved on its own.
     sites: dict[tuple[int, int], list[_Reached]] = {}
+    notes: dict[tuple[int, int], str] = {}  # facts version 14: a call that is not written as one
     for rline, col, external, nodes, flags, caller, via, how in calls:
         if external in _TORCH_LOADS and "wo" not in flags:
             found = _torch_default(path, rline, col, external, flags, treq)
@@ -459,6 +460,8 @@ def _calls(
             continue  # every argument is a literal: no name built by this caller
         if kinds:
             sites.setdefault((rline, col), []).append((kinds, via, external, how))
+            if flags.get("any") or flags.get("ho"):
+                notes.setdefault((rline, col), _HOW_CALLED["any" if flags.get("any") else "ho"])
     for (rline, col), reached in sites.items():
         # each kind by the first ref that reaches it, as one ref's kinds are
         merged: dict[str, tuple[tuple[str, str | None], _Via, str | None, _How]] = {}
@@ -488,6 +491,7 @@ def _calls(
             if again is not None:
                 names = f"{again} -> {names}"
                 away += f", re-exported as {again}"
+        away += notes.get((rline, col), "")
         others = [KIND_TEXT[k] for k in _KIND_ORDER if k in merged and k != kind]
         also = f"; it also reaches {', '.join(others)}" if others else ""
         severity = None
@@ -508,6 +512,14 @@ def _calls(
             )
         )
     return out
+
+
+# How a call recorded by facts version 14 runs its target (issue #16).
+_HOW_CALLED = {
+    "ho": " (the function is passed as a value to a caller that runs it)",
+    "any": " (getattr of a module with a name chosen at run time: any of its functions"
+    " may be the one called)",
+}
 
 
 def _dns_here(external: str | None, flags: dict[str, Any]) -> bool:

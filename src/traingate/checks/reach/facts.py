@@ -136,6 +136,15 @@ args]`` for a module-level def or class under an imported decorator
 two across files. A partial of its own name (``f = partial(f, ...)``) no
 longer calls itself.
 
+Version 14 (issue #16: calls not written as calls): a function passed to a
+caller that runs it (``handed.py``: ``ex.map(f, xs)``, ``Thread(target=f)``,
+builtin ``map``) is a call of ``f`` at that call, ``flags["ho"]``, with
+``pa`` ``["*"]`` (unknown positionals; ``star`` when keywords are forwarded).
+``getattr(M, name)`` called, ``name`` not a literal and ``M`` an
+``import_module``/``__import__`` of a literal name (in place or bound to a
+name), is a call of ``<module>.*`` (any top-level def or class of it,
+graph.py), ``flags["any"]``.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -151,10 +160,11 @@ from collections import deque
 from typing import Any
 
 from traingate import pyast
+from traingate.checks.reach import handed
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 13
+VERSION = 14
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -803,6 +813,8 @@ def _usable(local: list[str], rest: list[str], calls: bool) -> list[str]:
 # ``X.()`` the result of calling ``X``, ``X.[key]`` / ``X.[]`` an element of the
 # dict ``X`` (one key, or any). Neither is a Python name, so no ref collides.
 _CALLED = ".()"
+# ``X.*``: any attribute of the module ``X`` (version 14): a name looked up at run time.
+_ANY = ".*"
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -2120,6 +2132,13 @@ class _Extractor:
                 alts = [*alts, fallback]
         elif type(func) is ast.Attribute and func.attr in ("update", "setdefault"):
             self._dict_call(scope, node, func)
+        self._handed(scope, node, ref)
+        anyattr = False
+        if ref is None and not alts:
+            # `getattr(import_module("train.ckpt_io"), fmt)(raw)`: any function
+            # of a module named by a literal (version 14, issue #16).
+            alts = self._any_attr(scope, func)
+            anyattr = bool(alts)
         if ref is None:
             if not alts:
                 return
@@ -2176,6 +2195,8 @@ class _Extractor:
             and all(_is_const(k.value) for k in node.keywords)
         ):
             flags["ac"] = 1
+        if anyattr:
+            flags["any"] = 1
         self._record(scope, ref, node, flags)
         for alt in alts:
             self._record(scope, alt, node, flags)
@@ -2185,6 +2206,85 @@ class _Extractor:
             made = self._partial(scope, node, bind=False)
             if made is not None:
                 self._call(scope, made)
+
+    def _any_attr(self, scope: _Scope, func: ast.expr) -> list[str]:
+        """``M.*`` refs for a call of ``getattr(M, name)`` (or of a local bound
+        to one) where ``name`` is not a literal and ``M`` is a module named by
+        a literal: ``importlib.import_module("m")``/``__import__`` written in
+        place or bound to a name (version 14, issue #16). Any function of
+        ``m`` may be the one called; graph.py reads the ``*``. A module named
+        at run time is ``B:dynattr`` (``_dyn_getattr``); ``getattr(torch.optim,
+        name)`` of an imported module stays a lookup among known names."""
+        if type(func) is ast.Name:
+            values = [v for v in self._binds_of(scope, func.id) if type(v) is ast.Call]
+        elif type(func) is ast.Call:
+            values = [func]
+        else:
+            return []
+        out: list[str] = []
+        for v in values:
+            args = v.args
+            if not (
+                type(v.func) is ast.Name
+                and v.func.id == "getattr"
+                and len(args) in (2, 3)
+                and not v.keywords
+                and not _is_const(args[1])
+                and self._name(scope, "getattr") is None
+            ):
+                continue
+            mods: list[ast.expr] = [args[0]]
+            if type(args[0]) is ast.Name:
+                mods = [b for b in self._binds_of(scope, args[0].id) if type(b) is ast.Call]
+            for m in mods:
+                got = self._module_call(scope, m) if type(m) is ast.Call else None
+                if got is not None and got[1] + _ANY not in out:
+                    out.append(got[1] + _ANY)
+        return out
+
+    def _handed(self, scope: _Scope, node: ast.Call, ref: str | None) -> None:
+        """A function passed to a caller that runs it (``handed.py``, version
+        14): a call of it here, with unknown positional arguments (issue #16:
+        ``ex.map(restore_blob, blobs)`` names the helper but calls nothing)."""
+        func = node.func
+        if ref is not None:
+            spot = handed.HANDED.get(ref)
+        elif (
+            type(func) is ast.Name
+            and func.id in handed.BUILTINS
+            and func.id not in self.module_names
+            and func.id not in self.block_names
+            and self._name(scope, func.id) is None
+            and not self._local_refs(scope, func.id)
+        ):
+            spot = handed.BUILTINS[func.id]
+        else:
+            return
+        if spot is None:
+            return
+        pos, keyword = spot
+        value: ast.expr | None = None
+        args = node.args
+        if (
+            pos is not None
+            and len(args) > pos
+            and not any(type(a) is ast.Starred for a in args[: pos + 1])
+        ):
+            value = args[pos]
+        for k in node.keywords:
+            if keyword is not None and k.arg == keyword:
+                value = k.value
+        if value is None or type(value) not in (ast.Name, ast.Attribute):
+            return  # a lambda or partial is read where it is written
+        target = self._ref(scope, value)
+        if target is None or target[0] not in "ILS" or target in handed.HANDED:
+            return
+        flags: dict[str, Any] = {"pa": ["*"], "ho": 1}
+        if any(k.arg is None or k.arg in handed.FORWARDS_KEYWORDS for k in node.keywords) or (
+            ref in handed.FORWARDS_OWN and any(k.arg != keyword for k in node.keywords)
+        ):
+            flags["star"] = 1  # keywords reach it too: any may be weights_only=False
+        self._record(scope, target, node, flags)
 
     def _dyn_getattr(self, scope: _Scope, node: ast.Call) -> bool:
         """``getattr(mod, name)`` (the builtin) where ``name`` is not a literal and

@@ -211,8 +211,9 @@ Call = tuple[str, str, int, int, int, dict[str, Any]]  # caller, ref, line, col,
 # An external sink a derived ref reaches: (its name, the repository names on
 # the way, path and line of the binding), as ``_class_external`` gives it.
 _Ext = tuple[str, list[str], str, int] | None
-# Last characters of a derived ref (facts version 10): ``X.()``, ``X.[key]``.
-_MARKS = (")", "]")
+# Last characters of a derived ref (facts version 10): ``X.()``, ``X.[key]``;
+# ``X.*`` any attribute of the module ``X`` (version 14).
+_MARKS = (")", "]", "*")
 
 
 @dataclass(frozen=True)
@@ -463,6 +464,8 @@ class Graph:
             base, _, mark = ref.rpartition(".")
             if mark == "()":
                 nodes, worst = self._called(path, base, depth)
+            elif mark == "*":
+                nodes, worst = self._any_of(path, base), None
             else:
                 nodes, worst = self._elements(path, base, mark[1:-1] or None, depth)
         finally:
@@ -519,6 +522,28 @@ class Graph:
                 nodes += [m for m in got if m not in nodes]
                 worst = self._worst(p, r, found, worst, here, line)
         return nodes, worst
+
+    def _any_of(self, path: str, base: str) -> list[str]:
+        """``getattr(import_module("m"), name)`` with a name chosen at run time
+        (facts version 14, issue #16): every function and class ``m`` defines
+        at its top level may be the one called. A name ``m`` only imports is
+        not followed (its own module's functions are the ones the author
+        could pick from; what it re-exports is a limitation, docs/checks/reach.md)."""
+        tag, _, rest = base.partition(":")
+        if tag != "I":
+            return []
+        level_s, _, dotted = rest.partition(":")
+        found = self._find_module(path, int(level_s), dotted)
+        if found is None or found[1]:
+            return []
+        facts = self.files.get(found[0])
+        if facts is None:
+            return []
+        return [
+            node_id(found[0], q)
+            for q in facts["defs"]
+            if "." not in q and q not in ("<module>", "<main>")
+        ]
 
     def _elements(
         self, path: str, base: str, key: str | None, depth: int
