@@ -155,6 +155,47 @@ def test_a_def_importing_a_name_a_kept_unit_uses_is_kept(tmp_path: Path) -> None
     assert hits["c.py"] == hits["w.py"] == {payload}
 
 
+def test_file_and_helper_of_read_the_file_inside_a_unit() -> None:
+    """``file:`` holds in a unit when it holds on the file; ``helper-of``
+    reads a unit's own names (issue #17, units.py)."""
+    text = (
+        "import torch\n\n\ndef patch(obj, name, value):\n    setattr(obj, name, value)\n"
+        + "\n\ndef caller():\n    patch(torch.Tensor, 'backward', None)\n"
+        + filler(1)
+    )
+    f = facts(text)
+    patch, caller, helper = f.units()
+    on_file = screen.compile_screen({"file": {"name": "setattr"}})
+    assert on_file(f) and on_file(caller) and on_file(helper)
+    assert not screen.compile_screen({"name": "setattr"})(caller)
+    calls = screen.compile_screen({"helper-of": "setattr"})
+    assert calls(f) and calls(patch) and calls(caller) and not calls(helper)
+    assert not screen.compile_screen({"helper-of": "getattr"})(f)
+    with pytest.raises(screen.ScreenError):
+        screen.compile_screen({"helper-of": "not a name"})
+
+
+def test_a_setattr_helper_and_its_caller_are_kept(tmp_path: Path) -> None:
+    """tamper-framework-monkeypatch's helper branch (issue #16) matches a call
+    in one unit through a ``setattr`` helper in another: its screen keeps both
+    (``helper-of`` and ``file:``), the framework imported only by the caller."""
+    text = (
+        "def override(target, name):\n    def wrap(fn):\n"
+        + "        setattr(target, name, fn)\n        return fn\n\n    return wrap\n"
+        + filler(3)
+        + "\n\ndef install():\n    import torch\n\n"
+        + "    override(torch.Tensor, 'backward')(print)\n"
+        + filler(2, "post")
+    )
+    cut = unitcut.cut_text(text, admitted(text))
+    assert cut is not None
+    assert "        setattr(target, name, fn)" in cut and "def helper_0(): ..." in cut
+    assert "def post_1(): ..." in cut
+    hits = _semgrep_hits("tamper-framework-monkeypatch", {"w.py": text, "c.py": cut}, tmp_path)
+    call = text.split("\n").index("    override(torch.Tensor, 'backward')(print)") + 1
+    assert hits["c.py"] == hits["w.py"] == {call}
+
+
 def test_an_admitted_rule_no_unit_holds_keeps_no_unit(tmp_path: Path) -> None:
     """A rule ``S`` holds on no unit of cannot match (``S`` holds on the unit
     of each match; module code is in every unit's facts): the cut keeps no

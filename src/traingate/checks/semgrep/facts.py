@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,14 @@ class Facts:
         """Each unit's facts (module docstring), built as asked for; empty for
         a unit's own facts."""
         if "units" not in self._memo:
-            self._memo["units"] = () if self.tree is None else _units(self)
+            units = () if self.tree is None else _units(self)
+            ref = weakref.ref(self)  # a unit's file, for screen.py's ``file:`` (no cycle)
+            if isinstance(units, _Units):
+                units.file = ref
+            else:
+                for u in units:
+                    u._memo["file"] = ref
+            self._memo["units"] = units
         found: Sequence[Facts] = self._memo["units"]
         return found
 
@@ -483,6 +491,7 @@ class _Units(Sequence[Facts]):
         # What every unit shares, as facts of its own: an atom that reads its
         # items one at a time reads them once per file (screen.py, issue #17).
         self._shared = common.facts(gaps.text, lines=lines)
+        self.file: weakref.ref[Facts] | None = None  # Facts.units() sets it
 
     def __len__(self) -> int:
         return len(self._parts)
@@ -512,6 +521,8 @@ class _Units(Sequence[Facts]):
                 shared=self._shared,
                 _whole=whole,
             )
+            if self.file is not None:
+                self._built[i]._memo["file"] = self.file
         return self._built[i]
 
     def __iter__(self) -> Iterator[Facts]:

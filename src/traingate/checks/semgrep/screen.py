@@ -52,6 +52,15 @@ one ``ast`` walk reads from it:
   each run of lines the unit holds on its own: its function with the lines
   around it that no function holds, and each other such run (facts._Gaps).
   For a rule whose guard and payload must sit in one function.
+- ``file: S``: ``S`` holds on the whole file, also inside ``unit:``: a unit
+  holds ``unit: {all: [file: {name: setattr}, name: torch]}`` when it names
+  torch and the file (any unit of it) names setattr. For a rule whose match
+  in one unit reads another unit's code (a helper defined elsewhere).
+- ``helper-of: f`` or ``helper-of: [f, ...]``: the code's own names (a
+  unit's, not its shared part's, which a cut never stubs) name a function of
+  the file whose body calls ``f`` with one of its parameters first
+  (``def patch(t, n, v): setattr(t, n, v)``). With ``file:``, for a rule
+  that matches a call of such a helper in another unit.
 - ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
 
 A screen must hold wherever semgrep can match: import aliases keep the
@@ -80,7 +89,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from traingate.checks.semgrep import folding, lookups, prefilter
+from traingate.checks.semgrep import folding, lookups, prefilter, units
 from traingate.checks.semgrep.facts import JOIN_MAX, NODE_KINDS, Facts
 from traingate.checks.semgrep.facts import facts as facts
 from traingate.checks.semgrep.linelocal import line_local
@@ -124,7 +133,16 @@ def compile_screen(spec: Any) -> Test:
             or (f.shared is not None and not want.isdisjoint(f.shared.names))
         )
     if key == "unit":
-        return _unit(compile_screen(value))
+        return units.unit(compile_screen(value))
+    if key == "file":
+        return units.whole_file(compile_screen(value))
+    if key == "helper-of":
+        callees = [value] if isinstance(value, str) else value
+        if not isinstance(callees, list) or not all(
+            isinstance(c, str) and c.isidentifier() for c in callees
+        ):
+            raise ScreenError(f"helper-of: takes an identifier or a list of them, not {value!r}")
+        return units.helper_of(frozenset(callees))
     if key == "node":
         kinds = [value] if isinstance(value, str) else value
         if not isinstance(kinds, list) or not kinds or not set(kinds) <= NODE_KINDS:
@@ -178,14 +196,14 @@ def compile_screen(spec: Any) -> Test:
     raise ScreenError(
         f"unknown screen key {key!r} "
         "(name, name-regex, string, joined, folds-to, folded, lookup, stored-root, node, "
-        "words, text, unit, all, any)"
+        "words, text, unit, file, helper-of, all, any)"
     )
 
 
 # What an atom costs a file, roughly: set lookups, a search of the names, of
 # the literals or the raw text, then the atoms that read the tree again.
 _COST = {"name": 0, "node": 0, "stored-root": 0, "name-regex": 1, "string": 2, "words": 2}
-_COST |= {"text": 3, "joined": 3, "folds-to": 3, "lookup": 4, "folded": 4}
+_COST |= {"text": 3, "joined": 3, "folds-to": 3, "lookup": 4, "folded": 4, "helper-of": 4}
 
 
 def _cheap_first(specs: list[Any]) -> list[Any]:
@@ -204,23 +222,9 @@ def _cost(spec: Any) -> float:
     if key in ("all", "any") and isinstance(value, list) and value:
         costs = [_cost(s) for s in value]
         return min(costs) if key == "all" else max(costs)
-    if key == "unit":
+    if key in ("unit", "file"):
         return _cost(value) + 0.5
     return _COST.get(key, 9)
-
-
-def _unit(sub: Test) -> Test:
-    """``sub`` holds on one unit of the file (facts.py): a function or method
-    with what every unit shares. Every atom only admits more on more facts,
-    so the whole file is a pre-test: a unit's facts are a part of its facts."""
-
-    def test(f: Facts) -> bool:
-        if not sub(f):
-            return False
-        units = f.units()
-        return not units or any(sub(u) for u in units)
-
-    return test
 
 
 def _lookup(value: Any) -> Test:

@@ -37,7 +37,9 @@ What a cut keeps besides the units where an admitted rule's ``S`` holds:
 
 Not kept, argued from the six rules' shapes: the defs a kept unit calls (semgrep
 OSS neither inlines calls nor propagates return values: ``foo(h())`` with ``h``
-returning a constant did not match ``foo("abc")``), a class's other methods
+returning a constant did not match ``foo("abc")``; the one rule whose pattern
+reads a called def, tamper-framework-monkeypatch's ``setattr`` helper, keeps
+it by its own screen: ``helper-of`` and ``file:``, screen.py), a class's other methods
 (``self.p`` set in one method is not carried into another, facts.py; no
 pattern of the six names a class). A stub drops a def's parameters too:
 they stand on the def's own lines, which are its unit's (facts.py), so a
@@ -95,6 +97,7 @@ CUT_RULES = frozenset(
         "sabotage-sleep-in-training-path",
         "sabotage-step-learns-nothing",
         "tamper-builtins-override",
+        "tamper-framework-monkeypatch",
         "tamper-preload-env",
         "tamper-site-packages-write",
         "tamper-sys-modules-injection",

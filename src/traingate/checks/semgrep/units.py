@@ -1,0 +1,89 @@
+"""The screen atoms that read a file by its units (screen.py, issue #17):
+``unit:``, ``file:`` and ``helper-of:``. A unit's facts are its own part,
+with ``shared`` what every unit shares (facts.py); a unit built by
+Facts.units() holds a weak reference to its file's facts in ``_memo["file"]``."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from traingate.checks.semgrep.facts import Facts
+
+Test = Callable[[Facts], bool]
+
+
+def unit(sub: Test) -> Test:
+    """``sub`` holds on one unit of the file (facts.py): a function or method
+    with what every unit shares. Every atom only admits more on more facts,
+    so the whole file is a pre-test: a unit's facts are a part of its facts."""
+
+    def test(f: Facts) -> bool:
+        if not sub(f):
+            return False
+        units = f.units()
+        return not units or any(sub(u) for u in units)
+
+    return test
+
+
+def whole_file(sub: Test) -> Test:
+    """``sub`` holds on the whole file, also when asked of a unit (issue #17):
+    for a rule whose match in one unit needs a part another unit holds
+    (tamper-framework-monkeypatch's setattr helper). On a file it is ``sub``."""
+
+    def test(f: Facts) -> bool:
+        ref = f._memo.get("file")
+        if ref is None:  # a file's facts; a unit built without its file: admit
+            return f.run is None or sub(f)
+        file = ref()
+        return file is None or sub(file)  # gone: admit, never drop
+
+    return test
+
+
+def helper_of(callees: frozenset[str]) -> Test:
+    """``helper-of``: the code's own names (a unit's without its shared part:
+    shared code is never stubbed, unitcut.py) name a function of the file
+    that calls one of ``callees`` with one of its parameters first."""
+    key = f"helper-of {sorted(callees)}"
+
+    def test(f: Facts) -> bool:
+        ref = f._memo.get("file")
+        file = (None if f.run is not None else f) if ref is None else ref()
+        if file is None:
+            return True  # a unit without its file: admit, never drop
+        if key not in file._memo:
+            file._memo[key] = _helpers(file, callees)
+        helpers: frozenset[str] = file._memo[key]
+        return not helpers.isdisjoint(f.names)
+
+    return test
+
+
+def _helpers(file: Facts, callees: frozenset[str]) -> frozenset[str]:
+    """The names of the file's functions (any depth) that call one of
+    ``callees`` (a name or an attribute) with one of their parameters first.
+    The calls are found in the file's flat node list, then each def whose
+    lines hold one: one pass over the nodes, not a walk per def (issue #17)."""
+    if callees.isdisjoint(file.names):
+        return frozenset()
+    calls: list[tuple[int, str]] = []
+    for n in file.nodes:
+        if type(n) is ast.Call and n.args and type(n.args[0]) is ast.Name:
+            func = n.func
+            called = func.id if type(func) is ast.Name else getattr(func, "attr", None)
+            if called in callees:
+                calls.append((n.lineno, n.args[0].id))
+    found: set[str] = set()
+    for fn in file.defs:
+        if not calls or not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        end = fn.end_lineno or fn.lineno
+        inside = {arg for line, arg in calls if fn.lineno <= line <= end}
+        if inside:
+            a = fn.args
+            params = (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+            if any(p is not None and p.arg in inside for p in params):
+                found.add(fn.name)
+    return frozenset(found)
