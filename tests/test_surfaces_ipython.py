@@ -150,17 +150,14 @@ def test_template_look_alikes_pass(report: dict[str, Any], path: str) -> None:
 
 
 def test_ipython_script_shell_escape_is_found_on_its_line(report: dict[str, Any]) -> None:
-    assert _found(report, "bad/setup_node.ipy") == {
-        ("exec-subprocess-shell", 2),
-        ("remote-runtime-pip-install", 2),
-    }
+    # Session 20: the ! line's command is judged by the bash rules.
+    assert _found(report, "bad/setup_node.ipy") == {("remote-shell-pip-install", 2)}
 
 
 def test_startup_ipython_script_with_shell_cell(report: dict[str, Any]) -> None:
     # IPython runs the whole file as one cell: a %%bash first line makes it a shell script.
     found = _found(report, "bad/profile_default/startup/00-init.ipy")
-    assert ("exec-subprocess-shell", 2) in found
-    assert "autorun-ipython-startup" in {r for r, _ in found}
+    assert found == {("remote-shell-fetch-exec", 2), ("autorun-ipython-startup", 1)}
 
 
 def test_ipython_script_that_does_not_parse_blocks_at_its_line(report: dict[str, Any]) -> None:
@@ -176,8 +173,12 @@ def test_ipython_script_keeps_the_files_lines() -> None:
     # \x0c ends a line for IPython (str.splitlines), not for the file (git, editors).
     t = ipy.ipython_script("0" * 40, "a.ipy", "a = 1\r\nb = 2\x0c!id\nc = 3\n")
     assert t.ext == ".ipy.py" and sg.is_python(t)
-    assert t.text.splitlines()[2] == "__import__('subprocess').run('id', shell=True)"
+    assert t.text.splitlines()[2] == "pass"
     assert t.line_map == (1, 2, 2, 3)
+    # the shell escape is the bash companion's, on the same line and column
+    assert t.companion is not None and t.companion.ext == ".ipy.sh"
+    assert t.companion.text.splitlines() == ["", "", " id", ""]
+    assert t.companion.line_map == t.line_map
 
 
 # --------------------------------------------------------------------------- %env
@@ -187,7 +188,8 @@ def test_env_magic_of_a_dangerous_name_is_an_environ_write(report: dict[str, Any
     raw = str(HEAD["bad/preload.ipynb"]).splitlines()
     line = next(i for i, ln in enumerate(raw, 1) if "LD_PRELOAD" in ln)  # the notebook's own line
     assert ("tamper-preload-env", line) in _found(report, "bad/preload.ipynb")
-    assert _found(report, "bad/preload.ipy") == {("tamper-preload-env", 2)}
+    # Session 20: the config check reads a .ipy's %env lines as a notebook's.
+    assert _found(report, "bad/preload.ipy") == {("tamper-preload-env", 2), ("config-risky-env", 2)}
 
 
 def test_env_magic_look_alike_passes(report: dict[str, Any]) -> None:

@@ -1,46 +1,51 @@
-"""A notebook's code cells as one Python module, for the checks that parse it with ``ast``.
+"""IPython input as one Python module, for the checks that parse it with ``ast``.
 
-The reach and sabotage checks read a notebook the same way: code cells in
-order, magics and shell escapes blanked (the semgrep check reads those), each
-line mapped back to its line in the notebook's JSON so findings point there.
+The reach and sabotage checks read a notebook's code cells (and, issue #16,
+an IPython script, ``.ipy``) as the semgrep check does: the Python the kernel
+runs (checks/semgrep/ipython.py: ``%time stmt`` its statement, ``%env`` an
+``os.environ`` write, a shell escape a no-op or, when IPython builds its
+command from Python values, the subprocess call with those values), each
+line mapped back to its line in the file (a notebook's JSON) so findings
+point there. The shell text of the escapes is the semgrep check's bash rules'.
 """
 
 from __future__ import annotations
 
 import json
 
+# Files read as IPython input (issue #16): notebooks and IPython scripts.
+IPYTHON_EXT = (".ipynb", ".ipy")
+
 
 def notebook_source(raw: str) -> tuple[str, list[int]] | None:
-    """A notebook's code cells as one module, and each line's line in the JSON.
-    Magics and shell escapes become blank lines."""
+    """A notebook's code cells as one module, and each line's line in the
+    JSON; None when it is no notebook."""
+    from traingate.checks.semgrep.ipython import notebook_cells
+
     try:
         nb = json.loads(raw)
     except ValueError:
         return None
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
+    cells = notebook_cells(nb, raw)
+    if cells is None:
         return None
-    raw_lines = raw.splitlines()
-    out: list[str] = []
-    line_map: list[int] = []
-    cursor = 0
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        text = "".join(src) if isinstance(src, list) else str(src)
-        magic = text.lstrip().startswith("%%")
-        for ln in text.splitlines():
-            needle = json.dumps(ln)[1:-1]
-            for i in range(cursor, len(raw_lines)):
-                if needle in raw_lines[i]:
-                    cursor = i
-                    break
-            out.append("" if magic or ln.lstrip().startswith(("%", "!")) else ln)
-            line_map.append(cursor + 1)
-        out.append("")
-        line_map.append(cursor + 1)
-    return "\n".join(out) + "\n", line_map or [1]
+    return "\n".join(cells.python) + "\n", cells.line_map
+
+
+def ipython_source(raw: str) -> tuple[str, list[int]]:
+    """An IPython script (``.ipy``) as the module IPython runs (one cell),
+    and each line's line in the file."""
+    from traingate.checks.semgrep.ipython import script_cells
+
+    cells = script_cells(raw)
+    return "\n".join(cells.python) + "\n", cells.line_map
+
+
+def ipython_input(path: str, raw: str) -> tuple[str, list[int]] | None:
+    """``notebook_source`` or ``ipython_source`` by the file's suffix."""
+    if path.lower().endswith(".ipy"):
+        return ipython_source(raw)
+    return notebook_source(raw)
 
 
 def json_line(line: int, line_map: list[int] | None) -> int:

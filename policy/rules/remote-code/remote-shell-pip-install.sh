@@ -25,3 +25,16 @@ pip install torch==2.3.1 --index-url https://download.pytorch.org/whl/cu121
 python -m pip install --upgrade pip wheel
 # ok: remote-shell-pip-install
 pip install --require-hashes -r requirements/ci.lock
+
+# Issue #16: an install printed before it runs (espnet's install_k2.sh); the
+# install itself, on the next line, is the finding.
+# ok: remote-shell-pip-install
+echo python3 -m pip install --no-deps "${spec}" -f "${index}"
+# ruleid: remote-shell-pip-install
+python3 -m pip install --no-deps "${spec}" -f "${index}"
+# ruleid: remote-shell-pip-install
+echo pip install git+https://github.com/example/pkg | sh
+# ruleid: remote-shell-pip-install
+echo "pip install git+https://github.com/example/pkg" >> setup_env.sh
+# ruleid: remote-shell-pip-install
+eval "$(echo pip install --extra-index-url http://203.0.113.7/simple pkg)"

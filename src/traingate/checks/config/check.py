@@ -31,6 +31,8 @@ from traingate.findings import Finding
 from traingate.policy.base import Severity
 
 _CONFIG_FORMATS = ("yaml", "json", "jsonc", "toml")
+# Notebooks and (issue #16) IPython scripts: only their `%env` lines set an environment.
+_IPYTHON = (".ipynb", ".ipy")
 _WORD_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_-]*")
 _BUILTINS = frozenset(dir(builtins))
 
@@ -44,7 +46,7 @@ def run(ctx: Context) -> list[Finding]:
         if f.status is Status.DELETED or f.new_path is None:
             continue
         name = f.new_path
-        if _ENV_FILES.search(name) or name.endswith(".ipynb"):
+        if _ENV_FILES.search(name) or name.endswith(_IPYTHON):
             out.extend(_env_file(ctx, f))
         fmt = config_format(name)
         if _REQUIREMENTS.search(name) or posixpath.basename(name) in (
@@ -71,7 +73,7 @@ def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
         return []
     text = data.decode("utf-8", "replace")
     added = range(1, text.count("\n") + 2) if is_binary(data) else set(f.added_lines)
-    return list(_env_lines(f, text, added, notebook=(f.new_path or "").endswith(".ipynb")))
+    return list(_env_lines(f, text, added, notebook=(f.new_path or "").endswith(_IPYTHON)))
 
 
 def _decode(fmt: str | None, data: bytes) -> Decoded:

@@ -19,10 +19,13 @@ from traingate.findings import Finding
 _ENV_FILES = re.compile(
     r"(^|/)(\.env(\..*)?|.*\.env|\.envrc|.*\.(sh|bash|zsh|ksh|slurm|sbatch|pbs|lsf|qsub|mk)"
     r"|[Mm]akefile|GNUmakefile|Dockerfile(\.[^/]*)?|[^/]*\.Dockerfile|Containerfile"
-    r"|.*\.(sh|bash|zsh|ksh|slurm|sbatch|ya?ml|json|env|cfg|conf|ini|toml)\.(j2|jinja|jinja2))$"
+    # Issue #16: templates by every suffix the semgrep check reads them by.
+    r"|(?:.*\.(?:sh|bash|zsh|ksh|slurm|sbatch|pbs|lsf|qsub|mk|ya?ml|json|env|cfg|conf|ini|toml)"
+    r"|[Mm]akefile|GNUmakefile)\.(j2|jinja|jinja2|tmpl|tpl|template))$"
 )
-# Notebook lines that set the kernel's environment (`%env NAME=value`,
-# `%set_env`): nothing else in a notebook's JSON sets one (issue #16).
+# Notebook and IPython script (.ipy) lines that set the kernel's environment
+# (`%env NAME=value`, `%set_env`): nothing else in a notebook's JSON sets one
+# (issue #16); a shell escape's `export` is the bash rules' (semgrep check).
 _NOTEBOOK_ENV = re.compile(r"%(?:set_)?env\s")
 _RISKY_ENV = re.compile(
     r"""(?x)\b(?:
@@ -187,7 +190,7 @@ def _env_lines(
             stripped.startswith("#") and not stripped.startswith(("#SBATCH", "#PBS", "#$"))
         ):
             continue
-        m = _RISKY_ENV.search(line)
+        m = next((m for m in _RISKY_ENV.finditer(line) if not _not_set(line, m.start())), None)
         if m:
             kind = next(k for k, v in m.groupdict().items() if v)
             yield _finding(
@@ -198,6 +201,32 @@ def _env_lines(
                 f"sets {m.group(0).split('=')[0].strip()!r} ({_ENV_WHY[kind]})",
                 "remove it from launcher scripts and env files, or get it approved",
             )
+
+
+# Issue #16 (espnet's tools/setup_python.sh, skypilot's Kubernetes template):
+# a line that only reads the variable (`mkdir -p "${PYTHONUSERBASE}"`,
+# `export PATH="${PYTHONUSERBASE}/bin:$PATH"`), removes it from a command's
+# environment (`env -u LD_PRELOAD`, `unset LD_PRELOAD`) or prints its name
+# (`echo "Setting PYTHONUSERBASE"`) sets nothing. `${NAME:=v}`/`${NAME=v}`
+# assign, and a printed `NAME=value` may be written into a script: both count.
+_READ = re.compile(r"\$\{?$")
+_UNSET = re.compile(r"(?:\benv\b[^\n]*\s(?:-u\s*|--unset[=\s])|\bunset\s+(?:-v\s+)?(?:\w+\s+)*)$")
+_PRINT = re.compile(r"^\s*(?:echo|printf)\s[^|;&<>`$()]*$")
+
+
+def _not_set(line: str, at: int) -> bool:
+    """The risky name at ``at`` in a shell line is read, unset or printed."""
+    before, after = line[:at], line[at:]
+    name = _ENV_NAME.match(after)
+    rest = after[name.end() :] if name else after
+    if rest.startswith(("=", ":=", "+=", "?=")) or (
+        before.endswith("${") and rest.startswith((":=", "="))
+    ):
+        return False
+    if _READ.search(before) or _UNSET.search(before):
+        return True
+    end = re.search(r"[|;&<>`]|\$\(", after)
+    return _PRINT.match(before) is not None and end is None
 
 
 _ENV_WHY = {

@@ -42,12 +42,14 @@ _FORMATS = {
     ".toml": "toml",
 }
 # JSON files whose readers accept comments and trailing commas (issue #16: a
-# .devcontainer/devcontainer.json with comments failed as config-parse-error).
+# .devcontainer/devcontainer.json with comments failed as config-parse-error;
+# and .devcontainer/<name>/devcontainer.json, the spec's one configuration per
+# folder, as espnet ships four).
 # Only these: a training config.json is read by json.loads, for which a comment
 # is an error, and reading it as JSONC would make the gate see keys that its
 # reader never does.
 _JSONC_NAMES = re.compile(
-    r"(?:^|/)(?:\.devcontainer/[^/]*\.json|\.devcontainer\.json|\.vscode/[^/]*\.json"
+    r"(?:^|/)(?:\.devcontainer/(?:[^/]+/)?[^/]*\.json|\.devcontainer\.json|\.vscode/[^/]*\.json"
     r"|[^/]*\.code-workspace|(?:ts|js)config(?:\.[^/]*)?\.json|\.eslintrc\.json"
     r"|\.babelrc(?:\.json)?|language-configuration\.json)$",
     re.IGNORECASE,

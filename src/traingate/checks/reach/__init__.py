@@ -127,7 +127,8 @@ _KIND_ORDER = (
     "dns",
     "torch-load-default",
 )
-_NOTEBOOK = ".ipynb"
+# Read as IPython input (issue #16: .ipy scripts as one notebook cell).
+_NOTEBOOK = (".ipynb", ".ipy")
 _TORCH_LOADS = ("torch.load", "torch.serialization.load")
 _MAX_LISTED = 5
 # `scan` judges every call: stream the tree file by file (reach/stream.py).
@@ -162,7 +163,7 @@ def _run(ctx: Context) -> list[Finding]:
     from traingate.checks.reach import summary as summ
 
     files = [
-        f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", _NOTEBOOK))
+        f for f in ctx.files if f.new_path is not None and f.new_path.endswith((".py", *_NOTEBOOK))
     ]
     if not files:
         return []
@@ -234,7 +235,7 @@ def _whole(
     for f in files:
         assert f.new_path is not None
         if f.new_path.endswith(_NOTEBOOK):
-            nb = _notebook(ctx.change.new_text(f) or "")
+            nb = _notebook(ctx.change.new_text(f) or "", f.new_path)
             if isinstance(nb, str):
                 s.facts.incomplete[f.new_path] = nb
             elif nb is not None:
@@ -579,13 +580,13 @@ def _torch_default(
     )
 
 
-def _notebook(raw: str) -> tuple[dict[str, Any], list[int]] | str | None:
+def _notebook(raw: str, path: str) -> tuple[dict[str, Any], list[int]] | str | None:
     """A notebook's code cells as one module's facts, and each line's line in
     the JSON; why not, when Python parses the cells but the extractor fails."""
     from traingate.checks.reach import facts as factsmod
-    from traingate.notebook import notebook_source
+    from traingate.notebook import ipython_input
 
-    got = notebook_source(raw)
+    got = ipython_input(path, raw)
     if got is None:
         return None  # the semgrep check reports an unreadable notebook
     text, line_map = got

@@ -11,6 +11,6 @@ from traingate.policy.base import CheckSettings, Pattern
 # changed files whose added calls are judged.
 class ReachSettings(CheckSettings):
     paths: list[Pattern] = Field(
-        default_factory=lambda: ["**/*.py", "**/*.ipynb"],
+        default_factory=lambda: ["**/*.py", "**/*.ipynb", "**/*.ipy"],
         description="Gitignore-style patterns the check covers.",
     )

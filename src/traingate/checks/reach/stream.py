@@ -71,7 +71,7 @@ def search(ctx: Context, files: list[ChangedFile], s: Summary) -> tuple[Graph, H
     for f in files:
         path = f.new_path or ""
         if path.endswith(_NOTEBOOK):
-            nb = _notebook(ctx.change.new_text(f) or "")
+            nb = _notebook(ctx.change.new_text(f) or "", path)
             if isinstance(nb, str):
                 s.facts.incomplete[path] = nb
             elif nb is not None:

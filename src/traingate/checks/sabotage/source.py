@@ -27,11 +27,11 @@ from traingate.checks.base import Context
 from traingate.checks.semgrep.targets import _SHEBANG, PY_EXT, _surface_kind
 from traingate.checks.unicode.cookie import source_encoding
 from traingate.findings import Finding
-from traingate.notebook import notebook_source
+from traingate.notebook import ipython_source, notebook_source
 from traingate.policy.base import Severity
 
 NOTEBOOK = ".ipynb"
-Kind = Literal["python", "notebook", "shebang"]
+Kind = Literal["python", "notebook", "ipython", "shebang"]
 _BOM = "\ufeff"
 _CELLS = ("cells", "worksheets")  # nbformat 4 and 1; 2 and 3
 _EOL = re.compile(r"\r\n|\r|\n")
@@ -49,7 +49,7 @@ class Unjudged(NamedTuple):
 
 def kind(path: str) -> Kind | None:
     """What the semgrep check scans as Python (issue #16): ``.py``, ``.pyi``,
-    ``.pyw`` and ``.ipynb`` in any case (``python train/Train.PY`` runs it),
+    ``.pyw``, ``.ipynb`` and ``.ipy`` in any case (``python train/Train.PY`` runs it),
     and a file without an extension ("shebang": Python if its #! line says so,
     see ``read``); None for the rest, ``.pth`` and templates included."""
     ext = posixpath.splitext(path)[1].lower()
@@ -57,6 +57,8 @@ def kind(path: str) -> Kind | None:
         return "python"
     if ext == NOTEBOOK:
         return "notebook"
+    if ext == ".ipy":
+        return "ipython"  # issue #16: an IPython script, read as one notebook cell
     if ext == "" and _surface_kind(path) is None:  # not a Makefile or Dockerfile
         return "shebang"
     return None
@@ -94,6 +96,8 @@ def read(ctx: Context, f: ChangedFile, limit: int) -> Source | Unjudged | None:
         )
     if what == "notebook":
         return _notebook(data.decode("utf-8", "replace"))
+    if what == "ipython":
+        return Source(*ipython_source(data.decode("utf-8", "replace")))
     return _python(data)
 
 

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,13 +54,9 @@ def _run(ctx: Context, spill_dir: Path) -> list[Finding]:
         stream: HeadStream | None = None
         pending = 0  # bytes of heads cut before the stream started
         prep = leave.enter_context(_Span("semgrep:targets"))
-        for f in ctx.files:
-            head = target(ctx.change, f, new=True, limit=settings.max_file_bytes)
-            if head is None:
-                continue
-            base, size = None, len(head.text)
+        for f, head, base in _targets(ctx, settings):
+            size = len(head.text)
             if not ctx.scan_all and f.status is not Status.ADDED:
-                base = target(ctx.change, f, new=False, limit=settings.max_file_bytes)
                 # Only the shipped pack's rule shapes were analysed for cutting.
                 if base is not None and not settings.rule_dirs:
                     head, base = _changed_regions(head, base, f)
@@ -122,6 +118,25 @@ def _findings(
         new = new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all, texts)
         findings.extend(_finding(head, h) for h in new)
     return findings
+
+
+def _targets(
+    ctx: Context, settings: SemgrepSettings
+) -> Iterator[tuple[ChangedFile, Target, Target | None]]:
+    """Each changed file's head and base targets; then, where a file has one,
+    its companion pair (issue #16: a notebook's shell escapes as bash)."""
+    for f in ctx.files:
+        head = target(ctx.change, f, new=True, limit=settings.max_file_bytes)
+        if head is None:
+            continue
+        base = None
+        if not ctx.scan_all and f.status is not Status.ADDED:
+            base = target(ctx.change, f, new=False, limit=settings.max_file_bytes)
+        if head.companion is None:
+            yield f, head, base
+            continue
+        yield f, replace(head, companion=None), base
+        yield f, head.companion, None if base is None else base.companion
 
 
 class _Span:

@@ -22,7 +22,10 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from traingate.checks.config.decode import sniff
+from traingate.checks.config.doc import ConfigError
 from traingate.checks.config.env import COMMAND_KEYS
+from traingate.checks.config.parse import config_format
+from traingate.checks.config.parse_json import strip_jsonc
 from traingate.checks.semgrep.targets import Target
 from traingate.yamlsafe import ComposeLoader, unalias
 
@@ -45,6 +48,14 @@ def config_target(oid: str, path: str, ext: str, data: bytes, limit: int) -> Tar
         text = data.decode(sniff(data))
     except UnicodeDecodeError:
         return None
+    if config_format(path) == "jsonc":
+        # Issue #16: a devcontainer.json with comments composes as YAML only
+        # once they are blanked (same lines and columns); its commands were
+        # never read. An unterminated comment is the config check's parse error.
+        try:
+            text = strip_jsonc(text)
+        except ConfigError:
+            return None
     found = command_text(text)
     return None if found is None else Target(oid, path, ext + ".sh", found)
 

@@ -1,23 +1,43 @@
-"""IPython input as the Python it runs: notebooks' code cells and .ipy scripts.
+"""IPython input as what it runs: notebooks' code cells and .ipy scripts.
 
-Issue #16: shell escapes (``!cmd``, ``%system``, ``%%bash`` cells) become
-subprocess calls, ``%env`` an ``os.environ`` write and code-running magics
-(``%time stmt``) their statement, so the Python rules judge what the kernel
-runs. The converter's own text matches no rule by itself: a finding is always
-about what the notebook or script wrote.
+Issue #16: every cell is read twice, line for line. The Python the kernel
+runs (``%env`` an ``os.environ`` write, code-running magics such as ``%time
+stmt`` their statement) goes to the Python rules; the text a shell escape
+(``!cmd``, ``%system``, ``%pip``, a ``%%bash`` cell, a bash kernel) hands to a
+shell goes to the bash rules, the same ones a ``.sh`` launcher gets, as a
+second target of the same file (``Target.companion``). A harmless escape
+(``!nvidia-smi``, ``!pip list``) is then judged as the shell command it is,
+not blocked as a subprocess call. An escape whose command IPython builds from
+Python values at run time (``!{cmd}``, ``!wget $url``) stays a
+``subprocess.run(..., shell=True)`` call for ``exec-subprocess-shell``: code
+chooses that command, and its fields are Python the kernel evaluates. The
+converter's own text matches no rule by itself: a finding is always about
+what the notebook or script wrote. The reach and sabotage checks read the
+same Python (traingate/notebook.py).
 """
 
 from __future__ import annotations
 
+import ast
+import bisect
 import json
 import re
-from typing import Any
+import string
+from typing import Any, NamedTuple
 
 from traingate.checks.semgrep.targets import _SH_EXT, Target
 
 
+class Cells(NamedTuple):
+    """IPython input read line for line: three lists of one length."""
+
+    python: list[str]  # the Python each line runs ("" or pass: none)
+    shell: list[str]  # the shell text each line hands to a shell ("": none)
+    line_map: list[int]  # each line's line in the file (a notebook's JSON line)
+
+
 def notebook(oid: str, path: str, raw: str) -> Target:
-    """Code cells as one Python file; shell escapes become subprocess calls.
+    """Code cells as one Python file, and their shell escapes as one bash file.
 
     Issue #16: every notebook format Jupyter still opens (nbformat v4 and v1:
     top-level ``cells``; v2/v3: ``worksheets[].cells[]``; code in ``source``,
@@ -30,7 +50,7 @@ def notebook(oid: str, path: str, raw: str) -> Target:
     except ValueError:
         # Unparseable notebook: scan the raw text so semgrep reports the parse error.
         return Target(oid, path, ".ipynb.py", raw)
-    cells = _notebook_cells(nb)
+    cells = notebook_cells(nb, raw)
     if cells is None:
         return Target(
             oid,
@@ -40,68 +60,114 @@ def notebook(oid: str, path: str, raw: str) -> Target:
             problem="is JSON but no notebook format Jupyter reads (no cells or worksheets "
             "list, or a cell's code is not text); it cannot be checked",
         )
+    return _targets(oid, path, ".ipynb", cells)
+
+
+def ipython_script(oid: str, path: str, text: str) -> Target:
+    """An IPython script (``ipython setup.ipy``, a profile's ``startup/*.ipy``)
+    as one notebook code cell: IPython runs the whole file as one cell (issue #16)."""
+    return _targets(oid, path, ".ipy", script_cells(text))
+
+
+def notebook_cells(nb: Any, raw: str) -> Cells | None:
+    """A parsed notebook's code cells, each line mapped to its line in ``raw``
+    (the JSON); None when ``nb`` is no notebook format Jupyter reads."""
+    cells = _notebook_cells(nb)
+    if cells is None:
+        return None
     shell_kernel = _notebook_language(nb) in _SHELL_LANGUAGES
     raw_lines = raw.splitlines()
-    out: list[str] = []
+    py: list[str] = []
+    sh: list[str] = []
     line_map: list[int] = []
     cursor = 0
     for text in cells:
         for ln in text.splitlines():
             cursor = _find_line(raw_lines, ln, cursor)
             line_map.append(cursor + 1)
-        out += _cell(text.splitlines(), shell_kernel)
-        out.append("")
+        cell_py, cell_sh = _cell(text.splitlines(), shell_kernel)
+        py += [*cell_py, ""]
+        sh += [*cell_sh, ""]
         line_map.append(cursor + 1)
-    return Target(oid, path, ".ipynb.py", "\n".join(out) + "\n", tuple(line_map) or (1,))
+    return Cells(py, sh, line_map or [1])
 
 
-def ipython_script(oid: str, path: str, text: str) -> Target:
-    """An IPython script (``ipython setup.ipy``, a profile's ``startup/*.ipy``)
-    as one notebook code cell: IPython runs the whole file as one cell (issue #16).
-    Its lines are split as IPython splits them (str.splitlines: \\x0c ends one
-    too); the line map gives each the file's own line (only \\n, \\r end one)."""
-    lines = text.splitlines()
+def script_cells(text: str) -> Cells:
+    """A .ipy script as one cell. Its lines are split as IPython splits them
+    (str.splitlines: \\x0c ends one too); the line map gives each the file's
+    own line (only \\n, \\r end one)."""
     line_map: list[int] = []
     real = 1
     for seg in text.splitlines(keepends=True):
         line_map.append(real)
         real += int(seg.endswith(("\n", "\r")))
-    out = _cell(lines, shell_kernel=False)
-    return Target(oid, path, ".ipy.py", "\n".join(out) + "\n", tuple(line_map) or (1,))
+    py, sh = _cell(text.splitlines(), shell_kernel=False)
+    return Cells(py, sh, line_map or [1])
 
 
-def _cell(lines: list[str], shell_kernel: bool) -> list[str]:
-    """One code cell's lines as Python, one output line per input line."""
+def _targets(oid: str, path: str, ext: str, cells: Cells) -> Target:
+    """The Python target; the shell escapes, if any, as its bash companion
+    with the same line map (its key differs by extension)."""
+    line_map = tuple(cells.line_map)
+    companion = None
+    if any(s.strip() for s in cells.shell):
+        text = "\n".join(cells.shell) + "\n"
+        companion = Target(oid, path, ext + ".sh", text, line_map)
+    py = "\n".join(cells.python) + "\n"
+    return Target(oid, path, ext + ".py", py, line_map, companion=companion)
+
+
+def _cell(lines: list[str], shell_kernel: bool) -> tuple[list[str], list[str]]:
+    """One code cell's lines as (Python, shell text), one output line per input line."""
     mode = "shell" if shell_kernel else "python"
     dest = ""
-    out: list[str] = []
+    py: list[str] = []
+    sh: list[str] = []
     for i, ln in enumerate(lines):
+        shell = ""
         if i == 0 and ln.lstrip().startswith("%%"):
             mode, dest, converted = _cell_magic(ln, shell_kernel)
         elif mode == "shell":
-            converted = _shell_call(ln)
+            converted, shell = "", ln
+        elif mode == "expand":
+            # %%sx / %%system / %%!: each line through IPython's expansion, as `!`.
+            lead = len(ln) - len(ln.lstrip())
+            converted, shell = _escape(ln[:lead], "", ln[lead:], lead)
+        elif mode == "other":
+            # Perl, Ruby, node, an interpreter the cell does not name: no rule
+            # set reads that language, so it is judged as the process it is.
+            converted = _subprocess_call(ln)
         elif mode == "data":
             # Written to a file, not run (yet): kept as the write it is, so
-            # rules on written content (.pth import lines, keys) still see it.
+            # rules on written content (.pth import lines, keys) still see it;
+            # a shell script written is also judged as shell.
             converted = f"_nb_file.write({ln!r})" if dest else "pass"
+            shell = ln if dest.endswith(tuple(_SH_EXT)) else ""
         else:
-            converted = _unmagic(ln)
-        out.append(converted)
-    return out
+            converted, shell = _unmagic_both(ln)
+        py.append(converted)
+        sh.append(shell)
+    return py, sh
 
 
 _SHELL_LANGUAGES = {"bash", "sh", "shell", "zsh", "ksh"}
+# Interpreters whose script the bash rules can read.
+_SHELLS = {"bash", "sh", "zsh", "ksh", "dash"}
 # Cell magics whose body is Python run in the kernel (timed, captured, profiled).
 _PY_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3", "pypy"}
 # Cell magics whose body is never run on the training host (rendered, or run by the browser).
 _DATA_CELL_MAGICS = {"html", "markdown", "latex", "svg", "javascript", "js", "md"}
 # Line magics that run the rest of the line in a shell (issue #16).
-_SHELL_LINE_MAGIC = re.compile(r"^(!+|%(?:system|sx|sh|pip|conda|mamba|micromamba|uv)\b)\s*(.*)$")
+_SHELL_LINE_MAGIC = re.compile(r"^(!+|%(?:system|sx|sh|pip|conda|mamba|micromamba|uv)\b)(\s*)(.*)$")
 _ASSIGN_SHELL = re.compile(
-    r"^([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(!+|%(?:system|sx)\b)\s*(.*)$"
+    r"^([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(!+|%(?:system|sx)\b)(\s*)(.*)$"
 )
 _CODE_LINE_MAGIC = re.compile(r"^%(?:time|timeit|prun|debug)\b((?:\s+-\w+(?:\s+\d+)?)*)\s*(.*)$")
 _ENV_MAGIC = re.compile(r"^%(?:env|set_env)\s+([A-Za-z_]\w*)(?:\s*=\s*|\s+)(.*)$")
+# IPython's DollarFormatter (IPython/utils/text.py): `$name` is a Python value
+# unless an odd number of single quotes follows it, `$$` a literal `$`. (Its
+# regex tests the quotes with a lookahead per `$`; counted once here.)
+_DOLLAR = re.compile(r"\$(\$?[\w.]+)")
 
 
 def _notebook_cells(nb: Any) -> list[str] | None:
@@ -146,7 +212,7 @@ def _notebook_language(nb: dict[str, Any]) -> str:
     return str(meta.get("language", "python")).lower()
 
 
-def _shell_call(line: str) -> str:
+def _subprocess_call(line: str) -> str:
     stripped = line.lstrip()
     indent = line[: len(line) - len(stripped)]
     return f"{indent}__import__('subprocess').run({stripped!r}, shell=True)"
@@ -161,16 +227,21 @@ def _cell_magic(line: str, shell_kernel: bool) -> tuple[str, str, str]:
         dest = next((a for a in args if not a.startswith("-")), "")
         how = "a" if "-a" in args or "--append" in args else "w"
         mode = "python" if dest.endswith((".py", ".pyw")) else "data"
-        if dest.endswith(tuple(_SH_EXT)):
-            mode = "shell"
         return mode, dest, f"_nb_file = open({dest!r}, {how!r})"
     if name in _PY_CELL_MAGICS or (name == "script" and args and "python" in args[0]):
         return "python", "", f"pass  # {line.strip()}"
     if name in _DATA_CELL_MAGICS:
         return "data", "", f"pass  # {line.strip()}"
-    if name in ("bash", "sh", "zsh", "system", "!", "sx", "script", "perl", "ruby", "node"):
-        # Any other interpreter runs the body as a subprocess: judged as one (fail closed).
+    if name in ("bash", "sh", "zsh") or (
+        name == "script" and args and args[0].rsplit("/", 1)[-1] in _SHELLS
+    ):
+        # ScriptMagics hand the body to the shell as written (no expansion).
         return "shell", "", f"pass  # {line.strip()}"
+    if name in ("system", "!", "sx"):
+        return "expand", "", f"pass  # {line.strip()}"
+    if name in ("script", "perl", "ruby", "node"):
+        # Any other interpreter runs the body as a subprocess: judged as one (fail closed).
+        return "other", "", f"pass  # {line.strip()}"
     return ("shell" if shell_kernel else "python"), "", f"pass  # {line.strip()}"
 
 
@@ -183,36 +254,108 @@ def _find_line(raw_lines: list[str], src_line: str, start: int) -> int:
 
 
 def _unmagic(line: str) -> str:
+    """A cell line as the Python it runs (its shell text: ``_unmagic_both``)."""
+    return _unmagic_both(line)[0]
+
+
+def _unmagic_both(line: str) -> tuple[str, str]:
+    """A Python cell's line as (the Python it runs, the shell text it runs)."""
     stripped = line.lstrip()
     indent = line[: len(line) - len(stripped)]
     m = _SHELL_LINE_MAGIC.match(stripped)
     if m:
-        return f"{indent}__import__('subprocess').run({_magic_command(m)!r}, shell=True)"
+        cmd, at = _magic_command(m)
+        return _escape(indent, "", cmd, len(indent) + at)
     m = _ASSIGN_SHELL.match(stripped)
     if m:
         # `files = !ls`, `out = %sx cmd` (issue #16): the command still runs.
-        return f"{indent}{m.group(1)}__import__('subprocess').run({m.group(3)!r}, shell=True)"
+        at = len(indent) + m.start(4)
+        return _escape(indent, m.group(1), m.group(4), at)
     m = _CODE_LINE_MAGIC.match(stripped)
     if m and m.group(2):
         # `%time os.system(...)` runs its statement (issue #16): scan it as code.
-        return f"{indent}{m.group(2)}"
+        return f"{indent}{m.group(2)}", ""
     m = _ENV_MAGIC.match(stripped)
     if m:
         # A plain import, not __import__('os'): obfusc-string-built-lookup read
         # that as obfuscation on every harmless `%env CUDA_VISIBLE_DEVICES=0`
         # (issue #16), while rules on env writes (tamper-preload-env) did not
         # see it; an alias resolves to `os.environ` for them.
-        return (
-            f"{indent}import os as _tg_os; _tg_os.environ[{m.group(1)!r}] = {m.group(2).strip()!r}"
-        )
+        name, value = m.group(1), m.group(2).strip()
+        return f"{indent}import os as _tg_os; _tg_os.environ[{name!r}] = {value!r}", ""
     if stripped.startswith("%"):
-        return f"{indent}pass  # {stripped}"
-    return line
+        return f"{indent}pass  # {stripped}", ""
+    return line, ""
 
 
-def _magic_command(m: re.Match[str]) -> str:
-    """The shell command of a line magic: package managers keep their name."""
+def _magic_command(m: re.Match[str]) -> tuple[str, int]:
+    """The shell command of a line magic (package managers keep their name)
+    and the column it starts at in the stripped line (0-based)."""
     head = m.group(1)
     if head.startswith("!") or head in ("%system", "%sx", "%sh"):
-        return m.group(2)
-    return f"{head[1:]} {m.group(2)}".strip()
+        return m.group(3), m.start(3)
+    # `%pip install x` runs `pip install x`: the name sits where it is written.
+    return f"{head[1:]}{m.group(2)}{m.group(3)}".rstrip(), 1
+
+
+def _escape(indent: str, assign: str, cmd: str, at: int) -> tuple[str, str]:
+    """A shell escape as (Python, shell text at the command's own column).
+
+    Issue #16: a command IPython expands from Python values at run time
+    (``{expr}``, ``$name``) is a shell call code builds: a subprocess call
+    with shell=True, whose fields are the Python the kernel evaluates. Any
+    other command is only shell text: Python sees a no-op (an assignment
+    keeps its name bound)."""
+    shell = " " * at + cmd
+    fields = _run_time_fields(cmd)
+    if fields is None:
+        return (f"{indent}{assign}_tg_shell_output" if assign else f"{indent}pass"), shell
+    parts = ", ".join(fields)
+    call = f"__import__('subprocess').run(''.join([{parts}]), shell=True)"
+    return f"{indent}{assign}{call}", shell
+
+
+def _run_time_fields(cmd: str) -> list[str] | None:
+    """The command as Python list items (literal text and ``str(expr)``) when
+    IPython's var_expand builds it from Python values; None when it runs as written.
+
+    IPython formats the command with the user namespace (FullEvalFormatter:
+    every ``{field}`` is eval'd, DollarFormatter: ``$name``); if anything fails
+    (a field that is no expression, ``awk '{print $1}'``, ``find -exec rm {}``)
+    the command runs unexpanded. A field that parses is taken to run: the
+    fields before a failing one did run."""
+    try:
+        parts = list(string.Formatter().parse(cmd))
+    except ValueError:
+        return None  # unbalanced braces: the formatter fails, the command runs as written
+    items: list[str] = []
+    code = False
+    for literal, field, spec, _conv in parts:
+        last = 0
+        quotes = [i for i, c in enumerate(literal) if c == "'"]
+        for m in _DOLLAR.finditer(literal):
+            name = m.group(1)
+            inside = (len(quotes) - bisect.bisect_left(quotes, m.end())) % 2
+            if inside or name.startswith("$") or not _expression(name):
+                continue
+            items += [repr(literal[last : m.start()]), f"str({name})"]
+            last, code = m.end(), True
+        items.append(repr(literal[last:]))
+        if field is None:
+            continue
+        expr = field + (":" + spec if spec else "")
+        if _expression(expr):
+            items.append(f"str({expr.strip()})")
+            code = True
+        else:
+            items.append(repr("{" + expr + "}"))
+    return items if code else None
+
+
+def _expression(text: str) -> bool:
+    """A Python expression that is not a constant (``$1`` is the number 1)."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return not isinstance(tree.body, ast.Constant)

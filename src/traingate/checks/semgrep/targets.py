@@ -38,6 +38,10 @@ class Target:
     # A file that holds ``text`` (then ""): a scan does not keep every text in
     # memory while semgrep runs (issue #17); read it back with content().
     spill: str = ""
+    # Issue #16: a second text of the same blob in another language (a
+    # notebook's or .ipy script's shell escapes as bash, ipython.py), scanned
+    # as a target of its own and reported on this file.
+    companion: Target | None = None
 
     @property
     def key(self) -> str:

@@ -30,9 +30,11 @@ DESCRIPTION = (
     "source-encoding declarations in added lines."
 )
 
-_PY = {".py", ".pyi", ".pyw", ".pth", ".ipynb"}
+# Issue #16: IPython scripts (.ipy) are Python too: their identifiers count.
+_PY = {".py", ".pyi", ".pyw", ".pth", ".ipynb", ".ipy"}
 # Files CPython compiles from bytes, where a PEP 263 declaration decides the
-# decoding; notebook cells and .pth lines reach Python as text and ignore one.
+# decoding; notebook cells, .ipy scripts (IPython reads them as UTF-8 text)
+# and .pth lines reach Python as text and ignore one.
 _PEP263 = {".py", ".pyi", ".pyw"}
 # Tokenizer vocabularies list subword pieces of every script, not hosts or paths;
 # a piece such as "▁Mосква.ru" is data (issue #16: confusable strings).
@@ -118,7 +120,9 @@ def run(ctx: Context) -> list[Finding]:
         if lines is not None and not lines:
             continue
         ext = posixpath.splitext(f.path)[1].lower()
-        shebang = _python_shebang(data)
+        # Issue #16: a Python template (train.py.j2, model.py.tmpl) is Python
+        # once rendered, as the semgrep check reads it.
+        shebang = _python_shebang(data) or _python_template(f.path)
         if ext not in _PY and not shebang and _is_artifact(f.path, data):
             # A small pickle has no NUL byte and decodes as "text"; its opcodes
             # are not characters anyone reads. The artifacts check judges it.
@@ -171,6 +175,13 @@ def _is_artifact(path: str, data: bytes) -> bool:
     from traingate.checks.artifacts.scanner import is_artifact_candidate
 
     return is_artifact_candidate(path, data[:4096])
+
+
+def _python_template(path: str) -> bool:
+    from traingate.checks.semgrep.targets import PY_EXT, _surface_kind
+
+    kind = _surface_kind(path) or ""
+    return kind.startswith("template:") and kind.removeprefix("template:") in PY_EXT
 
 
 def _python_shebang(data: bytes) -> bool:

