@@ -127,27 +127,21 @@ _COSTLY = ("sabotage", "reach")
 
 def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
     """Every check's (findings, error). The semgrep check runs in a thread
-    beside the others when there are others (a large scan: first, then the
-    others in forked workers, see parallel.py); an exception anywhere is that
-    check's error (fail closed), and the thread is always joined."""
+    beside the others when there are others (a large scan: beside a forked
+    worker, see fullscan.py); an exception anywhere is that check's error
+    (fail closed), and the thread is always joined."""
     import threading
 
     results: dict[str, _Result] = {}
     worker: threading.Thread | None = None
     pool = None
-    if _alone_first(contexts):
-        # Issue #17: a whole-repository scan runs semgrep first and alone, so
-        # its two processes never sit beside the Python checks' peak (724 MB
-        # summed for the wheel corpus, 500 the limit); on 2 CPUs the checks
-        # beside it only took CPU from semgrep. A small change keeps the thread.
-        from traingate import parallel  # scans only: the hook never loads it
-        from traingate.checks.reach import prefill  # semgrep's parses serve reach too
+    if _whole_scan(contexts):
+        # Issue #17: a whole-repository scan runs its Python checks in a worker
+        # forked before semgrep starts, beside one semgrep process, under the
+        # memory gate (fullscan.py); the hook never loads it.
+        from traingate import fullscan
 
-        results.update(prefill.run_first(_run_one, _BESIDE, contexts))
-        rest = {c: ctx for c, ctx in contexts.items() if c != _BESIDE}
-        n = parallel.workers(rest)
-        if n > 1:  # then the Python checks, on every CPU (no thread is left)
-            results.update(parallel.run(rest, _run_one, n))
+        results.update(fullscan.run(contexts, _run_one, _BESIDE))
     elif _BESIDE in contexts and len(contexts) > 1:
         rest = {c: ctx for c, ctx in contexts.items() if c != _BESIDE}
         if len({f.path for c in _COSTLY if c in rest for f in rest[c].files}) >= FORK_FILES:
@@ -196,7 +190,7 @@ def _run_all(contexts: dict[str, Context]) -> dict[str, _Result]:
     return results
 
 
-def _alone_first(contexts: dict[str, Context]) -> bool:
+def _whole_scan(contexts: dict[str, Context]) -> bool:
     return any(ctx.scan_all for ctx in contexts.values())
 
 

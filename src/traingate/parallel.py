@@ -1,12 +1,14 @@
 """The Python checks of a large scan or change, on every CPU (issue #17).
 
 A scan of 4,191 library files spent ~260 CPU s in the Python checks, one after
-another in one thread while the second CPU idled. After the semgrep check has
-run (alone, no thread left), the engine forks: the work is cut into parts (a
-check, or a contiguous run of its files for the checks whose findings for a
-file depend on that file alone), every process, this one included, takes the
-next part from a shared queue until none is left, and the children send back
-their parts' results pickled over a pipe.
+another in one thread while the second CPU idled. Now the engine forks: the
+work is cut into parts (a check, or a contiguous run of its files for the
+checks whose findings for a file depend on that file alone), every process,
+this one included, takes the next part from a shared queue until none is
+left, and the children send back their parts' results pickled over a pipe.
+A large scan forks one worker before its semgrep thread starts and more
+once semgrep is done (fullscan.py); ``Pool.poll`` reads and reaps the
+workers while this process waits on something else.
 
 Fail closed: a part whose result does not come back (its worker died, was
 killed, or sent anything but well-formed results) is its check's error, which
@@ -140,11 +142,25 @@ def run(contexts: dict[str, Context], run_one: RunOne, n: int) -> dict[str, Resu
     return start(contexts, run_one, n).finish()
 
 
-def start(contexts: dict[str, Context], run_one: RunOne, n: int, *, by_files: bool = False) -> Pool:
-    """Fork the ``n - 1`` workers, which start on the parts at once; this
-    process joins them in ``Pool.finish()``. A change forks before its semgrep
-    thread starts (no thread may exist at a fork) and finishes after
-    semgrep's own Python work: meanwhile the children have the other CPU."""
+def start(
+    contexts: dict[str, Context],
+    run_one: RunOne,
+    n: int,
+    *,
+    by_files: bool = False,
+    forks: int | None = None,
+    expect_mb: float | None = None,
+    keep: float = 0.0,
+) -> Pool:
+    """Fork the workers (``forks``, by default ``n - 1``), which start on the
+    parts at once; this process joins them in ``Pool.finish()``. A change forks
+    before its semgrep thread starts (no thread may exist at a fork) and
+    finishes after semgrep's own Python work: meanwhile the children have the
+    other CPU. ``expect_mb``: each worker's measured peak, registered for the
+    semgrep memory gate while it lives (memory.py; a full scan's worker runs
+    beside semgrep's processes). ``keep``: the workers forked now leave the
+    last parts, up to this much cost, to whoever takes parts after them (a
+    full scan: to run beside reach once semgrep is done)."""
     parts = plan(contexts, n, by_files=by_files)
     queue_r, queue_w = os.pipe()
     try:
@@ -156,24 +172,9 @@ def start(contexts: dict[str, Context], run_one: RunOne, n: int, *, by_files: bo
     finally:
         os.close(queue_w)
     os.set_blocking(queue_r, False)
-    pool = Pool(contexts, run_one, parts, queue_r, _Progress(len(parts)))
-    me = os.getpid()
+    pool = Pool(contexts, run_one, parts, queue_r, _Progress(len(parts)), expect_mb)
     try:
-        sys.stdout.flush()  # a buffer copied into a child could be written twice
-        sys.stderr.flush()
-        for _ in range(n - 1):
-            r, w = os.pipe()
-            try:
-                pid = os.fork()
-            except OSError:  # no memory or processes left: fewer workers do it all
-                os.close(r)
-                os.close(w)
-                break
-            if pid == 0:  # pragma: no cover - the child; measured through its results
-                os.close(r)
-                _child(parts, contexts, run_one, queue_r, w, pool.progress, me)
-            os.close(w)
-            pool.children.append((pid, r))
+        pool.fork(n - 1 if forks is None else forks, keep=_kept(contexts, parts, keep))
     except BaseException:
         pool.close()
         raise
@@ -191,37 +192,115 @@ class Pool:
         parts: list[Part],
         queue: int,
         progress: _Progress,
+        expect_mb: float | None = None,
     ) -> None:
         self.contexts, self.run_one, self.parts = contexts, run_one, parts
         self.queue, self.progress = queue, progress
+        self.expect_mb = expect_mb
         self.children: list[tuple[int, int]] = []  # (pid, read end of its result pipe)
+        self._sent: dict[int, list[bytes]] = {}  # pid -> what it has sent so far
+        self._done: dict[int, Result] = {}
+        self._lost: dict[int, str] = {}  # part -> how its worker ended
         self._open = True
+
+    def fork(self, k: int, *, keep: int = 0) -> int:
+        """Fork up to ``k`` more workers onto the parts left; how many started.
+        Each stops when ``keep`` parts are left in the queue. Only while no
+        other thread runs (a fork copies one thread: a lock another holds
+        would stay held in the child)."""
+        if k < 1 or not hasattr(os, "fork") or threading.active_count() > 1 or not self._waiting():
+            return 0
+        me, started = os.getpid(), 0
+        from traingate import memory
+
+        sys.stdout.flush()  # a buffer copied into a child could be written twice
+        sys.stderr.flush()
+        for _ in range(k):
+            r, w = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError:  # no memory or processes left: fewer workers do it all
+                os.close(r)
+                os.close(w)
+                break
+            if pid == 0:  # pragma: no cover - the child; measured through its results
+                os.close(r)
+                _child(
+                    self.parts,
+                    self.contexts,
+                    self.run_one,
+                    (self.queue, keep),
+                    w,
+                    self.progress,
+                    me,
+                )
+            os.close(w)
+            self.children.append((pid, r))
+            if self.expect_mb is not None:
+                memory.register(pid, self.expect_mb)
+            started += 1
+        return started
+
+    def poll(self, timeout: float) -> bool:
+        """Read what the workers sent, waiting up to ``timeout`` s, and reap
+        each that has finished, so that its memory is free at once (the
+        semgrep gate gives it to semgrep) and its pipe never fills while this
+        process waits on something else. False when no worker is left."""
+        import select
+
+        if not self.children:
+            return False
+        ready, _, _ = select.select([r for _, r in self.children], [], [], timeout)
+        for pid, r in [c for c in self.children if c[1] in ready]:
+            chunk = os.read(r, 1 << 20)
+            if chunk:
+                self._sent.setdefault(pid, []).append(chunk)
+            else:
+                self._reap(pid, r)
+        return True
 
     def finish(self) -> dict[str, Result]:
         parts = self.parts
-        done: dict[int, Result] = {}
-        lost: dict[int, str] = {}  # part -> how its worker ended
         try:
-            done.update(_work(parts, self.contexts, self.run_one, self.queue, self.progress, None))
+            mine = _work(parts, self.contexts, self.run_one, (self.queue, 0), self.progress, None)
+            self._done.update(mine)
             while self.children:
                 pid, r = self.children[0]
-                got, how = _collect(pid, r, len(parts))
-                self.children.pop(0)
-                os.close(r)
-                done.update((i, res) for i, res in got.items() if i not in done)
-                if how:
-                    lost.update((i, how) for i in range(len(parts)) if i not in done)
+                while chunk := os.read(r, 1 << 20):
+                    self._sent.setdefault(pid, []).append(chunk)
+                self._reap(pid, r)
         finally:
             self.close()
-        return _join(self.contexts, parts, done, lost)
+        return _join(self.contexts, parts, self._done, self._lost)
+
+    def _reap(self, pid: int, r: int) -> None:
+        """A worker's pipe is at its end: wait for it and judge what it sent."""
+        from traingate import memory
+
+        self.children.remove((pid, r))
+        os.close(r)
+        got, how = _judge(pid, b"".join(self._sent.pop(pid, [])), len(self.parts))
+        memory.unregister(pid)
+        self._done.update((i, res) for i, res in got.items() if i not in self._done)
+        if how:  # what it took and did not send is lost (a part taken later is done)
+            self._lost.update((i, how) for i in range(len(self.parts)) if i not in self._done)
+
+    def _waiting(self) -> bool:
+        """Whether any part is left in the queue (unknown: yes, and a worker
+        that finds none exits at once)."""
+        left = _left(self.queue)
+        return left is None or left > 0
 
     def close(self) -> None:
         """Kill and reap the workers not collected (e.g. Ctrl-C); idempotent."""
         if not self._open:
             return
+        from traingate import memory
+
         self._open = False
         for pid, r in self.children:
             _end(pid, r)
+            memory.unregister(pid)
         self.children = []
         os.close(self.queue)
         self.progress.finish()
@@ -231,12 +310,13 @@ def _work(
     parts: Sequence[Part],
     contexts: dict[str, Context],
     run_one: RunOne,
-    queue: int,
+    queue_keep: tuple[int, int],
     progress: _Progress,
     parent: int | None,
 ) -> dict[int, Result]:
+    queue, keep = queue_keep
     out: dict[int, Result] = {}
-    while (i := _take(queue)) is not None:
+    while (keep == 0 or (_left(queue) or 0) > keep) and (i := _take(queue)) is not None:
         if parent is not None and os.getppid() != parent:
             os._exit(71)  # the parent is gone (e.g. a CI job's SIGTERM): nobody waits
         part = parts[i]
@@ -246,6 +326,30 @@ def _work(
             ctx = replace(ctx, files=ctx.files[part.start : part.stop])
         out[i] = run_one(part.check, ctx)
     return out
+
+
+def _left(queue: int) -> int | None:
+    """Parts left in the queue (Linux: FIONREAD on the pipe), None if unknown."""
+    import fcntl
+    import termios
+
+    try:
+        got = fcntl.ioctl(queue, termios.FIONREAD, b"\0" * 4)
+    except OSError:
+        return None
+    return int(struct.unpack("i", got)[0]) // _RECORD.size
+
+
+def _kept(contexts: dict[str, Context], parts: Sequence[Part], cost: float) -> int:
+    """How many of the last (cheapest) parts cost at most ``cost`` in all."""
+    kept, total = 0, 0.0
+    for part in reversed(parts):
+        files = contexts[part.check].files[part.start : part.stop]
+        total += _COST.get(part.check, _COST_OTHER) * sum(len(f.added_lines) + 1 for f in files)
+        if total > cost:
+            break
+        kept += 1
+    return kept
 
 
 def _take(queue: int) -> int | None:
@@ -264,7 +368,7 @@ def _child(
     parts: Sequence[Part],
     contexts: dict[str, Context],
     run_one: RunOne,
-    queue: int,
+    queue: tuple[int, int],
     out: int,
     progress: _Progress,
     parent: int,
@@ -274,7 +378,9 @@ def _child(
     code = 70
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it; the parent reports
+        t0, cpu = time.monotonic(), time.process_time()
         sent: object = ("parts", _work(parts, contexts, run_one, queue, progress, parent))
+        record_peak("worker", t0, cpu)
         try:
             data = pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -289,16 +395,26 @@ def _child(
         os._exit(code)
 
 
-def _collect(pid: int, r: int, total: int) -> tuple[dict[int, Result], str]:
-    """A child's results, and "" or how it failed. Anything but an exit of 0
-    after well-formed results is a failure, and none of its results count."""
-    chunks = []
-    while chunk := os.read(r, 1 << 20):
-        chunks.append(chunk)
+def record_peak(name: str, t0: float, cpu: float) -> None:
+    """The timeline's record of this process's peak RSS (issue #17: the
+    memory gate's numbers for traingate's own processes are measured so)."""
+    from traingate import timeline
+
+    if timeline.PATH is not None:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+        timeline.record(name, t0, time.monotonic(), time.process_time() - cpu, mb=peak)
+
+
+def _judge(pid: int, data: bytes, total: int) -> tuple[dict[int, Result], str]:
+    """A finished child's results (``data``: all it sent), and "" or how it
+    failed. Anything but an exit of 0 after well-formed results is a failure,
+    and none of its results count."""
     _, status = os.waitpid(pid, 0)
     sent: object = None
     with contextlib.suppress(Exception):  # garbage: judged below
-        sent = pickle.loads(b"".join(chunks))
+        sent = pickle.loads(data)
     if os.WIFSIGNALED(status):
         return {}, f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
     if isinstance(sent, tuple) and len(sent) == 2 and sent[0] == "failed":
@@ -335,7 +451,7 @@ def _end(pid: int, r: int) -> None:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
-        pass  # already reaped by _collect
+        pass  # already reaped by _judge
     os.close(r)
 
 

@@ -25,8 +25,9 @@ only when:
   must not fail for a cache we only hoped to fill).
 
 Only a scan with a cache directory is armed: there the semgrep check ends
-before reach starts, so every handed-over entry is on disk when reach asks.
-The hook (a change's few files) never arms it.
+before reach starts (fullscan.py runs reach once semgrep's thread is
+joined), so every handed-over entry is on disk when reach asks. The hook (a
+change's few files) never arms it.
 """
 
 from __future__ import annotations

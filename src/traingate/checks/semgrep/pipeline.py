@@ -176,8 +176,11 @@ class HeadStream:
         return self._engine.settings.timeout + int(OVERALL_S_PER_MB * total / 1e6)
 
     def _worker(self) -> None:
+        from traingate import timeline
+
         while (batch := self._gate.take()) is not None:
             peak: list[float] = []
+            t0 = time.monotonic()
             try:
                 hits = self._one(batch, peak)
             except BaseException:
@@ -185,6 +188,18 @@ class HeadStream:
                 raise
             finally:
                 self._gate.release(batch, peak[0] if peak else None)
+            # The gate's model against the measured peak (issue #17: its refit).
+            largest = self._size[batch[0]]
+            timeline.record(
+                "semgrep-batch",
+                t0,
+                time.monotonic(),
+                0.0,
+                kb=largest // 1000,
+                files=len(batch),
+                est=round(estimate_mb(largest)),
+                mb=round(peak[0]) if peak else None,
+            )
             with self._lock:
                 merge_into(self._merged, hits)
                 self._answered.update(batch)
