@@ -89,7 +89,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from traingate.checks.semgrep import folding, lookups, prefilter, units
+from traingate.checks.semgrep import folding, lookups, prefilter, shared, units
 from traingate.checks.semgrep.facts import JOIN_MAX, NODE_KINDS, Facts
 from traingate.checks.semgrep.facts import facts as facts
 from traingate.checks.semgrep.linelocal import line_local
@@ -106,19 +106,26 @@ class ScreenError(ValueError):
     pass
 
 
-def compile_screen(spec: Any) -> Test:
-    """A screen's YAML as a test; ScreenError says what is wrong with it."""
+def compile_screen(spec: Any, repeated: frozenset[str] = frozenset()) -> Test:
+    """A screen's YAML as a test; ScreenError says what is wrong with it.
+    A sub-screen whose key is in ``repeated`` keeps its answer (shared.py)."""
+    test = _compile(spec, repeated)
+    k = shared.key(spec) if repeated else None
+    return shared.kept(test, k) if k is not None and k in repeated else test
+
+
+def _compile(spec: Any, repeated: frozenset[str]) -> Test:
     if isinstance(spec, list):
         if not spec:  # would never hold: the rule would silently never run
             raise ScreenError("a screen list must not be empty")
-        return _any([compile_screen(s) for s in _cheap_first(spec)])
+        return _any([compile_screen(s, repeated) for s in _cheap_first(spec)])
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ScreenError(f"a screen is a list or a mapping with one key, not {spec!r}")
     ((key, value),) = spec.items()
     if key in ("all", "any"):
         if not isinstance(value, list) or not value:
             raise ScreenError(f"{key}: takes a non-empty list")
-        parts = [compile_screen(s) for s in _cheap_first(value)]
+        parts = [compile_screen(s, repeated) for s in _cheap_first(value)]
         return _all(parts) if key == "all" else _any(parts)
     if key == "name":
         wanted = [value] if isinstance(value, str) else value
@@ -133,9 +140,9 @@ def compile_screen(spec: Any) -> Test:
             or (f.shared is not None and not want.isdisjoint(f.shared.names))
         )
     if key == "unit":
-        return units.unit(compile_screen(value))
+        return units.unit(compile_screen(value, repeated))
     if key == "file":
-        return units.whole_file(compile_screen(value))
+        return units.whole_file(compile_screen(value, repeated))
     if key == "helper-of":
         callees = [value] if isinstance(value, str) else value
         if not isinstance(callees, list) or not all(
@@ -464,7 +471,7 @@ def read(files: Sequence[Path]) -> tuple[Screens, dict[str, tuple[Path, str]]]:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the shipped pack: trusted
-    found: list[tuple[str, Test]] = []
+    specs: list[tuple[str, Path, Any]] = []
     sources: dict[str, tuple[Path, str]] = {}
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -479,10 +486,18 @@ def read(files: Sequence[Path]) -> tuple[Screens, dict[str, tuple[Path, str]]]:
                 f"screen:{block.group(2)}\n" + re.sub(f"(?m)^{block.group(1)}", "", block.group(3)),
                 Loader=loader,
             )
-            found.append((ids[0], compile_screen(spec["screen"])))
-        except (yaml.YAMLError, ScreenError, TypeError) as exc:
+            specs.append((ids[0], path, spec["screen"]))
+        except (yaml.YAMLError, TypeError) as exc:
             raise CheckError(f"{path}: bad {KEY}: {exc}") from None
         sources[ids[0]] = (path, text)
+    # Sub-screens several rules spell are tested once a file or unit (shared.py).
+    repeated = shared.repeated(s for _, _, s in specs)
+    found: list[tuple[str, Test]] = []
+    for rule_id, path, spec in specs:
+        try:
+            found.append((rule_id, compile_screen(spec, repeated)))
+        except (ScreenError, TypeError) as exc:
+            raise CheckError(f"{path}: bad {KEY}: {exc}") from None
     found.sort()
     return Screens(tuple(i for i, _ in found), tuple(t for _, t in found)), sources
 
