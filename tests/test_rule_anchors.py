@@ -450,4 +450,5 @@ def test_every_rewritten_rule_is_anchored() -> None:
     """The rules above carry a whole-file anchor, so these attacks test one."""
     for rid, cat in RULES.items():
         text = (RULES_DIR / cat / f"{rid}.yaml").read_text(encoding="utf-8")
-        assert ("pattern-regex: '(?s)\\A(?" in text) is (rid not in UNANCHORED), rid
+        # `regex:` is the `match:` form's pattern-regex (trigger-rank / -host-user, issue #17)
+        assert ("regex: '(?s)\\A(?" in text) is (rid not in UNANCHORED), rid
