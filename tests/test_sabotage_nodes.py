@@ -72,6 +72,38 @@ def test_the_walks_meet_the_nodes_ast_walk_does(path: Path) -> None:
             assert nd.walk_local(node.body) == _old_walk_local(node.body)  # the same order
 
 
+def _old_statements(tree: ast.Module) -> list[ast.AST]:
+    """``nodes.statements`` before session 20 (every field of every statement read)."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop(0)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list) and value and isinstance(value[0], nd._BLOCK):
+                todo.extend(value)
+        out.append(node)
+    return out[1:]
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_statements_and_body_nodes_are_the_walks_they_replace(path: Path) -> None:
+    """Issue #17, session 20: ``statements`` reads only the fields that can hold a
+    block, and ``body_nodes`` gives a function's index nodes, once indexed, where
+    five readers walked its body again: the same nodes, in the same order."""
+    tree = _tree(path)
+    assert nd.statements(tree) == _old_statements(tree)
+    alias = aliases(tree)
+    defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for fn in defs:
+        assert nd.body_nodes(fn) == nd.walk_local(fn.body)  # not indexed yet: the walk
+        nd.local(fn, alias)
+        assert nd.body_nodes(fn) is nd.local(fn, alias).nodes
+        assert nd.body_nodes(fn) == nd.walk_local(fn.body)
+        nd.local(fn, {})  # re-indexed under another alias table: the same nodes
+        assert nd.body_nodes(fn) == nd.walk_local(fn.body)
+
+
 @pytest.mark.parametrize("path", CASES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_a_class_replayed_whole_gives_each_attribute_its_own_replay(path: Path) -> None:
     """The whole-class replay walks only the methods assigning a ``self`` attribute;

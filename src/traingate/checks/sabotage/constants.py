@@ -19,8 +19,7 @@ import ast
 import functools
 from collections.abc import Callable, Iterable, Mapping
 
-from traingate.checks.sabotage.nodes import statements
-from traingate.checks.sabotage.payloads import walk_local
+from traingate.checks.sabotage.nodes import body_nodes, statements
 from traingate.checks.sabotage.triggers import Env, PathConst, Paths, stmt_walk
 
 Fn = ast.FunctionDef | ast.AsyncFunctionDef
@@ -125,7 +124,7 @@ def _class_paths(cls: ast.ClassDef, alias: Mapping[str, str], paths: Paths) -> d
     )  # fmt: skip
     if init is None:
         return {}
-    nodes = walk_local(init.body)
+    nodes = body_nodes(init)
     wanted: dict[str, tuple[ast.expr, int]] = {}
     for st in nodes:
         pair = _assignment(st)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Container, Iterable, Mapping, Set
 
-from traingate.checks.sabotage.nodes import statements
-from traingate.checks.sabotage.payloads import walk_local
+from traingate.checks.sabotage.nodes import body_nodes, statements
 from traingate.checks.sabotage.triggers import RANDOM, Trigger, last_name, qualname
 
 # Modules (and torch's samplers) whose functions draw: random.random(), numpy.random.rand(),
@@ -72,7 +71,7 @@ class Drawing:
                     isinstance(r, ast.Return)
                     and r.value is not None
                     and _draws(r.value, self.alias)
-                    for r in walk_local(fn.body)
+                    for r in body_nodes(fn)
                 ):
                     self._names.add(fn.name)
             self.tree = None  # the names are all it needs

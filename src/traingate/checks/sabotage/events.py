@@ -31,8 +31,7 @@ from traingate.checks.sabotage.kinds import DRAW_NAMES as DRAW_NAMES
 from traingate.checks.sabotage.kinds import RANDOM_CALL as RANDOM_CALL
 from traingate.checks.sabotage.kinds import drawing as drawing
 from traingate.checks.sabotage.kinds import may_draw as may_draw
-from traingate.checks.sabotage.nodes import statements
-from traingate.checks.sabotage.payloads import walk_local
+from traingate.checks.sabotage.nodes import body_nodes, statements
 from traingate.checks.sabotage.triggers import (
     RANDOM,
     Trigger,
@@ -555,7 +554,7 @@ def init_attrs(cls: ast.ClassDef, module: Table) -> dict[str, Held]:
 def _drawn_in(
     init: ast.FunctionDef | ast.AsyncFunctionDef, module: Table, out: dict[str, Held]
 ) -> None:
-    nodes = walk_local(init.body)
+    nodes = body_nodes(init)
     if not module.drawing(nodes, ()):
         return
     args = init.args

@@ -389,11 +389,13 @@ class Helper:
 
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
-        nodes = pl.walk_local(tree.body)
+        # Walked on first use too (issue #17: ~a tenth of a helper's parse, for the
+        # names and paths a quiet helper never looks up).
+        nodes = _Nodes(tree)
         self.env = Env(aliases(tree))
         # Both made on first use (issue #17): a helper no trigger is read in
         # (``quiet``) looks up no name and probes no path.
-        self.env.paths = Lazy(functools.partial(module_paths, tree, self.env.alias, nodes))
+        self.env.paths = Lazy(functools.partial(_paths, tree, self.env.alias, nodes))
         # Not bound to ``self``: a helper evicted from the cache is freed at once (no cycle).
         names = self.env.names
         names.resolve = functools.partial(
@@ -415,18 +417,37 @@ class Helper:
         return self.memo[name]
 
 
+class _Nodes:
+    """``walk_local(tree.body)`` of a helper, walked on the first call."""
+
+    __slots__ = ("_got", "_tree")
+
+    def __init__(self, tree: ast.Module) -> None:
+        self._tree = tree
+        self._got: list[ast.AST] | None = None
+
+    def __call__(self) -> list[ast.AST]:
+        if self._got is None:
+            self._got = pl.walk_local(self._tree.body)
+        return self._got
+
+
+def _paths(tree: ast.Module, alias: Mapping[str, str], nodes: _Nodes) -> Paths:
+    return module_paths(tree, alias, nodes())
+
+
 class _Binds:
     """A helper's ``Bindings``, made on the first name looked up."""
 
     __slots__ = ("_got", "_nodes")
 
-    def __init__(self, nodes: list[ast.AST]) -> None:
+    def __init__(self, nodes: _Nodes) -> None:
         self._nodes = nodes
         self._got: Bindings | None = None
 
     def get(self) -> Bindings:
         if self._got is None:
-            self._got = Bindings(self._nodes)
+            self._got = Bindings(self._nodes())
         return self._got
 
 

@@ -345,6 +345,18 @@ def shallow(body: list[ast.stmt], limit: int) -> bool:
     return True
 
 
+# Node type -> its fields that can hold a list of statements, handlers or match
+# cases, in ``_fields``' order: ``statements`` read every field of every statement
+# (a call's arguments, a target's subscript) for the few that hold a block (issue #17).
+_HOLDS: dict[type, tuple[str, ...]] = {}
+_BLOCK_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+
+
+def _holds(kind: type) -> tuple[str, ...]:
+    got = _HOLDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f in _BLOCK_FIELDS)
+    return got
+
+
 def statements(tree: ast.Module) -> list[ast.AST]:
     """``triggers.stmt_walk(tree)`` but the module itself: every statement, handler
     and match case, in its order; walked once per tree (aliases, functions, returns,
@@ -355,9 +367,12 @@ def statements(tree: ast.Module) -> list[ast.AST]:
         return got
     out: list[ast.AST] = []
     todo: deque[ast.AST] = deque([tree])
+    get = _HOLDS.get
     while todo:
         node = todo.popleft()
-        for field in node._fields:
+        kind = node.__class__
+        fs = get(kind)
+        for field in _holds(kind) if fs is None else fs:
             value = getattr(node, field, None)
             if isinstance(value, list) and value and isinstance(value[0], _BLOCK):
                 todo.extend(value)
@@ -419,6 +434,17 @@ def local(fn: Def, alias: Mapping[str, str]) -> Local:
     made = index(fn.body, alias)
     fn.__dict__["_traingate_local"] = (alias, made)
     return made
+
+
+def body_nodes(fn: Def) -> list[ast.AST]:
+    """``walk_local(fn.body)``: the nodes of ``fn``'s index when one was made (issue
+    #17: a scan indexes every function, ``whole``, and five readers walked the same
+    body again). The index's nodes are ``walk_local``'s, in its order, whatever the
+    alias table; a reader only iterates them."""
+    got = fn.__dict__.get("_traingate_local")
+    if got is not None and isinstance(got[1], Local):
+        return got[1].nodes
+    return walk_local(fn.body)
 
 
 # The nodes ``scopes.binding`` reads a value from (the others: most of a body).

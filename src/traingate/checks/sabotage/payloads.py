@@ -16,6 +16,7 @@ import ast
 import re
 from collections.abc import Mapping, Set
 
+from traingate.checks.sabotage.nodes import body_nodes
 from traingate.checks.sabotage.nodes import children as _children
 from traingate.checks.sabotage.nodes import walk_local as _walk_local
 from traingate.checks.sabotage.results import (  # re-exported for analysis
@@ -380,7 +381,7 @@ def random_writers(
         if wanted is not None and fn.name not in wanted:
             continue
         params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
-        for node in walk_local(fn.body):
+        for node in body_nodes(fn):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             name = node.func.attr

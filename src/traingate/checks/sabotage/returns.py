@@ -36,7 +36,7 @@ from collections.abc import Callable, Container, Iterable, Mapping, Set
 from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage.kinds import DRAW_NAMES, EVENT, GATE
-from traingate.checks.sabotage.nodes import statements, walk_all
+from traingate.checks.sabotage.nodes import body_nodes, statements, walk_all
 from traingate.checks.sabotage.outline import as_read as _as_read
 from traingate.checks.sabotage.outline import may_define, outline
 from traingate.checks.sabotage.outline import release as outline_release
@@ -210,7 +210,7 @@ class Returns:
         self._busy.add(name)  # a recursive helper is read as returning nothing
         got = None
         for fn in self._defs.get(name, ()):
-            got = _returned(fn, walk_local(fn.body), self.module, self._held_attrs(fn))
+            got = _returned(fn, body_nodes(fn), self.module, self._held_attrs(fn))
             if got is not None:
                 break
         if got is None and self._far is not None and name in self._far.names:
