@@ -305,8 +305,8 @@ def _spots(results: list[dict[str, Any]], root: Path) -> dict[str, set[Spot]]:
 
 def oracle(texts: dict[str, str], root: Path) -> tuple[list[str], set[str]]:
     """What differs between each cut and its whole file, for the cut rules:
-    every rule a file's mask admits gets a cut of its own units, and the file
-    one of the union's, as the runner writes it (no size threshold)."""
+    every rule a file's mask admits gets a cut of its own units, the file one
+    of the union's, and each copy split() makes of it (no size threshold)."""
     screens, tests = _unit_tests()
     root.mkdir(parents=True, exist_ok=True)
     (root / ".semgrepignore").write_text("")
@@ -318,8 +318,13 @@ def oracle(texts: dict[str, str], root: Path) -> tuple[list[str], set[str]]:
         wanted = [(k,) for k in sorted(admitted)] + (
             [tuple(sorted(admitted))] if len(admitted) > 1 else []
         )
-        for ks in wanted:
-            cut = unitcut.cut_text(text, [tests[k] for k in ks])
+        cuts = [(ks, unitcut.cut_text(text, [tests[k] for k in ks])) for ks in wanted]
+        f = screen.facts(text)
+        copies = f and unitcut.split(f"t0-{mask}.py", len(mask), f, tests, True, 0, 0.0)
+        for copy, text_of in copies.cuts if copies else ():  # the groups the runner writes
+            ks = tuple(k for k, bit in enumerate(copy.split("-", 1)[1][: len(mask)]) if bit == "1")
+            cuts += [(ks, text_of)] if ks not in wanted else []
+        for ks, cut in cuts:
             if cut is None:
                 continue
             name = f"c{len(cases)}.py"
@@ -383,8 +388,18 @@ def shipped_engine(
     return runner.Engine(pack, SemgrepSettings(), cache, batch_bytes)
 
 
+def padded(text: str, n: int) -> str:
+    """``text`` (one function) with n statements more at its start: a large unit."""
+    head, _, body = text.partition(":\n")
+    return head + ":\n" + "".join(f"    v{i} = {i} * 2\n" for i in range(n)) + body
+
+
+LOADER = "import torch\n\n\ndef restore(path):\n    return torch.load(path, weights_only=False)\n"
+
+
 def large_targets() -> list[Target]:
-    """Two large files: a payload among helpers, and helpers only."""
+    """Three large files: a payload among helpers, helpers only, and two
+    large units each only one rule needs (two cut copies, session 20)."""
     texts = [
         filler(40, "pre")
         + "\n\n"
@@ -392,6 +407,7 @@ def large_targets() -> list[Target]:
         + "\n\nimport os\n\n\ndef run(c):\n    os.system(c)\n"
         + filler(80),
         "import random\n" + filler(90),
+        padded(PAYLOAD, 400) + filler(60) + "\n\n" + padded(LOADER, 400) + filler(60, "post"),
     ]
     return [
         Target(hashlib.sha1(t.encode()).hexdigest(), f"lib/m{i}.py", ".py", t)
@@ -424,6 +440,33 @@ def test_a_large_file_is_written_twice_and_its_hits_merged(uncut: dict[str, list
     assert {"trigger-random-draw-sabotage", "exec-os-command"} <= rules
     for h in hits[t.key]:  # offsets index the whole text
         assert " ".join(t.text.encode()[h.start : h.end].decode().split()) == h.norm
+
+
+def test_rules_needing_other_units_get_cut_copies_of_their_own(
+    uncut: dict[str, list[Hit]],
+) -> None:
+    """Session 20 (issue #17): the random-draw rules and deser-torch-load-unsafe
+    keep different large units, so each group runs on a copy without the
+    other's: no rule is given a unit only another needs."""
+    screens, _ = _unit_tests()
+    t = large_targets()[2]
+    written = shipped_engine().names(t, 2)
+    cuts = [(n, text) for n, text in written if unitcut.is_cut(n)]
+    assert len(cuts) == 2
+    masks = [n.split("-", 1)[1][: len(screens.ids)] for n, _ in cuts]
+    assert not any(a == b == "1" for a, b in zip(*masks, strict=True))  # each rule once
+    load = screens.ids.index("deser-torch-load-unsafe")
+    draw = screens.ids.index("trigger-random-draw-sabotage")
+    (with_load,) = [text for (n, text), m in zip(cuts, masks, strict=True) if m[load] == "1"]
+    (with_draw,) = [text for (n, text), m in zip(cuts, masks, strict=True) if m[draw] == "1"]
+    assert "torch.load(path" in with_load and "def train_step(): ..." in with_load
+    assert "random.random()" in with_draw and "def restore(): ..." in with_draw
+    assert "def helper_0(): ..." in with_load and "def post_0(): ..." in with_draw
+    hits = shipped_engine().scan([t])
+    assert hits[t.key] == uncut[t.key]
+    assert {"deser-torch-load-unsafe", "trigger-random-draw-sabotage"} <= {
+        h.rule for h in hits[t.key]
+    }
 
 
 def test_batches_and_the_stream_merge_a_target_split_over_two(

@@ -151,7 +151,7 @@ class Engine:
         cut = split(name, len(built.screens.ids), facts, self._unit_tests, wide)
         if cut is None:
             return [(name, "")]
-        return [(n, "") for n in [cut.whole] if n is not None] + [(cut.cut_name, cut.cut)]
+        return [(n, "") for n in [cut.whole] if n is not None] + list(cut.cuts)
 
     def parsed(self, key: str) -> bool:
         """Whether Python parsed this target's text while screening it."""

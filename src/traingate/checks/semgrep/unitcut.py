@@ -8,14 +8,17 @@ Yet a file such a rule admits went to semgrep whole, and six of them
 the large corpus: they walked every other function of a 4,000-line modeling
 file to find nothing.
 
-So a Python target may be written twice: the whole file with those rules'
-mask bits cleared (every other rule as before), and a *cut* copy carrying
-only their bits, where every outermost function none of them needs is
-stubbed as regions.py stubs a def (decorators kept, ``def name(): ...`` on
-the ``def`` line, the rest blank lines): every line keeps its number and
-every kept line its columns. The runner merges both names' hits under the
-target's key (offsets mapped back to the whole text, see ``remap``) and still
-requires every name to be answered for; the cache holds the merged hits.
+So a Python target may be written more than once: the whole file with
+those rules' mask bits cleared (every other rule as before), and *cut*
+copies, each carrying the bits of a group of them, where every outermost
+function none of the group needs is stubbed as regions.py stubs a def
+(decorators kept, ``def name(): ...`` on the ``def`` line, the rest blank
+lines): every line keeps its number and every kept line its columns. The
+rules are grouped by the units they keep (_grouped; until session 20 one
+copy kept every admitted rule's units for all of them). The runner merges
+all names' hits under the target's key (offsets mapped back to the whole
+text, see ``remap``) and still requires every name to be answered for; the
+cache holds the merged hits.
 
 What a cut keeps besides the units where an admitted rule's ``S`` holds:
 
@@ -58,12 +61,13 @@ from __future__ import annotations
 import ast
 import bisect
 import gc
+import itertools
 import re
 import warnings
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from traingate import pyast
 from traingate.checks.semgrep.hits import Hit
@@ -117,7 +121,16 @@ CUT_RULES = frozenset(
 # table would go stale as the rules get cheaper.
 MIN_DROPPED = 300
 MIN_SHARE = 0.25
-# The name of a cut: ``t<i>u-<mask><ext>`` beside the whole file's ``t<i>-...``.
+# What a cut copy costs and saves, in CPU ms (_grouped, issue #17): semgrep parses
+# a copy (a few ms, and ~0.026 a non-blank line: docs/performance.md's
+# floor) and each rule run on it matches every non-blank line (0.02-0.1 ms a
+# line, bench/rule_cost.py, session 18; the low end taken: a copy is made
+# only where it surely pays).
+COST_FILE = 5.0
+COST_PARSE = 0.026
+COST_MATCH = 0.02
+# The name of a cut: ``t<i>u-<mask><ext>`` beside the whole file's ``t<i>-...``;
+# a file's copies carry disjoint masks, so their names differ.
 CUT_MARK = "u"
 
 _ODD = "\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # line ends to some tool, not to all
@@ -125,6 +138,7 @@ _INDENT = re.compile(r"[ \t\f]*")
 _GLOBAL = re.compile(r"\bglobal\b")
 _Func = ast.FunctionDef | ast.AsyncFunctionDef
 Test = Callable[[Any], bool]
+T = TypeVar("T")
 
 
 def unit_tests(sources: dict[str, tuple[Path, str]], ids: Sequence[str]) -> dict[int, Test]:
@@ -150,12 +164,19 @@ def unit_tests(sources: dict[str, tuple[Path, str]], ids: Sequence[str]) -> dict
 
 @dataclass(frozen=True)
 class Split:
-    """A target written twice: ``whole`` (None: no other rule runs on it) and
-    the cut text under ``cut_name``."""
+    """A target written more than once: ``whole`` (None: no other rule runs
+    on it) and each cut copy as (name, text), its rules' bits in its name."""
 
     whole: str | None
-    cut_name: str
-    cut: str
+    cuts: tuple[tuple[str, str], ...]
+
+    @property
+    def cut_name(self) -> str:
+        return self.cuts[0][0]
+
+    @property
+    def cut(self) -> str:
+        return self.cuts[0][1]
 
 
 def split(
@@ -195,14 +216,17 @@ def _split(
     bits = [k for k in sorted(tests) if k < width and mask[k] == "1"]
     if not bits or f.text.count("\n") < min_dropped:
         return None
-    cut = cut_of(f, [tests[k] for k in bits], min_dropped, min_share)
-    if cut is None:
+    groups = _paused(lambda: _grouped(f, {k: tests[k] for k in bits}, min_dropped, min_share))
+    if not groups:
         return None
-    chosen = set(bits)
+    chosen = {k for ks, _ in groups for k in ks}
     whole_mask = "".join("0" if k in chosen else c for k, c in enumerate(mask))
-    cut_mask = "".join("1" if k in chosen else "0" for k in range(width))
     whole = f"{head}-{whole_mask}{ext}" if "1" in whole_mask or keep_zero else None
-    return Split(whole, f"{head}{CUT_MARK}-{cut_mask}{ext}", cut)
+    cuts = tuple(
+        (f"{head}{CUT_MARK}-{''.join('1' if k in ks else '0' for k in range(width))}{ext}", cut)
+        for ks, cut in groups
+    )
+    return Split(whole, cuts)
 
 
 def cut_text(
@@ -219,55 +243,173 @@ def cut_text(
 def cut_of(
     f: Facts, tests: Sequence[Test], min_dropped: int = 0, min_share: float = 0.0
 ) -> str | None:
-    """cut_text for a file's facts (screen.py's, reused: see Seen)."""
+    """cut_text for a file's facts (screen.py's, reused: see Seen): one cut
+    keeping every unit any of ``tests`` holds on."""
+
+    def one() -> str | None:
+        plan = _Plan.of(f)
+        if plan is None:
+            return None
+        keep: set[int] = set()
+        for test in tests:
+            keep |= plan.keep(test, keep)
+        return plan.render(frozenset(keep), min_dropped, min_share)
+
+    return _paused(one)
+
+
+def _paused(job: Callable[[], T]) -> T:
     # The cyclic collector paused, as screen.Screens.mask_parsed does: building
     # the units allocates much and holds no cycle.
     was = gc.isenabled()
     gc.disable()
     try:
-        return _cut(f, tests, min_dropped, min_share)
+        return job()
     finally:
         if was:
             gc.enable()
 
 
-def _cut(f: Facts, tests: Sequence[Test], min_dropped: int, min_share: float) -> str | None:
-    text = f.text
-    if f.tree is None or getattr(f, "run", None) is not None or any(c in text for c in _ODD):
-        return None  # not a whole file's facts, or a line end some tool counts otherwise
-    units = f.units()
-    funcs = outermost(f.tree)
-    lines = text.split("\n")
-    if not funcs or len(units) != len(funcs) or not _aligned(units, funcs, lines):
-        return None
-    keep: set[int] = set()
-    for test in tests:
-        # An admitted rule no unit holds cannot match: ``S`` holds on the unit
-        # of each of its matches, and a match in module or class code is in
-        # every unit's facts. It needs no unit kept (this was a fallback to
-        # the whole file; screen._unit admits only where some unit holds).
-        keep |= {i for i, u in enumerate(units) if i not in keep and test(u)}
-    stubs = [i for i in range(len(funcs)) if i not in keep and _stubbable(funcs[i], lines)]
-    if "global" in text:
-        stubs = [i for i in stubs if not _declares_global(funcs[i], lines)]
-    if "import" in text:
-        used: set[str] = set()
-        for i in keep:
-            used |= units[i].names
-        stubs = [i for i in stubs if not _imports_for(funcs[i], lines, used)]
-    blanked = sum(_end(funcs[i]) - funcs[i].lineno for i in stubs)
-    if not stubs or blanked < min_dropped or blanked < min_share * len(lines):
-        return None
-    for i in stubs:
-        _stub(lines, funcs[i])
-    out = "\n".join(lines)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pyast.parse(out)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None  # would be a (blocking) parse error of our own making
+def _grouped(
+    f: Facts, tests: dict[int, Test], min_dropped: int, min_share: float
+) -> list[tuple[tuple[int, ...], str]]:
+    """The cut copies of a file: (the mask bits of the rules run on it, its
+    text); a rule in none runs on the whole file.
+
+    Session 19 wrote one cut keeping the units of every admitted rule: a rule
+    was given the units the others needed too (the deser/egress/... rules
+    605k lines where their own units are 375k). Now the rules start grouped by
+    the units they keep and two groups share a copy while that costs less
+    than two (COST_*: a copy is a parse, a line a rule matches on is work);
+    a group whose cut would drop too little runs on the whole file (#17)."""
+    plan = _Plan.of(f)
+    if plan is None:
+        return []
+    by_keep: dict[frozenset[int], list[int]] = {}
+    for k, test in tests.items():
+        by_keep.setdefault(plan.keep(test), []).append(k)
+    groups = [(tuple(ks), keep) for keep, ks in by_keep.items()]
+
+    def cost(n: int, keep: frozenset[int]) -> float:
+        kept = plan.kept_lines(keep, min_dropped, min_share)
+        if kept is None:  # no cut: the rules run on the whole file
+            return COST_MATCH * n * plan.lines_in_use
+        return COST_FILE + COST_PARSE * kept + COST_MATCH * n * kept
+
+    while len(groups) > 1:
+        best: tuple[float, int, int] | None = None
+        for a, b in itertools.combinations(range(len(groups)), 2):
+            (ka, sa), (kb, sb) = groups[a], groups[b]
+            gain = cost(len(ka), sa) + cost(len(kb), sb) - cost(len(ka) + len(kb), sa | sb)
+            if gain >= 0 and (best is None or gain > best[0]):
+                best = (gain, a, b)
+        if best is None:
+            break
+        _, a, b = best
+        (ka, sa), (kb, sb) = groups[a], groups[b]
+        groups[a] = (tuple(sorted(ka + kb)), sa | sb)
+        del groups[b]
+    out: list[tuple[tuple[int, ...], str]] = []
+    for ks, keep in groups:
+        text = plan.render(keep, min_dropped, min_share)
+        if text is not None:
+            out.append((ks, text))
     return out
+
+
+class _Plan:
+    """A file's outermost functions and units, read once for every cut of it."""
+
+    def __init__(self, f: Facts, units: Sequence[Any], funcs: list[_Func], lines: list[str]):
+        self.units, self.funcs, self.lines = units, funcs, lines
+        n = len(funcs)
+        fixed = {i for i in range(n) if not _stubbable(funcs[i], lines)}
+        if "global" in f.text:
+            fixed |= {i for i in range(n) if _declares_global(funcs[i], lines)}
+        self.fixed = frozenset(fixed)
+        self.imports = _imported(f, funcs) if "import" in f.text else {}
+        # Non-blank lines up to each line (a blank line costs semgrep little).
+        filled = [0]
+        for ln in lines:
+            filled.append(filled[-1] + (ln.strip() != ""))
+        self.lines_in_use = filled[-1]
+        # What stubbing each function blanks: lines, and non-blank lines.
+        self.blanks = [_end(fn) - fn.lineno for fn in funcs]
+        self.fills = [filled[_end(fn)] - filled[fn.lineno] for fn in funcs]
+        self._stubs: dict[frozenset[int], list[int]] = {}
+        self._kept: dict[tuple[frozenset[int], int, float], int | None] = {}
+
+    @classmethod
+    def of(cls, f: Facts) -> _Plan | None:
+        text = f.text
+        if f.tree is None or getattr(f, "run", None) is not None or any(c in text for c in _ODD):
+            return None  # not a whole file's facts, or a line end some tool counts otherwise
+        plan = f._memo.get("unitcut")
+        if plan is None:
+            units = f.units()
+            funcs = outermost(f.tree)
+            lines = text.split("\n")
+            if not funcs or len(units) != len(funcs) or not _aligned(units, funcs, lines):
+                return None
+            plan = f._memo["unitcut"] = cls(f, units, funcs, lines)
+        return plan if isinstance(plan, _Plan) else None
+
+    def keep(self, test: Test, known: Collection[int] = ()) -> frozenset[int]:
+        """The units ``test`` holds on (``known``: taken as held, not asked).
+        An admitted rule no unit holds cannot match: ``S`` holds on the unit
+        of each of its matches, and a match in module or class code is in
+        every unit's facts. It needs no unit kept."""
+        units = self.units
+        return frozenset(i for i in range(len(units)) if i in known or test(units[i]))
+
+    def stubs(self, keep: frozenset[int]) -> list[int]:
+        """The functions a cut keeping ``keep`` stubs: the rest but those
+        with a ``global``, a one-line body, or an import of a name a kept
+        unit uses (module doc)."""
+        if keep not in self._stubs:
+            used: set[str] = set()
+            if self.imports:
+                for i in keep:
+                    used |= self.units[i].names
+            self._stubs[keep] = [
+                i
+                for i in range(len(self.funcs))
+                if i not in keep
+                and i not in self.fixed
+                and self.imports.get(i, frozenset()).isdisjoint(used)
+            ]
+        return self._stubs[keep]
+
+    def kept_lines(self, keep: frozenset[int], min_dropped: int, min_share: float) -> int | None:
+        """The non-blank lines of the cut keeping ``keep``; None when it
+        blanks too few lines to be written (MIN_DROPPED, MIN_SHARE)."""
+        key = (keep, min_dropped, min_share)
+        if key not in self._kept:
+            self._kept[key] = self._kept_lines(keep, min_dropped, min_share)
+        return self._kept[key]
+
+    def _kept_lines(self, keep: frozenset[int], min_dropped: int, min_share: float) -> int | None:
+        stubs = self.stubs(keep)
+        blanked = sum(self.blanks[i] for i in stubs)
+        if not stubs or blanked < min_dropped or blanked < min_share * len(self.lines):
+            return None
+        return self.lines_in_use - sum(self.fills[i] for i in stubs)
+
+    def render(self, keep: frozenset[int], min_dropped: int, min_share: float) -> str | None:
+        """The cut's text; None when it is not worth writing or not Python."""
+        if self.kept_lines(keep, min_dropped, min_share) is None:
+            return None
+        lines = list(self.lines)
+        for i in self.stubs(keep):
+            _stub(lines, self.funcs[i])
+        out = "\n".join(lines)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pyast.parse(out)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None  # would be a (blocking) parse error of our own making
+        return out
 
 
 class Seen:
@@ -347,20 +489,23 @@ def _declares_global(fn: _Func, lines: list[str]) -> bool:
     return any(isinstance(n, ast.Global) for n in ast.walk(fn))
 
 
-def _imports_for(fn: _Func, lines: list[str], used: set[str]) -> bool:
-    """Whether ``fn`` imports a name a kept unit uses: semgrep 1.182 resolves
-    an import wherever it stands, so ``from random import random as draw`` in
-    one function makes ``draw()`` in another ``random.random()`` (issue #16:
-    stubbing the importer hid a payload from the cut rules)."""
-    span = "\n".join(lines[fn.lineno - 1 : _end(fn)])
-    if "import" not in span:
-        return False
-    for node in ast.walk(fn):
+def _imported(f: Facts, funcs: list[_Func]) -> dict[int, frozenset[str]]:
+    """Function index -> the names its imports bind: kept when a kept unit
+    uses one, as semgrep 1.182 resolves an import wherever it stands, so
+    ``from random import random as draw`` in one function makes ``draw()`` in
+    another ``random.random()`` (issue #16: stubbing the importer hid a
+    payload from the cut rules). Found in the file's flat node list (#17)."""
+    starts = [fn.lineno for fn in funcs]
+    found: dict[int, set[str]] = {}
+    nodes = f.nodes or (tuple(ast.walk(f.tree)) if f.tree is not None else ())
+    for node in nodes:
         if isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                if (alias.asname or alias.name.split(".")[0]) in used:
-                    return True
-    return False
+            i = bisect.bisect_right(starts, node.lineno) - 1
+            if i >= 0 and node.lineno <= _end(funcs[i]):
+                found.setdefault(i, set()).update(
+                    alias.asname or alias.name.split(".")[0] for alias in node.names
+                )
+    return {i: frozenset(names) for i, names in found.items()}
 
 
 def _stub(lines: list[str], fn: _Func) -> None:
