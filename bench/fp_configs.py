@@ -112,14 +112,18 @@ def fetch(dl: Path) -> dict[str, Path]:
                 + ["-d", str(dl), f"{name}=={ver}"],
                 check=True,
             )
-        found = hits()
-        if len(found) != 1:
-            raise SystemExit(f"expected one archive for {name}=={ver} in {dl}, found {found}")
-        got = hashlib.sha256(found[0].read_bytes()).hexdigest()
-        if got != sha:
-            raise SystemExit(f"{found[0].name}: sha256 {got}, pinned {sha}")
-        out[name] = found[0]
+        out[name] = pinned(hits(), f"archive for {name}=={ver} in {dl}", sha)
     return out
+
+
+def pinned(found: list[Path], what: str, sha: str) -> Path:
+    """The one downloaded file, if its sha256 is the pinned one (else exit)."""
+    if len(found) != 1:
+        raise SystemExit(f"expected one {what}, found {found}")
+    got = hashlib.sha256(found[0].read_bytes()).hexdigest()
+    if got != sha:
+        raise SystemExit(f"{found[0].name}: sha256 {got}, pinned {sha}")
+    return found[0]
 
 
 def members(archive: Path) -> list[tuple[str, bytes]]:

@@ -54,6 +54,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fp_configs import pinned
+
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "surfaces"
 VERDICTS = HERE / "fp_surfaces_verdicts.json"
@@ -197,13 +199,7 @@ def fetch(dl: Path) -> dict[str, Path]:
             if proc.returncode != 0 and not hits():
                 log(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "pip failed")
                 _from_json_api(name, ver, dl)
-        found = hits()
-        if len(found) != 1:
-            raise SystemExit(f"expected one {kind} of {name}=={ver} in {dl}, found {found}")
-        got = hashlib.sha256(found[0].read_bytes()).hexdigest()
-        if got != sha:
-            raise SystemExit(f"{found[0].name}: sha256 {got}, pinned {sha}")
-        out[name] = found[0]
+        out[name] = pinned(hits(), f"{kind} of {name}=={ver} in {dl}", sha)
     return out
 
 
