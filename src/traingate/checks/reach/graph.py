@@ -481,6 +481,10 @@ class Graph:
         tag, _, rest = ref.partition(":")
         if tag != "B" and rest[-1:] in _MARKS:
             return self._derived(path, ref, depth + 1)
+        if tag == "L" and path in self.files:
+            # the depth goes on (issue #16): `W = W.float()` then `W.x()` at
+            # module level resolved `W` through itself without end
+            return self._local(path, rest, depth + 1), self._attr_external(path, ref, rest)
         return self.resolve(path, ref)
 
     def _worst(
@@ -729,6 +733,8 @@ class Graph:
         the result runs (``Cls.__call__``); ``name.meth(...)``, the method of
         the class it was made by."""
         out: list[str] = []
+        if depth > _MAX_ALIAS_HOPS:
+            return out  # a name made from itself (`W = W.float()`): ends here
         for ref, _line in (self.files[path].get("made") or {}).get(name, ()):
             if not rest:
                 got = self._derived(path, f"{ref}.()", depth + 1)[0]
