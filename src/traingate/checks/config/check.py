@@ -23,6 +23,7 @@ from traingate.checks.config.env import (
     _pyproject,
 )
 from traingate.checks.config.keypath import format_path
+from traingate.checks.config.notebook_env import notebook_environ
 from traingate.checks.config.parse import config_format, parse_config
 from traingate.checks.config.policy_rules import _policy_rule
 from traingate.checks.config.rules import _finding
@@ -31,7 +32,8 @@ from traingate.findings import Finding
 from traingate.policy.base import Severity
 
 _CONFIG_FORMATS = ("yaml", "json", "jsonc", "toml")
-# Notebooks and (issue #16) IPython scripts: only their `%env` lines set an environment.
+# Notebooks and (issue #16) IPython scripts: their `%env` lines and (session 21)
+# their code's `os.environ` writes set the kernel's environment.
 _IPYTHON = (".ipynb", ".ipy")
 _WORD_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_-]*")
 _BUILTINS = frozenset(dir(builtins))
@@ -73,7 +75,11 @@ def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
         return []
     text = data.decode("utf-8", "replace")
     added = range(1, text.count("\n") + 2) if is_binary(data) else set(f.added_lines)
-    return list(_env_lines(f, text, added, notebook=(f.new_path or "").endswith(_IPYTHON)))
+    notebook = (f.new_path or "").endswith(_IPYTHON)
+    out = list(_env_lines(f, text, added, notebook=notebook))
+    if notebook:
+        out += notebook_environ(f, text, added)
+    return out
 
 
 def _decode(fmt: str | None, data: bytes) -> Decoded:

@@ -190,7 +190,14 @@ def _env_lines(
             stripped.startswith("#") and not stripped.startswith(("#SBATCH", "#PBS", "#$"))
         ):
             continue
-        m = next((m for m in _RISKY_ENV.finditer(line) if not _not_set(line, m.start())), None)
+        m = next(
+            (
+                m
+                for m in _RISKY_ENV.finditer(line)
+                if not _not_set(line, m.start()) and not _self_set(line, m.start(), text)
+            ),
+            None,
+        )
         if m:
             kind = next(k for k, v in m.groupdict().items() if v)
             yield _finding(
@@ -227,6 +234,36 @@ def _not_set(line: str, at: int) -> bool:
         return True
     end = re.search(r"[|;&<>`]|\$\(", after)
     return _PRINT.match(before) is not None and end is None
+
+
+# Issue #16 (espnet's tools/setup_python.sh): `PYTHONUSERBASE="$(cd
+# ${PYTHONUSERBASE}; pwd)"` and, in the activate script it writes, `export
+# PYTHONUSERBASE="${PYTHONUSERBASE}"` give the variable the value it already
+# has (made absolute, or exported): the setting is the line that chose that
+# value. So such a line passes only when the same file sets the name to
+# something else too: that line is the finding when it is added (and was
+# reviewed when it is not). A file whose only setting is `X="${X}"` still
+# reports it: it hands on a value from outside the file.
+_SELF_VALUE = (
+    r"""(?P<q>["']?)(?:{ref}|\$\(\s*cd\s+(?P<c>["']?){ref}(?P=c)\s*(?:;|&&)\s*pwd(?:\s+-[LP])?\s*\)"""
+    r"""|\$\(\s*(?:realpath|readlink\s+-[fem])\s+(?P<r>["']?){ref}(?P=r)\s*\))(?P=q)(?=[ \t]*(?:$|[;&|#]))"""
+)
+
+
+def _self_set(line: str, at: int, text: str) -> bool:
+    """The risky name at ``at`` is set to its own value, and ``text`` sets it
+    to another value elsewhere."""
+    name = _ENV_NAME.match(line, at)
+    if name is None or not line.startswith("=", name.end()):
+        return False
+    n = re.escape(name.group(0))
+    value = re.compile(_SELF_VALUE.format(ref=rf"\$(?:{n}\b|\{{{n}\}})"), re.M)
+    if not value.match(line, name.end() + 1):
+        return False
+    for other in re.finditer(rf"(?m)^(?![ \t]*#).*?(?<![\w$]){n}\+?=", text):
+        if not value.match(text, other.end()):
+            return True
+    return False
 
 
 _ENV_WHY = {

@@ -81,7 +81,9 @@ def read(ctx: Context, f: ChangedFile, limit: int) -> Source | Unjudged | None:
         m = _SHEBANG.match(data.replace(b"\0", b""))
         if m is None or not m.group(1).startswith(b"python"):
             return None
-    if len(data) > limit:
+    # Issue #16: a notebook's limit is on its code, not its outputs (as the
+    # semgrep check's); its JSON is read up to 16 times the limit.
+    if len(data) > limit and not (what == "notebook" and len(data) <= limit * 16):
         # An ast of a file this size can take gigabytes (a 50 MB literal list did).
         return Unjudged(
             f"it is {len(data):,} bytes, more than checks.semgrep.max_file_bytes ({limit:,})",
@@ -95,7 +97,14 @@ def read(ctx: Context, f: ChangedFile, limit: int) -> Source | Unjudged | None:
             "it contains NUL bytes", "source-unreadable" if unreadable else "python-syntax-error"
         )
     if what == "notebook":
-        return _notebook(data.decode("utf-8", "replace"))
+        got = _notebook(data.decode("utf-8", "replace"))
+        if isinstance(got, Source) and len(got.text) > limit:
+            return Unjudged(
+                f"its code cells are {len(got.text):,} bytes, more than "
+                f"checks.semgrep.max_file_bytes ({limit:,})",
+                "source-unreadable",
+            )
+        return got
     if what == "ipython":
         return Source(*ipython_source(data.decode("utf-8", "replace")))
     return _python(data)

@@ -18,7 +18,7 @@ from pathlib import Path
 from traingate import timeline
 from traingate.change import ChangedFile, Status
 from traingate.checks.base import Context
-from traingate.checks.semgrep import ID
+from traingate.checks.semgrep import ID, shellparse
 from traingate.checks.semgrep.hits import Hit, error_hit
 from traingate.checks.semgrep.newness import new_hits, scan_pairs
 from traingate.checks.semgrep.pipeline import FLUSH_BYTES, HeadStream
@@ -105,8 +105,12 @@ def _findings(
     hits: dict[str, list[Hit]],
 ) -> list[Finding]:
     findings: list[Finding] = []
+    # Issue #16: read the rule files only when a shell target failed to parse.
+    need_ast = functools.cache(lambda: _shell_ast_rules(ctx, engine().pack))
     for head, base, f in pairs:
         head_hits = list(hits.get(head.key, ()))
+        if shellparse.is_shell(head.ext) and any(h.parse_error for h in head_hits):
+            head_hits = shellparse.judge(head_hits, head.content(), need_ast())
         # Screening parsed most heads already (screen.py): not again.
         syntax = None if engine().parsed(head.key) else _python_syntax(head)
         if syntax is not None:
@@ -121,6 +125,23 @@ def _findings(
         new = new_hits(head_hits, base_hits, set(f.added_lines), ctx.scan_all, texts)
         findings.extend(_finding(head, h) for h in new)
     return findings
+
+
+def _shell_ast_rules(ctx: Context, pack: RulePack) -> list[str]:
+    """The loaded bash rules that need semgrep's syntax tree and that the
+    policy acts on (not ``ignore``): while there is none, a shell file semgrep
+    cannot parse hides nothing from the rules (shellparse.py)."""
+    from traingate.engine import resolve_action
+    from traingate.findings import Finding
+
+    def active(rule_id: str, severity: str, category: str | None) -> bool:
+        sev = {"ERROR": Severity.ERROR, "WARNING": Severity.WARNING}.get(
+            severity.upper(), Severity.INFO
+        )
+        probe = Finding("", None, None, ID, rule_id, sev, "", category=category)
+        return resolve_action(ctx.policy.policy, ctx.settings, probe) != "ignore"
+
+    return shellparse.ast_rules(pack.dirs, active)
 
 
 def _targets(

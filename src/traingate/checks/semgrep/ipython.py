@@ -23,8 +23,11 @@ import bisect
 import json
 import re
 import string
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from traingate.checks.semgrep.ipynames import binder as _binder
+from traingate.checks.semgrep.ipynames import unbound as _unbound
 from traingate.checks.semgrep.targets import _SH_EXT, Target
 
 
@@ -34,6 +37,7 @@ class Cells(NamedTuple):
     python: list[str]  # the Python each line runs ("" or pass: none)
     shell: list[str]  # the shell text each line hands to a shell ("": none)
     line_map: list[int]  # each line's line in the file (a notebook's JSON line)
+    source: list[str]  # each line as the cell holds it (JSON escapes decoded)
 
 
 def notebook(oid: str, path: str, raw: str) -> Target:
@@ -77,19 +81,31 @@ def notebook_cells(nb: Any, raw: str) -> Cells | None:
         return None
     shell_kernel = _notebook_language(nb) in _SHELL_LANGUAGES
     raw_lines = raw.splitlines()
-    py: list[str] = []
-    sh: list[str] = []
     line_map: list[int] = []
+    source: list[str] = []
     cursor = 0
     for text in cells:
         for ln in text.splitlines():
             cursor = _find_line(raw_lines, ln, cursor)
             line_map.append(cursor + 1)
-        cell_py, cell_sh = _cell(text.splitlines(), shell_kernel)
-        py += [*cell_py, ""]
-        sh += [*cell_sh, ""]
+        source += [*text.splitlines(), ""]
         line_map.append(cursor + 1)
-    return Cells(py, sh, line_map or [1])
+
+    def convert(bound: Callable[[str], bool] | None) -> tuple[list[str], list[str]]:
+        py: list[str] = []
+        sh: list[str] = []
+        for text in cells:
+            cell_py, cell_sh = _cell(text.splitlines(), shell_kernel, bound)
+            py += [*cell_py, ""]
+            sh += [*cell_sh, ""]
+        return py, sh
+
+    # Escapes are read once as if no name were bound, for the names the rest
+    # of the notebook binds; then again with those (issue #16).
+    py, sh = convert(_unbound)
+    if any(sh):
+        py, sh = convert(_binder(py, source))
+    return Cells(py, sh, line_map or [1], source or [""])
 
 
 def script_cells(text: str) -> Cells:
@@ -101,8 +117,11 @@ def script_cells(text: str) -> Cells:
     for seg in text.splitlines(keepends=True):
         line_map.append(real)
         real += int(seg.endswith(("\n", "\r")))
-    py, sh = _cell(text.splitlines(), shell_kernel=False)
-    return Cells(py, sh, line_map or [1])
+    lines = text.splitlines()
+    py, sh = _cell(lines, False, _unbound)
+    if any(sh):
+        py, sh = _cell(lines, False, _binder(py, lines))
+    return Cells(py, sh, line_map or [1], lines or [""])
 
 
 def _targets(oid: str, path: str, ext: str, cells: Cells) -> Target:
@@ -117,14 +136,21 @@ def _targets(oid: str, path: str, ext: str, cells: Cells) -> Target:
     return Target(oid, path, ext + ".py", py, line_map, companion=companion)
 
 
-def _cell(lines: list[str], shell_kernel: bool) -> tuple[list[str], list[str]]:
-    """One code cell's lines as (Python, shell text), one output line per input line."""
+def _cell(
+    lines: list[str], shell_kernel: bool, bound: Callable[[str], bool] | None = None
+) -> tuple[list[str], list[str]]:
+    """One code cell's lines as (Python, shell text), one output line per input
+    line; ``bound`` tells the Python names the kernel may hold (None: any)."""
     mode = "shell" if shell_kernel else "python"
     dest = ""
     py: list[str] = []
     sh: list[str] = []
+    skip = 0
     for i, ln in enumerate(lines):
         shell = ""
+        if skip:
+            skip -= 1
+            continue
         if i == 0 and ln.lstrip().startswith("%%"):
             mode, dest, converted = _cell_magic(ln, shell_kernel)
         elif mode == "shell":
@@ -132,7 +158,7 @@ def _cell(lines: list[str], shell_kernel: bool) -> tuple[list[str], list[str]]:
         elif mode == "expand":
             # %%sx / %%system / %%!: each line through IPython's expansion, as `!`.
             lead = len(ln) - len(ln.lstrip())
-            converted, shell = _escape(ln[:lead], "", ln[lead:], lead)
+            converted, shell = _escape(ln[:lead], "", ln[lead:], lead, bound)
         elif mode == "other":
             # Perl, Ruby, node, an interpreter the cell does not name: no rule
             # set reads that language, so it is judged as the process it is.
@@ -144,10 +170,42 @@ def _cell(lines: list[str], shell_kernel: bool) -> tuple[list[str], list[str]]:
             converted = f"_nb_file.write({ln!r})" if dest else "pass"
             shell = ln if dest.endswith(tuple(_SH_EXT)) else ""
         else:
-            converted, shell = _unmagic_both(ln)
+            end = _continued(lines, i)
+            if end > i:
+                # Issue #16: IPython joins an escape or magic continued with a
+                # trailing backslash into one command (inputtransformer2's
+                # assemble_continued_line); read apart, the next line was
+                # Python that does not parse. The joined line is judged (its
+                # run-time fields too); bash, which joins `\`-newline the same
+                # way, gets the lines as written, each on its own line.
+                skip = end - i
+                converted, shell = _unmagic_both(_joined(lines[i : end + 1]), bound)
+                rest = lines[i + 1 : end + 1] if shell else [""] * skip
+                py += [converted, *[""] * skip]
+                sh += [_unmagic_both(ln)[1], *rest]
+                continue
+            converted, shell = _unmagic_both(ln, bound)
         py.append(converted)
         sh.append(shell)
     return py, sh
+
+
+def _continued(lines: list[str], i: int) -> int:
+    """The last line of the escape or magic at ``lines[i]`` (``i`` itself
+    when it is none, or not continued with a trailing backslash)."""
+    stripped = lines[i].lstrip()
+    if not (stripped.startswith(("!", "%")) or _ASSIGN_SHELL.match(stripped)):
+        return i
+    end = i
+    while lines[end].endswith("\\") and end + 1 < len(lines):
+        end += 1
+    return end
+
+
+def _joined(parts: list[str]) -> str:
+    """Continued lines as IPython assembles them: each backslash dropped, the
+    lines joined with a space (their own indentation kept)."""
+    return " ".join([p.rstrip()[:-1] for p in parts[:-1]] + [parts[-1].rstrip()])
 
 
 _SHELL_LANGUAGES = {"bash", "sh", "shell", "zsh", "ksh"}
@@ -164,6 +222,12 @@ _ASSIGN_SHELL = re.compile(
 )
 _CODE_LINE_MAGIC = re.compile(r"^%(?:time|timeit|prun|debug)\b((?:\s+-\w+(?:\s+\d+)?)*)\s*(.*)$")
 _ENV_MAGIC = re.compile(r"^%(?:env|set_env)\s+([A-Za-z_]\w*)(?:\s*=\s*|\s+)(.*)$")
+# `name = %magic args` (IPython's MagicAssign); `= !cmd`/`%sx`: _ASSIGN_SHELL.
+_ASSIGN_MAGIC = re.compile(r"^([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(%\w.*)$")
+# IPython's help syntax: `?obj`, `??obj`, `obj?`, `obj.attr??`, `%magic?`.
+_HELP = re.compile(r"^(?:\?{1,2}\s*[%\w.*\[\]]+|%*[\w.*\[\]]+\s*\?{1,2})\s*$")
+# A run-time field that is one name or a dotted chain of one: looking it up calls nothing.
+_BARE = re.compile(r"[A-Za-z_]\w*(?:\.\w+)*")
 # IPython's DollarFormatter (IPython/utils/text.py): `$name` is a Python value
 # unless an odd number of single quotes follows it, `$$` a literal `$`. (Its
 # regex tests the quotes with a lookahead per `$`; counted once here.)
@@ -258,19 +322,32 @@ def _unmagic(line: str) -> str:
     return _unmagic_both(line)[0]
 
 
-def _unmagic_both(line: str) -> tuple[str, str]:
+def _unmagic_both(line: str, bound: Callable[[str], bool] | None = None) -> tuple[str, str]:
     """A Python cell's line as (the Python it runs, the shell text it runs)."""
     stripped = line.lstrip()
     indent = line[: len(line) - len(stripped)]
     m = _SHELL_LINE_MAGIC.match(stripped)
     if m:
         cmd, at = _magic_command(m)
-        return _escape(indent, "", cmd, len(indent) + at)
+        return _escape(indent, "", cmd, len(indent) + at, bound)
     m = _ASSIGN_SHELL.match(stripped)
     if m:
         # `files = !ls`, `out = %sx cmd` (issue #16): the command still runs.
         at = len(indent) + m.start(4)
-        return _escape(indent, m.group(1), m.group(4), at)
+        return _escape(indent, m.group(1), m.group(4), at, bound)
+    m = _ASSIGN_MAGIC.match(stripped)
+    if m:
+        # `t = %timeit -o expr`, `x = %pip list` (issue #16: a real notebook's
+        # line was python-syntax-error): the magic runs as it would alone, its
+        # result bound to the name.
+        run, shell = _unmagic_both(indent + m.group(2), bound)
+        name = f"{indent}{m.group(1)}_tg_magic_output"
+        if run.strip() == "pass" or run.lstrip().startswith("pass  #"):
+            return name, shell
+        return f"{run}; {name.lstrip()}", shell
+    if _HELP.match(stripped):
+        # `?obj`, `obj?`, `obj??`: IPython shows help, runs nothing (issue #16).
+        return f"{indent}pass  # {stripped}", ""
     m = _CODE_LINE_MAGIC.match(stripped)
     if m and m.group(2):
         # `%time os.system(...)` runs its statement (issue #16): scan it as code.
@@ -298,7 +375,9 @@ def _magic_command(m: re.Match[str]) -> tuple[str, int]:
     return f"{head[1:]}{m.group(2)}{m.group(3)}".rstrip(), 1
 
 
-def _escape(indent: str, assign: str, cmd: str, at: int) -> tuple[str, str]:
+def _escape(
+    indent: str, assign: str, cmd: str, at: int, bound: Callable[[str], bool] | None = None
+) -> tuple[str, str]:
     """A shell escape as (Python, shell text at the command's own column).
 
     Issue #16: a command IPython expands from Python values at run time
@@ -307,7 +386,7 @@ def _escape(indent: str, assign: str, cmd: str, at: int) -> tuple[str, str]:
     other command is only shell text: Python sees a no-op (an assignment
     keeps its name bound)."""
     shell = " " * at + cmd
-    fields = _run_time_fields(cmd)
+    fields = _run_time_fields(cmd, bound)
     if fields is None:
         return (f"{indent}{assign}_tg_shell_output" if assign else f"{indent}pass"), shell
     parts = ", ".join(fields)
@@ -315,7 +394,7 @@ def _escape(indent: str, assign: str, cmd: str, at: int) -> tuple[str, str]:
     return f"{indent}{assign}{call}", shell
 
 
-def _run_time_fields(cmd: str) -> list[str] | None:
+def _run_time_fields(cmd: str, bound: Callable[[str], bool] | None = None) -> list[str] | None:
     """The command as Python list items (literal text and ``str(expr)``) when
     IPython's var_expand builds it from Python values; None when it runs as written.
 
@@ -323,12 +402,16 @@ def _run_time_fields(cmd: str) -> list[str] | None:
     every ``{field}`` is eval'd, DollarFormatter: ``$name``); if anything fails
     (a field that is no expression, ``awk '{print $1}'``, ``find -exec rm {}``)
     the command runs unexpanded. A field that parses is taken to run: the
-    fields before a failing one did run."""
+    fields before a failing one did run. Issue #16 (``!mkdir -p ${ASSET_DIR}``,
+    ``!echo $HOME``): when every field is a bare name (no call can run) and
+    one of them is a name ``bound`` says the kernel cannot hold, its lookup
+    fails and the shell gets the command as written."""
     try:
         parts = list(string.Formatter().parse(cmd))
     except ValueError:
         return None  # unbalanced braces: the formatter fails, the command runs as written
     items: list[str] = []
+    exprs: list[str] = []
     code = False
     for literal, field, spec, _conv in parts:
         last = 0
@@ -339,6 +422,7 @@ def _run_time_fields(cmd: str) -> list[str] | None:
             if inside or name.startswith("$") or not _expression(name):
                 continue
             items += [repr(literal[last : m.start()]), f"str({name})"]
+            exprs.append(name)
             last, code = m.end(), True
         items.append(repr(literal[last:]))
         if field is None:
@@ -346,9 +430,13 @@ def _run_time_fields(cmd: str) -> list[str] | None:
         expr = field + (":" + spec if spec else "")
         if _expression(expr):
             items.append(f"str({expr.strip()})")
+            exprs.append(expr.strip())
             code = True
         else:
             items.append(repr("{" + expr + "}"))
+    bare = code and bound is not None and all(_BARE.fullmatch(e) for e in exprs)
+    if bare and bound is not None and any(not bound(e.split(".", 1)[0]) for e in exprs):
+        return None
     return items if code else None
 
 

@@ -128,7 +128,21 @@ def run(ctx: Context) -> list[Finding]:
             # are not characters anyone reads. The artifacts check judges it.
             continue
         confusables = not _VOCABULARY.match(posixpath.basename(f.path))
-        if wide is not None:
+        cells = _notebook_code(data) if ext == ".ipynb" and wide is None else None
+        if cells is not None:
+            # Issue #16: a notebook's code cells as the kernel gets them (JSON
+            # escapes decoded: a `\u202e` written as an escape was unseen),
+            # not its outputs and widget state (a rendered placeholder's
+            # U+200B blocked real notebooks, none of it runs).
+            source, line_map = cells
+            want = None if lines is None else {i for i, n in enumerate(line_map, 1) if n in lines}
+            issues = [
+                issue._replace(line=line_map[issue.line - 1])
+                for issue in scan_text(
+                    "\n".join(source), want, python=True, confusables=confusables
+                )
+            ]
+        elif wide is not None:
             issues = scan_text(wide.removeprefix("\ufeff"), lines, confusables=confusables)
         else:
             issues = scan_source(
@@ -143,6 +157,21 @@ def run(ctx: Context) -> list[Finding]:
                 _finding(f, issue.rule_id, issue.line, issue.column, issue.message, issue.severity)
             )
     return out
+
+
+def _notebook_code(data: bytes) -> tuple[list[str], list[int]] | None:
+    """A notebook's code cells, line for line, and each line's JSON line;
+    None when it is no notebook (then its whole text is scanned)."""
+    import json
+
+    from traingate.checks.semgrep.ipython import notebook_cells
+
+    try:
+        raw = data.decode("utf-8")
+        cells = notebook_cells(json.loads(raw), raw)
+    except (ValueError, RecursionError):
+        return None
+    return None if cells is None else (cells.source, cells.line_map)
 
 
 def _wide_text(data: bytes) -> str | None:

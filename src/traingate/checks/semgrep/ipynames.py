@@ -1,0 +1,169 @@
+"""Which Python names an IPython kernel may hold when a shell escape runs.
+
+Issue #16: IPython expands ``$name`` and ``{expr}`` in a ``!`` command from
+the kernel's namespace; when a lookup fails (``!echo $HOME`` with no Python
+``HOME``) the whole command runs as written, a shell command like any other.
+A name the notebook never mentions, imports or defines cannot be there,
+unless something writes the namespace by name (``globals()``, a star import,
+``%run``, ``%store -r``, an extension): then any name may be
+(checks/semgrep/ipython.py asks ``binder``).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections.abc import Callable
+
+_MAGIC_NAME = re.compile(r"^\s*(?:[\w.,\s]+=\s*)?%{1,2}(\w+)(.*)$")
+# Magics known to bind no name of the notebook's choosing (issue #16).
+_QUIET_MAGICS = frozenset(
+    [
+        "bash",
+        "sh",
+        "zsh",
+        "script",
+        "system",
+        "sx",
+        "pip",
+        "conda",
+        "mamba",
+        "micromamba",
+        "uv",
+        "env",
+        "set_env",
+        "matplotlib",
+        "config",
+        "time",
+        "timeit",
+        "prun",
+        "cd",
+        "pwd",
+        "ls",
+        "autoreload",
+        "aimport",
+        "writefile",
+        "file",
+        "html",
+        "markdown",
+        "latex",
+        "svg",
+        "javascript",
+        "js",
+        "md",
+        "precision",
+        "xmode",
+        "lsmagic",
+        "who",
+        "whos",
+        "history",
+        "tensorboard",
+        "reload_ext",
+    ]
+)
+_QUIET_EXTENSIONS = frozenset({"autoreload", "tensorboard", "watermark", "line_profiler"})
+# IPython's own names in a kernel's namespace.
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "_", "__", "___"})
+# Names and attributes through which code writes a namespace by name.
+_NAMESPACE_WRITERS = frozenset(
+    [
+        "globals",
+        "locals",
+        "vars",
+        "exec",
+        "eval",
+        "compile",
+        "setattr",
+        "__builtins__",
+        "builtins",
+        "__main__",
+        "__import__",
+        "importlib",
+        "import_module",
+        "__dict__",
+        "modules",
+        "push",
+        "user_ns",
+        "user_global_ns",
+        "run_cell",
+        "run_line_magic",
+        "run_cell_magic",
+        "magic",
+        "ex",
+        "ev",
+        "f_globals",
+        "f_locals",
+    ]
+)
+
+
+def binder(python: list[str], source: list[str]) -> Callable[[str], bool]:
+    """Which names the kernel may hold when an escape runs: every name the
+    notebook's Python mentions, imports or defines, the builtins and IPython's
+    own; any name at all when it cannot tell (Python that does not parse, a
+    star import, code that writes a namespace, a magic that may bind names)."""
+
+    def anything(_name: str) -> bool:
+        return True
+
+    if any(_binding_magic(ln) for ln in source):
+        return anything
+    try:
+        tree = ast.parse("\n".join(python) + "\n")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return anything
+    names: set[str] = set()
+    ours = {
+        id(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "__import__"
+        and [ast.dump(a) for a in node.args] == [ast.dump(ast.Constant("subprocess"))]
+    }  # the converter's own `__import__('subprocess').run(...)` of an escape
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if id(node) not in ours:
+                names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            if node.attr in _NAMESPACE_WRITERS:
+                return anything
+        elif isinstance(node, ast.ImportFrom):
+            if (node.module or "").split(".", 1)[0] in _NAMESPACE_WRITERS:
+                return anything
+        elif isinstance(node, ast.alias):
+            if node.name == "*" or node.name.split(".", 1)[0] in _NAMESPACE_WRITERS:
+                return anything
+            names.add((node.asname or node.name).split(".", 1)[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+    if names & _NAMESPACE_WRITERS:
+        return anything
+    names |= set(dir(builtins)) | _IPYTHON_NAMES
+    # `_`-names: IPython's history (`_i3`, `_12`, `_oh`) and private helpers.
+    return lambda name: name.startswith("_") or name in names
+
+
+def unbound(_name: str) -> bool:
+    return False
+
+
+def _binding_magic(line: str) -> bool:
+    """A magic that may put names in the kernel's namespace (``%run``,
+    ``%store -r``, ``%%capture out``, an extension's loader): any but the
+    few known not to."""
+    m = _MAGIC_NAME.match(line)
+    if m is None:
+        return False
+    if m.group(1) == "load_ext":
+        return m.group(2).strip() not in _QUIET_EXTENSIONS
+    return m.group(1) not in _QUIET_MAGICS
