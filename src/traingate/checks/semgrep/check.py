@@ -114,6 +114,9 @@ def _findings(
         # Screening parsed most heads already (screen.py): not again.
         syntax = None if engine().parsed(head.key) else _python_syntax(head)
         if syntax is not None:
+            # One parse error per file CPython cannot parse (issue #16: an R
+            # notebook gave semgrep's beside CPython's); other hits stay.
+            head_hits = [h for h in head_hits if h.rule != "semgrep-parse-error"]
             head_hits.append(syntax)
         if head.problem is not None:
             head_hits.append(error_hit("source-unreadable", f"this file {head.problem}"))
