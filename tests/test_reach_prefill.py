@@ -17,11 +17,13 @@ itself, as before).
 from __future__ import annotations
 
 import ast
+import gc
+import json
 from pathlib import Path
 
 import pytest
 
-from traingate import pyast
+from traingate import git, pyast
 from traingate.change import scan_paths
 from traingate.checks.reach import facts as factsmod
 from traingate.checks.reach import prefill, summary
@@ -167,6 +169,52 @@ def test_an_extraction_that_gives_up_is_left_to_reach(
     text = data.decode("utf-8")
     taker(text, pyast.parse(text))
     assert not taker.cache.exists(oid) and taker.taken == 0
+
+
+def test_a_taken_entry_is_what_json_dumps_writes(tmp_path: Path) -> None:
+    """The cache's one encoder (summary._DUMPS, issue #17) writes the bytes
+    ``json.dumps`` with compact separators wrote: old entries stay readable
+    and the facts VERSION stays."""
+    data = ENCODED["enc/unicode.py"]  # non-ASCII: escaped as before
+    taker, oid = _taker(tmp_path, data)
+    text = data.decode("utf-8")
+    taker(text, pyast.parse(text))
+    facts = {**factsmod.extract_tree(pyast.parse(text)), "size": len(data)}
+    want = json.dumps({"oid": oid, "facts": facts}, separators=(",", ":")).encode("ascii")
+    (entry,) = (tmp_path / "cache").glob(f"reach/*/??/{oid}.json")
+    assert entry.read_bytes() == want
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """The taker pauses the cyclic collector while it extracts and writes
+    (issue #17), and leaves it as it found it: taken, or given up."""
+    real = factsmod.extract_tree
+
+    def extract_tree(tree: ast.Module) -> dict[str, object]:
+        if "EXTRACTOR_GIVES_UP" in ast.unparse(tree):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(tree)
+
+    monkeypatch.setattr(factsmod, "extract_tree", extract_tree)
+    data = HELPER.encode()
+    taker, _oid = _taker(tmp_path, data)
+    text = data.decode("utf-8")
+    gives_up = "EXTRACTOR_GIVES_UP = 1\n" + HELPER
+    taker.wanted[git.hash_blob(gives_up.encode())] = "up.py"
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        taker(text, pyast.parse(text))
+        assert taker.taken == 1 and gc.isenabled() is enabled
+        taker(gives_up, pyast.parse(gives_up))
+        assert taker.taken == 1 and gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
 
 
 @pytest.mark.parametrize(

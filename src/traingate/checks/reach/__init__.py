@@ -197,7 +197,7 @@ def _run(ctx: Context) -> list[Finding]:
             RULES.finding(
                 "reach-incomplete",
                 path=split_path(graph.truncated[0]),
-                message=f"call chains longer than the depth limit were not followed "
+                message=f"call (or re-export) chains longer than the depth limit were not followed "
                 f"({len(graph.truncated)} functions, e.g. {graph.truncated[0]})",
             )
         )

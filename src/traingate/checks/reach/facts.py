@@ -164,7 +164,7 @@ from traingate.checks.reach import handed
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 14
+VERSION = 15
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -1244,9 +1244,17 @@ class _Extractor:
             return
         if isinstance(value, (ast.Name, ast.Attribute)):
             chain = _dotted(value)
-            if chain and chain[0] in self.aliases:
-                for base in list(self.alts.get(chain[0], [self.aliases[chain[0]]])):
+            # `load = _load`, a def or class of the file under another name
+            # (alts: every binding; version 15, issue #16) as an import is
+            if chain and (chain[0] in self.aliases or chain[0] in self.alts):
+                alts = self.alts.get(chain[0])
+                for base in list(alts if alts is not None else [self.aliases[chain[0]]]):
                     self._alias(target.id, ".".join([base, *chain[1:]]), node.lineno)
+            elif type(value) is ast.Attribute and type(value.value) is ast.Call:
+                # `load = Store().load`: that class's method (version 15)
+                made = self._ref(_Scope("<module>", set(), None, None), value.value.func)
+                if made is not None and made[0] in "IL" and not _foreign(made):
+                    self._alias(target.id, f"{made}.{value.attr}", node.lineno)
         elif type(value) is ast.Call:
             # `io_mod = importlib.import_module("utils.io")`, `load =
             # getattr(io_mod, "load_blob")` (issue #16)
@@ -1734,7 +1742,9 @@ class _Extractor:
         head, rest = chain[0], chain[1:]
         if head in ("self", "cls") and scope.cls is not None:
             return []
-        local = _usable(self._local_refs(scope, head), rest, calls=True)
+        # ``_local_refs``' first test inline: most heads are bound by no
+        # function (issue #17: ~900k calls over the large corpus).
+        local = [] if head in scope.unbound else _usable(self._local_refs(scope, head), rest, True)
         if local:
             # Every binding of the local, and the name it shadows (a binding
             # that does not resolve may leave it as it was): over-approximated.
@@ -1808,7 +1818,9 @@ class _Extractor:
         if head in ("self", "cls") and scope.cls is not None and len(rest) == 1:
             base: str | None = f"S:{scope.cls}.{rest[0]}"
         else:
-            local = _usable(self._local_refs(scope, head), rest, calls)
+            local = (  # as in ``_alt_refs``
+                [] if head in scope.unbound else _usable(self._local_refs(scope, head), rest, calls)
+            )
             base = local[0] if local else self._name(scope, head)
             if base is None:
                 return None
@@ -2122,7 +2134,9 @@ class _Extractor:
                 self._record(scope, "B:dynattr", node, {})
         elif type(func) is ast.Call and self._dyn_getattr(scope, func):
             self._record(scope, "B:dynattr", func, {})  # `getattr(mod, name)(x)`
-        mod = self._module_call(scope, node)
+        # Only a literal first argument names a module (``_module_call``'s own
+        # test, first here: issue #17, a call per call of the file).
+        mod = self._module_call(scope, node) if args and type(args[0]) is ast.Constant else None
         if mod is not None:
             self._record(scope, mod[0], node, {"imp": 1})  # runs the module, as `import`
         if type(func) is ast.Call and ref is not None and ref.endswith("]") and len(func.args) == 2:
@@ -2132,11 +2146,20 @@ class _Extractor:
                 alts = [*alts, fallback]
         elif type(func) is ast.Attribute and func.attr in ("update", "setdefault"):
             self._dict_call(scope, node, func)
-        self._handed(scope, node, ref)
+        if ref is not None:
+            if handed.HANDED.get(ref) is not None:  # ``_handed``'s first test
+                self._handed(scope, node, ref)
+        elif type(func) is ast.Name and func.id in handed.BUILTINS:
+            self._handed(scope, node, ref)
         anyattr = False
-        if ref is None and not alts:
+        if (
+            ref is None
+            and not alts
+            and (type(func) is ast.Name or (type(func) is ast.Call and type(func.func) is ast.Name))
+        ):
             # `getattr(import_module("train.ckpt_io"), fmt)(raw)`: any function
-            # of a module named by a literal (version 14, issue #16).
+            # of a module named by a literal (version 14, issue #16). Only a
+            # name or a call of one can be that (``_any_attr``; issue #17).
             alts = self._any_attr(scope, func)
             anyattr = bool(alts)
         if ref is None:

@@ -7,7 +7,9 @@ the others' fields.)
 semgrep OSS sees one function at a time, so ``load_blob(path)`` in a changed
 line hides a ``pickle.loads`` one call away. Here the facts of the head tree's Python
 files are linked: names resolve through ``import x as y``,
-``from m import f as g``, relative imports, re-exports in ``__init__.py``,
+``from m import f as g``, relative imports, re-exports in ``__init__.py``
+(stars, a def bound to another name, a module ``__getattr__``; a cycle ends
+where it closes, a chain past ``_MAX_REEXPORT_HOPS`` is reported),
 ``self.method`` (through repository base classes) and ``Cls(...)`` (its
 ``__init__``). ``explore`` links only what the start nodes (what the judged
 calls resolve to) reach, parsing files on demand (issue #17); then a reverse
@@ -38,7 +40,13 @@ from functools import lru_cache, partial
 from typing import Any
 
 MAX_DEPTH = 64  # hops from a sink; deeper chains are reported, not followed
-_MAX_ALIAS_HOPS = 8  # re-export chains (a -> b.__init__ -> c.__init__ -> ...)
+# Other walks through names (factories, dicts, classes): cut there, unreported.
+_MAX_ALIAS_HOPS = 8
+# A name looked up through modules (``_in_module``): a cycle of re-exports
+# ends where it closes, so only a chain this long with no repeat is cut, and
+# that cut is reported (issue #16: nine `__init__.py` re-exports must not
+# hide a helper's sink).
+_MAX_REEXPORT_HOPS = 32
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
 _SOURCE_ROOTS = ("src", "lib", "python")
 
@@ -368,6 +376,10 @@ class Graph:
     _derived_at: dict[tuple[str, str], tuple[list[str], str | None]] = field(default_factory=dict)
     _derived_busy: set[tuple[str, str]] = field(default_factory=set)
     _derived_cuts: int = 0
+    # ("m" or "e", path, attrs) of the ``_in_module`` and ``_external``
+    # walks under way: a cycle of re-exports (`from .a import *` both ways)
+    # ends at its second visit.
+    _names_busy: set[tuple[str, str, tuple[str, ...]]] = field(default_factory=set)
     # (registry path, dict) -> the defs other files register in it
     # (``_registered``: facts version 13), found once per run.
     _regs_at: dict[tuple[str, str], list[tuple[str, str, str | None, int]]] = field(
@@ -1016,9 +1028,17 @@ class Graph:
     def _external(
         self, path: str, attrs: list[str], depth: int
     ) -> tuple[str, list[str], str, int] | None:
-        got: tuple[str, list[str], str, int] | None = self._memo(
-            ("e", path, tuple(attrs), depth), lambda: self._external_of(path, attrs, depth)
-        )
+        key = ("e", path, tuple(attrs))
+        if key in self._names_busy:
+            self._derived_cuts += 1  # a cycle of re-exports, as in ``_in_module``
+            return None
+        self._names_busy.add(key)
+        try:
+            got: tuple[str, list[str], str, int] | None = self._memo(
+                (*key, depth), lambda: self._external_of(path, attrs, depth)
+            )
+        finally:
+            self._names_busy.discard(key)
         return got
 
     def _external_of(
@@ -1029,7 +1049,10 @@ class Graph:
         first): (name, the repository names on the way, path and line of the
         last binding). None when it is the repository's own object."""
         facts = self.files.get(path)
-        if facts is None or not attrs or depth > _MAX_ALIAS_HOPS:
+        if facts is None or not attrs:
+            return None
+        if depth > _MAX_REEXPORT_HOPS:
+            self._too_long(path)
             return None
         head = attrs[0]
         cls = ".".join(attrs[:-1])
@@ -1040,6 +1063,9 @@ class Graph:
         ways = [(ref, line, attrs[1:]) for ref, line in self._bindings(path, head)]
         if not ways and head not in facts["defs"] and head not in facts["aliases"]:
             ways = [(ref, line, attrs) for ref, line in self._stars(path)]
+            # and what a module `__getattr__` returns (PEP 562, as ``_module_getattr``)
+            rets = (facts.get("rets") or {}).get("__getattr__", ()) if not ways else ()
+            ways = ways or [(str(r), int(n), attrs[1:]) for r, n in rets if str(r)[:2] == "I:"]
         first: tuple[str, list[str], str, int] | None = None
         worst: tuple[str, list[str], str, int] | None = None
         for ref, line, rest in ways:
@@ -1070,14 +1096,26 @@ class Graph:
         return got
 
     def _in_module(self, path: str, attrs: list[str], depth: int) -> list[str]:
-        got: tuple[str, ...] = self._memo(
-            ("m", path, tuple(attrs), depth),
-            lambda: tuple(self._in_module_of(path, attrs, depth)),
-        )
+        key = ("m", path, tuple(attrs))
+        if key in self._names_busy:
+            # A cycle of re-exports: what its names hold is being collected
+            # by the walk that entered it first. Cut, so nothing found on the
+            # way is remembered as final (``_memo``).
+            self._derived_cuts += 1
+            return []
+        self._names_busy.add(key)
+        try:
+            got: tuple[str, ...] = self._memo(
+                (*key, depth),
+                lambda: tuple(self._in_module_of(path, attrs, depth)),
+            )
+        finally:
+            self._names_busy.discard(key)
         return list(got)
 
     def _in_module_of(self, path: str, attrs: list[str], depth: int) -> list[str]:
-        if depth > _MAX_ALIAS_HOPS:
+        if depth > _MAX_REEXPORT_HOPS:
+            self._too_long(path)
             return []
         facts = self.files[path]
         if not attrs:
@@ -1099,12 +1137,37 @@ class Graph:
             return nodes + [n for n in self._in_alias(path, attrs, depth) if n not in nodes]
         else:
             return self._in_alias(path, attrs, depth)
-        if head in facts.get("cond", ()) or self._bindings(path, head):
+        if (
+            head in facts.get("cond", ())
+            or self._bindings(path, head)
+            or self._own_binds(path, head)
+        ):
             # Defined in a block (`if`, `try`, ...) that may not run, or
-            # imported again after the def: what the name is without it counts
-            # too (issue #16).
+            # imported (or bound to another def: `load = _load`) again after
+            # the def: what the name is without it counts too (issue #16).
             nodes += [n for n in self._in_alias(path, attrs, depth) if n not in nodes]
         return nodes
+
+    def _too_long(self, path: str) -> None:
+        """Not a cycle (``_in_module`` and ``_external`` end those): a chain
+        of re-exports longer than the limit, cut at ``path``. Reported, not
+        dropped (issue #16: fail closed), as a call chain past ``MAX_DEPTH`` is."""
+        got = node_id(path, "<module>")
+        if got not in self.truncated:
+            self.truncated.append(got)
+
+    def _own_binds(self, path: str, head: str) -> list[str]:
+        """The file's own names a module-level ``head`` is bound to, in any
+        branch (``load = _load``, ``load = Codec.decode``: facts version 15,
+        issue #16), as dotted names of the file; not ``head`` itself."""
+        facts = self.files[path]
+        at = facts.get("alias_at")
+        if at is None:
+            alias = facts["aliases"].get(head)
+            refs = [str(alias)] if alias is not None else []
+        else:
+            refs = [str(r) for r, _n in at.get(head, ())]
+        return [r[2:] for r in refs if r.startswith("L:") and r[2:] != head]
 
     def _in_alias(self, path: str, attrs: list[str], depth: int) -> list[str]:
         """``attrs`` through the file's imports of ``attrs[0]`` (each branch's:
@@ -1113,8 +1176,13 @@ class Graph:
         head = attrs[0]
         alias = facts["aliases"].get(head)
         binds = self._bindings(path, head)
-        if binds or (alias is not None and alias.startswith("I:")):
-            out: list[str] = []
+        out: list[str] = []
+        # `load = _load` (a def of the file under another name, issue #16):
+        # what the def is, beside any import of the name.
+        for own in self._own_binds(path, head):
+            got = self._in_module(path, [*own.split("."), *attrs[1:]], depth + 1)
+            out += [n for n in got if n not in out]
+        if binds or (alias is not None and alias.startswith("I:")) or out:
             for ref, _line in binds:
                 level_s, _, dotted = ref[2:].partition(":")
                 found = self._find_module(path, int(level_s), dotted)
@@ -1125,13 +1193,39 @@ class Graph:
         sub = self._module(f"{module_name(path)}.{head}")
         if sub is not None:
             return self._in_module(sub, attrs[1:], depth + 1)
-        out = []
         for ref, _line in self._stars(path):  # `from .io import *` in a package
             level_s, _, dotted = ref[2:].partition(":")
             found = self._find_module(path, int(level_s), dotted)
             if found is not None:
                 got = self._in_module(found[0], [*found[1], *attrs], depth + 1)
                 out += [n for n in got if n not in out]
+        if not out and head not in facts["defs"]:
+            out = self._module_getattr(path, attrs, depth)
+        return out
+
+    def _module_getattr(self, path: str, attrs: list[str], depth: int) -> list[str]:
+        """A name the module does not bind, read from a module that defines
+        ``__getattr__`` (PEP 562, a lazy re-export: `def __getattr__(name):
+        from ._impl import load; return load`): any name it returns, by
+        import or as a def of the file (issue #16). Which name it returns for
+        which attribute is not read: every one may be."""
+        facts = self.files[path]
+        if "__getattr__" not in facts["defs"]:
+            return []
+        out: list[str] = []
+        for ref, _line in (facts.get("rets") or {}).get("__getattr__", ()):
+            ref = str(ref)
+            if ref.startswith("I:"):
+                level_s, _, dotted = ref[2:].partition(":")
+                found = self._find_module(path, int(level_s), dotted)
+                if found is None:
+                    continue
+                got = self._in_module(found[0], [*found[1], *attrs[1:]], depth + 1)
+            elif ref.startswith("L:") and "." not in ref[2:]:
+                got = self._in_module(path, [ref[2:], *attrs[1:]], depth + 1)
+            else:
+                continue
+            out += [n for n in got if n not in out]
         return out
 
     def _local(self, path: str, qual: str, depth: int) -> list[str]:

@@ -112,14 +112,19 @@ class _Taker:
         was = gc.isenabled()
         gc.disable()  # as summary._parse: a tree's facts hold no cycle
         try:
-            got = factsmod.extract_tree(tree)
-        except Exception:  # reach parses the blob itself, and fails as it fails (module doc)
-            return
+            try:
+                got = factsmod.extract_tree(tree)
+            except Exception:  # reach parses the blob itself, and fails as it fails (module doc)
+                return
+            self.cache.store(oid, {**got, "size": len(data)})
+            self.taken += 1
+            # Freed while the collector is paused, the facts are never
+            # traversed by it (issue #17: a young-generation collection of
+            # every file's facts, once they were written).
+            del got
         finally:
             if was:
                 gc.enable()
-        self.cache.store(oid, {**got, "size": len(data)})
-        self.taken += 1
 
 
 @contextlib.contextmanager
