@@ -3,6 +3,10 @@
     python bench/release_replay.py                  # fetch, build, check every release pair
     python bench/release_replay.py --only trl peft  # some packages
     python bench/release_replay.py --details DIR    # keep each JSON report in DIR
+    python bench/release_replay.py --per-file --sample 40 --seed 21 --details DIR
+    python bench/release_replay.py --per-file --flagged DIR --details DIR2  # the files a release finding names
+    python bench/release_replay.py --per-file --files LIST --details DIR3   # `package older-newer path` lines
+    python bench/release_replay.py --tabulate DIR/per-file.jsonl DIR2/per-file.jsonl  # re-judge, no re-run
 
 The issue's replay of 1,176 real commits needs the code hosts, which this
 machine cannot reach; the package registry it can. Each package below is a git
@@ -21,6 +25,20 @@ or need an approval (by rule) apart from the policy's path rules
 (sensitive paths such as training code, which a release touches by design); judge them with the verdicts in
 ``bench/fp_verdicts.json`` (docs/security/false-positives.md).
 
+``--per-file`` is a closer proxy for ordinary commits: every file a release
+pair changes (added, modified or deleted; the wheel's ``*.dist-info/`` left
+out, which no source commit touches) becomes its own one-file change, a real
+commit on top of the older release's tree, checked the same way. ``--sample N
+--seed S`` checks N of them per package (the full set is slow on a shared
+machine); ``--flagged`` and ``--files`` check chosen ones (a census of a
+cause: their shares are not a sample's, only counts). The checks of one package share a result cache: it is keyed by
+content (src/traingate/cache.py), so it changes the time, not the findings.
+Each one-file change is written to ``DIR/per-file.jsonl``; the table joins its
+security findings with ``bench/replay_verdicts.json`` (``want`` / ``dismiss``)
+and counts the one-file changes blocked only by findings a reviewer would
+dismiss. Still not a commit: a wheel has no tests, docs or CI files, and one
+file of a release may hold several commits' edits.
+
 transformers is left out: its releases change thousands of files each.
 Outside the test suite.
 """
@@ -31,6 +49,8 @@ import argparse
 import hashlib
 import itertools
 import json
+import os
+import random
 import shutil
 import subprocess
 import sys
@@ -41,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 # The bench scripts run from bench/: its git and log helpers are fp_configs'.
-from fp_configs import git, log
+from fp_configs import _GIT_ENV, git, log
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "replay"
@@ -99,6 +119,11 @@ RELEASES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 GATED = ("block", "require_approval")
+# Approvals the default policy asks for config keys (its `approval_keys`, the
+# ml-reviewers' call), not security findings: counted apart, as in the
+# release table (docs/security/false-positives.md, issue #16).
+POLICY_RULES = frozenset({"config-key-change"})
+VERDICTS = HERE / "replay_verdicts.json"
 
 
 def wheel(dl: Path, name: str, ver: str, sha: str) -> Path:
@@ -167,13 +192,263 @@ def check(repo: Path, a: str, b: str, out: Path) -> tuple[dict[str, Any], float,
     return doc, wall, proc.returncode
 
 
+def one_file_changes(repo: Path, a: str, b: str) -> list[tuple[str, str]]:
+    """(status, path) of every file v<a>..v<b> adds, modifies or deletes."""
+    out = git(repo, "diff", "--name-status", "--no-renames", "-z", f"v{a}", f"v{b}")
+    parts = out.split("\0")[:-1]
+    pairs = zip(parts[::2], parts[1::2], strict=True)
+    return [(st, path) for st, path in pairs if ".dist-info/" not in path]
+
+
+def one_file_commit(repo: Path, a: str, b: str, status: str, path: str, index: Path) -> str:
+    """A commit on v<a> whose only change is ``path`` as v<b> has it (or its deletion)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _GIT_ENV
+    env["GIT_INDEX_FILE"] = str(index)
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+        ).stdout
+
+    run("read-tree", f"v{a}")
+    if status == "D":
+        run("update-index", "--force-remove", "--", path)
+    else:
+        meta, _name = run("ls-tree", "-z", f"v{b}", "--", path).split("\t", 1)
+        mode, _kind, oid = meta.split()
+        run("update-index", "--add", "--cacheinfo", f"{mode},{oid},{path}")
+    tree = run("write-tree").strip()
+    return run("commit-tree", tree, "-p", f"v{a}", "-m", f"{path} as in {b}").strip()
+
+
+def check_one(repo: Path, base: str, head: str, cache: Path, out: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "traingate", "check", "--base", base, "--head", head]
+    cmd += ["--policy", "builtin:default", "--format", "json", "-o", str(out)]
+    cmd += ["--cache-dir", str(cache)]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+    rec: dict[str, Any] = {"exit": proc.returncode, "wall": round(time.monotonic() - started, 2)}
+    # Fail closed: a run that did not decide (exit 2+, no report) is counted as
+    # an error row of its own, never as a pass.
+    if proc.returncode not in (0, 1) or not out.exists():
+        rec["error"] = proc.stderr[-2000:]
+        return rec
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    rec["errors"] = doc.get("errors") or []
+    rec["requirements"] = sorted({r["name"] for r in doc.get("requirements") or []})
+    rec["gated"] = [
+        {k: f.get(k) for k in ("rule_id", "check", "path", "line", "outcome", "message")}
+        for f in doc["findings"]
+        if f["outcome"] in GATED
+    ]
+    return rec
+
+
+def flagged_files(reports: Path) -> set[tuple[str, str, str]]:
+    """(package, change, path) of every file a security finding of a release
+    report (``--details`` of a release run) points at."""
+    out = set()
+    for report in sorted(reports.glob("*.json")):
+        name, a, b = report.stem.split("-")
+        for f in json.loads(report.read_text(encoding="utf-8"))["findings"]:
+            if f["outcome"] in GATED and f["rule_id"] not in POLICY_RULES:
+                out.add((name, f"{a}-{b}", f["path"]))
+    return out
+
+
+def per_file(
+    names: list[str],
+    outdir: Path,
+    sample: int | None,
+    seed: int,
+    only: set[tuple[str, str, str]] | None = None,
+) -> Path:
+    """Check every (or a sample of N per package, or ``only`` these) one-file
+    change; return the JSONL."""
+    jsonl = outdir / "per-file.jsonl"
+    work = outdir / "per-file"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    rng = random.Random(seed)
+    with jsonl.open("w", encoding="utf-8") as fh:
+        for name in names:
+            repo = CACHE / name / "repo"
+            build(name, CACHE / "dl", repo)
+            vers = [v for v, _ in RELEASES[name]]
+            todo = [
+                (a, b, st, path)
+                for a, b in itertools.pairwise(vers)
+                for st, path in one_file_changes(repo, a, b)
+            ]
+            total = len(todo)
+            if only is not None:
+                todo = [t for t in todo if (name, f"{t[0]}-{t[1]}", t[3]) in only]
+            elif sample is not None and sample < total:
+                todo = sorted(rng.sample(todo, sample), key=lambda t: (vers.index(t[0]), t[3]))
+            cache = work / f".cache-{name}"
+            for i, (a, b, st, path) in enumerate(todo):
+                head = one_file_commit(repo, a, b, st, path, work / "index")
+                out = work / f"{name}-{i}.json"
+                rec = {"package": name, "change": f"{a}-{b}", "status": st, "path": path}
+                rec |= {"of": total} | check_one(repo, f"v{a}", head, cache, out)
+                if not rec.get("gated") and "error" not in rec:
+                    out.unlink()  # keep the reports worth reading only
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+                log(f"{name} {a}->{b} {st} {path}: exit {rec['exit']} {rec['wall']} s")
+            shutil.rmtree(cache, ignore_errors=True)
+    return jsonl
+
+
+def verdict_of(f: dict[str, Any], rec: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
+    """The first verdict for the finding's package and rule whose optional
+    ``path``, ``line``, ``change`` and ``contains`` (a piece of the message,
+    such as the chain of a reach finding: one verdict for every model file that
+    calls timm's builder) also match; ``unjudged`` when none does."""
+    for v in verdicts:
+        if (v["package"], v["rule"]) != (rec["package"], f["rule_id"]):
+            continue
+        got = {"path": f["path"], "line": f["line"], "change": rec["change"]}
+        if any(v.get(k) not in (None, val) for k, val in got.items()):
+            continue
+        if v.get("contains") is not None and v["contains"] not in (f.get("message") or ""):
+            continue
+        return str(v["verdict"])
+    return "unjudged"
+
+
+def tabulate(jsonls: list[Path], verdicts_path: Path) -> None:
+    verdicts: list[dict[str, Any]] = json.loads(verdicts_path.read_text(encoding="utf-8"))
+    for v in verdicts:
+        if v["verdict"] not in ("want", "dismiss") or not v.get("reason"):
+            raise SystemExit(
+                f"{verdicts_path}: {v}: verdict must be want or dismiss, with a reason"
+            )
+    # Several runs (other packages, other seeds) may be tabulated together; a
+    # one-file change checked twice counts once.
+    recs: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for path in jsonls:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            recs.setdefault((rec["package"], rec["change"], rec["path"]), rec)
+    per_pkg: dict[str, Counter[str]] = {}
+    per_rule: dict[str, Counter[str]] = {}
+    unjudged: Counter[tuple[str, str, str, int, str]] = Counter()
+    for rec in recs.values():
+        c = per_pkg.setdefault(rec["package"], Counter())
+        c["checked"] += 1
+        c["of"] = rec["of"]
+        if "error" in rec or rec.get("errors"):
+            c["error"] += 1
+            continue
+        sec = [f for f in rec["gated"] if f["rule_id"] not in POLICY_RULES]
+        words = [verdict_of(f, rec, verdicts) for f in sec]
+        c["policy"] += bool(len(sec) < len(rec["gated"]))
+        c["paths"] += bool(rec["requirements"])
+        if not sec:
+            continue
+        c["blocked"] += 1
+        # A change is wanted when any of its findings is; dismissible only
+        # when every one is dismissed; otherwise still to judge.
+        c["want" if "want" in words else "unjudged" if "unjudged" in words else "dismiss"] += 1
+        rules_here: dict[str, Counter[str]] = {}
+        for f, w in zip(sec, words, strict=True):
+            rules_here.setdefault(f["rule_id"], Counter())[w] += 1
+            if w == "unjudged":
+                msg = (f.get("message") or "")[:240]
+                unjudged[(rec["package"], f["rule_id"], f["path"], f["line"] or 0, msg)] += 1
+        for rule, got in rules_here.items():
+            r = per_rule.setdefault(rule, Counter())
+            r["changes"] += 1
+            r.update(got)
+    print(
+        "| package | one-file changes | checked | errors | blocked by a security finding "
+        "| want | dismiss | unjudged | dismissible share | policy key approvals | path approvals |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    tot: Counter[str] = Counter()
+    for name, c in per_pkg.items():
+        tot.update(c)
+        print(_row(name, c))
+    if len(per_pkg) > 1:
+        print(_row("all", tot))
+    # A sample draws the same number from each package, so the pooled share
+    # over-weights the small ones: weight each package's share by its size.
+    # Both figures mean something for a --sample run only, not a census.
+    est = sum(c["of"] * c["dismiss"] / c["checked"] for c in per_pkg.values() if c["checked"])
+    lo, hi = _wilson(tot["dismiss"], tot["checked"])
+    print(
+        f"\nDismissible blocks: {tot['dismiss']} of {tot['checked']} one-file changes "
+        f"(95% interval {lo:.1%}-{hi:.1%}); if a sample, weighted by package size "
+        f"{est / tot['of'] if tot['of'] else 0.0:.1%} of all {tot['of']}."
+    )
+    print("\n| rule | one-file changes | findings | want | dismiss | unjudged |")
+    print("|---|---|---|---|---|---|")
+    for rule, r in sorted(per_rule.items(), key=lambda kv: (-kv[1]["changes"], kv[0])):
+        n = r["want"] + r["dismiss"] + r["unjudged"]
+        print(
+            f"| `{rule}` | {r['changes']} | {n} | {r['want']} | {r['dismiss']} | {r['unjudged']} |"
+        )
+    if unjudged:
+        print("\nNot judged yet (add to the verdicts file):")
+        for (pkg, rule, path, line, msg), n in sorted(unjudged.items()):
+            print(f"- {pkg} `{rule}` {path}:{line} ({n}x): {msg}")
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of k successes in n draws (sound at k = 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def _row(name: str, c: Counter[str]) -> str:
+    share = c["dismiss"] / c["checked"] if c["checked"] else 0.0
+    return (
+        f"| {name} | {c['of']} | {c['checked']} | {c['error']} | {c['blocked']} | {c['want']} "
+        f"| {c['dismiss']} | {c['unjudged']} | {share:.1%} | {c['policy']} | {c['paths']} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--only", nargs="+", choices=sorted(RELEASES), help="these packages only")
     ap.add_argument("--details", type=Path, help="keep the JSON reports in this directory")
+    ap.add_argument("--per-file", action="store_true", help="one change per changed file")
+    ap.add_argument("--sample", type=int, help="--per-file: this many one-file changes per package")
+    ap.add_argument("--seed", type=int, default=21, help="--sample's seed (default 21)")
+    ap.add_argument(
+        "--flagged",
+        type=Path,
+        metavar="DIR",
+        help="--per-file: only the files a security finding of the release reports in DIR names",
+    )
+    ap.add_argument(
+        "--files",
+        type=Path,
+        metavar="FILE",
+        help="--per-file: only these one-file changes, one `package older-newer path` a line",
+    )
+    ap.add_argument("--tabulate", type=Path, nargs="+", help="only tabulate these per-file.jsonl")
+    ap.add_argument("--verdicts", type=Path, default=VERDICTS, help="per-file verdicts JSON")
     args = ap.parse_args(argv)
+    if args.tabulate:
+        tabulate(args.tabulate, args.verdicts)
+        return 0
     outdir = (args.details or CACHE / "reports").resolve()
     outdir.mkdir(parents=True, exist_ok=True)
+    if args.per_file:
+        only = flagged_files(args.flagged) if args.flagged else None
+        if args.files:
+            lines = args.files.read_text(encoding="utf-8").split("\n")
+            listed = {(n, c, p) for n, c, p in (ln.split(" ", 2) for ln in lines if ln.strip())}
+            only = (only or set()) | listed
+        jsonl = per_file(args.only or list(RELEASES), outdir, args.sample, args.seed, only)
+        tabulate([jsonl], args.verdicts)
+        return 0
     print(
         "| package | change | files | lines added | wall s | exit | approvals asked (policy rules) | findings that block or need approval |"
     )

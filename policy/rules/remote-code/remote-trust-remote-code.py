@@ -75,3 +75,55 @@ def flags_for_all(name):
     # ok: remote-trust-remote-code
     on = dict.fromkeys(("low_cpu_mem_usage", "use_safetensors"), True)
     return hub, hub2, off, on
+
+
+def remote_code_kwargs(trust_remote_code: bool) -> dict:
+    # issue #16 (timm 1.0.31): on only when the caller asked; the caller's
+    # trust_remote_code=True is the finding, as for trust_remote_code=trust_remote_code
+    if not trust_remote_code:
+        return {}
+    if "trust_remote_code" not in inspect_params(datasets.load_dataset):
+        raise ValueError("loading scripts were removed in datasets 4.0")
+    # ok: remote-trust-remote-code
+    return dict(trust_remote_code=True)
+
+
+def load_guarded(name, trust_remote_code=False):
+    if not trust_remote_code:
+        return None
+    # ok: remote-trust-remote-code
+    return AM.from_pretrained(name, trust_remote_code=True)
+
+
+# ruleid: remote-trust-remote-code
+def load_default_on(name, trust_remote_code=True):
+    # every caller that passes nothing turns it on: the default is the finding
+    if not trust_remote_code:
+        return None
+    # ok: remote-trust-remote-code
+    return AM.from_pretrained(name, trust_remote_code=True)
+
+
+def load_before_guard(name, trust_remote_code):
+    # ruleid: remote-trust-remote-code
+    model = AM.from_pretrained(name, trust_remote_code=True)
+    if not trust_remote_code:
+        return None
+    return model
+
+
+def load_when_refused(name, trust_remote_code):
+    if not trust_remote_code:
+        # ruleid: remote-trust-remote-code
+        AM.from_pretrained(name, trust_remote_code=True)
+        return None
+    return name
+
+
+def load_overridden(name, trust_remote_code):
+    # ruleid: remote-trust-remote-code
+    trust_remote_code = True
+    if not trust_remote_code:
+        return None
+    # ok: remote-trust-remote-code
+    return AM.from_pretrained(name, trust_remote_code=True)
