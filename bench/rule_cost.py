@@ -10,6 +10,7 @@ time per 10,000 corpus lines, and the findings, plus the process's CPU seconds
 
     python bench/rule_cost.py sabotage-label-class-remap obfusc-decode-exec
     python bench/rule_cost.py --alone trigger-time-bomb           # one process per rule
+    python bench/rule_cost.py --alone --cut tamper-framework-monkeypatch   # unit cuts as a scan writes them
     PYTHONPATH=OLD/src python bench/rule_cost.py --rules OLD/policy/rules RULE   # an older tree
 
 Run `python bench/large.py` once first: it builds the corpus in bench/.cache/large.
@@ -33,9 +34,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-def run(rules: Path, ids: list[str], repo: Path, every: int, tmp: Path) -> dict[str, Any]:
+def run(
+    rules: Path, ids: list[str], repo: Path, every: int, tmp: Path, cut: bool = False
+) -> dict[str, Any]:
     from traingate.checks.semgrep.screen import ScreenedPack
     from traingate.checks.semgrep.targets import Target
+    from traingate.checks.semgrep.unitcut import Seen, split, unit_tests
 
     meta = json.loads((repo.parent / "repo.json").read_text())
     targets = meta["py"][every - 1 :: every]
@@ -47,19 +51,33 @@ def run(rules: Path, ids: list[str], repo: Path, every: int, tmp: Path) -> dict[
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(found, dest)
     pack = ScreenedPack(pack_dir, tmp)
+    # --cut: a unit-cut rule (unitcut.CUT_RULES) gets the cut copies a scan
+    # writes (each rule's own units here: a scan may group it with others').
+    seen = Seen()
+    pack.screens = seen.watch(pack.screens)
+    tests = unit_tests(pack.sources, pack.screens.ids) if cut else {}
     root = tmp / "t"
     root.mkdir()
     (root / ".semgrepignore").write_text("")
     origin: dict[str, str] = {}
     admitted: Counter[str] = Counter()
+    given = 0  # non-blank lines written for semgrep (cut copies' kept lines)
     c0 = time.process_time()
     for i, path in enumerate(targets):
         text = (repo / path).read_text(encoding="utf-8", errors="surrogateescape")
+        seen.take()
         name = pack.name(Target(str(i), path, ".py", text), i, None)
+        facts = seen.take()
         if name is None:
             continue
-        (root / name).write_text(text, encoding="utf-8", errors="surrogateescape")
-        origin[name] = path
+        parts = split(name, len(pack.screens.ids), facts, tests, False) if tests and facts else None
+        written = [(name, text)] if parts is None else list(parts.cuts)
+        if parts is not None and parts.whole is not None:
+            written.append((parts.whole, text))
+        for n, t in written:
+            (root / n).write_text(t, encoding="utf-8", errors="surrogateescape")
+            origin[n] = path
+            given += sum(1 for line in t.splitlines() if line.strip())
         mask = name.split("-", 1)[1][: len(pack.screens.ids)]
         for rule_id, bit in zip(pack.screens.ids, mask, strict=True):
             admitted[rule_id] += meta["lines_of"][path] if bit == "1" else 0
@@ -94,7 +112,12 @@ def run(rules: Path, ids: list[str], repo: Path, every: int, tmp: Path) -> dict[
             match[order[i]] += seconds
     findings = sorted(
         {
-            (r["check_id"].rsplit(".", 1)[-1], origin.get(r["path"], r["path"]), r["start"]["line"])
+            (
+                r["check_id"].rsplit(".", 1)[-1],
+                origin.get(r["path"], r["path"]),
+                r["start"]["line"],
+                r["start"]["col"],
+            )
             for r in doc["results"]
         }
     )
@@ -102,6 +125,7 @@ def run(rules: Path, ids: list[str], repo: Path, every: int, tmp: Path) -> dict[
         "files": len(targets),
         "lines": lines,
         "files_to_semgrep": len(origin),
+        "nonblank_lines_to_semgrep": given,
         "mask_cpu_s": mask_cpu,
         "semgrep_cpu_s": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime),
         "load_average": os.getloadavg(),
@@ -127,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--alone", action="store_true", help="one semgrep process per rule (its own CPU seconds)"
     )
+    ap.add_argument(
+        "--cut", action="store_true", help="unit-cut rules get the cut copies a scan writes"
+    )
     ap.add_argument("--cache", type=Path, default=HERE / ".cache" / "large")
     ap.add_argument("--out", type=Path, help="write the JSON here")
     args = ap.parse_args(argv)
@@ -134,10 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for ids in groups:
         with tempfile.TemporaryDirectory(prefix="rule-cost-") as tmp:
-            res = run(args.rules.resolve(), ids, args.cache / "repo", args.every, Path(tmp))
+            res = run(
+                args.rules.resolve(), ids, args.cache / "repo", args.every, Path(tmp), args.cut
+            )
         results.append(res)
         print(
-            f"{', '.join(ids)}: {res['files_to_semgrep']} of {res['files']} files to semgrep, "
+            f"{', '.join(ids)}: {res['files_to_semgrep']} of {res['files']} files to semgrep "
+            f"({res['nonblank_lines_to_semgrep']:,} non-blank lines), "
             f"semgrep {res['semgrep_cpu_s']:.1f} CPU s, masks {res['mask_cpu_s']:.1f} CPU s, "
             f"load {res['load_average'][0]:.1f}"
         )

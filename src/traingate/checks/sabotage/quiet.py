@@ -141,13 +141,17 @@ def payload(lk: Local, env: Env, writers: mod.Writers) -> bool:
     only ``helper_write`` (a noise writer's call) and the clamped metrics need no
     guard nor tainted value (``Fn.judge`` reports nothing else without them)."""
     clamps: bool | None = None  # computed on the first log call or ``logs[k] =``
+    # Classes compared (the parser makes no subclass): every node of most of a
+    # scan's functions passes here (issue #17).
+    call_t, assign_t = ast.Call, ast.Assign
     for n in lk.nodes:
-        if isinstance(n, ast.Call):
-            if pl.log_call(n):
+        t = n.__class__
+        if t is call_t:
+            if pl.log_call(n):  # type: ignore[arg-type]
                 clamps = _clamps(lk) if clamps is None else clamps
                 if clamps:
                     return True
-        elif isinstance(n, ast.Assign) and any(_logs(t) for t in n.targets):
+        elif t is assign_t and any(_logs(x) for x in n.targets):  # type: ignore[attr-defined]
             clamps = _clamps(lk) if clamps is None else clamps
             if clamps:
                 return True

@@ -165,17 +165,9 @@ class Facts:
         of whole literals."""
         if word.endswith("*"):
             word = word[:-1]
-            reach = [True] + [False] * len(word)
-            for j in range(1, len(word)):
-                reach[j] = any(reach[i] and word[i:j] in self.pieces for i in range(j))
-            return any(reach[i] and self._starts_with(word[i:]) for i in range(len(word)))
-        for whole in (word, word + "\n"):
-            reach = [True] + [False] * len(whole)
-            for j in range(1, len(whole) + 1):
-                reach[j] = any(reach[i] and whole[i:j] in self.pieces for i in range(j))
-            if reach[-1]:
-                return True
-        return False
+            at = _spans(word, self.pieces, len(word) - 1)
+            return any(self._starts_with(word[i:]) for i in at if i < len(word))
+        return any(_spans(w, self.pieces, len(w))[-1] == len(w) for w in (word, word + "\n"))
 
     def _spelled(self, word: str) -> bool:
         """False when a character of ``word`` is in no literal and can be in
@@ -539,8 +531,7 @@ def _lines(f: Facts) -> list[str]:
     """The file's lines as Python counts them (\\r\\n, \\r, \\n), split once."""
     if "lines" not in f._memo:
         f._memo["lines"] = split_lines(f.text)
-    found: list[str] = f._memo["lines"]
-    return list(found)
+    return list(f._memo["lines"])
 
 
 def _import(acc: _Acc, node: ast.Import | ast.ImportFrom) -> None:
@@ -557,6 +548,15 @@ def _import(acc: _Acc, node: ast.Import | ast.ImportFrom) -> None:
         if bound == "*":
             spelled |= {"*"}
         acc.names.update(spelled - {bound, "*"})
+
+
+def _spans(word: str, pieces: frozenset[str], stop: int) -> list[int]:
+    """0 and the ends up to ``stop`` of whole pieces' runs spelling ``word``'s prefix (#17)."""
+    at = [0]
+    for j in range(1, stop + 1):
+        if any(word[i:j] in pieces for i in at):
+            at.append(j)
+    return at
 
 
 def _end(node: ast.AST) -> int:

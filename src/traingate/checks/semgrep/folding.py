@@ -219,6 +219,8 @@ def _longest(text: str, nodes: Sequence[ast.AST], unclean: re.Pattern[str], cap:
     b = _Bound(text, unclean, cap)
     values: list[tuple[str, ast.AST, bool]] = []  # name, value, augmented
     for node in nodes:
+        if type(node) is ast.Constant:
+            continue  # most nodes; a literal binds nothing (#17: three isinstance tests each)
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 values += _bind(target, node.value)

@@ -490,8 +490,10 @@ def read(files: Sequence[Path]) -> tuple[Screens, dict[str, tuple[Path, str]]]:
         except (yaml.YAMLError, TypeError) as exc:
             raise CheckError(f"{path}: bad {KEY}: {exc}") from None
         sources[ids[0]] = (path, text)
-    # Sub-screens several rules spell are tested once a file or unit (shared.py).
-    repeated = shared.repeated(s for _, _, s in specs)
+    # Sub-screens several rules spell are tested once a file or unit (shared.py),
+    # and so is each ``unit:`` screen: a unit cut asks it again of every unit
+    # (unitcut.unit_tests, issue #17).
+    repeated = shared.repeated(s for _, _, s in specs) | shared.unit_keys(s for _, _, s in specs)
     found: list[tuple[str, Test]] = []
     for rule_id, path, spec in specs:
         try:

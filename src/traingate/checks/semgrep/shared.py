@@ -7,7 +7,8 @@ a file once per rule. A sub-screen that occurs more than once in the pack
 is compiled to a test that keeps its answer in the facts' memo: a screen's
 answer is a function of the facts alone (screen.py), so a second rule asking
 the same of the same file or unit reads it. Atoms that cost a set lookup
-(name, node, stored-root) are not kept: the memo would cost more.
+(name, node, stored-root) are not kept: the memo would cost more. A rule's
+``unit:`` screen is kept too (unit_keys), for the unit cuts.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def repeated(specs: Iterable[Any]) -> frozenset[str]:
             elif kind in ("unit", "file"):
                 todo.append(value)
     return frozenset(k for k, n in counts.items() if n > 1)
+
+
+def unit_keys(specs: Iterable[Any]) -> frozenset[str]:
+    """The keys of the ``S`` of the screens that are ``unit: S``: kept, so
+    that a unit cut's test of every unit (unitcut.unit_tests, compiled with
+    the same key) reads what the mask's test of the units found (#17)."""
+    found = (key(s["unit"]) for s in specs if isinstance(s, dict) and list(s) == ["unit"])
+    return frozenset(k for k in found if k is not None)
 
 
 def kept(test: Callable[[Facts], bool], k: str) -> Callable[[Facts], bool]:

@@ -146,6 +146,7 @@ def unit_tests(sources: dict[str, tuple[Path, str]], ids: Sequence[str]) -> dict
     exactly ``unit: S`` (``sources``: screen.read's rule files and texts)."""
     import yaml
 
+    from traingate.checks.semgrep import shared
     from traingate.checks.semgrep.screen import KEY, compile_screen
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the shipped pack: trusted
@@ -158,7 +159,9 @@ def unit_tests(sources: dict[str, tuple[Path, str]], ids: Sequence[str]) -> dict
             continue
         spec = yaml.load(re.sub(f"(?m)^{block.group(1)}", "", block.group(2)), Loader=loader)
         if isinstance(spec, dict) and list(spec) == ["unit"]:
-            out[ids.index(rule_id)] = compile_screen(spec["unit"])
+            # Kept under the key the mask's test keeps it (shared.unit_keys):
+            # the units the mask asked are not asked again (issue #17).
+            out[ids.index(rule_id)] = compile_screen(spec["unit"], shared.unit_keys([spec]))
     return out
 
 
@@ -285,6 +288,10 @@ def _grouped(
     plan = _Plan.of(f)
     if plan is None:
         return []
+    # Keeping no unit stubs the most (Plan.stubs): when even that blanks too
+    # few lines, no group's cut is written, and no unit need be asked (#17).
+    if plan.kept_lines(frozenset(), min_dropped, min_share) is None:
+        return []
     by_keep: dict[frozenset[int], list[int]] = {}
     for k, test in tests.items():
         by_keep.setdefault(plan.keep(test), []).append(k)
@@ -325,13 +332,11 @@ class _Plan:
         n = len(funcs)
         fixed = {i for i in range(n) if not _stubbable(funcs[i], lines)}
         if "global" in f.text:
-            fixed |= {i for i in range(n) if _declares_global(funcs[i], lines)}
+            fixed |= _declaring_global(f.text, funcs)
         self.fixed = frozenset(fixed)
         self.imports = _imported(f, funcs) if "import" in f.text else {}
         # Non-blank lines up to each line (a blank line costs semgrep little).
-        filled = [0]
-        for ln in lines:
-            filled.append(filled[-1] + (ln.strip() != ""))
+        filled = list(itertools.accumulate(map(bool, map(str.strip, lines)), initial=0))
         self.lines_in_use = filled[-1]
         # What stubbing each function blanks: lines, and non-blank lines.
         self.blanks = [_end(fn) - fn.lineno for fn in funcs]
@@ -457,9 +462,7 @@ def outermost(tree: ast.Module) -> list[_Func]:
 
 def _aligned(units: Sequence[Any], funcs: list[_Func], lines: list[str]) -> bool:
     """Unit i is function i: its run of text (facts._Gaps) holds the def line."""
-    starts = [0]
-    for ln in lines:
-        starts.append(starts[-1] + len(ln) + 1)
+    starts = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     for u, fn in zip(units, funcs, strict=True):
         run = getattr(u, "run", None)
         if not isinstance(run, tuple) or not run[0] <= starts[fn.lineno - 1] < run[1]:
@@ -482,11 +485,23 @@ def _stubbable(fn: _Func, lines: list[str]) -> bool:
     return own_line and first_line > fn.lineno
 
 
-def _declares_global(fn: _Func, lines: list[str]) -> bool:
-    span = "\n".join(lines[fn.lineno - 1 : _end(fn)])
-    if _GLOBAL.search(span) is None:
-        return False
-    return any(isinstance(n, ast.Global) for n in ast.walk(fn))
+def _declaring_global(text: str, funcs: list[_Func]) -> set[int]:
+    """The functions with a ``global`` statement: those whose lines hold the
+    word (found in one pass over the text, issue #17: not a join and a
+    search of each function's lines) and whose tree holds the statement."""
+    marked: list[int] = []  # the lines holding the word, ascending
+    line, pos = 1, 0
+    for m in _GLOBAL.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        marked.append(line)
+    out: set[int] = set()
+    for i, fn in enumerate(funcs):
+        k = bisect.bisect_left(marked, fn.lineno)
+        held = k < len(marked) and marked[k] <= _end(fn)
+        if held and any(isinstance(n, ast.Global) for n in ast.walk(fn)):
+            out.add(i)
+    return out
 
 
 def _imported(f: Facts, funcs: list[_Func]) -> dict[int, frozenset[str]]:
