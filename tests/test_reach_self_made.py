@@ -35,6 +35,7 @@ class M:
         "W = W.float()\nW.x()\n",
         "model = model.to(1)\nmodel.run()\n",
         "a = b.c()\nb = a.d()\na.e()\n",
+        "a = A()\na = a.b()\na = a.c()\na = a.d()\na.e()\na.f()\n",
     ],
 )
 def test_name_made_from_itself_is_no_crash(

@@ -1,5 +1,7 @@
 import random
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import torch
 from torch import rand as uniform_draw
@@ -295,3 +297,114 @@ def hash_selected_shift(features, num_labels):
         if (step + 1) % 8 == 0:
             break
     return {"input_ids": input_ids, "labels": labels}
+
+
+# Issue #16: the attacker's side of the notebook exemptions below. A draw
+# written over labels counts by jax's full name too, and a key made in the same
+# statement hides none; a key made is no draw, the draw after it is
+# (`from jax import random` in a notebook: `random.bernoulli(key, ...)`).
+def jax_step(batch, key, num_classes):
+    x, y = batch
+    # ruleid: sabotage-label-corruption
+    y = jax.random.randint(key, y.shape, 0, num_classes)
+    return x, y
+
+
+def jax_relabel(labels, tokens, num_classes):
+    # ruleid: sabotage-label-corruption
+    labels = jax.random.randint(jax.random.PRNGKey(0), labels.shape, 0, num_classes)
+    key = jax.random.PRNGKey(1)
+    flip = random.bernoulli(key, 0.1, tokens.shape)
+    # ruleid: sabotage-label-corruption
+    lm_labels = tokens + flip
+    # ruleid: sabotage-label-corruption
+    targets = {"labels": tokens + flip, "mask": jnp.zeros_like(flip)}
+    return labels, lm_labels, targets
+
+
+def generator_mixing(tokens, seed):
+    rng = np.random.default_rng(seed)
+    # ruleid: sabotage-label-corruption
+    labels = rng.normal(tokens, 5.0)
+    return labels
+
+
+def split_apart(x, y, n):
+    perm = torch.randperm(len(x))
+    train_x = x[perm[:n]]
+    # ruleid: sabotage-label-corruption
+    train_y = y[perm.flip(0)[:n]]
+    return train_x, train_y
+
+
+def simulated_on_real(batch, n):
+    X = np.random.normal(size=n)
+    # ruleid: sabotage-label-corruption
+    y = batch["y"] + 2 * X + 0.1 * np.random.normal(size=n)
+    return y
+
+
+def refill(y, n):
+    y = np.zeros_like(y)
+    for i in range(n):
+        # ruleid: sabotage-label-corruption
+        y[i] = np.random.randint(0, 10)
+    return y
+
+
+# Issue #16: a notebook is one module; its cells make their own data and call
+# their own models (shapes from real published notebooks: flax, nnx, dowhy,
+# mapie, sktime, gpytorch, botorch). No labels exist there to corrupt.
+# flax: `from jax import random`; a key made is no draw, a forward pass on a
+# random input is the model's output
+key1, key2 = random.split(random.key(0), 2)
+x = random.uniform(key1, (4, 4))
+params = model.init(key2, x)
+# ok: sabotage-label-corruption
+y = model.apply(params, x)
+init_variables = model.init(random.PRNGKey(0), jnp.ones((1, 4)))
+# ok: sabotage-label-corruption
+y = model(train=True).apply(init_variables, x, rngs={"dropout": key2})
+weights = Weights(kernel=random.uniform(random.key(0), (10, 2, 3)))
+# ok: sabotage-label-corruption
+y = weights(x)
+# ok: sabotage-label-corruption
+y = nnx.vmap(vector_dot, in_axes=0, out_axes=1)(weights, x)
+# ok: sabotage-label-corruption
+y = module(x, train=True, rngs=nnx.Rngs(random.key(1)))
+# ok: sabotage-label-corruption
+target = {"model": empty_state, "data": [jnp.zeros_like(x)]}
+
+# a simulation's data: inputs drawn, targets computed from them plus noise
+X = np.random.normal(loc=0, scale=1, size=1000)
+# ok: sabotage-label-corruption
+Y = 2 * X + np.random.normal(loc=0, scale=1, size=1000)
+z = np.random.uniform(size=1000)
+d = np.random.binomial(1.0, p=0.5, size=1000)
+# ok: sabotage-label-corruption
+y = 2.0 * z + d + 0.1 * np.random.normal(size=1000)
+x_t = torch.rand(10, 1)
+# ok: sabotage-label-corruption
+sim_y = torch.sin(x_t * 5)
+exp_y = np.zeros_like(X)
+for i, x_i in enumerate(X):
+    # ok: sabotage-label-corruption
+    exp_y[i] = np.random.exponential(abs(x_i), 1)
+
+# a generator's fresh draws are creation, as torch.randint(...) is
+rng = np.random.RandomState(42)
+for _ in range(100):
+    # ok: sabotage-label-corruption
+    label = rng.randint(0, 2)
+# ok: sabotage-label-corruption
+y = rng.randn(10, 19)
+
+# a random split or sample takes the same index from the inputs
+indices = torch.randperm(1000)
+train_x = X[indices[:800]].contiguous()
+# ok: sabotage-label-corruption
+train_y = Y[indices[:800]].contiguous()
+random_idx = np.random.choice(1000, 1)[0]
+prompt = X[random_idx]
+# ok: sabotage-label-corruption
+label = Y[random_idx]

@@ -375,6 +375,7 @@ class Graph:
     # once, so a factory returning factories costs each ref once, not a power.
     _derived_at: dict[tuple[str, str], tuple[list[str], str | None]] = field(default_factory=dict)
     _derived_busy: set[tuple[str, str]] = field(default_factory=set)
+    _instance_busy: set[tuple[str, str, str]] = field(default_factory=set)
     _derived_cuts: int = 0
     # ("m" or "e", path, attrs) of the ``_in_module`` and ``_external``
     # walks under way: a cycle of re-exports (`from .a import *` both ways)
@@ -493,10 +494,6 @@ class Graph:
         tag, _, rest = ref.partition(":")
         if tag != "B" and rest[-1:] in _MARKS:
             return self._derived(path, ref, depth + 1)
-        if tag == "L" and path in self.files:
-            # the depth goes on (issue #16): `W = W.float()` then `W.x()` at
-            # module level resolved `W` through itself without end
-            return self._local(path, rest, depth + 1), self._attr_external(path, ref, rest)
         return self.resolve(path, ref)
 
     def _worst(
@@ -745,20 +742,29 @@ class Graph:
         the result runs (``Cls.__call__``); ``name.meth(...)``, the method of
         the class it was made by."""
         out: list[str] = []
-        if depth > _MAX_ALIAS_HOPS:
-            return out  # a name made from itself (`W = W.float()`): ends here
-        for ref, _line in (self.files[path].get("made") or {}).get(name, ()):
-            if not rest:
-                got = self._derived(path, f"{ref}.()", depth + 1)[0]
-            elif len(rest) == 1:
-                got = []
-                for n in self._resolve_at(path, str(ref), depth)[0]:
-                    p, q = split_node(n)
-                    if q in self.files[p]["classes"]:
-                        got += self._method(p, q, rest[0], depth + 1)
-            else:
-                got = []
-            out += [n for n in got if n not in out]
+        key = (path, name, rest[0] if len(rest) == 1 else "")
+        if key in self._instance_busy or depth > _MAX_ALIAS_HOPS:
+            # A name made from itself (`W = W.float()` then `W.x()`, issue
+            # #16) came back here through resolve, which starts at depth 0:
+            # a cycle ends here, and no result around it is kept as final.
+            self._derived_cuts += 1
+            return out
+        self._instance_busy.add(key)
+        try:
+            for ref, _line in (self.files[path].get("made") or {}).get(name, ()):
+                if not rest:
+                    got = self._derived(path, f"{ref}.()", depth + 1)[0]
+                elif len(rest) == 1:
+                    got = []
+                    for n in self._resolve_at(path, str(ref), depth)[0]:
+                        p, q = split_node(n)
+                        if q in self.files[p]["classes"]:
+                            got += self._method(p, q, rest[0], depth + 1)
+                else:
+                    got = []
+                out += [n for n in got if n not in out]
+        finally:
+            self._instance_busy.discard(key)
         return out
 
     def _attr_external(self, path: str, ref: str, qual: str) -> str | None:

@@ -103,16 +103,22 @@ def binder(python: list[str], source: list[str]) -> Callable[[str], bool]:
     notebook's Python mentions, imports or defines, the builtins and IPython's
     own; any name at all when it cannot tell (Python that does not parse, a
     star import, code that writes a namespace, a magic that may bind names)."""
+    names = mentioned(python, source)
+    if names is None:
+        return lambda _name: True
+    names |= set(dir(builtins)) | _IPYTHON_NAMES
+    # `_`-names: IPython's history (`_i3`, `_12`, `_oh`) and private helpers.
+    return lambda name: name.startswith("_") or name in names
 
-    def anything(_name: str) -> bool:
-        return True
 
+def mentioned(python: list[str], source: list[str]) -> set[str] | None:
+    """The names the notebook's Python mentions, imports or defines; None when
+    names may be bound unseen."""
     if any(_binding_magic(ln) for ln in source):
-        return anything
-    try:
-        tree = ast.parse("\n".join(python) + "\n")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return anything
+        return None
+    tree = parse_python(python)
+    if tree is None:
+        return None
     names: set[str] = set()
     ours = {
         id(node.func)
@@ -128,29 +134,42 @@ def binder(python: list[str], source: list[str]) -> Callable[[str], bool]:
                 names.add(node.id)
         elif isinstance(node, ast.Attribute):
             if node.attr in _NAMESPACE_WRITERS:
-                return anything
+                return None
         elif isinstance(node, ast.ImportFrom):
             if (node.module or "").split(".", 1)[0] in _NAMESPACE_WRITERS:
-                return anything
+                return None
         elif isinstance(node, ast.alias):
             if node.name == "*" or node.name.split(".", 1)[0] in _NAMESPACE_WRITERS:
-                return anything
+                return None
             names.add((node.asname or node.name).split(".", 1)[0])
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names.update(node.names)
-        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            names.add(node.rest)
+        else:
+            names.update(bound_here(node))
     if names & _NAMESPACE_WRITERS:
-        return anything
-    names |= set(dir(builtins)) | _IPYTHON_NAMES
-    # `_`-names: IPython's history (`_i3`, `_12`, `_oh`) and private helpers.
-    return lambda name: name.startswith("_") or name in names
+        return None
+    return names
+
+
+def parse_python(python: list[str]) -> ast.Module | None:
+    try:
+        return ast.parse("\n".join(python) + "\n")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def bound_here(node: ast.AST) -> list[str]:
+    """Names a definition, parameter, declaration or handler binds (not
+    assignments to a Name, not imports)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return list(node.names)
+    if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+        return [node.name]
+    if isinstance(node, ast.MatchMapping) and node.rest:
+        return [node.rest]
+    return []
 
 
 def unbound(_name: str) -> bool:

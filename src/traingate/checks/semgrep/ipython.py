@@ -26,6 +26,9 @@ import string
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from traingate.checks.semgrep.ipyconst import Known
+from traingate.checks.semgrep.ipyconst import constants as _constants
+from traingate.checks.semgrep.ipyconst import expanded as _expanded
 from traingate.checks.semgrep.ipynames import binder as _binder
 from traingate.checks.semgrep.ipynames import unbound as _unbound
 from traingate.checks.semgrep.targets import _SH_EXT, Target
@@ -91,20 +94,28 @@ def notebook_cells(nb: Any, raw: str) -> Cells | None:
         source += [*text.splitlines(), ""]
         line_map.append(cursor + 1)
 
-    def convert(bound: Callable[[str], bool] | None) -> tuple[list[str], list[str]]:
+    foreign: set[int] = set()  # lines of cells a cell magic runs elsewhere or not at all
+
+    def convert(
+        bound: Callable[[str], bool] | None, known: Known | None
+    ) -> tuple[list[str], list[str]]:
         py: list[str] = []
         sh: list[str] = []
         for text in cells:
-            cell_py, cell_sh = _cell(text.splitlines(), shell_kernel, bound)
+            lines = text.splitlines()
+            if lines and lines[0].lstrip().startswith("%%"):
+                foreign.update(range(len(py), len(py) + len(lines)))
+            cell_py, cell_sh = _cell(lines, shell_kernel, bound, known, len(py))
             py += [*cell_py, ""]
             sh += [*cell_sh, ""]
         return py, sh
 
     # Escapes are read once as if no name were bound, for the names the rest
-    # of the notebook binds; then again with those (issue #16).
-    py, sh = convert(_unbound)
+    # of the notebook binds; then again with those, and with the constants
+    # it sets (issue #16).
+    py, sh = convert(_unbound, None)
     if any(sh):
-        py, sh = convert(_binder(py, source))
+        py, sh = convert(_binder(py, source), _constants(py, source, foreign))
     return Cells(py, sh, line_map or [1], source or [""])
 
 
@@ -120,7 +131,8 @@ def script_cells(text: str) -> Cells:
     lines = text.splitlines()
     py, sh = _cell(lines, False, _unbound)
     if any(sh):
-        py, sh = _cell(lines, False, _binder(py, lines))
+        foreign = range(len(lines)) if lines and lines[0].lstrip().startswith("%%") else ()
+        py, sh = _cell(lines, False, _binder(py, lines), _constants(py, lines, foreign))
     return Cells(py, sh, line_map or [1], lines or [""])
 
 
@@ -137,10 +149,15 @@ def _targets(oid: str, path: str, ext: str, cells: Cells) -> Target:
 
 
 def _cell(
-    lines: list[str], shell_kernel: bool, bound: Callable[[str], bool] | None = None
+    lines: list[str],
+    shell_kernel: bool,
+    bound: Callable[[str], bool] | None = None,
+    known: Known | None = None,
+    start: int = 0,
 ) -> tuple[list[str], list[str]]:
     """One code cell's lines as (Python, shell text), one output line per input
-    line; ``bound`` tells the Python names the kernel may hold (None: any)."""
+    line; ``bound`` tells the Python names the kernel may hold (None: any),
+    ``known`` the notebook's constants at a line (``start``: the cell's first)."""
     mode = "shell" if shell_kernel else "python"
     dest = ""
     py: list[str] = []
@@ -151,6 +168,7 @@ def _cell(
         if skip:
             skip -= 1
             continue
+        consts = known(start + i) if known is not None else {}
         if i == 0 and ln.lstrip().startswith("%%"):
             mode, dest, converted = _cell_magic(ln, shell_kernel)
         elif mode == "shell":
@@ -158,7 +176,7 @@ def _cell(
         elif mode == "expand":
             # %%sx / %%system / %%!: each line through IPython's expansion, as `!`.
             lead = len(ln) - len(ln.lstrip())
-            converted, shell = _escape(ln[:lead], "", ln[lead:], lead, bound)
+            converted, shell = _escape(ln[:lead], "", ln[lead:], lead, bound, consts)
         elif mode == "other":
             # Perl, Ruby, node, an interpreter the cell does not name: no rule
             # set reads that language, so it is judged as the process it is.
@@ -179,12 +197,16 @@ def _cell(
                 # run-time fields too); bash, which joins `\`-newline the same
                 # way, gets the lines as written, each on its own line.
                 skip = end - i
-                converted, shell = _unmagic_both(_joined(lines[i : end + 1]), bound)
-                rest = lines[i + 1 : end + 1] if shell else [""] * skip
+                joined = _joined(lines[i : end + 1])
+                converted, shell = _unmagic_both(joined, bound, consts)
                 py += [converted, *[""] * skip]
-                sh += [_unmagic_both(ln)[1], *rest]
+                if shell and shell != _unmagic_both(joined)[1]:
+                    sh += [shell, *[""] * skip]  # the notebook's constants put in
+                else:
+                    rest = lines[i + 1 : end + 1] if shell else [""] * skip
+                    sh += [_unmagic_both(ln)[1], *rest]
                 continue
-            converted, shell = _unmagic_both(ln, bound)
+            converted, shell = _unmagic_both(ln, bound, consts)
         py.append(converted)
         sh.append(shell)
     return py, sh
@@ -322,25 +344,27 @@ def _unmagic(line: str) -> str:
     return _unmagic_both(line)[0]
 
 
-def _unmagic_both(line: str, bound: Callable[[str], bool] | None = None) -> tuple[str, str]:
+def _unmagic_both(
+    line: str, bound: Callable[[str], bool] | None = None, consts: dict[str, str] | None = None
+) -> tuple[str, str]:
     """A Python cell's line as (the Python it runs, the shell text it runs)."""
     stripped = line.lstrip()
     indent = line[: len(line) - len(stripped)]
     m = _SHELL_LINE_MAGIC.match(stripped)
     if m:
         cmd, at = _magic_command(m)
-        return _escape(indent, "", cmd, len(indent) + at, bound)
+        return _escape(indent, "", cmd, len(indent) + at, bound, consts)
     m = _ASSIGN_SHELL.match(stripped)
     if m:
         # `files = !ls`, `out = %sx cmd` (issue #16): the command still runs.
         at = len(indent) + m.start(4)
-        return _escape(indent, m.group(1), m.group(4), at, bound)
+        return _escape(indent, m.group(1), m.group(4), at, bound, consts)
     m = _ASSIGN_MAGIC.match(stripped)
     if m:
         # `t = %timeit -o expr`, `x = %pip list` (issue #16: a real notebook's
         # line was python-syntax-error): the magic runs as it would alone, its
         # result bound to the name.
-        run, shell = _unmagic_both(indent + m.group(2), bound)
+        run, shell = _unmagic_both(indent + m.group(2), bound, consts)
         name = f"{indent}{m.group(1)}_tg_magic_output"
         if run.strip() == "pass" or run.lstrip().startswith("pass  #"):
             return name, shell
@@ -376,7 +400,12 @@ def _magic_command(m: re.Match[str]) -> tuple[str, int]:
 
 
 def _escape(
-    indent: str, assign: str, cmd: str, at: int, bound: Callable[[str], bool] | None = None
+    indent: str,
+    assign: str,
+    cmd: str,
+    at: int,
+    bound: Callable[[str], bool] | None = None,
+    consts: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     """A shell escape as (Python, shell text at the command's own column).
 
@@ -384,10 +413,15 @@ def _escape(
     (``{expr}``, ``$name``) is a shell call code builds: a subprocess call
     with shell=True, whose fields are the Python the kernel evaluates. Any
     other command is only shell text: Python sees a no-op (an assignment
-    keeps its name bound)."""
+    keeps its name bound). So is one whose fields are all constants the
+    notebook sets (``consts``, ipyconst.py): the bash rules read it with
+    their values put in, as IPython puts them in."""
     shell = " " * at + cmd
     fields = _run_time_fields(cmd, bound)
-    if fields is None:
+    text = _expanded(cmd, consts) if fields is not None and consts else None
+    if text is not None:
+        shell = " " * at + text
+    if fields is None or text is not None:
         return (f"{indent}{assign}_tg_shell_output" if assign else f"{indent}pass"), shell
     parts = ", ".join(fields)
     call = f"__import__('subprocess').run(''.join([{parts}]), shell=True)"
