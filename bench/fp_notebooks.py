@@ -38,7 +38,6 @@ shape of ``fp_surfaces_verdicts.json``). Outside the test suite.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -49,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from fp_configs import pinned
-from fp_surfaces import _from_json_api, git, load_verdicts, log, members
+from fp_surfaces import _from_json_api, cli, git, judged_tail, log, members
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "notebooks"
@@ -251,43 +250,14 @@ def tables(doc: dict[str, Any], meta: dict[str, Any], verdicts: dict[Any, Any]) 
     warn = Counter(f["rule_id"] for f in doc["findings"] if f["outcome"] == "warn")
     out += ["", f"warnings (not gating): {sum(warn.values())} {dict(warn.most_common(8))}"]
     new = [f for f in gated if word(f) == "unjudged"]
-    if new:
-        out += ["", f"unjudged ({len(new)}): add them to {VERDICTS.name}"]
-        for f in sorted(new, key=lambda f: (f["rule_id"], f["path"], f["line"])):
-            out.append(f"  {f['rule_id']}  {f['path']}:{f['line']}  {f['message'][:110]}")
-    keys = {(f["path"], f["line"], f["rule_id"]) for f in gated}
-    gone = [k for k in verdicts if k not in keys]
-    if gone:
-        w = Counter(verdicts[k]["verdict"] for k in gone)
-        out += [
-            "",
-            f"no longer reported: {len(gone)} judged ({w['dismiss']} dismiss, {w['want']} want)",
-        ]
-        out += [
-            f"  WANT, now missing: {r}  {p}:{n}"
-            for p, n, r in sorted(gone)
-            if verdicts[(p, n, r)]["verdict"] == "want"
-        ]
+    out += judged_tail(gated, new, verdicts, VERDICTS.name)
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--details", type=Path, help="keep the JSON report in this directory")
-    ap.add_argument("--report", type=Path, help="tabulate this report; do not build or scan")
-    ap.add_argument("--verdicts", type=Path, default=VERDICTS)
-    args = ap.parse_args(argv)
-    repo = CACHE / "repo"
-    if args.report:
-        meta = json.loads((CACHE / "repo.json").read_text())
-        doc = json.loads(args.report.read_text(encoding="utf-8"))
-    else:
-        meta = build(fetch(CACHE / "dl"), repo)
-        outdir = (args.details or CACHE / "reports").resolve()
-        outdir.mkdir(parents=True, exist_ok=True)
-        doc = run_scan(repo, outdir / "scan.json")
-    print(tables(doc, meta, load_verdicts(args.verdicts)))
-    return 0
+    return cli(
+        argv, __doc__, CACHE, VERDICTS, lambda repo: build(fetch(CACHE / "dl"), repo), tables
+    )
 
 
 if __name__ == "__main__":

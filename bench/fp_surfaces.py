@@ -50,7 +50,7 @@ import sys
 import tarfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -396,11 +396,24 @@ def tables(doc: dict[str, Any], meta: dict[str, Any], verdicts: dict[Any, Any]) 
     warn = Counter(f["rule_id"] for f in doc["findings"] if f["outcome"] == "warn")
     out += [f"warnings (not gating): {sum(warn.values())} {dict(warn.most_common(8))}"]
     new = [f for f in gated if word(f) == "unjudged"]
+    out += judged_tail(gated, new, verdicts, VERDICTS.name)
+    return "\n".join(out)
+
+
+def judged_tail(
+    gated: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    verdicts: dict[tuple[str, int, str], dict[str, str]],
+    name: str,
+) -> list[str]:
+    """The unjudged findings (``new``), and the judged ones no longer
+    reported (a wanted one missing is named): the tail of each corpus table."""
+    out: list[str] = []
+    keys = {(f["path"], f["line"], f["rule_id"]) for f in gated}
     if new:
-        out += ["", f"unjudged ({len(new)}): add them to {VERDICTS.name}"]
+        out += ["", f"unjudged ({len(new)}): add them to {name}"]
         for f in sorted(new, key=lambda f: (f["rule_id"], f["path"], f["line"])):
             out.append(f"  {f['rule_id']}  {f['path']}:{f['line']}  {f['message'][:110]}")
-    keys = {(f["path"], f["line"], f["rule_id"]) for f in gated}
     gone = [k for k in verdicts if k not in keys]
     if gone:
         w = Counter(verdicts[k]["verdict"] for k in gone)
@@ -413,26 +426,41 @@ def tables(doc: dict[str, Any], meta: dict[str, Any], verdicts: dict[Any, Any]) 
             for p, n, r in sorted(gone)
             if verdicts[(p, n, r)]["verdict"] == "want"
         ]
-    return "\n".join(out)
+    return out
+
+
+def cli(
+    argv: list[str] | None,
+    doc: str | None,
+    cache: Path,
+    default_verdicts: Path,
+    build_repo: Callable[[Path], dict[str, Any]],
+    tabulate: Callable[[dict[str, Any], dict[str, Any], Any], str],
+) -> int:
+    """The command line each corpus script shares: fetch and build the
+    corpus (``build_repo(repo)``), scan it, print the tables."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    ap.add_argument("--details", type=Path, help="keep the JSON report in this directory")
+    ap.add_argument("--report", type=Path, help="tabulate this report; do not build or scan")
+    ap.add_argument("--verdicts", type=Path, default=default_verdicts)
+    args = ap.parse_args(argv)
+    repo = cache / "repo"
+    if args.report:
+        meta = json.loads((cache / "repo.json").read_text())
+        report = json.loads(args.report.read_text(encoding="utf-8"))
+    else:
+        meta = build_repo(repo)
+        outdir = (args.details or cache / "reports").resolve()
+        outdir.mkdir(parents=True, exist_ok=True)
+        report = run_scan(repo, outdir / "scan.json")
+    print(tabulate(report, meta, load_verdicts(args.verdicts)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--details", type=Path, help="keep the JSON report in this directory")
-    ap.add_argument("--report", type=Path, help="tabulate this report; do not build or scan")
-    ap.add_argument("--verdicts", type=Path, default=VERDICTS)
-    args = ap.parse_args(argv)
-    repo = CACHE / "repo"
-    if args.report:
-        meta = json.loads((CACHE / "repo.json").read_text())
-        doc = json.loads(args.report.read_text(encoding="utf-8"))
-    else:
-        meta = build(fetch(CACHE / "dl"), repo)
-        outdir = (args.details or CACHE / "reports").resolve()
-        outdir.mkdir(parents=True, exist_ok=True)
-        doc = run_scan(repo, outdir / "scan.json")
-    print(tables(doc, meta, load_verdicts(args.verdicts)))
-    return 0
+    return cli(
+        argv, __doc__, CACHE, VERDICTS, lambda repo: build(fetch(CACHE / "dl"), repo), tables
+    )
 
 
 if __name__ == "__main__":
