@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,13 @@ def _scan(repo: Repo, policy: str = POLICY) -> list[dict[str, Any]]:
     repo.commit("base")
     out = repo.path.parent / "r.json"
     # From the repository: a policy's rule_dirs are relative to it.
-    with contextlib.chdir(repo.path), contextlib.redirect_stdout(io.StringIO()):
-        main(["scan", ".", "--format", "json", "--output", str(out)])
+    here = os.getcwd()
+    os.chdir(repo.path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            main(["scan", ".", "--format", "json", "--output", str(out)])
+    finally:
+        os.chdir(here)
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["errors"] == []
     found: list[dict[str, Any]] = doc["findings"]
