@@ -109,6 +109,19 @@ def test_a_scan_parses_each_file_once_and_finds_what_reach_alone_finds(tmp_path:
     assert _scan(both, tmp_path / "c1") == (handed, 0)
 
 
+def _extractor_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extractor raises, as a RecursionError deep in some construct
+    would, on a module naming EXTRACTOR_GIVES_UP."""
+    real = factsmod.extract_tree
+
+    def extract_tree(tree: ast.Module) -> dict[str, object]:
+        if "EXTRACTOR_GIVES_UP" in ast.unparse(tree):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(tree)
+
+    monkeypatch.setattr(factsmod, "extract_tree", extract_tree)
+
+
 def _taker(tmp_path: Path, data: bytes) -> tuple[prefill._Taker, str]:
     root = tmp_path / "one"
     root.mkdir()
@@ -156,14 +169,7 @@ def test_an_extraction_that_gives_up_is_left_to_reach(
     """As a RecursionError deep in some construct would, at some stack depth:
     nothing is written, and reach records the file itself (its own parse
     fails the same way: reach-incomplete where a search needs it)."""
-    real = factsmod.extract_tree
-
-    def extract_tree(tree: ast.Module) -> dict[str, object]:
-        if "EXTRACTOR_GIVES_UP" in ast.unparse(tree):
-            raise RecursionError("maximum recursion depth exceeded")
-        return real(tree)
-
-    monkeypatch.setattr(factsmod, "extract_tree", extract_tree)
+    _extractor_gives_up(monkeypatch)
     data = b"EXTRACTOR_GIVES_UP = 1\n" + HELPER.encode()
     taker, oid = _taker(tmp_path, data)
     text = data.decode("utf-8")
@@ -191,14 +197,7 @@ def test_the_collector_is_left_as_it_was(
 ) -> None:
     """The taker pauses the cyclic collector while it extracts and writes
     (issue #17), and leaves it as it found it: taken, or given up."""
-    real = factsmod.extract_tree
-
-    def extract_tree(tree: ast.Module) -> dict[str, object]:
-        if "EXTRACTOR_GIVES_UP" in ast.unparse(tree):
-            raise RecursionError("maximum recursion depth exceeded")
-        return real(tree)
-
-    monkeypatch.setattr(factsmod, "extract_tree", extract_tree)
+    _extractor_gives_up(monkeypatch)
     data = HELPER.encode()
     taker, _oid = _taker(tmp_path, data)
     text = data.decode("utf-8")
