@@ -7,6 +7,7 @@
     python bench/release_replay.py --per-file --flagged DIR --details DIR2  # the files a release finding names
     python bench/release_replay.py --per-file --files LIST --details DIR3   # `package older-newer path` lines
     python bench/release_replay.py --tabulate DIR/per-file.jsonl DIR2/per-file.jsonl  # re-judge, no re-run
+    python bench/release_replay.py --per-file --flagged DIR --policy FILE --details DIR4  # a project's policy
 
 The issue's replay of 1,176 real commits needs the code hosts, which this
 machine cannot reach; the package registry it can. Each package below is a git
@@ -38,6 +39,12 @@ security findings with ``bench/replay_verdicts.json`` (``want`` / ``dismiss``)
 and counts the one-file changes blocked only by findings a reviewer would
 dismiss. Still not a commit: a wheel has no tests, docs or CI files, and one
 file of a release may hold several commits' edits.
+
+``--policy FILE`` checks with a project policy instead of the bare default
+(``extends: builtin:default`` lays it over the default, as a project's
+``.traingate.yaml`` would): e.g. the ``via:`` exemptions a project's security
+team writes after reviewing a helper (issue #16). A finding an exemption
+quiets is counted as not blocking, and ``matched`` per exemption is kept.
 
 transformers is left out: its releases change thousands of files each.
 Outside the test suite.
@@ -176,11 +183,13 @@ def diffstat(repo: Path, a: str, b: str) -> tuple[int, int]:
     return files, added
 
 
-def check(repo: Path, a: str, b: str, out: Path) -> tuple[dict[str, Any], float, int]:
+def check(
+    repo: Path, a: str, b: str, out: Path, policy: str = "builtin:default"
+) -> tuple[dict[str, Any], float, int]:
     cache = out.parent / f".cache-{out.stem}"
     shutil.rmtree(cache, ignore_errors=True)
     cmd = [sys.executable, "-m", "traingate", "check", "--base", a, "--head", b]
-    cmd += ["--policy", "builtin:default"]
+    cmd += ["--policy", policy]
     cmd += ["--format", "json", "-o", str(out), "--cache-dir", str(cache)]
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
@@ -221,9 +230,11 @@ def one_file_commit(repo: Path, a: str, b: str, status: str, path: str, index: P
     return run("commit-tree", tree, "-p", f"v{a}", "-m", f"{path} as in {b}").strip()
 
 
-def check_one(repo: Path, base: str, head: str, cache: Path, out: Path) -> dict[str, Any]:
+def check_one(
+    repo: Path, base: str, head: str, cache: Path, out: Path, policy: str = "builtin:default"
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "traingate", "check", "--base", base, "--head", head]
-    cmd += ["--policy", "builtin:default", "--format", "json", "-o", str(out)]
+    cmd += ["--policy", policy, "--format", "json", "-o", str(out)]
     cmd += ["--cache-dir", str(cache)]
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
@@ -239,9 +250,18 @@ def check_one(repo: Path, base: str, head: str, cache: Path, out: Path) -> dict[
     rec["gated"] = [
         {k: f.get(k) for k in ("rule_id", "check", "path", "line", "outcome", "message")}
         for f in doc["findings"]
-        if f["outcome"] in GATED
+        if gates(f)
     ]
+    # What each exemption of a project policy (--policy) quieted (issue #16: via).
+    used = [e for e in doc.get("exemptions") or [] if e["matched"]]
+    if used:
+        rec["exempted"] = [{k: e.get(k) for k in ("rule", "via", "matched")} for e in used]
     return rec
+
+
+def gates(f: dict[str, Any]) -> bool:
+    """Blocks or needs an approval, and no exemption of the policy quiets it."""
+    return f["outcome"] in GATED and not f.get("exempted")
 
 
 def flagged_files(reports: Path) -> set[tuple[str, str, str]]:
@@ -251,7 +271,7 @@ def flagged_files(reports: Path) -> set[tuple[str, str, str]]:
     for report in sorted(reports.glob("*.json")):
         name, a, b = report.stem.split("-")
         for f in json.loads(report.read_text(encoding="utf-8"))["findings"]:
-            if f["outcome"] in GATED and f["rule_id"] not in POLICY_RULES:
+            if gates(f) and f["rule_id"] not in POLICY_RULES:
                 out.add((name, f"{a}-{b}", f["path"]))
     return out
 
@@ -262,6 +282,7 @@ def per_file(
     sample: int | None,
     seed: int,
     only: set[tuple[str, str, str]] | None = None,
+    policy: str = "builtin:default",
 ) -> Path:
     """Check every (or a sample of N per package, or ``only`` these) one-file
     change; return the JSONL."""
@@ -290,7 +311,7 @@ def per_file(
                 head = one_file_commit(repo, a, b, st, path, work / "index")
                 out = work / f"{name}-{i}.json"
                 rec = {"package": name, "change": f"{a}-{b}", "status": st, "path": path}
-                rec |= {"of": total} | check_one(repo, f"v{a}", head, cache, out)
+                rec |= {"of": total} | check_one(repo, f"v{a}", head, cache, out, policy)
                 if not rec.get("gated") and "error" not in rec:
                     out.unlink()  # keep the reports worth reading only
                 fh.write(json.dumps(rec) + "\n")
@@ -338,6 +359,7 @@ def tabulate(jsonls: list[Path], verdicts_path: Path) -> None:
         c = per_pkg.setdefault(rec["package"], Counter())
         c["checked"] += 1
         c["of"] = rec["of"]
+        c["exempted"] += bool(rec.get("exempted"))
         if "error" in rec or rec.get("errors"):
             c["error"] += 1
             continue
@@ -382,6 +404,10 @@ def tabulate(jsonls: list[Path], verdicts_path: Path) -> None:
         f"(95% interval {lo:.1%}-{hi:.1%}); if a sample, weighted by package size "
         f"{est / tot['of'] if tot['of'] else 0.0:.1%} of all {tot['of']}."
     )
+    if tot["exempted"]:
+        print(
+            f"A finding quieted by an exemption of the policy: {tot['exempted']} one-file changes."
+        )
     print("\n| rule | one-file changes | findings | want | dismiss | unjudged |")
     print("|---|---|---|---|---|---|")
     for rule, r in sorted(per_rule.items(), key=lambda kv: (-kv[1]["changes"], kv[0])):
@@ -434,7 +460,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--tabulate", type=Path, nargs="+", help="only tabulate these per-file.jsonl")
     ap.add_argument("--verdicts", type=Path, default=VERDICTS, help="per-file verdicts JSON")
+    ap.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="check with this project policy (extends: builtin:default) instead of the default",
+    )
     args = ap.parse_args(argv)
+    policy = str(args.policy.resolve()) if args.policy else "builtin:default"
     if args.tabulate:
         tabulate(args.tabulate, args.verdicts)
         return 0
@@ -446,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             lines = args.files.read_text(encoding="utf-8").split("\n")
             listed = {(n, c, p) for n, c, p in (ln.split(" ", 2) for ln in lines if ln.strip())}
             only = (only or set()) | listed
-        jsonl = per_file(args.only or list(RELEASES), outdir, args.sample, args.seed, only)
+        jsonl = per_file(args.only or list(RELEASES), outdir, args.sample, args.seed, only, policy)
         tabulate([jsonl], args.verdicts)
         return 0
     print(
@@ -461,8 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         vers = [v for v, _ in RELEASES[name]]
         for a, b in itertools.pairwise(vers):
             files, added = diffstat(repo, f"v{a}", f"v{b}")
-            doc, wall, code = check(repo, f"v{a}", f"v{b}", outdir / f"{name}-{a}-{b}.json")
-            gated = Counter(f["rule_id"] for f in doc["findings"] if f["outcome"] in GATED)
+            out = outdir / f"{name}-{a}-{b}.json"
+            doc, wall, code = check(repo, f"v{a}", f"v{b}", out, policy)
+            gated = Counter(f["rule_id"] for f in doc["findings"] if gates(f))
             totals.update(gated)
             pairs, lines = pairs + 1, lines + added
             blocked += bool(gated)

@@ -292,6 +292,11 @@ def _apply_exemptions(
                 continue
             if not paths.matches(ex.paths, f.path, fold=fold):
                 continue
+            # `via:` (issue #16): only a finding whose every route to a sink
+            # passes a named function, as its check judged it; any other
+            # finding (a new chain in the same file) is not this exemption's.
+            if ex.via is not None and tuple(ex.via) not in f.cut_by:
+                continue
             matched += 1
             if not expired and f.exemption is None:
                 out[i] = replace(f, exemption=ex.reason)
@@ -305,6 +310,7 @@ def _apply_exemptions(
                 approved_by=ex.approved_by,
                 expired=expired,
                 matched=matched,
+                via=tuple(ex.via or ()),
             )
         )
     return out, uses

@@ -46,6 +46,10 @@ class Finding:
     outcome: Outcome = Outcome.BLOCK
     approval_group: str | None = None
     exemption: str | None = None  # the exemption's reason when one applied
+    # Set by the reach check (issue #16): the policy's `via:` lists that every
+    # route of this call to a sink passes through; an exemption with `via:`
+    # applies only to a finding whose check put its list here.
+    cut_by: tuple[tuple[str, ...], ...] = ()
     # The finding's line in the change's new blob, filled by the engine for the
     # text report's source excerpt (issue #18); never executed or parsed.
     source_line: str | None = None
@@ -94,6 +98,7 @@ class ExemptionUse:
     approved_by: str
     expired: bool
     matched: int = 0
+    via: tuple[str, ...] = ()  # reach: the functions every route must pass (issue #16)
 
 
 @dataclass

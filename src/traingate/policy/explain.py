@@ -86,8 +86,9 @@ def explain(
         for ex in policy.exemptions:
             if paths.matches(ex.paths, path, fold=fold):
                 state = "EXPIRED" if ex.expires < today else "active"
+                via = f" via {', '.join(ex.via)}" if ex.via else ""
                 out.append(
-                    f"  exemption ({state} until {ex.expires}): {ex.check}/{ex.rule}: {ex.reason} "
-                    f"(approved by {ex.approved_by})"
+                    f"  exemption ({state} until {ex.expires}): {ex.check}/{ex.rule}{via}: "
+                    f"{ex.reason} (approved by {ex.approved_by})"
                 )
     return "\n".join(out) + "\n"

@@ -9,9 +9,10 @@ from the settings each check declares beside itself (its module's
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from traingate.checks import artifacts as artifacts_check
 from traingate.checks import autorun as autorun_check
@@ -26,6 +27,7 @@ from traingate.checks.artifacts.settings import ArtifactsSettings as ArtifactsSe
 from traingate.checks.config.settings import ConfigBound as ConfigBound
 from traingate.checks.config.settings import ConfigForbid as ConfigForbid
 from traingate.checks.config.settings import ConfigRule as ConfigRule
+from traingate.checks.reach import via as reach_via
 from traingate.checks.semgrep.settings import SemgrepSettings as SemgrepSettings
 from traingate.policy.base import Action as Action
 from traingate.policy.base import CheckSettings as CheckSettings
@@ -72,15 +74,65 @@ class Checks(Strict):
     sabotage: sabotage_check.Settings = Field(default_factory=sabotage_check.Settings)
 
 
+# A qualified function name as a reach chain prints it (module.Class.func).
+# No globs (issue #16): `mod.*` would also cover functions nobody reviewed,
+# among them one a later change adds to the module.
+_QUALIFIED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _qualified(name: str) -> str:
+    if not _QUALIFIED.fullmatch(name):
+        raise ValueError(
+            f"{name!r} is not a qualified function name (module.function or "
+            "module.Class.method, as a reach chain names it; no globs: name each "
+            "reviewed function)"
+        )
+    return name
+
+
+FunctionName = Annotated[str, AfterValidator(_qualified)]
+# The checks whose findings name a chain of functions `via:` can be matched on,
+# and the rules of each that do (issue #16).
+VIA_RULES: dict[str, tuple[str, ...]] = {reach_check.ID: reach_via.RULES}
+
+
 class Exemption(Strict):
     check: NonEmptyStr
     rule: NonEmptyStr = Field(description="A rule id, or '*' for every rule of the check.")
     paths: list[Pattern] = Field(min_length=1)
+    via: list[FunctionName] | None = Field(
+        default=None,
+        min_length=1,
+        description="reach only: exempt a finding only when every route of its call to a "
+        "sink passes through one of these functions (qualified names, as the chain prints "
+        "them); paths must match too.",
+    )
     reason: NonEmptyStr
     expires: dt.date = Field(
         strict=False, description="YYYY-MM-DD; expired exemptions are reported."
     )
     approved_by: NonEmptyStr
+
+    @field_validator("via")
+    @classmethod
+    def _via_on_chains(cls, via: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # Fail closed: on a check whose findings name no chain, `via:` could
+        # never match, and a reader would take the exemption for a narrow one.
+        check, rule = info.data.get("check"), info.data.get("rule")
+        if via is None or check is None or rule is None:
+            return via
+        rules = VIA_RULES.get(check)
+        if rules is None:
+            raise ValueError(
+                f"via: applies only to checks whose findings name a call chain "
+                f"({', '.join(VIA_RULES)}), not {check!r}"
+            )
+        if rule != "*" and rule not in rules:
+            raise ValueError(
+                f"via: applies only to the rules of {check!r} that name a call chain "
+                f"({', '.join(rules)} or '*'), not {rule!r}"
+            )
+        return via
 
 
 class UserIdentity(Strict):

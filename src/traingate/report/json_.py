@@ -78,6 +78,8 @@ def as_dict(report: Report) -> dict[str, Any]:
                 "approved_by": e.approved_by,
                 "expired": e.expired,
                 "matched": e.matched,
+                # only when set (issue #16): reports without `via:` are unchanged
+                **({"via": list(e.via)} if e.via else {}),
             }
             for e in report.exemptions
         ],

@@ -484,7 +484,9 @@ def lines(report: Report, opts: Options) -> list[Line]:
                     ("warning", _LEVEL_STYLE["warning"]),
                     (
                         f": exemption for {clean(ex.check)}/{clean(ex.rule)} on "
-                        f"{', '.join(clean(p) for p in ex.paths)} expired {ex.expires}",
+                        f"{', '.join(clean(p) for p in ex.paths)}"
+                        + (f" via {', '.join(clean(v) for v in ex.via)}" if ex.via else "")
+                        + f" expired {ex.expires}",
                         "",
                     ),
                 ]

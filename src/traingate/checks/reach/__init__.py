@@ -159,7 +159,7 @@ def run(ctx: Context) -> list[Finding]:
 
 
 def _run(ctx: Context) -> list[Finding]:
-    from traingate.checks.reach import returns, stream, torchreq
+    from traingate.checks.reach import returns, stream, torchreq, via
     from traingate.checks.reach import summary as summ
 
     files = [
@@ -178,8 +178,8 @@ def _run(ctx: Context) -> list[Finding]:
     treq = torchreq.read((path, reader(oid)) for path, oid in summ.requirement_files(s.tree))
     streamed = None
     judged: dict[str, list[_Judged]] = {}
-    if ctx.scan_all and STREAM_SCAN:
-        # Every call is judged: one file at a time (issue #17: memory).
+    if ctx.scan_all and STREAM_SCAN and not via.wanted(ctx):
+        # Every call is judged: one file at a time (issue #17: memory; `via:` reads edges, #16).
         streamed = stream.search(ctx, files, s)
         graph = streamed[0]
     else:
@@ -212,8 +212,8 @@ def _run(ctx: Context) -> list[Finding]:
     if streamed is not None:
         out += stream.judge(ctx, files, s, streamed, treq, enabled, shown)
     else:
-        for path, calls in judged.items():
-            out += _calls(path, calls, graph, treq, enabled, shown)
+        calls = [f for p, c in judged.items() for f in _calls(p, c, graph, treq, enabled, shown)]
+        out += via.mark(ctx, calls, judged, graph, enabled)  # which `via:` each chain satisfies
         out += returns.findings(ctx, files, graph, RULES.finding)  # what helpers return, names are
     # Files the search (or the passes above) needed whose facts could not be
     # extracted, though Python accepts them: what they call is unknown, so the
@@ -264,9 +264,8 @@ def _incomplete(skipped: dict[str, str]) -> list[Finding]:
         by_reason.setdefault(why, []).append(path)
     out = []
     for why, paths in sorted(by_reason.items()):
-        listed = ", ".join(paths[:_MAX_LISTED]) + (
-            f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else ""
-        )
+        more = f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else ""
+        listed = ", ".join(paths[:_MAX_LISTED]) + more
         out.append(
             RULES.finding(
                 "reach-incomplete",

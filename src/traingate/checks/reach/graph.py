@@ -1456,6 +1456,18 @@ class Graph:
             x for j, t in enumerate(targets) for x in _indexed(j, out[t].calls)
         )
 
+    def sink_calls(self, node: str) -> list[tuple[str, str]]:
+        """(kind, label) of every sink call ``node`` makes itself, the label
+        naming what the sink was reached through (a re-export, a function's
+        returned lookup); ``direct`` keeps the first per kind. For ``via:``
+        exemptions (reach/via.py, issue #16), never in a streamed scan."""
+        path, qual = split_node(node)
+        index = self._file(path)
+        if index is None:
+            return []
+        recs = [self._record(path, index.params, i, c)[0] for i, c in index.calls.get(qual, ())]
+        return [(r[4], r[5]) for r in recs if r[4] is not None]
+
     def edge_calls(self, src: str, target: str) -> list[tuple[int, Flags]]:
         """(line, flags) of each call ``src`` makes on its edge to ``target``."""
         targets = self.edges.get(src, ())
