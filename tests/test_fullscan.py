@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -238,3 +239,67 @@ def test_the_worker_beside_semgrep_leaves_the_kept_parts_to_this_process(
     assert len(took) == len(parts)
     mine = [t for t in took if int(t[0]) != child]
     assert len(mine) == kept and all(int(t[0]) == os.getpid() for t in mine)
+
+
+def test_the_semgrep_checks_trees_are_removed_beside_reach_and_none_is_left(
+    frepo: Repo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    forced: None,
+) -> None:
+    from traingate import tmptrees
+
+    monkeypatch.setattr(parallel, "MIN_LINES", 10**9)  # semgrep first, then one process
+    _, one = scan(frepo, capsys, tmp_path / "c1")
+    monkeypatch.setattr(parallel, "MIN_LINES", 0)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    removed: list[tuple[str, float]] = []
+    real = tmptrees.remove
+
+    def timed(trees: list[tmptrees.TempTree]) -> None:
+        removed.extend((t.name, time.monotonic()) for t in trees)
+        real(trees)
+
+    monkeypatch.setattr(tmptrees, "remove", timed)
+    log = tmp_path / "calls"
+    _spy(monkeypatch, log)
+    code, doc = scan(frepo, capsys, tmp_path / "c2")
+    assert decision(doc) == decision(one) and code == 1 and not doc["errors"]
+    (semgrep,) = [
+        float(line.split()[3]) for line in log.read_text().splitlines() if " semgrep " in line
+    ]
+    # The spill tree (and a stream's, on a scan large enough for one), after
+    # the check had ended.
+    names = {Path(n).name.split("-")[1] for n, _ in removed}
+    assert "spill" in names <= {"spill", "scan"}, removed
+    assert all(when >= semgrep for _, when in removed), removed
+    assert not list(temp.iterdir())
+    assert not memory.active()
+
+
+def test_a_tree_that_cannot_be_removed_is_the_semgrep_checks_error(
+    frepo: Repo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    forced: None,
+) -> None:
+    from traingate import tmptrees
+
+    def fail(trees: list[tmptrees.TempTree]) -> None:
+        if trees:
+            for t in trees:
+                t.cleanup()
+            trees.clear()
+            raise PermissionError("cannot unlink")
+
+    monkeypatch.setattr(tmptrees, "remove", fail)
+    code, doc = scan(frepo, capsys, tmp_path / "c")
+    assert code == 3 and doc["decision"] == "block"
+    (error,) = doc["errors"]
+    assert error.startswith("check 'semgrep' crashed (this is a bug in traingate)"), error
+    assert "cannot unlink" in error
+    assert not [f for f in doc["findings"] if f["check"] == "semgrep"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from traingate import timeline
+from traingate import timeline, tmptrees
 from traingate.change import ChangedFile, Status
 from traingate.checks.base import Context
 from traingate.checks.semgrep import ID, shellparse
@@ -32,8 +32,11 @@ from traingate.policy.base import Severity
 
 
 def run(ctx: Context) -> list[Finding]:
-    with tempfile.TemporaryDirectory(prefix="traingate-spill-") as spill_dir:
-        return _run(ctx, Path(spill_dir))
+    spill_dir = tempfile.TemporaryDirectory(prefix="traingate-spill-")
+    try:
+        return _run(ctx, Path(spill_dir.name))
+    finally:
+        tmptrees.leave(spill_dir)  # a full scan removes it beside reach (issue #17)
 
 
 def _run(ctx: Context, spill_dir: Path) -> list[Finding]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from traingate import tmptrees
 from traingate.checks.semgrep.hits import Hit, cacheable, merge_into
 from traingate.checks.semgrep.results import parse as _parse
 from traingate.checks.semgrep.runner import (
@@ -95,7 +96,7 @@ class HeadStream:
         self._gate.cancel()  # a no-op after close(): nothing is pending then
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        self._tmp.cleanup()
+        tmptrees.leave(self._tmp)  # a full scan removes it beside reach (issue #17)
 
     def add(self, t: Target) -> None:
         if t.skip or t.key in self._keys:
