@@ -281,8 +281,16 @@ def _visit_one(
             fn.hook_lines = reg or ()
             fn.run()
         _visit(child, fenv, out, hooks, writers, quiet)
-    else:
+    elif child.__class__ in _COMPOUND:
         _visit(child, env, out, hooks, writers, quiet)
+
+
+# The statements that hold a block (a definition may sit in one): ``_visit`` finds
+# nothing under any other (issue #17: it was called for every statement of the file).
+_COMPOUND: frozenset[type] = frozenset(
+    {ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match}
+    | {getattr(ast, n) for n in ("TryStar",) if hasattr(ast, n)}  # Python 3.11+
+)
 
 
 def _drawn(held: Mapping[str, Trigger], added: Set[int]) -> set[str]:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Container, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from traingate.checks.sabotage.triggers import last_name, qualname
+
+if TYPE_CHECKING:
+    from traingate.checks.sabotage.nodes import Local
 
 # Positional arguments before ``size`` (numpy, a Generator, python's random): within
 # that, and with no ``size``/``shape``, the draw is one number.
@@ -106,6 +110,18 @@ def drawing(
             if n.attr in attrs:
                 return True
     return False
+
+
+def drawing_local(
+    lk: Local, names: Container[str], attrs: Container[str], calls: Container[str] = ()
+) -> bool:
+    """``drawing(lk.nodes, ...)`` from the index's call names (issue #17: the test ran
+    over every node of most of a scan's functions); the nodes are walked only when a
+    held name or attribute is to be found (rare: an empty table or class has none)."""
+    if names or attrs:
+        return drawing(lk.nodes, names, attrs, calls)
+    called = lk.called
+    return not called.isdisjoint(_DRAW_NAMES) or any(c in calls for c in called)
 
 
 def _shape_ones(args: Iterable[ast.AST]) -> bool:

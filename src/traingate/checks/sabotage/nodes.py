@@ -232,7 +232,7 @@ def whole(tree: ast.Module, alias: Mapping[str, str]) -> Whole:
             more(lk.egress)
             extend(lk.nested)
             direct = direct or lk.direct
-            calls.update(k for c, k in lk.lookups if c == CALL)
+            calls.update(lk.calls)
             extend(node.decorator_list)
             push(node.args)
             if node.returns is not None:
@@ -420,6 +420,13 @@ class Local(NamedTuple):
     # the nested definitions, classes and lambdas the walk did not enter (``egress``).
     egress: list[ast.AST]
     nested: list[ast.AST]
+    # What the skip tests read (``quiet.skip``), recorded in the same pass so a test
+    # that cannot fire returns without walking ``nodes`` again (issue #17): the last
+    # name of every call (``last_name(call.func)``), every call's qualname once, in
+    # the lookups' order (a dict as an ordered set), and the ``Assign`` nodes.
+    called: set[str]
+    calls: dict[str, None]
+    assigns: list[ast.AST]
 
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -467,12 +474,16 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
     binds: list[ast.AST] = []
     egress: list[ast.AST] = []
     nested: list[ast.AST] = []
+    called: set[str] = set()
+    calls: dict[str, None] = {}
+    assigns: list[ast.AST] = []
     direct = False
     todo: list[Any] = []
     get, table, pop, push, extend = _LOCAL.get, _LOCAL, todo.pop, todo.append, todo.extend
     add, look, shipped = out.append, lookups.append, egress.append
     name_t, call_t, attr_t = ast.Name, ast.Call, ast.Attribute
     cmp_t, const_t, text_t, binders = ast.Compare, ast.Constant, str, _BINDERS
+    assign_t, call_add = ast.Assign, called.add
     named, named_get, alias_get = qt._named, qt._NAMED.get, alias.get
     for top in reversed(body):
         todo.append(top)
@@ -510,9 +521,16 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
                     shipped(n)
             elif t is call_t:
                 shipped(n)
-                q = qualname(n.func, alias)
+                f = n.func
+                ft = f.__class__
+                if ft is name_t:
+                    call_add(f.id)
+                elif ft is attr_t:
+                    call_add(f.attr)
+                q = qualname(f, alias)
                 if q is not None:
                     look((CALL, q))
+                    calls[q] = None
                 direct = direct or qt.call_direct(n, q)
             elif t is attr_t:
                 v = n.value
@@ -523,4 +541,6 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
                 direct = direct or qt.compare_direct(n)
             elif t in binders:
                 binds.append(n)
-    return Local(out, lookups, Binds(binds), direct, egress, nested)
+                if t is assign_t:
+                    assigns.append(n)
+    return Local(out, lookups, Binds(binds), direct, egress, nested, called, calls, assigns)

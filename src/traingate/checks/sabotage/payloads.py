@@ -104,6 +104,7 @@ _ARITH = frozenset(
     | {"empty_like", "randn_like", "rand_like", "randint_like", "normal", "multiply", "divide"}
 )
 SAME, CHANGED = 1, 2
+_LOOPS = frozenset({ast.For, ast.comprehension})
 
 
 class Scope:
@@ -128,19 +129,24 @@ class Scope:
         local = self._local = walk_local(body) if nodes is None else nodes
         snaps: list[ast.AST] = []
         taken = False
+        # Classes compared (the parser makes no subclass): every node of the module's
+        # scope and of each walked function passes here (issue #17).
+        call_t, assign_t, loops = ast.Call, ast.Assign, _LOOPS
         for node in local:
-            if isinstance(node, ast.Call):
-                if last_name(node.func) in _TAKE_OR_SINK:  # one lookup for most calls
-                    taken = self._takes(node) or self._passes(node) or taken
-            elif isinstance(node, (ast.For, ast.comprehension)):
-                if self._iter_is_state(node.iter):
-                    self._add(node.target, last_only=True)
+            t = node.__class__
+            if t is call_t:
+                call: ast.Call = node  # type: ignore[assignment]
+                if last_name(call.func) in _TAKE_OR_SINK:  # one lookup for most calls
+                    taken = self._takes(call) or self._passes(call) or taken
+            elif t in loops:
+                if self._iter_is_state(node.iter):  # type: ignore[attr-defined]
+                    self._add(node.target, last_only=True)  # type: ignore[attr-defined]
                 else:
                     snaps.append(node)
-            elif isinstance(node, ast.Assign):
-                if self.state(node.value):
-                    for t in node.targets:
-                        self._add(t)
+            elif t is assign_t:
+                if self.state(node.value):  # type: ignore[attr-defined]
+                    for tgt in node.targets:  # type: ignore[attr-defined]
+                        self._add(tgt)
                 else:
                     snaps.append(node)
         self.taken = taken  # a snapshot is taken or loaded here: most functions take none

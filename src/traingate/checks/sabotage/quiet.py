@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.dates import epoch as _epoch
-from traingate.checks.sabotage.nodes import CALL, Local, shallow
+from traingate.checks.sabotage.kinds import drawing_local
+from traingate.checks.sabotage.nodes import Local, shallow
 from traingate.checks.sabotage.triggers import (
     _CALLS,
     _PROBE_NAMES,
@@ -132,32 +133,30 @@ def skip(lk: Local, hook: bool, env: Env, writers: mod.Writers, body: list[ast.s
 
 def drawing(lk: Local, env: Env) -> bool:
     """Whether the body can read a random event: ``Fn.events``' own pre-test (without
-    one, no guard and no written value is an event's)."""
-    return env.events is not None and env.events.drawing(lk.nodes, env.event_attrs)
+    one, no guard and no written value is an event's), from the index's names."""
+    table = env.events
+    if table is None:
+        return False
+    return drawing_local(lk, table.own, env.event_attrs, table.funcs.names if table.funcs else ())
 
 
 def payload(lk: Local, env: Env, writers: mod.Writers) -> bool:
     """Whether a quiet function outside any hook, whose body reads no draw, may hit:
     only ``helper_write`` (a noise writer's call) and the clamped metrics need no
     guard nor tainted value (``Fn.judge`` reports nothing else without them)."""
-    clamps: bool | None = None  # computed on the first log call or ``logs[k] =``
-    # Classes compared (the parser makes no subclass): every node of most of a
-    # scan's functions passes here (issue #17).
-    call_t, assign_t = ast.Call, ast.Assign
-    for n in lk.nodes:
-        t = n.__class__
-        if t is call_t:
-            if pl.log_call(n):  # type: ignore[arg-type]
-                clamps = _clamps(lk) if clamps is None else clamps
-                if clamps:
-                    return True
-        elif t is assign_t and any(_logs(x) for x in n.targets):  # type: ignore[attr-defined]
-            clamps = _clamps(lk) if clamps is None else clamps
-            if clamps:
-                return True
-    # Every call's qualname, from the index (``helper_write`` looks each up): a call
-    # without one is no writer's.
-    return any(writers.get(key) is not None for kind, key in lk.lookups if kind == CALL)
+    # A log call (``pl.log_call``: its last name) or a ``logs[k] =``, then a clamp
+    # anywhere in the body; from the index, not a walk of every node (issue #17:
+    # most of a scan's functions are tested here).
+    logs = not lk.called.isdisjoint(pl._LOG_CALLS) or any(
+        _logs(x)
+        for n in lk.assigns
+        for x in n.targets  # type: ignore[attr-defined]
+    )
+    if logs and _clamps(lk):
+        return True
+    # Every call's qualname, once each, in the order the body first makes it
+    # (``helper_write`` looks each up): a call without one is no writer's.
+    return any(writers.get(key) is not None for key in lk.calls)
 
 
 # What ``results.clamped`` can report: a call of one of these (``min``/``max`` only

@@ -52,6 +52,27 @@ _DRAW_WORD = re.compile(rf"\b(?:{'|'.join(sorted(DRAW_NAMES, key=len, reverse=Tr
 
 
 _WORD_RUN = re.compile(r"\w+")
+# Every ASCII byte that ``\w`` does not match made a space; the others, and every
+# byte of a non-ASCII character, kept.
+_ASCII_WORD = frozenset(b"_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SPACED = bytes.maketrans(
+    bytes(range(128)), bytes(b if b in _ASCII_WORD else 0x20 for b in range(128))
+)
+
+
+def word_runs(text: str) -> set[str]:
+    """``set(_WORD_RUN.findall(text))`` in a fraction of its time (issue #17: 4-5% of a
+    scan). A run of word characters holds no ASCII non-word character, so the runs
+    are those of the pieces between them: a piece that is ASCII is a run; one with
+    a non-ASCII character is searched (that character need not be a word's)."""
+    data = text.encode("utf-8", "surrogatepass").translate(_SPACED)
+    pieces = set(data.decode("utf-8", "surrogatepass").split())
+    odd = [p for p in pieces if not p.isascii()]
+    if odd:
+        pieces.difference_update(odd)
+        for p in odd:
+            pieces.update(_WORD_RUN.findall(p))
+    return pieces
 
 
 def _words(names: Iterable[str]) -> re.Pattern[str] | None:
@@ -143,9 +164,7 @@ class Returns:
         if got is None:
             starts, last = self._starts, len(self._starts) - 1
             end = starts[min(fn.end_lineno or 0, last)]
-            got = self._runs_of[fn] = set(
-                _WORD_RUN.findall(self._source, starts[fn.lineno - 1], end)
-            )
+            got = self._runs_of[fn] = word_runs(self._source[starts[fn.lineno - 1] : end])
         return got
 
     def _returning(self, names: set[str]) -> set[str]:

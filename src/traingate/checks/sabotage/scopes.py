@@ -240,7 +240,7 @@ class Returns:
             # same answer from this superset (it walks again only when a key's round
             # one is a trigger, and a walk whose every lookup answers as round one's
             # did is round one's walk); ``calls`` walks again for the exact keys.
-            funcs.keys.update(k for kind, k in lk.lookups if kind == nd.CALL)
+            funcs.keys.update(lk.calls)
             self._quiet.add(id(fn))
             return None
         bind_local(env, lk)
