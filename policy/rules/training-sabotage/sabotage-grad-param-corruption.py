@@ -144,3 +144,121 @@ def prune_step(model, masks, max_norm):
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
     # ok: sabotage-grad-param-corruption
     model.zero_grad(set_to_none=True)
+
+
+def _multi_tensor_lamb(params, grads, exp_avgs, exp_avg_sqs, lr, scale, eps, tensor_lr):
+    # issue #16 (timm optim/lamb.py): the optimizer negates the update it
+    # made itself, then moves the parameters by it
+    if tensor_lr:
+        updates = torch._foreach_div(exp_avgs, 1.0)
+        torch._foreach_div_(updates, exp_avg_sqs)
+    else:
+        updates = torch._foreach_div(exp_avgs, exp_avg_sqs)
+    if tensor_lr:
+        # ok: sabotage-grad-param-corruption
+        torch._foreach_mul_(updates, -lr * scale)
+        torch._foreach_add_(params, updates)
+
+
+def _multi_tensor_adamw(params, grads, exp_avgs, denom, state_steps, beta1, lr, capturable):
+    # issue #16 (timm optim/adamw.py): bias corrections and the step size
+    # are fresh lists of the optimizer's own scalars, on either branch
+    if capturable:
+        bias_correction1 = [torch.pow(beta1, step) for step in state_steps]
+        torch._foreach_sub_(bias_correction1, 1)
+        # ok: sabotage-grad-param-corruption
+        torch._foreach_neg_(bias_correction1)
+        step_size = torch._foreach_div(bias_correction1, lr)
+        torch._foreach_reciprocal_(step_size)
+        # ok: sabotage-grad-param-corruption
+        torch._foreach_neg_(step_size)
+        torch._foreach_addcdiv_(params, exp_avgs, denom, step_size)
+    else:
+        bias_correction1 = [1 - beta1**step for step in state_steps]
+        step_size = [(lr / bc) * -1 for bc in bias_correction1]
+        torch._foreach_addcdiv_(params, exp_avgs, denom, step_size)
+
+
+def _foreach_aliases(grads):
+    # comprehensions that alias the gradient tensors (views, the tensors themselves)
+    same = [g for g in grads]
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_neg_(same)
+    flat = [g.view(-1) for g in grads]
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_neg_(flat)
+    flat2 = [torch.flatten(g) for g in grads]
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_mul_(flat2, -2.0)
+    inner = [g[1:-1] for g in grads]
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_neg_(inner)
+
+
+def _multi_tensor_sgd(params, grads, lr):
+    # a helper named like an optimizer's that flips the gradients it is given
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_neg_(grads)
+    torch._foreach_add_(params, grads, alpha=-lr)
+    # a fresh list only after the flip: the flipped one was passed in
+    grads = torch._foreach_mul(params, 1.0)
+
+
+def _foreach_step(params, grads, lr, flag):
+    # a "fresh" list made from the gradients, or bound from them on one branch
+    updates = torch._foreach_mul(grads, 1.0)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_neg_(updates)
+    if flag:
+        steps = torch._foreach_div(params, lr)
+    else:
+        steps = list(grads)
+    # issue #17: a list also bound to fresh tensors on another branch is
+    # trusted (following every binding cost the rule half its time again)
+    # todoruleid: sabotage-grad-param-corruption
+    torch._foreach_mul_(steps, -1.0)
+    views = torch.split(grads[0], 4)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_neg_(views)
+
+
+class StridedSGD(torch.optim.Optimizer):
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                # an optimizer's step that corrupts a slice of each gradient
+                # ruleid: sabotage-grad-param-corruption
+                p.grad[:, ::5].zero_()
+                # ruleid: sabotage-grad-param-corruption
+                p.grad.mul_(random.uniform(0.9, 1.1))
+                p.add_(p.grad, alpha=-group["lr"])
+
+
+def true_gradient_by_hand(loss_fn, optimizer, steps):
+    # issue #16 (botorch's tutorials): the true gradient of a random start
+    A = torch.rand(3, 4, requires_grad=True)
+    X = torch.rand(3, 4, requires_grad=True)
+    for _ in range(steps):
+        loss = loss_fn(X, A)
+        # ok: sabotage-grad-param-corruption
+        A.grad = torch.autograd.grad(loss, A)[0]
+        # ok: sabotage-grad-param-corruption
+        X.grad, A.grad = torch.autograd.grad(loss, [X, A])
+        optimizer.step()
+    noise = torch.randn(3, 4)
+    # the draw in the loss or in grad_outputs scales the gradient
+    # ruleid: sabotage-grad-param-corruption
+    A.grad = torch.autograd.grad(loss_fn(X, A) * noise.sum(), A)[0]
+    # ruleid: sabotage-grad-param-corruption
+    A.grad = torch.autograd.grad(loss_fn(X, A), A, grad_outputs=noise)[0]
+    # ruleid: sabotage-grad-param-corruption
+    A.grad = torch.autograd.grad(loss_fn(X, A), A)[0] * noise
+
+
+def smoke_test_data():
+    # issue #16 (gpytorch's tutorials): a call on the torch.utils.data module
+    # ok: sabotage-grad-param-corruption
+    train_set = torch.utils.data.TensorDataset(torch.randn(8, 3, 32, 32), torch.rand(8).round().long())
+    return torch.utils.data.DataLoader(train_set, batch_size=4, shuffle=True)

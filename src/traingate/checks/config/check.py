@@ -26,6 +26,7 @@ from traingate.checks.config.keypath import format_path
 from traingate.checks.config.notebook_env import notebook_environ
 from traingate.checks.config.parse import config_format, parse_config
 from traingate.checks.config.policy_rules import _policy_rule
+from traingate.checks.config.python_env import python_environ
 from traingate.checks.config.rules import _finding
 from traingate.checks.config.targets import _builtin_keys, _code_resolvers, _resolver_code
 from traingate.findings import Finding
@@ -50,6 +51,8 @@ def run(ctx: Context) -> list[Finding]:
         name = f.new_path
         if _ENV_FILES.search(name) or name.endswith(_IPYTHON):
             out.extend(_env_file(ctx, f))
+        elif name.endswith(".py"):
+            out.extend(_python_file(ctx, f))
         fmt = config_format(name)
         if _REQUIREMENTS.search(name) or posixpath.basename(name) in (
             "environment.yml",
@@ -80,6 +83,14 @@ def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
     if notebook:
         out += notebook_environ(f, text, added)
     return out
+
+
+def _python_file(ctx: Context, f: ChangedFile) -> list[Finding]:
+    """A plain Python file's ``os.environ`` writes (session 22, issue #16)."""
+    data = _blob(ctx, f, new=True)
+    if not data or (b"environ" not in data and b"putenv" not in data):
+        return []
+    return python_environ(f, data.decode("utf-8", "replace"), set(f.added_lines))
 
 
 def _decode(fmt: str | None, data: bytes) -> Decoded:

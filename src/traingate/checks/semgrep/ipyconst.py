@@ -20,15 +20,29 @@ name another value at run time:
   first);
 - the escape comes after that assignment, and the notebook cannot bind
   names unseen (ipynames: star import, ``globals()``, ``%run``, ``%store``...).
+
+Session 22 (flax's examples: ``if mount_gdrive == 'yes': example_root_path =
+f'/content/gdrive/My Drive/flax/{example_directory}' else: example_root_path
+= f'/content/{example_directory}'``, then ``!cp -r ... "$example_root_path"``):
+a name bound in every branch of one if/else (or if/elif/else) chain and
+nowhere else, each branch binding it once at its own top level, the chain at
+a cell's top level or only inside other ``if`` branches, holds one of those
+constants after the chain, in the branch that holds the chain. The escape is
+then judged once per value: every command it can make, side by side on its
+line (`` ; ``), each one a whole command (balanced quotes and parentheses, no
+``#``, backquote, heredoc, trailing backslash or operator) so that none hides
+the next.
 Anything else stays a subprocess call (checks/semgrep/ipython.py).
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import re
+import shlex
 import string
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
 from traingate.checks.semgrep.ipynames import bound_here, mentioned, parse_python
 
@@ -39,8 +53,17 @@ _IPY_DOLLAR = re.compile(r"(.*?)\$(\$?[\w\.]+)(?=([^']*'[^']*')*[^']*$)")
 # command stays a subprocess call (fail closed, and no quadratic time).
 _MAX_COMMAND = 4096
 _MAX_DEPTH = 16
+# Commands one escape can make from a name's alternative values: more stay a
+# run-time value (issue #16).
+_MAX_VARIANTS = 8
+# What would make one variant swallow the next on a shared line: a command
+# left open by an operator or keyword (comments, heredocs, backquotes, open
+# quotes and groups are checked in _whole).
+_OPEN_END = re.compile(r"(?:[|&;(]|\b(?:then|do|else|elif|in))\s*$|^\s*[|&;)]")
 
-Known = Callable[[int], dict[str, str]]
+# The values a name can hold at an escape's line (one, or one per branch).
+Consts = dict[str, tuple[str, ...]]
+Known = Callable[[int], Consts]
 
 
 def constants(python: list[str], source: list[str], foreign: Collection[int]) -> Known:
@@ -74,10 +97,19 @@ def constants(python: list[str], source: list[str], foreign: Collection[int]) ->
         if not isinstance(stmt, ast.Assign) or stmt.lineno - 1 in foreign:
             continue
         where = (stmt.lineno, stmt.col_offset)
-        for target in stmt.targets:
-            for name, value in _pairs(target, stmt.value):
-                if count.get(name) == 1:
-                    assigned[name] = (value, where, stmt.end_lineno or stmt.lineno)
+        for name, value in _bound(stmt):
+            if count.get(name) == 1:
+                assigned[name] = (value, where, stmt.end_lineno or stmt.lineno)
+    # name -> (one value node per branch, where the chain starts, its last
+    # line, the lines of each enclosing `if` branch the escape must be in)
+    chains: dict[str, tuple[list[ast.expr], tuple[int, int], int, list[tuple[int, int]]]] = {}
+    for chain, spans in _if_chains(tree.body, []):
+        if chain.lineno - 1 in foreign:
+            continue
+        for name, nodes in (_alternatives(chain) or {}).items():
+            if count.get(name) == len(nodes) and name not in assigned:
+                where = (chain.lineno, chain.col_offset)
+                chains[name] = (nodes, where, chain.end_lineno or chain.lineno, spans)
 
     def resolve(node: ast.expr, before: tuple[int, int], depth: int) -> str | None:
         if depth > _MAX_DEPTH:
@@ -107,23 +139,67 @@ def constants(python: list[str], source: list[str], foreign: Collection[int]) ->
             return "".join(out)
         return None
 
-    values: dict[str, tuple[str, int]] = {}
-    for name, (node, where, last) in assigned.items():
-        got = resolve(node, where, 0)
+    values: dict[str, tuple[tuple[str, ...], int, list[tuple[int, int]]]] = {}
+    Pending = tuple[str, list[ast.expr], tuple[int, int], int, list[tuple[int, int]]]
+    pending: list[Pending] = [(n, [v], w, last, []) for n, (v, w, last) in assigned.items()]
+    pending += [(n, vs, w, last, spans) for n, (vs, w, last, spans) in chains.items()]
+    for name, nodes, where, last, spans in pending:
+        got = [resolve(node, where, 0) for node in nodes]
         # One shell line per cell line: a value that would start another line
         # (or hold a control character) stays a run-time value.
-        if got is not None and all(c.isprintable() or c == "\t" for c in got):
-            values[name] = (got, last)
+        if all(g is not None and all(c.isprintable() or c == "\t" for c in g) for g in got):
+            values[name] = (tuple(g for g in got if g is not None), last, spans)
 
-    def at(i: int) -> dict[str, str]:
+    def at(i: int) -> Consts:
         in_function = any(first < i + 1 <= last for first, last in scopes)
         return {
             name: got
-            for name, (got, last) in values.items()
-            if last < i + 1 and not (in_function and name in params)
+            for name, (got, last, spans) in values.items()
+            if last < i + 1
+            and all(first <= i + 1 <= end for first, end in spans)
+            and not (in_function and name in params)
         }
 
     return at
+
+
+def _bound(stmt: ast.Assign) -> list[tuple[str, ast.expr]]:
+    return [pair for target in stmt.targets for pair in _pairs(target, stmt.value)]
+
+
+def _if_chains(
+    body: list[ast.stmt], spans: list[tuple[int, int]]
+) -> Iterator[tuple[ast.If, list[tuple[int, int]]]]:
+    """Every ``if`` at a cell's top level or only inside other ``if``
+    branches, with the lines of each enclosing branch."""
+    for stmt in body:
+        if isinstance(stmt, ast.If):
+            yield stmt, spans
+            for branch in (stmt.body, stmt.orelse):
+                if branch:
+                    span = (branch[0].lineno, branch[-1].end_lineno or branch[-1].lineno)
+                    yield from _if_chains(branch, [*spans, span])
+
+
+def _alternatives(chain: ast.If) -> dict[str, list[ast.expr]] | None:
+    """The names every branch of an if/elif/else chain binds, once each at
+    the branch's top level, with one value per branch; None without an
+    ``else``."""
+    if not chain.orelse:
+        return None
+    ours = _branch(chain.body)
+    if len(chain.orelse) == 1 and isinstance(chain.orelse[0], ast.If):
+        rest = _alternatives(chain.orelse[0])
+        if rest is None:
+            return None
+    else:
+        rest = {name: [value] for name, value in _branch(chain.orelse).items()}
+    return {name: [ours[name], *rest[name]] for name in ours.keys() & rest.keys()}
+
+
+def _branch(body: list[ast.stmt]) -> dict[str, ast.expr]:
+    # (a name bound twice is counted twice: constants() then rejects it)
+    return {n: v for stmt in body if isinstance(stmt, ast.Assign) for n, v in _bound(stmt)}
 
 
 def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
@@ -146,17 +222,20 @@ def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
     return []
 
 
-def expanded(cmd: str, known: dict[str, str]) -> str | None:
+def expanded(cmd: str, known: Consts) -> str | None:
     """``cmd`` as IPython's var_expand makes it (DollarFormatter: ``$name``,
     ``$$`` a literal ``$``, ``{field}``, ``{{``) when every field is a bare
-    name in ``known``; None otherwise (the caller keeps its own reading)."""
+    name in ``known``; None otherwise (the caller keeps its own reading). A
+    name with several values gives every command it can make, joined by
+    `` ; `` when each stands alone (issue #16)."""
     if not known or len(cmd) > _MAX_COMMAND:
         return None
     try:
         parts = list(string.Formatter().parse(cmd))
     except ValueError:
         return None
-    out: list[str] = []
+    # literal text and the names put between it
+    pieces: list[str | tuple[str]] = []
     for literal, field, spec, conversion in parts:
         txt, cont = "", 0
         for m in _IPY_DOLLAR.finditer(literal):
@@ -166,15 +245,43 @@ def expanded(cmd: str, known: dict[str, str]) -> str | None:
             else:
                 if new_field not in known:
                     return None
-                out += [txt + new_txt, known[new_field]]
+                pieces += [txt + new_txt, (new_field,)]
                 txt = ""
             cont = m.end()
-        out.append(txt + literal[cont:])
+        pieces.append(txt + literal[cont:])
         if field is None:
             continue
         # eval() strips leading spaces and tabs; a spec or conversion is code.
         name = field.strip(" \t")
         if spec or conversion is not None or name not in known:
             return None
-        out.append(known[name])
-    return "".join(out)
+        pieces.append((name,))
+    names = sorted({p[0] for p in pieces if isinstance(p, tuple)})
+    combos = list(
+        itertools.islice(itertools.product(*(known[n] for n in names)), _MAX_VARIANTS + 1)
+    )
+    if len(combos) > _MAX_VARIANTS:
+        return None
+    variants = []
+    for combo in combos:
+        value = dict(zip(names, combo, strict=True))
+        variants.append("".join(p if isinstance(p, str) else value[p[0]] for p in pieces))
+    if len(variants) == 1:
+        return variants[0]
+    if not all(_whole(v) for v in variants):
+        return None
+    return " ; ".join(dict.fromkeys(variants))
+
+
+def _whole(command: str) -> bool:
+    """A command that ends where its text ends: a second one after `` ; ``
+    on the same line is read as a command of its own."""
+    if any(c in command for c in ("#", "<<", "`")) or _OPEN_END.search(command):
+        return False
+    if command.count("(") != command.count(")") or command.count("{") != command.count("}"):
+        return False  # a substitution or group left open
+    try:
+        shlex.split(command, posix=True)
+    except ValueError:
+        return False  # an open quote or a trailing backslash
+    return True

@@ -98,6 +98,10 @@ _NAMESPACE_WRITERS = frozenset(
 )
 
 
+# Modules whose attributes are the kernel's namespace (or seen through it).
+_OWN_NAMESPACE = frozenset({"__main__", "builtins", "__builtin__"})
+
+
 def binder(python: list[str], source: list[str]) -> Callable[[str], bool]:
     """Which names the kernel may hold when an escape runs: every name the
     notebook's Python mentions, imports or defines, the builtins and IPython's
@@ -128,25 +132,66 @@ def mentioned(python: list[str], source: list[str]) -> set[str] | None:
         and node.func.id == "__import__"
         and [ast.dump(a) for a in node.args] == [ast.dump(ast.Constant("subprocess"))]
     }  # the converter's own `__import__('subprocess').run(...)` of an escape
+    plain = _plain_imports(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             if id(node) not in ours:
                 names.add(node.id)
         elif isinstance(node, ast.Attribute):
-            if node.attr in _NAMESPACE_WRITERS:
+            if node.attr in _NAMESPACE_WRITERS and id(node) not in plain:
                 return None
         elif isinstance(node, ast.ImportFrom):
             if (node.module or "").split(".", 1)[0] in _NAMESPACE_WRITERS:
                 return None
         elif isinstance(node, ast.alias):
-            if node.name == "*" or node.name.split(".", 1)[0] in _NAMESPACE_WRITERS:
+            bare = node.name == "importlib" and node.asname is None and plain
+            if node.name == "*" or (node.name.split(".", 1)[0] in _NAMESPACE_WRITERS and not bare):
                 return None
             names.add((node.asname or node.name).split(".", 1)[0])
         else:
             names.update(bound_here(node))
-    if names & _NAMESPACE_WRITERS:
+    if names & (_NAMESPACE_WRITERS - ({"importlib"} if plain else set())):
         return None
     return names
+
+
+def _plain_imports(tree: ast.Module) -> set[int]:
+    """The ``importlib.import_module`` attributes of a notebook whose every
+    use of ``importlib`` is ``importlib.import_module("pkg.<...>")`` with
+    the top package written out (session 22, flax's imagenet example:
+    ``importlib.import_module(f'configs.{config_name}')``): an import as
+    ``import pkg.x`` is, binding no name of the notebook's. ``__main__``
+    and ``builtins`` are the notebook's namespace; empty otherwise."""
+    calls: set[int] = set()
+    bases: set[int] = set()
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "importlib"
+            and len(node.args) == 1
+            and not node.keywords
+        ):
+            continue
+        arg = node.args[0]
+        head = arg.values[0] if isinstance(arg, ast.JoinedStr) and arg.values else arg
+        if not (isinstance(head, ast.Constant) and isinstance(head.value, str)):
+            continue
+        whole = isinstance(arg, ast.Constant)
+        top, dot, _ = head.value.partition(".")
+        if top.isidentifier() and (dot or whole) and top not in _OWN_NAMESPACE:
+            calls.add(id(node.func))
+            bases.add(id(node.func.value))
+    uses = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id in ("importlib", "import_module")
+    ]
+    if not calls or any(id(n) not in bases for n in uses):
+        return set()
+    return calls
 
 
 def parse_python(python: list[str]) -> ast.Module | None:

@@ -26,7 +26,7 @@ import string
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from traingate.checks.semgrep.ipyconst import Known
+from traingate.checks.semgrep.ipyconst import Consts, Known
 from traingate.checks.semgrep.ipyconst import constants as _constants
 from traingate.checks.semgrep.ipyconst import expanded as _expanded
 from traingate.checks.semgrep.ipynames import binder as _binder
@@ -345,7 +345,7 @@ def _unmagic(line: str) -> str:
 
 
 def _unmagic_both(
-    line: str, bound: Callable[[str], bool] | None = None, consts: dict[str, str] | None = None
+    line: str, bound: Callable[[str], bool] | None = None, consts: Consts | None = None
 ) -> tuple[str, str]:
     """A Python cell's line as (the Python it runs, the shell text it runs)."""
     stripped = line.lstrip()
@@ -405,7 +405,7 @@ def _escape(
     cmd: str,
     at: int,
     bound: Callable[[str], bool] | None = None,
-    consts: dict[str, str] | None = None,
+    consts: Consts | None = None,
 ) -> tuple[str, str]:
     """A shell escape as (Python, shell text at the command's own column).
 

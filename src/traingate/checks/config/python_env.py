@@ -1,0 +1,249 @@
+"""Risky environment a plain Python file sets (config-risky-env, issue #16).
+
+A training script's ``os.environ["PIP_INDEX_URL"] = ...`` changes the index
+every later ``pip install`` of the run uses (a subprocess, a
+``remote-runtime-pip-install`` call, a launcher it starts), as an ``export``
+in a launcher or ``%env`` in a notebook does; those were config-risky-env
+and the same in a ``.py`` was flagged by no rule (session 22). The same
+variable list and reasons as env.py's are judged on the same writes
+notebook_env.py reads, found in the syntax tree instead of by line:
+``os.environ[K] = v`` (and ``+=``, ``|=`` with a dict), ``setdefault``,
+``__setitem__``, ``update`` (a dict, ``dict(...)`` or keywords),
+``os.putenv``, through ``from os import environ`` or a name bound to it. The
+key is a literal or a constant made of literals (``"PIP_" + "INDEX_URL"``, a
+name bound once to one); the value a literal or constant as written, any
+other expression as its source text (a name alone is enough for most kinds:
+``LD_PRELOAD=path``). A key only known at run time (``for k, v in
+cfg.items(): os.environ[k] = v``) is not judged here.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Collection, Iterator
+
+from traingate.change import ChangedFile
+from traingate.checks.config.env import _ENV_WHY, _RISKY_ENV
+from traingate.checks.config.rules import _finding
+from traingate.findings import Finding
+
+# Most Python files write no environment: only those with a write-like shape
+# (or an alias of os.environ) are parsed (issue #17).
+_MAY_WRITE = re.compile(
+    r"""(?x)\bputenv\b
+      | \benvironb?\b\s*(?:\[|\|=|\.\s*(?:setdefault|update|__setitem__|__ior__)\b)
+      | =\s*(?:[\w.]+\.)?environ\b\s*(?:$|[#;,)\]])
+      | \b(?:environ|environb)\s+as\s
+    """,
+    re.MULTILINE,
+)
+_WRITERS = frozenset({"setdefault", "__setitem__"})
+# Variables a Python rule already reads in a .py, with its own tuned
+# exemptions (tamper-preload-env passes a system allocator; NCCL settings are
+# sabotage-dist-env-tamper's warning): not reported a second time here. The
+# package index and hub variables, PYTHONINSPECT, PYTHONBREAKPOINT,
+# TORCH_FORCE_WEIGHTS_ONLY_LOAD=0 and the NCCL plugin libraries are this
+# reader's alone.
+_PYTHON_RULES_READ = frozenset(
+    {
+        "LD_PRELOAD",
+        "LD_AUDIT",
+        "LD_LIBRARY_PATH",
+        "BASH_ENV",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUSERBASE",
+        "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD",
+        "HF_DATASETS_TRUST_REMOTE_CODE",
+    }
+)
+_MAX_DEPTH = 16
+
+
+def python_environ(f: ChangedFile, text: str, added: Collection[int]) -> list[Finding]:
+    """Risky ``os.environ`` writes on the added lines of a ``.py`` file."""
+    if ("environ" not in text and "putenv" not in text) or not _MAY_WRITE.search(text):
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # unparseable Python blocks as python-syntax-error (semgrep check)
+    added = set(added)
+    consts = _constants(tree)
+    aliases = _aliases(tree)
+    out: list[Finding] = []
+    for node, key, value in sorted(
+        _writes(tree, aliases), key=lambda w: (w[0].lineno, w[0].col_offset)
+    ):
+        last = getattr(node, "end_lineno", None) or node.lineno
+        if not any(n in added for n in range(node.lineno, last + 1)):
+            continue
+        name = _text(key, consts, 0)
+        if name is None or name in _PYTHON_RULES_READ:
+            continue
+        shown = _text(value, consts, 0) if value is not None else ""
+        if shown is None:
+            shown = ast.unparse(value) if value is not None else ""
+        # anchored: the variable written is the risky one, not a word in its value
+        risky = _RISKY_ENV.match(f"{name}={shown}")
+        if risky is None:
+            continue
+        kind = next(k for k, v in risky.groupdict().items() if v)
+        if kind == "nccl":
+            continue
+        out.append(
+            _finding(
+                f,
+                "config-risky-env",
+                node.lineno,
+                node.col_offset + 1,
+                f"sets {name!r} ({_ENV_WHY[kind]})",
+                "remove it from the code, or get it approved",
+            )
+        )
+    return out
+
+
+def _environ(node: ast.expr, aliases: set[str]) -> bool:
+    """``os.environ`` (any ``x.environ``), ``environ``, or a name bound to one."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("environ", "environb")
+    return isinstance(node, ast.Name) and (node.id in ("environ", "environb") or node.id in aliases)
+
+
+def _aliases(tree: ast.Module) -> set[str]:
+    """Names bound to ``os.environ`` anywhere in the file (``env = os.environ``,
+    ``from os import environ as env``)."""
+    out: set[str] = {
+        a.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for a in node.names
+        if a.asname and a.name in ("environ", "environb", "putenv")
+    }
+    for _ in range(3):  # an alias of an alias
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and _environ(node.value, out):
+                out.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return out
+
+
+Write = tuple[ast.stmt | ast.expr, ast.expr, ast.expr | None]
+
+
+def _writes(tree: ast.Module, aliases: set[str]) -> Iterator[Write]:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                yield from _assigned(node, target, node.value, aliases)
+            if (
+                isinstance(node, ast.AugAssign)
+                and isinstance(node.op, ast.BitOr)
+                and _environ(node.target, aliases)
+            ):
+                yield from _mapping(node, node.value)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Name) and (func.id == "putenv" or func.id in aliases)) or (
+                isinstance(func, ast.Attribute) and func.attr == "putenv"
+            ):
+                if node.args:
+                    yield node, node.args[0], node.args[1] if len(node.args) > 1 else None
+            elif isinstance(func, ast.Attribute) and _environ(func.value, aliases):
+                if func.attr in _WRITERS and node.args:
+                    yield node, node.args[0], node.args[1] if len(node.args) > 1 else None
+                elif func.attr in ("update", "__ior__"):
+                    for arg in node.args:
+                        yield from _mapping(node, arg)
+                    yield from _keywords(node, node.keywords)
+
+
+def _assigned(
+    node: ast.stmt | ast.expr, target: ast.expr, value: ast.expr | None, aliases: set[str]
+) -> Iterator[Write]:
+    if isinstance(target, ast.Subscript) and _environ(target.value, aliases):
+        yield node, target.slice, value
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        paired = isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts)
+        for i, t in enumerate(target.elts):
+            part = value.elts[i] if paired and isinstance(value, (ast.Tuple, ast.List)) else None
+            yield from _assigned(node, t, part, aliases)
+
+
+def _mapping(node: ast.stmt | ast.expr, value: ast.expr) -> Iterator[Write]:
+    if isinstance(value, ast.Dict):
+        for k, v in zip(value.keys, value.values, strict=True):
+            if k is not None:
+                yield node, k, v
+    elif (
+        isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict"
+    ):
+        for arg in value.args:
+            yield from _mapping(node, arg)
+        yield from _keywords(node, value.keywords)
+
+
+def _keywords(node: ast.stmt | ast.expr, keywords: list[ast.keyword]) -> Iterator[Write]:
+    for kw in keywords:
+        if kw.arg is not None:
+            yield node, ast.Constant(kw.arg), kw.value
+        else:
+            yield from _mapping(node, kw.value)
+
+
+def _constants(tree: ast.Module) -> dict[str, ast.expr]:
+    """Names bound once in the whole file, by an assignment of a literal or
+    of a constant made of them (``KEY = "PIP_INDEX_URL"``)."""
+    count: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            count[node.id] = count.get(node.id, 0) + 1
+        elif isinstance(node, ast.alias):
+            name = (node.asname or node.name).split(".", 1)[0]
+            count[name] = count.get(name, 0) + 1
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            count[node.name] = count.get(node.name, 0) + 1
+        elif isinstance(node, ast.arg):
+            count[node.arg] = count.get(node.arg, 0) + 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                count[name] = count.get(name, 0) + 1
+    return {
+        t.id: node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name) and count.get(t.id) == 1
+    }
+
+
+def _text(node: ast.expr, consts: dict[str, ast.expr], depth: int) -> str | None:
+    """A literal, or a constant made of literals, as the string it is."""
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bytes):
+            return node.value.decode("utf-8", "replace")
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.Name) and node.id in consts:
+        return _text(consts[node.id], consts, depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left = _text(node.left, consts, depth + 1)
+        right = _text(node.right, consts, depth + 1)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.JoinedStr):
+        out: list[str] = []
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                if part.conversion not in (-1, ord("s")) or part.format_spec is not None:
+                    return None
+                part = part.value
+            got = _text(part, consts, depth + 1)
+            if got is None:
+                return None
+            out.append(got)
+        return "".join(out)
+    return None
