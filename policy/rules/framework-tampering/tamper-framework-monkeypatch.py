@@ -295,3 +295,26 @@ def register(cls):
     # ok: tamper-framework-monkeypatch
     object.__setattr__(cls, "step_count", 0)
     return cls
+
+
+# Issue #17: the helper branch matches a helper called by its bare name; a
+# method of the same name called through an object is another function. The
+# screen (helper-of) admits a unit by such bare calls only, not by every unit
+# naming `__init__` when one `__init__` does `setattr(self, k, v)`.
+class Settings:
+    def __init__(self, **kwargs):
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+    def _set(self, obj, name, value):
+        setattr(obj, name, value)
+
+    def install(self):
+        # ok: tamper-framework-monkeypatch
+        self._set(torch.optim.SGD, "step", _noop_step)
+
+
+class DerivedSettings(Settings):
+    def __init__(self, **kwargs):
+        # ok: tamper-framework-monkeypatch
+        super().__init__(**kwargs)

@@ -477,6 +477,41 @@ class RenamedUnpickler(pickle.Unpickler):
 RenamedUnpickler = type("RenamedUnpickler", (RenamedUnpickler,), {"_renamed": ANY_GLOBAL})
 
 
+# ... a class defined inside a function, its allow list grown by another
+# function of the file (issue #17: a unit cut would stub _grow_nested and lose
+# this finding; a file that names find_class goes to semgrep whole). The same
+# class not grown elsewhere is excused.
+def _grow_nested(cls):
+    cls.NESTED_ALLOWED.add(("os", "system"))
+
+
+def load_nested(data):
+    # ruleid: deser-pickle-load
+    class NestedUnpickler(pickle.Unpickler):
+        NESTED_ALLOWED = {("collections", "OrderedDict")}
+
+        def find_class(self, module, name):
+            if (module, name) not in self.NESTED_ALLOWED:
+                raise pickle.UnpicklingError(name)
+            return super().find_class(module, name)
+
+    _grow_nested(NestedUnpickler)
+    return NestedUnpickler(io.BytesIO(data)).load()
+
+
+def load_nested_kept(data):
+    # ok: deser-pickle-load
+    class NestedKeptUnpickler(pickle.Unpickler):
+        NESTED_KEPT = {("collections", "OrderedDict")}
+
+        def find_class(self, module, name):
+            if (module, name) not in self.NESTED_KEPT:
+                raise pickle.UnpicklingError(name)
+            return super().find_class(module, name)
+
+    return NestedKeptUnpickler(io.BytesIO(data)).load()
+
+
 # ... a module-level allow list that the file grows after the class:
 GROWN_GLOBALS = {("collections", "OrderedDict")}
 

@@ -104,9 +104,7 @@ class Facts:
             if "folded" not in self._memo:
                 self._memo["folded"] = self.text.casefold()
             return word in self._memo["folded"]
-        if "folded" not in self._memo:
-            self._memo["folded"] = self.text[self.run[0] : self.run[1]].casefold()
-        return self.gaps.contains(word) or word in self._memo["folded"]
+        return self.gaps.contains(word) or self.gaps.run_contains(word, self.run, self._memo)
 
     def units(self) -> Sequence[Facts]:
         """Each unit's facts (module docstring), built as asked for; empty for
@@ -341,7 +339,7 @@ def facts(text: str) -> Facts | None:
 _LEAVES = frozenset(
     {"ctx", "op", "ops", "id", "attr", "arg", "module", "kind", "level", "conversion"}
 )
-_CHILDREN: dict[type, tuple[str, ...]] = {}
+_CHILDREN: dict[type, tuple[str, ...]] = {ast.Constant: ()}  # a value, never a node (#17)
 
 
 def walk(tree: ast.AST) -> list[ast.AST]:

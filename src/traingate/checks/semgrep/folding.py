@@ -265,6 +265,8 @@ def _longest(text: str, nodes: Sequence[ast.AST], unclean: re.Pattern[str], cap:
         kind = type(node)
         if kind is ast.Constant and _short(node, cap):  # type: ignore[arg-type]
             continue  # spelled in fewer than cap characters: cannot reach it
+        if kind is ast.BinOp and type(node.op) is not ast.Add:  # type: ignore[attr-defined]
+            continue  # a * b, x - 1: expr() folds no other operator (issue #17: most BinOps)
         if kind in (ast.Constant, ast.BinOp, ast.JoinedStr):
             b.expr(node)
             if b.best >= cap:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from itertools import accumulate
-from typing import Protocol
+from typing import Any, Protocol
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -49,6 +49,7 @@ class Gaps:
         # A word's answer is every unit's: once a file, not once a unit
         # (issue #17: ~6 M generator steps over the gaps on the large corpus).
         self._has: dict[str, bool] = {}
+        self._ascii_folded: str | None = None  # run_contains: "" for a text not ASCII
 
     def search(self, rx: Searcher) -> bool:
         """Whether ``rx`` matches in some gap: then in every unit."""
@@ -64,6 +65,19 @@ class Gaps:
                 self._folded = [self.text[a:b].casefold() for a, b in self.gaps]
             found = self._has[word] = any(word in gap for gap in self._folded)
         return found
+
+    def run_contains(self, word: str, run: tuple[int, int], memo: dict[str, Any]) -> bool:
+        """Whether ``word`` (case-folded) is in the case-folded ``run``: found
+        in place in the whole text case-folded once, where that keeps every
+        position (ASCII), not in a copy of each unit's run (issue #17); else
+        in the run's own copy, kept in the unit's ``memo``."""
+        if self._ascii_folded is None:
+            self._ascii_folded = self.text.casefold() if self.text.isascii() else ""
+        if self._ascii_folded:
+            return self._ascii_folded.find(word, *run) >= 0
+        if "folded" not in memo:
+            memo["folded"] = self.text[run[0] : run[1]].casefold()
+        return word in memo["folded"]
 
 
 def line_starts(text: str) -> list[int]:

@@ -66,6 +66,24 @@ class Needs:
                 return False
         return True
 
+    def absent_between(self, text: str, start: int, end: int, lowered: Callable[[], str]) -> bool:
+        """Whether ``text[start:end]`` holds none of the needs: then the regex
+        cannot match there (``search(text, start, end)``: a need is consumed by
+        the match, never only looked around at). Issue #17: a unit's run of
+        lines, mostly without the literal that its file holds somewhere.
+        Lowered, a text keeps its positions only when it is ASCII."""
+        ascii_text = text.isascii()
+        if not self.strings or (self.fold and not ascii_text):
+            return False
+        hay = lowered() if self.fold else text
+        for s in self.strings:
+            if s == NON_ASCII:
+                if not ascii_text:
+                    return False
+            elif hay.find(s, start, end) >= 0:
+                return False
+        return True
+
 
 _NOTHING = Needs(frozenset(), False, False)
 

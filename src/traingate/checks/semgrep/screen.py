@@ -56,9 +56,9 @@ one ``ast`` walk reads from it:
   holds ``unit: {all: [file: {name: setattr}, name: torch]}`` when it names
   torch and the file (any unit of it) names setattr. For a rule whose match
   in one unit reads another unit's code (a helper defined elsewhere).
-- ``helper-of: f`` or ``helper-of: [f, ...]``: the code's own names (a
-  unit's, not its shared part's, which a cut never stubs) name a function of
-  the file whose body calls ``f`` with one of its parameters first
+- ``helper-of: f`` or ``helper-of: [f, ...]``: the code's own calls (a
+  unit's, not its shared part's, which a cut never stubs) call by its bare
+  name a function of the file whose body calls ``f`` with one of its parameters first
   (``def patch(t, n, v): setattr(t, n, v)``). With ``file:``, for a rule
   that matches a call of such a helper in another unit.
 - ``all: [...]`` / ``any: [...]``; a bare list is ``any``.
@@ -363,9 +363,17 @@ def _text(rx: re.Pattern[str]) -> Test:
         file = f.shared or f  # a unit's shared part: the file's memo
         if _once(file, absent_key, lambda: need.absent(f.text, lambda: _lowered(file, f.text))):
             return False
-        return _once(f, key, lambda: f.search(find))
+        return _once(f, key, lambda: _unit_search(f, file, find, need))
 
     return test
+
+
+def _unit_search(f: Facts, file: Facts, find: prefilter.Finder, need: prefilter.Needs) -> bool:
+    """f.search(find); a unit's run is not searched when it holds no need (#17)."""
+    if f.run is None or f.gaps is None or f.gaps.search(find):
+        return f.search(find)
+    lowered = lambda: _lowered(file, f.text)  # noqa: E731
+    return not need.absent_between(f.text, *f.run, lowered) and f.search(find)
 
 
 def _search(find: prefilter.Finder, need: prefilter.Needs, f: Facts, text: str, name: str) -> bool:

@@ -80,7 +80,10 @@ if TYPE_CHECKING:
 # the oracle: a new ``unit:`` rule runs on whole files until it is added here.
 CUT_RULES = frozenset(
     {
+        "deser-pickle-load",
         "deser-torch-load-unsafe",
+        "egress-http-upload",
+        "egress-secret-exfil",
         "egress-storage-upload",
         "exec-dynamic-code",
         "obfusc-decode-exec",
@@ -108,6 +111,7 @@ CUT_RULES = frozenset(
         "trigger-host-user-conditional-sabotage",
         "trigger-random-draw-sabotage",
         "trigger-rank-conditional-sabotage",
+        "trigger-time-bomb",
     }
 )
 # A cut is written only when it blanks at least MIN_DROPPED lines and
@@ -514,7 +518,7 @@ def _imported(f: Facts, funcs: list[_Func]) -> dict[int, frozenset[str]]:
     found: dict[int, set[str]] = {}
     nodes = f.nodes or (tuple(ast.walk(f.tree)) if f.tree is not None else ())
     for node in nodes:
-        if isinstance(node, ast.Import | ast.ImportFrom):
+        if type(node) is ast.Import or type(node) is ast.ImportFrom:  # not isinstance: ~2x
             i = bisect.bisect_right(starts, node.lineno) - 1
             if i >= 0 and node.lineno <= _end(funcs[i]):
                 found.setdefault(i, set()).update(

@@ -34,8 +34,10 @@ def whole_file(sub: Test) -> Test:
 
     def test(f: Facts) -> bool:
         ref = f._memo.get("file")
-        if ref is None:  # a file's facts; a unit built without its file: admit
-            return f.run is None or sub(f)
+        if ref is None:  # a file's facts: sub; a unit built without its file: admit
+            # (was inverted until session 22: True on every file, so a unit
+            # screen with a file: disjunct read every file's units, #17)
+            return f.run is not None or sub(f)
         file = ref()
         return file is None or sub(file)  # gone: admit, never drop
 
@@ -43,9 +45,13 @@ def whole_file(sub: Test) -> Test:
 
 
 def helper_of(callees: frozenset[str]) -> Test:
-    """``helper-of``: the code's own names (a unit's without its shared part:
-    shared code is never stubbed, unitcut.py) name a function of the file
-    that calls one of ``callees`` with one of its parameters first."""
+    """``helper-of``: the code's own calls (a unit's without its shared part:
+    shared code is never stubbed, unitcut.py) call by its bare name a function
+    of the file that calls one of ``callees`` with one of its parameters first.
+    A bare name, as ``$F(...)`` needs (semgrep 1.182 matched no
+    ``self.helper(...)`` to a ``def helper``): a name alone admitted every unit
+    naming ``__init__`` (``super().__init__()``) in the 42 corpus files whose
+    ``__init__`` does ``setattr(self, k, v)`` (issue #17)."""
     key = f"helper-of {sorted(callees)}"
 
     def test(f: Facts) -> bool:
@@ -56,7 +62,13 @@ def helper_of(callees: frozenset[str]) -> Test:
         if key not in file._memo:
             file._memo[key] = _helpers(file, callees)
         helpers: frozenset[str] = file._memo[key]
-        return not helpers.isdisjoint(f.names)
+        if helpers.isdisjoint(f.names):
+            return False
+        # f.looks holds the code's calls (facts._read)
+        return any(
+            type(n) is ast.Call and type(n.func) is ast.Name and n.func.id in helpers
+            for n in f.looks
+        )
 
     return test
 
