@@ -1,18 +1,26 @@
-"""Whole-file anchors of the rule pack (issue #17, session 8).
+"""Whole-file anchors of the rule pack (issue #17, session 8; removed session 22, #16).
 
-An anchor (`pattern-regex: '(?s)\\A(?=.*?(?:WORDS)).*'`) gives semgrep a
+An anchor (`pattern-regex: '(?s)\\A(?=.*?(?:WORDS)).*'`) gave semgrep a
 prefilter: a file whose text has none of the words is skipped for the rule.
 That is only sound if every match needs one of the words in the file's text.
 The rule tests cannot show it: each rule's test file holds every word at once.
 Here each attack is a file of its own, holding only what the attack needs, and
-written to get past a careless anchor: a constant slice step, a callee behind
-a comment, a module name built from literals, an alias, a tuple target. Each
-must still be found, on the marked line.
+written to get past a careless anchor or screen: a constant slice step, a
+callee behind a comment, a module name built from literals, an alias, a tuple
+target. Each must still be found, on the marked line.
+
+Session 22 removed the anchors: semgrep's PCRE gives up silently (no match, no
+error) on `\\A(?=.*?WORD)` once the first word lies past ~55 kB, so the whole
+rule went blind in a large file whose import and payload come late (#16). The
+rule's screen (``metadata.traingate-screen``, tested in Python with no size
+limit) now does the anchor's work; ``test_large_file_is_scanned`` pads each
+formerly anchored rule's test file past 64 kB and wants the same findings.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,16 +45,6 @@ RULES = {
     "tamper-global-training-hook": "framework-tampering",
     "deser-pickle-load": "unsafe-deserialization",
     "exec-external-code-path": "code-execution",
-}
-# An anchor there could not be sound: semgrep folds constant variables and
-# f-strings of them into the string the rule matches (session 8).
-UNANCHORED = {
-    "persist-ssh-key-implant",
-    "remote-runtime-pip-install",
-    "persist-scheduled-task",
-    "persist-shell-history-tamper",
-    "persist-timestamp-forgery",
-    "tamper-global-training-hook",
 }
 
 # file name -> source; `# ruleid: <id>[, <id>]` marks the line after it.
@@ -446,9 +444,101 @@ def test_attack_found_despite_anchor(name: str, findings: set[tuple[str, int, st
     assert {f for f in findings if f[0] == name} == expected
 
 
-def test_every_rewritten_rule_is_anchored() -> None:
-    """The rules above carry a whole-file anchor, so these attacks test one."""
-    for rid, cat in RULES.items():
-        text = (RULES_DIR / cat / f"{rid}.yaml").read_text(encoding="utf-8")
-        # `regex:` is the `match:` form's pattern-regex (trigger-rank / -host-user, issue #17)
-        assert ("regex: '(?s)\\A(?" in text) is (rid not in UNANCHORED), rid
+# The rules that carried a whole-file anchor until session 22 (#16).
+FORMERLY_ANCHORED = {
+    "exec-external-code-path": "code-execution",
+    "exec-subprocess-shell": "code-execution",
+    "exec-subprocess-suspicious-command": "code-execution",
+    "tamper-preload-env": "framework-tampering",
+    "egress-http-upload": "network-egress",
+    "egress-secret-exfil": "network-egress",
+    "egress-storage-upload": "network-egress",
+    "obfusc-decode-exec": "obfuscation",
+    "persist-hidden-evidence-destruction": "persistence-antiforensics",
+    "persist-logging-disable": "persistence-antiforensics",
+    "remote-fetch-then-exec": "remote-code",
+    "sabotage-label-corruption": "training-sabotage",
+    "sabotage-nondeterministic-reseed": "training-sabotage",
+    "sabotage-random-loss-scaling": "training-sabotage",
+    "sabotage-reseed-in-loop": "training-sabotage",
+    "sabotage-step-learns-nothing": "training-sabotage",
+    "sabotage-grad-param-corruption": "training-sabotage",
+    "sabotage-optimizer-state-tamper": "training-sabotage",
+    "trigger-host-user-conditional-sabotage": "triggered-sabotage",
+    "trigger-random-draw-sabotage": "triggered-sabotage",
+    "trigger-rank-conditional-sabotage": "triggered-sabotage",
+    "trigger-time-bomb": "triggered-sabotage",
+    "deser-pickle-load": "unsafe-deserialization",
+}
+
+# A regex that scans the file from its start with `.*` (lazy or greedy) finds
+# nothing once its target lies past ~55 kB (semgrep 1.182's PCRE, #16).
+# Stepping line by line (`(?:[^\n]*\n)*?`, persist-hidden-evidence-destruction)
+# or an unanchored search is not limited so.
+_BLIND = re.compile(r"\\A\(\?(?::\(\?)?=\.\*")
+
+
+def test_no_rule_scans_from_the_start_with_dot_star() -> None:
+    for path in sorted(RULES_DIR.glob("*/*.yaml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "regex:" in line and not line.lstrip().startswith("#"):
+                assert not _BLIND.search(line), f"{path.name}: {line.strip()[:80]} (#16)"
+
+
+# Code without any of the old anchors' words (no clock, seed, loss, label,
+# rank, host, draw, module or callee name, no quote next to `+` or a digit).
+_PAD_BLOCK = """
+def _block_{i}(a, b):
+    \"\"\"Combine two values.\"\"\"
+    c = a * {i} + b
+    return c - a
+"""
+
+
+def _padding(size: int) -> str:
+    out: list[str] = []
+    n = 0
+    i = 0
+    while n < size:
+        out.append(_PAD_BLOCK.format(i=i))
+        n += len(out[-1])
+        i += 1
+    return "".join(out) + "\n"
+
+
+@pytest.mark.parametrize("rid", sorted(FORMERLY_ANCHORED))
+def test_large_file_is_scanned(rid: str, tmp_path: Path) -> None:
+    """The rule's own test file, and the same file after 64 kB of padding (so
+    its first word lies past 60 kB): one semgrep run; the padded copy has the
+    same findings, on the same lines moved down (#16)."""
+    cat = FORMERLY_ANCHORED[rid]
+    text = (RULES_DIR / cat / f"{rid}.py").read_text(encoding="utf-8")
+    pad = _padding(64 * 1024)
+    assert len(pad) > 64 * 1024
+    shift = pad.count("\n")
+    (tmp_path / "plain.py").write_text(text, encoding="utf-8")
+    (tmp_path / "padded.py").write_text(pad + text, encoding="utf-8")
+    proc = run_semgrep(
+        [
+            "scan",
+            "--experimental",
+            *COMMON,
+            "--json",
+            "--quiet",
+            "--no-git-ignore",
+            # no per-rule time limit (semgrep's 5 s): a loaded machine times out
+            # on the padded copy of deser-pickle-load's test file
+            "--timeout=0",
+            f"--config={RULES_DIR / cat / rid}.yaml",
+            ".",
+        ],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    assert not doc["errors"], doc["errors"]
+    lines: dict[str, set[int]] = {"plain.py": set(), "padded.py": set()}
+    for r in doc["results"]:
+        lines[Path(r["path"]).name].add(r["start"]["line"])
+    assert lines["plain.py"], f"{rid}: no finding on its own test file"
+    assert {n - shift for n in lines["padded.py"]} == lines["plain.py"]
