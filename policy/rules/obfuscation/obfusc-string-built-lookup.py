@@ -102,3 +102,23 @@ def restore_worker_state(blob, cfg, name):
     # ok: obfusc-string-built-lookup
     version = getattr(cloudpickle, "__version__", "unknown")
     return state, worker_fn, model, loader, payload, protocol, version
+
+
+def notebook_one_liners(path, cmd):
+    # Issue #16 (river's saving-loading notebook): an os.path function named
+    # in place runs nothing
+    # ok: obfusc-string-built-lookup
+    print(f"Model saved ({__import__('os').path.getsize('model.pkl')} bytes)")
+    # ok: obfusc-string-built-lookup
+    here = __import__("os").path.join(path, "data")
+    # ... the same module reached again through os.path, a call in the
+    # arguments, or the module kept for later
+    # ruleid: obfusc-string-built-lookup
+    __import__("os").path.os.system(cmd)
+    # ruleid: obfusc-string-built-lookup
+    __import__("os").path.join(path, __import__("os").popen(cmd).read())
+    # ruleid: obfusc-string-built-lookup
+    p = __import__("os").path
+    # ruleid: obfusc-string-built-lookup
+    __import__("os").system(cmd)
+    return here, p

@@ -18,8 +18,10 @@ name another value at run time:
   function's parameter of that name only when the escape is outside any
   function or class (IPython's var_expand reads the escape's frame locals
   first);
-- the escape comes after that assignment, and the notebook cannot bind
-  names unseen (ipynames: star import, ``globals()``, ``%run``, ``%store``...).
+- the escape comes after that assignment, and nothing that can bind names
+  unseen (ipynames: star import, ``globals()``, ``%run``, ``%store``...)
+  runs before it: none in the notebook, or only in later top-level
+  statements and the escape in no function (session 23).
 
 Session 22 (flax's examples: ``if mount_gdrive == 'yes': example_root_path =
 f'/content/gdrive/My Drive/flax/{example_directory}' else: example_root_path
@@ -32,6 +34,10 @@ then judged once per value: every command it can make, side by side on its
 line (`` ; ``), each one a whole command (balanced quotes and parentheses, no
 ``#``, backquote, heredoc, trailing backslash or operator) so that none hides
 the next.
+Session 23 (flax's gemma notebook): a name a cell's top-level ``with
+tempfile.TemporaryDirectory() as tmp:`` binds holds, in that body, a
+directory under the runner's temp root (``_temp_dirs`` says when the
+notebook cannot move that root).
 Anything else stays a subprocess call (checks/semgrep/ipython.py).
 """
 
@@ -39,12 +45,15 @@ from __future__ import annotations
 
 import ast
 import itertools
+import os.path
+import random
 import re
 import shlex
 import string
+import tempfile
 from collections.abc import Callable, Collection, Iterator
 
-from traingate.checks.semgrep.ipynames import bound_here, mentioned, parse_python
+from traingate.checks.semgrep.ipynames import bound_here, parse_python, unseen_from
 
 # IPython's DollarFormatter pattern (IPython/utils/text.py), verbatim: `$name`
 # or `$$name`, not followed by an odd number of single quotes.
@@ -73,8 +82,10 @@ def constants(python: list[str], source: list[str], foreign: Collection[int]) ->
     text (so they bind nothing); ``foreign`` the lines of cells a cell magic
     runs elsewhere or not at all."""
     tree = parse_python(python)
-    if tree is None or mentioned(python, source) is None:
+    if tree is None:
         return lambda _i: {}
+    # Nothing binds names unseen before this line's top-level statement (ipynames).
+    unseen = unseen_from(tree, source)
     count: dict[str, int] = {}
     params: set[str] = set()
     scopes: list[tuple[int, int]] = []
@@ -149,9 +160,13 @@ def constants(python: list[str], source: list[str], foreign: Collection[int]) ->
         # (or hold a control character) stays a run-time value.
         if all(g is not None and all(c.isprintable() or c == "\t" for c in g) for g in got):
             values[name] = (tuple(g for g in got if g is not None), last, spans)
+    for name, (first, span) in _temp_dirs(tree, count, foreign).items():
+        values.setdefault(name, ((_TEMP_DIR,), first, [span]))
 
     def at(i: int) -> Consts:
         in_function = any(first < i + 1 <= last for first, last in scopes)
+        if i >= unseen or (in_function and unseen < len(source)):
+            return {}
         return {
             name: got
             for name, (got, last, spans) in values.items()
@@ -161,6 +176,119 @@ def constants(python: list[str], source: list[str], foreign: Collection[int]) ->
         }
 
     return at
+
+
+# What `tempfile.TemporaryDirectory()` names (mkdtemp: "tmp" and 8 of
+# [a-z0-9_] under the runner's temp root), as the bash rules read it.
+_TEMP_DIR = "/tmp/tmpXXXXXXXX"
+# What could move the temp root from the runner's own (TMPDIR, TEMP, TMP,
+# tempfile.tempdir) when the notebook names it, in any spelling.
+_TEMP_ROOT = frozenset(
+    {"environ", "environb", "putenv", "unsetenv", "setenv", "tempdir", "TMPDIR", "TEMP", "TMP"}
+)
+
+
+# Every name the temp directory's path is made from (tempfile's own, its
+# TemporaryDirectory's and name sequence's, os.path's, random's, the os
+# calls mkdtemp makes): none may be written (`os.path.abspath = ...`).
+_TEMPFILE_NAMES = frozenset(
+    dir(tempfile)
+    + dir(tempfile.TemporaryDirectory)
+    + ["characters", "rng", "_rng", "_rng_pid", "__next__"]  # its _RandomNameSequence
+    + dir(os.path)
+    + dir(random.Random)
+    + ["mkdir", "fspath", "fsencode", "fsdecode", "getcwd"]
+)
+
+# What writes one of those names without an assignment (`object.__setattr__`,
+# unittest.mock's patchers, pytest's monkeypatch).
+_PATCHERS = frozenset({"__setattr__", "__delattr__", "mock", "patch", "monkeypatch"})
+
+
+def _temp_dirs(
+    tree: ast.Module, count: dict[str, int], foreign: Collection[int]
+) -> dict[str, tuple[int, tuple[int, int]]]:
+    """Session 23 (flax's gemma notebook: ``with tempfile.TemporaryDirectory()
+    as tmp:`` then ``!git clone https://github.com/google/flax.git {tmp}/flax``):
+    the name a cell's top-level ``with tempfile.TemporaryDirectory() as name:``
+    binds, bound nowhere else, holds a directory the runner's temp root names,
+    not text of the notebook's choosing, in that ``with``'s body (name ->
+    the ``with`` line, the body's lines). Only with ``tempfile`` bound once,
+    by ``import tempfile``, and nothing in the notebook that names the
+    environment's writers, ``tempfile.tempdir`` or the variables that set the
+    root (``os.environ["TMPDIR"] = "/x;curl .. | sh"`` would put a command
+    in it), and what makes the path untouched: ``tempfile`` only read, as
+    ``tempfile.<public>(...)``; no attribute named as one of the
+    ``_TEMPFILE_NAMES`` written anywhere (a module reached some other way,
+    ``m.TemporaryDirectory = ...``, ``os.path.abspath = ...``, would make
+    ``tmp`` any text), no ``_PATCHERS``; names bound unseen stop it as
+    they stop constants."""
+    if count.get("tempfile") != 1 or not any(
+        isinstance(n, ast.Import) and any(a.name == "tempfile" and not a.asname for a in n.names)
+        for n in tree.body
+    ):
+        return {}
+    called: set[int] = set()  # `tempfile.<public>(...)`: the module only read
+    for node in ast.walk(tree):
+        if _word(node).split(".")[-1] in _TEMP_ROOT:
+            return {}
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tempfile":
+            return {}
+        if isinstance(node, ast.alias) and node.name == "tempfile" and node.asname:
+            return {}
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, (ast.Store, ast.Del))
+            and node.attr in _TEMPFILE_NAMES
+        ) or not _PATCHERS.isdisjoint(_word(node).split(".")):
+            return {}
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and not node.func.attr.startswith("_")
+        ):
+            called.add(id(node.func.value))
+    if any(
+        isinstance(n, ast.Name) and n.id == "tempfile" and id(n) not in called
+        for n in ast.walk(tree)
+    ):
+        return {}
+    out: dict[str, tuple[int, tuple[int, int]]] = {}
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.With) or len(stmt.items) != 1 or stmt.lineno - 1 in foreign:
+            continue
+        item = stmt.items[0]
+        call, var = item.context_expr, item.optional_vars
+        if (
+            isinstance(var, ast.Name)
+            and count.get(var.id) == 1
+            and isinstance(call, ast.Call)
+            and not call.args
+            and not call.keywords
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "TemporaryDirectory"
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "tempfile"
+        ):
+            out[var.id] = (stmt.lineno, (stmt.body[0].lineno, stmt.end_lineno or stmt.lineno))
+    return out
+
+
+def _word(node: ast.AST) -> str:
+    """The name or string a node spells (an attribute, an import, a keyword,
+    a string constant), "" for any other node."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.alias):
+        return node.name
+    if isinstance(node, ast.keyword):
+        return node.arg or ""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return ""
 
 
 def _bound(stmt: ast.Assign) -> list[tuple[str, ast.expr]]:

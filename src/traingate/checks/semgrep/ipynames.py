@@ -94,6 +94,8 @@ _NAMESPACE_WRITERS = frozenset(
         "ev",
         "f_globals",
         "f_locals",
+        # a function's module namespace (session 23: `f.__globals__["repo"] = ...`)
+        "__globals__",
     ]
 )
 
@@ -118,11 +120,40 @@ def binder(python: list[str], source: list[str]) -> Callable[[str], bool]:
 def mentioned(python: list[str], source: list[str]) -> set[str] | None:
     """The names the notebook's Python mentions, imports or defines; None when
     names may be bound unseen."""
-    if any(_binding_magic(ln) for ln in source):
-        return None
     tree = parse_python(python)
     if tree is None:
         return None
+    names, first = _scan(tree, source)
+    return names if first is None else None
+
+
+def unseen_from(tree: ast.Module, source: list[str]) -> int:
+    """The first line (0-based) of the top-level statement from which names
+    may be bound unseen (``tree`` parsed from the Python of ``source``, line
+    for line): ``len(source)`` when nothing can.
+
+    Session 23 (flax's ogbg_molpcba: ``labels = graphs.globals``, a jraph
+    field, cells after its ``!git clone -b $branch $repo``): a writer runs
+    only when its own top-level statement does, so an escape in an earlier
+    top-level statement, and in no function (one defined earlier can be
+    called after the writer), has run before it. Cells run top to bottom,
+    as ipyconst already assumes of its constants."""
+    first = _scan(tree, source)[1]
+    if first is None:
+        return len(source)
+    for stmt in tree.body:
+        decorators: list[ast.expr] = getattr(stmt, "decorator_list", [])
+        top = min([stmt.lineno, *(d.lineno for d in decorators)]) - 1
+        if top <= first <= (stmt.end_lineno or stmt.lineno) - 1:
+            return top
+    return first
+
+
+def _scan(tree: ast.Module, source: list[str]) -> tuple[set[str], int | None]:
+    """The names the notebook's Python mentions, imports or defines, and the
+    first line (0-based) where something may bind names unseen (None: no
+    such line)."""
+    writes = [i for i, ln in enumerate(source) if _binding_magic(ln)]
     names: set[str] = set()
     ours = {
         id(node.func)
@@ -133,26 +164,46 @@ def mentioned(python: list[str], source: list[str]) -> set[str] | None:
         and [ast.dump(a) for a in node.args] == [ast.dump(ast.Constant("subprocess"))]
     }  # the converter's own `__import__('subprocess').run(...)` of an escape
     plain = _plain_imports(tree)
+    writers = _NAMESPACE_WRITERS - ({"importlib"} if plain else set())
     for node in ast.walk(tree):
+        line = getattr(node, "lineno", 1) - 1
+        added: list[str] = []
         if isinstance(node, ast.Name):
             if id(node) not in ours:
-                names.add(node.id)
+                added = [node.id]
         elif isinstance(node, ast.Attribute):
             if node.attr in _NAMESPACE_WRITERS and id(node) not in plain:
-                return None
+                writes.append(line)
         elif isinstance(node, ast.ImportFrom):
             if (node.module or "").split(".", 1)[0] in _NAMESPACE_WRITERS:
-                return None
+                writes.append(line)
         elif isinstance(node, ast.alias):
             bare = node.name == "importlib" and node.asname is None and plain
             if node.name == "*" or (node.name.split(".", 1)[0] in _NAMESPACE_WRITERS and not bare):
-                return None
-            names.add((node.asname or node.name).split(".", 1)[0])
+                writes.append(line)
+            added = [(node.asname or node.name).split(".", 1)[0]]
+        elif isinstance(node, ast.Call) and _dynamic_attribute(node):
+            writes.append(line)
         else:
-            names.update(bound_here(node))
-    if names & (_NAMESPACE_WRITERS - ({"importlib"} if plain else set())):
-        return None
-    return names
+            added = bound_here(node)
+        names.update(added)
+        if any(n in writers for n in added):
+            writes.append(line)
+    return names, min(writes, default=None)
+
+
+def _dynamic_attribute(call: ast.Call) -> bool:
+    """``getattr(obj, name)`` whose name is not a literal, or is a namespace
+    writer's (session 23: ``getattr(len.__self__, "glob" + "als")()`` is the
+    builtins' globals, and no attribute names it)."""
+    if not (isinstance(call.func, ast.Name) and call.func.id == "getattr"):
+        return False
+    if len(call.args) < 2:
+        return True
+    name = call.args[1]
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return True
+    return name.value in _NAMESPACE_WRITERS
 
 
 def _plain_imports(tree: ast.Module) -> set[int]:

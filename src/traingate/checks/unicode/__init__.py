@@ -105,6 +105,7 @@ RULES = declare(
 
 def run(ctx: Context) -> list[Finding]:
     from traingate.checks.unicode.scan import scan_source, scan_text
+    from traingate.checks.unicode.tables import CONFUSABLE
 
     out: list[Finding] = []
     for f in ctx.files:
@@ -134,13 +135,14 @@ def run(ctx: Context) -> list[Finding]:
             # escapes decoded: a `\u202e` written as an escape was unseen),
             # not its outputs and widget state (a rendered placeholder's
             # U+200B blocked real notebooks, none of it runs).
-            source, line_map = cells
+            source, line_map, unfolded = cells
             want = None if lines is None else {i for i, n in enumerate(line_map, 1) if n in lines}
             issues = [
                 issue._replace(line=line_map[issue.line - 1])
                 for issue in scan_text(
                     "\n".join(source), want, python=True, confusables=confusables
                 )
+                if not (issue.rule_id == CONFUSABLE and issue.line in unfolded)
             ]
         elif wide is not None:
             issues = scan_text(wide.removeprefix("\ufeff"), lines, confusables=confusables)
@@ -159,19 +161,53 @@ def run(ctx: Context) -> list[Finding]:
     return out
 
 
-def _notebook_code(data: bytes) -> tuple[list[str], list[int]] | None:
-    """A notebook's code cells, line for line, and each line's JSON line;
-    None when it is no notebook (then its whole text is scanned)."""
+def _notebook_code(data: bytes) -> tuple[list[str], list[int], set[int]] | None:
+    """A notebook's code cells, line for line, each line's JSON line, and the
+    lines (1-based, of the cells) Python's NFKC rule for names does not apply
+    to; None when it is no notebook (then its whole text is scanned).
+
+    Issue #16: a Calysto Scheme notebook's ``vectorᵢ`` was blocked as
+    "normalizes to vectori; Python treats them as the same name". Scheme does
+    not fold names. The rule is dropped only for a cell no Python kernel runs
+    as written: the kernel's language is not Python's (nor a Python dialect)
+    and the cell, as IPython reads it, does not parse as Python (a Python
+    kernel runs each cell alone: a Python cell under a mislabelled kernel is
+    still judged). Mixed scripts and invisible characters count in every
+    language."""
     import json
 
-    from traingate.checks.semgrep.ipython import notebook_cells
+    from traingate.checks.semgrep.ipynames import parse_python
+    from traingate.checks.semgrep.ipython import (
+        _notebook_cells,
+        _notebook_language,
+        notebook_cells,
+    )
 
     try:
         raw = data.decode("utf-8")
-        cells = notebook_cells(json.loads(raw), raw)
+        nb = json.loads(raw)
+        cells = notebook_cells(nb, raw)
     except (ValueError, RecursionError):
         return None
-    return None if cells is None else (cells.source, cells.line_map)
+    if cells is None:
+        return None
+    unfolded: set[int] = set()
+    language = _notebook_language(nb)
+    if "python" not in language and language not in _PYTHON_DIALECTS:
+        start = 0
+        for text in _notebook_cells(nb) or []:
+            # notebook_cells: each cell's lines, then one empty line
+            end = start + len(text.splitlines())
+            if parse_python(cells.python[start:end]) is None:
+                unfolded.update(range(start + 1, end + 1))
+            start = end + 1
+        if start != len(cells.python):
+            unfolded = set()  # cells not where they were counted: judge every line
+    return cells.source, cells.line_map, unfolded
+
+
+# Kernel languages whose code is Python or a superset of it (issue #16).
+_PYTHON_DIALECTS = frozenset({"", "sage", "xonsh", "coconut", "cython", "sos", "mojo", "pypy"})
 
 
 def _wide_text(data: bytes) -> str | None:
