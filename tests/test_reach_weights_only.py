@@ -305,21 +305,28 @@ def test_true_default_kept_is_quiet(
     assert doc["errors"] == []
 
 
-def test_timm_fallback_without_weights_only_is_still_the_default_kind(
+def test_timm_fallback_under_if_not_weights_only_is_conditional(
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """timm's ``except TypeError: torch.load(path)`` has no weights_only: with
-    no torch requirement it stays a WARNING, now the chain's only sink."""
+    """timm's ``except TypeError: if not weights_only: torch.load(path)`` has
+    no weights_only, but runs only when the caller turned the True-default
+    parameter off (facts version 16): with no torch requirement it was a
+    WARNING on every caller that keeps the default; now nothing, and the
+    caller passing False gets the weights_only-off kind (tests of the guard's
+    limits: test_reach_weights_only_flow.py)."""
     _repo(repo, TIMM)
     repo.write("train.py", TIMM_CALLER)
+    repo.write(
+        "eval.py",
+        "from timm.models._helpers import load_state_dict\n\n\n"
+        "def main(path):\n    return load_state_dict(path, weights_only=False)\n",
+    )
     repo.commit("feature", who="mallory")
     _, found, _ = _check(repo, capsys)
-    assert _rules(found) == [("reach-dangerous-call", "train.py", 5)]
-    assert found[0]["severity"] == "WARNING"
+    assert _rules(found) == [("reach-dangerous-call", "eval.py", 5)], found
+    assert found[0]["severity"] == "ERROR"
     assert found[0]["message"].startswith(
-        "train.py:5 calls timm.models._builder.build_model_with_cfg -> "
-        "timm.models._builder.load_pretrained -> timm.models._helpers.load_state_dict -> "
-        "timm.models._helpers._torch_load -> torch.load (timm/models/_helpers.py:9): "
-        "torch.load without weights_only one or more calls away"
+        "eval.py:5 calls timm.models._helpers.load_state_dict -> "
+        "timm.models._helpers._torch_load -> torch.load (timm/models/_helpers.py:6): "
+        "torch.load with weights_only off one or more calls away"
     )
-    assert "weights_only off" not in found[0]["message"]

@@ -145,6 +145,16 @@ builtin ``map``) is a call of ``f`` at that call, ``flags["ho"]``, with
 name), is a call of ``<module>.*`` (any top-level def or class of it,
 graph.py), ``flags["any"]``.
 
+Version 16 (issue #16: timm 1.0.31's ``_torch_load``; ``woflow.py``): a
+``**kw`` of a local bound once to a dict of literal keys whose
+``weights_only`` entry nothing else can change is read as its entries
+written as keywords (``wo``/``wop``/``kn`` from them, no ``star``); any
+other ``**x`` but the def's own parameter is ``star`` 2 (it may hold
+``weights_only=False``: graph.py's torch.load counts it off); a call in
+the body of ``if not P:`` (``P`` a True-default parameter never rebound)
+that does not pass a literal True has ``wo`` 0 and ``wop`` ``P`` (unless it
+forwards another such parameter): it runs only when ``P`` was turned off.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -160,16 +170,19 @@ from collections import deque
 from typing import Any
 
 from traingate import pyast
-from traingate.checks.reach import handed
+from traingate.checks.reach import handed, woflow
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 15
+VERSION = 16
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
 # Keywords that stand for the first argument when none is positional.
 _FIRST_KEYWORDS = frozenset({"host", "hostname", "command", "args", "source", "cmd"})
+# The longest def whose local kwargs dicts are read (version 16): timm's
+# _torch_load is 36 lines; a longer def's `**kw` is unknown (sound, #17).
+_VOUCH_LINES = 200
 # What makes a function of another with some arguments bound (version 8).
 _MAX_REG_ARGS = 4  # a registry decorator's literal arguments kept (its key)
 _PARTIALS = frozenset({"I:0:functools.partial", "I:0:functools.partialmethod"})
@@ -933,6 +946,10 @@ class _Scope:
         # A lambda or partial stored in a dict (``_anon_defs``): its calls are
         # also its writer's, so they are graph edges only (flag ``anon``).
         self.anon = False
+        # A def's statements, for ``woflow`` (version 16); its guards, memoised.
+        self.body: list[ast.stmt] | None = None
+        self.guards: dict[int, str] | None = None
+        self.kw_dicts: dict[str, dict[str, list[ast.expr | None]] | None] = {}
 
     def from_params(self, names: set[str]) -> bool:
         """Whether any of ``names`` carries a parameter's value through the
@@ -979,6 +996,15 @@ class _Scope:
         if self._result_methods is None:
             self._result_methods = _result_methods(self.own, self.binds) if self.sends else {}
         return self._result_methods
+
+    @property
+    def short(self) -> bool:
+        """A def of at most ``_VOUCH_LINES`` lines: ``woflow.dict_entries``
+        walks it all (issue #17); a longer one's ``**kw`` stays unknown."""
+        b = self.body
+        if not b:
+            return False
+        return (b[-1].end_lineno or b[-1].lineno) - b[0].lineno < _VOUCH_LINES
 
     @property
     def rebound(self) -> set[str]:
@@ -1452,6 +1478,7 @@ class _Extractor:
         scope.sig = _signature(a, plain, 1 if cls is not None and not static else 0)
         if node.decorator_list and cls is None and parent.qualname == "<module>":
             self._decorated.append((parent, qual, node.decorator_list, node.lineno))
+        scope.body = node.body
         self._scope(scope, node.body)
         if cls is None and parent.qualname == "<module>":
             n = _tuple_len(scope.own) if type(node) is ast.FunctionDef else None
@@ -2169,7 +2196,12 @@ class _Extractor:
         # The keywords read below, in one pass (the first of each, as written).
         hooks = star = False
         wo = shell = named_first = None
-        for k in node.keywords:
+        keywords = node.keywords
+        for k in keywords:
+            if k.arg is None:  # `**kw`: what a local dict holds (version 16)
+                keywords = self._keywords(scope, node)
+                break
+        for k in keywords:
             arg = k.arg
             if arg is None:
                 star = True
@@ -2196,13 +2228,27 @@ class _Extractor:
         if hooks:
             flags["hk"] = 1
         if star:
-            flags["star"] = 1  # **kwargs: any keyword may be in there
+            # **kwargs: any keyword may be in there. 2: a `**x` other than a
+            # parameter of the def, which may hold weights_only=False (version
+            # 16; a parameter's is judged as before, the default kind).
+            flags["star"] = 1
+            for k in keywords:
+                v = k.value
+                if k.arg is None and not (type(v) is ast.Name and v.id in scope.params):
+                    flags["star"] = 2
+                    break
         if wo is not None:
             flags["wo"] = 1 if isinstance(wo, ast.Constant) and wo.value is True else 0
             wop = self._arg_code(scope, wo, any_default=True)
             if isinstance(wop, str):
                 flags["wop"] = wop
-        self._arg_codes(scope, node, flags)
+        if flags.get("wo") != 1 and "wop" not in flags:
+            guard = self._guard(scope, node)
+            if guard is not None:
+                # Under `if not P:` it runs only when the caller turned `P`
+                # off: flagged there already (issue #16: timm's fallback).
+                flags["wo"], flags["wop"] = 0, guard
+        self._arg_codes(scope, node, flags, keywords)
         if shell is not None:
             flags["shell"] = 0 if isinstance(shell, ast.Constant) and not shell.value else 1
         first = args[0] if args else named_first
@@ -2215,7 +2261,7 @@ class _Extractor:
         if (
             not star
             and all(_is_const(a) for a in args)
-            and all(_is_const(k.value) for k in node.keywords)
+            and all(_is_const(k.value) for k in keywords)
         ):
             flags["ac"] = 1
         if anyattr:
@@ -2439,7 +2485,67 @@ class _Extractor:
             return value.id
         return 0
 
-    def _arg_codes(self, scope: _Scope, node: ast.Call, flags: dict[str, Any]) -> None:
+    def _keywords(self, scope: _Scope, node: ast.Call) -> list[ast.keyword]:
+        """``node``'s keywords, each ``**kw`` of a dict ``woflow.dict_entries``
+        vouches for replaced by its entries (a value not known: a name no
+        code can hold, so 0); any other ``**x`` as written."""
+        out: list[ast.keyword] = []
+        for k in node.keywords:
+            entries = None
+            v = k.value
+            param = type(v) is ast.Name and v.id in scope.params
+            if k.arg is not None or param:
+                out.append(k)
+                continue
+            if type(v) is ast.Name and scope.body is not None:
+                bound = scope.binds.get(v.id, [])
+                if len(bound) == 1 and self._dict_made(scope, bound[0]) and scope.short:
+                    if v.id not in scope.kw_dicts:  # one walk per name and def
+                        scope.kw_dicts[v.id] = woflow.dict_entries(scope.body, v.id, bound[0])
+                    entries = scope.kw_dicts[v.id]
+            elif self._dict_made(scope, v):
+                entries = woflow.dict_entries([], "", v)  # `**{...}` written in place
+            if entries is None:
+                out.append(k)
+                continue
+            for key, values in entries.items():
+                one = values[0] if len(values) == 1 else None
+                out.append(ast.keyword(arg=key, value=one or ast.Name(id="<unknown>")))
+        return out
+
+    def _dict_made(self, scope: _Scope, value: ast.expr) -> bool:
+        """A dict display, or a call of the builtin ``dict`` (not shadowed)."""
+        if type(value) is ast.Dict:
+            return True
+        f = value.func if type(value) is ast.Call else None
+        if type(f) is not ast.Name or f.id != "dict" or self._name(scope, "dict") is not None:
+            return False
+        s: _Scope | None = scope
+        while s is not None:  # a parameter or local named `dict` is not the builtin
+            if "dict" in s.params or "dict" in s.binds:
+                return False
+            s = s.parent
+        return "dict" not in self.module_names and "dict" not in self.block_names
+
+    def _guard(self, scope: _Scope, node: ast.Call) -> str | None:
+        """The True-default parameter ``P`` never rebound whose ``if not P:``
+        body holds ``node`` (``woflow.not_guards``), if any."""
+        if scope.guards is None:
+            ps = {p for p, s in scope.sig.items() if s[1] is True}
+            scope.guards = woflow.not_guards(scope.body, ps) if ps and scope.body else {}
+        p = scope.guards.get(id(node)) if scope.guards else None
+        if p is None or p in scope.rebound:
+            return None
+        got = self._arg_code(scope, ast.Name(id=p))  # records it in ``params``
+        return got if isinstance(got, str) else None
+
+    def _arg_codes(
+        self,
+        scope: _Scope,
+        node: ast.Call,
+        flags: dict[str, Any],
+        keywords: list[ast.keyword] | None = None,
+    ) -> None:
         pa: list[int | str] = []
         for a in node.args:
             if type(a) is ast.Starred:
@@ -2450,7 +2556,7 @@ class _Extractor:
             flags["pa"] = pa
         kn = {
             k.arg: c
-            for k in node.keywords
+            for k in (node.keywords if keywords is None else keywords)
             if k.arg is not None and (c := self._arg_code(scope, k.value)) != 1
         }
         if kn:

@@ -80,7 +80,9 @@ def _name_from_caller(flags: Flags) -> bool:
 
 
 def _torch_unsafe(flags: Flags) -> bool:
-    return flags.get("wo") == 0
+    # star 2: a `**x` not the def's own parameter, weights_only not written
+    # beside it: it may hold False (facts version 16, issue #16).
+    return flags.get("wo") == 0 or ("wo" not in flags and flags.get("star") == 2)
 
 
 # What a call passes to a callee's True-default parameter (``passed``).
