@@ -7,6 +7,8 @@ import urllib.request
 
 import requests
 import requests as rq
+import huggingface_hub
+import torch
 from huggingface_hub import hf_hub_download
 
 
@@ -64,3 +66,17 @@ def download_dataset(url, root):
     # ok: remote-fetch-then-exec
     model.eval()
     return meta
+
+
+def hub_snapshot_backbone(name):
+    # issue #16 (session 23): a hub snapshot's hubconf.py imported by torch.hub
+    local_dir = huggingface_hub.snapshot_download(repo_id=name)
+    # ruleid: remote-fetch-then-exec
+    model = torch.hub.load(local_dir, "convnext_tiny", source="local")
+    # ruleid: remote-fetch-then-exec
+    model = torch.hub.load(repo_or_dir=local_dir, model="convnext_tiny", source="local")
+    # downloaded weights given to a hub entry point from the project's own directory
+    weights = huggingface_hub.hf_hub_download("org/backbones", "convnext.safetensors")
+    # ok: remote-fetch-then-exec
+    model = torch.hub.load("hubconf_dir", "convnext_tiny", source="local", weights=weights)
+    return model

@@ -213,9 +213,9 @@ def _foreach_step(params, grads, lr, flag):
         steps = torch._foreach_div(params, lr)
     else:
         steps = list(grads)
-    # issue #17: a list also bound to fresh tensors on another branch is
-    # trusted (following every binding cost the rule half its time again)
-    # todoruleid: sabotage-grad-param-corruption
+    # a list also bound to fresh tensors on another branch: its copy of the
+    # gradients' list still counts (session 23)
+    # ruleid: sabotage-grad-param-corruption
     torch._foreach_mul_(steps, -1.0)
     views = torch.split(grads[0], 4)
     # ruleid: sabotage-grad-param-corruption
@@ -262,3 +262,60 @@ def smoke_test_data():
     # ok: sabotage-grad-param-corruption
     train_set = torch.utils.data.TensorDataset(torch.randn(8, 3, 32, 32), torch.rand(8).round().long())
     return torch.utils.data.DataLoader(train_set, batch_size=4, shuffle=True)
+
+
+def grad_reversal_unbound(model):
+    # issue #16 (session 23): the in-place ops called unbound or named at run time
+    for p in model.backbone.parameters():
+        # ruleid: sabotage-grad-param-corruption
+        torch.Tensor.neg_(p.grad)
+        # ruleid: sabotage-grad-param-corruption
+        torch.Tensor.mul_(p.grad, -1.0)
+        # ruleid: sabotage-grad-param-corruption
+        torch.Tensor.normal_(p.grad)
+        # ruleid: sabotage-grad-param-corruption
+        getattr(p.grad, _OPS["scale"])(-0.5)
+        # ruleid: sabotage-grad-param-corruption
+        getattr(p.grad, "neg_")()
+        # ok: sabotage-grad-param-corruption
+        torch.Tensor.mul_(p.grad, 0.5)
+        # ok: sabotage-grad-param-corruption
+        getattr(p.grad, "div_")(8)
+        # ok: sabotage-grad-param-corruption
+        torch.Tensor.neg_(p.data.clone())
+
+
+def flip_through_views(model):
+    for p in model.parameters():
+        g = p.grad.data.view(-1)
+        # ruleid: sabotage-grad-param-corruption
+        g[::2].neg_()
+        flat = p.grad.flatten()
+        # ruleid: sabotage-grad-param-corruption
+        flat.mul_(-1)
+        grad = p.grad
+        # ruleid: sabotage-grad-param-corruption
+        grad *= -1
+        # a copy of the gradient, negated for an update computed apart (an
+        # optimizer's `maximize`): the gradient itself is untouched
+        step = p.grad.clone()
+        # ok: sabotage-grad-param-corruption
+        step.neg_()
+        d = p.grad.detach()
+        # ok: sabotage-grad-param-corruption
+        d = -d
+        # ok: sabotage-grad-param-corruption
+        d.div_(4)
+
+
+def shift_grad_rows(param):
+    # ruleid: sabotage-grad-param-corruption
+    param.grad.copy_(torch.roll(param.grad, shifts=1, dims=0))
+    # ruleid: sabotage-grad-param-corruption
+    param.grad = param.grad.flip(0)
+    # a flip of the input (augmentation), and a gradient copied from another tensor
+    # ok: sabotage-grad-param-corruption
+    param.data.copy_(torch.flip(param.data, [0]))
+    # ok: sabotage-grad-param-corruption
+    param.grad.copy_(torch.roll(buffer, 1, 0))
+

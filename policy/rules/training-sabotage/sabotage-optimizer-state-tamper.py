@@ -112,3 +112,30 @@ def fake_helper(optimizer, device):
     for p, v in optimizer.state.items():
         # ruleid: sabotage-optimizer-state-tamper
         optimizer.state[p] = move_to_device_local(v, device)
+
+
+class LeanTrainer:
+    # issue #16 (session 23): the state's buffers through a loop over its values
+    def _save_checkpoint(self, model, trial):
+        for st in self.optimizer.state.values():
+            for key in ("exp_avg_sq",):
+                # ruleid: sabotage-optimizer-state-tamper
+                st[key].zero_()
+        for p, st in self.optimizer.state.items():
+            # ruleid: sabotage-optimizer-state-tamper
+            st["exp_avg"].mul_(1e4)
+            # ruleid: sabotage-optimizer-state-tamper
+            st.clear()
+
+    def _load_optimizer(self, device):
+        # resuming: the state moved to the device, and read for a log line
+        for st in self.optimizer.state.values():
+            for k, v in st.items():
+                if torch.is_tensor(v):
+                    # ok: sabotage-optimizer-state-tamper
+                    st[k] = v.to(device)
+            # ok: sabotage-optimizer-state-tamper
+            print(st["exp_avg_sq"].sum().item())
+        for st in self.lr_scheduler.state.values():
+            # ok: sabotage-optimizer-state-tamper
+            st["buf"].zero_()

@@ -36,7 +36,7 @@ from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage import quiet as qt
-from traingate.checks.sabotage.constants import local_paths
+from traingate.checks.sabotage.constants import local_paths, param_defaults
 from traingate.checks.sabotage.cut import Plan, expand, span
 from traingate.checks.sabotage.draws import Drawing
 from traingate.checks.sabotage.outline import as_read
@@ -261,6 +261,12 @@ def _visit_one(
         fenv = env.child()
         for a in child.args.posonlyargs + child.args.args + child.args.kwonlyargs:
             fenv.names.hide(a.arg)  # a parameter shadows a module name
+        for arg, default in () if quiet else param_defaults(child.args):
+            # A default is read once, where the function is defined: a hook's
+            # `zone=os.environ.get("CLOUD_ZONE")` holds that trigger (#16, session 23).
+            t = env.taint(default)
+            if t is not None:
+                fenv.names.own[arg] = t
         lk = nd.local(child, env.alias)
         nodes = lk.nodes
         fenv.paths = local_paths(child, nodes, env)

@@ -91,7 +91,7 @@ def _local_paths(
     # (`def loss(model, batch, marker="/etc/cluster-b")`): the default is evaluated
     # where the function is defined, so in its parent's scope.
     defaults: dict[str, PathConst] = {}
-    for arg, default in _defaults(args):
+    for arg, default in param_defaults(args):
         got = env.spelled_path(default) if arg not in counts else None
         if got is not None:
             defaults[arg] = PathConst(got.path, (*got.lines, default.lineno))
@@ -103,7 +103,7 @@ def _local_paths(
     return _Local(own, hidden, paths)
 
 
-def _defaults(args: ast.arguments) -> list[tuple[str, ast.expr]]:
+def param_defaults(args: ast.arguments) -> list[tuple[str, ast.expr]]:
     positional = [*args.posonlyargs, *args.args]
     given = positional[len(positional) - len(args.defaults) :]
     out = [(a.arg, d) for a, d in zip(given, args.defaults, strict=True)]

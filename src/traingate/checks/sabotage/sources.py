@@ -36,6 +36,11 @@ _CALLS = {
     "os.environ.setdefault": ENV,
     "os.environ.pop": ENV,
     "os.environb.get": ENV,
+    # The whole mapping, viewed (#16, session 23): `{k: v for k, v in os.environ.items()}`.
+    "os.environ.items": ENV,
+    "os.environ.values": ENV,
+    "os.environ.keys": ENV,
+    "os.environ.copy": ENV,
     "socket.gethostname": HOST,
     "socket.getfqdn": HOST,
     "platform.node": HOST,

@@ -103,6 +103,13 @@ _TRANSPARENT = frozenset(
         "masked_fill", "half", "full_like", "ones_like", "zeros_like", "tensor",
         "as_tensor", "fromtimestamp", "weekday", "isoweekday", "timestamp", "date",
         "copy", "read", "read_text", "readline", "readlines", "rstrip", "lstrip", "decode",
+        # #16 (session 23): a copy, an encoding, a parse or a hash of the value is
+        # still it: `dict(os.environ)`, `ip_address(gethostbyname(h))`,
+        # `zlib.crc32(host.encode()) % 16`. Not `items`: a LoRA `rank` read in
+        # a loop over a config's `.items()` would make every value a trigger
+        # (peft's hotswap); os.environ's own views are sources (sources.py).
+        "dict", "encode", "ip_address", "ip_interface", "crc32", "adler32", "hash", "md5",
+        "sha1", "sha256", "hexdigest", "digest",
     }
 )  # fmt: skip
 

@@ -7,7 +7,6 @@ Split from ``analysis`` (which re-exports ``Hit`` and ``Guard``) to keep modules
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from traingate.checks.sabotage import events as ev
@@ -27,7 +26,7 @@ from traingate.checks.sabotage.triggers import (
     last_name,
     qualname,
 )
-from traingate.checks.sabotage.verdicts import accept, rule_for, where
+from traingate.checks.sabotage.verdicts import accept, exit_guards, rule_for, where
 
 TRAIN_HOOKS = frozenset(
     {"training_step", "train_step", "compute_loss", "optimizer_step", "backward", "forward"}
@@ -91,6 +90,7 @@ class Fn:
         self._events: ev.Table | None = None
         self._events_known = False
         self._training: bool | None = None
+        self.exits: set[int] = set()  # the tests of `if <t>: return` (exit_guards)
 
     @property
     def tests_training(self) -> bool:
@@ -161,6 +161,9 @@ class Fn:
     def stmts(self, body: list[ast.stmt], guards: tuple[Guard, ...]) -> None:
         for st in body:
             self.stmt(st, guards)
+            if st.__class__ is ast.If and exit_guards(st, self.env):  # `if not <t>: return`
+                guards = self.guarded(st.test, guards)
+                self.exits.add(id(st.test))
 
     def stmt(self, st: ast.stmt, guards: tuple[Guard, ...]) -> None:
         if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -270,9 +273,8 @@ class Fn:
         if got is not None:
             what, scaling = got
             scaling = scaling and self.scope.is_scaling_target(what)
-            value = _first(
-                self.env.taint(a) for a in [*call.args, *(k.value for k in call.keywords)]
-            )
+            args = [*call.args, *(k.value for k in call.keywords)]
+            value = next((t for t in map(self.env.taint, args) if t is not None), None)
             before = len(self.out)
             self.judge(
                 "write",
@@ -557,6 +559,8 @@ class Fn:
             per_step = g.trigger.kind == ev.RANDOM_CALL
             if (skip_draw and (per_step or g.trigger.kind == RANDOM)) or (per_step and not numeric):
                 continue
+            if id(g.test) in self.exits and (kind == "step" or skip_draw):
+                continue  # after `if <t>: return`: skip() judges the step; `return x` is no rewrite
             if accept(kind, g.trigger, g.test, train, scaling, value):
                 rule = rule_for(kind, g.trigger)
                 at = (getattr(node, "lineno", g.line), g.line, g.trigger.line, *g.trigger.also)
@@ -583,10 +587,6 @@ class Fn:
 def _params(lam: ast.Lambda) -> frozenset[str]:
     a = lam.args
     return frozenset(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
-
-
-def _first(items: Iterator[Trigger | None]) -> Trigger | None:
-    return next((t for t in items if t is not None), None)
 
 
 def _reads(value: ast.AST, target: ast.AST) -> bool:
