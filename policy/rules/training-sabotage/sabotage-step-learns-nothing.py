@@ -262,3 +262,77 @@ def ok_detached_operand(student, teacher, online, target, x, opt):
     # ok: sabotage-step-learns-nothing
     loss.backward()
     opt.step()
+
+
+# Issue #16: the AMP step. A second model's scaled backward() between the
+# zero_grad() and the scaler's step() (ignite's CycleGAN_with_torch_cuda_amp
+# notebook) gives the step fresh gradients.
+def ok_amp_gan(amp_scaler, optimizer_G, optimizer_D, loss_generators, loss_discriminators):
+    optimizer_G.zero_grad()
+    # ok: sabotage-step-learns-nothing
+    amp_scaler.scale(loss_generators).backward()
+    amp_scaler.step(optimizer_G)
+    optimizer_D.zero_grad()
+    # ok: sabotage-step-learns-nothing
+    amp_scaler.scale(loss_discriminators).backward()
+    amp_scaler.step(optimizer_D)
+    amp_scaler.update()
+
+
+def ok_accelerate_gan(accelerator, optG, optD, loss_g, loss_d):
+    optG.zero_grad()
+    # ok: sabotage-step-learns-nothing
+    accelerator.backward(loss_g)
+    optG.step()
+    optD.zero_grad()
+    # ok: sabotage-step-learns-nothing
+    accelerator.backward(loss_d)
+    optD.step()
+
+
+def amp_gan_second_step_without_backward(scaler, optG, optD, loss_g):
+    optG.zero_grad()
+    # ruleid: sabotage-step-learns-nothing
+    scaler.scale(loss_g).backward()
+    scaler.step(optG)
+    optD.zero_grad()
+    scaler.step(optD)
+
+
+def accelerate_gan_second_step_without_backward(accelerator, optG, optD, loss_g):
+    # ruleid: sabotage-step-learns-nothing
+    accelerator.backward(loss_g)
+    optG.step()
+    optD.zero_grad()
+    optD.step()
+
+
+def amp_detached(model, batch, opt, scaler):
+    loss = model(**batch).loss
+    loss = loss.detach().requires_grad_()
+    # ruleid: sabotage-step-learns-nothing
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    # ruleid: sabotage-step-learns-nothing
+    scaler.scale(model(**batch).loss.detach().requires_grad_()).backward()
+    scaler.step(opt)
+
+
+def amp_gan_detached_second_loss(scaler, optG, optD, loss_g, loss_d):
+    optG.zero_grad()
+    scaler.scale(loss_g).backward()
+    scaler.step(optG)
+    optD.zero_grad()
+    loss_d = loss_d.detach().requires_grad_()
+    # ruleid: sabotage-step-learns-nothing
+    scaler.scale(loss_d).backward()
+    scaler.step(optD)
+
+
+def ok_amp_logged_copy(model, batch, opt, scaler):
+    loss = model(**batch).loss
+    log_loss = loss.detach().float()
+    # ok: sabotage-step-learns-nothing
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    print(log_loss.item())

@@ -96,6 +96,39 @@ _NAMESPACE_WRITERS = frozenset(
         "f_locals",
         # a function's module namespace (session 23: `f.__globals__["repo"] = ...`)
         "__globals__",
+        # IPython rewritten (#16, session 23): how later escapes expand and
+        # run, or what a cell's text becomes, is no longer what the notebook
+        # says (rule tamper-ipython-shell-override blocks these too)
+        "var_expand",
+        "system_raw",
+        "system_piped",
+        "input_transformers_cleanup",
+        "input_transformers_post",
+        "input_transformer_manager",
+        "ast_transformers",
+        "prefilter_manager",
+        "magics_manager",
+        "alias_manager",
+        "register_magic_function",
+        "register_magics",
+        "register_line_magic",
+        "register_cell_magic",
+        "register_line_cell_magic",
+    ]
+)
+
+# Shell methods other objects have too (`os.system`): a writer only when
+# assigned (`get_ipython().system = f`, #16, session 23).
+_SHELL_METHODS = frozenset(
+    [
+        "system",
+        "getoutput",
+        "run_cell",
+        "run_cell_async",
+        "_run_cell",
+        "run_code",
+        "runcode",
+        "run_source",
     ]
 )
 
@@ -172,7 +205,8 @@ def _scan(tree: ast.Module, source: list[str]) -> tuple[set[str], int | None]:
             if id(node) not in ours:
                 added = [node.id]
         elif isinstance(node, ast.Attribute):
-            if node.attr in _NAMESPACE_WRITERS and id(node) not in plain:
+            stored = isinstance(node.ctx, ast.Store) and node.attr in _SHELL_METHODS
+            if stored or (node.attr in _NAMESPACE_WRITERS and id(node) not in plain):
                 writes.append(line)
         elif isinstance(node, ast.ImportFrom):
             if (node.module or "").split(".", 1)[0] in _NAMESPACE_WRITERS:
