@@ -169,6 +169,23 @@ def _outside_ascii(items: list[Any]) -> bool:
     )
 
 
+def literal_led(pattern: str) -> bool:
+    """Whether every match of ``pattern`` starts with one literal character
+    sre looks for as a prefix (one of no case, or the regex not ignoring
+    case): sre then skips to where it may match instead of trying the whole
+    regex at every position (issue #17: screen.py's cost order puts such a
+    ``text`` atom before one without). False for anything unforeseen."""
+    try:
+        tree = _parser.parse(pattern, 0)
+        items = list(tree)
+        if not items or items[0][0] is not c.LITERAL:
+            return False
+        ch = chr(items[0][1])
+        return not int(tree.state.flags) & c.SRE_FLAG_IGNORECASE or ch.lower() == ch.upper()
+    except Exception:
+        return False
+
+
 class Finder:
     """``rx.search`` with a ``\\n``-led twin for a regex whose every match
     starts at a line start, and a search per branch of a top-level ``A|B``

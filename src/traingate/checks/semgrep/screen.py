@@ -41,6 +41,7 @@ one ``ast`` walk reads from it:
   written to (assigned, augmented, a loop or ``with`` target) on an object
   that hangs from the name ``x``, from any name an import binds, or from a
   call or subscript (``__import__("torch").x = v``).
+- ``guard-region: {...}``, ``mod-assign: true``: guardwords.py (node atoms).
 - ``words: [w, ...]``: one of the words occurs in the raw text, ignoring case
   (a fast pre-test for a costly ``text`` regex that needs one of them).
 - ``text: R``: the raw text matches ``R`` (for regex rules).
@@ -89,7 +90,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from traingate.checks.semgrep import folding, lookups, prefilter, shared, units
+from traingate.checks.semgrep import folding, guardwords, lookups, prefilter, shared, units
 from traingate.checks.semgrep.facts import JOIN_MAX, NODE_KINDS, Facts
 from traingate.checks.semgrep.facts import facts as facts
 from traingate.checks.semgrep.linelocal import line_local
@@ -170,6 +171,8 @@ def _compile(spec: Any, repeated: frozenset[str]) -> Test:
         return _folded(value)
     if key == "lookup":
         return _lookup(value)
+    if key in ("guard-region", "mod-assign"):
+        return guardwords.atom(key, value, ScreenError)
     if key == "words":
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
@@ -231,7 +234,7 @@ def _cost(spec: Any) -> float:
         return min(costs) if key == "all" else max(costs)
     if key in ("unit", "file"):
         return _cost(value) + 0.5
-    return _COST.get(key, 9)
+    return 2.5 if key == "text" and prefilter.literal_led(value) else _COST.get(key, 9)  # #17
 
 
 def _lookup(value: Any) -> Test:

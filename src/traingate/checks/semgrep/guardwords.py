@@ -1,0 +1,375 @@
+"""Screen atoms read from the syntax tree's nodes (screen.py, issue #17),
+here so that screen.py and facts.py stay under 600 lines: ``mod-assign``
+(_mod_assign), and ``guard-region``: a payload word inside the region of a
+guard whose condition spells a guard word.
+
+trigger-rank-conditional-sabotage binds each region guarded by the rank or
+world size (``if $COND: ...``, ``while $COND: ...``, ``if $COND: return``
+and the rest of its block, ``$COND and <kill>``, ``<kill> if $COND else
+$E``, ``$TV = $SRC`` and what follows) and looks for its payloads there
+only; its regex reads ``$COND``'s or ``$SRC``'s text. Its screen asked for
+a payload name and a rank word anywhere in one function: that admitted
+2,067 functions (107,455 lines) of the large corpus, most for a docstring's
+LoRA "rank" or a ``world_size`` read far from any ``.grad`` or ``exit``.
+
+Read once per file: a *guard* is an ``if`` / ``while`` test, a conditional
+expression's test, a boolean operation, or an assignment's (or walrus's)
+value, *signalled* when one of ``words`` (ignoring case, no word boundary:
+a superset of the rule's ``\\b`` regex, also beside a non-ASCII letter) is
+in the raw text of its lines, in a literal or an identifier on them (as
+Python reads them: ``"\\x72ank"``, NFKC-folded names), or one of
+``guard-names`` is an identifier there (``current_device``, an ``environ``
+read whose key semgrep may fold). Its *region*, in lines: a boolean
+operation's, a conditional expression's, a ``while``'s or an ``if``'s own
+lines; from an ``if`` whose body returns or continues to the end of the
+innermost function or class holding it (or the file's end: the rest of its
+block, and more); for an assignment, each ``if`` after it in that scope
+whose header spells a name of its targets (``<... $TV ...>``), and from it
+to the end of such an ``if`` around it. A *payload* is an identifier in ``names`` or matching
+``name-regex``, a literal matching ``string``, or ``text`` matching the raw
+text, on a line of a signalled guard's region. The atom holds on a unit
+whose run of lines (facts._Gaps) holds a payload line, and on every unit
+when one is in module or class code. A line is read whole (a comment after
+the condition, the one-line body): only more admits.
+
+An import that renames a name spelling a word or a guard name (``from
+torch.distributed import get_rank as r``) signals every guard, and one that
+renames a payload name (``from time import sleep as nap``) makes every
+line of a region a payload line: semgrep resolves such a name wherever the
+import stands, and the lines no longer spell it.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+from collections.abc import Callable
+from typing import Any
+
+from traingate.checks.semgrep.facts import Facts
+from traingate.checks.semgrep.gaps import line_starts
+
+Test = Callable[[Facts], bool]
+
+_VALUED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_KEYS = {"words", "guard-names", "names", "name-regex", "string", "text"}
+
+
+class _Spec:
+    """The atom's YAML, checked and compiled."""
+
+    def __init__(self, value: Any, error: type[ValueError]) -> None:
+        if not isinstance(value, dict) or not {"words", "names"} <= set(value) <= _KEYS:
+            raise error(f"guard-region: takes words, names and some of {sorted(_KEYS)}")
+        lists = {k: value.get(k, []) for k in ("words", "guard-names", "names")}
+        for k, v in lists.items():
+            if not isinstance(v, list) or not all(isinstance(w, str) and w for w in v):
+                raise error(f"guard-region: {k} takes a list of words, not {v!r}")
+        words = sorted({w.casefold() for w in lists["words"]}, key=len, reverse=True)
+        if not words:
+            raise error("guard-region: words must not be empty")
+        self.words = re.compile("|".join(map(re.escape, words)), re.I)
+        self.guard_names = frozenset(lists["guard-names"])
+        self.names = frozenset(lists["names"])
+        rxs: dict[str, re.Pattern[str] | None] = {}
+        for k in ("name-regex", "string", "text"):
+            try:
+                rxs[k] = re.compile(value[k], re.M) if k in value else None
+            except (re.error, TypeError) as exc:
+                raise error(f"guard-region: {k}: {value[k]!r}: {exc}") from None
+        self.name_rx, self.string_rx, self.text_rx = rxs["name-regex"], rxs["string"], rxs["text"]
+
+
+def atom(key: str, value: Any, error: type[ValueError]) -> Test:
+    """The test of ``guard-region`` or ``mod-assign`` (screen.py's hook)."""
+    if key == "mod-assign":
+        if value is not True:
+            raise error(f"mod-assign: takes true, not {value!r}")
+        return _mod_assign
+    return guard_region(value, error)
+
+
+def _mod_assign(f: Facts) -> bool:
+    """``mod-assign: true``: an assignment of a ``%`` (``y = <... y ...> % n``,
+    ``y %= n``) in the code or what it shares; a ``%`` whose left side is a
+    string literal formats text and cannot hold ``$Y`` (issue #17: the
+    ``%`` anywhere in the raw text, a comment's or a format's, admitted
+    sabotage-label-class-remap's units). facts.py keeps these nodes for folding."""
+    if "mod-assign" not in f._memo:
+        f._memo["mod-assign"] = any(map(_is_mod, f.folds))
+    found: bool = f._memo["mod-assign"]
+    return found or (f.shared is not None and _mod_assign(f.shared))
+
+
+def _is_mod(node: ast.AST) -> bool:
+    kind = type(node)
+    if kind is ast.AugAssign:
+        return type(node.op) is ast.Mod  # type: ignore[attr-defined]
+    if kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
+        value = node.value  # type: ignore[attr-defined]
+        if type(value) is not ast.BinOp or type(value.op) is not ast.Mod:
+            return False
+        left = value.left
+        return not (
+            type(left) is ast.JoinedStr
+            or (type(left) is ast.Constant and isinstance(left.value, str | bytes))
+        )
+    return False
+
+
+def guard_region(value: Any, error: type[ValueError]) -> Test:
+    """The atom's test (module doc); a unit without its file admits."""
+    spec = _Spec(value, error)
+    key = f"guard-region {sorted(value.items())!r}"
+
+    def test(f: Facts) -> bool:
+        ref = f._memo.get("file")
+        file = (None if f.run is not None else f) if ref is None else ref()
+        if file is None:
+            return True  # a unit without its file: admit, never drop
+        if key not in file._memo:
+            file._memo[key] = _payloads(file, spec)
+        at: list[int] = file._memo[key]
+        if f.run is None or f.gaps is None:  # the file, or a file with no function
+            return bool(at)
+        i = bisect.bisect_left(at, f.run[0])
+        if i < len(at) and at[i] < f.run[1]:
+            return True
+        if key + " gap" not in file._memo:  # module or class code: every unit's
+            gaps = f.gaps.gaps
+            file._memo[key + " gap"] = any(_within(at, a, b) for a, b in gaps)
+        shared: bool = file._memo[key + " gap"]
+        return shared
+
+    return test
+
+
+def _within(at: list[int], a: int, b: int) -> bool:
+    i = bisect.bisect_left(at, a)
+    return i < len(at) and at[i] < b
+
+
+def _payloads(file: Facts, spec: _Spec) -> list[int]:
+    """The sorted offsets of the payload lines' starts (module doc)."""
+    guards: list[tuple[ast.AST, int]] = []  # (the guard, the last line of its condition)
+    scopes: list[tuple[int, int]] = []  # (first body line, last line) of defs and classes
+    every_guard = every_line = False
+    for node in file.nodes:
+        kind = type(node)
+        if kind is ast.If or kind is ast.While:  # the header, to the body's first line
+            last = max(_end(node.test), node.body[0].lineno - 1)  # type: ignore[attr-defined]
+            guards.append((node, last))
+        elif kind is ast.BoolOp or kind is ast.IfExp:
+            guards.append((node, _end(node)))
+        elif kind in _VALUED:
+            if node.value is not None:  # type: ignore[attr-defined]
+                guards.append((node, _end(node)))
+        elif kind in _SCOPES:
+            scopes.append((node.body[0].lineno, _end(node)))  # type: ignore[attr-defined]
+        elif kind is ast.alias:
+            name = node.name.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+            if node.asname and node.asname != name:  # type: ignore[attr-defined]
+                if spec.words.search(name) or name in spec.guard_names:
+                    every_guard = True
+                if name in spec.names or (spec.name_rx and spec.name_rx.search(name)):
+                    every_line = True
+    if not guards:
+        return []
+    text = file.text
+    starts = line_starts(text)
+    lines = len(starts)
+    # A condition's lines run on over comments and closing brackets: semgrep's
+    # range of a parenthesized $COND may hold a comment after the expression.
+    spans = [(g.lineno, _more(text, starts, last)) for g, last in guards]  # type: ignore[attr-defined]
+    signal = _marked(file, spec, starts, spans, every_guard)
+    scopes.sort()
+    firsts = [s for s, _ in scopes]
+    regions: list[tuple[int, int]] = []
+    ifs = _Ifs(
+        text,
+        starts,
+        [(g, last) for (g, _), (_, last) in zip(guards, spans, strict=True) if type(g) is ast.If],
+    )
+    for (node, _), (first, last) in zip(guards, spans, strict=True):
+        if not any(signal[first : last + 1]):
+            continue
+        kind = type(node)
+        start = node.lineno  # type: ignore[attr-defined]
+        if kind is ast.If and not _returns(node):
+            regions.append((start, _end(node)))
+        elif kind is ast.If:  # `if $COND: return`, and the rest of its block
+            regions.append((start, _scope_end(scopes, firsts, start, lines)))
+        elif kind in _VALUED:  # `$TV = $SRC`, then an `if` that tests $TV
+            end = _scope_end(scopes, firsts, start, lines)
+            regions += ifs.testing(_targets(node), start, end)  # type: ignore[arg-type]
+        else:
+            regions.append((start, _end(node)))
+    if not regions:
+        return []
+    merged = _merge(regions)
+    hit = _payload_lines(file, spec, starts, merged, every_line)
+    return sorted(starts[line - 1] for line in hit if line <= lines)
+
+
+def _marked(
+    file: Facts, spec: _Spec, starts: list[int], spans: list[tuple[int, int]], every: bool
+) -> bytearray:
+    """Per line (1-based), whether a guard line there spells a word or a guard name."""
+    n = len(starts)
+    on = bytearray(n + 2)
+    for first, last in spans:
+        on[first : last + 1] = b"\x01" * (last + 1 - first)
+    if every:
+        return on
+    out = bytearray(n + 2)
+    for m in spec.words.finditer(file.text):
+        line = bisect.bisect_right(starts, m.start())
+        out[line] = on[line]
+    for node in file.nodes:  # as Python reads them: literals, NFKC-folded names
+        line = getattr(node, "lineno", 0)
+        if not on[line] or out[line]:
+            continue
+        kind = type(node)
+        if kind is ast.Constant:
+            value = node.value  # type: ignore[attr-defined]
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            out[line] = isinstance(value, str) and spec.words.search(value) is not None
+        elif kind is ast.Name or kind is ast.Attribute:
+            name = node.id if kind is ast.Name else node.attr  # type: ignore[attr-defined]
+            out[line] = name in spec.guard_names or spec.words.search(name) is not None
+    return out
+
+
+def _payload_lines(
+    file: Facts, spec: _Spec, starts: list[int], regions: list[tuple[int, int]], every: bool
+) -> set[int]:
+    """The lines of ``regions`` that hold a payload."""
+    firsts = [a for a, _ in regions]
+
+    def inside(line: int) -> bool:
+        i = bisect.bisect_right(firsts, line) - 1
+        return i >= 0 and line <= regions[i][1]
+
+    if every:
+        return {line for a, b in regions for line in range(a, b + 1)}
+    hit: set[int] = set()
+    for node in file.nodes:
+        kind = type(node)
+        if kind is ast.Name or kind is ast.Attribute:
+            name = node.id if kind is ast.Name else node.attr  # type: ignore[attr-defined]
+            named = name in spec.names or (spec.name_rx and spec.name_rx.search(name))
+            if named and inside(node.lineno):  # type: ignore[attr-defined]
+                hit.add(node.lineno)  # type: ignore[attr-defined]
+        elif kind is ast.Constant and spec.string_rx is not None:
+            value = node.value  # type: ignore[attr-defined]
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            if isinstance(value, str) and spec.string_rx.search(value):
+                for line in range(node.lineno, _end(node) + 1):  # type: ignore[attr-defined]
+                    if inside(line):
+                        hit.add(line)
+    if spec.text_rx is not None:
+        for m in spec.text_rx.finditer(file.text):
+            line = bisect.bisect_right(starts, m.start())
+            if inside(line):
+                hit.add(line)
+    return hit
+
+
+def _scope_end(scopes: list[tuple[int, int]], firsts: list[int], line: int, lines: int) -> int:
+    """The last line of the innermost def or class whose body holds ``line``, or the file's."""
+    i = bisect.bisect_right(firsts, line) - 1
+    while i >= 0:
+        first, last = scopes[i]
+        if first <= line <= last:
+            return last
+        i -= 1
+    return lines
+
+
+def _returns(node: ast.AST) -> bool:
+    """Whether a ``return`` or ``continue`` stands in the ``if``'s body."""
+    body: list[ast.stmt] = getattr(node, "body", [])
+    return any(type(n) is ast.Return or type(n) is ast.Continue for b in body for n in ast.walk(b))
+
+
+def _targets(node: ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr) -> set[str]:
+    """The identifiers an assignment's targets spell (``$TV``: a name, ``self.x``, ``a, b``)."""
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    out: set[str] = set()
+    for t in targets:
+        for n in ast.walk(t):
+            if type(n) is ast.Name:
+                out.add(n.id)
+            elif type(n) is ast.Attribute:
+                out.add(n.attr)
+    return out
+
+
+_WORD = re.compile(r"\w+")
+
+
+class _Ifs:
+    """The file's ``if`` statements by line, with the identifiers their headers spell."""
+
+    def __init__(self, text: str, starts: list[int], ifs: list[tuple[ast.AST, int]]) -> None:
+        self.ascii = text.isascii()  # else a name's NFKC form may differ from its text
+        self.ifs = sorted(ifs, key=lambda p: p[0].lineno)  # type: ignore[attr-defined]
+        self.lines = [g.lineno for g, _ in self.ifs]  # type: ignore[attr-defined]
+        self.text, self.starts = text, starts
+        self.ids: dict[int, frozenset[str]] = {}
+
+    def _spelled(self, i: int) -> frozenset[str]:
+        if i not in self.ids:
+            g, last = self.ifs[i]
+            a = self.starts[g.lineno - 1]  # type: ignore[attr-defined]
+            b = self.starts[last] if last < len(self.starts) else len(self.text)
+            self.ids[i] = frozenset(_WORD.findall(self.text, a, b))
+        return self.ids[i]
+
+    def testing(self, names: set[str], start: int, end: int) -> list[tuple[int, int]]:
+        """The regions where ``if <... $TV ...>`` meets ``$TV = $SRC ...`` (an
+        assignment on line ``start`` whose scope ends on ``end``): each ``if``
+        after it whose header spells a target's name, and from the assignment
+        on, the rest of an ``if`` around it that does."""
+        if not self.ascii or not names:
+            return [(start, end)]
+        out: list[tuple[int, int]] = []
+        for i, line in enumerate(self.lines):
+            if line > end:
+                break
+            g = self.ifs[i][0]
+            if line >= start:
+                if not names.isdisjoint(self._spelled(i)):
+                    out.append((line, _end(g)))
+            elif _end(g) >= start and not names.isdisjoint(self._spelled(i)):
+                out.append((start, min(_end(g), end)))
+        return out
+
+
+_TRAILING = re.compile(r"[ \t\f]*(#|[)\]}]|\r?\n|\r|$)")
+
+
+def _more(text: str, starts: list[int], last: int) -> int:
+    """``last``, and the lines after it that are blank or start with a comment or a closing bracket."""
+    while last < len(starts) and _TRAILING.match(text, starts[last]):
+        last += 1
+    return last
+
+
+def _merge(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(regions):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _end(node: ast.AST) -> int:
+    end = getattr(node, "end_lineno", None)
+    return int(end) if end is not None else int(getattr(node, "lineno", 1))
