@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ast
 
-import pytest
-
 from traingate.checks.sabotage.analysis import analyze
 from traingate.checks.sabotage.dates import int_constants
+
+from .sabotage_cases import case_tests
 
 CAUGHT: dict[str, tuple[str, list[tuple[str, int]]]] = {
     "getmtime_epoch": (
@@ -144,20 +144,7 @@ def train(model, loader, optimizer, log):
 }
 
 
-@pytest.mark.parametrize("name", sorted(CAUGHT))
-def test_caught(name: str) -> None:
-    source, want = CAUGHT[name]
-    got = sorted((h.rule, h.line) for h in analyze(source, f"train/{name}.py"))
-    assert got == sorted(want)
-    # the cut (every line added) agrees with the whole-file analysis
-    added = set(range(1, source.count("\n") + 2))
-    cut = sorted((h.rule, h.line) for h in analyze(source, f"train/{name}.py", added=added))
-    assert cut == got
-
-
-@pytest.mark.parametrize("name", sorted(QUIET))
-def test_quiet(name: str) -> None:
-    assert analyze(QUIET[name], f"train/{name}.py") == []
+test_caught, test_quiet = case_tests(CAUGHT, QUIET)
 
 
 def test_int_constants_fold() -> None:

@@ -8,9 +8,7 @@ look-alike must stay quiet. The CLI side is tests/fixtures/evasion (the variants
 
 from __future__ import annotations
 
-import pytest
-
-from traingate.checks.sabotage.analysis import analyze
+from .sabotage_cases import case_tests
 
 CAUGHT: dict[str, tuple[str, list[tuple[str, int]]]] = {
     "environ_items_comprehension": (
@@ -167,17 +165,4 @@ def on_train_batch_end(trainer, pl_module, decay=0.98):
 }
 
 
-@pytest.mark.parametrize("name", sorted(CAUGHT))
-def test_caught(name: str) -> None:
-    source, want = CAUGHT[name]
-    got = sorted((h.rule, h.line) for h in analyze(source, f"train/{name}.py"))
-    assert got == sorted(want)
-    # the cut (every line added) agrees with the whole-file analysis
-    added = set(range(1, source.count("\n") + 2))
-    cut = sorted((h.rule, h.line) for h in analyze(source, f"train/{name}.py", added=added))
-    assert cut == got
-
-
-@pytest.mark.parametrize("name", sorted(QUIET))
-def test_quiet(name: str) -> None:
-    assert analyze(QUIET[name], f"train/{name}.py") == []
+test_caught, test_quiet = case_tests(CAUGHT, QUIET)

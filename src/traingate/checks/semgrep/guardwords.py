@@ -49,6 +49,7 @@ from typing import Any
 
 from traingate.checks.semgrep.facts import Facts
 from traingate.checks.semgrep.gaps import line_starts
+from traingate.checks.semgrep.units import file_of
 
 Test = Callable[[Facts], bool]
 
@@ -125,8 +126,7 @@ def guard_region(value: Any, error: type[ValueError]) -> Test:
     key = f"guard-region {sorted(value.items())!r}"
 
     def test(f: Facts) -> bool:
-        ref = f._memo.get("file")
-        file = (None if f.run is not None else f) if ref is None else ref()
+        file = file_of(f)
         if file is None:
             return True  # a unit without its file: admit, never drop
         if key not in file._memo:

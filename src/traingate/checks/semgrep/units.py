@@ -27,19 +27,27 @@ def unit(sub: Test) -> Test:
     return test
 
 
+def file_of(f: Facts) -> Facts | None:
+    """The facts of the file ``f`` is a unit of (``f`` itself for a file's
+    facts); None for a unit built without its file, or whose file is gone:
+    such a unit is admitted, never dropped (issue #17)."""
+    ref = f._memo.get("file")
+    if ref is None:
+        return None if f.run is not None else f
+    file: Facts | None = ref()
+    return file
+
+
 def whole_file(sub: Test) -> Test:
     """``sub`` holds on the whole file, also when asked of a unit (issue #17):
     for a rule whose match in one unit needs a part another unit holds
     (tamper-framework-monkeypatch's setattr helper). On a file it is ``sub``."""
 
     def test(f: Facts) -> bool:
-        ref = f._memo.get("file")
-        if ref is None:  # a file's facts: sub; a unit built without its file: admit
-            # (was inverted until session 22: True on every file, so a unit
-            # screen with a file: disjunct read every file's units, #17)
-            return f.run is not None or sub(f)
-        file = ref()
-        return file is None or sub(file)  # gone: admit, never drop
+        # (was inverted until session 22: True on every file, so a unit
+        # screen with a file: disjunct read every file's units, #17)
+        file = file_of(f)
+        return file is None or sub(file)
 
     return test
 
@@ -55,8 +63,7 @@ def helper_of(callees: frozenset[str]) -> Test:
     key = f"helper-of {sorted(callees)}"
 
     def test(f: Facts) -> bool:
-        ref = f._memo.get("file")
-        file = (None if f.run is not None else f) if ref is None else ref()
+        file = file_of(f)
         if file is None:
             return True  # a unit without its file: admit, never drop
         if key not in file._memo:
