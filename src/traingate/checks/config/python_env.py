@@ -27,6 +27,7 @@ from traingate.change import ChangedFile
 from traingate.checks.config.env import _ENV_WHY, _RISKY_ENV
 from traingate.checks.config.rules import _finding
 from traingate.findings import Finding
+from traingate.strfold import fold
 
 # Most Python files write no environment: only those with a write-like shape
 # (or an alias of os.environ) are parsed (issue #17).
@@ -59,7 +60,6 @@ _PYTHON_RULES_READ = frozenset(
         "HF_DATASETS_TRUST_REMOTE_CODE",
     }
 )
-_MAX_DEPTH = 16
 
 
 def python_environ(f: ChangedFile, text: str, added: Collection[int]) -> list[Finding]:
@@ -222,28 +222,9 @@ def _constants(tree: ast.Module) -> dict[str, ast.expr]:
 
 def _text(node: ast.expr, consts: dict[str, ast.expr], depth: int) -> str | None:
     """A literal, or a constant made of literals, as the string it is."""
-    if depth > _MAX_DEPTH:
-        return None
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, bytes):
-            return node.value.decode("utf-8", "replace")
-        return node.value if isinstance(node.value, str) else None
-    if isinstance(node, ast.Name) and node.id in consts:
-        return _text(consts[node.id], consts, depth + 1)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left = _text(node.left, consts, depth + 1)
-        right = _text(node.right, consts, depth + 1)
-        return None if left is None or right is None else left + right
-    if isinstance(node, ast.JoinedStr):
-        out: list[str] = []
-        for part in node.values:
-            if isinstance(part, ast.FormattedValue):
-                if part.conversion not in (-1, ord("s")) or part.format_spec is not None:
-                    return None
-                part = part.value
-            got = _text(part, consts, depth + 1)
-            if got is None:
-                return None
-            out.append(got)
-        return "".join(out)
-    return None
+
+    def lookup(name: ast.Name, at: int) -> str | None:
+        held = consts.get(name.id)
+        return None if held is None else _text(held, consts, at + 1)
+
+    return fold(node, lookup, depth, decode_bytes=True)

@@ -54,6 +54,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterator
 
 from traingate.checks.semgrep.ipynames import bound_here, parse_python, unseen_from
+from traingate.strfold import fold
 
 # IPython's DollarFormatter pattern (IPython/utils/text.py), verbatim: `$name`
 # or `$$name`, not followed by an odd number of single quotes.
@@ -61,7 +62,6 @@ _IPY_DOLLAR = re.compile(r"(.*?)\$(\$?[\w\.]+)(?=([^']*'[^']*')*[^']*$)")
 # IPython's pattern backtracks per `$` to the end of the line: a longer
 # command stays a subprocess call (fail closed, and no quadratic time).
 _MAX_COMMAND = 4096
-_MAX_DEPTH = 16
 # Commands one escape can make from a name's alternative values: more stay a
 # run-time value (issue #16).
 _MAX_VARIANTS = 8
@@ -123,32 +123,13 @@ def constants(python: list[str], source: list[str], foreign: Collection[int]) ->
                 chains[name] = (nodes, where, chain.end_lineno or chain.lineno, spans)
 
     def resolve(node: ast.expr, before: tuple[int, int], depth: int) -> str | None:
-        if depth > _MAX_DEPTH:
-            return None
-        if isinstance(node, ast.Constant):
-            return str(node.value) if isinstance(node.value, str) else None
-        if isinstance(node, ast.Name):
-            held = assigned.get(node.id)
+        def lookup(name: ast.Name, at: int) -> str | None:
+            held = assigned.get(name.id)
             if held is None or held[1] >= before:
                 return None
-            return resolve(held[0], held[1], depth + 1)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            left = resolve(node.left, before, depth + 1)
-            right = resolve(node.right, before, depth + 1)
-            return None if left is None or right is None else left + right
-        if isinstance(node, ast.JoinedStr):
-            out: list[str] = []
-            for part in node.values:
-                if isinstance(part, ast.FormattedValue):
-                    if part.conversion not in (-1, ord("s")) or part.format_spec is not None:
-                        return None
-                    part = part.value
-                got = resolve(part, before, depth + 1)
-                if got is None:
-                    return None
-                out.append(got)
-            return "".join(out)
-        return None
+            return resolve(held[0], held[1], at + 1)
+
+        return fold(node, lookup, depth)
 
     values: dict[str, tuple[tuple[str, ...], int, list[tuple[int, int]]]] = {}
     Pending = tuple[str, list[ast.expr], tuple[int, int], int, list[tuple[int, int]]]
