@@ -255,7 +255,7 @@ def screened_profile(runner: Runner, repo: Path, targets: list[str], lines: int,
     """The profile with screens: each file under its masked name, the pack as
     traingate materializes it; the masks' own Python time is reported apart."""
     sys.path.insert(0, str(HERE.parent / "src"))
-    from traingate.checks.semgrep.screen import ScreenedPack
+    from traingate.checks.semgrep.screenpack import ScreenedPack
     from traingate.checks.semgrep.targets import Target
 
     with tempfile.TemporaryDirectory(prefix="screened-") as tmp:

@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 def run(
     rules: Path, ids: list[str], repo: Path, every: int, tmp: Path, cut: bool = False
 ) -> dict[str, Any]:
-    from traingate.checks.semgrep.screen import ScreenedPack
+    from traingate.checks.semgrep.screenpack import ScreenedPack
     from traingate.checks.semgrep.targets import Target
     from traingate.checks.semgrep.unitcut import Seen, split, unit_tests
 

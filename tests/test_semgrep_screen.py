@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from traingate.checks.semgrep import screen, targets
+from traingate.checks.semgrep import screen, screenpack, targets
 from traingate.errors import CheckError
 
 from .test_rule_anchors import ATTACKS
@@ -154,7 +154,7 @@ def test_every_shipped_screen_reads_and_narrows_its_rule() -> None:
     for rule_id, (path, text) in sources.items():
         full = yaml.safe_load(text)["rules"][0]
         assert screen.KEY in full["metadata"], path
-        narrowed = yaml.safe_load(screen.with_include(text, rule_id, screens.include(rule_id)))
+        narrowed = yaml.safe_load(screenpack.with_include(text, rule_id, screens.include(rule_id)))
         rule = narrowed["rules"][0]
         include = rule["paths"]["include"]
         assert include and all("-" + "?" * screens.ids.index(rule_id) + "1" in g for g in include)
@@ -166,7 +166,7 @@ def test_every_shipped_screen_reads_and_narrows_its_rule() -> None:
 def test_every_shipped_rule_that_reads_python_is_screened(tmp_path: Path) -> None:
     """While one rule that may run on a Python file has no screen, every
     Python file of a change goes to semgrep (issue #17, session 14)."""
-    pack = screen.ScreenedPack(RULES_DIR, tmp_path)
+    pack = screenpack.ScreenedPack(RULES_DIR, tmp_path)
     assert pack._open_python == set()
 
 

@@ -35,7 +35,7 @@ from traingate.checks.semgrep.unitcut import Seen
 from traingate.errors import CheckError
 
 if TYPE_CHECKING:  # screen.py loads on the first target semgrep must see
-    from traingate.checks.semgrep.screen import ScreenedPack
+    from traingate.checks.semgrep.screenpack import ScreenedPack
 
 # Bytes of target names past which semgrep scans the temp dir instead (ARG_MAX).
 MAX_ARGV_NAMES = 100_000
@@ -110,7 +110,7 @@ class Engine:
         """The screened pack, built on first use: a warm re-check answered by
         the cache never reads or copies the rule files (74 of them)."""
         if self._built is None and self._screens:
-            from traingate.checks.semgrep.screen import ScreenedPack
+            from traingate.checks.semgrep.screenpack import ScreenedPack
 
             assert self.pack.builtin is not None
             self._built = ScreenedPack(self.pack.builtin, self._work_dir)
