@@ -30,6 +30,7 @@ import ast
 import gc
 import re
 from collections.abc import Callable, Mapping, Set
+from typing import Any
 
 from traingate.checks.sabotage import events as ev
 from traingate.checks.sabotage import module as mod
@@ -388,13 +389,31 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
 def _egress(alias: dict[str, str], plan: Plan | None, whole: nd.Whole | None) -> list[Hit]:
     nodes = whole.egress if whole is not None else plan.touched_nodes() if plan else []
     out = []
+    handlers, get = pl._EGRESS_HANDLERS, alias.get
+    const_t, call_t, attr_t, name_t = ast.Constant, ast.Call, ast.Attribute, ast.Name
+    node: Any
     for node in nodes:
         # log_egress names only a call or a "logging.handlers." string (issue #17:
-        # a full walk of the file, most of it names and constants)
-        if isinstance(node, ast.Constant):
-            if not (isinstance(node.value, str) and node.value.startswith("logging.handlers.")):
+        # a full walk of the file, most of it names and constants), and only a call
+        # whose qualname ends in a handler's class: its attribute, or a name's import
+        t = node.__class__
+        if t is const_t:
+            value = node.value
+            if value.__class__ is not str or not value.startswith("logging.handlers."):
                 continue
-        elif not isinstance(node, ast.Call):
+        elif t is call_t:
+            f = node.func
+            ft = f.__class__
+            if ft is attr_t:
+                if f.attr not in handlers:
+                    continue
+            elif ft is not name_t:
+                continue
+            else:
+                q = get(f.id)
+                if (f.id if q is None else q.rsplit(".", 1)[-1]) not in handlers:
+                    continue
+        else:
             continue
         what = pl.log_egress(node, alias)
         if what is not None:

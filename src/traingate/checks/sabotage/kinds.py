@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Container, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from traingate.checks.sabotage.triggers import last_name, qualname
 
@@ -94,21 +94,20 @@ def drawing(
 ) -> bool:
     """Whether these nodes call a draw (or one of these functions) or read one of
     these held names or attributes."""
-    for n in nodes:
-        t = type(n)
-        if t is ast.Call:
-            assert isinstance(n, ast.Call)
-            name = last_name(n.func)
-            if name in _DRAW_NAMES or name in calls:
+    # ``last_name`` inlined, and no assert per node (issue #17: a scan's module table
+    # and every function with a held draw run this over all their nodes)
+    call_t, name_t, attr_t, draws = ast.Call, ast.Name, ast.Attribute, _DRAW_NAMES
+    node: Any
+    for node in nodes:
+        t = node.__class__
+        if t is call_t:
+            f = node.func
+            ft = f.__class__
+            name = f.id if ft is name_t else f.attr if ft is attr_t else None
+            if name in draws or name in calls:
                 return True
-        elif t is ast.Name:
-            assert isinstance(n, ast.Name)
-            if n.id in names:
-                return True
-        elif t is ast.Attribute:
-            assert isinstance(n, ast.Attribute)
-            if n.attr in attrs:
-                return True
+        elif (t is name_t and node.id in names) or (t is attr_t and node.attr in attrs):
+            return True
     return False
 
 

@@ -185,8 +185,9 @@ def whole(tree: ast.Module, alias: Mapping[str, str]) -> Whole:
     body, whose index's nodes are taken instead, and the nested definitions, classes
     and lambdas that index's walk did not enter are walked from here (a definition's
     decorators, arguments and annotations, a class's bases and body, a lambda)."""
+    from traingate.checks.sabotage import payloads as pl
     from traingate.checks.sabotage import quiet as qt
-    from traingate.checks.sabotage.triggers import qualname
+    from traingate.checks.sabotage import triggers as tr
 
     out: list[ast.AST] = []
     calls: set[str] = set()
@@ -203,9 +204,18 @@ def whole(tree: ast.Module, alias: Mapping[str, str]) -> Whole:
     )
     call, const, text, defs = ast.Call, ast.Constant, str, _DEFS
     name_t, attr_t, cmp_t = ast.Name, ast.Attribute, ast.Compare
+    # ``qt.name_direct`` and the others, inlined as in ``index`` (issue #17)
+    named, alias_get, add_call = qt._named, alias.get, calls.add
+    probes, registrars, sources = tr._PROBE_NAMES, pl.HOOK_REGISTRARS, tr.SOURCE_ATTRS
+    source_names, called_q, qualname = tr.SOURCE_NAMES, tr._CALLS, tr.qualname
     while todo:
         node = pop()
         kind = node.__class__
+        if kind is name_t:  # no field of a name holds a node
+            if not direct:
+                key = node.id
+                direct = named(key) or alias_get(key) in source_names
+            continue
         if kind is const:
             if node.value.__class__ is text:
                 add(node)
@@ -217,14 +227,22 @@ def whole(tree: ast.Module, alias: Mapping[str, str]) -> Whole:
             continue
         if kind is call:
             add(node)
-            q = qualname(node.func, alias)
+            f = node.func
+            ft = f.__class__
+            if ft is name_t:
+                fid: str = f.id
+                last: str | None = fid
+                q: str | None = alias_get(fid, fid)
+            elif ft is attr_t:
+                last = f.attr
+                q = qualname(f, alias)
+            else:
+                last = q = None
             if q is not None:
-                calls.add(q)
-            direct = direct or qt.call_direct(node, q)
-        elif kind is name_t:
-            direct = direct or qt.name_direct(node.id, alias)
+                add_call(q)
+            direct = direct or q in called_q or last in probes or last in registrars
         elif kind is attr_t:
-            direct = direct or qt.attr_direct(node.attr)
+            direct = direct or node.attr in sources or named(node.attr)
         elif kind is cmp_t:
             direct = direct or qt.compare_direct(node)
         elif kind in defs:
@@ -465,9 +483,14 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
     """``walk_local(body)`` and what ``warm`` looks up, ``bind`` binds and ``quiet``
     tests in it, in one pass (issue #17: the walk, then a loop over its nodes, were
     a tenth of a scan): each node is indexed as the walk adds it, so the nodes,
-    lookups and binds come in ``walk_local``'s order."""
+    lookups and binds come in ``walk_local``'s order.
+
+    A scan's costliest Python after the parse (#17): names and constants skip the
+    fields loop, the ``quiet`` tests and a plain name's qualname are inlined, and a
+    definition in ``body`` is entered before the loop (no first-statement flag)."""
+    from traingate.checks.sabotage import payloads as pl
     from traingate.checks.sabotage import quiet as qt
-    from traingate.checks.sabotage.triggers import SOURCE_NAMES, qualname
+    from traingate.checks.sabotage import triggers as tr
 
     out: list[ast.AST] = []
     lookups: list[tuple[int, str]] = []
@@ -483,23 +506,43 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
     add, look, shipped = out.append, lookups.append, egress.append
     name_t, call_t, attr_t = ast.Name, ast.Call, ast.Attribute
     cmp_t, const_t, text_t, binders = ast.Compare, ast.Constant, str, _BINDERS
-    assign_t, call_add = ast.Assign, called.add
+    assign_t, call_add, nested_t = ast.Assign, called.add, _NESTED
     named, named_get, alias_get = qt._named, qt._NAMED.get, alias.get
+    probes, registrars, sources = tr._PROBE_NAMES, pl.HOOK_REGISTRARS, tr.SOURCE_ATTRS
+    source_names, called_q, qualname = tr.SOURCE_NAMES, tr._CALLS, tr.qualname
     for top in reversed(body):
-        todo.append(top)
-        first = True
+        kind = top.__class__
+        if kind in nested_t:  # the statement itself, a nested definition too
+            add(top)  # (no test below reads a definition)
+            for field in fields(kind):
+                value = getattr(top, field, None)
+                if value.__class__ is _LIST:
+                    extend(value)
+                elif value is not None:
+                    push(value)
+        else:
+            push(top)
         while todo:
             n = pop()
             t = n.__class__
-            if first:  # the statement itself, a nested definition too
-                fs: tuple[str, ...] | None = fields(t)
-                first = False
-            else:
-                fs = get(t, _MISS)
-                if fs is _MISS:
-                    fs = _plan(t, table)
+            if t is name_t:  # ``qt.name_direct`` (a name's test is cached there)
+                add(n)
+                key = n.id
+                look((NAME, key))
+                if not direct:
+                    hit = named_get(key)
+                    direct = (named(key) if hit is None else hit) or alias_get(key) in source_names
+                continue
+            if t is const_t:  # no field of a constant holds a node
+                add(n)
+                if n.value.__class__ is text_t:
+                    shipped(n)
+                continue
+            fs = get(t, _MISS)
+            if fs is _MISS:
+                fs = _plan(t, table)
             if fs is None:
-                if t in _NESTED:
+                if t in nested_t:
                     nested.append(n)
                 continue
             add(n)
@@ -509,34 +552,34 @@ def index(body: list[ast.stmt], alias: Mapping[str, str]) -> Local:
                     extend(value)
                 elif value is not None:
                     push(value)
-            # ``qt.name_direct`` and the others, inlined (a name's test is cached there)
-            if t is name_t:
-                key = n.id
-                look((NAME, key))
-                if not direct:
-                    hit = named_get(key)
-                    direct = (named(key) if hit is None else hit) or alias_get(key) in SOURCE_NAMES
-            elif t is const_t:
-                if n.value.__class__ is text_t:
-                    shipped(n)
-            elif t is call_t:
+            if t is call_t:
                 shipped(n)
                 f = n.func
                 ft = f.__class__
                 if ft is name_t:
-                    call_add(f.id)
+                    fid: str = f.id
+                    last: str | None = fid
+                    q: str | None = alias_get(fid, fid)
                 elif ft is attr_t:
-                    call_add(f.attr)
-                q = qualname(f, alias)
+                    last = f.attr
+                    q = qualname(f, alias)
+                else:
+                    last = q = None
+                if last is not None:
+                    call_add(last)
                 if q is not None:
                     look((CALL, q))
                     calls[q] = None
-                direct = direct or qt.call_direct(n, q)
+                # ``qt.call_direct``
+                direct = direct or q in called_q or last in probes or last in registrars
             elif t is attr_t:
+                attr = n.attr
                 v = n.value
                 if v.__class__ is name_t and v.id == "self":
-                    look((ATTR, n.attr))
-                direct = direct or qt.attr_direct(n.attr)
+                    look((ATTR, attr))
+                if not direct:  # ``qt.attr_direct``
+                    hit = named_get(attr)
+                    direct = attr in sources or (named(attr) if hit is None else hit)
             elif t is cmp_t:
                 direct = direct or qt.compare_direct(n)
             elif t in binders:

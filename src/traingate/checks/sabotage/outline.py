@@ -205,7 +205,7 @@ def _drop(m: re.Match[str]) -> str:
 def _starts(text: str) -> list[int] | None:
     """Where each top-level statement starts; None when the scan cannot tell (a
     bracket closed that was not opened)."""
-    neutral = _STRCOM.sub(lambda m: m.group().translate(_NEUTRAL), text)
+    neutral = _STRCOM.sub(_neutral, text)
     # a line continuation (CRLF or LF; a lone CR makes the outline inexact)
     neutral = neutral.replace("\\\r\n", "\\\r\v").replace("\\\n", "\\\v")
     out = [0]
@@ -213,12 +213,18 @@ def _starts(text: str) -> list[int] | None:
     for m in _LINE0.finditer(neutral):
         seg = neutral[prev : m.end()]
         prev = m.end()
-        depth += sum(seg.count(c) for c in "([{") - sum(seg.count(c) for c in ")]}")
+        # six counts, without the generators' frames (issue #17: a helper's every line)
+        c = seg.count
+        depth += c("(") + c("[") + c("{") - c(")") - c("]") - c("}")
         if depth < 0:
             return None
         if depth == 0:
             out.append(prev)
     return out
+
+
+def _neutral(m: re.Match[str]) -> str:
+    return m.group().translate(_NEUTRAL)
 
 
 def _norm(name: str) -> str:
@@ -237,7 +243,27 @@ def as_read(text: str) -> str:
     follows, so a normalised text's tokens are normalised too."""
     if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text
-    return _ODD_TOKEN.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    # Only the lines holding a character that is not ASCII: no token crosses a line
+    # end, and the search enters each line at its start as it does in the whole text
+    # (issue #17: the pattern's ASCII prefix was retried at every word's every
+    # character, ~6 ms a file).
+    out: list[str] = []
+    done, end = 0, len(text)
+    odd = _NOT_ASCII.search(text)
+    while odd is not None:
+        first = text.rfind("\n", 0, odd.start()) + 1
+        last = text.find("\n", odd.start())
+        last = end if last < 0 else last
+        out.append(text[done:first])
+        out.append(_ODD_TOKEN.sub(_nfkc, text[first:last]))
+        done = last
+        odd = _NOT_ASCII.search(text, last)
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _nfkc(m: re.Match[str]) -> str:
+    return unicodedata.normalize("NFKC", m.group())
 
 
 def may_define(text: str, name: str) -> bool:
