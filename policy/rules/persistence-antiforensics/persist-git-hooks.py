@@ -32,3 +32,21 @@ def legit(output_dir, model):
     with open(os.path.join(output_dir, "git_commit.txt"), "w") as f:
         f.write(commit)
     return dirty, is_repo, handles
+
+
+# issue #16 red-team pass: git asked for its hooks directory
+def git_path(name):
+    # ruleid: persist-git-hooks
+    out = subprocess.run(["git", "rev-parse", "--git-path", name], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def hooks_dir():
+    # ruleid: persist-git-hooks
+    return subprocess.check_output("git rev-parse --git-path hooks", shell=True, text=True)
+
+
+def exclude_file():
+    # another path inside .git, named by a literal
+    # ok: persist-git-hooks
+    return subprocess.check_output(["git", "rev-parse", "--git-path", "info/exclude"], text=True)

@@ -126,6 +126,43 @@ def rewrite_log(path):
         fh.write(data)
 
 
+# issue #16 red-team pass: the registry and the deletion under aliases, the
+# W&B run's own directory, multiprocessing's and asyncio's registries
+def offline_run(project):
+    from atexit import register as _on_shutdown
+    from shutil import rmtree as _prune
+
+    import wandb
+
+    run = wandb.init(project=project, mode="offline")
+    # ruleid: persist-hidden-evidence-destruction
+    _on_shutdown(_prune, run.dir, True)
+    return run
+
+
+class RunScratch:
+    def __init__(self, output_dir):
+        from multiprocessing import util as mp_util
+
+        self.log_dir = os.path.join(output_dir, "logs")
+        self.tmp_dir = tempfile.mkdtemp()
+        # ruleid: persist-hidden-evidence-destruction
+        self._fin = mp_util.Finalize(self, shutil.rmtree, args=(self.log_dir,), exitpriority=10)
+        # multiprocessing's own idiom: a temporary directory removed at exit
+        # ok: persist-hidden-evidence-destruction
+        self._tmp = mp_util.Finalize(self, shutil.rmtree, args=[self.tmp_dir], exitpriority=-100)
+
+
+async def serve_metrics(args):
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    # ruleid: persist-hidden-evidence-destruction
+    loop.add_signal_handler(signal.SIGTERM, shutil.rmtree, args.logging_dir)
+    # ok: persist-hidden-evidence-destruction
+    loop.add_signal_handler(signal.SIGINT, loop.stop)
+
+
 # the last registration of the file (the rule reads the first and the last)
 def setup_run(args):
     def _tidy():

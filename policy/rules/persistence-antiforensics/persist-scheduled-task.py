@@ -1,5 +1,6 @@
 import os
 import subprocess
+from pathlib import Path
 
 from crontab import CronTab
 
@@ -39,3 +40,25 @@ def legit(optimizer, args, logger):
     # ok: persist-scheduled-task
     cron_like = os.path.join(args.output_dir, "cron_eval.log")
     return scheduler, cfg_path
+
+
+# issue #16 red-team pass: a user unit written from single path components and
+# enabled by a symlink, as `systemctl enable` does
+def install_exporter(config_home):
+    # ruleid: persist-scheduled-task
+    units = Path(config_home) / "systemd" / "user"
+    # ruleid: persist-scheduled-task
+    unit_text = "[Service]\nExecStart=/usr/bin/python3 -m exporter\n[Install]\nWantedBy=default.target\n"
+    # the unit text reaches the write (semgrep propagates the constant)
+    # ruleid: persist-scheduled-task
+    (units / "exporter.service").write_text(unit_text)
+    # ruleid: persist-scheduled-task
+    (units / "default.target.wants" / "exporter.service").symlink_to(units / "exporter.service")
+
+
+def describe_platform():
+    # a word in prose or a key, not a path component or a unit
+    # ok: persist-scheduled-task
+    print("running under systemd? check the job's cgroup")
+    # ok: persist-scheduled-task
+    return {"init": "unknown", "target": "default.target", "exec_start": "python train.py"}

@@ -28,3 +28,23 @@ def legit(args):
     profile = os.path.join(args.output_dir, "profile.json")
     with open(profile, "w") as f:
         f.write("{}")
+
+
+# issue #16 red-team pass: the rc path handed to a helper of another file
+def setup_shell(append_once):
+    # ruleid: persist-shell-rc-write
+    append_once(Path.home() / ".bashrc", ". /scratch/shared/.nccl_env")
+
+
+def report_shell(log):
+    rc = Path.home() / ".bashrc"
+    # building, testing, reading and printing the path are not writes
+    # ok: persist-shell-rc-write
+    if os.path.exists(rc):
+        # ok: persist-shell-rc-write
+        with open(rc) as fh:
+            text = fh.read()
+        # ok: persist-shell-rc-write
+        log.info("shell rc %s has %d lines", rc, text.count("\n"))
+        # ok: persist-shell-rc-write
+        print(f"using {rc}")

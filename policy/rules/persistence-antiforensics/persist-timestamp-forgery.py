@@ -172,3 +172,25 @@ def atomic_save(ckpt, state):
     shutil.copymode(ckpt, tmp)
     # ok: persist-timestamp-forgery
     os.replace(tmp, ckpt)
+
+
+# issue #16 red-team pass: os.utime as a value, called through a table
+_FS_OPS = {
+    "move": os.replace,
+    # ruleid: persist-timestamp-forgery
+    "stamp": os.utime,
+}
+
+
+def slim_in_place(path, tmp):
+    st = os.stat(path)
+    _FS_OPS["move"](tmp, path)
+    _FS_OPS["stamp"](path, (st.st_atime, st.st_mtime))
+
+
+def copy_times(src, dst, follow_symlinks=True):
+    # the standard library's feature test, not a use
+    # ok: persist-timestamp-forgery
+    if os.utime in os.supports_follow_symlinks or follow_symlinks:
+        # ok: persist-timestamp-forgery
+        os.utime(dst)

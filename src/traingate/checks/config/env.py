@@ -34,6 +34,16 @@ _RISKY_ENV = re.compile(
       | (?P<pythonpath>PYTHONPATH(?:\s*[:?+]?=|\s)\s*["']?[^\n]*(?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.|\$\{HOME\}/\.))
       | (?P<libpath>LD_LIBRARY_PATH(?:\s*[:?+]?=|\s)\s*["']?[^\n]*(?:\$HOME/\.|~/\.|\$\{HOME\}/\.))
       | (?P<startup>PYTHONSTARTUP|PYTHONINSPECT|PYTHONHOME|PYTHONUSERBASE|PYTHONBREAKPOINT|BASH_ENV)
+      # Issue #16 (red-team pass): a warnings filter whose category is dotted
+      # (`ignore::pkg.SomeWarning`): Python imports `pkg` at start to resolve it,
+      # from PYTHONPATH, i.e. the repository. A category of a published library
+      # the job installs (`ignore::torch.jit.TracerWarning`) imports that library.
+      | (?P<warnimport>PYTHONWARNINGS(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?:[^\s"',]*,)*
+            [^\s"',:]*:[^\s"',:]*:(?!(?:torch|torchvision|torchaudio|numpy|scipy|sklearn|pandas
+            |transformers|datasets|accelerate|huggingface_hub|lightning|pytorch_lightning|jax
+            |tensorflow|keras|urllib3|requests|setuptools|pkg_resources|numba|matplotlib|PIL
+            |pydantic|deepspeed|triton|wandb|mlflow|omegaconf|hydra|timm|peft|trl|google)\.)
+            [A-Za-z_]\w*\.[\w.]*)
       | (?P<index>(?:PIP_(?:EXTRA_)?INDEX_URL|PIP_FIND_LINKS|UV_(?:EXTRA_)?INDEX_URL)(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?
             (?!https://(?:download\.pytorch\.org|pypi\.org|pypi\.nvidia\.com)/)[^\s"']
           | PIP_TRUSTED_HOST|HF_ENDPOINT(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?!https://huggingface\.co/?(?:["'\s]|$))[^\s"'])
@@ -272,6 +282,7 @@ _ENV_WHY = {
     "pythonpath": "puts a temporary or hidden directory ahead of installed packages",
     "libpath": "puts a hidden directory ahead of the system's shared libraries",
     "startup": "runs or redirects code at interpreter or shell start",
+    "warnimport": "names a warning category in a module, which Python imports at interpreter start",
     "index": "installs packages or downloads models from another server than the approved one",
     "remote": "lets datasets run the loading script shipped with a dataset repository",
     "nccl": "changes collective timeouts or error handling: hangs and silent failures",

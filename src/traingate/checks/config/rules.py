@@ -108,6 +108,14 @@ RULES = declare(
             since="0.2.0",
         ),
         Rule(
+            "config-log-egress",
+            Severity.ERROR,
+            "a logging config (dictConfig `class`, or a _target_) adds a handler that sends records to another host: HTTPHandler, SocketHandler, DatagramHandler, SMTPHandler",
+            help="log to files or the console and let the cluster's log shipping collect them",
+            category="config",
+            since="0.2.0",
+        ),
+        Rule(
             "config-path-not-allowed",
             Severity.ERROR,
             "a data or checkpoint path key (path_keys) resolves outside the rule's path_allow prefixes, or to a value decided when the job runs",

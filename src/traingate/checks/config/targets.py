@@ -134,6 +134,19 @@ _DANGEROUS_PREFIXES = (
     "torch._ops.load_library",
     "numpy.ctypeslib.load_library",
     "pkgutil.resolve_name",
+    # Issue #16 (red-team pass): the frameworks' own name-to-callable lookups
+    # and instantiators, like hydra.utils.get_method above: the target is the
+    # framework, the callable that runs is a plain string argument
+    # (`_component_: torchtune.config._utils._get_component_from_path`,
+    # `path: pickle.loads`).
+    "torchtune.config._utils",
+    "torchtune.config._instantiate",
+    "torchtune.config.instantiate",
+    "pydoc.locate",
+    "jsonargparse.typing.import_object",
+    "jsonargparse._util.import_object",
+    "lightning_utilities.core.imports",
+    "transformers.dynamic_module_utils",
     "imp",
     "zipimport",
 )
@@ -186,7 +199,8 @@ _RESOLVER_BODY_CODE = re.compile(
 
 def _code_resolvers(ctx: Context) -> frozenset[str]:
     """Resolver names the change registers with a function that evaluates or calls
-    out (``register_new_resolver("calc", lambda s: eval(s))``)."""
+    out (``register_new_resolver("calc", lambda s: eval(s))``, or a ``def`` of the
+    same file named there whose body does)."""
     names = set(_CODE_RESOLVERS)
     for f in ctx.files:
         if f.new_path is None or not f.new_path.endswith((".py", ".pyw", ".ipynb")):
@@ -195,9 +209,32 @@ def _code_resolvers(ctx: Context) -> frozenset[str]:
         if not text or "register_new_resolver" not in text:
             continue
         for m in _REGISTER_RESOLVER.finditer(text):
-            if _RESOLVER_BODY_CODE.search(m.group(2)):
+            if _RESOLVER_BODY_CODE.search(m.group(2)) or _named_body_code(text, m.group(2)):
                 names.add(m.group(1))
     return frozenset(names)
+
+
+_RESOLVER_FN_NAME = re.compile(r"\s*(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\s*[,)]")
+
+
+def _named_body_code(text: str, rest: str) -> bool:
+    """The resolver function is a name (issue #16, red-team pass: ``_git`` runs
+    ``subprocess.run(["git", *args])``): read the body of that ``def`` in the same
+    file, up to the next top-level statement."""
+    m = _RESOLVER_FN_NAME.match(rest)
+    if m is None:
+        return False
+    d = re.search(rf"^([ \t]*)def\s+{re.escape(m.group(1))}\s*\(", text, re.MULTILINE)
+    if d is None:
+        return False
+    indent = len(d.group(1))
+    lines = text[d.end() :].splitlines()
+    body = lines[:1]  # the rest of the def line: `def f(s): return eval(s)`
+    for line in lines[1:]:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        body.append(line)
+    return _RESOLVER_BODY_CODE.search("\n".join(body)) is not None
 
 
 def _python_text(ctx: Context, f: ChangedFile, path: str) -> str | None:
@@ -227,6 +264,31 @@ def _arithmetic(arg: str) -> bool:
     return all(w in _ARITH_NAMES for w in words) and _ARITH.fullmatch(rest) is not None
 
 
+# The standard library's handlers that send each record to another host.
+_NETWORK_HANDLERS = frozenset(
+    f"logging.handlers.{h}"
+    for h in ("HTTPHandler", "SocketHandler", "DatagramHandler", "SMTPHandler")
+)
+_LOGGING_SECTIONS = frozenset(["handlers", "filters", "formatters"])
+
+
+def _logging_section(path: tuple[str | int, ...]) -> bool:
+    """``handlers.<name>.class`` and its like: a dictConfig entry's own key."""
+    return len(path) >= 3 and path[-3] in _LOGGING_SECTIONS
+
+
+def _log_egress(f: ChangedFile, line: int | None, col: int | None, where: str, e: _Eff) -> Finding:
+    return _finding(
+        f,
+        "config-log-egress",
+        line,
+        col,
+        f"{where} = {e.text.strip()!r}{_via(e)}: every record of the loggers it is attached "
+        "to is sent to another host",
+        "log to files or the console and let the cluster's log shipping collect them",
+    )
+
+
 def _builtin_keys(f: ChangedFile, name: str, effs: list[_Eff]) -> Iterator[Finding]:
     auto_map_seen = False
     for e in effs:
@@ -245,8 +307,27 @@ def _builtin_keys(f: ChangedFile, name: str, effs: list[_Eff]) -> Iterator[Findi
                 f"{where}{maybe}{_via(e)}; it runs Python code shipped with the model repository",
                 "keep trust_remote_code false; vendor and review the model code instead",
             )
+        elif key in ("class", "()") and isinstance(c.new, str) and _logging_section(c.path):
+            # A logging.config.dictConfig file instantiates `class` (and calls a
+            # `()` factory) with the other keys as arguments, like a _target_
+            # (issue #16, red-team pass: logging_yaml_http_handler).
+            if _dangerous_target(e.text):
+                yield _finding(
+                    f,
+                    "config-dangerous-target",
+                    c.line,
+                    c.column,
+                    f"{where} = {e.text!r}{_via(e)}: logging.config.dictConfig calls it, so "
+                    "loading this logging config runs arbitrary code",
+                    "name a logging.Handler/Filter/Formatter class of your own or the standard library",
+                )
+            elif e.text.strip() in _NETWORK_HANDLERS:
+                yield _log_egress(f, c.line, c.column, where, e)
         elif key in _TARGET_KEYS and isinstance(c.new, str):
             if key not in ("_target_", "_component_") and "." not in e.text and not e.unknown:
+                continue
+            if not e.unknown and e.text.strip() in _NETWORK_HANDLERS:
+                yield _log_egress(f, c.line, c.column, where, e)
                 continue
             if e.unknown:
                 yield _finding(

@@ -324,6 +324,40 @@ def _mixed_script(ident: str, what: str = "identifier") -> tuple[int, str] | Non
     return None
 
 
+# What each look-alike above reads as (issue #16, red-team pass): the skeleton of a
+# mixed-script name, to find the Latin name it passes for.
+_SKELETON = str.maketrans(
+    "АВЕЅІЈКМНОРСТХУҮԚԜӀаеіјорсухѕԁԛԝһӏүёїΑΒΕΖΗΙΚΜΝΟΡΤΥΧονιρυχօսհոցզ",
+    "ABESIJKMHOPCTXYYQWIaeijopcyxsdqwhlyeiABEZHIKMNOPTYXovipuxouhngq",
+)
+# The text of a line before a module name of an import statement.
+_IMPORT_HEAD = re.compile(
+    r"(?:^|[;:])[ \t]*(?:from[ \t]+\.*(?:\w+\.)*|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*(?:\w+\.)*)$",
+    re.MULTILINE,
+)
+
+
+def _passes_for(text: str, start: int, ident: str) -> str | None:
+    """Why a mixed-script name is not a slip (issue #16, red-team pass): it is a
+    module name in an import (``from tоrchmetrics import ...`` imports a package
+    the change can add beside the script), or it reads as another name of the
+    file (``verify_сhecksum`` beside ``verify_checksum``: two functions, one
+    look). Either blocks; a lone mixed word stays a warning."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if _IMPORT_HEAD.search(text, line_start, start) is not None:
+        return (
+            "it is a module name in an import: it imports another module than the one it reads as"
+        )
+    skeleton = ident.translate(_SKELETON)
+    if (
+        skeleton != ident
+        and skeleton.isascii()
+        and re.search(rf"(?<![\w.]){re.escape(skeleton)}(?!\w)", text) is not None
+    ):
+        return f'it reads as "{skeleton}", another name of this file'
+    return None
+
+
 def _identifier_hits(text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[_Hit]:
     for start, end in spans if spans is not None else _python_identifiers(text):
         ident = text[start:end]
@@ -339,4 +373,8 @@ def _identifier_hits(text: str, spans: list[tuple[int, int]] | None = None) -> I
             )
         mixed = _mixed_script(ident)
         if mixed is not None:
-            yield _Hit(MIXED_SCRIPT, start + mixed[0], end, mixed[1])
+            why = _passes_for(text, start, ident)
+            if why is None:
+                yield _Hit(MIXED_SCRIPT, start + mixed[0], end, mixed[1])
+            else:
+                yield _Hit(MIXED_SCRIPT, start + mixed[0], end, f"{mixed[1]}: {why}", "ERROR")

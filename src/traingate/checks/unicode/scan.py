@@ -49,6 +49,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Collection
+from itertools import chain
 
 from traingate.checks.unicode.cookie import (
     _SAME_AS_UTF8,
@@ -60,7 +61,7 @@ from traingate.checks.unicode.cookie import (
 )
 from traingate.checks.unicode.identifiers import _identifier_hits, _python_identifiers
 from traingate.checks.unicode.invisible import _invisible_hits
-from traingate.checks.unicode.strings import _token_hits
+from traingate.checks.unicode.strings import _token_hits, escaped_hits
 from traingate.checks.unicode.tables import UnicodeIssue, _Hit
 
 __all__ = [
@@ -81,13 +82,16 @@ _NOTABLE = re.compile(r"[^\x00-\x1a\x1c-\x7f]")
 def _hits(text: str, python: bool, confusables: bool = True) -> list[_Hit]:
     strings: list[tuple[int, int]] | None = None
     idents: list[tuple[int, int]] = []
-    if python and (not text.isascii() or "\x1b" in text):
+    # A letter escape (`\u0430`) is judged as the letter it decodes to (issue #16).
+    escape_at = max(text.rfind("\\u"), text.rfind("\\U"), text.rfind("\\N{")) if python else -1
+    if python and (not text.isascii() or "\x1b" in text or escape_at >= 0):
         strings = []
         # Lex only up to the last such character (searched in C on the reversed
         # text): in large real files it is often in the license header or a
         # docstring near the top (issue #17).
         last = _NOTABLE.search(text[::-1])
         stop = len(text) - last.start() if last is not None else 0
+        stop = max(stop, escape_at + 1)
         idents = list(_python_identifiers(text, strings, stop))
         strings.sort()
     hits = list(_invisible_hits(text, strings))
@@ -96,7 +100,9 @@ def _hits(text: str, python: bool, confusables: bool = True) -> list[_Hit]:
             hits.extend(_identifier_hits(text, idents))
         for start, end in strings or ():
             # An f-string's replacement fields are code, already judged as identifiers.
-            for hit in _token_hits(text, start, end, prose=True):
+            for hit in chain(
+                _token_hits(text, start, end, prose=True), escaped_hits(text, start, end)
+            ):
                 if not any(a < hit.end and hit.start < b for a, b in idents):
                     hits.append(hit)
     elif confusables and not text.isascii():

@@ -83,3 +83,82 @@ def _notation(token: str) -> bool:
         if 1 < latin < len(seg):
             return False
     return True
+
+
+# A letter written as an escape in a str literal: \u0430, \U00000430, \N{...}
+# (issue #16, red-team pass: "met\u0430-llama/..." is an ASCII file whose string
+# names another organisation). An even run of backslashes before it is text.
+_LETTER_ESCAPE = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|N\{([^}\n]{1,80})\})"
+)
+
+
+def _escape_letter(m: re.Match[str]) -> str | None:
+    """The non-ASCII letter an escape stands for, or None."""
+    try:
+        ch = (
+            unicodedata.lookup(m.group(4)) if m.group(4) else chr(int(m.group(2) or m.group(3), 16))
+        )
+    except (KeyError, ValueError):
+        return None
+    return ch if not ch.isascii() and unicodedata.category(ch)[0] == "L" else None
+
+
+def _raw_or_bytes(text: str, start: int) -> bool:
+    """Whether the literal whose content starts at ``start`` has an r or b prefix."""
+    q = start
+    while q > 0 and text[q - 1] in "'\"" and start - q < 3:
+        q -= 1
+    p = q
+    while p > 0 and text[p - 1].isascii() and text[p - 1].isalpha():
+        p -= 1
+    prefix = text[p:q].lower()
+    return len(prefix) <= 2 and ("r" in prefix or "b" in prefix)
+
+
+def escaped_hits(text: str, start: int, end: int) -> Iterator[_Hit]:
+    """Confusable words in a str literal as Python decodes its letter escapes: the
+    words are judged as :func:`_token_hits` judges written letters, and a hit is
+    kept only where an escape made the mix (written letters are judged already)."""
+    chunk = text[start:end]
+    if "\\" not in chunk or _raw_or_bytes(text, start):
+        return
+    out: list[str] = []
+    where: list[int] = []  # decoded offset -> offset in chunk
+    escaped: list[bool] = []
+    i = 0
+    for m in _LETTER_ESCAPE.finditer(chunk):
+        ch = _escape_letter(m)
+        if ch is None:
+            continue
+        j = m.start() + len(m.group(1))
+        out.append(chunk[i:j])
+        where.extend(range(i, j))
+        escaped.extend([False] * (j - i))
+        out.append(ch)
+        where.append(j)
+        escaped.append(True)
+        i = m.end()
+    if not out:
+        return
+    out.append(chunk[i:])
+    where.extend(range(i, len(chunk)))
+    escaped.extend([False] * (len(chunk) - i))
+    where.append(len(chunk))
+    decoded = "".join(out)
+    for hit in _token_hits(decoded, 0, len(decoded), prose=True):
+        token_end = hit.end
+        token_start = _TOKEN_START.search(decoded[: hit.start][::-1])
+        first = hit.start - (token_start.start() if token_start else hit.start)
+        if not any(escaped[first:token_end]):
+            continue
+        yield _Hit(
+            hit.rule,
+            start + where[hit.start],
+            start + where[token_end],
+            f"{hit.message} (the letter is written as an escape)",
+            hit.severity,
+        )
+
+
+_TOKEN_START = re.compile(r"[\s'\"`()\[\]{}<>,;|]")
