@@ -101,16 +101,10 @@ def _atom(path: Path, marker: str) -> re.Pattern[str]:
     return re.compile(found)
 
 
-# A $Y the rule can match ends in one of these words after `.`, `_` or its
-# start (its metavariable-regex), so the word is not after a letter or digit.
-_X = r"""(?:(?<![a-z0-9])(?:labels?|targets?|tgts?|gts?|lbls?)|\by|_y|_true|['"]\s*\])"""
-# Session 16's regexes at that boundary: the forms the rewrites must admit.
+# Session 16's regexes: the forms the rewrites must admit.
+# (The `-` and `==` regexes, "dash" and "eq" until session 24, are nodes now:
+# labelnodes.py's label-op, issue #17.)
 _OLD = {
-    "dash": (
-        r"^[^\n-]*+-",
-        r"(?ai)-(?:[\s\\(]|#[^\n]*)*+[^\n]*?" + _X + r"(?:[ \t\r\f)\\]|#[^\n]*)*+(?:\n|;|\Z)",
-    ),
-    "eq": (r")*+==", r"(?ai)" + _X + r"(?:[\s\\)]|#[^\n]*)*+=="),
     "hash": (r"[^#\n]*+#[^\n]*?\[", r"""(?i)#[^\n]*\[\s*['"](label|target)"""),
 }
 _TOKENS = [*"- \n#()\\\"];x\t'1[a", "labels", "y", "_y", "==", "label"]

@@ -141,19 +141,22 @@ def test_the_class_remap_screen_does_not_backtrack_on_a_banner(source: str) -> N
     "source",
     [
         # a modeling file: labels read in one method, `%` / `==` / `-` in others
-        # (each `%` assigned: the screen's mod-assign reads no other, session 23)
+        # (each `%` assigned: the screen's mod-assign reads no other, session 23;
+        # since session 24 the operators are nodes on a label operand, so a roll
+        # stands in for the operator the file-level screen admits)
         "import torch\nclass Head(torch.nn.Module):\n"
         "    def loss(self, logits, labels):\n"
         "        return torch.nn.functional.cross_entropy(logits, labels)\n"
         "    def forward(self, x, step):\n"
         "        phase = step % self.log_every\n        if phase == 0:\n            print(step)\n"
+        "        x = torch.roll(x, 1, 0)\n"
         "        return 1 - torch.sigmoid(x)\n",
         # a trainer: labels popped in compute_loss, an accumulation check elsewhere
         "class Trainer:\n"
         "    def compute_loss(self, model, inputs):\n"
         '        labels = inputs.pop("labels")\n        return model(**inputs, labels=labels)\n'
         "    def should_step(self, i):\n"
-        "        left = (i + 1) % self.accum\n        return left == 0\n",
+        "        left = (i + 1) % self.accum\n        i = torch.roll(i, 1)\n        return left == 0\n",
     ],
 )
 def test_benign_label_and_operator_in_different_methods_are_screened_out(source: str) -> None:

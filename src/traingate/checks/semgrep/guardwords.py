@@ -11,6 +11,10 @@ only; its regex reads ``$COND``'s or ``$SRC``'s text. Its screen asked for
 a payload name and a rank word anywhere in one function: that admitted
 2,067 functions (107,455 lines) of the large corpus, most for a docstring's
 LoRA "rank" or a ``world_size`` read far from any ``.grad`` or ``exit``.
+trigger-random-draw-sabotage (session 24) has the same guard forms with a
+random draw as the condition: its draw name and payload name anywhere in
+one function admitted 81,244 lines of the corpus (a ``torch.rand`` weight
+init beside any ``raise``).
 
 Read once per file: a *guard* is an ``if`` / ``while`` test, a conditional
 expression's test, a boolean operation, or an assignment's (or walrus's)
@@ -24,10 +28,15 @@ operation's, a conditional expression's, a ``while``'s or an ``if``'s own
 lines; from an ``if`` whose body returns or continues to the end of the
 innermost function or class holding it (or the file's end: the rest of its
 block, and more); for an assignment, each ``if`` after it in that scope
-whose header spells a name of its targets (``<... $TV ...>``), and from it
-to the end of such an ``if`` around it. A *payload* is an identifier in ``names`` or matching
-``name-regex``, a literal matching ``string``, or ``text`` matching the raw
-text, on a line of a signalled guard's region. The atom holds on a unit
+whose header spells a name of its targets (``<... $TV ...>``; with
+``assigned: sequence``, from the assignment on to that ``if``'s end: the
+random-draw rule binds ``$TV = $COND ... if ...`` whole, so a payload
+between the two is in it), and from it to the end of such an ``if`` around
+it. A *payload* is an identifier in ``names`` or matching ``name-regex``, a
+literal matching ``string``, ``text`` matching the raw text, or a node of
+a kind in ``nodes`` (``Raise``) starting on a line of a signalled guard's
+region. With ``literals: false`` no literal signals a guard (a draw is a
+call), and an ASCII file's names are read from its text alone. The atom holds on a unit
 whose run of lines (facts._Gaps) holds a payload line, and on every unit
 when one is in module or class code. A line is read whole (a comment after
 the condition, the one-line body): only more admits.
@@ -36,7 +45,15 @@ An import that renames a name spelling a word or a guard name (``from
 torch.distributed import get_rank as r``) signals every guard, and one that
 renames a payload name (``from time import sleep as nap``) makes every
 line of a region a payload line: semgrep resolves such a name wherever the
-import stands, and the lines no longer spell it.
+import stands, and the lines no longer spell it. So it does a name
+imported from a module (``from numpy.random import beta``: ``beta()`` is
+``numpy.random.beta()``): from a module a part of whose path spells a word
+or a guard name, the name is a guard name; from one whose last part is a
+payload name (``from torch.nn.init import zeros_``), a function's
+(lower-case) name is a payload name; a star import from either signals
+every guard or makes every region line a payload line (issue #16: the
+rank rule's screen dropped ``zeros_(w)`` under a rank guard until
+session 24).
 """
 
 from __future__ import annotations
@@ -55,7 +72,9 @@ Test = Callable[[Facts], bool]
 
 _VALUED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_KEYS = {"words", "guard-names", "names", "name-regex", "string", "text"}
+_KEYS = {"words", "guard-names", "names", "name-regex", "string", "text", "nodes", "assigned"}
+_KEYS |= {"literals"}
+_PAYLOAD_NODES = {"Raise": ast.Raise}
 
 
 class _Spec:
@@ -72,6 +91,8 @@ class _Spec:
         if not words:
             raise error("guard-region: words must not be empty")
         self.words = re.compile("|".join(map(re.escape, words)), re.I)
+        self.folded = tuple(words)
+        self.longest = max(map(len, words))
         self.guard_names = frozenset(lists["guard-names"])
         self.names = frozenset(lists["names"])
         rxs: dict[str, re.Pattern[str] | None] = {}
@@ -81,6 +102,27 @@ class _Spec:
             except (re.error, TypeError) as exc:
                 raise error(f"guard-region: {k}: {value[k]!r}: {exc}") from None
         self.name_rx, self.string_rx, self.text_rx = rxs["name-regex"], rxs["string"], rxs["text"]
+        nodes = value.get("nodes", [])
+        if not isinstance(nodes, list) or not set(nodes) <= set(_PAYLOAD_NODES):
+            raise error(
+                f"guard-region: nodes takes some of {sorted(_PAYLOAD_NODES)}, not {nodes!r}"
+            )
+        self.nodes = tuple(_PAYLOAD_NODES[n] for n in nodes)
+        # `$TV = $COND ... if <... $TV ...>:` bound as one region (the random-draw
+        # rule: a payload between the two is in it) or the `if` alone (the rank rule)
+        self.assigned = value.get("assigned", "if")
+        if self.assigned not in ("if", "sequence"):
+            raise error(f"guard-region: assigned is if or sequence, not {self.assigned!r}")
+        # `literals: false`: a string never signals a guard (the random-draw rule's
+        # sources are calls; the rank rule's regex reads "\x72ank" in $COND's text)
+        self.literals = value.get("literals", True)
+        if self.literals not in (True, False):
+            raise error(f"guard-region: literals is true or false, not {self.literals!r}")
+
+    def payload_name(self, name: str) -> bool:
+        return name in self.names or (
+            self.name_rx is not None and self.name_rx.search(name) is not None
+        )
 
 
 def atom(key: str, value: Any, error: type[ValueError]) -> Test:
@@ -129,6 +171,11 @@ def guard_region(value: Any, error: type[ValueError]) -> Test:
         file = file_of(f)
         if file is None:
             return True  # a unit without its file: admit, never drop
+        if f is file and file.defs:
+            # unit:'s pre-test on a file with functions admits: its units decide,
+            # and the regions are read only for a file where one unit passes the
+            # cheaper atoms (#17: ~1/3 of the random-draw rule's files)
+            return True
         if key not in file._memo:
             file._memo[key] = _payloads(file, spec)
         at: list[int] = file._memo[key]
@@ -156,6 +203,7 @@ def _payloads(file: Facts, spec: _Spec) -> list[int]:
     guards: list[tuple[ast.AST, int]] = []  # (the guard, the last line of its condition)
     scopes: list[tuple[int, int]] = []  # (first body line, last line) of defs and classes
     every_guard = every_line = False
+    guard_names, names = set(spec.guard_names), set(spec.names)
     for node in file.nodes:
         kind = type(node)
         if kind is ast.If or kind is ast.While:  # the header, to the body's first line
@@ -173,8 +221,25 @@ def _payloads(file: Facts, spec: _Spec) -> list[int]:
             if node.asname and node.asname != name:  # type: ignore[attr-defined]
                 if spec.words.search(name) or name in spec.guard_names:
                     every_guard = True
-                if name in spec.names or (spec.name_rx and spec.name_rx.search(name)):
+                if spec.payload_name(name):
                     every_line = True
+        elif kind is ast.ImportFrom:
+            # semgrep reads `beta()` after `from numpy.random import beta` as
+            # numpy.random.beta(), a draw, and `zeros_(w)` after `from torch.nn.init
+            # import zeros_` as torch.nn.init.zeros_(w), a payload (`$P.data.$F(...)`
+            # likewise): neither line spells the module (#16). A payload module is
+            # its last part (the attribute before the call) and a function a
+            # lower-case name (not `from .state import PartialState`, #17).
+            parts = (node.module or "").split(".")  # type: ignore[attr-defined]
+            drawn = any(spec.words.search(p) or p in spec.guard_names for p in parts)
+            hits = spec.payload_name(parts[-1])
+            for a in node.names if drawn or hits else ():  # type: ignore[attr-defined]
+                every_guard |= drawn and a.name == "*"
+                every_line |= hits and a.name == "*"
+                if drawn:
+                    guard_names.add(a.asname or a.name)
+                if hits and (a.name[:1].islower() or a.name[:1] == "_"):
+                    names.add(a.asname or a.name)
     if not guards:
         return []
     text = file.text
@@ -183,7 +248,7 @@ def _payloads(file: Facts, spec: _Spec) -> list[int]:
     # A condition's lines run on over comments and closing brackets: semgrep's
     # range of a parenthesized $COND may hold a comment after the expression.
     spans = [(g.lineno, _more(text, starts, last)) for g, last in guards]  # type: ignore[attr-defined]
-    signal = _marked(file, spec, starts, spans, every_guard)
+    signal = _marked(file, spec, starts, spans, every_guard, frozenset(guard_names))
     scopes.sort()
     firsts = [s for s, _ in scopes]
     regions: list[tuple[int, int]] = []
@@ -203,20 +268,26 @@ def _payloads(file: Facts, spec: _Spec) -> list[int]:
             regions.append((start, _scope_end(scopes, firsts, start, lines)))
         elif kind in _VALUED:  # `$TV = $SRC`, then an `if` that tests $TV
             end = _scope_end(scopes, firsts, start, lines)
-            regions += ifs.testing(_targets(node), start, end)  # type: ignore[arg-type]
+            regions += ifs.testing(_targets(node), start, end, spec.assigned == "sequence")  # type: ignore[arg-type]
         else:
             regions.append((start, _end(node)))
     if not regions:
         return []
     merged = _merge(regions)
-    hit = _payload_lines(file, spec, starts, merged, every_line)
+    hit = _payload_lines(file, spec, starts, merged, every_line, frozenset(names))
     return sorted(starts[line - 1] for line in hit if line <= lines)
 
 
 def _marked(
-    file: Facts, spec: _Spec, starts: list[int], spans: list[tuple[int, int]], every: bool
+    file: Facts,
+    spec: _Spec,
+    starts: list[int],
+    spans: list[tuple[int, int]],
+    every: bool,
+    guard_names: frozenset[str],
 ) -> bytearray:
-    """Per line (1-based), whether a guard line there spells a word or a guard name."""
+    """Per line (1-based), whether a guard line there spells a word or a guard
+    name (``guard-names`` and the names imported from a module spelling one)."""
     n = len(starts)
     on = bytearray(n + 2)
     for first, last in spans:
@@ -224,29 +295,74 @@ def _marked(
     if every:
         return on
     out = bytearray(n + 2)
-    for m in spec.words.finditer(file.text):
-        line = bisect.bisect_right(starts, m.start())
+    for at in _spelled_at(file, spec):
+        line = bisect.bisect_right(starts, at)
         out[line] = on[line]
+    if not spec.literals and not guard_names and file.text.isascii():
+        # an ASCII name is its text, which the search above read (#17: the
+        # random-draw rule's screen spent most of its time in the loop below)
+        return out
+    # The kind first and each identifier once (#17).
+    spelled: dict[str, bool] = {}
     for node in file.nodes:  # as Python reads them: literals, NFKC-folded names
-        line = getattr(node, "lineno", 0)
-        if not on[line] or out[line]:
-            continue
         kind = type(node)
-        if kind is ast.Constant:
-            value = node.value  # type: ignore[attr-defined]
-            if isinstance(value, bytes):
-                value = value.decode("latin-1")
-            out[line] = isinstance(value, str) and spec.words.search(value) is not None
-        elif kind is ast.Name or kind is ast.Attribute:
-            name = node.id if kind is ast.Name else node.attr  # type: ignore[attr-defined]
-            out[line] = name in spec.guard_names or spec.words.search(name) is not None
+        if kind is ast.Name or kind is ast.Attribute:
+            line = node.lineno  # type: ignore[attr-defined]
+            if on[line] and not out[line]:
+                name = node.id if kind is ast.Name else node.attr  # type: ignore[attr-defined]
+                found = spelled.get(name)
+                if found is None:
+                    found = spelled[name] = (
+                        name in guard_names or spec.words.search(name) is not None
+                    )
+                out[line] = found
+        elif kind is ast.Constant and spec.literals:
+            line = node.lineno  # type: ignore[attr-defined]
+            if on[line] and not out[line]:
+                value = node.value  # type: ignore[attr-defined]
+                if isinstance(value, bytes):
+                    value = value.decode("latin-1")
+                out[line] = isinstance(value, str) and spec.words.search(value) is not None
     return out
 
 
+def _spelled_at(file: Facts, spec: _Spec) -> list[int]:
+    """Where a word starts in the raw text, ignoring case: searched word by
+    word in an ASCII-lowered copy of the same length (every other character
+    a ``?``), and through the regex, whose case folding is Unicode's, only
+    around the runs of other characters (#17: the regex's alternation tried
+    every word at every character, most of the random-draw rule's screen)."""
+    text = file.text
+    low = text.encode("ascii", "replace").decode("ascii").lower()
+    found: list[int] = []
+    for word in spec.folded:
+        if not word.isascii():
+            return [m.start() for m in spec.words.finditer(text)]
+        i = low.find(word)
+        while i >= 0:
+            found.append(i)
+            i = low.find(word, i + 1)
+    if not text.isascii():
+        reach = spec.longest
+        for run in _OTHER.finditer(text):
+            a, b = max(0, run.start() - reach), run.end() + reach
+            found += [m.start() for m in spec.words.finditer(text, a, b)]
+    return found
+
+
+_OTHER = re.compile(r"[^\x00-\x7f]+")
+
+
 def _payload_lines(
-    file: Facts, spec: _Spec, starts: list[int], regions: list[tuple[int, int]], every: bool
+    file: Facts,
+    spec: _Spec,
+    starts: list[int],
+    regions: list[tuple[int, int]],
+    every: bool,
+    names: frozenset[str],
 ) -> set[int]:
-    """The lines of ``regions`` that hold a payload."""
+    """The lines of ``regions`` that hold a payload (``names``: ``names`` and
+    those imported from a module spelling one)."""
     firsts = [a for a, _ in regions]
 
     def inside(line: int) -> bool:
@@ -256,13 +372,20 @@ def _payload_lines(
     if every:
         return {line for a, b in regions for line in range(a, b + 1)}
     hit: set[int] = set()
+    payload: dict[str, bool] = {}  # each identifier once (#17)
     for node in file.nodes:
         kind = type(node)
         if kind is ast.Name or kind is ast.Attribute:
             name = node.id if kind is ast.Name else node.attr  # type: ignore[attr-defined]
-            named = name in spec.names or (spec.name_rx and spec.name_rx.search(name))
+            named = payload.get(name)
+            if named is None:
+                named = payload[name] = name in names or (
+                    spec.name_rx is not None and spec.name_rx.search(name) is not None
+                )
             if named and inside(node.lineno):  # type: ignore[attr-defined]
                 hit.add(node.lineno)  # type: ignore[attr-defined]
+        elif kind in spec.nodes and inside(node.lineno):  # type: ignore[attr-defined]
+            hit.add(node.lineno)  # type: ignore[attr-defined]
         elif kind is ast.Constant and spec.string_rx is not None:
             value = node.value  # type: ignore[attr-defined]
             if isinstance(value, bytes):
@@ -330,11 +453,14 @@ class _Ifs:
             self.ids[i] = frozenset(_WORD.findall(self.text, a, b))
         return self.ids[i]
 
-    def testing(self, names: set[str], start: int, end: int) -> list[tuple[int, int]]:
+    def testing(
+        self, names: set[str], start: int, end: int, sequence: bool = False
+    ) -> list[tuple[int, int]]:
         """The regions where ``if <... $TV ...>`` meets ``$TV = $SRC ...`` (an
         assignment on line ``start`` whose scope ends on ``end``): each ``if``
-        after it whose header spells a target's name, and from the assignment
-        on, the rest of an ``if`` around it that does."""
+        after it whose header spells a target's name (with ``sequence``, from
+        the assignment on to that ``if``'s end), and from the assignment on,
+        the rest of an ``if`` around it that does."""
         if not self.ascii or not names:
             return [(start, end)]
         out: list[tuple[int, int]] = []
@@ -344,7 +470,7 @@ class _Ifs:
             g = self.ifs[i][0]
             if line >= start:
                 if not names.isdisjoint(self._spelled(i)):
-                    out.append((line, _end(g)))
+                    out.append((start if sequence else line, _end(g)))
             elif _end(g) >= start and not names.isdisjoint(self._spelled(i)):
                 out.append((start, min(_end(g), end)))
         return out

@@ -42,6 +42,10 @@ one ``ast`` walk reads from it:
   that hangs from the name ``x``, from any name an import binds, or from a
   call or subscript (``__import__("torch").x = v``).
 - ``guard-region: {...}``, ``mod-assign: true``: guardwords.py (node atoms).
+- ``label-op: {...}``: labelnodes.py (a node atom).
+- ``loader-call``, ``keyword-not-true``, ``module-attr``: loadcalls.py (node atoms).
+- ``attr-write: {...}``, ``helper-def: f``, ``outside-def: [...]``,
+  ``write-target: {...}``: writesites.py (node atoms).
 - ``words: [w, ...]``: one of the words occurs in the raw text, ignoring case
   (a fast pre-test for a costly ``text`` regex that needs one of them).
 - ``text: R``: the raw text matches ``R`` (for regex rules).
@@ -89,7 +93,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from traingate.checks.semgrep import folding, guardwords, lookups, prefilter, shared, units
+from traingate.checks.semgrep import (
+    folding,
+    guardwords,
+    labelnodes,
+    loadcalls,
+    lookups,
+    prefilter,
+    shared,
+    units,
+    writesites,
+)
 from traingate.checks.semgrep.facts import JOIN_MAX, NODE_KINDS, Facts
 from traingate.checks.semgrep.facts import facts as facts
 from traingate.checks.semgrep.linelocal import line_local
@@ -171,6 +185,12 @@ def _compile(spec: Any, repeated: frozenset[str]) -> Test:
         return _lookup(value)
     if key in ("guard-region", "mod-assign"):
         return guardwords.atom(key, value, ScreenError)
+    if key in ("loader-call", "keyword-not-true", "module-attr"):
+        return loadcalls.atom(key, value, ScreenError)
+    if key in labelnodes.KEYS:
+        return labelnodes.atom(key, value, ScreenError)
+    if key in writesites.KEYS:
+        return writesites.atom(key, value, ScreenError)
     if key == "words":
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
@@ -212,6 +232,9 @@ def _compile(spec: Any, repeated: frozenset[str]) -> Test:
 # the literals or the raw text, then the atoms that read the tree again.
 _COST = {"name": 0, "node": 0, "stored-root": 0, "name-regex": 1, "string": 2, "words": 2}
 _COST |= {"text": 3, "joined": 3, "folds-to": 3, "lookup": 4, "folded": 4, "helper-of": 4}
+_COST |= {"loader-call": 5, "keyword-not-true": 4, "module-attr": 5}  # loadcalls.py's node passes
+_COST |= {"attr-write": 4}  # a pass over the file's nodes (writesites.py)
+_COST |= {"label-op": 4}  # a pass over the file's nodes (labelnodes.py)
 
 
 def _cheap_first(specs: list[Any]) -> list[Any]:
