@@ -141,7 +141,7 @@ def test_the_class_remap_screen_does_not_backtrack_on_a_banner(source: str) -> N
     "source",
     [
         # a modeling file: labels read in one method, `%` / `==` / `-` in others
-        # (each `%` assigned: the screen's mod-assign reads no other, session 23;
+        # (each `%` assigned: session 23's mod-assign atom read no other;
         # since session 24 the operators are nodes on a label operand, so a roll
         # stands in for the operator the file-level screen admits)
         "import torch\nclass Head(torch.nn.Module):\n"

@@ -1,7 +1,7 @@
 """Screen atoms read from the syntax tree's nodes (screen.py, issue #17),
-here so that screen.py and facts.py stay under 600 lines: ``mod-assign``
-(_mod_assign), and ``guard-region``: a payload word inside the region of a
-guard whose condition spells a guard word.
+here so that screen.py and facts.py stay under 600 lines: ``guard-region``,
+a payload word inside the region of a guard whose condition spells a guard
+word.
 
 trigger-rank-conditional-sabotage binds each region guarded by the rank or
 world size (``if $COND: ...``, ``while $COND: ...``, ``if $COND: return``
@@ -126,40 +126,8 @@ class _Spec:
 
 
 def atom(key: str, value: Any, error: type[ValueError]) -> Test:
-    """The test of ``guard-region`` or ``mod-assign`` (screen.py's hook)."""
-    if key == "mod-assign":
-        if value is not True:
-            raise error(f"mod-assign: takes true, not {value!r}")
-        return _mod_assign
+    """The test of ``guard-region`` (screen.py's hook)."""
     return guard_region(value, error)
-
-
-def _mod_assign(f: Facts) -> bool:
-    """``mod-assign: true``: an assignment of a ``%`` (``y = <... y ...> % n``,
-    ``y %= n``) in the code or what it shares; a ``%`` whose left side is a
-    string literal formats text and cannot hold ``$Y`` (issue #17: the
-    ``%`` anywhere in the raw text, a comment's or a format's, admitted
-    sabotage-label-class-remap's units). facts.py keeps these nodes for folding."""
-    if "mod-assign" not in f._memo:
-        f._memo["mod-assign"] = any(map(_is_mod, f.folds))
-    found: bool = f._memo["mod-assign"]
-    return found or (f.shared is not None and _mod_assign(f.shared))
-
-
-def _is_mod(node: ast.AST) -> bool:
-    kind = type(node)
-    if kind is ast.AugAssign:
-        return type(node.op) is ast.Mod  # type: ignore[attr-defined]
-    if kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
-        value = node.value  # type: ignore[attr-defined]
-        if type(value) is not ast.BinOp or type(value.op) is not ast.Mod:
-            return False
-        left = value.left
-        return not (
-            type(left) is ast.JoinedStr
-            or (type(left) is ast.Constant and isinstance(left.value, str | bytes))
-        )
-    return False
 
 
 def guard_region(value: Any, error: type[ValueError]) -> Test:

@@ -41,7 +41,7 @@ one ``ast`` walk reads from it:
   written to (assigned, augmented, a loop or ``with`` target) on an object
   that hangs from the name ``x``, from any name an import binds, or from a
   call or subscript (``__import__("torch").x = v``).
-- ``guard-region: {...}``, ``mod-assign: true``: guardwords.py (node atoms).
+- ``guard-region: {...}``: guardwords.py (a node atom).
 - ``label-op: {...}``: labelnodes.py (a node atom).
 - ``loader-call``, ``keyword-not-true``, ``module-attr``: loadcalls.py (node atoms).
 - ``attr-write: {...}``, ``helper-def: f``, ``outside-def: [...]``,
@@ -183,7 +183,7 @@ def _compile(spec: Any, repeated: frozenset[str]) -> Test:
         return _folded(value)
     if key == "lookup":
         return _lookup(value)
-    if key in ("guard-region", "mod-assign"):
+    if key == "guard-region":
         return guardwords.atom(key, value, ScreenError)
     if key in ("loader-call", "keyword-not-true", "module-attr"):
         return loadcalls.atom(key, value, ScreenError)
