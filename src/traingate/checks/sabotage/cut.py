@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Set
 
+from traingate.checks.sabotage.outline import nfkc_lines
 from traingate.checks.sabotage.triggers import stmt_walk
 
 # Anything but ASCII punctuation and whitespace: every identifier is one run of
@@ -135,26 +136,7 @@ def as_read(text: str) -> str:
     line end (a space), and NFKC leaves a run of ASCII as it is."""
     if text.isascii():
         return text
-    out: list[str] = []
-    done, end = 0, len(text)
-    odd = _NOT_ASCII.search(text)
-    while odd is not None:
-        first = text.rfind("\n", 0, odd.start()) + 1
-        last = text.find("\n", odd.start())
-        last = end if last < 0 else last
-        out.append(text[done:first])
-        out.append(_TOKEN.sub(_nfkc, text[first:last]))
-        done = last
-        odd = _NOT_ASCII.search(text, last)
-    out.append(text[done:])
-    return "".join(out)
-
-
-def _nfkc(m: re.Match[str]) -> str:
-    return unicodedata.normalize("NFKC", m.group())
-
-
-_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+    return nfkc_lines(text, _TOKEN)
 
 
 def expand(names: Set[str], alias: Mapping[str, str]) -> set[str]:

@@ -243,10 +243,16 @@ def as_read(text: str) -> str:
     follows, so a normalised text's tokens are normalised too."""
     if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text
-    # Only the lines holding a character that is not ASCII: no token crosses a line
-    # end, and the search enters each line at its start as it does in the whole text
-    # (issue #17: the pattern's ASCII prefix was retried at every word's every
-    # character, ~6 ms a file).
+    # The search enters each line at its start as it does in the whole text (issue
+    # #17: the pattern's ASCII prefix was retried at every word's every character,
+    # ~6 ms a file).
+    return nfkc_lines(text, _ODD_TOKEN)
+
+
+def nfkc_lines(text: str, token: re.Pattern[str]) -> str:
+    """``text`` with every match of ``token`` NFKC-normalised, searched only on the
+    lines holding a character that is not ASCII: no token crosses a line end, and
+    NFKC leaves a run of ASCII as it is (issue #17; cut.as_read's too)."""
     out: list[str] = []
     done, end = 0, len(text)
     odd = _NOT_ASCII.search(text)
@@ -255,7 +261,7 @@ def as_read(text: str) -> str:
         last = text.find("\n", odd.start())
         last = end if last < 0 else last
         out.append(text[done:first])
-        out.append(_ODD_TOKEN.sub(_nfkc, text[first:last]))
+        out.append(token.sub(_nfkc, text[first:last]))
         done = last
         odd = _NOT_ASCII.search(text, last)
     out.append(text[done:])

@@ -66,7 +66,7 @@ from typing import Any
 
 from traingate.checks.semgrep.facts import Facts
 from traingate.checks.semgrep.gaps import line_starts
-from traingate.checks.semgrep.units import file_of
+from traingate.checks.semgrep.units import by_unit, file_of
 
 Test = Callable[[Facts], bool]
 
@@ -134,36 +134,17 @@ def guard_region(value: Any, error: type[ValueError]) -> Test:
     """The atom's test (module doc); a unit without its file admits."""
     spec = _Spec(value, error)
     key = f"guard-region {sorted(value.items())!r}"
+    regions = by_unit(key, lambda file: _payloads(file, spec))
 
     def test(f: Facts) -> bool:
-        file = file_of(f)
-        if file is None:
-            return True  # a unit without its file: admit, never drop
-        if f is file and file.defs:
+        if f.defs and file_of(f) is f:
             # unit:'s pre-test on a file with functions admits: its units decide,
             # and the regions are read only for a file where one unit passes the
             # cheaper atoms (#17: ~1/3 of the random-draw rule's files)
             return True
-        if key not in file._memo:
-            file._memo[key] = _payloads(file, spec)
-        at: list[int] = file._memo[key]
-        if f.run is None or f.gaps is None:  # the file, or a file with no function
-            return bool(at)
-        i = bisect.bisect_left(at, f.run[0])
-        if i < len(at) and at[i] < f.run[1]:
-            return True
-        if key + " gap" not in file._memo:  # module or class code: every unit's
-            gaps = f.gaps.gaps
-            file._memo[key + " gap"] = any(_within(at, a, b) for a, b in gaps)
-        shared: bool = file._memo[key + " gap"]
-        return shared
+        return regions(f)
 
     return test
-
-
-def _within(at: list[int], a: int, b: int) -> bool:
-    i = bisect.bisect_left(at, a)
-    return i < len(at) and at[i] < b
 
 
 def _payloads(file: Facts, spec: _Spec) -> list[int]:

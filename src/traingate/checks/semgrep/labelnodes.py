@@ -36,14 +36,13 @@ identifier at the text's end, or the quoted key just before its last
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 from collections.abc import Callable
 from typing import Any
 
 from traingate.checks.semgrep.facts import Facts
 from traingate.checks.semgrep.gaps import line_starts
-from traingate.checks.semgrep.units import file_of
+from traingate.checks.semgrep.units import by_unit
 
 Test = Callable[[Facts], bool]
 
@@ -202,24 +201,7 @@ def atom(key: str, value: Any, error: type[ValueError]) -> Test:
     holds (facts._Gaps); a unit without its file admits."""
     spec = _Spec(value, error)
     memo = f"label-op {sorted(value.items())!r}"
-
-    def test(f: Facts) -> bool:
-        file = file_of(f)
-        if file is None:
-            return True  # a unit without its file: admit, never drop
-        if memo not in file._memo:
-            file._memo[memo] = _offsets(file, spec)
-        at: list[int] = file._memo[memo]
-        if f.run is None or f.gaps is None:  # the file, or a file with no function
-            return bool(at)
-        if _within(at, *f.run):
-            return True
-        if memo + " gap" not in file._memo:  # module or class code: every unit's
-            file._memo[memo + " gap"] = any(_within(at, a, b) for a, b in f.gaps.gaps)
-        shared: bool = file._memo[memo + " gap"]
-        return shared
-
-    return test
+    return by_unit(memo, lambda file: _offsets(file, spec))
 
 
 def _offsets(file: Facts, spec: _Spec) -> list[int]:
@@ -229,8 +211,3 @@ def _offsets(file: Facts, spec: _Spec) -> list[int]:
         return []
     starts = line_starts(file.text)
     return [starts[line - 1] for line in lines if line <= len(starts)]
-
-
-def _within(at: list[int], a: int, b: int) -> bool:
-    i = bisect.bisect_left(at, a)
-    return i < len(at) and at[i] < b

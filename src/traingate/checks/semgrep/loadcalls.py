@@ -72,7 +72,7 @@ from typing import Any
 
 from traingate.checks.semgrep.facts import Facts
 from traingate.checks.semgrep.gaps import line_starts
-from traingate.checks.semgrep.units import file_of
+from traingate.checks.semgrep.units import by_unit
 
 Test = Callable[[Facts], bool]
 
@@ -97,7 +97,7 @@ def atom(key: str, value: Any, error: type[ValueError]) -> Test:
             sets[k] = frozenset(v)
         if not sets["attrs"] or not sets["modules"]:
             raise error("module-attr: attrs and modules must not be empty")
-        return _by_unit(
+        return by_unit(
             f"{key} {sorted((k, sorted(v)) for k, v in sets.items())}",
             lambda file: _module_attrs(file, sets),
         )
@@ -106,7 +106,7 @@ def atom(key: str, value: Any, error: type[ValueError]) -> Test:
         if not isinstance(words, list) or not words or not all(_ident(w) for w in words):
             raise error(f"keyword-not-true: takes an identifier or a list of them, not {value!r}")
         wanted = frozenset(words)
-        return _by_unit(f"{key} {sorted(wanted)}", lambda file: _not_true(file, wanted))
+        return by_unit(f"{key} {sorted(wanted)}", lambda file: _not_true(file, wanted))
     if not isinstance(value, dict) or set(value) != _KEYS:
         raise error(f"loader-call: takes {sorted(_KEYS)}, not {value!r}")
     lists = {k: value[k] for k in sorted(_KEYS)}
@@ -116,41 +116,13 @@ def atom(key: str, value: Any, error: type[ValueError]) -> Test:
     if not lists["names"]:
         raise error("loader-call: names must not be empty")
     names, keywords = frozenset(lists["names"]), frozenset(lists["keywords"])
-    return _by_unit(
+    return by_unit(
         f"{key} {sorted(names)} {sorted(keywords)}", lambda file: _hits(file, names, keywords)
     )
 
 
 def _ident(w: Any) -> bool:
     return isinstance(w, str) and w.isidentifier()
-
-
-def _by_unit(key: str, hits: Callable[[Facts], list[int]]) -> Test:
-    """A test that holds where ``hits`` (sorted line-start offsets, once a file)
-    has one in a unit's run of lines or in the code every unit shares."""
-
-    def test(f: Facts) -> bool:
-        file = file_of(f)
-        if file is None:
-            return True  # a unit without its file: admit, never drop
-        if key not in file._memo:
-            file._memo[key] = hits(file)
-        at: list[int] = file._memo[key]
-        if f.run is None or f.gaps is None:  # the file, or a file with no function
-            return bool(at)
-        if _within(at, *f.run):
-            return True
-        if key + " gap" not in file._memo:  # module or class code: every unit's
-            file._memo[key + " gap"] = any(_within(at, a, b) for a, b in f.gaps.gaps)
-        shared: bool = file._memo[key + " gap"]
-        return shared
-
-    return test
-
-
-def _within(at: list[int], a: int, b: int) -> bool:
-    i = bisect.bisect_left(at, a)
-    return i < len(at) and at[i] < b
 
 
 def _offsets(file: Facts, lines: list[int]) -> list[int]:
@@ -179,6 +151,37 @@ def _is_true(node: ast.AST) -> bool:
     return type(node) is ast.Constant and node.value is True
 
 
+# The nodes that bind a name to a value (or import one under another name).
+_BINDERS = frozenset(
+    {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor}
+    | {ast.comprehension, ast.withitem, ast.arguments, ast.alias}
+)
+
+
+def _bind(
+    node: Any,
+    kind: type,
+    bindings: list[tuple[ast.AST, ast.AST]],
+    renamed: list[tuple[str, str]],
+) -> None:
+    """Record what a ``_BINDERS`` node binds: (target, value) pairs, and an import's
+    (last part of the imported name, its ``as`` name)."""
+    if kind is ast.Assign:
+        bindings.extend((t, node.value) for t in node.targets)
+    elif kind is ast.AnnAssign or kind is ast.AugAssign or kind is ast.NamedExpr:
+        if node.value is not None:
+            bindings.append((node.target, node.value))
+    elif kind is ast.For or kind is ast.AsyncFor or kind is ast.comprehension:
+        bindings.append((node.target, node.iter))
+    elif kind is ast.withitem:
+        if node.optional_vars is not None:
+            bindings.append((node.optional_vars, node.context_expr))
+    elif kind is ast.arguments:
+        bindings += _defaults(node)
+    elif node.asname:  # ast.alias
+        renamed.append((node.name.rsplit(".", 1)[-1], node.asname))
+
+
 def _hits(file: Facts, names: frozenset[str], keywords: frozenset[str]) -> list[int]:
     """The sorted offsets of the starts of the lines a hit starts on (module doc)."""
     calls: list[ast.Call] = []
@@ -196,21 +199,8 @@ def _hits(file: Facts, names: frozenset[str], keywords: frozenset[str]) -> list[
         elif kind is ast.ExceptHandler:
             body = node.body  # type: ignore[attr-defined]
             handlers.append((body[0].lineno, _end(node)))
-        elif kind is ast.Assign:
-            for t in node.targets:  # type: ignore[attr-defined]
-                bindings.append((t, node.value))  # type: ignore[attr-defined]
-        elif kind is ast.AnnAssign or kind is ast.AugAssign or kind is ast.NamedExpr:
-            if node.value is not None:  # type: ignore[attr-defined]
-                bindings.append((node.target, node.value))  # type: ignore[attr-defined]
-        elif kind is ast.For or kind is ast.AsyncFor or kind is ast.comprehension:
-            bindings.append((node.target, node.iter))  # type: ignore[attr-defined]
-        elif kind is ast.withitem:
-            if node.optional_vars is not None:  # type: ignore[attr-defined]
-                bindings.append((node.optional_vars, node.context_expr))  # type: ignore[attr-defined]
-        elif kind is ast.arguments:
-            bindings += _defaults(node)  # type: ignore[arg-type]
-        elif kind is ast.alias and node.asname:  # type: ignore[attr-defined]
-            renamed.append((node.name.rsplit(".", 1)[-1], node.asname))  # type: ignore[attr-defined]
+        elif kind in _BINDERS:
+            _bind(node, kind, bindings, renamed)
     if not calls and not stored:
         return []
     callees = _bound(_spots(file), names | {_PARTIAL}, bindings, renamed, True)
@@ -260,21 +250,8 @@ def _module_attrs(file: Facts, sets: dict[str, frozenset[str]]) -> list[int]:
         if kind is ast.Attribute:
             if node.attr in attrs:  # type: ignore[attr-defined]
                 reads.append(node)  # type: ignore[arg-type]
-        elif kind is ast.Assign:
-            for t in node.targets:  # type: ignore[attr-defined]
-                bindings.append((t, node.value))  # type: ignore[attr-defined]
-        elif kind is ast.AnnAssign or kind is ast.AugAssign or kind is ast.NamedExpr:
-            if node.value is not None:  # type: ignore[attr-defined]
-                bindings.append((node.target, node.value))  # type: ignore[attr-defined]
-        elif kind is ast.For or kind is ast.AsyncFor or kind is ast.comprehension:
-            bindings.append((node.target, node.iter))  # type: ignore[attr-defined]
-        elif kind is ast.withitem:
-            if node.optional_vars is not None:  # type: ignore[attr-defined]
-                bindings.append((node.optional_vars, node.context_expr))  # type: ignore[attr-defined]
-        elif kind is ast.arguments:
-            bindings += _defaults(node)  # type: ignore[arg-type]
-        elif kind is ast.alias and node.asname:  # type: ignore[attr-defined]
-            renamed.append((node.name.rsplit(".", 1)[-1], node.asname))  # type: ignore[attr-defined]
+        elif kind in _BINDERS:
+            _bind(node, kind, bindings, renamed)
         elif kind is ast.ImportFrom and not modules.isdisjoint(
             (node.module or "").split(".")  # type: ignore[attr-defined]
         ):

@@ -6,6 +6,7 @@ Facts.units() holds a weak reference to its file's facts in ``_memo["file"]``.""
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Callable
 
 from traingate.checks.semgrep.facts import Facts
@@ -36,6 +37,40 @@ def file_of(f: Facts) -> Facts | None:
         return None if f.run is not None else f
     file: Facts | None = ref()
     return file
+
+
+def by_unit(key: str, hits: Callable[[Facts], list[int]]) -> Test:
+    """A node atom's test: it holds where ``hits`` (sorted line-start offsets,
+    computed once a file and kept under ``key``; a first offset below 0: every
+    unit) has one in a unit's run of lines or in the code every unit shares
+    (facts._Gaps); on a file, or a file with no function, where it has any. A
+    unit without its file admits (loadcalls, labelnodes, writesites, guardwords)."""
+
+    def test(f: Facts) -> bool:
+        file = file_of(f)
+        if file is None:
+            return True  # a unit without its file: admit, never drop
+        if key not in file._memo:
+            file._memo[key] = hits(file)
+        at: list[int] = file._memo[key]
+        if not at:
+            return False
+        if at[0] < 0 or f.run is None or f.gaps is None:
+            return True  # every unit; the file, or a file with no function
+        if within(at, *f.run):
+            return True
+        if key + " gap" not in file._memo:  # module or class code: every unit's
+            file._memo[key + " gap"] = any(within(at, a, b) for a, b in f.gaps.gaps)
+        shared: bool = file._memo[key + " gap"]
+        return shared
+
+    return test
+
+
+def within(at: list[int], a: int, b: int) -> bool:
+    """Whether one of the sorted offsets ``at`` lies in ``[a, b)``."""
+    i = bisect.bisect_left(at, a)
+    return i < len(at) and at[i] < b
 
 
 def whole_file(sub: Test) -> Test:

@@ -74,7 +74,7 @@ from typing import Any
 from traingate.checks.semgrep.facts import Facts
 from traingate.checks.semgrep.gaps import line_starts
 from traingate.checks.semgrep.units import _helpers as helpers
-from traingate.checks.semgrep.units import file_of
+from traingate.checks.semgrep.units import by_unit, file_of, within
 
 Test = Callable[[Facts], bool]
 
@@ -234,7 +234,7 @@ def _write_target(value: Any, error: type[ValueError]) -> Test:
                 if first == last:
                     if first not in on:
                         continue
-                elif not _within(lines, first, last + 1):
+                elif not within(lines, first, last + 1):
                     continue
                 else:
                     found = True  # spelled on its lines: a comment, a literal or the code
@@ -263,30 +263,7 @@ def _in_unit(key: str, find: Callable[[Facts], list[int]]) -> Test:
     of the line starts ``find`` returns for its file (sorted; ``[_EVERY]``:
     every unit), or on every unit when one is in module or class code."""
 
-    def test(f: Facts) -> bool:
-        file = file_of(f)
-        if file is None:
-            return True  # a unit without its file: admit, never drop
-        if key not in file._memo:
-            file._memo[key] = find(file)
-        at: list[int] = file._memo[key]
-        if not at:
-            return False
-        if at[0] == _EVERY or f.run is None or f.gaps is None:
-            return True  # a renamed builtin; the file, or a file with no function
-        if _within(at, *f.run):
-            return True
-        if key + " gap" not in file._memo:  # module or class code: every unit's
-            file._memo[key + " gap"] = any(_within(at, a, b) for a, b in f.gaps.gaps)
-        shared: bool = file._memo[key + " gap"]
-        return shared
-
-    return test
-
-
-def _within(at: list[int], a: int, b: int) -> bool:
-    i = bisect.bisect_left(at, a)
-    return i < len(at) and at[i] < b
+    return by_unit(key, find)
 
 
 def _sites(file: Facts, roots: frozenset[str], lookups: frozenset[str]) -> list[int]:
