@@ -318,3 +318,46 @@ class DerivedSettings(Settings):
     def __init__(self, **kwargs):
         # ok: tamper-framework-monkeypatch
         super().__init__(**kwargs)
+
+
+# Session 25 red team: a module in parentheses, setattr through builtins or
+# imported from it under another name.
+import builtins  # noqa: E402
+
+# ruleid: tamper-framework-monkeypatch
+(torch.optim).SGD = _noop_step
+# ruleid: tamper-framework-monkeypatch
+builtins.setattr(torch.Tensor, "backward", _noop_step)
+
+from builtins import setattr as put  # noqa: E402
+
+# ruleid: tamper-framework-monkeypatch
+put(torch.optim.Optimizer, "zero_grad", _noop_step)
+
+# A name only a star import of a framework binds (kept last: the star import
+# reaches every line after it).
+from torch.optim import *  # noqa: E402, F403
+
+# ruleid: tamper-framework-monkeypatch
+Adam.step = _noop_step  # noqa: F405
+# ruleid: tamper-framework-monkeypatch
+setattr(AdamW, "step", _noop_step)  # noqa: F405
+
+
+class LocalCfg:
+    pass
+
+
+# ok: tamper-framework-monkeypatch
+LocalCfg.lr = 3
+local_state = object()
+# ok: tamper-framework-monkeypatch
+local_state.lr = 4
+
+
+def _configure(opt, lr=0.1):
+    # ok: tamper-framework-monkeypatch
+    opt.lr = lr
+    for group in opt.param_groups:
+        # ok: tamper-framework-monkeypatch
+        group.lr = lr
