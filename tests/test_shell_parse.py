@@ -79,6 +79,40 @@ def test_a_file_bash_rejects_still_blocks_where_it_breaks(repo: Repo) -> None:
     assert "a double quote opened at line 8 is never closed" in msg
 
 
+# Session 25: none of the words a bash rule reads, so no rule hands it to semgrep.
+QUIET = "#!/bin/bash\nset -euo pipefail\npython train.py --config configs/base.yaml\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "tail", "line", "what"),
+    [
+        (
+            "launch.sh",
+            'if [ -n "${RESUME:-}" ]; then\n  echo resume\n',
+            4,
+            "`if` at line 4 has no `fi`",
+        ),
+        ("jobs/train.sbatch", 'echo "done\n', 4, "a double quote opened at line 4"),
+        ("bin/train", "for s in 1 2; do\n  echo $s\n", 4, "`for` at line 4 has no `done`"),
+    ],
+)
+def test_a_broken_script_no_rule_reads_blocks_where_it_breaks(
+    repo: Repo, path: str, tail: str, line: int, what: str
+) -> None:
+    # The attacker's side: a script semgrep is never started on (the screen
+    # finds none of the bash rules' words) passed however broken it was.
+    repo.write(path, QUIET + tail, mode=0o755)
+    found = _scan(repo)
+    assert _hits(found) == {(path, "shell-syntax-error", line)}
+    assert what in found[0]["message"]
+
+
+def test_a_valid_script_no_rule_reads_passes(repo: Repo) -> None:
+    repo.write("launch.sh", QUIET + 'if [ -n "${RESUME:-}" ]; then\n  echo resume\nfi\n')
+    repo.write("tools/install.sh", SEMGREP_FAILS)
+    assert _scan(repo) == []
+
+
 AST_RULE = """\
 rules:
   - id: custom-bash-ast

@@ -68,6 +68,12 @@ RULES = declare(
             category="scanner",
         ),
         Rule(
+            "shell-syntax-error",
+            Severity.ERROR,
+            "bash would reject a shell script (unterminated quote or substitution, unclosed if/case/loop)",
+            category="scanner",
+        ),
+        Rule(
             "source-unreadable",
             Severity.ERROR,
             "a file has NUL bytes, is not UTF-8, or is larger than max_file_bytes",

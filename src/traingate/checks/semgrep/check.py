@@ -26,7 +26,14 @@ from traingate.checks.semgrep.regions import regions as cut_regions
 from traingate.checks.semgrep.rulepack import RulePack
 from traingate.checks.semgrep.runner import BATCH_BYTES, SCAN_BATCH_BYTES, Engine
 from traingate.checks.semgrep.settings import SemgrepSettings
-from traingate.checks.semgrep.targets import PY_EXT, Target, is_python, spill, target
+from traingate.checks.semgrep.targets import (
+    PY_EXT,
+    SCRIPT_EXT,
+    Target,
+    is_python,
+    spill,
+    target,
+)
 from traingate.findings import Finding
 from traingate.policy.base import Severity
 
@@ -114,6 +121,8 @@ def _findings(
         head_hits = list(hits.get(head.key, ()))
         if shellparse.is_shell(head.ext) and any(h.parse_error for h in head_hits):
             head_hits = shellparse.judge(head_hits, head.content(), need_ast())
+        if head.ext in SCRIPT_EXT and head.problem is None:
+            head_hits = shellparse.syntax(head_hits, head.content())
         # Screening parsed most heads already (screen.py): not again.
         syntax = None if engine().parsed(head.key) else _python_syntax(head)
         if syntax is not None:
@@ -122,7 +131,8 @@ def _findings(
             head_hits = [h for h in head_hits if h.rule != "semgrep-parse-error"]
             head_hits.append(syntax)
         if head.problem is not None:
-            head_hits.append(error_hit("source-unreadable", f"this file {head.problem}"))
+            problem = f"this file {head.problem}"
+            head_hits.append(error_hit("source-unreadable", problem, head.problem_line))
         base_hits = hits.get(base.key, []) if base is not None else []
         # Python on both sides: hits are compared as syntax (identity.py, issue #16).
         texts = None

@@ -54,9 +54,18 @@ def notebook(oid: str, path: str, raw: str) -> Target:
     Jupyter would not open it, and the gate cannot say what it runs."""
     try:
         nb = json.loads(raw)
-    except ValueError:
-        # Unparseable notebook: scan the raw text so semgrep reports the parse error.
-        return Target(oid, path, ".ipynb.py", raw)
+    except json.JSONDecodeError as exc:
+        # Session 25: was the raw text as Python, which blocked as "not valid
+        # Python" at line 1 wherever the JSON broke.
+        return Target(
+            oid,
+            path,
+            ".ipynb.py",
+            "\n",
+            problem=f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): "
+            "Jupyter cannot open it, and it cannot be checked",
+            problem_line=exc.lineno,
+        )
     cells = notebook_cells(nb, raw)
     if cells is None:
         return Target(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from traingate.cache import installation
 from traingate.checks.semgrep.cache import Cache
 from traingate.checks.semgrep.hits import Hit, cacheable, merge_into
 from traingate.checks.semgrep.results import parse as _parse
@@ -92,9 +93,17 @@ class Engine:
         self.pack = pack
         self.settings = settings
         self.batch_bytes = batch_bytes
-        # The cache's key includes the semgrep version: another matcher may match otherwise.
+        # The cache's key includes the semgrep version: another matcher may match
+        # otherwise; and traingate's own installation (session 25): a hit is keyed
+        # by blob and extension, so a new traingate that builds another text for
+        # the same blob (a notebook's conversion, a screen) must not reuse hits
+        # of the old one, even with the same rules.
         self.cache = (
-            Cache(cache_dir, f"{pack.digest}:{settings.engine}", semgrep_version())
+            Cache(
+                cache_dir,
+                f"{pack.digest}:{settings.engine}:{installation()}",
+                semgrep_version(),
+            )
             if cache_dir
             else None
         )

@@ -21,6 +21,10 @@ PY_EXT = {".py", ".pyi", ".pyw"}
 # Issue #16: zsh/ksh launchers and batch-scheduler job scripts are shell too.
 _SH_EXT = {".sh", ".bash", ".zsh", ".ksh", ".sbatch", ".slurm", ".pbs", ".lsf", ".qsub"}
 _SHEBANG = re.compile(rb"^#![^\n]*\b(python[0-9.]*|bash|sh|zsh|ksh|mksh|dash|ash)\b")
+# The extensions a shell script's own target gets (a `#!` script without one:
+# .sh): not a Makefile's, Dockerfile's, template's or notebook's bash target,
+# whose text is put together from pieces of another language.
+SCRIPT_EXT = frozenset({".sh", ".bash"} | {e + ".sh" for e in _SH_EXT})
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Target:
     text: str  # what semgrep scans
     line_map: tuple[int, ...] | None = None  # scanned line -> line in the real file
     problem: str | None = None  # why the raw bytes cannot be judged as source (blocks)
+    problem_line: int = 1  # the real file's line the problem is at
     skip: bool = False  # not given to semgrep or the Python parser (too large)
     region: str = ""  # sha256 of ``text`` when it is a changed-region cut (regions.py)
     # A file that holds ``text`` (then ""): a scan does not keep every text in
