@@ -113,3 +113,25 @@ def test_logging_dictconfig_handlers(crepo: Repo, capsys: pytest.CaptureFixture[
 def test_pythonwarnings_category_import(assignment: str, risky: bool) -> None:
     m = _RISKY_ENV.search(assignment)
     assert (m is not None and m.lastgroup == "warnimport") is risky
+
+
+@pytest.mark.parametrize(
+    ("entry", "flagged"),
+    [
+        ("file:///mnt/team-share/conf", True),
+        ("/mnt/team-share/conf", True),
+        ("file://~/conf", True),
+        ("file://C:\\share\\conf", True),
+        ("file://../../shared", True),
+        ("conf/../../x", True),
+        ("pkg://mylab.conf", False),
+        ("file://conf/extra", False),
+        ("./local_overrides", False),
+        ("conf/../conf2", False),
+    ],
+)
+def test_searchpath_entries_outside_the_repository(entry: str, flagged: bool) -> None:
+    # Session 25: hydra.searchpath on a shared mount hides the selected config.
+    from traingate.checks.config.sources import outside
+
+    assert (outside(entry) is not None) is flagged

@@ -28,6 +28,7 @@ from traingate.checks.config.parse import config_format, parse_config
 from traingate.checks.config.policy_rules import _policy_rule
 from traingate.checks.config.python_env import python_environ
 from traingate.checks.config.rules import _finding
+from traingate.checks.config.sources import external_sources
 from traingate.checks.config.targets import _builtin_keys, _code_resolvers, _resolver_code
 from traingate.findings import Finding
 from traingate.policy.base import Severity
@@ -178,6 +179,7 @@ def _judge(
     effs = _effective(changes, new, old)
     out = list(_structural(f, new, old))
     out.extend(_builtin_keys(f, name, effs))
+    out.extend(external_sources(f, effs))
     out.extend(_resolver_code(f, effs, code_resolvers))
     out.extend(_config_env(f, new, effs))
     if name.endswith("pyproject.toml"):

@@ -116,6 +116,14 @@ RULES = declare(
             since="0.2.0",
         ),
         Rule(
+            "config-external-source",
+            Severity.ERROR,
+            "hydra.searchpath adds a config directory outside the repository (an absolute path, a `..` out of it, or a value read from the environment)",
+            help="keep config directories in the repository, or add them with pkg:// from a reviewed dependency",
+            category="config",
+            since="0.2.0",
+        ),
+        Rule(
             "config-path-not-allowed",
             Severity.ERROR,
             "a data or checkpoint path key (path_keys) resolves outside the rule's path_allow prefixes, or to a value decided when the job runs",
