@@ -94,6 +94,11 @@ COMMAND_KEYS = frozenset(
         "postcreatecommand",
         "poststartcommand",
         "postattachcommand",
+        # Session 25 red team: Taskfile `cmds`, a pre-commit local hook's `entry`
+        # (run on every commit of everyone who installed the hooks), Travis.
+        "cmds",
+        "entry",
+        "before_install",
     ]
 )
 # ... and environment entries (docker-compose environment, env lists).

@@ -16,10 +16,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from traingate.change import Change, ChangedFile, is_binary
+from traingate.checks.semgrep import runners
 
 PY_EXT = {".py", ".pyi", ".pyw"}
 # Issue #16: zsh/ksh launchers and batch-scheduler job scripts are shell too.
 _SH_EXT = {".sh", ".bash", ".zsh", ".ksh", ".sbatch", ".slurm", ".pbs", ".lsf", ".qsub"}
+# Files a shell sources by name: direnv's .envrc on `cd`, rc files a Dockerfile
+# copies into a home directory (session 25 red team).
+_SHELL_NAMES = frozenset(
+    [".envrc", ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv"]
+    + [".zprofile", ".kshrc"]
+)
 _SHEBANG = re.compile(rb"^#![^\n]*\b(python[0-9.]*|bash|sh|zsh|ksh|mksh|dash|ash)\b")
 # The extensions a shell script's own target gets (a `#!` script without one:
 # .sh): not a Makefile's, Dockerfile's, template's or notebook's bash target,
@@ -112,9 +119,12 @@ def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target |
         data = data.replace(b"\0", b"")
     if ext == "" and surface is None:
         m = _SHEBANG.match(data)
-        if not m:
+        if m:
+            ext = ".py" if m.group(1).startswith(b"python") else ".sh"
+        elif path.rsplit("/", 1)[-1] in _SHELL_NAMES:
+            ext = ".sh"  # sourced by a shell, no #! line needed (session 25)
+        else:
             return None
-        ext = ".py" if m.group(1).startswith(b"python") else ".sh"
     # Issue #16: a notebook's size is mostly its outputs (plots, widget state:
     # real tutorials of 4-9 MB hold under 100 KB of code); the limit is on the
     # code semgrep reads. Its JSON, parsed once, is capped at _NOTEBOOK_JSON x.
@@ -225,6 +235,10 @@ def _surface_kind(path: str) -> str | None:
             return "template:" + (_surface_kind(inner) or os.path.splitext(inner)[1])
     if name in _MAKE_NAMES or name.endswith(".mk"):
         return "make"
+    if name in runners.JUST_NAMES or name.endswith(".just"):
+        return "just"
+    if name in runners.TOX_NAMES:
+        return "tox"
     stem, _, suffix = name.partition(".")
     if name.endswith(tuple("." + d for d in _DOCKER_NAMES)) or (
         stem in _DOCKER_NAMES and suffix not in ("md", "txt", "rst", "dockerignore")
@@ -254,6 +268,10 @@ def _surface_target(oid: str, path: str, kind: str, text: str) -> Target | None:
         return Target(oid, path, ".mk.sh", _makefile(text))
     if kind == "docker":
         return Target(oid, path, ".dockerfile.sh", _dockerfile(text))
+    if kind == "just":
+        return Target(oid, path, ".just.sh", runners.justfile(text))
+    if kind == "tox":
+        return Target(oid, path, ".tox.sh", runners.tox_ini(text))
     inner = kind.removeprefix("template:")
     text = _unjinja(text)
     if inner in ("make", "docker"):
