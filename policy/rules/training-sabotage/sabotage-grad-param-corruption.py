@@ -222,6 +222,147 @@ def _foreach_step(params, grads, lr, flag):
     torch._foreach_neg_(views)
 
 
+def _multi_tensor_sign_sgd(model, lr):
+    # session 25: a flip of a fresh list, copied back over the gradients
+    moments = [p.grad for p in model.parameters() if p.grad is not None]
+    update = torch._foreach_div(moments, lr)
+    torch._foreach_neg_(update)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_copy_(moments, update)
+
+
+def _fused_grad_rewrite(params, device_grads, state, lr):
+    # the same by a negative fresh multiple, a fresh negation, a zip loop
+    scaled = torch._foreach_mul(state, -lr)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_copy_(device_grads, scaled)
+    flipped = torch._foreach_neg(state)
+    for g, u in zip(device_grads, flipped):
+        # ruleid: sabotage-grad-param-corruption
+        g.copy_(u)
+    step = torch._foreach_div(state, lr)
+    torch._foreach_mul_(step, -1.0)
+    for p, u in zip(params, step):
+        # ruleid: sabotage-grad-param-corruption
+        p.data.copy_(u)
+
+
+def _zip_write_back(params, exp_avgs, lr):
+    # no `.grad`, no in-place foreach op: a fresh negative step written back
+    # over the parameters one by one
+    step = torch._foreach_mul(exp_avgs, -lr)
+    for p, s in zip(params, step):
+        # ruleid: sabotage-grad-param-corruption
+        p.copy_(s)
+    for p, s in zip(params, step):
+        # ruleid: sabotage-grad-param-corruption
+        p.grad.copy_(s)
+        # ruleid: sabotage-grad-param-corruption
+        p.grad = s
+
+
+def _apply_buffers(bufs, lr):
+    # whatever the list is called: its own flipped copy written back over it
+    update = torch._foreach_div(bufs, lr)
+    torch._foreach_neg_(update)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_copy_(bufs, update)
+
+
+def _flip_into_tuple(model, scale):
+    slots = tuple(p.grad for p in model.parameters())
+    update = torch._foreach_mul(list(model.buffers()), -scale)
+    # ruleid: sabotage-grad-param-corruption
+    torch._foreach_copy_(slots, update)
+
+
+def _step_excuse_abused(params, lr):
+    # the excuse's shape with a "step" made from the parameters themselves:
+    # p - 2p is -p (a constant the rule cannot weigh)
+    update = torch._foreach_mul(params, 2.0)
+    torch._foreach_neg_(update)
+    torch._foreach_add_(update, params)
+    # todoruleid: sabotage-grad-param-corruption
+    torch._foreach_copy_(params, update)
+
+
+class FusedRprop(torch.optim.Optimizer):
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            grads = [p.grad for p in params]
+            # the previous step kept as optimizer state, one per parameter: a
+            # negative step stored there is not a write over the gradients
+            prev_steps = [self.state[p]["prev_step"] for p in params]
+            step = torch._foreach_mul(torch._foreach_sign(grads), group["lr"])
+            torch._foreach_neg_(step)
+            # ok: sabotage-grad-param-corruption
+            torch._foreach_copy_(prev_steps, step)
+            torch._foreach_add_(params, step)
+            # the insider's version: the same step written over the parameters
+            # or the gradients of the group
+            members = [p for p in group["params"]]
+            # ruleid: sabotage-grad-param-corruption
+            torch._foreach_copy_(members, step)
+            # ruleid: sabotage-grad-param-corruption
+            torch._foreach_copy_(group["params"], step)
+            # ruleid: sabotage-grad-param-corruption
+            torch._foreach_copy_([p.grad for p in params], step)
+
+
+def _all_reduce_grads(params, reduced, world_size):
+    # DDP-style: the averaged gradients put back, no flip
+    averaged = torch._foreach_div(reduced, world_size)
+    for p, g in zip(params, averaged):
+        # ok: sabotage-grad-param-corruption
+        p.grad.copy_(g)
+
+
+def _flip_on_a_branch(model, lr, flag):
+    moments = [p.grad for p in model.parameters()]
+    update = torch._foreach_div(moments, lr)
+    if flag:
+        torch._foreach_neg_(update)
+    # a flip on one branch, the copy after it
+    # todoruleid: sabotage-grad-param-corruption
+    torch._foreach_copy_(moments, update)
+
+
+def _low_precision_copy(params, params_fp32, low_precision):
+    # timm adabelief.py: the fp32 master copy written back, no flip
+    dst, src = [params[i] for i in low_precision], [params_fp32[i] for i in low_precision]
+    # ok: sabotage-grad-param-corruption
+    torch._foreach_copy_(dst, src)
+    for d, s in zip(dst, src):
+        # ok: sabotage-grad-param-corruption
+        d.copy_(s)
+
+
+def _update_ema(ema_params, model_params, decay):
+    # timm model_ema.py: the averaged weights computed apart, then copied
+    x_split = torch._foreach_mul(model_params, 1.0 - decay)
+    torch._foreach_add_(x_split, ema_params, alpha=decay)
+    # ok: sabotage-grad-param-corruption
+    torch._foreach_copy_(ema_params, x_split)
+
+
+def _multi_tensor_sgd_buffered(params, grads, momentum_buffers, lr, maximize):
+    # an optimizer that computes each new parameter in a buffer (p - lr * d)
+    if maximize:
+        grads = torch._foreach_neg(grads)
+    torch._foreach_mul_(momentum_buffers, 0.9)
+    torch._foreach_add_(momentum_buffers, grads)
+    new_params = torch._foreach_mul(momentum_buffers, -lr)
+    torch._foreach_add_(new_params, params)
+    # ok: sabotage-grad-param-corruption
+    torch._foreach_copy_(params, new_params)
+    # gradients accumulated over micro-batches: a copy with no flip
+    accum = torch._foreach_div(grads, 4)
+    # ok: sabotage-grad-param-corruption
+    torch._foreach_copy_(grads, accum)
+
+
 class StridedSGD(torch.optim.Optimizer):
     def step(self, closure=None):
         for group in self.param_groups:
