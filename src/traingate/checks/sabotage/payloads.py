@@ -3,7 +3,7 @@
 A write to gradients, parameters, ``.data``, weights, the loss, labels,
 logits, the learning rate or optimizer state, however it is reached (a loop
 variable over ``model.parameters()`` or ``optimizer.param_groups``, a slice, an
-in-place method); new values written into a snapshot of that state which is
+in-place method, gradient clipping); new values written into a snapshot of that state which is
 then saved, loaded or returned (``sd = {k: v * 0.999 ...}; torch.save(sd, p)``);
 a collective; an exit; a skipped optimizer step; a metric clamped before it is
 logged; a literal returned in place of a computed result; a logging handler
@@ -45,7 +45,19 @@ _VIEWS = frozenset({"view", "reshape", "flatten", "narrow", "select", "t", "view
 _INPLACE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]_$")
 _NOT_PAYLOAD = frozenset({"requires_grad_", "share_memory_", "retain_grad_", "pin_memory_"})
 _SCALE_METHODS = frozenset({"mul_", "div_", "mul", "div", "neg_", "zero_", "fill_", "copy_"})
-_PARAM_ITERS = frozenset({"parameters", "named_parameters", "param_groups", "values"})
+_PARAM_ITERS = frozenset(
+    {"parameters", "named_parameters", "param_groups", "values", "buffers", "named_buffers"}
+)
+# zip(ema.parameters(), model.parameters()), enumerate(model.parameters()): the loop
+# targets bound to a parameter iterator's elements are parameters (#16, session 25).
+_PAIRING = frozenset({"zip", "enumerate"})
+# A name bound to a list of parameters: ``params = list(model.parameters())``.
+_COPIES = frozenset({"list", "tuple", "filter"})
+# Clipping rewrites the gradients of what it is given, in place (#16, session 25):
+# torch.nn.utils.clip_grad_norm_(params, max_norm), accelerator.clip_grad_norm_(...),
+# FSDP's model.clip_grad_norm_(max_norm), Lightning's self.clip_gradients(opt, ...).
+CLIPPED = ", an in-place write to the gradients,"
+CLIPS = frozenset({"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients"})
 EXITS = frozenset(
     {"sys.exit", "os._exit", "os.abort", "os.kill", "os.killpg", "exit", "quit"}
     | {"signal.raise_signal", "signal.pthread_kill"}
@@ -124,10 +136,12 @@ class Scope:
         self.taken = False
         self._sunk: dict[str, set[int]] | None = None
         self._local: list[ast.AST] = []
+        self.lists: set[str] = set()  # names bound to a list of parameters
 
     def bind(self, body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> None:
         local = self._local = walk_local(body) if nodes is None else nodes
         snaps: list[ast.AST] = []
+        loose: list[ast.AST] = []  # loops over a name: bound once its list is known
         taken = False
         # Classes compared (the parser makes no subclass): every node of the module's
         # scope and of each walked function passes here (issue #17).
@@ -139,16 +153,19 @@ class Scope:
                 if last_name(call.func) in _TAKE_OR_SINK:  # one lookup for most calls
                     taken = self._takes(call) or self._passes(call) or taken
             elif t in loops:
-                if self._iter_is_state(node.iter):  # type: ignore[attr-defined]
-                    self._add(node.target, last_only=True)  # type: ignore[attr-defined]
-                else:
+                if not self._loop(node.target, node.iter):  # type: ignore[attr-defined]
                     snaps.append(node)
+                    loose.append(node)
             elif t is assign_t:
                 if self.state(node.value):  # type: ignore[attr-defined]
                     for tgt in node.targets:  # type: ignore[attr-defined]
                         self._add(tgt)
                 else:
+                    self._collection(node)  # type: ignore[arg-type]
                     snaps.append(node)
+        if self.lists:  # the walk's order is not the source's
+            for node in loose:
+                self._loop(node.target, node.iter)  # type: ignore[attr-defined]
         self.taken = taken  # a snapshot is taken or loaded here: most functions take none
         if taken:
             self._bind_snapshots(snaps)
@@ -175,11 +192,12 @@ class Scope:
             grown = False
             for node in nodes:
                 if isinstance(node, (ast.For, ast.comprehension)):
-                    it = node.iter
-                    if isinstance(it, ast.Call) and last_name(it.func) in ("items", "values"):
-                        it = it.func.value if isinstance(it.func, ast.Attribute) else it
-                    if self.snapshot(it) and self._snap(node.target, last_only=True):
-                        grown = True
+                    # zip(ema.state_dict().values(), model.state_dict().values())
+                    for target, it in _pairs(node.target, node.iter):
+                        if isinstance(it, ast.Call) and last_name(it.func) in ("items", "values"):
+                            it = it.func.value if isinstance(it.func, ast.Attribute) else it
+                        if self.snapshot(it) and self._snap(target, last_only=True):
+                            grown = True
                 elif isinstance(node, ast.Assign) and self.derived(node.value) == SAME:
                     for t in node.targets:
                         grown = self._snap(t) or grown
@@ -282,7 +300,43 @@ class Scope:
             self._sunk = out
         return self._sunk
 
+    def _loop(self, target: ast.AST, it: ast.AST) -> bool:
+        """Bind the targets of ``for <target> in <it>`` that are elements of state."""
+        got = False
+        for tgt, sub in _pairs(target, it):
+            if self._iter_is_state(sub):
+                self._add(tgt, last_only=True)
+                got = True
+        return got
+
+    def _collection(self, node: ast.Assign) -> None:
+        """``params = list(model.parameters())``, ``[p for p in m.parameters() if
+        p.requires_grad]``: a name whose elements are parameters."""
+        value: ast.AST = node.value
+        if isinstance(value, (ast.ListComp, ast.GeneratorExp)) and len(value.generators) == 1:
+            gen = value.generators[0]
+            if not (isinstance(value.elt, ast.Name) and ast.unparse(gen.target) == value.elt.id):
+                return
+            value = gen.iter
+        elif (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id in _COPIES
+            and value.args
+        ):
+            value = value.args[-1]
+        if not (
+            isinstance(value, ast.Call)
+            and last_name(value.func) in _PARAM_ITERS - {"values", "param_groups"}
+        ):
+            return
+        for tgt in node.targets:
+            if isinstance(tgt, ast.Name):
+                self.lists.add(tgt.id)
+
     def _iter_is_state(self, it: ast.AST) -> bool:
+        if isinstance(it, ast.Name) and it.id in self.lists:
+            return True
         if isinstance(it, ast.Call):
             name = last_name(it.func)
             if name in _PARAM_ITERS and name != "values":
@@ -355,6 +409,9 @@ class Scope:
                 return f"{q}({what or '...'})", True
         if name == "zero_grad" and isinstance(func, ast.Attribute):
             return f"{ast.unparse(func)}()", False
+        if clips(func, q):
+            # No scaling: ``if step > warmup: clip(...)`` is no step-scheduled payload.
+            return f"{ast.unparse(func)}(...){CLIPPED}", False
         # for v in sd.values(): v.mul_(...)
         if (
             isinstance(func, ast.Attribute)
@@ -365,6 +422,24 @@ class Scope:
         ):
             return f"{ast.unparse(func.value)}.{name}(...)", name in _SCALE_METHODS
         return None
+
+
+def _pairs(target: ast.AST, it: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
+    """``for <target> in <it>`` as (target, iterable) pairs: position by position
+    through ``zip``, the second of ``enumerate``'s pair, nested (``for i, (e, p) in
+    enumerate(zip(a, b))``); any other loop is one pair."""
+    if not (
+        isinstance(it, ast.Call)
+        and isinstance(it.func, ast.Name)
+        and it.func.id in _PAIRING
+        and isinstance(target, ast.Tuple)
+    ):
+        return [(target, it)]
+    args = it.args if it.func.id == "zip" else it.args[:1]
+    elts = target.elts if it.func.id == "zip" else target.elts[1:]
+    if len(args) != len(elts) or any(isinstance(a, ast.Starred) for a in args):
+        return []
+    return [p for t, a in zip(elts, args, strict=True) for p in _pairs(t, a)]
 
 
 _RANDOM_FILLS = frozenset(
@@ -411,6 +486,13 @@ def _random(node: ast.AST, alias: Mapping[str, str]) -> bool:
             if last_name(sub.func) in _RANDOM_LIKE and q.startswith(("torch.", "numpy.")):
                 return True
     return False
+
+
+def clips(func: ast.AST, q: str) -> bool:
+    """A method of that name (accelerator, fabric, FSDP), or torch's under any alias."""
+    if q.startswith("torch.nn.utils."):
+        return q.rsplit(".", 1)[-1] in CLIPS
+    return isinstance(func, ast.Attribute) and func.attr in CLIPS
 
 
 def named_state(name: str) -> bool:

@@ -10,9 +10,11 @@ import ast
 from typing import NamedTuple
 
 from traingate.checks.sabotage import events as ev
+from traingate.checks.sabotage import held
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.draws import Draws, reads_training, unchanged
+from traingate.checks.sabotage.held import Guard
 from traingate.checks.sabotage.nodes import children
 from traingate.checks.sabotage.scopes import target_names
 from traingate.checks.sabotage.triggers import (
@@ -45,12 +47,6 @@ class Hit(NamedTuple):
     col: int
     lines: tuple[int, ...]  # every line it rests on: reported when the change touched one
     message: str
-
-
-class Guard(NamedTuple):
-    trigger: Trigger
-    line: int
-    test: ast.AST
 
 
 class Fn:
@@ -91,6 +87,8 @@ class Fn:
         self._events_known = False
         self._training: bool | None = None
         self.exits: set[int] = set()  # the tests of `if <t>: return` (exit_guards)
+        # Names set under a trigger: `if <t>: max_norm = 1e-6` before the clip call.
+        self.set_under: dict[str, Trigger] = {}
 
     @property
     def tests_training(self) -> bool:
@@ -274,7 +272,13 @@ class Fn:
             what, scaling = got
             scaling = scaling and self.scope.is_scaling_target(what)
             args = [*call.args, *(k.value for k in call.keywords)]
-            value = next((t for t in map(self.env.taint, args) if t is not None), None)
+            value = held.held_value(self.env.taint, args, self.set_under)
+            if what.endswith(pl.CLIPPED):
+                # a norm set by the step count (`1e-6 if step > 200_000 else 1.0`) is
+                # judged as a scaling; a step guard alone (`if step > warmup`) is not
+                scaling = value is not None and value.kind == STEP
+                if held.passed_through(args, self.params, self._local):
+                    guards = tuple(g for g in guards if g.trigger.kind != ENV)
             before = len(self.out)
             self.judge(
                 "write",
@@ -309,6 +313,8 @@ class Fn:
     def write(
         self, st: ast.Assign | ast.AugAssign | ast.AnnAssign, guards: tuple[Guard, ...]
     ) -> None:
+        if guards:
+            held.note_set(st, guards, self.set_under)
         targets = st.targets if isinstance(st, ast.Assign) else [st.target]
         for tgt in targets:
             snap = self.scope.taken and st.value and self.scope.snapshot_write(tgt, st.value)
@@ -349,11 +355,13 @@ class Fn:
             )
             if len(self.out) == before and st.value is not None:
                 whole = isinstance(st, ast.AugAssign)
-                if whole or not pl.is_lr(what) or _reads(st.value, tgt):
+                if whole or not pl.is_lr(what) or held.reads_itself(st.value, tgt):
                     self.random_value(st, f"a write to {what}", st.value, whole, given)
         if isinstance(st, ast.Assign):
             for tgt in st.targets:
-                if isinstance(tgt, ast.Subscript) and _named_like(tgt.value, ("logs", "metrics")):
+                if isinstance(tgt, ast.Subscript) and held.named_like(
+                    tgt.value, ("logs", "metrics")
+                ):
                     c = pl.clamped(st.value, self.env.alias, *self.clamp_ctx)
                     if c is not None:
                         self.hit(
@@ -587,14 +595,3 @@ class Fn:
 def _params(lam: ast.Lambda) -> frozenset[str]:
     a = lam.args
     return frozenset(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
-
-
-def _reads(value: ast.AST, target: ast.AST) -> bool:
-    """``lr = lr * ...``: the value reads what it replaces."""
-    was = ast.unparse(target)
-    return any(ast.unparse(n) == was for n in ast.walk(value) if type(n) is type(target))
-
-
-def _named_like(node: ast.AST, names: tuple[str, ...]) -> bool:
-    n = last_name(node) or ""
-    return any(x in n.lower() for x in names)
