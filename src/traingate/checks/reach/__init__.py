@@ -434,6 +434,7 @@ def _calls(
     the sinks already pointed at: a call is skipped when every sink it reaches,
     of every kind, is there, so no sink is hidden behind another kind's chain."""
     from traingate.checks.reach.graph import KIND_TEXT, sink_kind
+    from traingate.checks.reach.handed import HOW_CALLED
 
     out: list[Finding] = []
     # One finding per call site (issue #16): a name bound two ways (branches,
@@ -460,8 +461,11 @@ def _calls(
             continue  # every argument is a literal: no name built by this caller
         if kinds:
             sites.setdefault((rline, col), []).append((kinds, via, external, how))
-            if flags.get("any") or flags.get("ho"):
-                notes.setdefault((rline, col), _HOW_CALLED["any" if flags.get("any") else "ho"])
+            hc = next((k for k in HOW_CALLED if flags.get(k)), None)
+            if hc is not None:  # "pr" 2: a property written
+                notes.setdefault(
+                    (rline, col), HOW_CALLED["pw" if (hc, flags[hc]) == ("pr", 2) else hc]
+                )
     for (rline, col), reached in sites.items():
         # each kind by the first ref that reaches it, as one ref's kinds are
         merged: dict[str, tuple[tuple[str, str | None], _Via, str | None, _How]] = {}
@@ -512,14 +516,6 @@ def _calls(
             )
         )
     return out
-
-
-# How a call recorded by facts version 14 runs its target (issue #16).
-_HOW_CALLED = {
-    "ho": " (the function is passed as a value to a caller that runs it)",
-    "any": " (getattr of a module with a name chosen at run time: any of its functions"
-    " may be the one called)",
-}
 
 
 def _dns_here(external: str | None, flags: dict[str, Any]) -> bool:

@@ -155,6 +155,23 @@ the body of ``if not P:`` (``P`` a True-default parameter never rebound)
 that does not pass a literal True has ``wo`` 0 and ``wop`` ``P`` (unless it
 forwards another such parameter): it runs only when ``P`` was turned off.
 
+Version 17 (session 25 red team: two more calls not written as calls):
+``handed.py`` also lists callers that keep the function and run it later
+(``atexit.register``, ``weakref.finalize``, ``signal.signal``, an exit
+stack's ``callback``/``push``, an event loop's ``call_soon``/``call_later``/
+``call_at``/``run_in_executor``/``add_signal_handler``/``add_reader``,
+``sched.scheduler().enter``), and a bare ``@atexit.register``
+(``@stack.callback``) on a def is a call of the def where the decorator is
+written (``ho``). ``props`` (present when not empty): ``"Class.attr" ->
+[getter ref]`` for ``@property``, ``cached_property``, ``@x.getter``/
+``setter``/``deleter`` and ``attr = property(getter)``; an attribute read
+or written, not called, on an instance made in place (``Cls(b).state``), a local or module-level name
+bound to ``Cls(...)``, or ``self`` (once per method and name: a property
+name of this file, or, for a class with a repository base, a name its body
+does not bind, read and not stored on ``self`` by the class, or stored) is
+a call of ``<Cls>.attr.@``, ``flags["pr"]`` (1 read, 2 written): graph.py
+keeps only a property's getter (one name: the setter too).
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -174,7 +191,7 @@ from traingate.checks.reach import handed, woflow
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 16
+VERSION = 17
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -444,15 +461,31 @@ def _own_nodes(body: list[ast.stmt]) -> list[ast.AST]:
     walked = _RFIELDS
     kept = _OWN_KEPT
     pop, push, extend, keep = stack.pop, stack.append, stack.extend, out.append
-    attribute = ast.Attribute
+    attribute, call, a_name, delete = ast.Attribute, ast.Call, ast.Name, ast.Del
     while stack:
         node = pop()
         t = type(node)
-        if t is attribute:
-            v = node.value
+        if t is attribute or (t is call and type(node.func) is attribute):
+            top = node
+            if t is call:
+                keep(node)
+                # Its children as the loop below pushes them, the method's
+                # attribute walked here: a method called is the call's.
+                extend([k for k in node.keywords[::-1]])
+                extend([a for a in node.args[::-1] if type(a) in walked])
+                top = node.func
+            inner = top
+            v = top.value
             while type(v) is attribute:
-                v = v.value
-            if type(v) in walked:
+                inner, v = v, v.value
+            tv = type(v)
+            if (tv is a_name or tv is call) and (
+                inner is not top or (t is attribute and type(top.ctx) is not delete)
+            ):
+                # `obj.state`, `Cls(b).state`, `snap.state.items()`: a
+                # property's getter may run (version 17, ``_Extractor._attr_read``).
+                keep(inner)
+            if tv in walked:
                 push(v)
             continue
         if t in kept:
@@ -567,7 +600,7 @@ def _bindings(own: list[ast.AST]) -> dict[str, list[ast.expr]]:
     node: Any  # dispatched on its exact type (every scope asks since version 7)
     for node in own:
         t = type(node)
-        if t is ast.Call:
+        if t is ast.Call or t is ast.Attribute:
             continue  # most own nodes
         pairs: list[tuple[ast.expr | None, ast.expr | None]]
         if t is ast.Assign:
@@ -645,6 +678,10 @@ def _git_constant(expr: ast.expr) -> int | None:
     return None
 
 
+# A def under one of these is read as an attribute (version 17): ``obj.state``
+# runs it. ``@state.setter`` binds the same name, so the same qual.
+_PROPERTY_DECORATORS = frozenset({"B:property", "I:0:functools.cached_property"})
+_ACCESSORS = frozenset({"getter", "setter", "deleter"})
 # Decorators that leave a function's arguments alone; any other one (the
 # repository's own above all) may call it with weights_only=False.
 _PLAIN_DECORATORS = frozenset(
@@ -661,6 +698,25 @@ _PLAIN_DECORATORS = frozenset(
 )
 
 
+def _pr(node: ast.Attribute) -> dict[str, Any]:
+    """The flags of a property access (version 17): 1 read, 2 written (its
+    setter runs; one name holds getter and setter, so one function here)."""
+    return {"pr": 2 if type(node.ctx) is ast.Store else 1}
+
+
+def _looks_property(node: ast.expr | None) -> bool:
+    """A decorator or class-body value that may make a property, by its text
+    (``property``, ``cached_property``, ``x.setter``, ``property(...)``): the
+    names worth recording ``self.x`` reads of (graph.py decides)."""
+    if type(node) is ast.Call:
+        node = node.func
+    if type(node) is ast.Name:
+        return node.id in ("property", "cached_property")
+    return type(node) is ast.Attribute and (
+        node.attr == "cached_property" or node.attr in _ACCESSORS
+    )
+
+
 def _rebound(own: list[ast.AST], nested: bool = True) -> set[str]:
     """Names a scope's own nodes (``_own_nodes``) bind, delete or declare
     global/nonlocal, and names a nested def or class declares ``nonlocal``
@@ -671,7 +727,7 @@ def _rebound(own: list[ast.AST], nested: bool = True) -> set[str]:
     n: Any  # dispatched on its exact type below
     for n in own:
         t = type(n)
-        if t is ast.Call:
+        if t is ast.Call or t is ast.Attribute:
             continue  # most own nodes; they bind nothing
         targets: list[ast.expr | None] = []
         if t is ast.Assign or t is ast.Delete:
@@ -703,7 +759,7 @@ def _bind_counts(own: list[ast.AST]) -> dict[str, int]:
     out: dict[str, int] = {}
     for n in own:
         t = type(n)
-        if t is ast.Call:
+        if t is ast.Call or t is ast.Attribute:
             continue
         names = _rebound([n])
         if t in _DEFS:
@@ -828,6 +884,9 @@ def _usable(local: list[str], rest: list[str], calls: bool) -> list[str]:
 _CALLED = ".()"
 # ``X.*``: any attribute of the module ``X`` (version 14): a name looked up at run time.
 _ANY = ".*"
+# ``Cls.attr.@``: ``attr`` read (or written) on an instance of ``Cls``, the
+# getter run when it is a property (version 17); a plain attribute is nothing.
+_PROP = ".@"
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -1097,6 +1156,17 @@ class _Extractor:
         # [qual, decorator ref, called, line, literal args] for an imported decorator
         self._regs: list[list[Any]] = []
         self._members: dict[str, set[str]] = {}  # class -> names its body defines
+        # "Class.attr" -> refs of its getter (version 17): ``@property``,
+        # ``cached_property``, ``attr = property(getter)``; and the attribute
+        # names among them, for ``self.attr`` read in a method.
+        self.props: dict[str, list[str]] = {}
+        self._prop_names: set[str] = set()
+        # ``self.x`` reads that may be a base class's property, kept until the
+        # file is read; the names each class body binds.
+        self._self_reads: list[tuple[_Scope, ast.Attribute]] = []
+        self._self_seen: set[tuple[int, str]] = set()
+        self._self_stored: set[tuple[str, str]] = set()  # (class, name) stored on self
+        self._class_binds: dict[str, set[str]] = {}
         self._cycles = 0  # times one was met again (its partial result is not kept)
         # A module-level class body's own nodes, from ``_collect_module_names``
         # to ``_class`` (``_class_own``).
@@ -1118,6 +1188,8 @@ class _Extractor:
             self._scope(main_scope, main)
         self._anon_defs()
         self._registrations()
+        if self._self_reads:
+            self._inherited_reads()
         if self.params:
             # Only then (a forwarded True-default parameter; rare) is it read.
             for qual in self.params.keys() & self._rewrapped(module, main_scope):
@@ -1159,6 +1231,8 @@ class _Extractor:
             self.facts["fills"] = fills
         if self._regs:
             self.facts["regs"] = self._regs
+        if self.props:
+            self.facts["props"] = self.props
 
     def _rewrapped(self, module: _Scope, main: _Scope | None) -> set[str]:
         """Defs whose callers may not get them as written: rebound at module
@@ -1356,6 +1430,8 @@ class _Extractor:
             elif t is ast.Return:
                 if node.value is not None:
                     self._return(scope, node.value)
+            elif t is ast.Attribute:
+                self._attr_read(scope, node)
             elif t is ast.Global:
                 self.globals.update(node.names)
             elif t is ast.Import:
@@ -1478,6 +1554,17 @@ class _Extractor:
         scope.sig = _signature(a, plain, 1 if cls is not None and not static else 0)
         if node.decorator_list and cls is None and parent.qualname == "<module>":
             self._decorated.append((parent, qual, node.decorator_list, node.lineno))
+        if node.decorator_list:
+            self._decorated_call(parent, qual, node.decorator_list)
+            if cls is not None and (
+                _PROPERTY_DECORATORS.intersection(decorators)
+                or any(
+                    type(d) is ast.Attribute and d.attr in _ACCESSORS for d in node.decorator_list
+                )
+            ):
+                # A setter of one name is this qual too; `@Base.state.getter`
+                # in a subclass makes its own property.
+                self.props[qual] = [f"L:{qual}"]
         scope.body = node.body
         self._scope(scope, node.body)
         if cls is None and parent.qualname == "<module>":
@@ -1485,6 +1572,80 @@ class _Extractor:
             if n is None or node.decorator_list or qual in self.tuple_lens:
                 n = -1  # decorated, async, two defs of one name: not known
             self.tuple_lens[qual] = n
+
+    def _attr_read(self, scope: _Scope, node: ast.Attribute) -> None:
+        """``Cls(b).state``, ``c.state`` (``c`` a local bound to ``Cls(...)``,
+        or a module-level name so bound) or ``self.state``, read or written and
+        not called: if ``Cls.state`` is a property, its getter (or setter) runs
+        (version 17, session 25). Recorded as ``<Cls>.state.@`` and kept by
+        graph.py only when the class (or a repository base) has that property,
+        so a plain attribute or method read is no edge. ``self.x`` once per
+        method and name, and beyond a property name of this file only as
+        ``_inherited_reads`` keeps it (the commonest read of all)."""
+        v = node.value
+        attr = node.attr
+        if type(v) is ast.Call:
+            made = self._ref(scope, v.func)
+            classes = [made] if made is not None and made[0] in "IL" else []
+        elif v.id == "self":  # type: ignore[attr-defined]
+            key = (id(scope), attr)
+            if scope.cls is None or key in self._self_seen:
+                return
+            # Once per method and name: `self` is the same object at every
+            # read, so a second read of one getter is no new route (the corpus
+            # would otherwise hold ~13,000 more records, `self.config` first).
+            self._self_seen.add(key)
+            if type(node.ctx) is ast.Store:
+                self._self_stored.add((scope.cls, attr))
+            if attr in self._prop_names:
+                self._record(scope, f"S:{scope.cls}.{attr}{_PROP}", node, _pr(node))
+            else:
+                self._self_reads.append((scope, node))  # ``_inherited_reads``
+            return
+        else:
+            head: str = v.id  # type: ignore[attr-defined]
+            local = [] if head in scope.unbound else self._local_refs(scope, head)
+            if local:
+                classes = [r.removesuffix(_MADE) for r in local if r.endswith(_MADE)]
+            elif head in self.made and self._name(scope, head) == f"L:{head}":
+                classes = [f"L:{head}"]  # `CKPT = Checkpoint(b)` at module level
+            else:
+                return
+        for ref in classes:
+            if not _foreign(ref):
+                self._record(scope, f"{ref}.{attr}{_PROP}", node, _pr(node))
+
+    def _inherited_reads(self) -> None:
+        """``self.state`` where ``state`` may be a property of a base class in
+        another file (version 17): the class has a base this file imports or
+        defines (not the standard library's, torch's or numpy's), and its body
+        does not bind ``state`` (a def or an assignment there shadows the
+        base's property). A read of a name the class stores on ``self`` is
+        left out (an instance attribute: most reads of all); the store itself
+        is kept, because it shadows no property (a data descriptor: its
+        setter runs, or the store raises), so a dead ``self.state = None``
+        written to excuse the read is itself the call of the property.
+        Read once all is known (the class's bases, its stores)."""
+        for scope, node in self._self_reads:
+            cls, attr = scope.cls, node.attr
+            assert cls is not None
+            if attr in self._class_binds.get(cls, ()):
+                continue
+            if type(node.ctx) is ast.Load and (cls, attr) in self._self_stored:
+                continue
+            bases = self.classes.get(cls, [[]])[0]
+            if any(b[0] in "IL" and not _foreign(b) for b in bases):
+                self._record(scope, f"S:{cls}.{attr}{_PROP}", node, _pr(node))
+
+    def _decorated_call(self, parent: _Scope, qual: str, decorators: list[ast.expr]) -> None:
+        """``@atexit.register`` (``@stack.callback``) bare on a def: the def is
+        handed to a caller that runs it later, a call of it where the decorator
+        is written (version 17, session 25). A new decoration of an old def is
+        then a new call of it on the changed line."""
+        for d in decorators:
+            bare = type(d) is ast.Name or type(d) is ast.Attribute
+            if bare and self._ref(parent, d, calls=True) in handed.DECORATING:
+                self._record(parent, f"L:{qual}", d, {"pa": ["*"], "ho": 1})
 
     def _lambda(self, parent: _Scope, name: str, node: ast.Lambda, cls: str | None = None) -> None:
         qual = f"{cls}.{name}" if cls else self._qual(parent, name)
@@ -1577,19 +1738,27 @@ class _Extractor:
         """The class's attributes bound to a dict display (``class_dicts``), and
         the names its body defines (a dict value naming one is the method)."""
         members: set[str] = set()
+        binds: set[str] = set()  # every name the body binds (version 17)
         node: Any
         for node in own:
             t = type(node)
             if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 members.add(node.name)
+                if any(_looks_property(d) for d in node.decorator_list):
+                    self._prop_names.add(node.name)  # `self.state` read (version 17)
             elif t is ast.Assign or t is ast.AnnAssign:
                 targets = node.targets if t is ast.Assign else [node.target]
+                binds.update(_names(node.target) if t is ast.AnnAssign else set())
                 for x in targets:
+                    binds.update(_names(x))
                     if type(x) is ast.Name and _is_dict(node.value):
                         self.class_dicts.add(f"{cls}.{x.id}")
                     elif type(x) is ast.Name and type(node.value) is ast.Lambda:
                         members.add(x.id)
+                    elif type(x) is ast.Name and _looks_property(node.value):
+                        self._prop_names.add(x.id)
         self._members[cls] = members
+        self._class_binds[cls] = binds | members
 
     def _class_dict(self, parent: _Scope, cls: str, attr: str, value: ast.expr) -> None:
         """``HANDLERS = {"pickle": load_blob}`` in a class body (or bound to
@@ -1655,6 +1824,8 @@ class _Extractor:
         if type(value) is ast.Lambda:
             return []
         names = [t.id for t in targets if type(t) is ast.Name]
+        if self._property_value(parent, cls, names, value):
+            return []
         call = self._partial(parent, value, bind=True) if names else None
         if call is not None:
             for attr in names:
@@ -1668,6 +1839,31 @@ class _Extractor:
             if [ref, line] not in got:
                 got.append([ref, line])
         return []
+
+    def _property_value(self, parent: _Scope, cls: str, names: list[str], value: ast.expr) -> bool:
+        """``state = property(_get_state)`` (or ``fget=``) in a class body: reading
+        ``obj.state`` runs the getter (version 17). A getter named by a def of
+        the class body is that method; a lambda runs where it is written."""
+        if not (
+            type(value) is ast.Call
+            and type(value.func) is ast.Name
+            and value.func.id == "property"
+            and "property" not in self.module_names
+        ):
+            return False
+        fget = value.args[0] if value.args else None
+        for k in value.keywords:
+            if k.arg == "fget":
+                fget = k.value
+        ref: str | None = None
+        if type(fget) is ast.Name and fget.id in self._members.get(cls, ()):
+            ref = f"L:{cls}.{fget.id}"
+        elif fget is not None and type(fget) is not ast.Lambda:
+            ref = self._ref(parent, fget)
+        if ref is not None:
+            for attr in names:
+                self.props[f"{cls}.{attr}"] = [ref]
+        return True
 
     def _attr_binding(
         self, scope: _Scope, obj: ast.expr, attr: str, value: ast.expr, line: int

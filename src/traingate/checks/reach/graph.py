@@ -222,8 +222,9 @@ Call = tuple[str, str, int, int, int, dict[str, Any]]  # caller, ref, line, col,
 # the way, path and line of the binding), as ``_class_external`` gives it.
 _Ext = tuple[str, list[str], str, int] | None
 # Last characters of a derived ref (facts version 10): ``X.()``, ``X.[key]``;
-# ``X.*`` any attribute of the module ``X`` (version 14).
-_MARKS = (")", "]", "*")
+# ``X.*`` any attribute of the module ``X`` (version 14), ``X.attr.@`` an
+# attribute read on an instance of ``X``, its getter if a property (version 17).
+_MARKS = (")", "]", "*", "@")
 
 
 @dataclass(frozen=True)
@@ -481,6 +482,8 @@ class Graph:
                 nodes, worst = self._called(path, base, depth)
             elif mark == "*":
                 nodes, worst = self._any_of(path, base), None
+            elif mark == "@":
+                nodes, worst = self._property(path, base, depth), None
             else:
                 nodes, worst = self._elements(path, base, mark[1:-1] or None, depth)
         finally:
@@ -537,6 +540,56 @@ class Graph:
                 nodes += [m for m in got if m not in nodes]
                 worst = self._worst(p, r, found, worst, here, line)
         return nodes, worst
+
+    def _property(self, path: str, base: str, depth: int) -> list[str]:
+        """``base`` is ``<class ref>.attr`` read on an instance (facts version
+        17, session 25): the getter when the class, or a repository base
+        before any that binds ``attr`` otherwise, makes it a property
+        (``@property``, ``cached_property``, ``attr = property(getter)``);
+        nothing for a plain attribute or method."""
+        owner, _, attr = base.rpartition(".")
+        tag, _, rest = owner.partition(":")
+        facts = self.files.get(path)
+        if facts is None:
+            return []
+        if tag == "S":
+            classes = [node_id(path, rest)]
+        elif tag == "L" and "." not in rest and rest in (facts.get("made") or {}):
+            # `CKPT = Checkpoint(b)` at module level, `CKPT.state` read
+            classes = []
+            for ref, _line in facts["made"][rest]:
+                classes += self._resolve_at(path, str(ref), depth)[0]
+        else:
+            classes = self._resolve_at(path, owner, depth)[0]
+        out: list[str] = []
+        for n in classes:
+            p, q = split_node(n)
+            for g in self._getter(p, q, attr, depth + 1):
+                if g not in out:
+                    out.append(g)
+        return out
+
+    def _getter(self, path: str, cls: str, attr: str, depth: int) -> list[str]:
+        """The nodes of ``cls.attr``'s getter, through the repository's bases."""
+        facts = self.files.get(path)
+        if facts is None or cls not in facts["classes"] or depth > _MAX_ALIAS_HOPS:
+            return []
+        qual = f"{cls}.{attr}"
+        refs = (facts.get("props") or {}).get(qual)
+        if refs is not None:
+            out: list[str] = []
+            for ref in refs:
+                out += [n for n in self._attr_resolve(path, str(ref), depth)[0] if n not in out]
+            return out
+        if qual in facts["defs"] or qual in facts.get("class_attrs", {}):
+            return []  # a method or attribute of the class: no getter runs
+        for base in facts["classes"][cls][0]:
+            for bnode in self.resolve(path, base)[0]:
+                bpath, bqual = split_node(bnode)
+                got = self._getter(bpath, bqual, attr, depth + 1)
+                if got:
+                    return got
+        return []
 
     def _any_of(self, path: str, base: str) -> list[str]:
         """``getattr(import_module("m"), name)`` with a name chosen at run time

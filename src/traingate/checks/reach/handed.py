@@ -1,4 +1,5 @@
-"""Functions handed as values to a caller that runs them (facts version 14, issue #16).
+"""Functions handed as values to a caller that runs them (facts version 14, issue #16;
+callers that run it later, at exit, on a signal or from an event loop: version 17).
 
 ``ex.map(restore_blob, blobs)``, ``Thread(target=restore_blob)``: the helper's
 name is on the line, but not as a call, so a chain that follows calls only
@@ -30,6 +31,47 @@ _EXECUTORS = (
     "concurrent.futures.thread.ThreadPoolExecutor",
     "concurrent.futures.process.ProcessPoolExecutor",
 )
+# Version 17 (session 25 red team: ``atexit.register(run_tool, "rm -rf ...")``):
+# callers that keep the function and run it later. A loop is what these
+# calls return, bound to a name or used in place (``_ref`` of ``loop.call_soon``).
+_LOOPS = (
+    "asyncio.get_event_loop",
+    "asyncio.get_running_loop",
+    "asyncio.new_event_loop",
+    "asyncio.events.get_event_loop",
+    "asyncio.events.get_running_loop",
+    "asyncio.events.new_event_loop",
+)
+_STACKS = ("contextlib.ExitStack", "contextlib.AsyncExitStack")
+_LATER: dict[str, tuple[int | None, str | None]] = {
+    "I:0:atexit.register": (0, None),
+    "I:0:weakref.finalize": (1, None),
+    "I:0:signal.signal": (1, None),
+    **{f"I:0:{s}.callback": (0, None) for s in _STACKS},
+    **{f"I:0:{s}.push": (0, None) for s in _STACKS},
+    "I:0:contextlib.AsyncExitStack.push_async_callback": (0, None),
+    "I:0:contextlib.AsyncExitStack.push_async_exit": (0, None),
+    **{f"I:0:{lp}.{m}": (0, None) for lp in _LOOPS for m in ("call_soon", "call_soon_threadsafe")},
+    **{
+        f"I:0:{lp}.{m}": (1, None)
+        for lp in _LOOPS
+        for m in ("call_later", "call_at", "add_signal_handler", "add_reader", "add_writer")
+    },
+    **{f"I:0:{lp}.run_in_executor": (1, None) for lp in _LOOPS},
+    "I:0:sched.scheduler.enter": (2, "action"),
+    "I:0:sched.scheduler.enterabs": (2, "action"),
+}
+# Those whose own extra keywords reach the function (``atexit.register(f,
+# k=v)`` runs ``f(k=v)``); a loop's ``context=`` does not, and ``sched``
+# forwards its ``kwargs=`` (``FORWARDS_KEYWORDS``).
+_LATER_OWN = frozenset(
+    {
+        "I:0:atexit.register",
+        "I:0:weakref.finalize",
+        *(f"I:0:{s}.callback" for s in _STACKS),
+        "I:0:contextlib.AsyncExitStack.push_async_callback",
+    }
+)
 
 HANDED: dict[str, tuple[int | None, str | None]] = {
     **{f"I:0:{p}.{m}": (0, "func") for p in _POOLS for m in _POOL + _POOL_ONE},
@@ -40,6 +82,7 @@ HANDED: dict[str, tuple[int | None, str | None]] = {
     "I:0:functools.reduce": (0, "function"),
     "I:0:asyncio.to_thread": (0, "func"),
     "I:0:itertools.starmap": (0, "function"),
+    **_LATER,
 }
 # Builtins, called by their bare name (not shadowed in the file).
 BUILTINS: dict[str, tuple[int | None, str | None]] = {
@@ -50,4 +93,23 @@ BUILTINS: dict[str, tuple[int | None, str | None]] = {
 # any keyword may reach it (``flags["star"]``).
 FORWARDS_KEYWORDS = frozenset({"kwargs", "kwds"})
 # The callers that pass their own extra keywords on (``submit(fn, x, k=v)``).
-FORWARDS_OWN = frozenset(r for r in HANDED if r.endswith(".submit") or r.endswith("to_thread"))
+FORWARDS_OWN = frozenset(
+    r for r in HANDED if r.endswith(".submit") or r.endswith("to_thread") or r in _LATER_OWN
+)
+# Used bare as a decorator, these run (or keep to run) the decorated def and
+# return it (``@atexit.register``, ``@stack.callback``): a call of the def
+# where it is decorated (version 17). Only those taking the function first.
+DECORATING = frozenset(
+    {"I:0:atexit.register", *(f"I:0:{s}.{m}" for s in _STACKS for m in ("callback", "push"))}
+    | {"I:0:contextlib.AsyncExitStack.push_async_callback"}
+)
+
+
+# How a call recorded by facts version 14 (17) runs its target (issue #16).
+HOW_CALLED = {  # the first that applies: "any" before "ho", as until version 17
+    "any": " (getattr of a module with a name chosen at run time: any of its functions"
+    " may be the one called)",
+    "ho": " (the function is passed as a value to a caller that runs it)",
+    "pr": " (a property read: its getter runs)",  # facts version 17
+    "pw": " (a property written: its setter runs)",
+}
