@@ -28,7 +28,11 @@ the rules these reasons cover, so a rule of a new shape fails it):
   the one method that holds the match, and semgrep OSS taint (5 rules) does not
   cross functions. deser-pickle-load excuses an Unpickler base class whose
   ``find_class`` checks an allow list: a stubbed ``find_class`` only loses the
-  excuse, which adds the same hit to both versions (they cancel), never hides one;
+  excuse, which adds the same hit to both versions (they cancel), never hides one.
+  tamper-framework-monkeypatch's star-import branch (session 25) excuses a name
+  the file binds before the write (``class $C``, ``def $C``, a module-level
+  assignment or import): headers and module-level statements are kept, so a
+  stub excuses as the whole definition did;
 - defs that name a changed top-level def or class, or a global a changed def
   assigns (names are read as words of the source, a superset of ast's):
   ``class $L(SafeLoader) ... yaml.load(..., Loader=$L)`` (deser-yaml-unsafe-load)
