@@ -9,7 +9,9 @@ from transformers import set_seed
 def train(model, train_loader, optimizer, args):
     for epoch in range(args.num_epochs):
         for step, batch in enumerate(train_loader):
-            # ruleid: sabotage-reseed-in-loop
+            # blocked by sabotage-reseed-every-step (a constant seed in a loop
+            # that steps), so not reported twice
+            # ok: sabotage-reseed-in-loop
             torch.manual_seed(0)
             loss = model(**batch).loss
             loss.backward()
@@ -48,11 +50,28 @@ def batch_loop(model, loader, optimizer):
     from transformers import set_seed as sync_rng_state
 
     for batch in loader:
-        # ruleid: sabotage-reseed-in-loop
+        # blocked by sabotage-reseed-every-step
+        # ok: sabotage-reseed-in-loop
         sync_rng_state(1234)
         loss = model(**batch).loss
         loss.backward()
         optimizer.step()
+
+
+def warning_only(model, loader, optimizer, args):
+    # No backward or step in the loop, or a seed the loop may change: the
+    # warning stays a warning.
+    preds = []
+    for batch in loader:
+        # ruleid: sabotage-reseed-in-loop
+        torch.manual_seed(0)
+        preds.append(model(**batch))
+    for batch in loader:
+        # ruleid: sabotage-reseed-in-loop
+        set_seed(args.seed_fn())
+        model(**batch).loss.backward()
+        optimizer.step()
+    return preds
 
 
 def legit(args, rank, make_model, run):

@@ -9,6 +9,8 @@ moved to the whole text, each scanner error once.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from traingate.checks.semgrep.hits import Hit, error_hit, merge
 from traingate.checks.semgrep.targets import Target
 from traingate.errors import CheckError
 
+# A metavariable semgrep left in a message: the branch that matched did not bind it.
+_UNFILLED = re.compile(r"\$[A-Z][A-Z0-9_]*")
 _PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other syntax error")
 
 
@@ -35,6 +39,10 @@ def parse(data: dict[str, Any], names: dict[str, Target], root: Path) -> dict[st
             found_by[name].append(
                 error_hit("semgrep-skipped", "semgrep skipped this file; it was not checked")
             )
+    # Two branches of one rule can match the same span (session 25: a sampler
+    # seed that both names the rank and is the `rank=` argument): one finding,
+    # the one whose message has its metavariables filled in.
+    seen: dict[tuple[str, str, int, int], int] = {}
     for r in data["results"]:
         if names.get(r.get("path", "")) is None:
             raise CheckError(f"semgrep reported an unknown path {r.get('path')!r}")
@@ -46,11 +54,20 @@ def parse(data: dict[str, Any], names: dict[str, Target], root: Path) -> dict[st
             # One file at a time (semgrep lists a file's results together).
             scanned_bytes = {name: (root / name).read_bytes()}
         code = scanned_bytes[name][start["offset"] : end["offset"]]
+        rule = str(r["check_id"]).rsplit(".", 1)[-1]
+        message = str(extra.get("message", ""))
+        key = (name, rule, int(start["offset"]), int(end["offset"]))
+        if key in seen:
+            i = seen[key]
+            if _UNFILLED.search(found_by[name][i].message) and not _UNFILLED.search(message):
+                found_by[name][i] = replace(found_by[name][i], message=message)
+            continue
+        seen[key] = len(found_by[name])
         found_by[name].append(
             Hit(
-                rule=str(r["check_id"]).rsplit(".", 1)[-1],
+                rule=rule,
                 severity=_severity(str(extra.get("severity", "WARNING"))),
-                message=str(extra.get("message", "")),
+                message=message,
                 category=meta.get("category"),
                 line=int(start["line"]),
                 column=int(start["col"]),

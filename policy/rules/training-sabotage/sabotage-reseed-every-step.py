@@ -1,0 +1,224 @@
+import random
+
+import numpy as np
+import torch
+from accelerate.utils import set_seed as acc_set_seed
+from transformers import set_seed
+
+
+def train(model, train_loader, optimizer, args):
+    for epoch in range(args.num_epochs):
+        for step, batch in enumerate(train_loader):
+            # ruleid: sabotage-reseed-every-step
+            torch.manual_seed(0)
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+
+
+def aliased(model, loader, optimizer):
+    from transformers import set_seed as sync_rng_state
+
+    for batch in loader:
+        # ruleid: sabotage-reseed-every-step
+        sync_rng_state(1234)
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+
+
+def while_steps(model, loader, optimizer, args):
+    global_step = 0
+    it = iter(loader)
+    while global_step < args.max_steps:
+        # ruleid: sabotage-reseed-every-step
+        set_seed(args.seed)
+        loss = model(**next(it)).loss
+        loss.backward()
+        optimizer.step()
+        global_step += 1
+
+
+def config_seed_named_first(model, loader, optimizer, cfg, accelerator):
+    seed = cfg.seed
+    for i, batch in enumerate(loader):
+        with accelerator.accumulate(model):
+            # ruleid: sabotage-reseed-every-step
+            acc_set_seed(int(seed))
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            optimizer.step()
+
+
+def amp_step(model, loader, optimizer, scaler):
+    for images, targets in loader:
+        # ruleid: sabotage-reseed-every-step
+        np.random.seed(42)
+        # ruleid: sabotage-reseed-every-step
+        random.seed(42)
+        with torch.autocast("cuda"):
+            loss = model(images, targets)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+
+def epoch_seed_in_batch_loop(model, loader, optimizer, cfg):
+    # The epoch's seed is the same on every step of the inner loop.
+    for epoch in range(cfg.epochs):
+        for batch in loader:
+            # ruleid: sabotage-reseed-every-step
+            set_seed(cfg.seed + epoch)
+            model(**batch).loss.backward()
+            optimizer.step()
+
+
+def constant_named_in_loop(model, loader, optimizer, cfg):
+    # Abuse of the "the loop assigns it" excuse: it assigns a constant.
+    for batch in loader:
+        rng_seed = cfg.seed
+        # ruleid: sabotage-reseed-every-step
+        torch.manual_seed(rng_seed)
+        model(**batch).loss.backward()
+        optimizer.step()
+    for batch in loader:
+        s = 1234
+        # ruleid: sabotage-reseed-every-step
+        torch.cuda.manual_seed_all(s)
+        model(**batch).loss.backward()
+        optimizer.step()
+
+
+def neutralised_loop_variable(model, loader, optimizer, args):
+    # Abuse of the "follows the loop" excuse: the loop variable times zero.
+    for step, batch in enumerate(loader):
+        # ruleid: sabotage-reseed-every-step
+        set_seed(args.seed + 0 * step)
+        model(**batch).loss.backward()
+        optimizer.step()
+    for step in range(args.max_steps):
+        # ruleid: sabotage-reseed-every-step
+        torch.manual_seed(step * 0 + 1234)
+        model(**next(loader)).loss.backward()
+        optimizer.step()
+
+
+class LitModule:
+    def training_loop(self, loader):
+        opt = self.optimizers()
+        for batch in loader:
+            # ruleid: sabotage-reseed-every-step
+            torch.manual_seed(self.hparams.seed)
+            loss = self.compute(batch)
+            self.manual_backward(loss)
+            opt.step()
+
+
+def legit(model, loader, optimizer, args, rank, make_model, build_loader, run):
+    # ok: sabotage-reseed-every-step
+    set_seed(args.seed + rank)
+    for seed in args.seeds:
+        # ok: sabotage-reseed-every-step
+        set_seed(seed)
+        model, optimizer = make_model()
+        for batch in build_loader():
+            model(**batch).loss.backward()
+            optimizer.step()
+    for lr in args.lrs:
+        # ok: sabotage-reseed-every-step
+        torch.manual_seed(args.seed)
+        run(make_model(lr))
+    for epoch in range(args.epochs):
+        # ok: sabotage-reseed-every-step
+        set_seed(args.seed + epoch)
+        for batch in loader:
+            model(**batch).loss.backward()
+            optimizer.step()
+
+
+def per_step_seeds(model, loader, optimizer, args, rng):
+    for step, batch in enumerate(loader):
+        # ok: sabotage-reseed-every-step
+        torch.manual_seed(args.seed + step)
+        model(**batch).loss.backward()
+        optimizer.step()
+    for iteration, batch in enumerate(loader):
+        model(**batch).loss.backward()
+        optimizer.step()
+        # Shuffle the next batch differently (accelerate's test_sync).
+        # ok: sabotage-reseed-every-step
+        torch.manual_seed(1337 + iteration)
+    seed = args.seed
+    for batch in loader:
+        # ok: sabotage-reseed-every-step
+        torch.manual_seed(seed)
+        seed += 1
+        model(**batch).loss.backward()
+        optimizer.step()
+    for batch in loader:
+        step_seed = rng.integers(0, 2**31)
+        # ok: sabotage-reseed-every-step
+        torch.manual_seed(step_seed)
+        model(**batch).loss.backward()
+        optimizer.step()
+
+
+def keyword_and_nested_tuple_seeds(model, loader, optimizer, args):
+    import lightning
+
+    for epoch in range(args.epochs):
+        # ok: sabotage-reseed-every-step
+        lightning.seed_everything(seed=args.seed + epoch, workers=True)
+        for batch in loader:
+            model(**batch).loss.backward()
+            optimizer.step()
+    for i, (images, targets) in enumerate(loader):
+        # ok: sabotage-reseed-every-step
+        torch.manual_seed(args.seed + i)
+        model(images, targets).backward()
+        optimizer.step()
+    for i, (images, targets) in enumerate(loader):
+        # ok: sabotage-reseed-every-step
+        np.random.seed(hash(tuple(targets.tolist())) % 2**32)
+        model(images, targets).backward()
+        optimizer.step()
+
+
+class Trainer:
+    def fit(self, loader):
+        for batch in loader:
+            # ok: sabotage-reseed-every-step
+            set_seed(self.args.seed + self.state.global_step)
+            self.training_step(batch).backward()
+            self.optimizer.step()
+
+
+@torch.no_grad()
+def evaluate(model, eval_loader):
+    losses = []
+    for batch in eval_loader:
+        # ok: sabotage-reseed-every-step
+        torch.manual_seed(0)
+        losses.append(model(**batch).loss)
+    return losses
+
+
+class ModelTesterMixin:
+    def test_training(self):
+        config, inputs = self.prepare_config_and_inputs()
+        for model_class in self.all_model_classes:
+            # ok: sabotage-reseed-every-step
+            torch.manual_seed(0)
+            model = model_class(config)
+            model.train()
+            loss = model(**inputs).loss
+            loss.backward()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            optimizer.step()
+
+
+def worker_init_fn(worker_id):
+    worker_seed = torch.initial_seed() % 2**32
+    # ok: sabotage-reseed-every-step
+    np.random.seed(worker_seed)
