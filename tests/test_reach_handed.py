@@ -46,11 +46,16 @@ BY_NAME = (
 
 
 def findings(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], head: Mapping[str, str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    head: Mapping[str, str],
+    base: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str, int, str]]:
+    """Reach's findings on a change that adds ``head`` to a base with ``base``'s
+    helpers (this module's BASE unless given; test_reach_later.py has its own)."""
     repo = Repo(tmp_path / "repo")
     repo.write(".traingate.yaml", only("reach"))
-    for path, content in BASE.items():
+    for path, content in (BASE if base is None else base).items():
         repo.write(path, content)
     repo.commit("base")
     repo.branch("feature")

@@ -10,18 +10,14 @@ look-alike and the findings are compared whole (rule, line, message).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from traingate.checks.reach import facts
-from traingate.cli import main
 
-from .conftest import Repo
-from .test_insider_surfaces import only
+from .test_reach_handed import findings as handed_findings
 
 HELPERS = """\
 import functools
@@ -112,20 +108,7 @@ def read(path: str, n: int, qual: str, line: int, how: str = PROP) -> tuple[str,
 def findings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], head: Mapping[str, str]
 ) -> list[tuple[str, str, int, str]]:
-    repo = Repo(tmp_path / "repo")
-    repo.write(".traingate.yaml", only("reach"))
-    for path, content in BASE.items():
-        repo.write(path, content)
-    repo.commit("base")
-    repo.branch("feature")
-    for path, content in head.items():
-        repo.write(path, content)
-    repo.commit("change", who="mallory")
-    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
-    main([*argv, "--format", "json", "--cache-dir", str(tmp_path / "cache")])
-    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
-    assert doc["errors"] == []
-    return sorted((f["rule_id"], f["path"], f["line"], f["message"]) for f in doc["findings"])
+    return handed_findings(tmp_path, capsys, head, BASE)
 
 
 CALLED_LATER = """\
