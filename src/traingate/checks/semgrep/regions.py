@@ -24,7 +24,8 @@ the rules these reasons cover, so a rule of a new shape fails it):
   keeps its class's header and class-level statements and that method, other
   methods are stubbed. No shipped rule needs more of a class: the class-spanning
   rules (deser-reduce-payload, sabotage-optimizer-state-tamper,
-  deser-yaml-unsafe-load, tamper-import-time-thread) read the class header and
+  deser-yaml-unsafe-load, tamper-import-time-thread, and since session 25
+  sabotage-sampler-rank-seed's DistributedSampler subclass) read the class header and
   the one method that holds the match, and semgrep OSS taint (5 rules) does not
   cross functions. deser-pickle-load excuses an Unpickler base class whose
   ``find_class`` checks an allow list: a stubbed ``find_class`` only loses the

@@ -24,6 +24,13 @@ _UNFILLED = re.compile(r"\$[A-Z][A-Z0-9_]*")
 _PARSE_ERROR_TYPES = ("Syntax error", "PartialParsing", "Lexical error", "Other syntax error")
 
 
+def _preferred(new: str, old: str) -> bool:
+    """Of two messages for one rule and span: filled metavariables first, then the
+    smaller text, so the choice does not depend on the order semgrep gives them
+    (osemgrep and pysemgrep differ: `(ckpt_file)` and `(Path(ckpt_file))`)."""
+    return (bool(_UNFILLED.search(new)), new) < (bool(_UNFILLED.search(old)), old)
+
+
 def parse(data: dict[str, Any], names: dict[str, Target], root: Path) -> dict[str, list[Hit]]:
     """Hits per target key; a match's code is read from the file semgrep
     scanned (``root``), so no target's text need be held meanwhile."""
@@ -41,7 +48,7 @@ def parse(data: dict[str, Any], names: dict[str, Target], root: Path) -> dict[st
             )
     # Two branches of one rule can match the same span (session 25: a sampler
     # seed that both names the rank and is the `rank=` argument): one finding,
-    # the one whose message has its metavariables filled in.
+    # whose message has its metavariables filled in (_preferred).
     seen: dict[tuple[str, str, int, int], int] = {}
     for r in data["results"]:
         if names.get(r.get("path", "")) is None:
@@ -59,7 +66,7 @@ def parse(data: dict[str, Any], names: dict[str, Target], root: Path) -> dict[st
         key = (name, rule, int(start["offset"]), int(end["offset"]))
         if key in seen:
             i = seen[key]
-            if _UNFILLED.search(found_by[name][i].message) and not _UNFILLED.search(message):
+            if _preferred(message, found_by[name][i].message):
                 found_by[name][i] = replace(found_by[name][i], message=message)
             continue
         seen[key] = len(found_by[name])
