@@ -135,3 +135,33 @@ def test_searchpath_entries_outside_the_repository(entry: str, flagged: bool) ->
     from traingate.checks.config.sources import outside
 
     assert (outside(entry) is not None) is flagged
+
+
+@pytest.mark.parametrize(
+    ("value", "flagged"),
+    [
+        ("subprocess.getoutput", True),
+        ("os.system", True),
+        ("logging.os.popen", True),
+        ("pickle.loads", True),
+        ("builtins.exec", True),
+        ("hydra.utils.get_method", True),
+        (" torch.load ", True),
+        ("torchtune.data.padded_collate_sft", False),
+        ("torch.nn.functional.gelu", False),
+        ("os.path.join", False),
+        ("os.environ", False),
+        ("sys.stdout", False),
+        ("socket.AF_INET", False),
+        ("subprocess.PIPE", False),
+        ("ext://sys.stdout", False),
+        ("os", False),
+        ("run os.system now", False),
+    ],
+)
+def test_dangerous_callable_named_by_a_value(value: str, flagged: bool) -> None:
+    # Session 26: `collate_fn: subprocess.getoutput` for a recipe that looks
+    # the key up by name; constants, path helpers and streams are data.
+    from traingate.checks.config.names import names_code
+
+    assert names_code(value) is flagged

@@ -23,6 +23,7 @@ from traingate.checks.config.env import (
     _pyproject,
 )
 from traingate.checks.config.keypath import format_path
+from traingate.checks.config.names import dangerous_names
 from traingate.checks.config.notebook_env import notebook_environ
 from traingate.checks.config.parse import config_format, parse_config
 from traingate.checks.config.policy_rules import _policy_rule
@@ -184,6 +185,10 @@ def _judge(
     out.extend(_config_env(f, new, effs))
     if name.endswith("pyproject.toml"):
         out.extend(_pyproject(f, changes))
+    # A value another finding already reports (`PYTHONBREAKPOINT: os.system` is
+    # config-risky-env) is said once.
+    spots = {(x.line, x.column) for x in out}
+    out.extend(x for x in dangerous_names(f, effs) if (x.line, x.column) not in spots)
     # What approval_keys mean (issue #16): a change to a key of an existing
     # file. A whole-file scan has no base, so nothing "changed" and none is
     # reported; an added file is one new config, reported once per rule.

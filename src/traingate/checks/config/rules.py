@@ -124,6 +124,14 @@ RULES = declare(
             since="0.2.0",
         ),
         Rule(
+            "config-dangerous-name",
+            Severity.ERROR,
+            "a value under any key is the dotted name of a callable that runs a command, evaluates code or unpickles (`collate_fn: subprocess.getoutput`): code that looks the key up by name calls it",
+            help="name your own function; a value that must name such a callable needs the security group's review",
+            category="config",
+            since="0.2.0",
+        ),
+        Rule(
             "config-path-not-allowed",
             Severity.ERROR,
             "a data or checkpoint path key (path_keys) resolves outside the rule's path_allow prefixes, or to a value decided when the job runs",
