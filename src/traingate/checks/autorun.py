@@ -6,7 +6,10 @@ Compiled bytecode, interpreter start-up hooks (``sitecustomize``,
 install/build/develop/egg_info, an in-tree PEP 517 backend) run at import,
 interpreter start or ``pip install``, not where a reviewer reads the training
 code. The payload in them may look harmless; the place is what matters, so
-adding or changing one is the finding. Standard library only (``ast``,
+adding or changing one is the finding. Session 26 added pdb's ``.pdbrc``, the
+hooks a config file declares (autorun_config.py: VS Code's Jupyter start-up
+commands, hatch's renamed installs and custom build hooks) and a console
+script named like a command the jobs call. Standard library only (``ast``,
 ``tomllib``): nothing here is imported or executed.
 """
 
@@ -15,13 +18,15 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from traingate import pyast
 from traingate.catalog import Rule, declare
 from traingate.change import ChangedFile, Status, is_binary
+from traingate.checks import autorun_config, autorun_lines
 from traingate.checks.base import Context
+from traingate.checks.config.doc import ConfigError
 from traingate.findings import Finding
 from traingate.policy.base import CheckSettings, Severity
 
@@ -52,28 +57,42 @@ RULES = declare(
         Rule(
             "autorun-pth-import",
             Severity.ERROR,
-            "an added line of a text .pth file starts with import (site.py executes it)",
+            "an added line of a text .pth file starts with import (site.py executes it), or a hatch table installs a file as a .pth",
             category="autorun",
             since="0.2.0",
         ),
         Rule(
             "autorun-ipython-startup",
             Severity.ERROR,
-            "an IPython start-up file is added or changed, or an added line of an IPython/Jupyter config sets code to run at start",
+            "an IPython start-up file is added or changed, or an added line of an IPython/Jupyter config (or VS Code's jupyter.runStartupCommands) sets code to run at start",
             category="autorun",
             since="0.2.0",
         ),
         Rule(
             "autorun-setup-cmdclass",
             Severity.ERROR,
-            "setup.py (or pyproject's tool.setuptools) overrides an install/build/develop/egg_info command, and the change touches it",
+            "setup.py (or pyproject's tool.setuptools) overrides an install/build/develop/egg_info command, or pyproject declares a hatch custom build hook, and the change touches it",
             category="autorun",
             since="0.2.0",
         ),
         Rule(
             "autorun-unreadable",
             Severity.ERROR,
-            "a setup.py, IPython/Jupyter config or pyproject.toml the check cannot decode or parse (NUL bytes, a syntax error, a broken coding declaration)",
+            "a setup.py, IPython/Jupyter config, pyproject.toml or VS Code settings file the check cannot decode or parse (NUL bytes, a syntax error, a broken coding declaration)",
+            category="autorun",
+            since="0.2.0",
+        ),
+        Rule(
+            "autorun-debugger-rc",
+            Severity.ERROR,
+            "an added line of a .pdbrc sets a command or Python statement pdb runs when a debugger starts in its directory",
+            category="autorun",
+            since="0.2.0",
+        ),
+        Rule(
+            "autorun-command-shadow",
+            Severity.ERROR,
+            "an added console script (pyproject, setup.cfg, setup.py, hatch shared-scripts) is named like a command jobs call: torchrun, pip, python, accelerate, git...",
             category="autorun",
             since="0.2.0",
         ),
@@ -87,7 +106,6 @@ RULES = declare(
     ],
 )
 
-_PTH_IMPORT = re.compile(r"^import[ \t]")
 _EOL = re.compile(r"\r\n|\r|\n")  # lines as ast counts them
 # site.py imports `sitecustomize` whatever it is: a module, a package or an
 # extension module (issue #16: a package or a .so passed as "not the file").
@@ -218,12 +236,18 @@ def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
     if lower.endswith(".ipynb"):
         return _notebook_writes(path, ctx.change.read(f.new_oid) or b"", added)
     if lower.endswith(".pth"):
-        return _pth(path, ctx.change.read(f.new_oid) or b"", added)
+        return _hit(path, autorun_lines.pth(ctx.change.read(f.new_oid) or b"", added))
+    if lower == ".pdbrc":
+        return _hit(path, autorun_lines.pdbrc(ctx.change.read(f.new_oid) or b"", added))
+    if lower == "setup.cfg":
+        return _setup_cfg(path, ctx.change.read(f.new_oid) or b"", added)
+    if autorun_config.VSCODE_SETTINGS.search(path):
+        return _declared(path, "jsonc", ctx.change.read(f.new_oid) or b"", added)
     if not (_IPY_CONFIG.search(path) or lower in _CONTENT_NAMES):
         return []
     data = ctx.change.read(f.new_oid) or b""
     if lower == "pyproject.toml":
-        return _pyproject(path, data, added)
+        return _pyproject(path, data, added) or _declared(path, "toml", data, added)
     # Python files: judged as CPython decodes and parses them (issue #16). One
     # the check cannot read blocks here, whatever the other checks' settings.
     got = _python_source(path, data)
@@ -231,8 +255,68 @@ def _judge(ctx: Context, f: ChangedFile, path: str) -> list[Finding]:
         return [got]
     text, tree, line_map = got
     if lower == "setup.py":
-        return _setup_py(path, tree, line_map, added)
+        return _setup_py(path, tree, line_map, added) or _setup_scripts(path, tree, line_map, added)
     return _ipython_config(path, text, line_map, added) or _config_code(path, tree, line_map, added)
+
+
+def _declared(path: str, fmt: str, data: bytes, added: set[int]) -> list[Finding]:
+    """Hooks a config file declares (session 26): VS Code's Jupyter start-up
+    commands, hatch's renamed installs and custom build hooks. A file that does
+    not parse blocks here: its reader may still find the hook in it."""
+    doc = autorun_config.parse(fmt, data)
+    if isinstance(doc, ConfigError):
+        return [
+            RULES.finding(
+                "autorun-unreadable",
+                path=path,
+                line=doc.line,
+                message=f"{path.rsplit('/', 1)[-1]} declares code that runs without anyone "
+                f"calling it, and this check cannot judge it: it does not parse ({doc.message})",
+                help="make it valid "
+                + ("JSON (comments allowed)" if fmt == "jsonc" else "TOML")
+                + "; "
+                + _DOCS,
+            )
+        ]
+    judge = autorun_config.vscode_startup if fmt == "jsonc" else autorun_config.hatch_hooks
+    for rule, line, message in judge(doc, added):
+        return [RULES.finding(rule, path=path, line=line, message=message, help=_DOCS)]
+    return []
+
+
+_DOCS = "see docs/checks/autorun.md"
+
+
+def _setup_cfg(path: str, data: bytes, added: set[int]) -> list[Finding]:
+    """setup.cfg's console scripts (session 26). setuptools reads it as UTF-8."""
+    text = data.decode("utf-8", "replace")
+    every = set(range(1, text.count("\n") + 2)) if is_binary(data) else added
+    for rule, line, message in autorun_config.setup_cfg_scripts(text, every):
+        return [RULES.finding(rule, path=path, line=line, message=message, help=_SHADOW_HELP)]
+    return []
+
+
+def _setup_scripts(
+    path: str, tree: ast.Module, line_map: list[int], added: set[int]
+) -> list[Finding]:
+    """setup.py's console scripts named like a command the jobs call (session 26)."""
+    for start, end, message in autorun_config.setup_py_scripts(tree):
+        lo, hi = _git_line(line_map, start), _git_line(line_map, end)
+        touched = sorted(n for n in added if lo <= n <= hi)
+        if touched:
+            return [
+                RULES.finding(
+                    "autorun-command-shadow",
+                    path=path,
+                    line=touched[0],
+                    message=message,
+                    help=_SHADOW_HELP,
+                )
+            ]
+    return []
+
+
+_SHADOW_HELP = "name the project's commands after the project (trainlib-launch); " + _DOCS
 
 
 def _link(f: ChangedFile, path: str, lower: str) -> list[Finding]:
@@ -380,29 +464,9 @@ def _notebook_writes(path: str, data: bytes, added: set[int]) -> list[Finding]:
     return []
 
 
-def _pth(path: str, data: bytes, added: set[int]) -> list[Finding]:
-    """Lines site.py executes: it splits on \\n, \\r and \\r\\n and decodes the
-    bytes itself, NULs and all. Git gives no added lines for a file with a NUL
-    byte, so then every line counts: a NUL in a comment made a payload line
-    "a torch checkpoint" that the artifacts check, reading it as a pickle that
-    is not plausible, passed (issue #16)."""
-    every = is_binary(data)
-    text = data.decode("utf-8", "replace").removeprefix("\ufeff")
-    for n, line in enumerate(text.split("\n"), 1):
-        if not (every or n in added):
-            continue
-        if any(_PTH_IMPORT.match(part) for part in line.split("\r")):
-            return [
-                RULES.finding(
-                    "autorun-pth-import",
-                    path=path,
-                    line=n,
-                    message="site.py executes every line of a .pth file that starts with "
-                    "`import` at interpreter start, when the file sits in a site directory "
-                    "(pip installs a package's .pth files there)",
-                    help="see docs/checks/autorun.md",
-                )
-            ]
+def _hit(path: str, hits: Iterator[tuple[str, int, str, str]]) -> list[Finding]:
+    for rule, line, message, help in hits:
+        return [RULES.finding(rule, path=path, line=line, message=message, help=help)]
     return []
 
 

@@ -2,7 +2,9 @@
 
 Symlinks and submodules carry content from outside the diff; a mode change
 makes a data file runnable; ``.gitattributes`` can mark code as binary or
-attach a filter so that review tools (and naive gates) never show it.
+attach a filter so that review tools (and naive gates) never show it;
+``.gitmodules`` and ``.lfsconfig`` move where submodule code and LFS objects
+(checkpoints) are fetched from without any gitlink changing (session 26).
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ RULES = declare(
             category="repository",
         ),
         Rule(
+            "repo-fetch-config",
+            Severity.ERROR,
+            "an added .gitmodules line sets a submodule's url, branch or update, or an added .lfsconfig line sets where or what git-lfs fetches (url, lfsurl, access, fetchinclude/exclude...)",
+            category="repository",
+        ),
+        Rule(
             "repo-odd-path",
             Severity.WARNING,
             "a path contains control characters (newlines), a leading dash, ./.. segments or surrounding spaces",
@@ -88,8 +96,11 @@ def run(ctx: Context) -> list[Finding]:
         out.extend(_gitlink(f))
         out.extend(_mode(f))
         out.extend(_odd_path(f))
-        if posixpath.basename(f.path) == ".gitattributes" and f.new_oid:
+        name = posixpath.basename(f.path)
+        if name == ".gitattributes" and f.new_oid:
             out.extend(_gitattributes(ctx, f))
+        elif name in _FETCH_KEYS and f.new_oid:
+            out.extend(_fetch_config(ctx, f, name))
     return out
 
 
@@ -211,4 +222,55 @@ def _gitattributes(ctx: Context, f: ChangedFile) -> list[Finding]:
                     line=n,
                 )
             )
+    return out
+
+
+# Session 26 red team: git config files git and git-lfs read from the work tree.
+# A submodule's url (with `branch`, `git submodule update --remote` checks out
+# that host's tip) moves without any gitlink changing; git-lfs reads only where
+# from .lfsconfig (its safe list: lfs.url, lfs.pushurl, lfs.<url>.access,
+# remote.<name>.lfsurl, fetchinclude/fetchexclude, gitprotocol,
+# skipdownloaderrors, ...); tuning keys (concurrenttransfers) it ignores there.
+_FETCH_KEYS: dict[str, frozenset[str]] = {
+    ".gitmodules": frozenset({"url", "branch", "update"}),
+    ".lfsconfig": frozenset(
+        {"url", "pushurl", "lfsurl", "lfspushurl", "access", "gitprotocol"}
+        | {"fetchinclude", "fetchexclude", "skipdownloaderrors"}
+    ),
+}
+# `key = value`, `key=value` or a bare boolean `key`, after an optional
+# `[section]` on the same line (git allows both on one line).
+_GIT_CONFIG_LINE = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?([A-Za-z][\w-]*)\s*(?:=|$)")
+
+
+def _fetch_config(ctx: Context, f: ChangedFile, name: str) -> list[Finding]:
+    """Added lines of .gitmodules / .lfsconfig that set where code or weights
+    come from. Read as git reads them: lines ended by \\n, a NUL ending its
+    line and (the file diffed as binary) every line counting; a value continued
+    with a trailing backslash belongs to its key's line."""
+    data = ctx.change.read(f.new_oid) if (f.new_mode or "").startswith("100") else None
+    if not data:
+        return []
+    keys, every, added = _FETCH_KEYS[name], is_binary(data), set(f.added_lines)
+    key, reported, out = "", False, []
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        line = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+        if not key:  # not a continuation: a new setting, a header or a comment
+            m = _GIT_CONFIG_LINE.match(line)
+            key = m.group(1).lower() if m and not line.lstrip().startswith(("#", ";")) else ""
+            reported = False
+        if key and not reported and key in keys and (every or n in added):
+            reported = True  # one finding per setting, at its first added line
+            out.append(
+                _finding(
+                    f,
+                    "repo-fetch-config",
+                    f"{name} sets {key!r}: git or git-lfs fetches submodule code or "
+                    "large files (checkpoints) from where it says, outside this diff",
+                    "keep submodule and LFS endpoints on the project's own host; have "
+                    "security review the change",
+                    line=n,
+                )
+            )
+        key = key if line.rstrip().endswith("\\") else ""
     return out

@@ -17,16 +17,22 @@ from traingate.checks.config.effective import _effective
 from traingate.checks.config.env import (
     _ENV_FILES,
     _REQUIREMENTS,
+    _UV_TOML,
+    DOCKERFILE,
     _config_env,
     _dependency_lines,
     _env_lines,
     _pyproject,
+    docker_index_copies,
+    shell_index_config,
 )
 from traingate.checks.config.keypath import format_path
 from traingate.checks.config.names import dangerous_names
 from traingate.checks.config.notebook_env import notebook_environ
 from traingate.checks.config.parse import config_format, parse_config
 from traingate.checks.config.policy_rules import _policy_rule
+from traingate.checks.config.pytest_ini import SECTIONS as _PYTEST_INI
+from traingate.checks.config.pytest_ini import pytest_pythonpath
 from traingate.checks.config.python_env import python_environ
 from traingate.checks.config.rules import _finding
 from traingate.checks.config.sources import external_sources
@@ -51,10 +57,12 @@ def run(ctx: Context) -> list[Finding]:
         if f.status is Status.DELETED or f.new_path is None:
             continue
         name = f.new_path
-        if _ENV_FILES.search(name) or name.endswith(_IPYTHON):
+        if _ENV_FILES.search(name) or DOCKERFILE.search(name) or name.endswith(_IPYTHON):
             out.extend(_env_file(ctx, f))
         elif name.endswith(".py"):
             out.extend(_python_file(ctx, f))
+        if posixpath.basename(name) in _PYTEST_INI:
+            out.extend(_pytest_ini(ctx, f))
         fmt = config_format(name)
         if _REQUIREMENTS.search(name) or posixpath.basename(name) in (
             "environment.yml",
@@ -82,9 +90,23 @@ def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
     added = range(1, text.count("\n") + 2) if is_binary(data) else set(f.added_lines)
     notebook = (f.new_path or "").endswith(_IPYTHON)
     out = list(_env_lines(f, text, added, notebook=notebook))
+    out += docker_index_copies(f, text, added)
+    if not notebook:
+        out += shell_index_config(f, text, added)
     if notebook:
         out += notebook_environ(f, text, added)
     return out
+
+
+def _pytest_ini(ctx: Context, f: ChangedFile) -> list[Finding]:
+    """pytest's ``pythonpath`` in an INI file (session 26); with a NUL byte
+    git gives no added lines, so every line counts."""
+    data = _blob(ctx, f, new=True)
+    if not data or b"pythonpath" not in data.lower():
+        return []
+    text = data.decode("utf-8", "replace")
+    added = range(1, text.count("\n") + 2) if is_binary(data) else set(f.added_lines)
+    return list(pytest_pythonpath(f, text, added))
 
 
 def _python_file(ctx: Context, f: ChangedFile) -> list[Finding]:
@@ -183,8 +205,8 @@ def _judge(
     out.extend(external_sources(f, effs))
     out.extend(_resolver_code(f, effs, code_resolvers))
     out.extend(_config_env(f, new, effs))
-    if name.endswith("pyproject.toml"):
-        out.extend(_pyproject(f, changes))
+    if name.endswith("pyproject.toml") or _UV_TOML.search(name):
+        out.extend(_pyproject(f, changes, uv=not name.endswith("pyproject.toml")))
     # A value another finding already reports (`PYTHONBREAKPOINT: os.system` is
     # config-risky-env) is said once.
     spots = {(x.line, x.column) for x in out}

@@ -23,6 +23,14 @@ _ENV_FILES = re.compile(
     r"|(?:.*\.(?:sh|bash|zsh|ksh|slurm|sbatch|pbs|lsf|qsub|mk|ya?ml|json|env|cfg|conf|ini|toml)"
     r"|[Mm]akefile|GNUmakefile)\.(j2|jinja|jinja2|tmpl|tpl|template))$"
 )
+# Session 26 red team: Dockerfiles by any case, as the semgrep check names them
+# (targets._surface_kind): espnet's `docker/runtime.dockerfile`, built with
+# `docker build -f`, was read by no environment rule (_ENV_FILES is
+# case-sensitive). Not a `Dockerfile.md` or `.dockerignore`.
+DOCKERFILE = re.compile(
+    r"(?i)(?:^|/)(?:[^/]*\.(?:dockerfile|containerfile)"
+    r"|(?:dockerfile|containerfile)(?:\.(?!(?:md|txt|rst|dockerignore)$)[^/]*)?)$"
+)
 # Notebook and IPython script (.ipy) lines that set the kernel's environment
 # (`%env NAME=value`, `%set_env`): nothing else in a notebook's JSON sets one
 # (issue #16); a shell escape's `export` is the bash rules' (semgrep check).
@@ -46,12 +54,21 @@ _RISKY_ENV = re.compile(
             [A-Za-z_]\w*\.[\w.]*)
       | (?P<index>(?:PIP_(?:EXTRA_)?INDEX_URL|PIP_FIND_LINKS|UV_(?:EXTRA_)?INDEX_URL)(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?
             (?!https://(?:download\.pytorch\.org|pypi\.org|pypi\.nvidia\.com)/)[^\s"']
+          # Session 26: pip's / uv's config file named by the environment (a
+          # pip.conf under another name: its index lines are judged nowhere).
+          | (?:PIP|UV)_CONFIG_FILE(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?!/dev/null(?:["'\s]|$))[^\s"']
           | PIP_TRUSTED_HOST|HF_ENDPOINT(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?!https://huggingface\.co/?(?:["'\s]|$))[^\s"'])
       | (?P<remote>HF_DATASETS_TRUST_REMOTE_CODE(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?i:1|true|yes|on)\b)
       | (?P<nccl>(?:TORCH_)?NCCL_[A-Z_]*TIMEOUT[A-Z_]*\s*=\s*["']?\d|NCCL_BLOCKING_WAIT\s*=\s*["']?0|NCCL_ASYNC_ERROR_HANDLING\s*=\s*["']?0)
     )"""
 )
-_REQUIREMENTS = re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt)$")
+# Session 26 red team: pip's own config (pip.conf, pip.ini) committed for a
+# Dockerfile to `COPY` to /etc/pip.conf or for PIP_CONFIG_FILE: its
+# index-url / extra-index-url / find-links / trusted-host lines are read as a
+# requirements file's options are.
+_REQUIREMENTS = re.compile(
+    r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|pip\.conf|pip\.ini)$"
+)
 _DEP_URL = re.compile(
     r"(--(extra-)?index-url|(^|\s)-i\s|--find-links|(^|\s)-f\s|--trusted-host|\bgit\+|https?://|file:|\s@\s)"
 )
@@ -161,26 +178,48 @@ def _config_env(f: ChangedFile, doc: ConfigDoc, effs: list[_Eff]) -> Iterator[Fi
                 yield from judge(e, m.group(1))
 
 
-def _pyproject(f: ChangedFile, changes: list[KeyChange]) -> Iterator[Finding]:
+# Session 26 red team: package sources declared as tables of their own, not on a
+# dependency line: Poetry's `[[tool.poetry.source]]` (priority "primary" serves
+# every package) and PDM's `[[tool.pdm.source]]`.
+_SOURCE_TABLES = ("tool.poetry.source", "tool.pdm.source")
+# Session 26: uv's own settings file, read from the project directory by every
+# `uv sync` / `uv pip install`: its keys are [tool.uv]'s without the prefix.
+# The indexes config-risky-env trusts for PIP_INDEX_URL (PyPI, the PyTorch and
+# NVIDIA wheel indexes), whole: a host followed by `/` (not `pypi.org@evil` or
+# `pypi.org.evil`), no space or `@` later. Only for the surfaces session 26
+# added: dowhy's `[[tool.poetry.source]]` is the PyTorch wheel index.
+_TRUSTED_INDEX = re.compile(
+    r"https://(?:download\.pytorch\.org|pypi\.org|pypi\.nvidia\.com)/[^\s@]*$"
+)
+_UV_TOML = re.compile(r"(^|/)uv\.toml$")
+
+
+def _pyproject(f: ChangedFile, changes: list[KeyChange], *, uv: bool = False) -> Iterator[Finding]:
+    """pyproject.toml's dependency and index keys (``uv``: a uv.toml, whose
+    every key is uv's) swapped for a URL, a path or another index."""
     for c in changes:
         if c.kind == "removed" or not isinstance(c.new, str):
             continue
         path = format_path(c.path)
         in_deps = (
-            "dependencies" in path
+            uv
+            or "dependencies" in path
             or "requires" in path
-            or path.startswith("tool.uv")
+            or path.startswith(("tool.uv",) + _SOURCE_TABLES)
             or "index" in path
         )
-        if in_deps and _DEP_URL.search(c.new):
-            yield _finding(
-                f,
-                "config-dependency-source",
-                c.line,
-                c.column,
-                f"{path} = {c.new!r}: a dependency from a URL or another index",
-                "install packages by name from the approved index only",
-            )
+        if not in_deps or not _DEP_URL.search(c.new):
+            continue
+        if (uv or path.startswith(_SOURCE_TABLES)) and _TRUSTED_INDEX.match(c.new.strip()):
+            continue  # session 26: a source on PyPI or the PyTorch/NVIDIA wheel index
+        yield _finding(
+            f,
+            "config-dependency-source",
+            c.line,
+            c.column,
+            f"{path} = {c.new!r}: a dependency from a URL or another index",
+            "install packages by name from the approved index only",
+        )
 
 
 def _pieces(text: str) -> Iterator[tuple[int, str]]:
@@ -294,12 +333,20 @@ _ENV_WHY = {
 }
 
 
+# pip.conf's keys are pip's long options without the dashes (`find-links =
+# /mnt/wheels` has no URL to see); `;` starts an INI comment line too.
+_PIP_CONF_KEY = re.compile(
+    r"(?i)^(?:extra-index-url|index-url|index|find-links|trusted-host)\s*[=:]"
+)
+
+
 def _dependency_lines(f: ChangedFile, text: str, added: Collection[int]) -> Iterator[Finding]:
+    pip_conf = (f.new_path or "").lower().endswith(("pip.conf", "pip.ini"))
     for n, line in _pieces(text):
         stripped = line.split(" #", 1)[0].strip()
-        if n not in added or not stripped or stripped.startswith("#"):
+        if n not in added or not stripped or stripped.startswith(("#", ";" if pip_conf else "#")):
             continue
-        m = _DEP_URL.search(stripped)
+        m = _DEP_URL.search(stripped) or (_PIP_CONF_KEY.match(stripped) if pip_conf else None)
         if m:
             yield _finding(
                 f,
@@ -309,3 +356,123 @@ def _dependency_lines(f: ChangedFile, text: str, added: Collection[int]) -> Iter
                 f"dependency source changed: {stripped!r}",
                 "install packages by name from the approved index; pin with hashes",
             )
+
+
+# Session 26 red team: a Dockerfile that installs a package-index config under
+# another name (`COPY ci/pip-ci.conf /etc/pip.conf`): pip.conf files are judged
+# by their name (_dependency_lines), this one is not. `COPY pip.conf ...` is.
+
+_INDEX_CONFIGS = frozenset({"pip.conf", "pip.ini", "uv.toml", ".condarc"})
+_COPY = re.compile(r"^\s*(?:ONBUILD\s+)?(?:COPY|ADD)\s+(.*)$", re.I)
+
+
+def docker_index_copies(f: ChangedFile, text: str, added: Collection[int]) -> Iterator[Finding]:
+    """Added COPY/ADD lines whose destination is pip's, uv's or conda's config
+    and whose source is not a file of that name (a heredoc, another name)."""
+    if not DOCKERFILE.search(f.new_path or ""):
+        return
+    for n, line in enumerate(text.split("\n"), 1):
+        m = _COPY.match(line) if n in added else None
+        words = _copy_words(m.group(1)) if m else []
+        if len(words) < 2:
+            continue
+        dest = _base_name(words[-1])
+        if dest in _INDEX_CONFIGS and not all(_same_repo_file(w, dest) for w in words[:-1]):
+            yield _finding(
+                f,
+                "config-dependency-source",
+                n,
+                1,
+                f"installs {words[-1]!r} from {' '.join(words[:-1])!r}: pip, uv or conda read "
+                "their package index from it, and its content is judged under no config name",
+                "commit it as pip.conf (or uv.toml, .condarc) so its index lines are checked",
+            )
+
+
+def _copy_words(args: str) -> list[str]:
+    """Sources and destination of COPY/ADD, shell or JSON form, flags dropped
+    (`--from=stage` too: its source is then an absolute path, never the same file)."""
+    import json
+
+    if args.lstrip().startswith("["):
+        try:
+            words = json.loads(args)
+        except ValueError:
+            return []
+        return [w for w in words if isinstance(w, str)] if isinstance(words, list) else []
+    return [w for w in args.split() if not w.startswith("--")]
+
+
+def _base_name(word: str) -> str:
+    return word.strip("\"'").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+# Session 26 red team: shell lines (launchers, Dockerfile RUN, Makefile recipes)
+# that point pip or conda at another index without any file named pip.conf:
+# `pip config set global.extra-index-url URL`, `conda config --add channels URL`,
+# and a copy or write of a differently named file onto pip's / uv's / conda's
+# config (`cp ci/pip-ci.cfg /etc/pip.conf`, `... > ~/.condarc`).
+_PIP_CONFIG_SET = re.compile(
+    r"\bpip[0-9.]*\s+config\b[^;&|\n]*?\bset\s+[\w-]*\.?"
+    r"(?P<key>extra-index-url|index-url|find-links|trusted-host)\b\s*=?\s*[\"']?(?P<value>[^\s\"';&|]*)"
+)
+_CONDA_CONFIG = re.compile(
+    r"\bconda\s+config\b[^;&|\n]*?--(?:add|prepend|append|set)\s+"
+    r"(?P<key>channels|channel_alias|default_channels|custom_channels)\s+[\"']?(?P<value>[^\s\"';&|]*)"
+)
+_COPY_CMD = re.compile(r"\b(?:cp|mv|install|ln)\s+([^;&|>\n]*)")
+_REDIRECT = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?)\s*[\"']?([^\s\"';&|]+)")
+
+
+def shell_index_config(f: ChangedFile, text: str, added: Collection[int]) -> Iterator[Finding]:
+    """Added shell lines that set pip's or conda's index without a config file."""
+    for n, line in enumerate(text.split("\n"), 1):
+        if n not in added or line.lstrip().startswith("#"):
+            continue
+        why = _index_command(line)
+        if why is not None:
+            yield _finding(
+                f,
+                "config-dependency-source",
+                n,
+                1,
+                f"{why}: later installs resolve packages from it",
+                "install packages by name from the approved index; commit the index "
+                "config as pip.conf (uv.toml, .condarc) so it is checked",
+            )
+
+
+def _index_command(line: str) -> str | None:
+    m = _PIP_CONFIG_SET.search(line)
+    if m and not _TRUSTED_INDEX.match(m.group("value")):
+        return f"`pip config set` sets {m.group('key')} to {m.group('value')!r}"
+    m = _CONDA_CONFIG.search(line)
+    if m and ("://" in m.group("value") or m.group("key") != "channels"):
+        return f"`conda config` sets {m.group('key')} to {m.group('value')!r}"
+    dest = _config_write(line)
+    if dest is not None:
+        return f"writes {dest!r}, which pip, uv or conda reads as its config"
+    return None
+
+
+def _config_write(line: str) -> str | None:
+    """The pip/uv/conda config a cp/mv/install/ln or a redirect writes, unless
+    it is copied from a repository file of the same name (judged by it)."""
+    for m in _COPY_CMD.finditer(line):
+        words = [w.strip("\"'") for w in m.group(1).split() if not w.startswith("-")]
+        dest = words[-1] if len(words) >= 2 else ""
+        if _base_name(dest) in _INDEX_CONFIGS and not all(
+            _same_repo_file(w, dest) for w in words[:-1]
+        ):
+            return dest
+    for m in _REDIRECT.finditer(line):
+        if _base_name(m.group(1)) in _INDEX_CONFIGS:
+            return m.group(1)
+    return None
+
+
+def _same_repo_file(source: str, dest: str) -> bool:
+    """``source`` is a repository file named like ``dest`` (`ci/pip.conf`): not
+    an absolute path, a home, a variable, a URL or another stage's file."""
+    outside = source.startswith(("/", "~", "..")) or "$" in source or "://" in source
+    return not outside and _base_name(source) == _base_name(dest)

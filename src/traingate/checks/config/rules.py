@@ -58,7 +58,7 @@ RULES = declare(
         Rule(
             "config-dependency-source",
             Severity.ERROR,
-            "a dependency is swapped for a URL, git+, a local path, or an extra index",
+            "a dependency is swapped for a URL, git+, a local path, or an extra index (requirements, environment.yml, pip.conf, pyproject incl. Poetry/PDM sources, uv.toml)",
             category="config",
         ),
         Rule(
@@ -118,8 +118,8 @@ RULES = declare(
         Rule(
             "config-external-source",
             Severity.ERROR,
-            "hydra.searchpath adds a config directory outside the repository (an absolute path, a `..` out of it, or a value read from the environment)",
-            help="keep config directories in the repository, or add them with pkg:// from a reviewed dependency",
+            "hydra.searchpath adds a config directory, or pytest's pythonpath a module directory, outside the repository (an absolute path, a `..` out of it, or a value read from the environment)",
+            help="keep config directories and test helpers in the repository, or add them from a reviewed dependency (pkg:// for Hydra)",
             category="config",
             since="0.2.0",
         ),

@@ -45,12 +45,25 @@ def outside(entry: str) -> str | None:
     return None
 
 
+# Session 26 red team: pytest's `pythonpath` (pyproject's [tool.pytest.ini_options],
+# pytest.toml's [pytest]) puts directories on sys.path before pytest loads
+# plugins (`addopts = -p name`): one outside the repository runs code from
+# there in every test job. The INI files are read by pytest_ini.py.
+_PYTEST_PATHS = (("tool", "pytest", "ini_options", "pythonpath"), ("pytest", "pythonpath"))
+
+
+def _pytest_entry(path: tuple[str | int, ...]) -> bool:
+    """pytest's ``pythonpath`` (a list item, or a string of entries)."""
+    return any(path[: len(p)] == p and len(path) <= len(p) + 1 for p in _PYTEST_PATHS)
+
+
 def external_sources(f: ChangedFile, effs: list[_Eff]) -> Iterator[Finding]:
     for e in effs:
         c = e.change
-        if not _searchpath_entry(c.path) or not isinstance(c.new, str):
+        pytest = _pytest_entry(c.path)
+        if not (pytest or _searchpath_entry(c.path)) or not isinstance(c.new, str):
             continue
-        why = f"{e.unknown[0]}, so the job decides it" if e.unknown else outside(e.text)
+        why = f"{e.unknown[0]}, so the job decides it" if e.unknown else _outside(e.text, pytest)
         if why is None:
             continue
         yield _finding(
@@ -58,8 +71,20 @@ def external_sources(f: ChangedFile, effs: list[_Eff]) -> Iterator[Finding]:
             "config-external-source",
             c.line,
             c.column,
-            f"{format_path(c.path)} = {e.text!r}{_via(e)}: {why}; Hydra then reads configs "
-            "(and the targets they instantiate) from files this change does not show",
-            "keep config directories in the repository, or add them with pkg:// from a "
-            "reviewed dependency",
+            f"{format_path(c.path)} = {e.text!r}{_via(e)}: {why}; "
+            + (_PYTEST_WHY if pytest else _HYDRA_WHY),
+            "keep config directories and test helpers in the repository, or add them from "
+            "a reviewed dependency (pkg:// for Hydra)",
         )
+
+
+_HYDRA_WHY = "Hydra then reads configs (and the targets they instantiate) from files this change does not show"
+_PYTEST_WHY = (
+    "pytest imports plugins and modules from it in every test run, code this change does not show"
+)
+
+
+def _outside(text: str, pytest: bool) -> str | None:
+    """A Hydra entry is one path; a pytest string value may hold several."""
+    entries = text.split() if pytest else [text]
+    return next((why for why in map(outside, entries) if why is not None), None)
