@@ -58,6 +58,13 @@ _RISKY_ENV = re.compile(
           # pip.conf under another name: its index lines are judged nowhere).
           | (?:PIP|UV)_CONFIG_FILE(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?!/dev/null(?:["'\s]|$))[^\s"']
           | PIP_TRUSTED_HOST|HF_ENDPOINT(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?!https://huggingface\.co/?(?:["'\s]|$))[^\s"'])
+      # Session 26: the experiment tracker's server, a literal remote URL (not
+      # this host): every logged config, metric and artifact goes there
+      # (egress-tracker-redirect is the same in Python calls).
+      | (?P<tracker>(?:WANDB_BASE_URL|MLFLOW_TRACKING_URI|MLFLOW_REGISTRY_URI|CLEARML_API_HOST
+            |CLEARML_FILES_HOST|CLEARML_WEB_HOST|COMET_URL_OVERRIDE)(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?
+            (?i:https?|grpc)://(?!(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1\]
+            |api\.wandb\.ai|(?:api|app|files)\.clear\.ml|www\.comet\.com)(?:[:/"'\s]|$))[^\s"'])
       | (?P<remote>HF_DATASETS_TRUST_REMOTE_CODE(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?i:1|true|yes|on)\b)
       | (?P<nccl>(?:TORCH_)?NCCL_[A-Z_]*TIMEOUT[A-Z_]*\s*=\s*["']?\d|NCCL_BLOCKING_WAIT\s*=\s*["']?0|NCCL_ASYNC_ERROR_HANDLING\s*=\s*["']?0)
     )"""
@@ -329,6 +336,7 @@ _ENV_WHY = {
     "warnimport": "names a warning category in a module, which Python imports at interpreter start",
     "index": "installs packages or downloads models from another server than the approved one",
     "remote": "lets datasets run the loading script shipped with a dataset repository",
+    "tracker": "sends every logged config, metric and artifact to that tracking server",
     "nccl": "changes collective timeouts or error handling: hangs and silent failures",
 }
 
