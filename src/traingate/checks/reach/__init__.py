@@ -373,10 +373,7 @@ def _judged(
         rline, rend = json_line(line, line_map), json_line(end, line_map)
         if not ctx.scan_all and not any(n in added for n in range(rline, rend + 1)):
             continue
-        if flags.get("imp"):
-            nodes, external = graph.resolve_module(path, ref), None
-        else:
-            nodes, external = graph.resolve(path, ref)
+        nodes, external = graph.resolve_call(path, ref, flags)
         # A call into no repository function and no sink can give no finding,
         # new or not: leave it out, and skip the base side if that is all
         # (issue #17: `float(x)` in 200 changed files cost 200 base parses).

@@ -172,6 +172,23 @@ does not bind, read and not stored on ``self`` by the class, or stored) is
 a call of ``<Cls>.attr.@``, ``flags["pr"]`` (1 read, 2 written): graph.py
 keeps only a property's getter (one name: the setter too).
 
+Version 18 (session 26 red team: a sink helper reached with no call of it
+written): a class statement calls each repository base's
+``<base>.__init_subclass__`` (at the base) and its metaclass's
+``__prepare__``/``__new__``/``__init__`` (at the keyword); the class itself
+calls ``<metaclass>.__call__`` (graph.py links a class to its calls).
+``super().m(...)`` in a method of ``C`` is ``<base>.m`` for each base of
+``C`` (``super(Other, self)``: ``<Other>.m``); ``type(self).m`` and
+``self.__class__.m`` are ``S:C.m``. ``@d.register`` on a def, ``d`` a def
+of the file (of the class body), is a call of it by ``d`` (any other
+``@x.register`` keeps it, below). ``handed.py`` adds sort keys and default
+factories. A function kept for a later call is a call of it there,
+``flags["kp"]``: 2 for an ``.append``/``.add``/``.insert`` argument, 1 for a
+``.register``/``add_callback``/``register_*_hook`` argument or an element
+of a list, tuple or set display assigned, returned or passed to a call; a
+call there keeps its result (``X.()``). graph.py follows no property getter
+from either, and no class from a ``kp`` 1.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -191,7 +208,7 @@ from traingate.checks.reach import handed, woflow
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 17
+VERSION = 18
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -945,6 +962,43 @@ def _key_text(key: ast.expr | None) -> str | None:
 
 
 _MADE = "()"
+_DISPLAYS = frozenset({ast.List, ast.Tuple, ast.Set})
+# A container method, the position of the value it keeps (-1: the last) and
+# whether a class kept there is made by what reads it (version 18): a list
+# of plugins is; a dispatcher's registry, a trainer's callbacks (which take
+# an instance, or make one themselves) and a module's hooks keep functions.
+_KEEPERS: dict[str, tuple[int, bool]] = {
+    "append": (0, True),
+    "appendleft": (0, True),
+    "add": (0, True),
+    "insert": (1, True),
+    "register": (-1, False),  # `decode.register(bytes, _load)`, `codecs.register(f)`
+    "add_callback": (0, False),
+    "register_callback": (0, False),
+    "add_hook": (0, False),
+    "register_hook": (0, False),
+    **{
+        f"register_{h}_hook": (0, False)
+        for h in (
+            "forward",
+            "forward_pre",
+            "backward",
+            "full_backward",
+            "full_backward_pre",
+            "step_pre",
+            "step_post",
+            "state_dict_pre",
+            "state_dict_post",
+            "load_state_dict_pre",
+            "load_state_dict_post",
+            "post_accumulate_grad",
+        )
+    },
+    "register_comm_hook": (1, False),
+}
+_TYPE_TESTS = frozenset({"isinstance", "issubclass"})
+_MARK_ENDS = frozenset(")]*@")
+_SELVES = frozenset({"self", "cls"})
 _DYN_IMPORTS = ("B:__import__", "I:0:importlib.import_module")
 _IMPORT_ARGS = ((1, "globals"), (2, "locals"), (3, "fromlist"), (4, "level"))
 
@@ -1095,6 +1149,8 @@ class _Extractor:
     def __init__(self, tree: ast.Module) -> None:
         self.defs: dict[str, list[Any]] = {"<module>": ["module", 1]}
         self.classes: dict[str, list[Any]] = {}
+        # Each class's base refs as its methods are read (version 18: `super()`).
+        self._class_bases: dict[str, list[str]] = {}
         self.aliases: dict[str, str] = {}
         # name -> every module-level [ref, line] it is bound to through an
         # import or ``x = mod.attr``, in any branch (version 6): graph.py
@@ -1556,6 +1612,7 @@ class _Extractor:
             self._decorated.append((parent, qual, node.decorator_list, node.lineno))
         if node.decorator_list:
             self._decorated_call(parent, qual, node.decorator_list)
+            self._dispatch_register(parent, qual, cls, node.decorator_list)
             if cls is not None and (
                 _PROPERTY_DECORATORS.intersection(decorators)
                 or any(
@@ -1647,6 +1704,33 @@ class _Extractor:
             if bare and self._ref(parent, d, calls=True) in handed.DECORATING:
                 self._record(parent, f"L:{qual}", d, {"pa": ["*"], "ho": 1})
 
+    def _dispatch_register(
+        self, parent: _Scope, qual: str, cls: str | None, decorators: list[ast.expr]
+    ) -> None:
+        """``@decode.register`` (or ``@decode.register(bytes)``) on a def, where
+        ``decode`` is a def of this file (a ``functools.singledispatch``; of the
+        class body for ``singledispatchmethod``): a call of ``decode`` may run
+        this def, so ``decode`` calls it (version 18, session 26). Any other
+        ``@x.register`` keeps the def for a later call where it is written, as
+        ``x.register(f)`` does (``_keeps``)."""
+        for d in decorators:
+            target = d.func if type(d) is ast.Call else d
+            if not (
+                type(target) is ast.Attribute
+                and target.attr == "register"
+                and type(target.value) is ast.Name
+            ):
+                continue
+            name = target.value.id
+            disp = f"{cls}.{name}" if cls is not None else name
+            if disp == qual:
+                continue
+            if self.defs.get(disp, [None])[0] != "func":
+                self._record(parent, f"L:{qual}", d, {"pa": ["*"], "kp": 1})
+                continue
+            line, col, end = d.lineno, d.col_offset + 1, d.end_lineno or d.lineno
+            self.calls.append([disp, f"L:{qual}", line, col, end, {"pa": ["*"]}])
+
     def _lambda(self, parent: _Scope, name: str, node: ast.Lambda, cls: str | None = None) -> None:
         qual = f"{cls}.{name}" if cls else self._qual(parent, name)
         self.defs[qual] = ["lambda", node.lineno]
@@ -1673,6 +1757,8 @@ class _Extractor:
         if node.decorator_list and outer is None and parent.qualname == "<module>":
             self._decorated.append((parent, name, node.decorator_list, node.lineno))
         bases = [r for r in (self._ref(parent, b) for b in node.bases) if r is not None]
+        self._class_bases[name] = self._class_bases.get(name, []) + bases
+        self._class_statement(parent, name, node)
         # The class body's scope, its blocks included: a method under `if`,
         # `try`, `with`, ... is still `Class.method` (issue #16).
         own = self._class_own(node)
@@ -1722,6 +1808,26 @@ class _Extractor:
         if body:
             self.class_bodies.append((name, body))
         self._scope_into(parent, own, name)
+
+    def _class_statement(self, parent: _Scope, name: str, node: ast.ClassDef) -> None:
+        """What a class statement runs with no call written (version 18, session
+        26): each repository base's ``__init_subclass__`` and the metaclass's
+        ``__prepare__``/``__new__``/``__init__``, where the base or the keyword
+        is written; the metaclass's ``__call__`` runs at each ``Cls(...)``, a
+        call of the class's own (graph.py links a class to its calls)."""
+        for b in node.bases:
+            ref = self._ref(parent, b)
+            if ref is not None and ref[0] in "IL" and not _foreign(ref):
+                self._record(parent, f"{ref}.__init_subclass__", b, {"pa": ["*"]})
+        for k in node.keywords:
+            ref = self._ref(parent, k.value) if k.arg == "metaclass" else None
+            if ref is None or ref[0] not in "IL" or _foreign(ref):
+                continue
+            for meth in ("__prepare__", "__new__", "__init__"):
+                self._record(parent, f"{ref}.{meth}", k.value, {"pa": ["*"]})
+            line, col = k.value.lineno, k.value.col_offset + 1
+            end = k.value.end_lineno or line
+            self.calls.append([name, f"{ref}.__call__", line, col, end, {"pa": ["*"]}])
 
     def _class_own(self, node: ast.ClassDef) -> list[ast.AST]:
         """``_own_nodes`` of a class body, walked once: a module-level class is
@@ -2000,6 +2106,12 @@ class _Extractor:
         # reached by name). Unwound in a loop: a chain of a thousand calls
         # parses, and a recursion on it did not finish (the file hid its sink).
         attrs: list[str] = []
+        if (
+            type(func) is ast.Attribute
+            and scope.cls is not None
+            and self._own_class(scope, func.value)
+        ):
+            return f"S:{scope.cls}.{func.attr}"  # `type(self).load`: as `self.load` (version 18)
         chain = _dotted(func)
         while chain is None:
             if type(func) is ast.Call and (mod := self._module_call(scope, func)) is not None:
@@ -2054,6 +2166,23 @@ class _Extractor:
         if not attrs or base is None:
             return base
         return ".".join([base, *attrs[::-1]]) if base[0] in "IL" else None
+
+    def _own_class(self, scope: _Scope, node: ast.expr) -> bool:
+        """``type(self)`` or ``self.__class__`` (``cls`` too) in a method: the
+        class a ``self.method`` is looked up on (version 18, session 26)."""
+        if type(node) is ast.Attribute:
+            inner = node.value
+            return node.attr == "__class__" and type(inner) is ast.Name and inner.id in _SELVES
+        return (
+            type(node) is ast.Call
+            and type(node.func) is ast.Name
+            and node.func.id == "type"
+            and len(node.args) == 1
+            and not node.keywords
+            and type(node.args[0]) is ast.Name
+            and node.args[0].id in _SELVES
+            and self._name(scope, "type") is None
+        )
 
     def _element(self, scope: _Scope, node: ast.expr) -> str | None:
         """``X[key]`` or ``X.get(key[, default])`` for a dict ``X`` the graph can
@@ -2339,6 +2468,10 @@ class _Extractor:
         args = node.args
         ref = self._ref(scope, func, calls=True)
         alts = self._alt_refs(scope, func, ref)
+        if ref is None and type(func) is ast.Attribute and type(func.value) is ast.Call:
+            sup = self._super_refs(scope, func)  # version 18
+            if sup:
+                ref, alts = sup[0], [*sup[1:], *alts]
         if type(func) is ast.Name and args and func.id not in self.module_names:
             if func.id == "getattr" and type(args[0]) is ast.Call:
                 # getattr(__import__(m), n) / getattr(importlib.import_module(m), n):
@@ -2374,6 +2507,9 @@ class _Extractor:
                 self._handed(scope, node, ref)
         elif type(func) is ast.Name and func.id in handed.BUILTINS:
             self._handed(scope, node, ref)
+        elif type(func) is ast.Attribute and func.attr in handed.KEYED_METHODS:
+            self._handed_at(scope, node, None, (None, "key"))  # `blobs.sort(key=f)`
+        self._keeps(scope, node, ref)
         anyattr = False
         if (
             ref is None
@@ -2472,6 +2608,83 @@ class _Extractor:
             if made is not None:
                 self._call(scope, made)
 
+    def _super_refs(self, scope: _Scope, func: ast.Attribute) -> list[str]:
+        """``super().load(x)`` (or ``super(Cls, self)``) in a method of ``Cls``:
+        ``load`` of each repository base, looked up through its bases (version
+        18, session 26: a subclass reached its base's sink by ``super()``)."""
+        call = func.value
+        if not (
+            type(call) is ast.Call
+            and type(call.func) is ast.Name
+            and call.func.id == "super"
+            and not call.keywords
+            and scope.cls is not None
+            and self._name(scope, "super") is None
+        ):
+            return []
+        if call.args and len(call.args) != 2:
+            return []
+        first = call.args[0] if call.args else None
+        if first is not None and not (
+            type(first) is ast.Name and first.id == scope.cls.rpartition(".")[2]
+        ):
+            # `super(Other, self)`: after `Other` in the order, read as `Other`'s
+            # own or its bases' (a superset: its bases are not known here)
+            other = self._ref(scope, first)
+            if other is None or other[0] not in "IL" or _foreign(other):
+                return []
+            return [f"{other}.{func.attr}"]
+        bases = self._class_bases.get(scope.cls, ())
+        return [f"{b}.{func.attr}" for b in bases if b[0] in "IL" and not _foreign(b)]
+
+    def _keeps(self, scope: _Scope, node: ast.Call, ref: str | None) -> None:
+        """The values a call stores for later (version 18, session 26): the
+        argument of ``.append``/``.appendleft``/``.add`` (``.insert``'s
+        second), of a ``.register`` (the last), a trainer's ``add_callback``
+        or a module's ``register_*_hook`` (``_KEEPERS``; not a caller
+        ``handed.py`` lists, whose record is its own), and the elements of a
+        list, tuple or set display passed to any call but ``isinstance``/
+        ``issubclass`` (a trainer's ``callbacks=[f]``, ``.extend([f])``)."""
+        func, args = node.func, node.args
+        if type(func) is ast.Attribute:
+            keeper = _KEEPERS.get(func.attr) if ref not in handed.HANDED else None
+            if keeper is not None and len(args) > max(keeper[0], 0):
+                value = args[keeper[0]]
+                if type(value) is not ast.Starred:
+                    self._stored(scope, [value], appended=keeper[1])
+        elif type(func) is ast.Name and func.id in _TYPE_TESTS and func.id not in self.module_names:
+            return  # a tuple of classes tested against, never called
+        for a in [*args, *(k.value for k in node.keywords)]:
+            if type(a) in _DISPLAYS:
+                self._stored(scope, a.elts)  # type: ignore[attr-defined]
+
+    def _stored(self, scope: _Scope, values: list[ast.expr], appended: bool = False) -> None:
+        """A function kept in a container is a call of it here: whatever reads
+        the container may call it (``callbacks.append(run_tool)``, then ``for
+        cb in callbacks: cb(cmd)``; the last session's doubt). graph.py
+        follows only functions from a display (``kp`` 1: a class there, an
+        ``isinstance`` tuple or a list of layer types, is not made by being
+        kept); a class appended (``kp`` 2: ``PLUGINS.append(Warmup)``) is made
+        by what reads the list, as a plugin registry does."""
+        for value in values:
+            if type(value) is ast.Call:
+                # `callbacks.append(Hook())`: what calling the kept result runs
+                # (an instance's `__call__`, a factory's function)
+                target = self._ref(scope, value, calls=True)
+                if target is None or not target.endswith(_CALLED):
+                    continue
+            elif type(value) is ast.Name or type(value) is ast.Attribute:
+                target = self._ref(scope, value)
+                if target is None or target[-1] in _MARK_ENDS:
+                    continue
+            else:
+                continue
+            if target[0] not in "ILS":
+                continue
+            if _foreign(target) or target in handed.HANDED:
+                continue
+            self._record(scope, target, value, {"pa": ["*"], "kp": 2 if appended else 1})
+
     def _any_attr(self, scope: _Scope, func: ast.expr) -> list[str]:
         """``M.*`` refs for a call of ``getattr(M, name)`` (or of a local bound
         to one) where ``name`` is not a literal and ``M`` is a module named by
@@ -2525,8 +2738,13 @@ class _Extractor:
             spot = handed.BUILTINS[func.id]
         else:
             return
-        if spot is None:
-            return
+        if spot is not None:
+            self._handed_at(scope, node, ref, spot)
+
+    def _handed_at(
+        self, scope: _Scope, node: ast.Call, ref: str | None, spot: tuple[int | None, str | None]
+    ) -> None:
+        """The call of the function ``node`` passes at ``spot`` (position, keyword)."""
         pos, keyword = spot
         value: ast.expr | None = None
         args = node.args
@@ -2787,6 +3005,8 @@ class _Extractor:
     def _return(self, scope: _Scope, value: ast.expr) -> None:
         if scope.qualname in ("<module>", "<main>"):
             return
+        if type(value) in _DISPLAYS:
+            self._stored(scope, value.elts)  # type: ignore[attr-defined]
         t = type(value)
         if t is ast.Name or t is ast.Attribute or t is ast.Subscript:
             # A factory: `return _load` (a nested def), `return Loader`,
@@ -2859,6 +3079,13 @@ class _Extractor:
         if isinstance(node, ast.Assign) and _is_hooks(node.value):
             scope.hook_names |= {t.id for t in targets if isinstance(t, ast.Name)}
         assigned = None if isinstance(node, ast.AugAssign) else node.value
+        if (
+            node.value is not None
+            and type(node.value) in _DISPLAYS
+            and not any(type(t) is ast.Tuple or type(t) is ast.List for t in targets)
+        ):
+            # `hooks = [run_tool]` keeps it; `parse, fn = a, b` unpacks (a binding)
+            self._stored(scope, node.value.elts)  # type: ignore[attr-defined]
         # `torch.load, x = f, 1` writes as `torch.load = f` does
         pairs: list[tuple[ast.expr, ast.expr | None]] = []
         for x in targets:

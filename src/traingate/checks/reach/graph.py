@@ -266,6 +266,24 @@ class _Edge:
         self.calls: list[Any] = []
 
 
+# Special methods that do not run on an instance made (``Cls(...)``): the
+# constructors, already linked, and what runs on the class or on a call.
+_NOT_IMPLICIT = frozenset(
+    {"__init__", "__new__", "__call__", "__init_subclass__", "__class_getitem__", "__prepare__"}
+)
+
+
+def _special(name: str) -> bool:
+    """``__x__``, one name (not ``Inner.__x__``, a nested class's)."""
+    return (
+        len(name) > 4
+        and name.startswith("__")
+        and name.endswith("__")
+        and "." not in name
+        and name not in _NOT_IMPLICIT
+    )
+
+
 def _indexed(j: int, calls: list[Any]) -> list[Any]:
     """An edge's flattened (line, flags) pairs as (j, line, flags) triples."""
     out: list[Any] = []
@@ -380,6 +398,9 @@ class Graph:
     _derived_busy: set[tuple[str, str]] = field(default_factory=set)
     _instance_busy: set[tuple[str, str, str]] = field(default_factory=set)
     _derived_cuts: int = 0
+    # path -> class -> the special methods it binds itself (``_specials``,
+    # version 18): one pass over a file's defs, not one per class.
+    _own_specials: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     # ("m" or "e", path, attrs) of the ``_in_module`` and ``_external``
     # walks under way: a cycle of re-exports (`from .a import *` both ways)
     # ends at its second visit.
@@ -581,8 +602,11 @@ class Graph:
             for ref in refs:
                 out += [n for n in self._attr_resolve(path, str(ref), depth)[0] if n not in out]
             return out
-        if qual in facts["defs"] or qual in facts.get("class_attrs", {}):
-            return []  # a method or attribute of the class: no getter runs
+        bound = facts.get("class_attrs", {}).get(qual)
+        if bound is not None:
+            return self._descriptor(path, bound, depth)
+        if qual in facts["defs"]:
+            return []  # a method of the class: no getter runs
         for base in facts["classes"][cls][0]:
             for bnode in self.resolve(path, base)[0]:
                 bpath, bqual = split_node(bnode)
@@ -590,6 +614,22 @@ class Graph:
                 if got:
                     return got
         return []
+
+    def _descriptor(self, path: str, bound: list[Any], depth: int) -> list[str]:
+        """A class attribute bound to an instance of a repository class
+        (``optimizer = Pickled()``) runs its ``__get__`` when read and its
+        ``__set__`` when written (version 18, session 26: a descriptor); a
+        plain attribute runs nothing."""
+        out: list[str] = []
+        for ref, _line in bound:
+            ref = str(ref)
+            if not ref.endswith(".()"):
+                continue
+            for n in self._resolve_at(path, ref[:-3], depth)[0]:
+                p, q = split_node(n)
+                for meth in ("__get__", "__set__"):
+                    out += [t for t in self._method(p, q, meth, depth + 1) if t not in out]
+        return out
 
     def _any_of(self, path: str, base: str) -> list[str]:
         """``getattr(import_module("m"), name)`` with a name chosen at run time
@@ -1330,6 +1370,50 @@ class Graph:
                     out += self._method(bpath, bqual, meth, depth + 1)
         return out
 
+    def _specials(self, path: str, cls: str, depth: int) -> set[str]:
+        """The special methods (``__enter__``, ``__iter__``, ``__del__``, ...) that
+        ``cls`` or a repository base binds: made, the instance may run any of
+        them implicitly. Not ``__call__`` (run by a call: version 10) nor what
+        runs before the instance exists (``__init__``, ``__new__``,
+        ``__init_subclass__``, ``__class_getitem__``)."""
+        facts = self.files.get(path)
+        info = None if facts is None else facts["classes"].get(cls)
+        if facts is None or info is None or depth > _MAX_ALIAS_HOPS:
+            return set()
+        own = self._own_specials.get(path)
+        if own is None:
+            own = self._own_specials[path] = {}
+            for q in [*facts["defs"], *facts.get("class_attrs", {})]:
+                owner, _, name = q.rpartition(".")
+                if owner and _special(name):
+                    own.setdefault(owner, set()).add(name)
+        out = set(own.get(cls, ()))
+        for base in info[0]:
+            for bnode in self.resolve(path, base)[0]:
+                bpath, bqual = split_node(bnode)
+                out |= self._specials(bpath, bqual, depth + 1)
+        return out
+
+    def _inherited_meta(self, path: str, cls: str, depth: int) -> list[str]:
+        """A metaclass's ``__call__`` that a repository base names
+        (``class Sub(EvalJob)``, ``EvalJob(metaclass=JobMeta)``): the subclass
+        has that metaclass, so ``Sub(...)`` runs it (version 18). The base's
+        own record (facts ``_class_statement``) is a call of the base."""
+        facts = self.files.get(path)
+        info = None if facts is None else facts["classes"].get(cls)
+        if info is None or depth > _MAX_ALIAS_HOPS:
+            return []
+        out: list[str] = []
+        for base in info[0]:
+            for bnode in self.resolve(path, base)[0]:
+                bpath, bqual = split_node(bnode)
+                index = self._file(bpath)
+                for _i, call in index.calls.get(bqual, ()) if index is not None else ():
+                    if str(call[1]).endswith(".__call__"):
+                        out += [n for n in self.resolve(bpath, call[1])[0] if n not in out]
+                out += [n for n in self._inherited_meta(bpath, bqual, depth + 1) if n not in out]
+        return out
+
     def _unpickler(self, path: str, cls: str, depth: int) -> bool | None:
         """None when ``cls`` does not derive from an Unpickler; else whether the
         nearest ``find_class`` on the way to it can raise (a restricted one)."""
@@ -1447,10 +1531,7 @@ class Graph:
         """What call ``i`` of ``path`` links to: (the record ``_link`` applies,
         the external name)."""
         qual, ref, line, _col, _end, flags = call
-        if flags.get("imp"):
-            nodes, external = self.resolve_module(path, ref), None
-        else:
-            nodes, external = self.resolve(path, ref)
+        nodes, external = self.resolve_call(path, ref, flags)
         kind = sink_kind(external, flags)
         param = self._true_param(params, qual, flags) if kind == "torch-load" else None
         label = ""
@@ -1459,6 +1540,34 @@ class Graph:
             # A re-exported sink is named by the name the file calls it by.
             label = " -> ".join([*via[0], str(external)]) if via else str(external)
         return (i, line, flags, [self._node(n) for n in nodes], kind, label, param), external
+
+    def resolve_call(
+        self, path: str, ref: str, flags: Mapping[str, Any]
+    ) -> tuple[list[str], str | None]:
+        """What a recorded call of ``path`` may run: an import runs a module; a
+        function kept in a container (version 18) is a function, never a class
+        or a property."""
+        if flags.get("imp"):
+            return self.resolve_module(path, ref), None
+        nodes, external = self.resolve(path, ref)
+        kept = flags.get("kp")
+        if kept:
+            nodes = [n for n in nodes if not self._not_kept(n, kept == 2)]
+        return nodes, external
+
+    def _not_kept(self, node: str, made: bool) -> bool:
+        """A property getter is no function a container keeps (named in a
+        display, it is read there: ``pr``), nor a class in a display (an
+        ``isinstance`` tuple, a list of layer types: kept, not made); a class
+        appended (``made``) is made by what reads the list (a plugin registry)."""
+        npath, qual = split_node(node)
+        facts = self.files.get(npath)
+        if facts is None:
+            return False
+        props = facts.get("props") or {}
+        getters = {r for refs in props.values() for r in refs}
+        is_class = facts["defs"].get(qual, ("",))[0] == "class"
+        return (is_class and not made) or f"L:{qual}" in getters
 
     def _expand(self, node: str) -> None:
         """The edges and direct sinks ``build`` gave ``node`` before issue #17."""
@@ -1474,6 +1583,13 @@ class Graph:
             for t in self._method(path, qual, "__init__", 0):
                 out.setdefault(self._node(t), _Edge())
             for t in self._method(path, qual, "__new__", 0):
+                out.setdefault(self._node(t), _Edge())
+            # Session 26: an instance's special methods run with no call written
+            # (``with C():``, ``for _ in C()``, f"{c}", ``{c: 1}``, ``del c``).
+            for meth in sorted(self._specials(path, qual, 0)):
+                for t in self._method(path, qual, meth, 0):
+                    out.setdefault(self._node(t), _Edge())
+            for t in self._inherited_meta(path, qual, 0):
                 out.setdefault(self._node(t), _Edge())
             if self._unpickler(path, qual, 0) is False:
                 self._direct(

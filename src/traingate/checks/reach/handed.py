@@ -82,13 +82,29 @@ HANDED: dict[str, tuple[int | None, str | None]] = {
     "I:0:functools.reduce": (0, "function"),
     "I:0:asyncio.to_thread": (0, "func"),
     "I:0:itertools.starmap": (0, "function"),
+    # Session 26: a default factory runs when a value is missing (an
+    # instance made, a key read), a comparison key for each element sorted.
+    "I:0:dataclasses.field": (None, "default_factory"),
+    "I:0:pydantic.Field": (None, "default_factory"),
+    "I:0:pydantic.fields.Field": (None, "default_factory"),
+    **{f"I:0:{m}.{f}": (None, "factory") for m in ("attr", "attrs") for f in ("ib", "field")},
+    "I:0:attr.attrib": (None, "factory"),
+    **{f"I:0:{m}.Factory": (0, "factory") for m in ("attr", "attrs")},
+    "I:0:collections.defaultdict": (0, None),
+    "I:0:functools.cmp_to_key": (0, None),
     **_LATER,
 }
 # Builtins, called by their bare name (not shadowed in the file).
 BUILTINS: dict[str, tuple[int | None, str | None]] = {
     "map": (0, None),
     "filter": (0, None),
+    "sorted": (None, "key"),  # session 26: `sorted(blobs, key=restore_blob)`
+    "min": (None, "key"),
+    "max": (None, "key"),
 }
+# A method of any receiver that calls its ``key=`` on each element (a list's,
+# a pandas frame's ``sort_values``): nothing but sorting takes that keyword there.
+KEYED_METHODS = frozenset({"sort", "sort_values", "sort_index"})
 # Keywords a higher-order caller passes on to the function as keywords: then
 # any keyword may reach it (``flags["star"]``).
 FORWARDS_KEYWORDS = frozenset({"kwargs", "kwds"})
@@ -110,6 +126,7 @@ HOW_CALLED = {  # the first that applies: "any" before "ho", as until version 17
     "any": " (getattr of a module with a name chosen at run time: any of its functions"
     " may be the one called)",
     "ho": " (the function is passed as a value to a caller that runs it)",
+    "kp": " (the function is kept for a later call: whatever holds it may call it)",  # version 18
     "pr": " (a property read: its getter runs)",  # facts version 17
     "pw": " (a property written: its setter runs)",
 }
