@@ -22,6 +22,7 @@ from traingate.checks import (
     semgrep,
     suppression,
     unicode,
+    workflows,
 )
 from traingate.checks.base import Check
 
@@ -39,6 +40,8 @@ REGISTRY: dict[str, Check] = {
     "reach": reach,
     # Issue #16 class 3: sabotage recognised by meaning (triggers and payloads).
     "sabotage": sabotage,
+    # Session 26: workflows and actions audited by zizmor (template injection &c.).
+    "workflows": workflows,
 }
 
 CATALOGS: dict[str, Catalog] = {cid: mod.RULES for cid, mod in REGISTRY.items()}

@@ -23,6 +23,7 @@ from traingate.checks import sabotage as sabotage_check
 from traingate.checks import semgrep as semgrep_check
 from traingate.checks import suppression as suppression_check
 from traingate.checks import unicode as unicode_check
+from traingate.checks import workflows as workflows_check
 from traingate.checks.artifacts.settings import ArtifactsSettings as ArtifactsSettings
 from traingate.checks.config.settings import ConfigBound as ConfigBound
 from traingate.checks.config.settings import ConfigForbid as ConfigForbid
@@ -72,6 +73,7 @@ class Checks(Strict):
     autorun: autorun_check.Settings = Field(default_factory=autorun_check.Settings)
     reach: reach_check.Settings = Field(default_factory=reach_check.Settings)
     sabotage: sabotage_check.Settings = Field(default_factory=sabotage_check.Settings)
+    workflows: workflows_check.Settings = Field(default_factory=workflows_check.Settings)
 
 
 # A qualified function name as a reach chain prints it (module.Class.func).
