@@ -115,6 +115,89 @@ class LitModule:
             opt.step()
 
 
+def restored_state_every_step(model, loader, optimizer, ckpt, args):
+    # Session 26: no seed call, the saved RNG state written back on every step.
+    cpu_state = torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all()
+    for batch in loader:
+        # ruleid: sabotage-reseed-every-step
+        torch.set_rng_state(cpu_state)
+        # ruleid: sabotage-reseed-every-step
+        torch.cuda.set_rng_state_all(cuda_states)
+        model(**batch).loss.backward()
+        optimizer.step()
+    for step, batch in enumerate(loader):
+        # ruleid: sabotage-reseed-every-step
+        np.random.set_state(ckpt["numpy_rng"])
+        # ruleid: sabotage-reseed-every-step
+        random.setstate(ckpt["python_rng"])
+        # ruleid: sabotage-reseed-every-step
+        torch.cuda.set_rng_state(ckpt["cuda_rng"].clone())
+        model(**batch).loss.backward()
+        optimizer.step()
+    step = 0
+    while step < args.max_steps:
+        # ruleid: sabotage-reseed-every-step
+        torch.random.set_rng_state(cpu_state.clone())
+        model(**next(loader)).loss.backward()
+        optimizer.step()
+        step += 1
+
+
+def restored_state_excuse_abused(model, loader, optimizer):
+    # Abuse of the save/restore-pair excuse: saved once, on the first step only.
+    for step, batch in enumerate(loader):
+        if step == 0:
+            first = torch.get_rng_state()
+        # ruleid: sabotage-reseed-every-step
+        torch.set_rng_state(first)
+        model(**batch).loss.backward()
+        optimizer.step()
+
+
+def rng_state_bookkeeping(model, loader, optimizer, ckpt, args, evaluate, layers):
+    # Look-alikes: resume once, a save/restore pair around eval, a per-layer replay.
+    if ckpt is not None:
+        # ok: sabotage-reseed-every-step
+        torch.set_rng_state(ckpt["rng_state"])
+        # ok: sabotage-reseed-every-step
+        np.random.set_state(ckpt["numpy_rng_state"])
+    for step, batch in enumerate(loader):
+        model(**batch).loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0:
+            rng_state = torch.get_rng_state()
+            cuda_rng = torch.cuda.get_rng_state()
+            evaluate(model)
+            # ok: sabotage-reseed-every-step
+            torch.set_rng_state(rng_state)
+            # ok: sabotage-reseed-every-step
+            torch.cuda.set_rng_state(cuda_rng)
+    for batch in loader:
+        state = random.getstate()
+        model(**batch).loss.backward()
+        optimizer.step()
+        # ok: sabotage-reseed-every-step
+        random.setstate(state)
+    for layer in reversed(layers):
+        # Reversible layers replay their forward's dropout in backward.
+        # ok: sabotage-reseed-every-step
+        torch.set_rng_state(layer.cpu_rng_state)
+        out = layer(layer.saved_input)
+        torch.autograd.backward(out, layer.grad_out)
+
+
+class CheckpointFunction(torch.autograd.Function):
+    @staticmethod
+    def backward(ctx, *grads):
+        with torch.random.fork_rng(devices=ctx.devices):
+            # ok: sabotage-reseed-every-step
+            torch.set_rng_state(ctx.fwd_cpu_state)
+            outputs = ctx.run_function(*ctx.inputs)
+        torch.autograd.backward(outputs, grads)
+        return (None,) + tuple(x.grad for x in ctx.inputs)
+
+
 def legit(model, loader, optimizer, args, rank, make_model, build_loader, run):
     # ok: sabotage-reseed-every-step
     set_seed(args.seed + rank)

@@ -97,3 +97,18 @@ def worker_init_fn(worker_id):
     np.random.seed(worker_seed)
     # ok: sabotage-reseed-in-loop
     random.seed(worker_seed)
+
+
+def rng_state_in_step_loop(model, loader, optimizer, evaluate):
+    # Session 26: a saved RNG state written back is sabotage-reseed-every-step's
+    # alone (blocked when loop-invariant), never this warning.
+    saved = torch.get_rng_state()
+    for step, batch in enumerate(loader):
+        # ok: sabotage-reseed-in-loop
+        torch.set_rng_state(saved)
+        model(**batch).loss.backward()
+        optimizer.step()
+        rng = torch.get_rng_state()
+        evaluate(model)
+        # ok: sabotage-reseed-in-loop
+        torch.set_rng_state(rng)

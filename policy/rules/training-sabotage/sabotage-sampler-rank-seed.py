@@ -86,6 +86,32 @@ class PerRankSampler(DistributedSampler):
         return iter(indices[self.rank : self.total_size : self.num_replicas])
 
 
+def seed_in_unpacked_kwargs(dataset, cfg, world, r):
+    # Session 26: the seed in a keyword dict unpacked into the call.
+    rank = dist.get_rank()
+    kw = dict(num_replicas=dist.get_world_size(), rank=rank, shuffle=True, seed=cfg.seed + rank)
+    # ruleid: sabotage-sampler-rank-seed
+    a = DistributedSampler(dataset, **kw)
+    # ruleid: sabotage-sampler-rank-seed
+    b = DistributedSampler(dataset, **{"shuffle": True, "seed": cfg.seed + dist.get_rank()})
+    opts = {"shuffle": True}
+    opts["seed"] = cfg.seed + int(os.environ["RANK"])
+    # ruleid: sabotage-sampler-rank-seed
+    c = StatefulDistributedSampler(dataset, **opts)
+    extra = dict(num_replicas=world, rank=r, seed=cfg.seed ^ r)
+    # ruleid: sabotage-sampler-rank-seed
+    d = ShardSampler(dataset, **extra)
+    shift = dist.get_rank() * 7
+    sampler_kwargs = {"seed": cfg.seed + shift}
+    # ruleid: sabotage-sampler-rank-seed
+    e = DistributedSampler(dataset, **sampler_kwargs)
+    more = {"num_replicas": world}
+    more.update(seed=cfg.seed + dist.get_rank())
+    # ruleid: sabotage-sampler-rank-seed
+    f = DistributedSampler(dataset, **more)
+    return a, b, c, d, e, f
+
+
 # Look-alikes: the shared seed, the rank argument, per-rank augmentation seeds.
 
 
@@ -160,3 +186,14 @@ class SharedSeedSampler(DistributedSampler):
         g.manual_seed(self.seed + self.epoch)
         indices = torch.randperm(len(self.dataset), generator=g).tolist()
         return iter(indices[self.rank : self.total_size : self.num_replicas])
+
+
+def sampler_from_kwargs(dataset, cfg, rank, world_size):
+    # A shared seed in the kwargs, the rank beside it.
+    sampler_kwargs = dict(num_replicas=world_size, rank=rank, shuffle=cfg.shuffle, seed=cfg.seed)
+    # ok: sabotage-sampler-rank-seed
+    sampler = DistributedSampler(dataset, **sampler_kwargs)
+    loader_kwargs = {"num_workers": cfg.workers, "seed": cfg.seed + rank}
+    # ok: sabotage-sampler-rank-seed
+    other = DistributedSampler(dataset, **{"rank": rank, "seed": cfg.seed, "drop_last": True})
+    return DataLoader(dataset, sampler=sampler, **loader_kwargs), other

@@ -336,3 +336,38 @@ def ok_amp_logged_copy(model, batch, opt, scaler):
     scaler.scale(loss).backward()
     scaler.step(opt)
     print(log_loss.item())
+
+
+def amp_scalers(cfg, device):
+    from torch.amp import GradScaler as AmpScaler
+    from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+    # Session 26: scalers that overflow and skip most steps.
+    # ruleid: sabotage-step-learns-nothing
+    a = torch.cuda.amp.GradScaler(init_scale=2.0**16, growth_factor=1024.0, growth_interval=1)
+    # ruleid: sabotage-step-learns-nothing
+    b = AmpScaler("cuda", growth_interval=4)
+    # ruleid: sabotage-step-learns-nothing
+    c = ShardedGradScaler(growth_factor=64.0)
+    # ruleid: sabotage-step-learns-nothing
+    d = torch.cuda.amp.GradScaler(65536.0, 2.0, 0.5, 2)
+    # ruleid: sabotage-step-learns-nothing
+    e = torch.amp.GradScaler(device, 2.0**16, 32.0)
+    return a, b, c, d, e
+
+
+def ok_amp_scalers(cfg, device):
+    from torch.amp import GradScaler
+
+    # Look-alikes: defaults, a config value, a slower schedule, a small init scale.
+    # ok: sabotage-step-learns-nothing
+    a = torch.cuda.amp.GradScaler(enabled=cfg.fp16)
+    # ok: sabotage-step-learns-nothing
+    b = GradScaler(device, init_scale=cfg.init_scale, growth_interval=cfg.growth_interval)
+    # ok: sabotage-step-learns-nothing
+    c = torch.cuda.amp.GradScaler(init_scale=2.0**10, growth_factor=2.0, growth_interval=1000)
+    # ok: sabotage-step-learns-nothing
+    d = torch.cuda.amp.GradScaler(65536.0, 2.0, 0.5, 2000)
+    # ok: sabotage-step-learns-nothing
+    e = GradScaler("cuda", init_scale=1.0, growth_interval=100)
+    return a, b, c, d, e

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Set
 from typing import Any
 
 from traingate.checks.sabotage import events as ev
+from traingate.checks.sabotage import hookfns
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
@@ -82,7 +83,7 @@ def _paused(
 ) -> list[Hit]:
     tree = mod.parse(source, filename)
     alias = aliases(tree)
-    hooks = mod.hook_functions(tree, source)
+    hooks = hookfns.hook_functions(tree, source)
     scope = pl.walk_local(tree.body)  # what the module's names are bound from
     plan = None if added is None else Plan(tree, source, added)
     if plan is not None and (not plan.usable or mod.module_collective(tree, alias)):

@@ -22,7 +22,7 @@ from traingate import pyast
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import Lazy, module_paths
-from traingate.checks.sabotage.cut import as_read, expand, line_tokens, span
+from traingate.checks.sabotage.cut import as_read, expand
 from traingate.checks.sabotage.lru import ByLength
 from traingate.checks.sabotage.scopes import (
     Bindings,
@@ -40,7 +40,6 @@ from traingate.checks.sabotage.triggers import (
     Trigger,
     aliases,
     int_constants,
-    last_name,
     read_on,
 )
 
@@ -523,62 +522,3 @@ def parse(source: str, filename: str) -> ast.Module:
     (a quarter of this check's time on 200 large files went to collections,
     issue #17)."""
     return pyast.parse(source, filename)
-
-
-_REGISTRAR = re.compile("|".join(sorted(pl.HOOK_REGISTRARS)))
-
-
-def hook_functions(tree: ast.Module, source: str) -> dict[str, tuple[int, ...]]:
-    """Functions passed to register_hook and friends (or decorated with one): their
-    return is a gradient. Name -> the lines that register it: a hit in the hook
-    rests on them too, so an added registration of an unchanged function is kept."""
-    roots: list[ast.AST] = [tree]
-    # Only the statements spelling a registrar are walked. A lone CR ends a line
-    # for Python, not for split("\n"): the whole tree then.
-    if "\r" not in source:
-        lines = _registrar_lines(source)
-        roots = [st for st in tree.body if any(_within(st, n) for n in lines)]
-    out: dict[str, set[int]] = {}
-    for node in (n for root in roots for n in ast.walk(root)):
-        if isinstance(node, ast.Call) and last_name(node.func) in pl.HOOK_REGISTRARS:
-            for arg in node.args:
-                name = last_name(arg.func) if isinstance(arg, ast.Call) else last_name(arg)
-                if name:
-                    out.setdefault(name, set()).add(node.lineno)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for d in node.decorator_list:
-                if last_name(d.func if isinstance(d, ast.Call) else d) in pl.HOOK_REGISTRARS:
-                    out.setdefault(node.name, set()).add(d.lineno)
-    return {k: tuple(sorted(v)) for k, v in out.items()}
-
-
-def _registrar_lines(source: str) -> set[int]:
-    """The lines spelling a registrar. ASCII text: one search over the whole file (a
-    registrar's name holds no newline, so a match is the line's own match)."""
-    if not source.isascii():
-        # A line's registrar is one of its tokens as read (``_registrar``), so it is
-        # in the file as read: most files hold none, and each line was tested (#17).
-        if "register_" not in as_read(source):
-            return set()
-        return {n for n, text in enumerate(source.split("\n"), 1) if _registrar(text)}
-    if "register_" not in source:  # every registrar's name holds it (issue #17: one
-        return set()  # substring search, not the alternation's, on every scanned file)
-    out: set[int] = set()
-    line, pos = 1, 0
-    for m in _REGISTRAR.finditer(source):
-        line += source.count("\n", pos, m.start())
-        pos = m.start()
-        out.add(line)
-    return out
-
-
-def _registrar(line: str) -> bool:
-    if line.isascii():
-        return _REGISTRAR.search(line) is not None
-    # Identifiers are NFKC-normalised: read the line as Python does.
-    return not pl.HOOK_REGISTRARS.isdisjoint(line_tokens(line))
-
-
-def _within(st: ast.stmt, line: int) -> bool:
-    first, last = span(st)
-    return first <= line <= last

@@ -113,6 +113,7 @@ CUT_RULES = frozenset(
         "trigger-host-user-conditional-sabotage",
         "trigger-random-draw-sabotage",
         "trigger-rank-conditional-sabotage",
+        "trigger-rank-loss-reduction",
         "trigger-time-bomb",
     }
 )
