@@ -279,9 +279,7 @@ def _declared(path: str, fmt: str, data: bytes, added: set[int]) -> list[Finding
             )
         ]
     judge = autorun_config.vscode_startup if fmt == "jsonc" else autorun_config.hatch_hooks
-    for rule, line, message in judge(doc, added):
-        return [RULES.finding(rule, path=path, line=line, message=message, help=_DOCS)]
-    return []
+    return _hit(path, ((rule, line, message, _DOCS) for rule, line, message in judge(doc, added)))
 
 
 _DOCS = "see docs/checks/autorun.md"
@@ -291,9 +289,8 @@ def _setup_cfg(path: str, data: bytes, added: set[int]) -> list[Finding]:
     """setup.cfg's console scripts (session 26). setuptools reads it as UTF-8."""
     text = data.decode("utf-8", "replace")
     every = set(range(1, text.count("\n") + 2)) if is_binary(data) else added
-    for rule, line, message in autorun_config.setup_cfg_scripts(text, every):
-        return [RULES.finding(rule, path=path, line=line, message=message, help=_SHADOW_HELP)]
-    return []
+    hits = autorun_config.setup_cfg_scripts(text, every)
+    return _hit(path, ((rule, line, message, _SHADOW_HELP) for rule, line, message in hits))
 
 
 def _setup_scripts(
@@ -301,14 +298,13 @@ def _setup_scripts(
 ) -> list[Finding]:
     """setup.py's console scripts named like a command the jobs call (session 26)."""
     for start, end, message in autorun_config.setup_py_scripts(tree):
-        lo, hi = _git_line(line_map, start), _git_line(line_map, end)
-        touched = sorted(n for n in added if lo <= n <= hi)
-        if touched:
+        touched = _first_added(line_map, start, end, added)
+        if touched is not None:
             return [
                 RULES.finding(
                     "autorun-command-shadow",
                     path=path,
-                    line=touched[0],
+                    line=touched,
                     message=message,
                     help=_SHADOW_HELP,
                 )
@@ -470,6 +466,12 @@ def _hit(path: str, hits: Iterator[tuple[str, int, str, str]]) -> list[Finding]:
     return []
 
 
+def _first_added(line_map: list[int], start: int, end: int, added: set[int]) -> int | None:
+    """The first added git line of a node spanning ``start``..``end`` (ast lines)."""
+    lo, hi = _git_line(line_map, start), _git_line(line_map, end)
+    return min((n for n in added if lo <= n <= hi), default=None)
+
+
 def _first(lines: Sequence[int]) -> int:
     return min(lines) if lines else 1
 
@@ -512,14 +514,13 @@ def _setup_py(path: str, tree: ast.Module, line_map: list[int], added: set[int])
                     (node.lineno, node.end_lineno or node.lineno, "a command class mapping")
                 )
     for start, end, what in sorted(spans):
-        lo, hi = _git_line(line_map, start), _git_line(line_map, end)
-        touched = sorted(n for n in added if lo <= n <= hi)
-        if touched:
+        touched = _first_added(line_map, start, end, added)
+        if touched is not None:
             return [
                 RULES.finding(
                     "autorun-setup-cmdclass",
                     path=path,
-                    line=touched[0],
+                    line=touched,
                     message=f"setup.py overrides a setuptools command ({what}): its code runs "
                     "when anyone pip-installs or builds the project, outside the training code "
                     "a reviewer reads",
