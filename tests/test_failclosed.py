@@ -22,11 +22,17 @@ from .fuzz import fuzz
 
 @pytest.fixture
 def busy_repo(policy_repo: Repo) -> Repo:
-    """A change that every check covers: code, config, artifact, .gitattributes."""
+    """A change that every check covers: code, config, artifact, .gitattributes,
+    a workflow."""
     policy_repo.write("train.py", "import os\nx = 2\n")
     policy_repo.write("configs/run.yaml", "seed: 1\n")
     policy_repo.write("models/w.pkl", b"\x80\x04N.")
     policy_repo.write(".gitattributes", "*.pkl binary\n")
+    policy_repo.write(
+        ".github/workflows/ci.yml",
+        "on: push\npermissions: {}\njobs:\n  t:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo ok\n",
+    )
     policy_repo.commit("everything", who="mallory")
     return policy_repo
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from traingate.checks.sabotage import analysis, cut, outline
+from traingate.checks.sabotage import analysis, cut, hookfns, outline
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
@@ -85,9 +85,9 @@ def test_defined_is_the_def_pattern_found_from_its_literal() -> None:
 
 def test_registrar_lines_of_a_text_that_is_not_ascii() -> None:
     for text in _texts():
-        want = {n for n, line in enumerate(text.split("\n"), 1) if mod._registrar(line)}
-        assert mod._registrar_lines(text) == want, text[:60]
-    assert mod._registrar_lines(TEXTS[12]) == {1}
+        want = {n for n, line in enumerate(text.split("\n"), 1) if hookfns._registrar(line)}
+        assert hookfns._registrar_lines(text) == want, text[:60]
+    assert hookfns._registrar_lines(TEXTS[12]) == {1}
 
 
 def _reference_index(nodes: list[ast.AST], alias: dict[str, str]) -> tuple[object, ...]:

@@ -20,6 +20,7 @@ import re
 
 import pytest
 
+from traingate.checks.sabotage import hookfns
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import outline as ol
@@ -233,5 +234,5 @@ def test_may_draw_answers_as_its_pattern(source: str) -> None:
 def test_every_hook_registrar_holds_the_words_the_line_search_tests_first() -> None:
     assert all(r.startswith("register_") for r in pl.HOOK_REGISTRARS)
     source = "def f(p):\n    p.register_hook(g)\n"
-    assert mod.hook_functions(ast.parse(source), source) == {"g": (2,)}
-    assert mod.hook_functions(ast.parse("x = 1\n"), "x = 1\n") == {}
+    assert hookfns.hook_functions(ast.parse(source), source) == {"g": (2,)}
+    assert hookfns.hook_functions(ast.parse("x = 1\n"), "x = 1\n") == {}
