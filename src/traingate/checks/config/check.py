@@ -207,9 +207,10 @@ def _judge(
     out.extend(_config_env(f, new, effs))
     if name.endswith("pyproject.toml") or _UV_TOML.search(name):
         out.extend(_pyproject(f, changes, uv=not name.endswith("pyproject.toml")))
-    # A value another finding already reports (`PYTHONBREAKPOINT: os.system` is
-    # config-risky-env) is said once.
-    spots = {(x.line, x.column) for x in out}
+    # A value another blocking finding already reports (`PYTHONBREAKPOINT:
+    # os.system` is config-risky-env) is said once; a warning there (the
+    # `!function` tag of `collate_fn: !function os.system`) must not hide it.
+    spots = {(x.line, x.column) for x in out if x.severity is Severity.ERROR}
     out.extend(x for x in dangerous_names(f, effs) if (x.line, x.column) not in spots)
     # What approval_keys mean (issue #16): a change to a key of an existing
     # file. A whole-file scan has no base, so nothing "changed" and none is

@@ -64,7 +64,7 @@ _RISKY_ENV = re.compile(
       | (?P<tracker>(?:WANDB_BASE_URL|MLFLOW_TRACKING_URI|MLFLOW_REGISTRY_URI|CLEARML_API_HOST
             |CLEARML_FILES_HOST|CLEARML_WEB_HOST|COMET_URL_OVERRIDE)(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?
             (?i:https?|grpc)://(?!(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1\]
-            |api\.wandb\.ai|(?:api|app|files)\.clear\.ml|www\.comet\.com)(?:[:/"'\s]|$))[^\s"'])
+            |api\.wandb\.ai|(?:api|app|files)\.clear\.ml|www\.comet\.com)(?::\d+)?(?:[/"'\s]|$))[^\s"'])
       | (?P<remote>HF_DATASETS_TRUST_REMOTE_CODE(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?i:1|true|yes|on)\b)
       | (?P<nccl>(?:TORCH_)?NCCL_[A-Z_]*TIMEOUT[A-Z_]*\s*=\s*["']?\d|NCCL_BLOCKING_WAIT\s*=\s*["']?0|NCCL_ASYNC_ERROR_HANDLING\s*=\s*["']?0)
     )"""

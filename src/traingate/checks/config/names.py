@@ -7,7 +7,8 @@ Once such a lookup is merged, a config change alone chooses what runs
 (``collate_fn: subprocess.getoutput``, ``on_epoch_end: os.system``), and a
 config path needs only its ordinary reviewers. So any value that is the
 dotted name of something the target check calls dangerous is reported,
-whatever its key: on 10,104 real config files no value is one
+whatever its key: of the 142,419 string values of 16,065 real config files
+none is one
 (docs/security/false-positives.md, session 26).
 """
 
@@ -20,9 +21,16 @@ from traingate.change import ChangedFile
 from traingate.checks.config.effective import _Eff, _via
 from traingate.checks.config.keypath import format_path
 from traingate.checks.config.rules import _finding
-from traingate.checks.config.targets import _TARGET_KEYS, _dangerous_target, _logging_section
+from traingate.checks.config.targets import (
+    _DANGEROUS_ATTRIBUTE_MODULES,
+    _DANGEROUS_LAST,
+    _TARGET_KEYS,
+    _dangerous_target,
+    _logging_section,
+)
 from traingate.findings import Finding
 
+_TAG = re.compile(r"^!\S*\s+")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Data, not code: a constant (`socket.AF_INET`, `subprocess.PIPE`), path
 # helpers and the standard streams (`sys.stdout` for a log handler's stream).
@@ -41,11 +49,20 @@ _DATA = (
 
 def names_code(text: str) -> bool:
     """``text`` is a dotted name that would run a command, code or an unpickler."""
-    t = text.strip()
+    # A tagged scalar reads as its tag and text: `!function os.system` (lm-eval's
+    # function lookup) names os.system too.
+    t = _TAG.sub("", text.strip(), count=1)
     if not _DOTTED.fullmatch(t) or _CONSTANT.fullmatch(t.rsplit(".", 1)[1]):
         return False
-    if any(t == d or t.startswith(d + ".") for d in _DATA):
-        return False
+    for d in _DATA:
+        if t == d:
+            return False
+        if t.startswith(d + "."):
+            # `os.path.os.system` is os.system: posixpath imports os.
+            rest = t[len(d) + 1 :].split(".")
+            return (
+                bool(_DANGEROUS_ATTRIBUTE_MODULES.intersection(rest)) or rest[-1] in _DANGEROUS_LAST
+            )
     return _dangerous_target(t)
 
 
