@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import sys
 from collections.abc import Iterator
 
 from traingate.change import ChangedFile
@@ -42,6 +43,24 @@ _DANGEROUS_MODULES = (
     "pdb",
     "multiprocessing",
     "asyncio.subprocess",
+    # Session 27: libraries whose callables run a command, unpickle, or send
+    # data to another host (a config that posts the environment, or uploads
+    # the checkpoint directory, is exfiltration chosen by a YAML edit).
+    "_posixsubprocess",
+    "distutils",
+    "pip",
+    "cloudpickle",
+    "jsonpickle",
+    "pexpect",
+    "sh",
+    "plumbum",
+    "invoke",
+    "fabric",
+    "paramiko",
+    "requests",
+    "httpx",
+    "urllib3",
+    "aiohttp",
 )
 _DANGEROUS_CALLABLES = (
     "eval",
@@ -149,7 +168,65 @@ _DANGEROUS_PREFIXES = (
     "transformers.dynamic_module_utils",
     "imp",
     "zipimport",
+    # Session 27: Keras' loaders run a saved Lambda layer's code; psutil's Popen is
+    # subprocess's; RPC runs a function on another worker; the hub's uploads send
+    # a folder (the checkpoints) to a repository the config names.
+    "keras.models.load_model",
+    "keras.saving.load_model",
+    "tensorflow.keras.models.load_model",
+    "tf_keras.models.load_model",
+    "psutil.Popen",
+    "torch.distributed.rpc",
+    *(
+        f"huggingface_hub.{where}{fn}"
+        for where in ("", "hf_api.", "HfApi.", "hf_api.HfApi.")
+        for fn in ("upload_file", "upload_folder", "upload_large_folder", "create_commit")
+    ),
 )
+
+
+# What a config builds from the standard library: values and containers. Any
+# other standard-library target is reported (session 27 red team:
+# `logging.config.fileConfig` evals its .ini's `args`, `urllib.request.urlretrieve`
+# writes a download over `~/.bashrc`, `http.client`, `smtplib`, `ftplib` and
+# `xmlrpc` send data out); no target of 157 distinct ones in real configs
+# names the standard library at all (docs/security/false-positives.md).
+_STDLIB_DATA_MODULES = frozenset(
+    ["math", "cmath", "statistics", "fractions", "decimal", "numbers", "datetime"]
+    + ["zoneinfo", "collections", "enum", "ipaddress", "uuid"]
+)
+_STDLIB_DATA = frozenset(
+    ["functools.partial", "types.SimpleNamespace", "argparse.Namespace", "re.compile"]
+    + ["contextlib.nullcontext", "random.Random", "io.StringIO", "io.BytesIO"]
+    + ["pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.PurePosixPath"]
+    + ["logging.getLogger", "logging.Formatter", "logging.Filter", "logging.StreamHandler"]
+    + ["logging.NullHandler", "logging.FileHandler", "logging.handlers.RotatingFileHandler"]
+    + ["logging.handlers.TimedRotatingFileHandler", "logging.handlers.WatchedFileHandler"]
+)
+
+
+def _stdlib_target(target: str) -> bool:
+    """A ``_target_`` into the standard library that is not a value or container
+    type: nothing a training config builds, everything an insider reaches for."""
+    t = target.strip()
+    top = t.split(".", 1)[0]
+    if top not in sys.stdlib_module_names:
+        return False
+    # A private helper of a data module is not data: `typing._eval_type` evals a
+    # ForwardRef's text (typing is left out for that reason too).
+    if any(seg.startswith("_") for seg in t.split(".")[1:]):
+        return True
+    return top not in _STDLIB_DATA_MODULES and t not in _STDLIB_DATA
+
+
+_SENDERS = ("requests", "httpx", "urllib3", "aiohttp", "paramiko", "huggingface_hub")
+
+
+def _effect(target: str) -> str:
+    """What the message says the target does: a sender is exfiltration, not code."""
+    if target.strip().split(".", 1)[0] in _SENDERS:
+        return "send data to another host"
+    return "run arbitrary code"
 
 
 def _dangerous_target(target: str) -> bool:
@@ -345,8 +422,18 @@ def _builtin_keys(f: ChangedFile, name: str, effs: list[_Eff]) -> Iterator[Findi
                     "config-dangerous-target",
                     c.line,
                     c.column,
-                    f"{where} = {e.text!r}{_via(e)} makes instantiating this config run "
-                    "arbitrary code",
+                    f"{where} = {e.text!r}{_via(e)} makes instantiating this config "
+                    f"{_effect(e.text)}",
+                    "point _target_ at your own classes; see checks.config target_allow",
+                )
+            elif _stdlib_target(e.text):
+                yield _finding(
+                    f,
+                    "config-dangerous-target",
+                    c.line,
+                    c.column,
+                    f"{where} = {e.text!r}{_via(e)} is a standard-library callable, not a "
+                    "value type: instantiating this config runs it (files, network, code)",
                     "point _target_ at your own classes; see checks.config target_allow",
                 )
         elif (
