@@ -109,3 +109,26 @@ def test_through_the_gate(
     assert ("config-dangerous-target" in hits) is flagged
     if flagged:
         assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("snippet", "rule"),
+    [
+        # a node built from a string: oc.create of another key, oc.decode of a literal
+        ('s: "{_target_: os.system}"\ncb: ${oc.create:${s}}\n', "config-dangerous-target"),
+        ("cb: \"${oc.decode:'{_target_: requests.post}'}\"\n", "config-dangerous-target"),
+        ('cb: "${oc.create:{_component_: pexpect.run}}"\n', "config-dangerous-target"),
+        ('cb: "${oc.create:{_target_: ${oc.env:T}}}"\n', "config-untrusted-target"),
+        ('cb: "${oc.create:{_target_: torch.optim.AdamW, lr: 0.1}}"\n', None),
+        # a number from the environment is data, not a node to instantiate
+        ("bs: ${oc.decode:${oc.env:BATCH,32}}\n", None),
+    ],
+)
+def test_nodes_built_by_resolvers(
+    crepo: Repo, capsys: pytest.CaptureFixture[str], snippet: str, rule: str | None
+) -> None:
+    change(crepo, {"configs/cb.yaml": snippet})
+    _, doc = run(crepo, capsys)
+    hits = {r for r, p, _ in rules_at(doc) if p == "configs/cb.yaml"}
+    targets = hits & {"config-dangerous-target", "config-untrusted-target"}
+    assert targets == ({rule} if rule else set())

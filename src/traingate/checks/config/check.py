@@ -36,7 +36,12 @@ from traingate.checks.config.pytest_ini import pytest_pythonpath
 from traingate.checks.config.python_env import python_environ
 from traingate.checks.config.rules import _finding
 from traingate.checks.config.sources import external_sources
-from traingate.checks.config.targets import _builtin_keys, _code_resolvers, _resolver_code
+from traingate.checks.config.targets import (
+    _builtin_keys,
+    _code_resolvers,
+    _resolver_code,
+    _resolver_targets,
+)
 from traingate.findings import Finding
 from traingate.policy.base import Severity
 
@@ -204,6 +209,7 @@ def _judge(
     out.extend(_builtin_keys(f, name, effs))
     out.extend(external_sources(f, effs))
     out.extend(_resolver_code(f, effs, code_resolvers))
+    out.extend(_resolver_targets(f, effs))
     out.extend(_config_env(f, new, effs))
     if name.endswith("pyproject.toml") or _UV_TOML.search(name):
         out.extend(_pyproject(f, changes, uv=not name.endswith("pyproject.toml")))

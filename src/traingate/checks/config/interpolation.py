@@ -15,6 +15,9 @@ _SELECTING_RESOLVERS = frozenset(["oc.select", "oc.deprecated", "oc.decode", "oc
 # Runtime values Hydra itself supplies (the run directory, the time): opaque but
 # not chosen by the change; kept verbatim so a policy can name them.
 _VERBATIM_RESOLVERS = frozenset(["hydra", "now"])
+# Resolvers that turn their argument's text into a config node (a dict with a
+# `_target_` that Hydra then instantiates like any other).
+_NODE_RESOLVERS = frozenset(["oc.create", "oc.decode"])
 _MAX_INTERPOLATION_DEPTH = 32
 
 
@@ -152,6 +155,10 @@ class _Interpolator:
     def resolver(self, name: str, arg: str, at: KeyPath, depth: int) -> Resolved:
         inner = self.expand(arg, at, depth + 1)
         used = ((name, arg), *inner.resolvers)
+        if name in _NODE_RESOLVERS and inner.text != arg and not inner.unknown:
+            # `${oc.create:${spec}}`: the node is built from the text the
+            # argument expands to; the target check reads both (session 27).
+            used = ((name, inner.text), *used)
         if name in _VERBATIM_RESOLVERS:
             return Resolved(f"${{{name}:{arg}}}", f"${{{name}:{arg}}}", inner.unknown, used)
         if name in _SELECTING_RESOLVERS:

@@ -482,3 +482,46 @@ def _resolver_code(
                 "compute the value in code, or keep resolver arguments to plain arithmetic",
             )
             break
+
+
+# A target key inside a resolver's argument: `${oc.create:{_target_: os.system}}`
+# and `${oc.decode:'{_target_: ...}'}` build a node Hydra instantiates, with no
+# `_target_` key in the file (session 27 red team).
+_ARG_TARGET = re.compile(
+    r"""["']?\b(_target_|_partial_target_|_component_|class_path)["']?\s*:\s*"""
+    r"""(\$\{|["']?([A-Za-z_][\w.]*))"""
+)
+
+
+def _resolver_targets(f: ChangedFile, effs: list[_Eff]) -> Iterator[Finding]:
+    for e in effs:
+        found = [x for name, arg in e.resolvers for x in _arg_targets(f, e, name, arg)]
+        # `{_target_: ${spec}}` is read twice, raw and expanded: the expanded
+        # target, when there is one, says more than "read from an interpolation"
+        dangerous = [x for x in found if x.rule_id == "config-dangerous-target"]
+        yield from dangerous or found[:1]
+
+
+def _arg_targets(f: ChangedFile, e: _Eff, name: str, arg: str) -> Iterator[Finding]:
+    for m in _ARG_TARGET.finditer(arg):
+        where = f"{format_path(e.change.path)}: ${{{name}:...}} builds a {m.group(1)}"
+        dotted = m.group(3)
+        if dotted is None:
+            yield _finding(
+                f,
+                "config-untrusted-target",
+                e.change.line,
+                e.change.column,
+                f"{where} read from an interpolation, so what instantiating this "
+                "config calls is not in the change under review",
+                "write the target as a literal dotted path to your own class",
+            )
+        elif _dangerous_target(dotted) or _stdlib_target(dotted):
+            yield _finding(
+                f,
+                "config-dangerous-target",
+                e.change.line,
+                e.change.column,
+                f"{where} = {dotted!r}: instantiating this config would {_effect(dotted)}",
+                "point _target_ at your own classes; see checks.config target_allow",
+            )
