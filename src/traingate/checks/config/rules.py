@@ -28,7 +28,7 @@ RULES = declare(
         Rule(
             "config-auto-map",
             Severity.ERROR,
-            "auto_map is added to a model config.json / tokenizer_config.json (transformers imports code from the repo)",
+            "auto_map is added to a model config.json / tokenizer_config.json (transformers imports code from the repo), or a value is set to another hub repository's code (repo--module.Class)",
             category="config",
         ),
         Rule(

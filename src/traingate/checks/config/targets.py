@@ -436,23 +436,41 @@ def _builtin_keys(f: ChangedFile, name: str, effs: list[_Eff]) -> Iterator[Findi
                     "value type: instantiating this config runs it (files, network, code)",
                     "point _target_ at your own classes; see checks.config target_allow",
                 )
-        elif (
-            (key == "auto_map" or (c.path and c.path[0] == "auto_map"))
-            and not auto_map_seen
-            and (
-                posixpath.basename(name) in ("config.json", "tokenizer_config.json")
-                and c.kind == "added"
-            )
-        ):
+        elif _auto_map(name, c.path):
+            remote = isinstance(c.new, str) and "--" in c.new and c.kind != "removed"
+            if not remote and (auto_map_seen or c.kind != "added"):
+                continue
+            auto_map_seen = True
             yield _finding(
                 f,
                 "config-auto-map",
                 c.line,
                 c.column,
-                f"{where} added: transformers will import custom code from the repository",
+                (
+                    f"{where} = {c.new!r}: transformers downloads and runs code from another "
+                    f"hub repository ({str(c.new).split('--', 1)[0]})"
+                    if remote
+                    else f"{where} added: transformers will import custom code from the repository"
+                ),
                 "remove auto_map, or review the referenced modules and approve",
             )
-            auto_map_seen = True
+
+
+# Hub files whose `auto_map` (and a model config's `custom_pipelines`) names code
+# transformers imports; a `repo--module.Class` value fetches it from another
+# repository (session 27 red team: changing a value, not adding the key).
+_AUTO_MAP_FILES = frozenset(
+    ["config.json", "tokenizer_config.json", "processor_config.json"]
+    + ["preprocessor_config.json", "video_preprocessor_config.json"]
+)
+
+
+def _auto_map(name: str, path: tuple[str | int, ...]) -> bool:
+    return (
+        bool(path)
+        and ("auto_map" in path or path[0] == "custom_pipelines")
+        and posixpath.basename(name) in _AUTO_MAP_FILES
+    )
 
 
 def _resolver_code(
