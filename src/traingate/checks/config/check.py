@@ -34,6 +34,7 @@ from traingate.checks.config.policy_rules import _policy_rule
 from traingate.checks.config.pytest_ini import SECTIONS as _PYTEST_INI
 from traingate.checks.config.pytest_ini import pytest_pythonpath
 from traingate.checks.config.python_env import python_environ
+from traingate.checks.config.remote_flags import shell_trust_flags
 from traingate.checks.config.rules import _finding
 from traingate.checks.config.sources import external_sources
 from traingate.checks.config.targets import (
@@ -98,6 +99,7 @@ def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
     out += docker_index_copies(f, text, added)
     if not notebook:
         out += shell_index_config(f, text, added)
+        out += shell_trust_flags(f, text, added)
     if notebook:
         out += notebook_environ(f, text, added)
     return out

@@ -14,6 +14,7 @@ from traingate.checks.config.interpolation import (
     interpolation_end,
 )
 from traingate.checks.config.keypath import format_path
+from traingate.checks.config.remote_flags import is_trust_key, truthy
 from traingate.checks.config.rules import _finding
 from traingate.findings import Finding
 
@@ -366,6 +367,12 @@ def _log_egress(f: ChangedFile, line: int | None, col: int | None, where: str, e
     )
 
 
+def _truth(value: object) -> str:
+    if isinstance(value, str) and value.strip().lower() not in ("true", "1", "yes", "on"):
+        return f" = {value!r}, a non-empty string, which from_pretrained takes as true"
+    return ": true"
+
+
 def _builtin_keys(f: ChangedFile, name: str, effs: list[_Eff]) -> Iterator[Finding]:
     auto_map_seen = False
     for e in effs:
@@ -374,8 +381,8 @@ def _builtin_keys(f: ChangedFile, name: str, effs: list[_Eff]) -> Iterator[Findi
             continue
         key = str(c.path[-1])
         where = format_path(c.path)
-        if key == "trust_remote_code" and (e.value in (True, "true", "True", 1) or e.unknown):
-            maybe = f" may be true: {e.unknown[0]}" if e.unknown else ": true"
+        if is_trust_key(key) and (truthy(e.value) or e.unknown):
+            maybe = f" may be true: {e.unknown[0]}" if e.unknown else _truth(e.value)
             yield _finding(
                 f,
                 "config-trust-remote-code",
