@@ -41,7 +41,7 @@ _RISKY_ENV = re.compile(
       | (?P<preload>LD_PRELOAD|LD_AUDIT|LD_LIBRARY_PATH\s*=\s*["']?/(?:tmp|dev/shm|var/tmp)|NCCL_(?:NET|TUNER|PROFILER)_PLUGIN)
       | (?P<pythonpath>PYTHONPATH(?:\s*[:?+]?=|\s)\s*["']?[^\n]*(?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.|\$\{HOME\}/\.))
       | (?P<libpath>LD_LIBRARY_PATH(?:\s*[:?+]?=|\s)\s*["']?[^\n]*(?:\$HOME/\.|~/\.|\$\{HOME\}/\.))
-      | (?P<startup>PYTHONSTARTUP|PYTHONINSPECT|PYTHONHOME|PYTHONUSERBASE|PYTHONBREAKPOINT|BASH_ENV)
+      | (?P<startup>PYTHONSTARTUP|PYTHONINSPECT|PYTHONHOME|PYTHONUSERBASE|PYTHONBREAKPOINT|BASH_ENV|PROMPT_COMMAND)
       # Issue #16 (red-team pass): a warnings filter whose category is dotted
       # (`ignore::pkg.SomeWarning`): Python imports `pkg` at start to resolve it,
       # from PYTHONPATH, i.e. the repository. A category of a published library
@@ -66,6 +66,23 @@ _RISKY_ENV = re.compile(
             (?i:https?|grpc)://(?!(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1\]
             |api\.wandb\.ai|(?:api|app|files)\.clear\.ml|www\.comet\.com)(?::\d+)?(?:[/"'\s]|$))[^\s"'])
       | (?P<remote>HF_DATASETS_TRUST_REMOTE_CODE(?:\s*[:?+]?=\s*|\s+(?![:?+]?=))["']?(?i:1|true|yes|on)\b)
+      # Session 27 red team: caches of code the job loads (Triton's and
+      # inductor's compiled kernels, torch's built extensions, transformers'
+      # remote-code modules, Python's .pyc files) and the CUDA toolchain, moved
+      # to a temporary, shared-memory or hidden home directory, where another
+      # account can plant what the job then loads; and PATH led by a temp dir.
+      | (?P<codecache>(?:TRITON_CACHE_DIR|TORCH_EXTENSIONS_DIR|TORCHINDUCTOR_CACHE_DIR|HF_MODULES_CACHE
+            |PYTHONPYCACHEPREFIX|CUDA_HOME|CUDA_PATH)(?:\s*[:?+]?=|\s)\s*["']?[^\s;&|]*
+            (?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.|\$\{HOME\}/\.)
+          | PATH(?:\s*[:?+]?=|\s)\s*["']?(?:/tmp|/dev/shm|/var/tmp)[/:"'\s])
+      # git's own variables that run a program: every `git` the job or a hook
+      # calls (a checkout, `git rev-parse HEAD` for the run's metadata) runs it.
+      | (?P<gitcmd>GIT_(?:ASKPASS|EXTERNAL_DIFF|EXEC_PATH|PROXY_COMMAND|SSH)\s*=
+          | GIT_SSH_COMMAND\s*=\s*["']?(?:(?!(?:/usr/bin/)?ssh\s)[^\s"']|[^\n]*(?i:proxycommand|localcommand))
+          | GIT_CONFIG_(?:GLOBAL|SYSTEM)\s*=\s*["']?(?!/dev/null)[^\s"']
+          | GIT_CONFIG_(?:KEY_\d+|PARAMETERS)\s*=\s*["']?[^\n]*?(?i:core\.(?:sshcommand|fsmonitor
+            |hookspath|pager|editor|gitproxy|askpass)|diff\.external|alias\.|filter\.|credential\.helper
+            |gpg\.program|sequence\.editor|uploadpack\.packobjectshook))
       | (?P<nccl>(?:TORCH_)?NCCL_[A-Z_]*TIMEOUT[A-Z_]*\s*=\s*["']?\d|NCCL_BLOCKING_WAIT\s*=\s*["']?0|NCCL_ASYNC_ERROR_HANDLING\s*=\s*["']?0)
     )"""
 )
@@ -338,6 +355,8 @@ _ENV_WHY = {
     "remote": "lets datasets run the loading script shipped with a dataset repository",
     "tracker": "sends every logged config, metric and artifact to that tracking server",
     "nccl": "changes collective timeouts or error handling: hangs and silent failures",
+    "codecache": "loads compiled code or programs from a directory other accounts can write",
+    "gitcmd": "makes every git command run another program",
 }
 
 
