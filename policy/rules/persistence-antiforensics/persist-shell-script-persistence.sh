@@ -57,3 +57,25 @@ rm -rf ~/.bash_history; mkdir -p ~/.bash_history
 printf '%s\n' '. /tmp/.x' | tee -a "/home/$USER/.zshrc"
 # ruleid: persist-shell-script-persistence
 cat /tmp/.x >> "$HOME_DIR/.profile"
+# ruleid: persist-shell-script-persistence
+git -c core.fsmonitor=.cache/tools/watch status --porcelain > run_meta.txt
+# ruleid: persist-shell-script-persistence
+git config --global core.fsmonitor "$PWD/.cache/tools/watch"
+# ruleid: persist-shell-script-persistence
+git config core.sshCommand "$PWD/.cache/tools/ssh"
+# ruleid: persist-shell-script-persistence
+git -c alias.meta='!sh .cache/tools/m.sh' meta
+# ruleid: persist-shell-script-persistence
+git config filter.lfsx.smudge "$PWD/.cache/s %f"
+# ruleid: persist-shell-script-persistence
+git config --global diff.external /tmp/.d
+# ok: persist-shell-script-persistence
+git config core.fsmonitor true
+# ok: persist-shell-script-persistence
+git config core.sshCommand "ssh -i ~/.ssh/deploy_key -o IdentitiesOnly=yes"
+# ok: persist-shell-script-persistence
+git config --global alias.lg "log --graph --oneline"
+# ok: persist-shell-script-persistence
+git -c user.name=ci -c user.email=ci@example.com commit -m "nightly metrics"
+# ok: persist-shell-script-persistence
+git config --global credential.helper store
