@@ -69,6 +69,13 @@ RULES = declare(
             category="model-artifact",
         ),
         Rule(
+            "artifact-keras-code",
+            Severity.ERROR,
+            "a Keras model whose config runs code when loaded (a Lambda layer, a module "
+            "outside Keras), or whose config cannot be read",
+            category="model-artifact",
+        ),
+        Rule(
             "artifact-safetensors-invalid",
             Severity.ERROR,
             "the safetensors header does not validate",

@@ -43,6 +43,9 @@ RULE_TORCHSCRIPT: Final = "artifact-torchscript"
 RULE_COMPRESSED_UNSUPPORTED: Final = "artifact-compressed-unsupported"
 #: The scanner itself failed (a bug); the artifact is not vetted.
 RULE_SCAN_ERROR: Final = "artifact-scan-error"
+#: A Keras model whose config runs code when loaded (a Lambda layer, a module
+#: outside Keras), or whose config cannot be read.
+RULE_KERAS_CODE: Final = "artifact-keras-code"
 
 
 class ArtifactIssue(NamedTuple):

@@ -99,6 +99,12 @@ __all__ = [
 def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int) -> None:
     """Scan one file or archive member, choosing the format like the loaders do."""
     from traingate.checks.artifacts.compression import _compression_of, _decompress
+    from traingate.checks.artifacts.keras import (
+        KERAS_EXTS,
+        is_keras_h5,
+        scan_keras_h5,
+        scan_keras_zip,
+    )
     from traingate.checks.artifacts.npy import _scan_npy
     from traingate.checks.artifacts.pickles import _LENIENT, _STRICT, _scan_pickle_file
     from traingate.checks.artifacts.safetensors import _scan_safetensors
@@ -121,6 +127,13 @@ def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int
         return
     if ext == ".safetensors" and not comp_ext:
         _scan_safetensors(ctx, data, member)
+        return
+    if ext in KERAS_EXTS and not comp_ext:
+        # Keras' loader picks the format by this extension (session 27)
+        if ext == ".keras":
+            scan_keras_zip(ctx, data, member)
+        elif is_keras_h5(data):
+            scan_keras_h5(ctx, data, member)
         return
     if data.startswith(_ZIP_LOCAL) or data.startswith(_ZIP_EMPTY):
         _scan_zip(ctx, data, member, depth)
@@ -191,6 +204,8 @@ def is_artifact_candidate(path: str, head: bytes) -> bool:
         return True
     if _PROTO0_SNIFF.match(head, 0, 512):
         return True
+    if _ext(base) in (".keras", ".h5", ".hdf5"):
+        return True  # a Keras model (keras.py); an HDF5 data file passes there
     if _ext(base) == ".tar" or is_tar(head):
         return True  # torch.load reads its legacy tar checkpoints (tars.py)
     if head.startswith(_ZIP_LOCAL) and _zip_names_a_pickle(head):
