@@ -388,7 +388,7 @@ def test_an_old_class_used_by_the_change_is_judged_where_it_is_used(
 
 def test_facts_record_the_implicit_calls() -> None:
     got = facts.extract(USES)
-    assert facts.VERSION == 18
+    assert facts.VERSION >= 18  # added in 18, kept since
     refs = {(c[0], c[1]) for c in got["calls"]}
     assert ("<module>", "I:0:train.utils.io.Stage.__init_subclass__") in refs
     assert ("<module>", "I:0:train.utils.io.JobMeta.__new__") in refs

@@ -189,6 +189,21 @@ of a list, tuple or set display assigned, returned or passed to a call; a
 call there keeps its result (``X.()``). graph.py follows no property getter
 from either, and no class from a ``kp`` 1.
 
+Version 19 (session 27 red team: a helper already merged, reached by a
+change that writes no call of it): a module-level list or tuple display of
+names is a dict of no literal key (``dicts``; ``LOADERS[0](p)``), and a
+``for`` target over a name (a comprehension's too) is its element (``for cls in
+LOADERS: cls().load(p)`` records ``LOADERS.[].load``: graph.py's attribute of
+an element); ``X[...]`` read, ``X`` a class of the file or an imported name
+(not the standard library's, torch's or numpy's), calls
+``X.__class_getitem__`` (once per scope and name); ``metaclass=f()`` records
+``f.__call__`` &c. (graph.py: the attribute of what ``f`` returns, as for
+``get_store().restore(p)``); ``sys.excepthook = f`` (``handed.HOOK_ATTRS``,
+or ``setattr``) is a call of ``f`` there (``ho``), and ``handed.py`` adds the
+interpreter's trace, profile and audit hooks and torch's ``DataLoader``
+``collate_fn``/``worker_init_fn``. The once-per-method reads of ``self.x``
+keep their scopes alive (a freed scope's id, reused, dropped a later read).
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -208,7 +223,7 @@ from traingate.checks.reach import handed, woflow
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 18
+VERSION = 19
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -479,6 +494,7 @@ def _own_nodes(body: list[ast.stmt]) -> list[ast.AST]:
     kept = _OWN_KEPT
     pop, push, extend, keep = stack.pop, stack.append, stack.extend, out.append
     attribute, call, a_name, delete = ast.Attribute, ast.Call, ast.Name, ast.Del
+    subscript = ast.Subscript
     while stack:
         node = pop()
         t = type(node)
@@ -505,7 +521,9 @@ def _own_nodes(body: list[ast.stmt]) -> list[ast.AST]:
             if tv in walked:
                 push(v)
             continue
-        if t in kept:
+        if t is subscript and (type(node.value) is a_name or type(node.value) is attribute):
+            keep(node)  # `Shards[path]`: a class's `__class_getitem__` (session 27)
+        elif t in kept:
             keep(node)
             if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 a = node.args
@@ -632,6 +650,12 @@ def _bindings(own: list[ast.AST]) -> dict[str, list[ast.expr]]:
             pairs = [(node.target, node.value)]
         elif t is ast.withitem:
             pairs = [(node.optional_vars, node.context_expr)]
+        elif (t is ast.For or t is ast.AsyncFor or t is ast.comprehension) and (
+            got := _loop_element(node.target, node.iter)
+        ):
+            # `for cls in LOADERS:` an element of the container (session 27;
+            # read as `LOADERS[i]`: graph.py finds whether it holds callables)
+            pairs = [got]  # (`for i, cls in enumerate(X)`: `i` left unbound, as before)
         elif t is ast.For or t is ast.AsyncFor or t is ast.AugAssign:
             pairs = [(node.target, None)]  # re-bound to something else
         else:
@@ -933,6 +957,60 @@ def _is_dict(node: ast.expr | None) -> bool:
     )
 
 
+_NAMED = (ast.Name, ast.Attribute, ast.Starred)
+
+
+def _is_kept(node: ast.expr | None) -> bool:
+    """A list or tuple display holding a name (``[JsonLoader, PickleLoader]``,
+    ``(*BASE, PickleLoader)``): callables kept to be picked by index or in a
+    loop (session 27). Its other elements (a string beside a class) hide
+    nothing; a display of literals only is data."""
+    if type(node) is not ast.List and type(node) is not ast.Tuple:
+        return False
+    return any(type(e) in _NAMED for e in node.elts)
+
+
+# Calls whose result iterates over their one argument's elements (a loop over
+# ``enumerate(X)`` binds its second name to one): ``_loop_element``.
+_PASSTHROUGH = frozenset({"reversed", "sorted", "list", "tuple", "iter", "enumerate"})
+
+
+def _loop_element(target: ast.expr, source: ast.expr) -> tuple[ast.expr, ast.expr] | None:
+    """(the name, ``X[i]``) a ``for`` binds to an element of ``X`` (session 27):
+    ``for cls in X``, ``X.values()``, ``X[1:]``, ``reversed(X)``, ``sorted(X)``,
+    ``for i, cls in enumerate(X)``; None for any other loop."""
+    if type(target) is ast.Tuple and len(target.elts) == 2 and type(target.elts[1]) is ast.Name:
+        if not (type(source) is ast.Call and type(source.func) is ast.Name):
+            return None
+        if source.func.id != "enumerate":
+            return None
+        target = target.elts[1]
+    elif type(target) is not ast.Name:
+        return None
+    while True:
+        if type(source) is ast.Call and len(source.args) == 1 and not source.keywords:
+            f = source.func
+            if type(f) is ast.Name and f.id in _PASSTHROUGH:
+                source = source.args[0]
+                continue
+        elif type(source) is ast.Call and not source.args and not source.keywords:
+            f = source.func
+            if type(f) is ast.Attribute and f.attr == "values":
+                source = f.value
+                continue
+        elif type(source) is ast.Subscript and type(source.slice) is ast.Slice:
+            source = source.value
+            continue
+        break
+    if type(source) not in (ast.Name, ast.Attribute):
+        return None
+    return target, ast.copy_location(ast.Subscript(source, _ANY_KEY), source)
+
+
+# The key of an element picked by index or in a loop: no literal string.
+_ANY_KEY = ast.Constant(0)
+
+
 def _dict_items(node: ast.expr) -> list[tuple[ast.expr | None, ast.expr]]:
     """(key, value) of a dict display or ``dict(...)``; the key None for
     ``**other`` (every element of ``other``)."""
@@ -1221,6 +1299,11 @@ class _Extractor:
         # file is read; the names each class body binds.
         self._self_reads: list[tuple[_Scope, ast.Attribute]] = []
         self._self_seen: set[tuple[int, str]] = set()
+        # The scopes keyed in ``_self_seen`` by id, kept alive: a scope freed
+        # after its function was read gave its id to a later one, whose first
+        # read of the same name was then taken as seen and dropped (session 27:
+        # transformers' `num_delay_tokens` lost its property read).
+        self._seen_scopes: dict[int, _Scope] = {}
         self._self_stored: set[tuple[str, str]] = set()  # (class, name) stored on self
         self._class_binds: dict[str, set[str]] = {}
         self._cycles = 0  # times one was met again (its partial result is not kept)
@@ -1337,7 +1420,7 @@ class _Extractor:
                         _add_alt(self.alts, t.id, f"L:{t.id}")
                         if id(node) not in top:
                             self.cond.add(t.id)
-                    if type(t) is ast.Name and _is_dict(node.value):
+                    if type(t) is ast.Name and (_is_dict(node.value) or _is_kept(node.value)):
                         self.dict_names.add(t.id)
                     # `HOOKS = "hooks"`: a literal argument passed by name
                     if (
@@ -1397,6 +1480,16 @@ class _Extractor:
             stub = _Scope("<module>", set(), None, None)
             for key, item in _dict_items(value):
                 self._dict_entry(stub, target.id, key, item)
+            return
+        if _is_kept(value):
+            # `LOADERS = [JsonLoader, PickleLoader]` (session 27): a dict of
+            # no literal key to `LOADERS[0](p)` and `for cls in LOADERS: cls()`
+            stub = _Scope("<module>", set(), None, None)
+            for item in value.elts:  # type: ignore[attr-defined]
+                if type(item) is ast.Starred:
+                    self._dict_entry(stub, target.id, None, item.value)  # `*BASE`
+                elif type(item) is ast.Name or type(item) is ast.Attribute:
+                    self._dict_entry(stub, target.id, _ANY_KEY, item)
             return
         if isinstance(value, (ast.Name, ast.Attribute)):
             chain = _dotted(value)
@@ -1488,6 +1581,8 @@ class _Extractor:
                     self._return(scope, node.value)
             elif t is ast.Attribute:
                 self._attr_read(scope, node)
+            elif t is ast.Subscript:
+                self._class_item(scope, node)
             elif t is ast.Global:
                 self.globals.update(node.names)
             elif t is ast.Import:
@@ -1652,6 +1747,7 @@ class _Extractor:
             # read, so a second read of one getter is no new route (the corpus
             # would otherwise hold ~13,000 more records, `self.config` first).
             self._self_seen.add(key)
+            self._seen_scopes[id(scope)] = scope
             if type(node.ctx) is ast.Store:
                 self._self_stored.add((scope.cls, attr))
             if attr in self._prop_names:
@@ -1671,6 +1767,25 @@ class _Extractor:
         for ref in classes:
             if not _foreign(ref):
                 self._record(scope, f"{ref}.{attr}{_PROP}", node, _pr(node))
+
+    def _class_item(self, scope: _Scope, node: ast.Subscript) -> None:
+        """``Shards[path]``: a class subscripted runs its ``__class_getitem__``
+        (session 27), a call of ``<Cls>.__class_getitem__`` that graph.py keeps
+        only when the class (or a repository base) defines it. Read for a name
+        bound to a class of this file or imported from a module that is not the
+        standard library's, torch's or numpy's (``Optional[int]``,
+        ``Dict[str, Any]``), once per scope and name (one class, one route)."""
+        dotted = _key(node.value)
+        key = (id(scope), f"[{dotted}")
+        if dotted is None or type(node.ctx) is not ast.Load or key in self._self_seen:
+            return
+        self._self_seen.add(key)
+        self._seen_scopes[id(scope)] = scope
+        ref = self._ref(scope, node.value)
+        if ref is None or ref[-1] in _MARK_ENDS or _foreign(ref):
+            return
+        if ref[:2] == "I:" or (ref[:2] == "L:" and ref[2:] in self.class_names):
+            self._record(scope, f"{ref}.__class_getitem__", node, {"pa": ["*"]})
 
     def _inherited_reads(self) -> None:
         """``self.state`` where ``state`` may be a property of a base class in
@@ -1820,7 +1935,12 @@ class _Extractor:
             if ref is not None and ref[0] in "IL" and not _foreign(ref):
                 self._record(parent, f"{ref}.__init_subclass__", b, {"pa": ["*"]})
         for k in node.keywords:
-            ref = self._ref(parent, k.value) if k.arg == "metaclass" else None
+            meta = k.value
+            if type(meta) is ast.Call:
+                # `metaclass=make_meta()` (session 27): the methods of what the
+                # call returns (`make_meta.__call__`, graph.py's returned attribute)
+                meta = meta.func
+            ref = self._ref(parent, meta) if k.arg == "metaclass" else None
             if ref is None or ref[0] not in "IL" or _foreign(ref):
                 continue
             for meth in ("__prepare__", "__new__", "__init__"):
@@ -2740,6 +2860,9 @@ class _Extractor:
             return
         if spot is not None:
             self._handed_at(scope, node, ref, spot)
+        also = handed.ALSO.get(ref) if ref is not None else None
+        if also is not None:
+            self._handed_at(scope, node, ref, also)  # `DataLoader(worker_init_fn=f)`
 
     def _handed_at(
         self, scope: _Scope, node: ast.Call, ref: str | None, spot: tuple[int | None, str | None]
@@ -3118,6 +3241,8 @@ class _Extractor:
             ref = self._obj_ref(scope, t.value)
             if ref is None:
                 continue
+            if value is not None:
+                self._hook_set(scope, f"{ref}.{t.attr}", value, node)
             flags: dict[str, Any] = {}
             if (
                 isinstance(node, ast.Assign)
@@ -3126,6 +3251,17 @@ class _Extractor:
             ):
                 flags["restore"] = 1
             self._write(scope, ref, t.attr, node, flags)
+
+    def _hook_set(self, scope: _Scope, place: str, value: ast.expr, node: ast.AST) -> None:
+        """``sys.excepthook = report_crash`` (or ``setattr(sys, "excepthook",
+        f)``): the interpreter calls the function later, with no call of it
+        written (session 27), as ``atexit.register(f)`` does (``ho``)."""
+        if place not in handed.HOOK_ATTRS or type(value) not in (ast.Name, ast.Attribute):
+            return  # a lambda is read where it is written
+        target = self._ref(scope, value)
+        if target is None or target[0] not in "ILS" or target in handed.HANDED:
+            return
+        self._record(scope, target, node, {"pa": ["*"], "ho": 1})
 
     def _dict_write(self, scope: _Scope, t: ast.Subscript, node: ast.stmt) -> None:
         """``obj.__dict__[name] = v`` and ``vars(obj)[name] = v``: the same patch."""
@@ -3145,6 +3281,8 @@ class _Extractor:
             return
         key = t.slice
         attr = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+        if attr is not None and isinstance(node, ast.Assign):
+            self._hook_set(scope, f"{ref}.{attr}", node.value, node)  # `vars(sys)["excepthook"]`
         self._write(scope, ref, attr, node, {"set": 1})
 
     def _restores(self, scope: _Scope, target: ast.Attribute, value: ast.expr) -> bool:
@@ -3199,6 +3337,8 @@ class _Extractor:
         if ref is None:
             return
         name = node.args[1] if len(node.args) > 1 else None
+        if len(node.args) == 3 and isinstance(name, ast.Constant) and isinstance(name.value, str):
+            self._hook_set(scope, f"{ref}.{name.value}", node.args[2], node)
         attr = (
             name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
         )

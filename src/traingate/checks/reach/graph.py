@@ -273,6 +273,11 @@ _NOT_IMPLICIT = frozenset(
 )
 
 
+def _element_attr(attrs: list[str]) -> bool:
+    """``X.[key].attr`` split at its dots: an attribute of a container's element."""
+    return len(attrs) == 3 and attrs[1][:1] == "[" and attrs[1][-1:] == "]"
+
+
 def _special(name: str) -> bool:
     """``__x__``, one name (not ``Inner.__x__``, a nested class's)."""
     return (
@@ -1233,9 +1238,16 @@ class Graph:
                 nodes = self._method(path, cls, attrs[-1], depth) if cls in classes else []
         elif head in facts["defs"] and len(attrs) == 1:
             nodes = [node_id(path, head)]
+        elif head in facts["defs"] and len(attrs) == 2:
+            # `get_store().restore(p)` (a def's result, session 27); the name
+            # may also be bound otherwise, as for any other name
+            nodes = self._returned_attr(path, head, attrs[1], depth)
+            return nodes + [n for n in self._in_alias(path, attrs, depth) if n not in nodes]
         elif head in (facts.get("made") or {}):
             nodes = self._instance(path, head, attrs[1:], depth)
             return nodes + [n for n in self._in_alias(path, attrs, depth) if n not in nodes]
+        elif _element_attr(attrs) and head in (facts.get("dicts") or {}):
+            return self._element_attr(path, attrs, depth)
         else:
             return self._in_alias(path, attrs, depth)
         if (
@@ -1339,7 +1351,57 @@ class Graph:
         head, _, rest = qual.partition(".")
         if head in (facts.get("made") or {}):
             return self._instance(path, head, rest.split(".") if rest else [], depth)
+        if cls in facts["defs"]:
+            return self._returned_attr(path, cls, meth, depth)  # `get_store().restore`
+        if _element_attr(qual.split(".")) and head in (facts.get("dicts") or {}):
+            return self._element_attr(path, qual.split("."), depth)
         return []
+
+    def _element_attr(self, path: str, attrs: list[str], depth: int) -> list[str]:
+        """``X.[key].attr``: ``attr`` of an element of the container ``X`` of
+        ``path`` (session 27: `for cls in LOADERS: cls().load(p)`, `cls.from_file(p)`):
+        a class's method (its own or a repository base's), or what a def's
+        result holds (``_returned_attr``)."""
+        key = attrs[1][1:-1] or None
+        out: list[str] = []
+        for n in self._dict_at(path, attrs[:1], key, depth + 1)[0]:
+            p, q = split_node(n)
+            facts = self.files[p]
+            if q in facts["classes"]:
+                got = self._method(p, q, attrs[2], depth + 1)
+            elif q in facts["defs"]:
+                got = self._returned_attr(p, q, attrs[2], depth + 1)
+            else:
+                got = []
+            out += [m for m in got if m not in out]
+        return out
+
+    def _returned_attr(self, path: str, qual: str, attr: str, depth: int) -> list[str]:
+        """``attr`` of what the def ``qual`` returns (session 27: a singleton
+        made at module level and handed out by a getter, `get_store().restore(p)`;
+        a metaclass a function makes, `metaclass=make_meta()`): a name it
+        returns (``rets``: an instance made at module level, a class) or a
+        call's result (``returns``: `return CkptStore(root)`, another such
+        def), as ``name.attr`` would be there."""
+        facts = self.files[path]
+        key = ("r", path, (qual, attr))
+        if key in self._names_busy or depth > _MAX_ALIAS_HOPS:
+            self._derived_cuts += 1  # `def f(): return f()`: ends here, not final
+            return []
+        self._names_busy.add(key)
+        try:
+            out: list[str] = []
+            for table in ("rets", "returns"):
+                for ref, _line in (facts.get(table) or {}).get(qual, ()):
+                    ref = str(ref)
+                    if ref[:2] not in ("L:", "I:") or ref[-1:] in (")", "*", "@"):
+                        continue  # a builtin, a call's result: no attribute known
+                    # (an element, `return LOADERS[k]`, is ``_element_attr``'s)
+                    got = self._attr_resolve(path, f"{ref}.{attr}", depth + 1)[0]
+                    out += [n for n in got if n not in out]
+            return out
+        finally:
+            self._names_busy.discard(key)
 
     def _method(self, path: str, cls: str, meth: str, depth: int) -> list[str]:
         """``cls.meth`` through the repository's base classes (never an

@@ -1,5 +1,7 @@
 """Functions handed as values to a caller that runs them (facts version 14, issue #16;
-callers that run it later, at exit, on a signal or from an event loop: version 17).
+callers that run it later, at exit, on a signal or from an event loop: version 17;
+the interpreter's hooks, set by a call or an assignment, and torch's
+``DataLoader`` ``collate_fn``/``worker_init_fn``: version 19).
 
 ``ex.map(restore_blob, blobs)``, ``Thread(target=restore_blob)``: the helper's
 name is on the line, but not as a call, so a chain that follows calls only
@@ -42,6 +44,7 @@ _LOOPS = (
     "asyncio.events.get_running_loop",
     "asyncio.events.new_event_loop",
 )
+_TORCH_DATA = ("torch.utils.data", "torch.utils.data.dataloader")
 _STACKS = ("contextlib.ExitStack", "contextlib.AsyncExitStack")
 _LATER: dict[str, tuple[int | None, str | None]] = {
     "I:0:atexit.register": (0, None),
@@ -60,7 +63,24 @@ _LATER: dict[str, tuple[int | None, str | None]] = {
     **{f"I:0:{lp}.run_in_executor": (1, None) for lp in _LOOPS},
     "I:0:sched.scheduler.enter": (2, "action"),
     "I:0:sched.scheduler.enterabs": (2, "action"),
+    # Session 27: the interpreter's own hooks, run on every call (a trace or
+    # profile function) or every audited event, once installed.
+    **{f"I:0:{m}.{f}": (0, None) for m in ("sys", "threading") for f in ("settrace", "setprofile")},
+    "I:0:threading.settrace_all_threads": (0, None),
+    "I:0:threading.setprofile_all_threads": (0, None),
+    "I:0:sys.addaudithook": (0, None),
 }
+# Session 27: assigned, not called: the interpreter calls what these hold (an
+# uncaught exception, an unraisable one, a value echoed, ``breakpoint()``).
+HOOK_ATTRS = frozenset(
+    {
+        "I:0:sys.excepthook",
+        "I:0:sys.unraisablehook",
+        "I:0:sys.displayhook",
+        "I:0:sys.breakpointhook",
+        "I:0:threading.excepthook",
+    }
+)
 # Those whose own extra keywords reach the function (``atexit.register(f,
 # k=v)`` runs ``f(k=v)``); a loop's ``context=`` does not, and ``sched``
 # forwards its ``kwargs=`` (``FORWARDS_KEYWORDS``).
@@ -92,7 +112,14 @@ HANDED: dict[str, tuple[int | None, str | None]] = {
     **{f"I:0:{m}.Factory": (0, "factory") for m in ("attr", "attrs")},
     "I:0:collections.defaultdict": (0, None),
     "I:0:functools.cmp_to_key": (0, None),
+    # Session 27: torch's loader calls its `collate_fn` on every batch (and
+    # `worker_init_fn` in every worker, ``ALSO``); nothing else is named so.
+    **{f"I:0:{d}.DataLoader": (6, "collate_fn") for d in _TORCH_DATA},
     **_LATER,
+}
+# A second function a caller in ``HANDED`` runs, at its own (position, keyword).
+ALSO: dict[str, tuple[int | None, str | None]] = {
+    f"I:0:{d}.DataLoader": (10, "worker_init_fn") for d in _TORCH_DATA
 }
 # Builtins, called by their bare name (not shadowed in the file).
 BUILTINS: dict[str, tuple[int | None, str | None]] = {
