@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import shlex
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -103,13 +104,41 @@ def _walk(
             name = key.value.lower() if isinstance(key, ScalarNode) else ""
             _walk(value, inside or name in COMMAND_KEYS, slots, starts, seen)
     elif isinstance(node, SequenceNode):
+        words: list[str] = []
+        prev_line = -1
         for item in node.value:
-            _walk(item, inside, slots, starts, seen)
+            item, _ = unalias(item, None)
+            if inside and _is_code_word(words) and isinstance(item, ScalarNode):
+                # `["python", "-c", "<code>"]`: the code is one argv word; quoted,
+                # it reads as the shell line Docker or Kubernetes runs, so the
+                # inline-Python reader (inlinepy.py) finds it (session 27). A
+                # block list puts each word on its own line: the code's line
+                # then repeats `python -c` before it.
+                own_line = item.start_mark.line != prev_line
+                _place(item, slots, starts, quote="python -c " if own_line else "")
+            else:
+                _walk(item, inside, slots, starts, seen)
+            words.append(item.value if isinstance(item, ScalarNode) else "")
+            prev_line = item.end_mark.line
     elif isinstance(node, ScalarNode) and inside and isinstance(node.value, str) and node.value:
         _place(node, slots, starts)
 
 
-def _place(node: ScalarNode, slots: dict[int, list[str]], starts: list[int]) -> None:
+_PYTHON_WORD = re.compile(r"(?:.*/)?python[0-9.]*")
+
+
+def _is_code_word(words: list[str]) -> bool:
+    return len(words) >= 2 and words[-1] == "-c" and any(_PYTHON_WORD.fullmatch(w) for w in words)
+
+
+def _place(
+    node: ScalarNode, slots: dict[int, list[str]], starts: list[int], *, quote: str | None = None
+) -> None:
+    if quote is not None and isinstance(node.value, str):
+        line = bisect.bisect_right(starts, node.start_mark.index) - 1
+        line += node.style in ("|", ">")  # the text starts after the indicator
+        slots.setdefault(line, []).append(quote + shlex.quote(node.value))
+        return
     # Lines counted on "\n" only, as git counts them (the config check does too).
     line = bisect.bisect_right(starts, node.start_mark.index) - 1
     if node.style in ("|", ">"):

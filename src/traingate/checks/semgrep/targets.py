@@ -95,7 +95,8 @@ def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target |
         from traingate.checks.semgrep.commands import config_target
 
         data = change.read(oid)
-        return None if data is None else config_target(oid, path, ext, data, limit)
+        found = None if data is None else config_target(oid, path, ext, data, limit)
+        return None if found is None else _with_inline_python(found, found.text)
     if surface is None and ext not in PY_EXT | _SH_EXT | {".pth", ".ipynb", ".ipy", ""}:
         return None
     data = change.read(oid)
@@ -168,7 +169,22 @@ def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target |
         out = Target(oid, path, ext + ".sh", text)
     else:
         out = Target(oid, path, ext, text)
+    out = _with_inline_python(out, text)
     return replace(out, problem=problem) if problem else out
+
+
+def _with_inline_python(out: Target, raw: str) -> Target:
+    """A shell target's ``python -c`` and ``python - <<EOF`` code as its Python
+    companion (session 27, inlinepy.py); the raw text too, for a Dockerfile's
+    heredoc that its shell target leaves out."""
+    if out.companion is not None or not out.ext.endswith(".sh") or "python" not in raw:
+        return out
+    from traingate.checks.semgrep.inlinepy import inline_python
+
+    code = inline_python(out.text, raw)
+    if code is None:
+        return out
+    return replace(out, companion=Target(out.oid, out.path, out.ext + ".py", code, out.line_map))
 
 
 _EOL = re.compile(r"\r\n|\r|\n")
