@@ -38,11 +38,11 @@ HEAD = {
     "k8s/job.yaml": (
         "apiVersion: batch/v1\nkind: Job\nspec:\n  template:\n    spec:\n      containers:\n"
         "      - name: warmup\n"
-        "        command: [\"python3\", \"-u\", \"-c\", \"import os; os.system('id')\"]\n"
+        '        command: ["python3", "-u", "-c", "import os; os.system(\'id\')"]\n'
         "        args:\n          - python\n          - -c\n          - |\n"
         "            import pickle, sys\n            pickle.loads(sys.stdin.buffer.read())\n"
         "      - name: ok\n"
-        "        command: [\"python\", \"-c\", \"import torch; print(torch.__version__)\"]\n"
+        '        command: ["python", "-c", "import torch; print(torch.__version__)"]\n'
     ),
     "ok/check_env.sh": (
         "#!/bin/bash\n"
@@ -127,5 +127,5 @@ def test_extraction(text: str, lines: list[str] | None) -> None:
 
 
 def test_a_commented_out_line_runs_nothing() -> None:
-    assert inline_python('# python -c "import os; os.system(\'id\')"\n') is None
+    assert inline_python("# python -c \"import os; os.system('id')\"\n") is None
     assert inline_python("  # python - <<EOF\nimport os\nEOF\n") is None
