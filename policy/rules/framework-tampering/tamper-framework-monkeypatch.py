@@ -334,6 +334,50 @@ from builtins import setattr as put  # noqa: E402
 # ruleid: tamper-framework-monkeypatch
 put(torch.optim.Optimizer, "zero_grad", _noop_step)
 
+# Session 27: the module reached through a bare `import_module` (imported
+# from importlib), in the assignment target itself
+from importlib import import_module  # noqa: E402
+
+# ruleid: tamper-framework-monkeypatch
+import_module("torch.optim").AdamW.step = _noop_step
+# ruleid: tamper-framework-monkeypatch
+import_module("torch.nn.functional").cross_entropy = _noop_step
+# ok: tamper-framework-monkeypatch
+_optim_mod = import_module("torch.optim")
+# ok: tamper-framework-monkeypatch
+import_module("my_project.losses").DEFAULT_SMOOTHING = 0.1
+
+# Session 27: a framework class's pickling replaced in the process-wide
+# dispatch table (copyreg / multiprocessing's ForkingPickler)
+import copyreg  # noqa: E402
+from multiprocessing.reduction import ForkingPickler  # noqa: E402
+
+
+def _noisy_tensor(t):
+    return (t + torch.randn_like(t) * 1e-3).__reduce_ex__(2)
+
+
+class ShardSpec:
+    def __init__(self, path, offset):
+        self.path, self.offset = path, offset
+
+
+def _reduce_shard(spec):
+    return ShardSpec, (spec.path, spec.offset)
+
+
+# ruleid: tamper-framework-monkeypatch
+copyreg.pickle(torch.Tensor, _noisy_tensor)
+# ruleid: tamper-framework-monkeypatch
+copyreg.dispatch_table[torch.nn.Parameter] = _noisy_tensor
+# ruleid: tamper-framework-monkeypatch
+ForkingPickler.register(torch.Tensor, _noisy_tensor)
+# a reducer for the project's own class is ordinary
+# ok: tamper-framework-monkeypatch
+copyreg.pickle(ShardSpec, _reduce_shard)
+# ok: tamper-framework-monkeypatch
+ForkingPickler.register(ShardSpec, _reduce_shard)
+
 # A name only a star import of a framework binds (kept last: the star import
 # reaches every line after it).
 from torch.optim import *  # noqa: E402, F403

@@ -33,6 +33,22 @@ operator.setitem(sys.modules, __name__, fake)
 sys.meta_path.insert(0, _Finder())
 # ruleid: tamper-sys-modules-injection
 sys.path_hooks.append(lambda path: _Finder())
+# Session 27: a finder put first with a slice write or +=
+# ruleid: tamper-sys-modules-injection
+sys.meta_path[:0] = [_Finder()]
+# ruleid: tamper-sys-modules-injection
+sys.meta_path[0:0] = [_Finder()]
+# ruleid: tamper-sys-modules-injection
+sys.meta_path += [_Finder()]
+# ruleid: tamper-sys-modules-injection
+sys.path_hooks[:0] = [lambda path: _Finder()]
+# ruleid: tamper-sys-modules-injection
+sys.path_hooks.extend([lambda path: _Finder()])
+# reading the finders (a check that one is installed) stays quiet
+# ok: tamper-sys-modules-injection
+_have_finder = any(isinstance(f, _Finder) for f in sys.meta_path[:])
+# ok: tamper-sys-modules-injection
+_first_hooks = sys.path_hooks[:2]
 
 # ok: tamper-sys-modules-injection
 sys.path.insert(0, "src")

@@ -122,3 +122,56 @@ def notebook_one_liners(path, cmd):
     # ruleid: obfusc-string-built-lookup
     __import__("os").system(cmd)
     return here, p
+
+
+import functools
+import pkgutil
+import pydoc
+
+_PREP_ATTRS = ("path", "os", "system")
+_ESCAPE_PATH = ("__init__", "__globals__", "os", "system")
+_HOOKS = {"sync": "torch.cuda:synchronize", "prep": "os:system"}
+_PLUGINS = {"collate": "mypkg.data:collate_fn", "sampler": "mypkg.data:LengthSampler"}
+_LOADER = "pickle.loads"
+
+
+def reduce_and_resolvers(cfg, model, profile):
+    # Session 27: getattr handed to reduce as a value, from a dangerous module
+    # ruleid: obfusc-string-built-lookup
+    prep = functools.reduce(getattr, ("path", "os", "system"), os)
+    # ruleid: obfusc-string-built-lookup
+    run = functools.reduce(getattr, _PREP_ATTRS, os)
+    # ... or through a dangerous name in the path, from an innocent object
+    # ruleid: obfusc-string-built-lookup
+    esc = functools.reduce(getattr, ["__init__", "__globals__", "os"], model)
+    # ruleid: obfusc-string-built-lookup
+    esc2 = functools.reduce(getattr, "__init__.__globals__.os".split("."), model)
+    # ruleid: obfusc-string-built-lookup
+    esc3 = functools.reduce(getattr, _ESCAPE_PATH, model)
+    # the usual submodule walk stays quiet
+    # ok: obfusc-string-built-lookup
+    layer = functools.reduce(getattr, cfg.target_module.split("."), model)
+    # ok: obfusc-string-built-lookup
+    head = functools.reduce(getattr, ("encoder", "layer"), model)
+    # the standard library's resolvers by a dangerous name
+    # ruleid: obfusc-string-built-lookup
+    hook = pkgutil.resolve_name("os:system")
+    # ruleid: obfusc-string-built-lookup
+    fetch = pydoc.locate("subprocess.getoutput")
+    # ruleid: obfusc-string-built-lookup
+    prep_hook = pkgutil.resolve_name(_HOOKS["prep"])
+    # ruleid: obfusc-string-built-lookup
+    loader = pydoc.locate(_LOADER)
+    # (any entry of a table that holds one: the key may come from a config)
+    # ruleid: obfusc-string-built-lookup
+    sync = pkgutil.resolve_name(_HOOKS["sync"])
+    # ok: obfusc-string-built-lookup
+    plugin = pkgutil.resolve_name(_PLUGINS[cfg.plugin])
+    # ok: obfusc-string-built-lookup
+    model_cls = pydoc.locate("torch.nn.Linear")
+    # ok: obfusc-string-built-lookup
+    collate = pkgutil.resolve_name("mypkg.data:collate_fn")
+    # ok: obfusc-string-built-lookup
+    opt_cls = pydoc.locate(cfg.optimizer_class)
+    return prep, run, esc, esc2, esc3, layer, head, hook, fetch, prep_hook, loader, sync, plugin, model_cls, collate, opt_cls
+

@@ -184,7 +184,17 @@ def _targets(
             yield f, head, base
             continue
         yield f, replace(head, companion=None), base
-        yield f, head.companion, None if base is None else base.companion
+        # The companion chain (session 27: a config's inline Python and its
+        # template escapes), each paired with the base's of the same kind.
+        olds = {t.ext: t for t in _chain(base.companion if base else None)}
+        for c in _chain(head.companion):
+            yield f, replace(c, companion=None), olds.get(c.ext)
+
+
+def _chain(t: Target | None) -> Iterator[Target]:
+    while t is not None:
+        yield t
+        t = t.companion
 
 
 class _Span:

@@ -95,8 +95,13 @@ def target(change: Change, f: ChangedFile, *, new: bool, limit: int) -> Target |
         from traingate.checks.semgrep.commands import config_target
 
         data = change.read(oid)
-        found = None if data is None else config_target(oid, path, ext, data, limit)
-        return None if found is None else _with_inline_python(found, found.text)
+        if data is None or len(data) > limit:
+            return None
+        found = config_target(oid, path, ext, data, limit)
+        found = None if found is None else _with_inline_python(found, found.text)
+        # Session 27: a chat or run-name template in the config is code when
+        # rendered; its escapes are a Python target (templatecode.py).
+        return _with_template_code(found, oid, path, data)
     if surface is None and ext not in PY_EXT | _SH_EXT | {".pth", ".ipynb", ".ipy", ""}:
         return None
     data = change.read(oid)
@@ -177,14 +182,14 @@ def _with_inline_python(out: Target, raw: str) -> Target:
     """A shell target's ``python -c`` and ``python - <<EOF`` code as its Python
     companion (session 27, inlinepy.py); the raw text too, for a Dockerfile's
     heredoc that its shell target leaves out."""
-    if out.companion is not None or not out.ext.endswith(".sh") or "python" not in raw:
+    if not out.ext.endswith(".sh") or "python" not in raw:
         return out
     from traingate.checks.semgrep.inlinepy import inline_python
 
     code = inline_python(out.text, raw)
     if code is None:
         return out
-    return replace(out, companion=Target(out.oid, out.path, out.ext + ".py", code, out.line_map))
+    return add_companion(out, Target(out.oid, out.path, out.ext + ".py", code, out.line_map))
 
 
 _EOL = re.compile(r"\r\n|\r|\n")
@@ -289,20 +294,57 @@ def _surface_target(oid: str, path: str, kind: str, text: str) -> Target | None:
     if kind == "tox":
         return Target(oid, path, ".tox.sh", runners.tox_ini(text))
     inner = kind.removeprefix("template:")
+    # Session 27: _unjinja blanks the tags, where a sandbox escape would sit.
+    code = _template_code_target(oid, path, text)
     text = _unjinja(text)
     if inner in ("make", "docker"):
         found = _surface_target(oid, path, inner, text)
-        return None if found is None else replace(found, ext=".j2" + found.ext)
+        return code if found is None else replace(found, ext=".j2" + found.ext, companion=code)
     if inner == "":
         m = _SHEBANG.match(text.encode("utf-8", "surrogateescape"))
         if not m:
-            return None
+            return code
         inner = ".py" if m.group(1).startswith(b"python") else ".sh"
     if inner in PY_EXT:
-        return Target(oid, path, ".j2.py", text)
+        return Target(oid, path, ".j2.py", text, companion=code)
     if inner in _SH_EXT:
-        return Target(oid, path, ".j2.sh", text)
-    return None  # a template of a config or document: not code
+        return Target(oid, path, ".j2.sh", text, companion=code)
+    # A template of a config or document (a prompt file): not code, but its
+    # tags are when rendered.
+    return code
+
+
+def _template_code_target(oid: str, path: str, text: str, config: bool = False) -> Target | None:
+    """The template expressions of ``text`` (a template, or with ``config`` a
+    YAML/JSON config's strings) that name a sandbox escape, as a Python target
+    of their own (templatecode.py), or None."""
+    from traingate.checks.semgrep.templatecode import config_template_code, template_code
+
+    found = config_template_code(text) if config else template_code(text)
+    return None if found is None else Target(oid, path, ".tplcode.py", found)
+
+
+def _with_template_code(found: Target | None, oid: str, path: str, data: bytes) -> Target | None:
+    """A config's command target (or None) with its template escapes added:
+    as its companion, or as the target when the config runs no command."""
+    from traingate.checks.config.decode import sniff
+
+    try:
+        text = data.decode(sniff(data))
+    except UnicodeDecodeError:
+        return found
+    code = _template_code_target(oid, path, text, config=True)
+    if code is None or found is None:
+        return found or code
+    return add_companion(found, code)
+
+
+def add_companion(t: Target, extra: Target) -> Target:
+    """``t`` with ``extra`` at the end of its companion chain (a config's
+    commands can hold inline Python and template escapes both)."""
+    if t.companion is None:
+        return replace(t, companion=extra)
+    return replace(t, companion=add_companion(t.companion, extra))
 
 
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
