@@ -26,6 +26,8 @@ __all__ = ["crepo"]  # the fixture, re-used
         ("export PYTHONPYCACHEPREFIX=/tmp/.pyc", "codecache"),
         ("export CUDA_HOME=~/.cuda-12.4", "codecache"),
         ("export PATH=/tmp/.bin:$PATH", "codecache"),
+        ("export TRITON_CACHE_DIR=$TMPDIR/triton", "codecache"),
+        ("export PATH=${TMPDIR}/bin:$PATH", "codecache"),
         ("export GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0=/tmp/m", "gitcmd"),
         ("GIT_CONFIG_PARAMETERS=\"'core.sshCommand=sh -c id'\" git fetch", "gitcmd"),
         ("export GIT_SSH_COMMAND=/opt/tools/ssh-wrap", "gitcmd"),

@@ -116,6 +116,14 @@ def test_an_unchanged_inline_load_is_not_new(report: dict[str, Any]) -> None:
         ("python script.py <<EOF\nd = 4\nEOF\n", None),  # the script's stdin
         ("python -m pip install -c constraints.txt x\n", None),
         ("echo python -c\n", None),
+        # session 27 review: an option cluster ending in c, the interpreter in a
+        # variable, a here-string and a word piped in are programs too
+        ('python -uc "e = 5"\n', ["e = 5"]),
+        ('"$PYTHON" -c "f = 6"\n', ["f = 6"]),
+        ("${PYTHON_BIN:-python3} -c 'g = 7'\n", ["g = 7"]),
+        ("python3 <<< 'h = 8'\n", ["h = 8"]),
+        ("echo 'i = 9' | python3 -\n", ["i = 9"]),
+        ("echo 'not code' | python3 train.py\n", None),
     ],
 )
 def test_extraction(text: str, lines: list[str] | None) -> None:

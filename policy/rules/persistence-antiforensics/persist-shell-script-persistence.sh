@@ -79,3 +79,9 @@ git config --global alias.lg "log --graph --oneline"
 git -c user.name=ci -c user.email=ci@example.com commit -m "nightly metrics"
 # ok: persist-shell-script-persistence
 git config --global credential.helper store
+# ruleid: persist-shell-script-persistence
+printf '[core]\n\tfsmonitor = .cache/w\n' >> .git/config
+# ruleid: persist-shell-script-persistence
+cp tools/gitconfig "$HOME/.gitconfig"
+# ok: persist-shell-script-persistence
+git config --get remote.origin.url > run_meta/origin.txt

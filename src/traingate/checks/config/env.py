@@ -73,8 +73,8 @@ _RISKY_ENV = re.compile(
       # account can plant what the job then loads; and PATH led by a temp dir.
       | (?P<codecache>(?:TRITON_CACHE_DIR|TORCH_EXTENSIONS_DIR|TORCHINDUCTOR_CACHE_DIR|HF_MODULES_CACHE
             |PYTHONPYCACHEPREFIX|CUDA_HOME|CUDA_PATH)(?:\s*[:?+]?=|\s)\s*["']?[^\s;&|]*
-            (?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.|\$\{HOME\}/\.)
-          | PATH(?:\s*[:?+]?=|\s)\s*["']?(?:/tmp|/dev/shm|/var/tmp)[/:"'\s])
+            (?:/tmp|/dev/shm|/var/tmp|\$HOME/\.|~/\.|\$\{HOME\}/\.|\$\{?TMPDIR\b)
+          | PATH(?:\s*[:?+]?=|\s)\s*["']?(?:/tmp|/dev/shm|/var/tmp|\$\{?TMPDIR\b)[/:"'\s}])
       # git's own variables that run a program: every `git` the job or a hook
       # calls (a checkout, `git rev-parse HEAD` for the run's metadata) runs it.
       | (?P<gitcmd>GIT_(?:ASKPASS|EXTERNAL_DIFF|EXEC_PATH|PROXY_COMMAND|SSH)\s*=

@@ -19,18 +19,28 @@ import ast
 import re
 import textwrap
 
-# `python`, `python3`, `python3.11`, `/usr/bin/env python3`, any path to one;
+# `python`, `python3`, `python3.11`, `/usr/bin/env python3`, any path to one,
+# or the interpreter in a variable (`$PYTHON`, `${PYTHON_BIN:-python3}`);
 # within one shell line (a `\` line continuation included).
 _SP = r"(?:[ \t]|\\\n)"
-_PY = r"(?:^|(?<=[\s;&|(`'\"/=]))python[0-9.]*(?=[ \t\\])"
-_OPTS = rf"(?:{_SP}+-[XW]{_SP}+[^\s;&|]+|{_SP}+-(?!c\b)[A-Za-z][\w=.:-]*)*"
-_DASH_C = re.compile(_PY + _OPTS + rf"{_SP}+-c{_SP}*(?=['\"$])", re.M)
+_PY = (
+    r"(?:^|(?<=[\s;&|(`'\"/=]))"
+    r"(?:python[0-9.]*|\$\{?[A-Z_]*PYTHON[A-Z0-9_]*(?::-[^}\s]*)?\}?[\"']?)(?=[ \t\\|;&)]|$)"
+)
+# Options before the program: `-u`, `-X dev`, `-W ignore`; not a cluster that
+# ends in `c` (`-uc`), which takes the program as its argument.
+_OPTS = rf"(?:{_SP}+-[XW]{_SP}+[^\s;&|]+|{_SP}+-(?![A-Za-z]*c\b)[A-Za-z][\w=.:-]*)*"
+_DASH_C = re.compile(_PY + _OPTS + rf"{_SP}+-[A-Za-z]*c{_SP}*(?=['\"$])", re.M)
 # The program from stdin: `python - <<EOF`, `python <<'EOF'`, `python3 - "$a" <<-EOF`.
 _HEREDOC = re.compile(
     _PY + _OPTS + rf"(?P<dash>{_SP}+-(?={_SP}))?(?P<args>(?:{_SP}+[^\s<>|;&]+)*?){_SP}*<<"
     r"(?P<strip>-?)[ \t]*(?P<q>['\"]?)(?P<tag>\w+)(?P=q)",
     re.M,
 )
+# ... or a here-string, or a word piped in: `python3 <<< '...'`, `echo '...' | python -`.
+_HERESTRING = re.compile(_PY + _OPTS + rf"(?:{_SP}+-)?{_SP}*<<<{_SP}*(?=['\"$])", re.M)
+_ECHO = re.compile(r"(?:^|(?<=[\s;&|(]))(?:echo(?:\s+-[neE]+)*|printf(?:\s+--)?)[ \t]+(?=['\"$])")
+_PIPED = re.compile(r"[ \t]*\|[ \t]*" + _PY + _OPTS + r"(?:[ \t]+-)?[ \t]*(?=$|[;&|)\n])", re.M)
 _ANSI_C_END = re.compile(r"(?<!\\)'")
 _EXPANSION = re.compile(r"\$\{[^}\n]*\}|\$\([^)\n]*\)|\$[A-Za-z_@*#?!0-9][A-Za-z0-9_]*|`[^`\n]*`")
 
@@ -42,9 +52,9 @@ def inline_python(*texts: str) -> str | None:
     count = 0
     for text in texts:
         count = max(count, text.count("\n") + 1)
-        if "python" not in text:
+        if "python" not in text.lower():
             continue
-        for start, code in [*_dash_c(text), *_heredocs(text)]:
+        for start, code in [*_dash_c(text), *_heredocs(text), *_piped(text)]:
             _place(lines, start, code)
     if not lines:
         return None
@@ -69,6 +79,35 @@ def _parses(code: str) -> str | None:
             continue
         return attempt
     return None
+
+
+def _piped(text: str) -> list[tuple[int, str]]:
+    """`python <<< WORD` and `echo WORD | python`: the word is the program."""
+    found = []
+    for m in _HERESTRING.finditer(text):
+        word = None if _commented(text, m.start()) else _shell_word(text, m.end())
+        if word is not None:
+            found.append((text.count("\n", 0, m.end()), word))
+    for m in _ECHO.finditer(text):
+        if _commented(text, m.start()):
+            continue
+        word, end = _word_and_end(text, m.end())
+        if word is not None and _PIPED.match(text, end):
+            found.append((text.count("\n", 0, m.end()), word))
+    return found
+
+
+def _word_and_end(text: str, i: int) -> tuple[str | None, int]:
+    j = i
+    while j < len(text) and text[j] not in _WORD_END:
+        if text[j] in "'\"":
+            close = text.find(text[j], j + 1)
+            if close == -1:
+                return None, j
+            j = close + 1
+        else:
+            j += 1
+    return _shell_word(text, i), j
 
 
 def _dash_c(text: str) -> list[tuple[int, str]]:

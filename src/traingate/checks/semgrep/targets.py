@@ -182,7 +182,7 @@ def _with_inline_python(out: Target, raw: str) -> Target:
     """A shell target's ``python -c`` and ``python - <<EOF`` code as its Python
     companion (session 27, inlinepy.py); the raw text too, for a Dockerfile's
     heredoc that its shell target leaves out."""
-    if not out.ext.endswith(".sh") or "python" not in raw:
+    if not out.ext.endswith(".sh") or "python" not in raw.lower():
         return out
     from traingate.checks.semgrep.inlinepy import inline_python
 
