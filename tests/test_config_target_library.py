@@ -120,7 +120,7 @@ def test_through_the_gate(
         ('cb: "${oc.create:{_component_: pexpect.run}}"\n', "config-dangerous-target"),
         ('cb: "${oc.create:{_target_: ${oc.env:T}}}"\n', "config-untrusted-target"),
         # session 27 review: the key spelled with a YAML escape, read once decoded
-        ("cb: '${oc.create:\"{\"_tar\\x67et_\": os.system}\"}'\n", "config-dangerous-target"),
+        ('cb: \'${oc.create:"{"_tar\\x67et_": os.system}"}\'\n', "config-dangerous-target"),
         ('cb: "${oc.create:{_target_: torch.optim.AdamW, lr: 0.1}}"\n', None),
         # a number from the environment is data, not a node to instantiate
         ("bs: ${oc.decode:${oc.env:BATCH,32}}\n", None),
