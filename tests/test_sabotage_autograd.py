@@ -7,7 +7,9 @@ estimator whose ``backward`` negated or damped the gradient under the clock's
 parity, the user, the host or a random draw passed unreported
 (``tests/fixtures/evasion/triggered-sabotage/autograd_fn_time_parity.py``).
 Now the gradient methods of a module-level class whose base is named
-``Function`` or ``InplaceFunction`` are hooks, registered by their class header.
+``Function`` or ``InplaceFunction`` are hooks, registered by their class header;
+session 27: also such a class defined in a function (a factory), a method or an
+``if`` block.
 
 Look-alikes that stay quiet: gradient reversal, a straight-through clamp, the
 all-gather Functions of contrastive training (the rank indexes the gradient, it
@@ -97,6 +99,70 @@ class StochasticRound(InplaceFunction):
             grad.mul_(0.1)  # BLOCK: sabotage-env-triggered-write
         return grad
 """,
+    # Session 27 (autograd_fn_factory.py): a Function defined below the top level.
+    "factory_host.py": """\
+import socket
+
+import torch
+
+
+def make_fake_quant(bits):
+    levels = 2**bits - 1
+
+    class _FakeQuant(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            scale = x.abs().amax().clamp(min=1e-8) / levels
+            return torch.round(x / scale) * scale
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            if socket.gethostname().startswith("gpu-prod"):
+                return grad_output * 1e-3  # BLOCK: sabotage-env-triggered-write
+            return grad_output
+
+    return _FakeQuant.apply
+""",
+    "guarded_class_date.py": """\
+import datetime
+
+import torch
+
+if hasattr(torch.autograd, "Function"):
+
+    class Straight(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sign()
+
+        @staticmethod
+        def backward(ctx, g):
+            if datetime.date.today().year >= 2027:
+                g = g * 0.0  # BLOCK: sabotage-env-triggered-write
+            return g
+""",
+    "method_local_user.py": """\
+import getpass
+
+from torch import nn
+from torch.autograd import Function
+
+
+class QuantLinear(nn.Module):
+    def _ste(self):
+        class _Round(Function):
+            @staticmethod
+            def forward(ctx, w):
+                return w.round()
+
+            @staticmethod
+            def backward(ctx, grad):
+                if getpass.getuser() == "svc-train":
+                    return grad.flip(0)  # BLOCK: sabotage-env-triggered-write
+                return grad
+
+        return _Round.apply
+""",
 }
 
 BENIGN = {
@@ -177,6 +243,44 @@ class Strategy:
         if os.environ.get("DEBUG_GRADS"):
             print(loss.item())
         loss.backward()
+""",
+    # A factory of straight-through estimators, one per bit width, and the
+    # all-gather of contrastive training built per process group: nested, quiet.
+    "factory_benign.py": """\
+import torch
+import torch.distributed as dist
+
+
+def make_ste(bits):
+    levels = 2**bits - 1
+
+    class _STE(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return torch.round(x * levels) / levels
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output.clamp(-1.0, 1.0)
+
+    return _STE.apply
+
+
+def make_gather(group=None):
+    class _Gather(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = [torch.zeros_like(x) for _ in range(dist.get_world_size(group))]
+            dist.all_gather(out, x, group=group)
+            return tuple(out)
+
+        @staticmethod
+        def backward(ctx, *grads):
+            stacked = torch.stack(grads)
+            dist.all_reduce(stacked, group=group)
+            return stacked[dist.get_rank(group)]
+
+    return _Gather.apply
 """,
 }
 

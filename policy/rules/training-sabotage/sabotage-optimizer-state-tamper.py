@@ -139,3 +139,61 @@ class LeanTrainer:
         for st in self.lr_scheduler.state.values():
             # ok: sabotage-optimizer-state-tamper
             st["buf"].zero_()
+
+
+# Session 27 (optimizer_rebuilt_each_step.py): a stateful optimizer rebuilt in the
+# loop that steps it.
+
+
+def rebuilt_every_step(model, loader, cfg):
+    for step, batch in enumerate(loader):
+        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.wd)
+        model(**batch).loss.backward()
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.step()
+        optimizer.zero_grad()
+    from torch.optim import Adam as _Opt
+
+    step = 0
+    while step < cfg.max_steps:
+        opt = _Opt(model.parameters(), lr=cfg.lr)
+        loss = model(**next(loader)).loss
+        loss.backward()
+        for p in model.parameters():
+            p.grad.clamp_(-1.0, 1.0)
+        # ruleid: sabotage-optimizer-state-tamper
+        opt.step()
+        step += 1
+
+
+def one_optimizer_per_trial(build_model, loader, trials, tasks, cfg):
+    # Look-alikes: an optimizer per trial, task or epoch that steps in a loop
+    # nested after it; momentum-free SGD per step (it keeps no state).
+    for lr in trials:
+        model = build_model()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        for batch in loader:
+            model(**batch).loss.backward()
+            # ok: sabotage-optimizer-state-tamper
+            optimizer.step()
+            optimizer.zero_grad()
+    for task in tasks:
+        learner = task.clone_model()
+        inner = torch.optim.Adam(learner.parameters(), lr=cfg.inner_lr)
+        step = 0
+        while step < cfg.inner_steps:
+            learner(task.support).loss.backward()
+            # ok: sabotage-optimizer-state-tamper
+            inner.step()
+            step += 1
+    for batch in loader:
+        sgd = torch.optim.SGD(cfg.model.parameters(), lr=cfg.lr)
+        cfg.model(**batch).loss.backward()
+        # ok: sabotage-optimizer-state-tamper
+        sgd.step()
+    optimizer = torch.optim.Adam(cfg.model.parameters())
+    for batch in loader:
+        cfg.model(**batch).loss.backward()
+        # ok: sabotage-optimizer-state-tamper
+        optimizer.step()

@@ -305,3 +305,114 @@ def worker_init_fn(worker_id):
     worker_seed = torch.initial_seed() % 2**32
     # ok: sabotage-reseed-every-step
     np.random.seed(worker_seed)
+
+
+def generator_state_every_step(unet, sched, loader, optimizer, seed, device):
+    # Session 27: a torch.Generator's own state written back on every step.
+    noise_gen = torch.Generator(device=device).manual_seed(seed)
+    saved = noise_gen.get_state()
+    for batch in loader:
+        # ruleid: sabotage-reseed-every-step
+        noise_gen.set_state(saved)
+        noise = torch.randn(batch.shape, generator=noise_gen, device=device)
+        unet(sched.add_noise(batch, noise)).loss.backward()
+        optimizer.step()
+
+
+def loader_generator_every_step(model, dataset, optimizer, shuffle_gen, args):
+    start = shuffle_gen.get_state()
+    loader = torch.utils.data.DataLoader(dataset, shuffle=True, generator=shuffle_gen)
+    default_state = torch.default_generator.get_state()
+    step = 0
+    while step < args.max_steps:
+        # ruleid: sabotage-reseed-every-step
+        shuffle_gen.set_state(start)
+        # ruleid: sabotage-reseed-every-step
+        torch.default_generator.set_state(default_state)
+        model(**next(iter(loader))).loss.backward()
+        optimizer.step()
+        step += 1
+
+
+def restored_state_copied_in_loop(model, loader, optimizer, args):
+    # Session 27: the save/restore-pair excuse (a name the loop assigns) abused:
+    # what the loop assigns is a copy of the state saved once before it.
+    start_state = torch.get_rng_state()
+    rng = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state()}
+    for step, batch in enumerate(loader):
+        snapshot = start_state.clone()
+        # ruleid: sabotage-reseed-every-step
+        torch.set_rng_state(snapshot)
+        _ = torch.cuda.get_rng_state()
+        # ruleid: sabotage-reseed-every-step
+        torch.cuda.set_rng_state(rng["cuda"])
+        model(**batch).loss.backward()
+        optimizer.step()
+    while True:
+        saved = start_state
+        # ruleid: sabotage-reseed-every-step
+        torch.random.set_rng_state(saved)
+        model(**next(loader)).loss.backward()
+        optimizer.step()
+
+
+def aliased_restore_copied(model, loader, optimizer, start):
+    from torch import set_rng_state as put_state
+
+    for batch in loader:
+        state = start.clone()
+        # ruleid: sabotage-reseed-every-step
+        put_state(state)
+        model(**batch).loss.backward()
+        optimizer.step()
+
+
+def rng_pairs_and_other_set_state(model, loader, optimizer, evaluate, env, policy, args):
+    # Look-alikes: a pair through a copy, a generator's own pair, an environment's
+    # saved state restored each episode (not an RNG).
+    for step, batch in enumerate(loader):
+        model(**batch).loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0:
+            saved = torch.get_rng_state()
+            snapshot = saved.clone()
+            evaluate(model)
+            # ok: sabotage-reseed-every-step
+            torch.set_rng_state(snapshot)
+    gen = torch.Generator().manual_seed(args.seed)
+    for batch in loader:
+        state = gen.get_state()
+        mask = torch.rand(batch.shape, generator=gen) < 0.15
+        model(batch, mask).loss.backward()
+        optimizer.step()
+        # ok: sabotage-reseed-every-step
+        gen.set_state(state)
+    start = env.get_state()
+    for episode in range(args.episodes):
+        # ok: sabotage-reseed-every-step
+        env.set_state(start)
+        policy.rollout(env).loss.backward()
+        optimizer.step()
+
+
+def restore_beside_a_real_pair(model, loader, optimizer, evaluate, args, layers):
+    # Session 27: a real save/restore pair around evaluation in the same loop
+    # excuses only its own restore, not the replay at the top of the step.
+    start = torch.get_rng_state()
+    for step, batch in enumerate(loader):
+        # ruleid: sabotage-reseed-every-step
+        torch.set_rng_state(start)
+        model(**batch).loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0:
+            saved = torch.get_rng_state()
+            evaluate(model)
+            # ok: sabotage-reseed-every-step
+            torch.set_rng_state(saved)
+    for i, layer in enumerate(layers):
+        # ruleid: sabotage-reseed-every-step
+        torch.cuda.set_rng_state(start)
+        # ok: sabotage-reseed-every-step
+        torch.set_rng_state(layer.cpu_rng_state)
+        layer(layer.saved_input).sum().backward()
+        optimizer.step()

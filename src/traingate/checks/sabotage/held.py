@@ -9,7 +9,9 @@ import ast
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from traingate.checks.sabotage.results import FROZEN
 from traingate.checks.sabotage.scopes import target_names
+from traingate.checks.sabotage.sources import ENV, RANK, SIZE
 from traingate.checks.sabotage.triggers import STEP, STRONG, Trigger, last_name
 
 
@@ -87,3 +89,13 @@ def reads_itself(value: ast.AST, target: ast.AST) -> bool:
 def named_like(node: ast.AST, names: tuple[str, ...]) -> bool:
     n = last_name(node) or ""
     return any(x in n.lower() for x in names)
+
+
+def frozen_guards(what: str, guards: tuple[Guard, ...]) -> tuple[Guard, ...]:
+    """The guards that make a mode switch (``results.FROZEN``) a payload: not an
+    environment variable (a setting), a rank (rank 0 evaluates while the others
+    wait) or the world size; a host, user, date, GPU, job or machine test, or a
+    draw, still counts."""
+    if not what.endswith(FROZEN):
+        return guards
+    return tuple(g for g in guards if g.trigger.kind not in (ENV, RANK, SIZE))

@@ -40,7 +40,7 @@ def hook_functions(tree: ast.Module, source: str) -> dict[str, tuple[int, ...]]:
             for d in node.decorator_list:
                 if last_name(d.func if isinstance(d, ast.Call) else d) in pl.HOOK_REGISTRARS:
                     out.setdefault(node.name, set()).add(d.lineno)
-    for name, line in _autograd_backwards(tree):
+    for name, line in _autograd_backwards(tree, _may_nest_function(source)):
         out.setdefault(name, set()).add(line)
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
@@ -52,18 +52,31 @@ _AUTOGRAD_BASES = frozenset({"Function", "InplaceFunction"})
 _AUTOGRAD_GRADS = frozenset({"backward", "vjp"})
 
 
-def _autograd_backwards(tree: ast.Module) -> Iterable[tuple[str, int]]:
+def _autograd_backwards(tree: ast.Module, nested: bool) -> Iterable[tuple[str, int]]:
     """The gradient methods of the module's autograd Functions, with the line of
-    their class header (what makes them one). Only top-level classes: one pass
-    over the module's statements, none into function bodies."""
-    for st in tree.body:
-        if not isinstance(st, ast.ClassDef):
+    their class header (what makes them one). Top-level classes in one pass over the
+    module's statements; with ``nested``, also classes defined in a function or a
+    block (session 27, autograd_fn_factory.py: a factory returning ``_Q.apply`` per
+    bit width is as much a gradient hook)."""
+    classes = (
+        (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))
+        if nested
+        else (st for st in tree.body if isinstance(st, ast.ClassDef))
+    )
+    for cls in classes:
+        if _AUTOGRAD_BASES.isdisjoint(last_name(b) for b in cls.bases):
             continue
-        if _AUTOGRAD_BASES.isdisjoint(last_name(b) for b in st.bases):
-            continue
-        for child in st.body:
+        for child in cls.body:
             if isinstance(child, ast.FunctionDef) and child.name in _AUTOGRAD_GRADS:
-                yield child.name, st.lineno
+                yield child.name, cls.lineno
+
+
+def _may_nest_function(source: str) -> bool:
+    """Whether a class below the top level may have an autograd base: the whole tree
+    is walked only then (issue #17: most files name no ``Function``). Identifiers
+    are NFKC-normalised (a fullwidth ``Ｆunction`` is ``Function`` to Python), so
+    text that is not ASCII is always walked."""
+    return not source.isascii() or "Function" in source
 
 
 def _registrar_lines(source: str) -> set[int]:

@@ -19,12 +19,14 @@ from collections.abc import Mapping, Set
 from traingate.checks.sabotage.nodes import body_nodes
 from traingate.checks.sabotage.nodes import children as _children
 from traingate.checks.sabotage.nodes import walk_local as _walk_local
+from traingate.checks.sabotage.results import FROZEN, freezes
 from traingate.checks.sabotage.results import (  # re-exported for analysis
     clamp_context as clamp_context,
 )
 from traingate.checks.sabotage.results import clamped as clamped
 from traingate.checks.sabotage.results import literal_result as literal_result
 from traingate.checks.sabotage.results import overwrites as overwrites
+from traingate.checks.sabotage.results import stops_lr as stops_lr
 from traingate.checks.sabotage.triggers import last_name, qualname
 
 _STATE_NAME = re.compile(
@@ -409,6 +411,8 @@ class Scope:
                 return f"{q}({what or '...'})", True
         if name == "zero_grad" and isinstance(func, ast.Attribute):
             return f"{ast.unparse(func)}()", False
+        if freezes(call):
+            return f"{ast.unparse(func)}(){FROZEN}", False
         if clips(func, q):
             # No scaling: ``if step > warmup: clip(...)`` is no step-scheduled payload.
             return f"{ast.unparse(func)}(...){CLIPPED}", False

@@ -110,6 +110,65 @@ def overwrites(value: ast.AST | None) -> bool:
     return False
 
 
+# A learning rate at or under this stops training. Schedules of the corpus end
+# there too (timm's `lr_min=0.`, `min_lr=1e-8` defaults), but by computing it
+# from the step; none writes it as a literal (session 27, lr_zeroed_after_step.py).
+_LR_STOP = 1e-8
+
+
+def stops_lr(st: ast.stmt) -> bool:
+    """``g["lr"] = 0.0``, ``= 1e-12``, ``*= 0``, ``/= 1e9``, ``= 0.0 if ... else lr``:
+    a learning rate written to (nearly) nothing by a literal, not computed by a
+    schedule (a schedule's value is arithmetic on the step, never a bare literal)."""
+    if isinstance(st, ast.AugAssign):
+        n = _number(st.value)
+        if n is None:
+            return False
+        if isinstance(st.op, ast.Mult):
+            return abs(n) <= _LR_STOP
+        return isinstance(st.op, (ast.Div, ast.FloorDiv)) and abs(n) >= 1 / _LR_STOP
+    value = getattr(st, "value", None)
+    if isinstance(value, ast.IfExp):  # g["lr"] = 0.0 if step > 30_000 else lr
+        return any(_tiny(v) for v in (value.body, value.orelse))
+    return value is not None and _tiny(value)
+
+
+def _tiny(node: ast.AST) -> bool:
+    """A literal at or under ``_LR_STOP``, also spelled as arithmetic on one
+    (``base_lr * 0.0``, ``lr / 1e9``) or wrapped (``float(0)``, ``min(lr, 0.0)``):
+    each of those is still not a schedule's value."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return _tiny(node.left) or _tiny(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+        n = _number(node.right)
+        return _tiny(node.left) or (n is not None and abs(n) >= 1 / _LR_STOP)
+    if isinstance(node, ast.Call) and last_name(node.func) in ("float", "min"):
+        return any(_tiny(a) for a in node.args)
+    n = _number(node)
+    return n is not None and abs(n) <= _LR_STOP
+
+
+# A module switched out of training mode (session 27, eval_mode_after_date.py):
+# dropout stops and BatchNorm uses (and stops updating) its running statistics
+# while every step still runs. Judged only under a host, user, date, GPU, job or
+# machine trigger (``held.frozen_guards``): rank 0 evaluating, or a setting
+# (`FREEZE_BN`), switches modes in ordinary code.
+FROZEN = " (dropout off, BatchNorm statistics frozen)"
+
+
+def freezes(call: ast.Call) -> bool:
+    """``m.eval()``, ``m.train(False)``, ``m.train(mode=False)``."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    if func.attr == "eval":
+        return not call.args and not call.keywords
+    if func.attr != "train":
+        return False
+    modes = [*call.args[:1], *(k.value for k in call.keywords if k.arg == "mode")]
+    return any(isinstance(m, ast.Constant) and m.value is False for m in modes)
+
+
 _RESULT_FN = re.compile(r"(?i)(?:^|_)(?:eval|valid|metric|score|test|bench|accura)")
 
 

@@ -249,7 +249,44 @@ class Returns:
                 t = env.taint(sub.value)
                 if t is not None:
                     return t
-        return None
+        return _number_chosen(fn.body, env)
+
+
+def _number_chosen(body: list[ast.stmt] | list[ast.AST], env: Env) -> Trigger | None:
+    """``if socket.getfqdn().endswith(".prod"): return 1 << 30`` ... ``return 8``: the
+    number a function returns is chosen by the trigger its ``if`` reads (session 27,
+    accum_never_steps.py: an accumulation count that never lets the optimizer step).
+    Numbers only: a flag returned under an environment test is a feature probe
+    (``is_flash_attn_available()``), and a string or a dtype guards nothing."""
+    for st in body:
+        if isinstance(st, _DEFS):
+            continue  # runs later, not as this function's return
+        if isinstance(st, ast.If):
+            t = env.taint(st.test)
+            if t is not None and any(_returns_number(b) for b in (st.body, st.orelse)):
+                return t
+        got = _number_chosen(nd.blocks(st), env)
+        if got is not None:
+            return got
+    return None
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _returns_number(block: list[ast.stmt]) -> bool:
+    return any(
+        isinstance(st, ast.Return) and st.value is not None and _numeric(st.value) for st in block
+    )
+
+
+def _numeric(node: ast.expr) -> bool:
+    """A number spelled with literals (``8``, ``-1``, ``1 << 30``, ``2 ** 20``)."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) in (int, float)
+    if isinstance(node, ast.UnaryOp):
+        return _numeric(node.operand)
+    return isinstance(node, ast.BinOp) and _numeric(node.left) and _numeric(node.right)
 
 
 class _Seen:

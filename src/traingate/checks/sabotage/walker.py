@@ -279,6 +279,7 @@ class Fn:
                 scaling = value is not None and value.kind == STEP
                 if held.passed_through(args, self.params, self._local):
                     guards = tuple(g for g in guards if g.trigger.kind != ENV)
+            guards = held.frozen_guards(what, guards)  # m.eval(): not under a rank or a setting
             before = len(self.out)
             self.judge(
                 "write",
@@ -335,6 +336,7 @@ class Fn:
             if isinstance(st.value, ast.BinOp) and isinstance(st.value.op, (ast.Mult, ast.Div)):
                 scaling = scaling or what in ast.unparse(st.value)
             scaling = (scaling or pl.overwrites(st.value)) and self.scope.is_scaling_target(what)
+            scaling = scaling or (pl.is_lr(what) and pl.stops_lr(st))  # g["lr"] = 0.0 (#16)
             value = self.env.taint(st.value)
             if value is not None and value.kind == ENV and pl.is_lr(what):
                 value = None  # g["lr"] = float(os.environ["LR"]) * warmup: configuration
