@@ -27,6 +27,7 @@ from traingate.checks.config.doc import ConfigError
 from traingate.checks.config.env import COMMAND_KEYS
 from traingate.checks.config.parse import config_format
 from traingate.checks.config.parse_json import strip_jsonc
+from traingate.checks.semgrep.civars import resolve_aliases, yaml_variables
 from traingate.checks.semgrep.targets import Target
 from traingate.yamlsafe import ComposeLoader, unalias
 
@@ -81,6 +82,8 @@ def command_text(text: str) -> str | None:
     for line, parts in slots.items():
         lines[line] = " ".join(parts)
     out = "\n".join(lines)  # the file's own number of lines
+    # Session 27: a copy of an author-controlled CI variable is that variable.
+    out = resolve_aliases(out, yaml_variables(nodes))
     return out if out.endswith("\n") else out + "\n"
 
 
