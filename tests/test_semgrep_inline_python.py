@@ -137,3 +137,9 @@ def test_extraction(text: str, lines: list[str] | None) -> None:
 def test_a_commented_out_line_runs_nothing() -> None:
     assert inline_python("# python -c \"import os; os.system('id')\"\n") is None
     assert inline_python("  # python - <<EOF\nimport os\nEOF\n") is None
+
+
+def test_a_heredoc_without_its_end_line_runs_to_the_end_of_the_file() -> None:
+    # bash warns ("here-document delimited by end-of-file") and runs it anyway
+    got = inline_python("#!/bin/bash\npython3 - <<'PY'\nimport os\nos.system('id')\n")
+    assert got is not None and got.split("\n")[2:4] == ["import os", "os.system('id')"]

@@ -194,7 +194,7 @@ def _heredocs(text: str) -> list[tuple[int, str]]:
             if probe.strip() == m.group("tag") and probe.rstrip() == probe.strip():
                 break
             body.append(probe)
-        else:
-            continue  # no end line: bash warns and runs it, but it is no heredoc we can place
+        # No end line: bash warns and feeds the rest of the file to Python, so
+        # that rest is the program (skipping it would hide a payload).
         found.append((first, "\n".join(body)))
     return found
