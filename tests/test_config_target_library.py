@@ -124,6 +124,15 @@ def test_through_the_gate(
         ('cb: "${oc.create:{_target_: torch.optim.AdamW, lr: 0.1}}"\n', None),
         # a number from the environment is data, not a node to instantiate
         ("bs: ${oc.decode:${oc.env:BATCH,32}}\n", None),
+        # session 28: oc.create only makes nodes; one built from the environment,
+        # or from a project resolver's output, is chosen when the job runs
+        ("logger: ${oc.create:${oc.env:LOGGER}}\n", "config-untrusted-target"),
+        (
+            "logger: \"${oc.create:${oc.env:LOGGER,'{_target_: x.Y}'}}\"\n",
+            "config-untrusted-target",
+        ),
+        ("logger: ${oc.create:${fetch:spec}}\n", "config-untrusted-target"),
+        ("spec: '{_target_: src.log.Logger}'\nlogger: ${oc.create:${spec}}\n", None),
     ],
 )
 def test_nodes_built_by_resolvers(

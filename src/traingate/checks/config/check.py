@@ -28,6 +28,7 @@ from traingate.checks.config.env import (
 )
 from traingate.checks.config.keypath import format_path
 from traingate.checks.config.names import dangerous_names
+from traingate.checks.config.node_targets import _resolver_targets
 from traingate.checks.config.notebook_env import notebook_environ
 from traingate.checks.config.parse import config_format, parse_config
 from traingate.checks.config.policy_rules import _policy_rule
@@ -41,7 +42,6 @@ from traingate.checks.config.targets import (
     _builtin_keys,
     _code_resolvers,
     _resolver_code,
-    _resolver_targets,
 )
 from traingate.findings import Finding
 from traingate.policy.base import Severity

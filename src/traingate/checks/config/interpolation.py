@@ -163,7 +163,8 @@ class _Interpolator:
             return Resolved(f"${{{name}:{arg}}}", f"${{{name}:{arg}}}", inner.unknown, used)
         if name in _SELECTING_RESOLVERS:
             key, _, default = inner.text.partition(",")
-            if name == "oc.decode" or inner.unknown:
+            # decode and create build a value from the text itself; it names no key
+            if name in _NODE_RESOLVERS or inner.unknown:
                 return Resolved(inner.text, inner.text, inner.unknown, used)
             r = self.reference(key.strip().strip("'\""), at, depth)
             if r.text.startswith("<missing:") and default:
