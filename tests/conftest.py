@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +92,37 @@ class Repo:
 
     def checkout(self, name: str) -> None:
         self.git("checkout", "-q", name)
+
+
+def feature_repo(
+    root: Path, base: Mapping[str, str | bytes], head: Mapping[str, str | bytes]
+) -> Repo:
+    """``main`` holds the policy and ``base``; branch ``feature`` adds ``head``
+    as one commit by mallory (the insider the module-scoped report tests)."""
+    repo = Repo(root / "repo")
+    repo.write(".traingate.yaml", POLICY)
+    for rel, content in (base or {"README.md": "# project\n"}).items():
+        repo.write(rel, content)
+    repo.commit("base")
+    repo.branch("feature")
+    for rel, content in head.items():
+        repo.write(rel, content)
+    repo.commit("change", who="mallory")
+    return repo
+
+
+def gate_report(repo: Repo, out: Path) -> dict[str, Any]:
+    """``traingate check main..feature`` through the real CLI, its JSON report;
+    a run error (not a finding) fails the test."""
+    from traingate.cli import main
+
+    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
+    argv += ["--format", "json", "--output", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(argv)
+    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["errors"] == []
+    return doc
 
 
 @pytest.fixture

@@ -14,18 +14,15 @@ an unchanged dangerous escape in a changed notebook is not new.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from typing import Any
 
 import pytest
 
 from traingate.checks.semgrep import ipython as ipy
-from traingate.cli import main
 from traingate.notebook import ipython_source
 
-from .conftest import POLICY, Repo
+from .conftest import feature_repo, gate_report
 
 
 def _nb(*cells: str, lang: str = "python") -> str:
@@ -197,23 +194,7 @@ HEAD: dict[str, str] = {
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("nbshell")
-    repo = Repo(root / "repo")
-    repo.write(".traingate.yaml", POLICY)
-    for rel, content in BASE.items():
-        repo.write(rel, content)
-    repo.commit("base")
-    repo.branch("feature")
-    for rel, content in HEAD.items():
-        repo.write(rel, content)
-    repo.commit("notebooks", who="mallory")
-    out = root / "report.json"
-    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
-    argv += ["--format", "json", "--output", str(out)]
-    with contextlib.redirect_stdout(io.StringIO()):
-        main(argv)
-    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["errors"] == []
-    return doc
+    return gate_report(feature_repo(root, BASE, HEAD), root / "report.json")
 
 
 def _found(report: dict[str, Any], path: str) -> set[tuple[str, int | None]]:

@@ -5,17 +5,13 @@ with real git, the real CLI and real semgrep; benign look-alikes beside them."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
 import pytest
 
 from traingate.checks.semgrep.inlinepy import inline_python
-from traingate.cli import main
 
-from .conftest import POLICY, Repo
+from .conftest import feature_repo, gate_report
 
 BASE = {
     "scripts/old.sh": "#!/bin/bash\npython -c 'import pickle,sys; pickle.loads(sys.stdin.buffer.read())'\n",
@@ -58,23 +54,7 @@ HEAD = {
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("inlinepy")
-    repo = Repo(root / "repo")
-    repo.write(".traingate.yaml", POLICY)
-    for rel, content in BASE.items():
-        repo.write(rel, content)
-    repo.commit("base")
-    repo.branch("feature")
-    for rel, content in HEAD.items():
-        repo.write(rel, content)
-    repo.commit("launchers", who="mallory")
-    out = root / "report.json"
-    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
-    argv += ["--format", "json", "--output", str(out)]
-    with contextlib.redirect_stdout(io.StringIO()):
-        main(argv)
-    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["errors"] == []
-    return doc
+    return gate_report(feature_repo(root, BASE, HEAD), root / "report.json")
 
 
 def _found(report: dict[str, Any], path: str) -> set[tuple[str, int | None]]:

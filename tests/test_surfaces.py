@@ -11,8 +11,6 @@ process) judges the whole change; the target helpers are tested directly.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import py_compile
 from typing import Any
@@ -23,9 +21,8 @@ from hypothesis import strategies as st
 
 from traingate.checks.semgrep import ipython as ipy
 from traingate.checks.semgrep import targets as sg
-from traingate.cli import main
 
-from .conftest import POLICY, Repo
+from .conftest import POLICY, Repo, gate_report
 
 # --------------------------------------------------------------------------- helpers
 
@@ -155,14 +152,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # an unrelated edit to setup.py: its cmdclass is old, so no autorun finding
     repo.write("setup.py", str(BASE["setup.py"]) + "# packaging\n")
     repo.commit("surfaces", who="mallory")
-    out = root / "report.json"
-    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
-    argv += ["--format", "json", "--output", str(out)]
-    with contextlib.redirect_stdout(io.StringIO()):
-        main(argv)
-    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["errors"] == []
-    return doc
+    return gate_report(repo, root / "report.json")
 
 
 # The checks this surfaces feed; others (config-risky-env on an LD_PRELOAD
@@ -388,11 +378,7 @@ def test_setup_cmdclass_fires_when_the_override_changes(repo: Repo) -> None:
     repo.branch("feature")
     repo.write("setup.py", str(BASE["setup.py"]))
     repo.commit("packaging", who="mallory")
-    out = repo.path.parent / "r.json"
-    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
-    with contextlib.redirect_stdout(io.StringIO()):
-        main([*argv, "--format", "json", "--output", str(out)])
-    found = json.loads(out.read_text(encoding="utf-8"))["findings"]
+    found = gate_report(repo, repo.path.parent / "r.json")["findings"]
     assert {(f["rule_id"], f["line"]) for f in found if f["path"] == "setup.py"} == {
         ("autorun-setup-cmdclass", 5)
     }

@@ -12,8 +12,6 @@ payload is found on its line, the look-alike a training repository has passes
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from typing import Any
 
@@ -21,9 +19,8 @@ import pytest
 
 from traingate.checks.semgrep import ipython as ipy
 from traingate.checks.semgrep import targets as sg
-from traingate.cli import main
 
-from .conftest import POLICY, Repo
+from .conftest import feature_repo, gate_report
 
 
 def _nb(*cells: str) -> str:
@@ -79,22 +76,7 @@ HEAD: dict[str, str | bytes] = {
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("ipython")
-    repo = Repo(root / "repo")
-    repo.write(".traingate.yaml", POLICY)
-    repo.write("README.md", "# project\n")
-    repo.commit("base")
-    repo.branch("feature")
-    for rel, content in HEAD.items():
-        repo.write(rel, content)
-    repo.commit("surfaces", who="mallory")
-    out = root / "report.json"
-    argv = ["check", "--repo", str(repo.path), "--base", "main", "--head", "feature"]
-    argv += ["--format", "json", "--output", str(out)]
-    with contextlib.redirect_stdout(io.StringIO()):
-        main(argv)
-    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["errors"] == []
-    return doc
+    return gate_report(feature_repo(root, {}, HEAD), root / "report.json")
 
 
 def _found(report: dict[str, Any], path: str) -> set[tuple[str, int | None]]:
