@@ -77,7 +77,7 @@ def _runtime_node(f: ChangedFile, e: _Eff) -> Iterator[Finding]:
                 "config-untrusted-target",
                 e.change.line,
                 e.change.column,
-                f"{format_path(e.change.path)}: ${{oc.create:{arg[:60]}}} builds a node from "
+                f"{format_path(e.change.path)}: ${{oc.create:...}} builds a node from "
                 f"text that is not in the file ({e.unknown[0]}), so what instantiating it "
                 "calls is not in the change under review",
                 "write the node in the config, with a literal _target_ of your own",
