@@ -88,3 +88,18 @@ def configured(args, cfg, trainer, model, ckpt, key, out_dir, repo_id):
         f.read()
     # ok: egress-storage-upload
     fsspec.filesystem("file").put(ckpt, "/mnt/shared/w.pt")
+
+
+def sft_args_literal_repo(model, ds):
+    # session 28: the trainer's arguments push to a repository named in the code
+    # ruleid: egress-storage-upload
+    args = TrainingArguments(output_dir="data/sft", hub_model_id="ml-contrib-tools/qwen-sft", push_to_hub=True)
+    # ruleid: egress-storage-upload
+    model.save_pretrained("out", push_to_hub=True, repo_id="ml-contrib-tools/qwen-sft")
+    # ok: egress-storage-upload
+    cfg = SFTConfig(output_dir="data/sft", push_to_hub=True, hub_model_id=script_args.hub_model_id)
+    # ok: egress-storage-upload
+    TrainingArguments(output_dir="data/sft", push_to_hub=False, hub_model_id="acme/qwen-sft")
+    # ok: egress-storage-upload
+    model.save_pretrained("out", push_to_hub=args.push_to_hub)
+    return args, cfg

@@ -26,6 +26,7 @@ from traingate.checks.config.env import (
     docker_index_copies,
     shell_index_config,
 )
+from traingate.checks.config.hub_push import hub_push, shell_push_flags
 from traingate.checks.config.keypath import format_path
 from traingate.checks.config.names import dangerous_names
 from traingate.checks.config.node_targets import _resolver_targets
@@ -100,6 +101,7 @@ def _env_file(ctx: Context, f: ChangedFile) -> list[Finding]:
     if not notebook:
         out += shell_index_config(f, text, added)
         out += shell_trust_flags(f, text, added)
+        out += shell_push_flags(f, text, added)
     if notebook:
         out += notebook_environ(f, text, added)
     return out
@@ -212,6 +214,7 @@ def _judge(
     out.extend(external_sources(f, effs))
     out.extend(_resolver_code(f, effs, code_resolvers))
     out.extend(_resolver_targets(f, effs))
+    out.extend(hub_push(f, new, effs))
     out.extend(_config_env(f, new, effs))
     if name.endswith("pyproject.toml") or _UV_TOML.search(name):
         out.extend(_pyproject(f, changes, uv=not name.endswith("pyproject.toml")))

@@ -116,6 +116,14 @@ RULES = declare(
             since="0.2.0",
         ),
         Rule(
+            "config-model-upload",
+            Severity.ERROR,
+            "a config or launch line turns on push_to_hub, or changes where it uploads the trained model (hub_model_id, push_to_hub_organization, hub_private_repo made false): the weights go to a hub repository the change chooses",
+            help="push from a reviewed release job, to a repository of your organisation; or approve the destination",
+            category="config",
+            since="0.2.0",
+        ),
+        Rule(
             "config-external-source",
             Severity.ERROR,
             "hydra.searchpath adds a config directory, or pytest's pythonpath a module directory, outside the repository (an absolute path, a `..` out of it, or a value read from the environment)",
