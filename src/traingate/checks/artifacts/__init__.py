@@ -9,6 +9,7 @@ docs/checks/artifacts.md for the library choice) is split by concern:
 - ``pickle_vm``: the symbolic unpickler; ``pickles``: its streams to issues;
 - ``allowlist``: the globals a checkpoint may import, and why each is safe;
 - ``zips``, ``npy``, ``safetensors``, ``compression``: the container formats;
+- ``keras``: Keras model configs; ``hdf5``: the root attributes of an HDF5 file;
 - ``common``: rule ids, limits and the per-artifact state the modules share.
 """
 

@@ -100,8 +100,7 @@ def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int
     """Scan one file or archive member, choosing the format like the loaders do."""
     from traingate.checks.artifacts.compression import _compression_of, _decompress
     from traingate.checks.artifacts.keras import (
-        KERAS_EXTS,
-        is_keras_h5,
+        hdf5_offset,
         scan_keras_h5,
         scan_keras_zip,
     )
@@ -128,13 +127,24 @@ def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int
     if ext == ".safetensors" and not comp_ext:
         _scan_safetensors(ctx, data, member)
         return
-    if ext in KERAS_EXTS and not comp_ext:
+    sb = None if comp_ext else hdf5_offset(data)
+    if ext == ".keras" and not comp_ext:
         # Keras' loader picks the format by this extension (session 27)
-        if ext == ".keras":
-            scan_keras_zip(ctx, data, member)
-        elif is_keras_h5(data):
-            scan_keras_h5(ctx, data, member)
+        if scan_keras_zip(ctx, data, member) and sb is not None:
+            scan_keras_h5(ctx, data, member)  # a zip+HDF5 polyglot: both views
         return
+    if sb is not None:
+        # tf_keras' load_model opens any file h5py.is_hdf5 accepts as a legacy
+        # model, whatever its name (session 28: `head.bin` passed unread).
+        scan_keras_h5(ctx, data, member)
+        if sb == 0:
+            return
+        # HDF5 behind a user block: the block before it is free bytes that
+        # torch.load or pickle.load read, so they are sniffed too.
+    # A `.h5` that is no HDF5 file is no Keras model: it is read like a `.bin`,
+    # leniently, since joblib.load and torch.load ignore names (session 28: a
+    # pickle named `weights.h5`, or a zlib-compressed joblib one, passed unread).
+    lenient = ext in _LENIENT_PICKLE_EXTS or (ext in (".h5", ".hdf5") and sb is None)
     if data.startswith(_ZIP_LOCAL) or data.startswith(_ZIP_EMPTY):
         _scan_zip(ctx, data, member, depth)
         return
@@ -148,7 +158,7 @@ def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int
         # Not a tar tarfile reads: torch.load then unpickles the bytes.
         _scan_pickle_file(ctx, data, member, depth, _STRICT)
         return
-    picklish = ext in _STRICT_PICKLE_EXTS or ext in _LENIENT_PICKLE_EXTS
+    picklish = ext in _STRICT_PICKLE_EXTS or lenient
     kind = _compression_of(data)
     if kind is not None and (comp_ext or (picklish and not _has_pickle_header(data))):
         if kind == "lz4":
@@ -179,7 +189,7 @@ def _scan_blob(ctx: _Ctx, name: str, data: bytes, member: str | None, depth: int
             return
     if _has_pickle_header(data) or ext in _STRICT_PICKLE_EXTS or _PROTO0_SNIFF.match(data, 0, 512):
         _scan_pickle_file(ctx, data, member, depth, _STRICT)
-    elif ext in _LENIENT_PICKLE_EXTS:
+    elif lenient:
         _scan_pickle_file(ctx, data, member, depth, _LENIENT)
     else:
         return
