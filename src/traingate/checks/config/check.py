@@ -36,6 +36,7 @@ from traingate.checks.config.policy_rules import _policy_rule
 from traingate.checks.config.pytest_ini import SECTIONS as _PYTEST_INI
 from traingate.checks.config.pytest_ini import pytest_pythonpath
 from traingate.checks.config.python_env import python_environ
+from traingate.checks.config.python_targets import python_targets
 from traingate.checks.config.remote_flags import shell_trust_flags
 from traingate.checks.config.rules import _finding
 from traingate.checks.config.sources import external_sources
@@ -60,6 +61,7 @@ def run(ctx: Context) -> list[Finding]:
     # Only a change with a config needs the resolvers its Python registers.
     configs = any(config_format(f.new_path or "") in _CONFIG_FORMATS for f in ctx.files)
     code_resolvers = _code_resolvers(ctx) if configs else frozenset()
+    docs_read = _reads_docstrings(ctx)
     for f in ctx.files:
         if f.status is Status.DELETED or f.new_path is None:
             continue
@@ -67,7 +69,7 @@ def run(ctx: Context) -> list[Finding]:
         if _ENV_FILES.search(name) or DOCKERFILE.search(name) or name.endswith(_IPYTHON):
             out.extend(_env_file(ctx, f))
         elif name.endswith(".py"):
-            out.extend(_python_file(ctx, f))
+            out.extend(_python_file(ctx, f, docs_read))
         if posixpath.basename(name) in _PYTEST_INI:
             out.extend(_pytest_ini(ctx, f))
         fmt = config_format(name)
@@ -118,12 +120,39 @@ def _pytest_ini(ctx: Context, f: ChangedFile) -> list[Finding]:
     return list(pytest_pythonpath(f, text, added))
 
 
-def _python_file(ctx: Context, f: ChangedFile) -> list[Finding]:
-    """A plain Python file's ``os.environ`` writes (session 22, issue #16)."""
+def _python_file(ctx: Context, f: ChangedFile, docs_read: bool) -> list[Finding]:
+    """A plain Python file's ``os.environ`` writes (session 22, issue #16) and
+    the config targets it writes as Python (session 28)."""
     data = _blob(ctx, f, new=True)
-    if not data or (b"environ" not in data and b"putenv" not in data):
+    if not data:
         return []
-    return python_environ(f, data.decode("utf-8", "replace"), set(f.added_lines))
+    added = set(f.added_lines)
+    out = python_environ(f, data.decode("utf-8", "replace"), added)
+    return out + python_targets(f, _run_text(data), added, docs_read=docs_read)
+
+
+def _run_text(data: bytes) -> str:
+    """The text CPython runs: a PEP 263 cookie cannot spell `_target_` or
+    `__doc__` unseen (imported here as targets._python_text does)."""
+    from traingate.checks.sabotage.source import _python
+
+    return _python(data).text
+
+
+_DOC_READERS = ("__doc__", "getdoc")
+
+
+def _reads_docstrings(ctx: Context) -> bool:
+    """Some Python of the change reads a docstring as data (`__doc__`,
+    `inspect.getdoc`): then a docstring may be the YAML node it loads, and
+    python_targets.py judges docstrings too (session 28)."""
+    for f in ctx.files:
+        if f.status is Status.DELETED or not (f.new_path or "").endswith((".py", ".ipynb")):
+            continue
+        data = _blob(ctx, f, new=True)
+        if data and any(w in _run_text(data) for w in _DOC_READERS):
+            return True
+    return False
 
 
 def _decode(fmt: str | None, data: bytes) -> Decoded:

@@ -52,18 +52,28 @@ def names_code(text: str) -> bool:
     # A tagged scalar reads as its tag and text: `!function os.system` (lm-eval's
     # function lookup) names os.system too.
     t = _TAG.sub("", text.strip(), count=1)
-    if not _DOTTED.fullmatch(t) or _CONSTANT.fullmatch(t.rsplit(".", 1)[1]):
+    if not _DOTTED.fullmatch(t) or data_name(t):
         return False
+    return _dangerous_target(t)
+
+
+def data_name(t: str) -> bool:
+    """A dotted name of data in a dangerous module: a constant
+    (`subprocess.PIPE`), a path helper, a standard stream (session 28: also
+    read by python_targets.py, where `target="os.path:join"` is a registry's
+    lazy path helper)."""
+    if _CONSTANT.fullmatch(t.rsplit(".", 1)[-1]):
+        return True
     for d in _DATA:
         if t == d:
-            return False
+            return True
         if t.startswith(d + "."):
             # `os.path.os.system` is os.system: posixpath imports os.
             rest = t[len(d) + 1 :].split(".")
-            return (
-                bool(_DANGEROUS_ATTRIBUTE_MODULES.intersection(rest)) or rest[-1] in _DANGEROUS_LAST
+            return not (
+                _DANGEROUS_ATTRIBUTE_MODULES.intersection(rest) or rest[-1] in _DANGEROUS_LAST
             )
-    return _dangerous_target(t)
+    return False
 
 
 def dangerous_names(f: ChangedFile, effs: list[_Eff]) -> Iterator[Finding]:

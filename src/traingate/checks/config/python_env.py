@@ -306,11 +306,25 @@ def _keywords(
             yield from _mapping(node, kw.value, maps)
 
 
-def _constants(tree: ast.Module) -> dict[str, ast.expr]:
+def _constants(tree: ast.Module, nodes: list[ast.AST] | None = None) -> dict[str, ast.expr]:
     """Names bound once in the whole file, by an assignment of a literal or
-    of a constant made of them (``KEY = "PIP_INDEX_URL"``)."""
+    of a constant made of them (``KEY = "PIP_INDEX_URL"``). ``nodes``: the
+    tree's nodes when the caller walked it already (one walk, python_targets.py)."""
+    nodes = list(ast.walk(tree)) if nodes is None else nodes
+    count = binding_counts(nodes)
+    return {
+        t.id: node.value
+        for node in nodes
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name) and count.get(t.id) == 1
+    }
+
+
+def binding_counts(nodes: list[ast.AST]) -> dict[str, int]:
+    """How many times each name is bound (assigned, imported, defined, a parameter)."""
     count: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             count[node.id] = count.get(node.id, 0) + 1
         elif isinstance(node, ast.alias):
@@ -323,13 +337,7 @@ def _constants(tree: ast.Module) -> dict[str, ast.expr]:
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             for name in node.names:
                 count[name] = count.get(name, 0) + 1
-    return {
-        t.id: node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        for t in node.targets
-        if isinstance(t, ast.Name) and count.get(t.id) == 1
-    }
+    return count
 
 
 # str methods a key may be spelled through (`k.upper()` of a lower-case table)

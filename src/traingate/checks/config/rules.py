@@ -140,6 +140,14 @@ RULES = declare(
             since="0.2.0",
         ),
         Rule(
+            "config-target-in-code",
+            Severity.ERROR,
+            "a Python file writes a config node whose _target_, _component_ or class_path the target check calls dangerous (a dict for instantiate, a YAML string for OmegaConf.create, a Hydra override), or hands such a name to a resolver (hydra.utils.get_method, pydoc.locate)",
+            help="point the target at your own classes; a node that must name such a callable needs the security group's review",
+            category="config",
+            since="0.3.0",
+        ),
+        Rule(
             "config-path-not-allowed",
             Severity.ERROR,
             "a data or checkpoint path key (path_keys) resolves outside the rule's path_allow prefixes, or to a value decided when the job runs",

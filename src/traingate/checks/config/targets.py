@@ -206,10 +206,22 @@ _STDLIB_DATA = frozenset(
 )
 
 
+# Third-party modules that only re-export the standard library under other
+# names (session 28 red team: `six.moves.urllib.request.urlretrieve` is
+# urllib's): a target there is judged as the name it maps to, and a renamed
+# module (`http_client`, `urllib_parse`, `reload_module`) is the standard
+# library too. None of 157 distinct real targets names either.
+_STDLIB_REEXPORTS = ("six.moves.", "future.moves.")
+
+
 def _stdlib_target(target: str) -> bool:
     """A ``_target_`` into the standard library that is not a value or container
     type: nothing a training config builds, everything an insider reaches for."""
     t = target.strip()
+    for prefix in _STDLIB_REEXPORTS:
+        if t.startswith(prefix):
+            rest = t[len(prefix) :]
+            return rest.split(".", 1)[0] not in sys.stdlib_module_names or _stdlib_target(rest)
     top = t.split(".", 1)[0]
     if top not in sys.stdlib_module_names:
         return False
