@@ -430,7 +430,7 @@ def test_facts_version_19_records() -> None:
         "def g(p):\n    sys.excepthook = f\n    for c in LOADERS.values():\n        c().load(p)\n"
         "    return Shards[p], Shards[p], K[0](p)\n"
     )
-    assert facts.VERSION == 19
+    assert facts.VERSION >= 19  # added in 19, kept since
     refs = [(c[0], c[1], c[2]) for c in got["calls"] if "imp" not in c[5]]
     assert ("E", "I:1:io.make_meta.__call__", 4) in refs
     assert ("g", "I:1:io.f", 7) in refs  # the hook set

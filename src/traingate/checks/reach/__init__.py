@@ -374,6 +374,13 @@ def _judged(
         if not ctx.scan_all and not any(n in added for n in range(rline, rend + 1)):
             continue
         nodes, external = graph.resolve_call(path, ref, flags)
+        if (
+            external == "builtins.dynattr"
+            and graph.dyn_verdict(path, caller, ref, flags) != "unsafe"
+        ):
+            # Session 28: the name is harmless, or its caller's to pass
+            # (judged where that function is called: names.py).
+            external = None
         # A call into no repository function and no sink can give no finding,
         # new or not: leave it out, and skip the base side if that is all
         # (issue #17: `float(x)` in 200 changed files cost 200 base parses).

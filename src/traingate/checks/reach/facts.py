@@ -204,6 +204,21 @@ interpreter's trace, profile and audit hooks and torch's ``DataLoader``
 ``collate_fn``/``worker_init_fn``. The once-per-method reads of ``self.x``
 keep their scopes alive (a freed scope's id, reused, dropped a later read).
 
+Version 20 (session 28, issue #16: a callable chosen by name is judged by
+where the name comes from; ``names.py``): a ``B:dynattr`` call whose module
+and attribute names are all pieces of one parameter records it as
+``flags["dn"]``, and ``dnr`` (present when not empty) gives
+``qualname -> param`` for a function whose every returned lookup is such;
+``flags["nc"]`` gives each argument's name code that is not 0 (1 a harmless
+literal, or the caller's parameter a read chain starts from; positions as
+"0", "1", ...), and ``flags["ni"]`` on a call of a factory's result
+(``X.()``) what each call that made the result passed (``n`` positions, -1
+after a starred one, ``k`` keywords, ``s`` a ``**``, ``nc``); ``np`` gives
+``qualname -> {param: [index, 1 harmless default or none / 0, shift]}`` for
+the parameters those codes name, and ``ne`` a def's decorators other than
+the plain ones (graph.py: a config entry point's config is the root).
+Calls of the standard library, torch, numpy and builtins record no codes.
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -219,11 +234,11 @@ from collections import deque
 from typing import Any
 
 from traingate import pyast
-from traingate.checks.reach import handed, woflow
+from traingate.checks.reach import handed, names, woflow
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 19
+VERSION = 20
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -460,6 +475,7 @@ _OWN_KEPT = frozenset(
         ast.ClassDef,
         ast.For,
         ast.AsyncFor,
+        ast.While,  # names.Flow: a loop around a read and a later binding
         ast.comprehension,
         ast.NamedExpr,
         ast.withitem,
@@ -1141,6 +1157,11 @@ class _Scope:
         self.body: list[ast.stmt] | None = None
         self.guards: dict[int, str] | None = None
         self.kw_dicts: dict[str, dict[str, list[ast.expr | None]] | None] = {}
+        # Version 20 (names.py): the def's arguments, its decorators other
+        # than the plain ones, and its bindings by name, built when asked.
+        self.args: ast.arguments | None = None
+        self.decos: list[str | None] = []
+        self.name_flow: names.Flow | None = None
 
     def from_params(self, names: set[str]) -> bool:
         """Whether any of ``names`` carries a parameter's value through the
@@ -1243,6 +1264,12 @@ class _Extractor:
         self.git_paths: dict[str, int] = {}
         self.writes: list[list[Any]] = []
         self.params: dict[str, dict[str, list[Any]]] = {}
+        # Version 20 (names.py): a name parameter's [index, 1 harmless default
+        # or none / 0, shift]; a def's other decorators; a factory's lookup
+        # parameter ("" when a lookup it returns is not one parameter's).
+        self.nparams: dict[str, dict[str, list[Any]]] = {}
+        self.nentry: dict[str, list[str | None]] = {}
+        self.dnr: dict[str, str] = {}
         # For _rewrapped: names declared global, objects whose __defaults__ (or
         # ...) are written, class bodies (name, statements besides defs).
         self.globals: set[str] = set()
@@ -1334,6 +1361,10 @@ class _Extractor:
             for qual in self.params.keys() & self._rewrapped(module, main_scope):
                 for sig in self.params[qual].values():
                     sig[1] = None
+        if self.nparams:
+            for qual in self.nparams.keys() & self._rewrapped(module, main_scope):
+                for sig in self.nparams[qual].values():
+                    sig[1] = 0  # rebound or patched in this file: its default unknown
         tl = {q: n for q, n in self.tuple_lens.items() if n >= 0 and q not in self.cond}
         if tl:
             for qual in tl.keys() & self._rewrapped(module, main_scope):
@@ -1358,6 +1389,13 @@ class _Extractor:
             self.facts["class_attrs"] = self.class_attrs
         if tl:
             self.facts["tl"] = tl
+        if self.nparams:
+            self.facts["np"] = self.nparams
+        if self.nentry:
+            self.facts["ne"] = self.nentry
+        dnr = {q: p for q, p in self.dnr.items() if p}
+        if dnr:
+            self.facts["dnr"] = dnr
         dicts = {name: got for name, got in self.dicts.items() if got}
         for key, held in (("dicts", dicts), ("made", self.made), ("rets", self.rets)):
             if held:
@@ -1703,6 +1741,8 @@ class _Extractor:
         plain = all(d in _PLAIN_DECORATORS for d in decorators)
         static = "B:staticmethod" in decorators
         scope.sig = _signature(a, plain, 1 if cls is not None and not static else 0)
+        scope.args = a
+        scope.decos = [d for d in decorators if d not in _PLAIN_DECORATORS]
         if node.decorator_list and cls is None and parent.qualname == "<module>":
             self._decorated.append((parent, qual, node.decorator_list, node.lineno))
         if node.decorator_list:
@@ -1857,6 +1897,7 @@ class _Extractor:
         ]
         scope = _Scope(qual, params, parent, cls)
         scope.sig = _signature(a, True, 1 if cls is not None else 0)
+        scope.args = a
         self._scope(scope, body)
 
     def _class(self, parent: _Scope, node: ast.ClassDef, outer: str | None = None) -> None:
@@ -2600,16 +2641,18 @@ class _Extractor:
                 if inner in _DYN_IMPORTS:
                     dyn = [*args[0].args[:1], *args[1:2]]
                     if not all(_is_const(a) for a in dyn):
-                        self._record(scope, "B:dynattr", node, {})
+                        self._record(scope, "B:dynattr", node, self._dyn_flags(scope, [node]))
             elif func.id in ("setattr", "delattr"):
                 self._setattr(scope, node)
         if type(func) is ast.Name:
             # `fn = getattr(mod, name)` before, `mod` a module chosen at run time
             bound = self._binds_of(scope, func.id)
-            if any(type(v) is ast.Call and self._dyn_getattr(scope, v) for v in bound):
-                self._record(scope, "B:dynattr", node, {})
+            looks = [v for v in bound if type(v) is ast.Call and self._dyn_getattr(scope, v)]
+            if looks:
+                self._record(scope, "B:dynattr", node, self._dyn_flags(scope, looks))
         elif type(func) is ast.Call and self._dyn_getattr(scope, func):
-            self._record(scope, "B:dynattr", func, {})  # `getattr(mod, name)(x)`
+            # `getattr(mod, name)(x)`
+            self._record(scope, "B:dynattr", func, self._dyn_flags(scope, [func]))
         # Only a literal first argument names a module (``_module_call``'s own
         # test, first here: issue #17, a call per call of the file).
         mod = self._module_call(scope, node) if args and type(args[0]) is ast.Constant else None
@@ -2701,6 +2744,11 @@ class _Extractor:
                 # off: flagged there already (issue #16: timm's fallback).
                 flags["wo"], flags["wop"] = 0, guard
         self._arg_codes(scope, node, flags, keywords)
+        if not all(r[:2] == "B:" or _foreign(r) for r in (ref, *alts)):
+            # Only a repository function can take a name on (a missing code
+            # is 0: unsafe, so skipping the standard library's, torch's and
+            # numpy's calls fails closed; issue #17: they are most calls).
+            self._name_codes(scope, node, flags)
         if shell is not None:
             flags["shell"] = 0 if isinstance(shell, ast.Constant) and not shell.value else 1
         first = args[0] if args else named_first
@@ -2718,6 +2766,10 @@ class _Extractor:
             flags["ac"] = 1
         if anyattr:
             flags["any"] = 1
+        if (ref is not None and ref.endswith(_CALLED)) or any(a.endswith(_CALLED) for a in alts):
+            given = self._inner_calls(scope, func)
+            if given:
+                flags["ni"] = given  # what the factory was passed (names.py)
         self._record(scope, ref, node, flags)
         for alt in alts:
             self._record(scope, alt, node, flags)
@@ -2961,6 +3013,156 @@ class _Extractor:
             and self._ref(scope, inner.func) in _DYN_IMPORTS
         )
 
+    # -- the names of callables chosen at run time (version 20, names.py) ---
+
+    def _flow(self, scope: _Scope) -> names.Flow:
+        if scope.name_flow is None:
+            scope.name_flow = names.Flow(scope.own, set(scope.sig), _nonlocals)
+        return scope.name_flow
+
+    def _name_param(self, scope: _Scope, param: str) -> None:
+        """Record ``param``'s signature for graph.py (``np``, ``ne``)."""
+        a, sig = scope.args, scope.sig.get(param)
+        if a is None or sig is None:
+            return
+        default = names.default_of(a, param)
+        harmless = default is None or (
+            not isinstance(default, ast.AST) and names.safe_literal(default)
+        )
+        ok = not scope.decos and harmless
+        self.nparams.setdefault(scope.qualname, {})[param] = [sig[0], 1 if ok else 0, sig[2]]
+        if scope.decos:
+            self.nentry[scope.qualname] = scope.decos
+
+    def _name_code(self, scope: _Scope, value: ast.expr) -> names.Code:
+        t = type(value)
+        if t is ast.Constant:
+            v = value.value  # type: ignore[attr-defined]
+            return 1 if (v is None or isinstance(v, str)) and names.safe_literal(v) else 0
+        if t is ast.Name:
+            if value.id not in scope.params and value.id not in scope.counts:  # type: ignore[attr-defined]
+                return 0  # a global, a builtin, a closure's name
+        elif t is ast.Starred or not scope.params or not scope.from_params(_names(value)):
+            return 0  # nothing of a parameter's in it (the taint search is memoised)
+        got = names.code(self._flow(scope), value)
+        if isinstance(got, str):
+            self._name_param(scope, got)
+        return got
+
+    def _name_codes(self, scope: _Scope, node: ast.Call, flags: dict[str, Any]) -> None:
+        """``nc``: each argument's name code that is not 0, positions as
+        "0", "1", ... (none after a starred one: positions unknown)."""
+        nc: dict[str, names.Code] = {}
+        for i, a in enumerate(node.args):
+            if type(a) is ast.Starred:
+                break
+            c = self._name_code(scope, a)
+            if c != 0:
+                nc[str(i)] = c
+        for k in node.keywords:
+            if k.arg is not None and (c := self._name_code(scope, k.value)) != 0:
+                nc[k.arg] = c
+        if nc:
+            flags["nc"] = nc
+
+    def _inner_calls(self, scope: _Scope, func: ast.expr) -> list[dict[str, Any]]:
+        """What each call whose result is called here passed (``ni``):
+        ``make(x)(y)`` or ``fn = make(x); fn(y)``."""
+        if type(func) is ast.Call:
+            calls = [func]
+        elif type(func) is ast.Name:
+            stores = self._flow(scope).stores.get(func.id, ())
+            calls = [v for k, _at, v in stores if k == "v" and type(v) is ast.Call]
+        else:
+            return []
+        out: list[dict[str, Any]] = []
+        for c in calls:
+            got: dict[str, Any] = {}
+            starred = any(type(a) is ast.Starred for a in c.args)
+            got["n"] = -1 if starred else len(c.args)
+            got["k"] = sorted(k.arg for k in c.keywords if k.arg is not None)
+            if any(k.arg is None for k in c.keywords):
+                got["s"] = 1
+            self._name_codes(scope, c, got)
+            out.append(got)
+        return out
+
+    def _dyn_flags(self, scope: _Scope, looks: list[ast.Call]) -> dict[str, Any]:
+        """``dn``: the parameter a lookup's names all come from, if one."""
+        param = self._lookup_param(scope, looks)
+        return {"dn": param} if param else {}
+
+    def _lookup_param(self, scope: _Scope, looks: list[ast.Call]) -> str | None:
+        exprs: list[ast.expr] = []
+        for call in looks:
+            got = self._lookup_names(scope, call, 0, set())
+            if got is None:
+                return None
+            exprs += got
+        param = names.param_of(self._flow(scope), exprs) if exprs and scope.params else None
+        if param is not None:
+            self._name_param(scope, param)
+            if param not in self.nparams.get(scope.qualname, {}):
+                return None  # `*args`, `**kwargs`: no signature to judge by
+        return param
+
+    def _lookup_names(
+        self, scope: _Scope, call: ast.Call, depth: int, busy: set[str]
+    ) -> list[ast.expr] | None:
+        """The module and attribute names of ``getattr(M, n)``: ``n`` and the
+        name each import ``M`` is bound to takes (``M = getattr(M, n2)``
+        walking down a dotted path adds ``n2``); None when ``M`` is bound
+        to anything else."""
+        args = call.args
+        if depth > 4 or len(args) < 2:
+            return None
+        out = [args[1]]
+        mod = args[0]
+        if type(mod) is ast.Call:
+            if self._ref(scope, mod.func) not in _DYN_IMPORTS or not mod.args:
+                return None
+            return [*out, mod.args[0]]
+        if type(mod) is not ast.Name or mod.id in busy:
+            return out if type(mod) is ast.Name else None
+        busy = busy | {mod.id}
+        for kind, _at, v in self._flow(scope).stores.get(mod.id, ()):
+            if kind != "v" or type(v) is not ast.Call:
+                return None
+            if self._ref(scope, v.func) in _DYN_IMPORTS and v.args:
+                out.append(v.args[0])
+                continue
+            f = v.func
+            if not (type(f) is ast.Name and f.id == "getattr"):
+                return None
+            more = self._lookup_names(scope, v, depth + 1, busy)
+            if more is None:
+                return None
+            out += more
+        return out
+
+    def _lookups(self, scope: _Scope, value: ast.expr, depth: int) -> list[ast.Call] | None:
+        """The ``getattr`` calls ``_dyn_lookup`` found in a returned value."""
+        t = type(value)
+        if depth > 3:
+            return None
+        if t is ast.IfExp or t is ast.BoolOp:
+            sides = [value.body, value.orelse] if t is ast.IfExp else value.values  # type: ignore[attr-defined]
+            sub = [
+                self._lookups(scope, v, depth + 1)
+                for v in sides
+                if self._dyn_lookup(scope, v, depth + 1)
+            ]
+            return None if any(x is None for x in sub) else [c for x in sub for c in x or ()]
+        if t is ast.Name:
+            bound = self._binds_of(scope, value.id)  # type: ignore[attr-defined]
+            sub = [
+                self._lookups(scope, v, depth + 1)
+                for v in bound
+                if self._dyn_lookup(scope, v, depth + 1)
+            ]
+            return None if any(x is None for x in sub) else [c for x in sub for c in x or ()]
+        return [value] if t is ast.Call else None  # type: ignore[list-item]
+
     def _binds_of(self, scope: _Scope, name: str) -> list[ast.expr]:
         """The values bound to ``name`` in the innermost scope (from ``scope``
         out) that binds it; none when a parameter or nothing binds it first."""
@@ -3145,6 +3347,11 @@ class _Extractor:
             if not got:
                 del self.rets[scope.qualname]
         if self._dyn_lookup(scope, value, 0):
+            # Version 20: the parameter the name comes from, if one (names.py).
+            looks = self._lookups(scope, value, 0)
+            param = self._lookup_param(scope, looks) if looks else None
+            old = self.dnr.get(scope.qualname)
+            self.dnr[scope.qualname] = param if param and old in (None, param) else ""
             # `return getattr(import_module(m), n)`: a caller's `locate(s)(x)`
             # calls a callable chosen by name at run time (version 12, issue
             # #16); only a call of the result reads `rets`, so storing it or

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
+from traingate.checks.reach import names
+
 MAX_DEPTH = 64  # hops from a sink; deeper chains are reported, not followed
 # Other walks through names (factories, dicts, classes): cut there, unreported.
 _MAX_ALIAS_HOPS = 8
@@ -88,6 +90,15 @@ def _torch_unsafe(flags: Flags) -> bool:
 # What a call passes to a callee's True-default parameter (``passed``).
 SAFE = "safe"  # omitted (the default True) or a literal True
 UNSAFE = "unsafe"  # anything else, or unknown (``*args``/``**kwargs``)
+
+
+# ``cond`` keys of a name handed to a callable chosen by name (names.py,
+# session 28): ``n:<param>``; a bare parameter is weights_only's.
+_NAME = "n:"
+
+
+def _cond_kind(param: str | None) -> str:
+    return "dynamic-import" if param is not None and param.startswith(_NAME) else "torch-load"
 
 
 def _torch_default(flags: Flags) -> bool:
@@ -373,6 +384,8 @@ class Graph:
     # when a caller passes that parameter anything else (``Hop.param``)
     cond: dict[str, dict[str, Hop]] = field(default_factory=dict)
     _cond_direct: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
+    # A class whose `__init__` takes a name on (``_conditional``): class -> it.
+    _init_of: dict[str, str] = field(default_factory=dict)
     # The files' paths in the summary's order (the listing, not parsed facts);
     # None: iterate ``files``.
     paths: list[str] | None = None
@@ -1596,6 +1609,13 @@ class Graph:
         nodes, external = self.resolve_call(path, ref, flags)
         kind = sink_kind(external, flags)
         param = self._true_param(params, qual, flags) if kind == "torch-load" else None
+        if kind == "dynamic-import":
+            # Session 28: judged by where the name comes from (names.py).
+            verdict = self.dyn_verdict(path, qual, ref, flags)
+            if verdict == SAFE:
+                kind = None
+            elif verdict != UNSAFE:
+                param = verdict
         label = ""
         if kind is not None:
             via = self._via.get((path, ref))
@@ -1779,11 +1799,11 @@ class Graph:
                 reverse.setdefault(t, []).append((src, lines.get(j) or self._def_line(src)))
         kinds = {k for d in self.direct.values() for k in d}
         acts = self._conditional(reverse)
-        if acts:
-            kinds.add("torch-load")
+        kinds |= {_cond_kind(hop.param) for _lvl, _n, hop in acts}
         seeds = sorted(self.direct, key=lambda n: self._order.get(n, (0, 0, 0)))
         for kind in sorted(kinds):
-            self._bfs(kind, seeds, reverse, acts if kind == "torch-load" else [])
+            mine = [a for a in acts if _cond_kind(a[2].param) == kind]
+            self._bfs(kind, seeds, reverse, mine)
 
     def _bfs(
         self,
@@ -1841,10 +1861,19 @@ class Graph:
                     continue
                 # An edge with no call of its own (a class to its __init__)
                 # passes what is unknown here: unsafe, as before.
-                for line, flags in self.edge_calls(pred, node) or [(eline, {"star": 1})]:
-                    got = passed(flags, sig, param, partial(self.tuple_len, pred))
-                    if got not in (SAFE, UNSAFE) and self._default(pred, got) is not True:
-                        got = UNSAFE  # its own default is not True (after all)
+                calls = self.edge_calls(pred, node)
+                if not calls and param.startswith(_NAME) and self._made_by(pred, node):
+                    # `Cls(...)` runs `__init__` with what the call passes
+                    # (session 28: names only; weights_only as before).
+                    self._init_of[pred] = node
+                    calls = [(eline, {"nc": {param[len(_NAME) :]: param[len(_NAME) :]}})]
+                for line, flags in calls or [(eline, {"star": 1})]:
+                    if param.startswith(_NAME):
+                        got = self._passed_name(pred, node, param, flags)
+                    else:
+                        got = passed(flags, sig, param, partial(self.tuple_len, pred))
+                        if got not in (SAFE, UNSAFE) and self._default(pred, got) is not True:
+                            got = UNSAFE  # its own default is not True (after all)
                     if got == UNSAFE:
                         acts.append((dist + 1, pred, Hop(node, "", line, param)))
                     elif got != SAFE and got not in self.cond.get(pred, {}):
@@ -1894,10 +1923,96 @@ class Graph:
         out: dict[str, tuple[str, str | None]] = {
             k: (n, None) for k, n in self.kinds(nodes).items()
         }
-        if "torch-load" not in out:
-            for n in nodes:
-                for param in self.cond.get(n, {}):
-                    got = passed(flags, self.sig(n, param), param, partial(self.tuple_len, caller))
-                    if got == UNSAFE or (got != SAFE and self._default(caller, got) is not True):
-                        out.setdefault("torch-load", (n, param))
+        for n in nodes:
+            for param in self.cond.get(n, {}):
+                kind = _cond_kind(param)
+                if kind in out:
+                    continue
+                if kind == "dynamic-import":
+                    if self._passed_name(caller, n, param, flags) == UNSAFE:
+                        out[kind] = (n, param)
+                    continue
+                got = passed(flags, self.sig(n, param), param, partial(self.tuple_len, caller))
+                if got == UNSAFE or (got != SAFE and self._default(caller, got) is not True):
+                    out[kind] = (n, param)
         return out
+
+    # -- a callable chosen by name: where the name comes from (names.py) ---
+
+    def _made_by(self, cls: str, init: str) -> bool:
+        """``init`` is the ``__init__`` a call of the class ``cls`` runs."""
+        path, qual = split_node(cls)
+        if init.rpartition("::")[2].rpartition(".")[2] != "__init__":
+            return False
+        facts = self.files.get(path)
+        return facts is not None and facts["defs"].get(qual, ("",))[0] == "class"
+
+    def name_sig(self, node: str, param: str) -> list[Any] | None:
+        init = self._init_of.get(node)
+        if init is not None:
+            # A class called: its `__init__`'s parameter, `self` bound.
+            sig = self.name_sig(init, param)
+            return [sig[0] - 1 if sig[0] else sig[0], sig[1], 0] if sig else None
+        path, qual = split_node(node)
+        got: list[Any] | None = (self.files.get(path, {}).get("np") or {}).get(qual, {}).get(param)
+        return got
+
+    def _own_name(self, node: str, param: str) -> str:
+        """What ``node``'s own parameter ``param`` stands for when a name it
+        was given is handed on: SAFE at a config entry point's config, UNSAFE
+        under another decorator or with a harmful default, else conditional."""
+        sig = self.name_sig(node, param)
+        if sig is None:
+            return UNSAFE
+        if self._entry(node) and sig[0] == 0:
+            return SAFE
+        return _NAME + param if sig[1] == 1 else UNSAFE
+
+    def _entry(self, node: str) -> bool:
+        """``node`` is decorated by a config entry point only (``@hydra.main``,
+        torchtune's ``@config.parse``), resolved through imports: a repository
+        function of that name is not one."""
+        path, qual = split_node(node)
+        decos = (self.files.get(path, {}).get("ne") or {}).get(qual)
+        if not decos:
+            return False
+        for ref in decos:
+            if ref is None:
+                return False
+            nodes, external = self.resolve(path, ref)
+            if nodes and set(nodes) <= names.ENTRY_NODES:
+                continue
+            if nodes or external not in names.ENTRY_POINTS:
+                return False
+        return True
+
+    def _passed_name(self, pred: str, node: str, param: str, flags: Flags) -> str:
+        bare = param[len(_NAME) :]
+        got = names.passed_name(dict(flags), self.name_sig(node, bare), bare)
+        if got in (SAFE, UNSAFE):
+            return got
+        return self._own_name(pred, got)
+
+    def dyn_verdict(self, path: str, qual: str, ref: str, flags: Flags) -> str:
+        """A call of ``builtins.dynattr`` made by ``qual``: SAFE (the name is
+        a harmless literal), UNSAFE, or ``n:<param>`` (the name is what
+        ``qual``'s parameter is given: judged where ``qual`` is called)."""
+        caller = node_id(path, qual)
+        if flags.get("dn"):
+            return self._own_name(caller, str(flags["dn"]))
+        if not ref.endswith(".()") or not flags.get("ni"):
+            return UNSAFE
+        factories, _external = self.resolve(path, ref[: -len(".()")])
+        got: list[str] = []
+        for f in factories:
+            fpath, fqual = split_node(f)
+            p = (self.files.get(fpath, {}).get("dnr") or {}).get(fqual)
+            if p is None:
+                return UNSAFE
+            for inner in flags["ni"]:
+                v = names.passed_name(inner, self.name_sig(f, p), p)
+                got.append(v if v in (SAFE, UNSAFE) else self._own_name(caller, v))
+        if not got or UNSAFE in got:
+            return UNSAFE
+        conds = {g for g in got if g != SAFE}
+        return SAFE if not conds else conds.pop() if len(conds) == 1 else UNSAFE

@@ -122,11 +122,18 @@ class _Cutter:
             return named[node]
 
         seeds = [n for n, kinds in g.direct.items() if self._open_sink(n, kinds.keys(), names)]
-        if "torch-load" in self.enabled:
-            # The conditional loads themselves (a hop with no next), a sink
-            # whatever is passed; not their callers that forward a True
-            # default, which reach them by an edge like any other route.
-            seeds += [n for n, d in g.cond.items() if any(h.next is None for h in d.values())]
+        # The conditional sinks themselves (a hop with no next: a load's
+        # weights_only, a lookup's name, session 28), a sink whatever is
+        # passed; not their callers that forward a parameter, which reach
+        # them by an edge like any other route.
+        conds = {"torch-load": False, "dynamic-import": True}
+        for kind, named_by in conds.items():
+            if kind in self.enabled:
+                seeds += [
+                    n
+                    for n, d in g.cond.items()
+                    if any(h.next is None and p.startswith("n:") is named_by for p, h in d.items())
+                ]
         stack = [n for n in seeds if not cut(n)]
         seen = set(stack)
         while stack:
