@@ -103,3 +103,13 @@ def sft_args_literal_repo(model, ds):
     # ok: egress-storage-upload
     model.save_pretrained("out", push_to_hub=args.push_to_hub)
     return args, cfg
+
+
+def retarget_after_parse(training_args, script_args):
+    # ruleid: egress-storage-upload
+    training_args.hub_model_id = "ml-contrib-tools/qwen-sft"
+    # ok: egress-storage-upload
+    training_args.hub_model_id = script_args.hub_model_id
+    # ok: egress-storage-upload
+    training_args.hub_model_id = None
+    return training_args
