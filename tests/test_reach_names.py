@@ -10,7 +10,9 @@ judgment, the caller's own parameter (or a read from it) in turn, a config
 entry point's config (`@hydra.main`, torchtune's `@config.parse`) as the
 config check's, anything else as a finding. Each attempt an insider would
 make is kept beside its benign look-alike, through the real CLI on a real
-repository.
+repository. Version 21: a harmless-looking literal that names a repository
+function reaching a sink blocks (looked up, not followed), and a
+`torchtune/config/_parse.py` the change adds or edits is no entry point.
 """
 
 from __future__ import annotations
@@ -352,28 +354,224 @@ def test_a_literal_name_is_judged_as_the_config_check_judges_it(
 
 
 REPO_NAMED = """\
-from train.utils.resolve import call_hook
+from train.utils.resolve import Transform, call_hook, get_component, load_plugin
 
 
 def cleanup(state):
     call_hook("train.utils.shell.run_tool", "rm -rf ~/.cache/wandb")
 
 
+def through_a_default(cfg):
+    call_hook(cfg.get("on_end", "train.utils.shell.run_tool"), "id")
+
+
+def by_a_class(path):
+    return Transform(path, template="train.utils.shell.ToolRunner")
+
+
+def re_exported(state):
+    load_plugin("train.utils.run_tool", "id")
+
+
+def a_module(state):
+    call_hook("train.utils.env", state)
+
+
+def directly(state):
+    get_component("train.utils.shell.run_tool")("id")
+
+
+def by_its_default(state):
+    fire_default()
+
+
+def fire_default(name="train.utils.shell.run_tool"):
+    return call_hook(name, "id")
+
+
+def a_top_level_module(state):
+    call_hook("setup_env", state)
+
+
+def on_sys_path(state):
+    call_hook("shell.run_tool", "id")
+
+
+def wrapped(state):
+    call_hook("train.collate.pad_logged", state)
+    get_component("train.collate.pad_logged")(state)
+
+
+def inherited(path):
+    from train.templates import ChatTransform
+
+    return ChatTransform(path, template="train.utils.shell.ToolRunner")
+"""
+
+LOGS = """\
+import functools
+
+from train.utils.shell import run_tool
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def inner(*args):
+        run_tool("logger -t collate " + fn.__name__)
+        return fn(*args)
+
+    return inner
+"""
+
+COLLATE = """\
+import functools
+
+from train.utils.logs import logged
+
+
+@logged
+def pad_logged(batch, pad_id=0):
+    return batch
+
+
+@functools.lru_cache(maxsize=1)
+def vocab_size(path="tokenizer.json"):
+    return 32000
+"""
+
+SHELL = (
+    "import subprocess\n\n\ndef run_tool(cmd):\n"
+    "    return subprocess.run(cmd, shell=True, check=False)\n\n\n"
+    "class ToolRunner:\n    def __init__(self):\n        run_tool('id')\n"
+)
+
+
+def test_a_harmless_literal_naming_a_repository_sink_helper_blocks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The two-step plant reach exists for: a dotted name that is harmless to
+    # the config check but names a repository function (class, module, a
+    # re-export of one) that reaches a sink; the name is looked up in what
+    # reach computed (no call of it is followed). A default that names one
+    # counts too, where the function is called with the argument left out; a
+    # name relative to a directory of the repository (a script's, on
+    # sys.path) and a def bound to a repository decorator's wrapper count.
+    base = {
+        **BASE,
+        "train/utils/shell.py": SHELL,
+        "train/utils/__init__.py": "from .shell import run_tool\n",
+        # importing the module by its name runs its body
+        "train/utils/env.py": "import os\n\nos.system(os.environ.get('SETUP', 'true'))\n",
+        "setup_env.py": "import os\n\nos.system(os.environ.get('SETUP', 'true'))\n",
+        "train/collate.py": COLLATE,
+        "train/utils/logs.py": LOGS,
+        "train/templates.py": (
+            "from train.utils.resolve import Transform\n\n\n"
+            "class ChatTransform(Transform):\n    pass\n"
+        ),
+    }
+    got = handed_findings(tmp_path, capsys, {"train/cleanup.py": REPO_NAMED}, base)
+    lines = [line for rule, _p, line, _m in got if rule == "reach-dangerous-call"]
+    assert lines == [5, 9, 13, 17, 21, 25, 29, 37, 41, 45, 46, 52]
+
+
+REPO_NAMED_OK = """\
+from train.utils.resolve import Transform, call_hook, get_component, load_plugin
+
+
 def log(state):
     call_hook("train.data.pad_collate", state)
+
+
+def chat(path):
+    return Transform(path, template="train.data.pad_collate")
+
+
+def warm(state):
+    load_plugin("train.data.pad_collate", state)
+    get_component("train.data.pad_collate")(state)
+
+
+def external(cfg):
+    call_hook(cfg.get("collate_fn", "torchtune.data.padded_collate_sft"), [])
+
+
+def plain_word(state):
+    call_hook("identity", state)
+
+
+def cached(state):
+    call_hook("train.collate.vocab_size", state)
+    get_component("train.collate.vocab_size")()
 """
 
 
-def test_a_harmless_literal_naming_a_repository_sink_helper_is_a_known_miss(
+def test_a_literal_naming_a_repository_function_that_reaches_nothing_is_quiet(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # LIMITATION (pinned): the config check's judgment knows nothing of the
-    # repository, so `train.utils.shell.run_tool` reads as harmless, as the
-    # same name in a config's `_target_` does. Following every dotted literal
-    # that names a repository function as a call of it was tried: on the
-    # corpus it linked deprecation messages naming Lightning's classes into
-    # a chain past the depth limit (`reach-incomplete`); it needs the name
-    # followed only where a conditional lookup takes it. Before session 28
-    # this call was flagged as a lookup of any name.
-    got = handed_findings(tmp_path, capsys, {"train/cleanup.py": REPO_NAMED}, BASE)
-    assert got == []
+    # `train.data.pad_collate` reaches no sink, nor does a def a library's
+    # decorator (`functools.lru_cache`) wraps; a name of nothing in the
+    # repository is judged as before (the config check's judgment)
+    base = {**BASE, "train/collate.py": COLLATE, "train/utils/logs.py": LOGS}
+    assert handed_findings(tmp_path, capsys, {"train/hooks.py": REPO_NAMED_OK}, base) == []
+
+
+TT_PARSE = """\
+import os
+from functools import wraps
+
+
+def parse(recipe_main):
+    @wraps(recipe_main)
+    def run():
+        return recipe_main({"collate_fn": os.environ.get("COLLATE", "train.data.pad_collate")})
+
+    return run
+"""
+
+TT_PACKAGE = {
+    "torchtune/__init__.py": "",
+    "torchtune/config/__init__.py": "from ._parse import parse\n",
+    "torchtune/config/_parse.py": TT_PARSE,
+}
+
+TT_RECIPE = """\
+from torchtune import config
+
+from train.recipe import Recipe
+
+
+@config.parse
+def recipe_main(cfg):
+    Recipe().setup(cfg=cfg)
+
+
+if __name__ == "__main__":
+    recipe_main()
+"""
+
+
+def test_an_entry_point_the_change_adds_or_modifies_is_no_entry_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Impersonation: torchtune's `torchtune/config/_parse.py::parse` is
+    # trusted as an entry point only when the change under review neither
+    # adds nor modifies that file; an insider's own copy (its `parse` builds
+    # the config from os.environ) added with a recipe blocks, as does an edit
+    # of the one already there
+    head = {**TT_PACKAGE, "train/run_sft.py": TT_RECIPE}
+    assert findings(tmp_path / "a", capsys, head) == [8, 12]
+    edited = TT_PARSE.replace("def run():", "def run():  # read the env\n")
+    base = {**BASE, **TT_PACKAGE}
+    head = {"torchtune/config/_parse.py": edited, "train/run_sft.py": TT_RECIPE}
+    got = handed_findings(tmp_path / "b", capsys, head, base)
+    assert [line for rule, _p, line, _m in got if rule == "reach-dangerous-call"] == [8, 12]
+
+
+def test_an_entry_point_already_in_the_repository_is_trusted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # torchtune's own repository: its `_parse.py` is in the base, unchanged,
+    # and a change adds a recipe: the config is the config check's, quiet
+    base = {**BASE, **TT_PACKAGE}
+    assert handed_findings(tmp_path, capsys, {"train/run_sft.py": TT_RECIPE}, base) == []

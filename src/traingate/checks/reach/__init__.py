@@ -227,8 +227,7 @@ def _run(ctx: Context) -> list[Finding]:
 def _whole(
     ctx: Context, files: list[ChangedFile], s: Summary
 ) -> tuple[Graph, dict[str, list[_Judged]]]:
-    """Every changed file's facts and judged calls at once, and the search
-    from them (``check``: a change's added calls are few)."""
+    """Every changed file's judged calls at once, and the search (``check``: few calls)."""
     from traingate.checks.reach.graph import Graph
 
     heads: dict[str, tuple[dict[str, Any], list[int] | None]] = {}
@@ -244,11 +243,12 @@ def _whole(
         elif f.new_path in s.facts:
             heads[f.new_path] = (s.facts[f.new_path], None)
     notebooks = [p for p in heads if p.endswith(_NOTEBOOK)]
-    graph = Graph(s.facts, paths=[*s.paths, *notebooks])
+    changed = frozenset(f.new_path or "" for f in files if not ctx.scan_all)  # _entry
+    graph = Graph(s.facts, paths=[*s.paths, *notebooks], changed=changed)
     judged = {
         p: _judged(ctx, f, *heads[p], graph, s) for f in files if (p := f.new_path or "") in heads
     }
-    graph.explore(n for calls in judged.values() for c in calls for n in c.nodes)
+    graph.explore(n for p, j in judged.items() for c in j for n in graph.seeds(p, c.flags, c.nodes))
     return graph, judged
 
 

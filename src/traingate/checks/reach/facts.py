@@ -219,6 +219,11 @@ the parameters those codes name, and ``ne`` a def's decorators other than
 the plain ones (graph.py: a config entry point's config is the root).
 Calls of the standard library, torch, numpy and builtins record no codes.
 
+Version 21 (session 28): ``flags["nl"]`` gives, by the same keys as ``nc``,
+the dotted literals (``a.b.c``) judged harmless there, and an ``np`` entry
+a fourth element, its harmless dotted default: graph.py looks them up as
+repository functions that may reach a sink (``call_hook("train.x.run", c)``).
+
 A ref is a string: ``I:<level>:<dotted>`` (through an import), ``L:<qualname>``
 (defined in this file), ``S:<Class>.<method>`` (``self.method`` in a method of
 ``Class``) or ``B:<name>`` (a builtin: eval, exec, __import__, or ``B:dynattr``
@@ -238,7 +243,7 @@ from traingate.checks.reach import handed, names, woflow
 
 # Bumped when the shape or meaning of the facts changes: old cache entries are
 # then simply not found.
-VERSION = 20
+VERSION = 21
 
 _BUILTIN_SINKS = frozenset({"eval", "exec", "__import__"})
 _CONST = (ast.Constant,)
@@ -3030,21 +3035,24 @@ class _Extractor:
             not isinstance(default, ast.AST) and names.safe_literal(default)
         )
         ok = not scope.decos and harmless
-        self.nparams.setdefault(scope.qualname, {})[param] = [sig[0], 1 if ok else 0, sig[2]]
+        got = [sig[0], 1 if ok else 0, sig[2]]
+        if ok and (name := names.dotted(default)) is not None:
+            got.append(name)  # version 21: a default that may name a repository function
+        self.nparams.setdefault(scope.qualname, {})[param] = got
         if scope.decos:
             self.nentry[scope.qualname] = scope.decos
 
-    def _name_code(self, scope: _Scope, value: ast.expr) -> names.Code:
+    def _name_code(self, scope: _Scope, value: ast.expr, lits: list[str]) -> names.Code:
         t = type(value)
         if t is ast.Constant:
             v = value.value  # type: ignore[attr-defined]
-            return 1 if (v is None or isinstance(v, str)) and names.safe_literal(v) else 0
+            return names.literal_code(v, lits) if v is None or isinstance(v, str) else 0
         if t is ast.Name:
             if value.id not in scope.params and value.id not in scope.counts:  # type: ignore[attr-defined]
                 return 0  # a global, a builtin, a closure's name
         elif t is ast.Starred or not scope.params or not scope.from_params(_names(value)):
             return 0  # nothing of a parameter's in it (the taint search is memoised)
-        got = names.code(self._flow(scope), value)
+        got = names.code(self._flow(scope), value, 0, lits)
         if isinstance(got, str):
             self._name_param(scope, got)
         return got
@@ -3053,17 +3061,24 @@ class _Extractor:
         """``nc``: each argument's name code that is not 0, positions as
         "0", "1", ... (none after a starred one: positions unknown)."""
         nc: dict[str, names.Code] = {}
+        nl: dict[str, list[str]] = {}  # version 21: the dotted literals among them
+        pairs = []
         for i, a in enumerate(node.args):
             if type(a) is ast.Starred:
                 break
-            c = self._name_code(scope, a)
+            pairs.append((str(i), a))
+        pairs += [(k.arg, k.value) for k in node.keywords if k.arg is not None]
+        for key, value in pairs:
+            lits: list[str] = []
+            c = self._name_code(scope, value, lits)
             if c != 0:
-                nc[str(i)] = c
-        for k in node.keywords:
-            if k.arg is not None and (c := self._name_code(scope, k.value)) != 0:
-                nc[k.arg] = c
+                nc[key] = c
+                if lits:
+                    nl[key] = sorted(set(lits))
         if nc:
             flags["nc"] = nc
+        if nl:
+            flags["nl"] = nl
 
     def _inner_calls(self, scope: _Scope, func: ast.expr) -> list[dict[str, Any]]:
         """What each call whose result is called here passed (``ni``):

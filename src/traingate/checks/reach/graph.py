@@ -95,6 +95,8 @@ UNSAFE = "unsafe"  # anything else, or unknown (``*args``/``**kwargs``)
 # ``cond`` keys of a name handed to a callable chosen by name (names.py,
 # session 28): ``n:<param>``; a bare parameter is weights_only's.
 _NAME = "n:"
+# A dotted name that resolves to a sink re-exported by the repository.
+_SINK_NODE = "sink::"
 
 
 def _cond_kind(param: str | None) -> str:
@@ -386,6 +388,15 @@ class Graph:
     _cond_direct: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     # A class whose `__init__` takes a name on (``_conditional``): class -> it.
     _init_of: dict[str, str] = field(default_factory=dict)
+    # Session 28: the paths the change under review adds or modifies (empty in
+    # a scan, which judges a tree): an entry point defined there is not one.
+    changed: frozenset[str] = frozenset()
+    # A harmless-looking dotted name handed on may name a repository function
+    # (``names.passed_literals``): (level, caller, hop, those functions), made
+    # conditional on what they reach once ``_bfs`` knows it (``_reach``).
+    _pending: list[tuple[int, str, Hop, list[str]]] = field(default_factory=list)
+    _reached: bool = False  # hops are known: a lookup, not a guess
+    _last: dict[str, list[str]] | None = None  # a module name's last part -> the names
     # The files' paths in the summary's order (the listing, not parsed facts);
     # None: iterate ``files``.
     paths: list[str] | None = None
@@ -1540,6 +1551,7 @@ class Graph:
             elif not streaming:
                 continue  # linked by an earlier explore: its closure is there
             stack += self.edges[node]
+            stack += self._named_of(node)  # looked up, not called (session 28)
         if streaming:
             self._prune(seen)
         self._reach()
@@ -1798,12 +1810,24 @@ class Graph:
             for j, t in enumerate(self.edges[src]):
                 reverse.setdefault(t, []).append((src, lines.get(j) or self._def_line(src)))
         kinds = {k for d in self.direct.values() for k in d}
+        self._reached, self._pending = False, []
         acts = self._conditional(reverse)
         kinds |= {_cond_kind(hop.param) for _lvl, _n, hop in acts}
         seeds = sorted(self.direct, key=lambda n: self._order.get(n, (0, 0, 0)))
         for kind in sorted(kinds):
             mine = [a for a in acts if _cond_kind(a[2].param) == kind]
             self._bfs(kind, seeds, reverse, mine)
+        self._reached = True
+        # Names of repository functions handed to a lookup (session 28): the
+        # callers of those that reach a sink reach the lookup's sink too;
+        # again until no more do (a named function may reach only by a name).
+        while self._pending:
+            extra = [(lvl, n, h) for lvl, n, h, ts in self._pending if self._any_reach(ts)]
+            if not extra:
+                break
+            self._pending = [p for p in self._pending if not self._any_reach(p[3])]
+            self._bfs("dynamic-import", seeds, reverse, extra)
+        self._pending = []
 
     def _bfs(
         self,
@@ -1870,6 +1894,13 @@ class Graph:
                 for line, flags in calls or [(eline, {"star": 1})]:
                     if param.startswith(_NAME):
                         got = self._passed_name(pred, node, param, flags)
+                        named = (
+                            self._name_targets(pred, node, param, flags) if got != UNSAFE else []
+                        )
+                        if named:
+                            self._pending.append(
+                                (dist + 1, pred, Hop(node, "", line, param), named)
+                            )
                     else:
                         got = passed(flags, sig, param, partial(self.tuple_len, pred))
                         if got not in (SAFE, UNSAFE) and self._default(pred, got) is not True:
@@ -1980,18 +2011,144 @@ class Graph:
             if ref is None:
                 return False
             nodes, external = self.resolve(path, ref)
-            if nodes and set(nodes) <= names.ENTRY_NODES:
+            if nodes and set(nodes) <= names.ENTRY_NODES and not self._touched(nodes):
                 continue
             if nodes or external not in names.ENTRY_POINTS:
                 return False
         return True
 
+    def _touched(self, nodes: list[str]) -> bool:
+        """A node is in a file the change adds or modifies: an insider's
+        ``torchtune/config/_parse.py`` is no entry point (session 28)."""
+        return any(split_node(n)[0] in self.changed for n in nodes)
+
     def _passed_name(self, pred: str, node: str, param: str, flags: Flags) -> str:
         bare = param[len(_NAME) :]
         got = names.passed_name(dict(flags), self.name_sig(node, bare), bare)
+        named = self._name_targets if got != UNSAFE and self._reached else None
+        if named is not None and self._any_reach(named(pred, node, param, flags)):
+            return UNSAFE  # a repository function by its name: what it reaches
         if got in (SAFE, UNSAFE):
             return got
         return self._own_name(pred, got)
+
+    def _name_targets(self, pred: str, node: str, param: str, flags: Flags) -> list[str]:
+        """The repository functions the dotted literals a call passes at a
+        name parameter may name (``names.passed_literals``)."""
+        bare = param[len(_NAME) :]
+        lits = names.passed_literals(dict(flags), self.name_sig(node, bare), bare)
+        return self._named(split_node(pred)[0], lits) if lits else []
+
+    def _named(self, path: str, lits: Iterable[str]) -> list[str]:
+        """What each dotted name resolves to in the repository, as an absolute
+        import of it from ``path`` would (re-exports followed); a re-export
+        of a sink counts as its own node (``_any_reach``)."""
+        out: list[str] = []
+        for lit in lits:
+            head, _, rest = lit.partition(".")
+            # A directory of the repository may be on sys.path (a script's):
+            # `shell.run_tool` is `tools/shell.py`'s too, as `tools.shell.run_tool`.
+            deeper = [f"{m}.{rest}" if rest else m for m in self._ending(head)]
+            for name in [lit, *deeper[:_MAX_ALIAS_HOPS]]:
+                nodes, external = self.resolve(path, f"I:0:{name}")
+                out += [self._node(n) for n in nodes]
+                if external in SINKS:
+                    out.append(f"{_SINK_NODE}{external}")
+        return out
+
+    def _ending(self, head: str) -> list[str]:
+        """The repository's module names (other than ``head``) ending in ``.head``."""
+        if self._last is None:
+            self._last = {}
+            for name in self._names:
+                self._last.setdefault(name.rpartition(".")[2], []).append(name)
+        return [m for m in self._last.get(head, ()) if m != head]
+
+    def _any_reach(self, targets: list[str]) -> bool:
+        """A lookup of what ``_reach`` found (no second traversal): a target
+        reaching a sink, or a conditional one (called by name, with arguments
+        nobody judges), or a re-exported sink."""
+        return any(
+            t.startswith(_SINK_NODE) or self.hops.get(t) or self.cond.get(t) or self._wrapped(t)
+            for t in targets
+        )
+
+    def _wrapped(self, node: str) -> bool:
+        """A def whose name is bound to what a repository decorator (or a
+        sink) returns: a wrapper the chains do not show; a library's
+        (``functools.lru_cache``, ``torch.no_grad``) is not one."""
+        path, qual = split_node(node)
+        for reg in (self.files.get(path) or {}).get("regs") or ():
+            if reg[0] == qual:
+                nodes, external = self.resolve(path, reg[1])
+                if nodes or external in SINKS:
+                    return True
+        return False
+
+    def _names_reach(self, path: str, flags: Flags, sig: list[Any] | None, param: str) -> bool:
+        """A factory's lookup given literals that name repository objects
+        other than functions that call nothing (``_calls_nothing``). Judged
+        while calls are linked (``_record``, ``_judged``), before any
+        ``_reach``: by the targets' own facts, the same in every order."""
+        targets = self._named(path, names.passed_literals(dict(flags), sig, param))
+        return not all(self._calls_nothing(t) for t in targets)
+
+    def _calls_nothing(self, node: str) -> bool:
+        """A function whose own calls resolve to no repository function and
+        no sink reaches nothing (its facts alone: no traversal)."""
+        path, qual = split_node(node)
+        index = None if node.startswith(_SINK_NODE) or "." in qual else self._file(path)
+        if index is None or index.defs.get(qual, (0, ""))[1] != "func":
+            return False  # a class, a method, a module's body, a re-exported sink
+        if self._wrapped(node):
+            return False
+        for _i, (_q, ref, _l, _c, _e, flags) in index.calls.get(qual, ()):
+            nodes, external = self.resolve_call(path, ref, flags)
+            if nodes or external in SINKS or sink_kind(external, flags) is not None:
+                return False
+        return True
+
+    def _named_of(self, node: str) -> list[str]:
+        """The functions ``node``'s calls name by dotted literals (``nl``, and
+        its own parameters' defaults): explored with it, so that their hops
+        are known when ``_reach`` looks them up."""
+        flat = self._ecalls.get(node, ())
+        targets = self.edges.get(node, ())
+        path, qual = split_node(node)
+        out: list[str] = []
+        for k in range(0, len(flat), 3):
+            out += self.named_targets(path, flat[k + 2], [targets[flat[k]]])
+        lits: list[str] = []
+        for sig in ((self.files.get(path, {}).get("np") or {}).get(qual) or {}).values():
+            lits += [str(x) for x in sig[3:]]
+        return out + [t for t in self._named(path, lits) if not t.startswith(_SINK_NODE)]
+
+    def seeds(self, path: str, flags: Flags, nodes: list[str]) -> list[str]:
+        """Where a judged call's search starts: what it runs, and what it names."""
+        return [*nodes, *self.named_targets(path, flags, nodes)]
+
+    def named_targets(self, path: str, flags: Flags, callees: Iterable[str]) -> list[str]:
+        """The repository functions a call's dotted literals (``nl``) name,
+        when one of ``callees`` (what the call runs) takes a name on: a judged
+        call's search starts there too. (A factory's ``ni`` is judged by the
+        target's own facts: ``_names_reach``.)"""
+        nl = flags.get("nl")
+        if not nl or not any(self._takes_names(c) for c in callees):
+            return []
+        lits = [x for xs in nl.values() for x in xs]
+        return [t for t in self._named(path, lits) if not t.startswith(_SINK_NODE)]
+
+    def _takes_names(self, node: str) -> bool:
+        """``node`` (or the ``__init__`` of the class it is) has a parameter
+        that names flow through (``np``): only there is a literal a name."""
+        path, qual = split_node(node)
+        facts = self.files.get(path)
+        if facts is None:
+            return False
+        if facts["defs"].get(qual, ("",))[0] == "class":
+            # its `__init__`, inherited or not
+            return any(self._takes_names(n) for n in self._method(path, qual, "__init__", 0))
+        return bool((facts.get("np") or {}).get(qual))
 
     def dyn_verdict(self, path: str, qual: str, ref: str, flags: Flags) -> str:
         """A call of ``builtins.dynattr`` made by ``qual``: SAFE (the name is
@@ -2011,6 +2168,8 @@ class Graph:
                 return UNSAFE
             for inner in flags["ni"]:
                 v = names.passed_name(inner, self.name_sig(f, p), p)
+                if v != UNSAFE and self._names_reach(path, inner, self.name_sig(f, p), p):
+                    v = UNSAFE
                 got.append(v if v in (SAFE, UNSAFE) else self._own_name(caller, v))
         if not got or UNSAFE in got:
             return UNSAFE

@@ -1,4 +1,4 @@
-"""Where the name of a callable chosen at run time comes from (facts version 20).
+"""Where the name of a callable chosen at run time comes from (facts version 20, 21).
 
 ``builtins.dynattr`` (a callable looked up by name in a module named at run
 time) is dangerous or not by the name. Session 28 (issue #16: four of the
@@ -21,11 +21,16 @@ or written to anywhere in the function (``cfg.x = v``, ``cfg["x"] = v``,
 ``setattr(cfg, ...)``, ``cfg.update(...)``, ``OmegaConf.update(cfg, ...)``)
 is not what the caller passed. Not seen: a function the parameter is handed
 to that writes to it (``_tweak(cfg)``), at the caller's side.
+
+Version 21: a harmless literal may still name a repository function that
+reaches a sink; ``code`` collects the dotted ones (``nl``) and graph.py
+looks them up (``passed_literals``).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -63,6 +68,10 @@ _PURE = frozenset(
     + ["import_module", "join", "format", "debug", "info", "warning", "error", "exception"]
 )
 _MAX_DEPTH = 8
+# A literal that may name a repository object (facts version 21, ``nl``):
+# identifiers joined by dots, or one alone (a top-level module, imported by
+# name, runs its body); a message or a path is not one.
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
 @lru_cache(maxsize=4096)
@@ -78,6 +87,13 @@ def safe_literal(value: object) -> bool:
     if not isinstance(value, str):
         return True  # None, a number: no module has such a name
     return _safe_text(value.strip())
+
+
+def dotted(value: object) -> str | None:
+    """``value`` when it is a dotted name a repository object may have."""
+    if isinstance(value, str) and _DOTTED.fullmatch(value.strip()):
+        return value.strip()
+    return None
 
 
 def _root(node: ast.expr) -> str | None:
@@ -251,27 +267,39 @@ def combine(codes: list[Code]) -> Code:
     return names.pop() if names else 1
 
 
-def code(flow: Flow, expr: ast.expr, depth: int = 0) -> Code:
-    """What ``expr`` passes as a callable's name (the module docstring)."""
+def code(flow: Flow, expr: ast.expr, depth: int = 0, lits: list[str] | None = None) -> Code:
+    """What ``expr`` passes as a callable's name (the module docstring);
+    ``lits`` collects the harmless dotted literals it may pass (``nl``)."""
     if depth > _MAX_DEPTH:
         return 0
     t = type(expr)
     if t is ast.Constant:
-        return 1 if safe_literal(expr.value) else 0  # type: ignore[attr-defined]
+        return literal_code(expr.value, lits)  # type: ignore[attr-defined]
     if t is ast.Name:
-        return _name_code(flow, expr, depth)  # type: ignore[arg-type]
+        return _name_code(flow, expr, depth, lits)  # type: ignore[arg-type]
     if t is ast.IfExp:
         sides = [expr.body, expr.orelse]  # type: ignore[attr-defined]
-        return combine([code(flow, e, depth + 1) for e in sides])
+        return combine([code(flow, e, depth + 1, lits) for e in sides])
     base, default = _read(expr)
     if base is None:
         return 0
-    got = code(flow, base, depth + 1)
+    got = code(flow, base, depth + 1, lits)
     if not isinstance(got, str):
         return 0  # a read from a literal, or from anything not a parameter
     if default is not None:
-        return combine([got, code(flow, default, depth + 1)])
+        return combine([got, code(flow, default, depth + 1, lits)])
     return got
+
+
+def literal_code(value: object, lits: list[str] | None) -> Code:
+    """1 for a harmless literal (kept in ``lits`` when dotted: it may name a
+    repository function that reaches a sink, graph.py's to look up), else 0."""
+    if not safe_literal(value):
+        return 0
+    name = dotted(value)
+    if name is not None and lits is not None:
+        lits.append(name)
+    return 1
 
 
 def _read(expr: ast.expr) -> tuple[ast.expr | None, ast.expr | None]:
@@ -295,16 +323,16 @@ def _read(expr: ast.expr) -> tuple[ast.expr | None, ast.expr | None]:
     return None, None
 
 
-def _name_code(flow: Flow, expr: ast.Name, depth: int) -> Code:
+def _name_code(flow: Flow, expr: ast.Name, depth: int, lits: list[str] | None) -> Code:
     name = expr.id
     if name in flow.written:
         return 0
     codes: list[Code] = [name] if name in flow.params else []
     for kind, _at, value in flow.reaching(name, expr):
         if kind == "v" and value is not None:
-            codes.append(code(flow, value, depth + 1))
+            codes.append(code(flow, value, depth + 1, lits))
         elif kind == "i" and type(value) in (ast.List, ast.Tuple, ast.Set):
-            codes += [code(flow, e, depth + 1) for e in value.elts]  # type: ignore[union-attr]
+            codes += [code(flow, e, depth + 1, lits) for e in value.elts]  # type: ignore[union-attr]
         else:
             codes.append(0)
     return combine(codes) if codes else 0
@@ -458,14 +486,41 @@ def passed_name(flags: dict[str, Any], sig: list[Any] | None, param: str) -> str
     """What a call with ``flags`` (or an ``ni`` entry) passes as the name at
     the callee's ``param`` (``sig``: its ``np`` entry): SAFE, UNSAFE or the
     caller's own parameter it hands on."""
-    if sig is None or flags.get("star") or flags.get("s"):
+    keys = _passed_keys(flags, sig, param)
+    if keys is None or sig is None:
         return UNSAFE
+    if not keys:
+        return SAFE if sig[1] == 1 else UNSAFE
     nc = flags.get("nc") or {}
-    index, default, shift = sig
-    codes: list[Any] = []
+    got = combine([nc.get(k, 0) for k in keys])
+    if got == 0:
+        return UNSAFE
+    return SAFE if got == 1 else str(got)
+
+
+def passed_literals(flags: dict[str, Any], sig: list[Any] | None, param: str) -> list[str]:
+    """The dotted literals (``nl``) the same call may pass there: the
+    default's (``sig[3]``) when the argument is left out."""
+    keys = _passed_keys(flags, sig, param)
+    if keys is None or sig is None:
+        return []
+    if not keys:
+        return [str(x) for x in sig[3:]]
+    nl = flags.get("nl") or {}
+    return [x for k in keys for x in nl.get(k, ())]
+
+
+def _passed_keys(flags: dict[str, Any], sig: list[Any] | None, param: str) -> list[str] | None:
+    """The ``nc`` keys of what the call passes at ``param`` (none: the default
+    is used); None when that is unknown (a ``*`` or ``**`` argument)."""
+    if sig is None or flags.get("star") or flags.get("s"):
+        return None
+    nc = flags.get("nc") or {}
+    index, shift = sig[0], sig[2]
+    keys: list[str] = []
     passed_kw = set(flags.get("kn") or ()) | set(flags.get("k") or ()) | set(nc)
     if param in passed_kw:
-        codes.append(nc.get(param, 0))
+        keys.append(param)
     if "n" in flags:
         npos = int(flags["n"])
     else:
@@ -475,12 +530,7 @@ def passed_name(flags: dict[str, Any], sig: list[Any] | None, param: str) -> str
         # A method may be called bound or not: both positions, the worse wins.
         for pos in range(max(index - shift, 0), index + 1):
             if npos < 0:
-                return UNSAFE
+                return None
             if pos < npos:
-                codes.append(nc.get(str(pos), 0))
-    if not codes:
-        return SAFE if default == 1 else UNSAFE
-    got = combine(codes)
-    if got == 0:
-        return UNSAFE
-    return SAFE if got == 1 else str(got)
+                keys.append(str(pos))
+    return keys

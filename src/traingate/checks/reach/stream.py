@@ -52,6 +52,8 @@ class _Starts:
 
     def __call__(self, call: Call, nodes: list[str], external: str | None) -> None:
         sinks, loads = self._sinks, self._loads
+        if "nl" in call[5]:
+            self.nodes.update(self.graph.named_targets(self.path, call[5], nodes))  # session 28
         if not nodes and external not in sinks and external not in loads:
             return
         self.nodes.update(nodes)
