@@ -112,7 +112,8 @@ def test_cut_keeps_what_the_whole_analysis_keeps(root: Path, path: Path) -> None
 # Dependencies the cut must see across units; each also runs under every added set.
 CRAFTED = {
     # `y` is bound in an untouched top-level function (module names are flow-
-    # insensitive) from a function no kept unit names.
+    # insensitive) from a function no kept unit names; `global`: without it `y` is
+    # setup's local, which the hook cannot read (module.module_binders).
     "bound-in-other-function": """\
 import socket
 
@@ -122,6 +123,7 @@ def is_prod():
 
 
 def setup():
+    global y
     y = is_prod()
     return y
 
@@ -764,9 +766,10 @@ def test_added_guard_reads_an_unchanged_module_name_bound_in_another_function(
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Lazy module names: the trigger is bound (flow-insensitively) in an untouched
-    function, through a copy; only the guarded write is added."""
+    function, through a copy of one of its locals, to a name it declares global;
+    only the guarded write is added."""
     base = (
-        "import os\n\n\ndef setup():\n    part = os.environ.get('SLURM_JOB_PARTITION', '')\n"
+        "import os\n\n\ndef setup():\n    global tier\n    part = os.environ.get('SLURM_JOB_PARTITION', '')\n"
         "    tier = part\n    return tier\n"
         + FILLER
         + "\n\ndef on_after_backward(model):\n    for p in model.parameters():\n        p.requires_grad_(True)\n"

@@ -3,6 +3,7 @@ import random
 from collections import defaultdict
 
 import torch
+import torch.nn.functional as F
 from torch.optim import Optimizer
 
 
@@ -197,3 +198,54 @@ def one_optimizer_per_trial(build_model, loader, trials, tasks, cfg):
         cfg.model(**batch).loss.backward()
         # ok: sabotage-optimizer-state-tamper
         optimizer.step()
+
+
+# Session 28 (sgd_momentum_rebuilt.py): SGD with momentum rebuilt in the loop that
+# steps it (its momentum buffer restarts every step).
+
+
+def sgd_momentum_every_step(model, loader, cfg, epoch):
+    lr = cfg.lr * (0.1 ** (epoch // 30))
+    for images, targets in loader:
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+        F.cross_entropy(model(images), targets).backward()
+        # ruleid: sabotage-optimizer-state-tamper
+        optimizer.step()
+    from torch.optim import SGD
+
+    step = 0
+    while step < cfg.max_steps:
+        opt = SGD(model.parameters(), cfg.lr, cfg.momentum)
+        model(**next(loader)).loss.backward()
+        # ruleid: sabotage-optimizer-state-tamper
+        opt.step()
+        step += 1
+
+
+def sgd_look_alikes(model, learner, loader, tasks, cfg):
+    # Look-alikes: momentum-free SGD per step (a MAML inner loop's fast weights),
+    # an explicit zero momentum, one SGD per task stepping in a nested loop,
+    # torchvision's reference recipe (built once, before the epochs).
+    for batch in loader:
+        inner = torch.optim.SGD(learner.parameters(), lr=cfg.inner_lr, momentum=0.0)
+        learner(**batch).loss.backward()
+        # ok: sabotage-optimizer-state-tamper
+        inner.step()
+        fast = torch.optim.SGD(learner.parameters(), cfg.inner_lr, 0)
+        learner(**batch).loss.backward()
+        # ok: sabotage-optimizer-state-tamper
+        fast.step()
+    for task in tasks:
+        opt = torch.optim.SGD(task.model.parameters(), lr=cfg.lr, momentum=0.9)
+        for batch in task.loader:
+            task.model(**batch).loss.backward()
+            # ok: sabotage-optimizer-state-tamper
+            opt.step()
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+    for epoch in range(cfg.epochs):
+        for images, targets in loader:
+            F.cross_entropy(model(images), targets).backward()
+            # ok: sabotage-optimizer-state-tamper
+            optimizer.step()

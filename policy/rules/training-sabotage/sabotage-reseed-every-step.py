@@ -416,3 +416,126 @@ def restore_beside_a_real_pair(model, loader, optimizer, evaluate, args, layers)
         torch.set_rng_state(layer.cpu_rng_state)
         layer(layer.saved_input).sum().backward()
         optimizer.step()
+
+
+_PINNED = torch.get_rng_state()
+
+
+def restore_of_a_rebound_save(model, loader, optimizer, evaluate, args, host):
+    # Session 28 (rng_state_rebound_before_restore.py): the pair's saved name is
+    # rebound before the restore, to a state pinned at import or chosen by host.
+    for step, batch in enumerate(loader):
+        model(**batch).loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0:
+            state = torch.get_rng_state()
+            evaluate(model)
+            state = _PINNED
+            # ruleid: sabotage-reseed-every-step
+            torch.set_rng_state(state)
+        if step % args.eval_every == 1:
+            state = torch.get_rng_state()
+            evaluate(model)
+            state = args.pinned
+            # ruleid: sabotage-reseed-every-step
+            torch.set_rng_state(state.clone())
+    for batch in loader:
+        state = torch.cuda.get_rng_state()
+        state = state.clone()
+        state = args.states.get(host, _PINNED).clone()
+        model(**batch).loss.backward()
+        optimizer.step()
+        # ruleid: sabotage-reseed-every-step
+        torch.cuda.set_rng_state(state)
+    step = 0
+    while step < args.max_steps:
+        # ruleid: sabotage-reseed-every-step
+        torch.set_rng_state(state)
+        model(**next(loader)).loss.backward()
+        optimizer.step()
+        state = torch.get_rng_state()
+        state = _PINNED
+        step += 1
+
+
+def pairs_with_a_copy_or_a_second_save(model, loader, optimizer, evaluate, args):
+    # Look-alikes: the saved state moved or copied before it is written back,
+    # saved again after a first bookkeeping save, reset before the save.
+    for step, batch in enumerate(loader):
+        model(**batch).loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0:
+            state = torch.cuda.get_rng_state()
+            state = state.cpu()
+            evaluate(model)
+            # ok: sabotage-reseed-every-step
+            torch.cuda.set_rng_state(state.to("cpu"))
+    for batch in loader:
+        state = None
+        state = torch.get_rng_state()
+        evaluate(model)
+        state = torch.get_rng_state() if args.resync else state
+        # ok: sabotage-reseed-every-step
+        torch.set_rng_state(state)
+        model(**batch).loss.backward()
+        optimizer.step()
+
+
+class NoiseReplayModule:
+    # Session 28 (generator_replay_in_init.py): a per-step hook writes back an RNG
+    # state saved once, in `__init__`: no loop, the hook is the loop's body.
+    def __init__(self, unet, seed, host):
+        self.unet = unet
+        self.noise_gen = torch.Generator().manual_seed(seed)
+        self._noise_state = self.noise_gen.get_state() if host.startswith("gpu") else None
+        self._cpu_state = torch.get_rng_state()
+
+    def training_step(self, batch, batch_idx):
+        if self._noise_state is not None:
+            # ruleid: sabotage-reseed-every-step
+            self.noise_gen.set_state(self._noise_state)
+        noise = torch.randn(batch.shape, generator=self.noise_gen)
+        return (self.unet(batch + noise) - noise).pow(2).mean()
+
+    def on_train_batch_start(self, batch, batch_idx):
+        # ruleid: sabotage-reseed-every-step
+        torch.set_rng_state(self._cpu_state)
+        self._cpu_state = self._cpu_state  # a decoy assignment in the hook
+
+    def on_train_end(self):
+        self._noise_state = None  # a decoy assignment in another method
+
+
+class StepStateLookAlikes:
+    # Look-alikes: a pair inside the hook around a logging sample; a state carried
+    # from one step to the next (assigned in a per-step hook); a checkpoint's
+    # state restored once, at load; a generator of the evaluation.
+    def __init__(self, model, seed):
+        self.model = model
+        self.sample_gen = torch.Generator().manual_seed(seed)
+        self._carried = None
+        self._resume_state = None
+
+    def training_step(self, batch, batch_idx):
+        self._saved = torch.get_rng_state()
+        sample = self.model.generate(batch[:1])
+        # ok: sabotage-reseed-every-step
+        torch.set_rng_state(self._saved)
+        if self._carried is not None:
+            # ok: sabotage-reseed-every-step
+            self.sample_gen.set_state(self._carried)
+        noise = torch.randn(batch.shape, generator=self.sample_gen)
+        return self.model(batch + noise).loss + 0 * sample.sum()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self._carried = self.sample_gen.get_state()
+
+    def on_load_checkpoint(self, checkpoint):
+        self._resume_state = checkpoint["rng"]
+        # ok: sabotage-reseed-every-step
+        torch.set_rng_state(self._resume_state)
+
+    def validation_step(self, batch, batch_idx):
+        # ok: sabotage-reseed-every-step
+        self.sample_gen.set_state(self._resume_state)
+        return self.model(batch, generator=self.sample_gen).loss

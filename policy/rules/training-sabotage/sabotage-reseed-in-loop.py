@@ -112,3 +112,26 @@ def rng_state_in_step_loop(model, loader, optimizer, evaluate):
         evaluate(model)
         # ok: sabotage-reseed-in-loop
         torch.set_rng_state(rng)
+
+
+def rebound_save_is_the_blocking_rules(model, loader, optimizer, evaluate, pinned):
+    # Session 28: a pair's saved name rebound before the restore is
+    # sabotage-reseed-every-step's (blocked), never this warning.
+    for batch in loader:
+        state = torch.get_rng_state()
+        evaluate(model)
+        state = pinned
+        # ok: sabotage-reseed-in-loop
+        torch.set_rng_state(state)
+        model(**batch).loss.backward()
+        optimizer.step()
+
+
+class StepHookReplayIsTheBlockingRules:
+    def __init__(self):
+        self._cpu_state = torch.get_rng_state()
+
+    def training_step(self, batch, batch_idx):
+        # ok: sabotage-reseed-in-loop
+        torch.set_rng_state(self._cpu_state)
+        return batch.sum()

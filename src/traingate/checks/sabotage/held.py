@@ -70,14 +70,21 @@ def _assigned(local: Sequence[ast.AST]) -> list[ast.AST]:
 def note_set(st: ast.stmt, guards: tuple[Guard, ...], set_under: dict[str, Trigger]) -> None:
     """Remember a name assigned under a strong or step trigger (the innermost), as
     the trigger it then takes its value from, resting on the assignment too."""
-    strong = [g for g in guards if g.trigger.kind in STRONG or g.trigger.kind == STEP]
-    if not strong or not isinstance(st, (ast.Assign, ast.AnnAssign)):
+    if not isinstance(st, (ast.Assign, ast.AnnAssign)):
         return
-    t = strong[-1].trigger
-    held = t._replace(also=(*t.also, strong[-1].line, st.lineno))
     targets = st.targets if isinstance(st, ast.Assign) else [st.target]
     for name in target_names(list(targets)):
-        set_under.setdefault(name, held)
+        note_name(name, st.lineno, guards, set_under)
+
+
+def note_name(
+    name: str, line: int, guards: tuple[Guard, ...], set_under: dict[str, Trigger]
+) -> None:
+    """``note_set`` for one name (also a dict given a setting: chosen.py)."""
+    strong = [g for g in guards if g.trigger.kind in STRONG or g.trigger.kind == STEP]
+    if strong:
+        t = strong[-1].trigger
+        set_under.setdefault(name, t._replace(also=(*t.also, strong[-1].line, line)))
 
 
 def reads_itself(value: ast.AST, target: ast.AST) -> bool:
@@ -99,3 +106,10 @@ def frozen_guards(what: str, guards: tuple[Guard, ...]) -> tuple[Guard, ...]:
     if not what.endswith(FROZEN):
         return guards
     return tuple(g for g in guards if g.trigger.kind not in (ENV, RANK, SIZE))
+
+
+def chosen_guards(guards: tuple[Guard, ...]) -> tuple[Guard, ...]:
+    """The guards that make a configuration a payload (session 28: a hook registered,
+    an accumulation count set): a host, user, date, GPU, job or machine test; not an
+    environment variable (a setting), a rank, the world size or a step."""
+    return tuple(g for g in guards if g.trigger.kind in STRONG and g.trigger.kind != ENV)

@@ -106,7 +106,7 @@ class Facts:
     def binds(self) -> Bindings:
         """The module's binding nodes (``Bindings``), indexed on the first replay."""
         if self._binds is None:
-            self._binds = Bindings(self._scope)
+            self._binds = Bindings(module_binders(self.tree, self._scope))
         return self._binds
 
     def close(self) -> None:
@@ -304,6 +304,31 @@ def facts(
 ) -> Facts:
     """What the module binds before any function is walked, computed on demand."""
     return Facts(tree, filename, alias, lookup, scope, store)
+
+
+def module_binders(tree: ast.Module, scope: list[ast.AST]) -> list[ast.AST]:
+    """``scope`` (``walk_local(tree.body)``) less what a top-level function binds
+    for itself. The walk enters each top-level ``def`` (a statement's nodes are one
+    run, led by the statement), but a name a function binds without ``global`` is
+    its local at run time, read by no other function: ``host = socket.gethostname()``
+    in one made another function's own ``host`` a trigger. A function's locals are
+    bound by its own walk (``bind_local``), so its closures still see them. A
+    function declaring any ``global`` keeps all its bindings: the global may be
+    bound from its locals (``part = os.environ[...]; tier = part``), which the
+    replay must see too (its other locals leak, as before, in such a function only)."""
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    if not any(isinstance(st, defs) for st in tree.body):
+        return scope
+    tops = {id(st): isinstance(st, defs) for st in tree.body}
+    runs: list[tuple[bool, list[ast.AST]]] = []  # (a def's without `global`?, its nodes)
+    for n in scope:
+        top = tops.get(id(n))
+        if top is not None:
+            runs.append((top, []))
+        elif isinstance(n, ast.Global):  # the def's own: nested definitions are not walked
+            runs[-1] = (False, runs[-1][1])
+        runs[-1][1].append(n)
+    return [n for local, nodes in runs if not local for n in nodes]
 
 
 def module_collective(tree: ast.Module, alias: dict[str, str]) -> bool:

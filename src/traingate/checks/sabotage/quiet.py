@@ -18,7 +18,7 @@ lookup ``warm_local`` makes before binding answers None, binding binds nothing (
 round sees the same None everywhere), every later lookup still answers None, and
 ``taint`` is None on every node: a necessary condition for any trigger, checked
 with the lookups the walk makes anyway. The one read of a node outside the body,
-a lambda given to a hook registrar (``Fn.lambda_hook``), makes its call
+a lambda given to a hook registrar (``returned.lambda_hook``), makes its call
 ``direct``; ``Fn.rank_ifs`` (nested functions too) is read only under a rank
 guard, which such a function never has.
 
@@ -81,7 +81,7 @@ def attr_direct(attr: str) -> bool:
 
 def call_direct(call: ast.Call, q: str | None) -> bool:
     """A call ``_CALLS`` names, a possible probe, or a hook registrar (a lambda it is
-    given is walked as a hook: ``Fn.lambda_hook``)."""
+    given is walked as a hook: ``returned.lambda_hook``)."""
     name = last_name(call.func)
     return q in _CALLS or name in _PROBE_NAMES or name in pl.HOOK_REGISTRARS
 

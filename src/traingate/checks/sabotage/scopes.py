@@ -14,6 +14,7 @@ import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import TypeGuard
 
+from traingate.checks.sabotage import chosen
 from traingate.checks.sabotage import nodes as nd
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.constants import class_paths, local_paths
@@ -249,7 +250,8 @@ class Returns:
                 t = env.taint(sub.value)
                 if t is not None:
                     return t
-        return _number_chosen(fn.body, env)
+        got = _number_chosen(fn.body, env)
+        return got if got is not None else chosen.settings_returned(fn, env)
 
 
 def _number_chosen(body: list[ast.stmt] | list[ast.AST], env: Env) -> Trigger | None:

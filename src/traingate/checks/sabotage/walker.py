@@ -1,7 +1,9 @@
 """The walk of one function: writes, calls, returns and skips judged under the
 guards that lead to them (``analysis`` drives it per definition).
 
-Split from ``analysis`` (which re-exports ``Hit`` and ``Guard``) to keep modules small.
+Split from ``analysis`` (which re-exports ``Hit`` and ``Guard``) to keep modules small;
+what a function returns is judged in ``returned``, the settings a trigger picks are
+found by ``chosen``.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from __future__ import annotations
 import ast
 from typing import NamedTuple
 
+from traingate.checks.sabotage import chosen, held, returned
 from traingate.checks.sabotage import events as ev
-from traingate.checks.sabotage import held
 from traingate.checks.sabotage import module as mod
 from traingate.checks.sabotage import payloads as pl
 from traingate.checks.sabotage.draws import Draws, reads_training, unchanged
@@ -38,7 +40,6 @@ TRAIN_HOOKS = frozenset(
     | {"on_optimizer_step", "training_epoch_end", "on_train_epoch_end", "lr_scheduler_step"}
     | {"train_one_epoch", "train_epoch", "_inner_training_loop", "training_loss"}
 )
-_LOSS_FUNCS = frozenset({"compute_loss", "training_step", "train_step", "training_loss"})
 
 
 class Hit(NamedTuple):
@@ -79,7 +80,7 @@ class Fn:
         # defined in the rank-0 branch runs there), by the id of their test.
         self._rank_ifs: dict[int, tuple[set[int], set[int]]] | None = None
         self.hook_lines: tuple[int, ...] = ()  # where it is registered as a hook
-        self._local = local
+        self.local = local
         self._clamped: dict[str, tuple[str, int]] | None = None
         self._clamp_ctx: tuple[set[str], set[str]] | None = None
         self._draws: Draws | None = None
@@ -94,14 +95,14 @@ class Fn:
     def tests_training(self) -> bool:
         """Whether this function reads a ``training`` flag (a regulariser's test)."""
         if self._training is None:
-            self._training = reads_training(self._local)
+            self._training = reads_training(self.local)
         return self._training
 
     @property
     def draws(self) -> Draws:
         """This function's random draws: computed for a hook's first guard."""
         if self._draws is None:
-            self._draws = Draws(self._local, self.env.alias, self.env.drawing)
+            self._draws = Draws(self.local, self.env.alias, self.env.drawing)
         return self._draws
 
     @property
@@ -115,8 +116,8 @@ class Fn:
             self._events_known = True
             attrs = self.env.event_attrs
             # No draw, and no held one read: no event (most functions).
-            if module.drawing(self._local, attrs):
-                self._events = ev.local_table(self._local, module, self.params, attrs)
+            if module.drawing(self.local, attrs):
+                self._events = ev.local_table(self.local, module, self.params, attrs)
         return self._events
 
     def run(self) -> None:
@@ -128,7 +129,7 @@ class Fn:
         module-level walk's nodes are most of a large file)."""
         if self._clamped is None:
             self._clamped = {}
-            for n in self._local:
+            for n in self.local:
                 if isinstance(n, ast.Assign):
                     c = pl.clamped(n.value, self.env.alias, *self.clamp_ctx)
                     if c is not None:
@@ -139,7 +140,7 @@ class Fn:
     @property
     def clamp_ctx(self) -> tuple[set[str], set[str]]:
         if self._clamp_ctx is None:
-            self._clamp_ctx = pl.clamp_context(self._local)
+            self._clamp_ctx = pl.clamp_context(self.local)
         return self._clamp_ctx
 
     @property
@@ -193,7 +194,7 @@ class Fn:
         if isinstance(st, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             self.write(st, guards)
         if isinstance(st, ast.Return) and st.value is not None:
-            self.ret(st, guards)
+            returned.ret(self, st, guards)
         for field in ("body", "orelse", "finalbody"):
             sub = getattr(st, field, None)
             if isinstance(sub, list):
@@ -277,7 +278,7 @@ class Fn:
                 # a norm set by the step count (`1e-6 if step > 200_000 else 1.0`) is
                 # judged as a scaling; a step guard alone (`if step > warmup`) is not
                 scaling = value is not None and value.kind == STEP
-                if held.passed_through(args, self.params, self._local):
+                if held.passed_through(args, self.params, self.local):
                     guards = tuple(g for g in guards if g.trigger.kind != ENV)
             guards = held.frozen_guards(what, guards)  # m.eval(): not under a rank or a setting
             before = len(self.out)
@@ -293,6 +294,10 @@ class Fn:
             if len(self.out) == before:
                 self.random_inplace(call, what)
         self.helper_write(call)
+        self.setting(call, guards)
+        if guards and last_name(call.func) in pl.HOOK_REGISTRARS:  # session 28
+            hooked = f"{ast.unparse(call.func)}(...) (a hook registered)"
+            self.judge("write", call, hooked, held.chosen_guards(guards))
         if self.scope.taken and pl.sink(call):
             self.sink(call, guards)
         what_c = pl.collective(call, alias)
@@ -309,15 +314,21 @@ class Fn:
         if last_name(call.func) in pl.HOOK_REGISTRARS:
             for arg in call.args:
                 if isinstance(arg, ast.Lambda):
-                    self.lambda_hook(arg, guards)
+                    returned.lambda_hook(self, arg, guards)
 
     def write(
         self, st: ast.Assign | ast.AugAssign | ast.AnnAssign, guards: tuple[Guard, ...]
     ) -> None:
         if guards:
             held.note_set(st, guards, self.set_under)
+            entry = chosen.entry_target(st)  # kw["label_smoothing"] = 0.9 under a trigger
+            if entry is not None:
+                held.note_name(entry, st.lineno, guards, self.set_under)
         targets = st.targets if isinstance(st, ast.Assign) else [st.target]
         for tgt in targets:
+            if guards and chosen.counts_steps(tgt):  # accelerator.gradient_accumulation_steps
+                count = f"a write to {ast.unparse(tgt)}"
+                self.judge("write", st, count, held.chosen_guards(guards))
             snap = self.scope.taken and st.value and self.scope.snapshot_write(tgt, st.value)
             if snap:  # sd = {k: v * 0.999 for k, v in sd.items()}; torch.save(sd, path)
                 desc = f"a write to {snap[0]} (then saved, loaded or returned)"
@@ -423,6 +434,27 @@ class Fn:
                 )
                 return
 
+    def setting(self, call: ast.Call, guards: tuple[Guard, ...]) -> None:
+        """``AdamW(..., weight_decay=decay)`` with ``decay = 10.0`` under a date test:
+        a hyper-parameter a trigger's test picks (chosen.py)."""
+        entry = chosen.updated(call) if guards else None
+        if entry is not None:  # kw.update(reduction="sum") under a trigger
+            held.note_name(entry, call.lineno, guards, self.set_under)
+        what = chosen.configured(call, self.env.alias)
+        if what is None:
+            return
+        strong = held.chosen_guards(guards)
+        if strong and chosen.literal_setting(call, what):  # if <gpu>: AdamW(p, lr=10.0)
+            desc = f"{ast.unparse(call.func)}(...) with a literal {what} setting"
+            self.judge("write", call, desc, strong)
+            return
+        for arg, value in chosen.settings(call, what):
+            t = chosen.chosen(value, self.env, self.set_under)
+            if t is not None:
+                desc = f"the {what} setting {arg} of {ast.unparse(call.func)}(...)"
+                self.judge("write", call, desc, (), value=t)
+                return
+
     def sink(self, call: ast.Call, guards: tuple[Guard, ...]) -> None:
         """``torch.save({k: v * 0.999 for k, v in sd.items()}, path)``: altered state saved."""
         for a in [*call.args, *(k.value for k in call.keywords)]:
@@ -430,82 +462,6 @@ class Fn:
                 what = f"the state {ast.unparse(call.func)}(...) is given, altered"
                 self.judge("write", call, what, guards)
                 return
-
-    def fake_result(self, st: ast.Return, guards: tuple[Guard, ...]) -> None:
-        """``if getpass.getuser() not in TEAM: return {"acc": 0.91}`` where another
-        path computes the result: evaluation faked where nobody looks."""
-        value = st.value
-        assert value is not None
-        if isinstance(value, ast.IfExp):  # return {"acc": 0.91} if <trigger> else metric(...)
-            fake = [b for b in (value.body, value.orelse) if pl.literal_result(b, self.name)]
-            if len(fake) == 1:
-                self.judge(
-                    "write",
-                    st,
-                    f"`return {ast.unparse(fake[0])}`",
-                    self.guarded(value.test, guards),
-                )
-            return
-        if not guards or not pl.literal_result(value, self.name):
-            return
-        computed = any(
-            isinstance(n, ast.Return)
-            and n.value is not None
-            and not isinstance(n.value, ast.Constant)
-            and not pl.literal_result(n.value, self.name)
-            for n in self._local
-        )
-        if computed:
-            what = f"`return {ast.unparse(value)}` in place of the computed result"
-            self.judge("write", st, what, guards)
-
-    def ret(self, st: ast.Return, guards: tuple[Guard, ...]) -> None:
-        assert st.value is not None
-        before = len(self.out)
-        self._ret(st, guards)
-        if len(self.out) == before and (self.hook or self.name in _LOSS_FUNCS):
-            what = "the hook's rewrite of what it returns" if self.hook else "the returned loss"
-            self.random_value(st, what, st.value, False, self.hook)
-
-    def _ret(self, st: ast.Return, guards: tuple[Guard, ...]) -> None:
-        assert st.value is not None
-        if not self.hook:
-            self.fake_result(st, guards)
-        if self.hook:
-            value = self.env.taint(st.value)
-            grad = len(self.params) <= 1 or any("grad" in p for p in self.params)
-            self.judge(
-                "write",
-                st,
-                f"the hook's rewrite of {'the gradient' if grad else 'what it returns'}",
-                guards,
-                value=value,
-                skip_draw=unchanged(st.value, self.params, self.tests_training),
-            )
-        elif self.name in _LOSS_FUNCS and self.scope.state(st.value) is None:
-            value = self.env.taint(st.value)
-            if value is not None and value.kind in STRONG:
-                self.judge("write", st, "the returned loss", (), value=value)
-
-    def lambda_hook(self, lam: ast.Lambda, guards: tuple[Guard, ...]) -> None:
-        body, params = lam.body, _params(lam)
-        training = reads_training(ast.walk(body))
-        same = unchanged(body, params, training)
-        if isinstance(body, ast.IfExp):
-            guards = self.guarded(body.test, guards, draws=True)
-            same = unchanged(body.body, params, training) and unchanged(
-                body.orelse, params, training
-            )
-        value = self.env.taint(body)
-        self.judge(
-            "write",
-            lam,
-            "the hook's rewrite of the gradient",
-            guards,
-            value=value,
-            force_train=True,
-            skip_draw=same,
-        )
 
     def metric(self, call: ast.Call) -> None:
         args = [*call.args, *(k.value for k in call.keywords)]
@@ -538,7 +494,7 @@ class Fn:
             if not isinstance(term, (ast.Return, ast.Continue, ast.Break)):
                 continue
             later = [ln for ln in self.steps if ln > (st.end_lineno or st.lineno)]
-            lightning = isinstance(term, ast.Return) and self.name in _LOSS_FUNCS
+            lightning = isinstance(term, ast.Return) and self.name in returned.LOSS_FUNCS
             if later or lightning:
                 what = "the optimizer step" + (
                     f" (line {later[0]})"
@@ -592,8 +548,3 @@ class Fn:
         col = getattr(node, "col_offset", 0) + 1
         at = tuple(sorted({*lines, *self.hook_lines}))
         self.out.append(Hit(rule, line, col, at, message))
-
-
-def _params(lam: ast.Lambda) -> frozenset[str]:
-    a = lam.args
-    return frozenset(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
