@@ -124,7 +124,9 @@ def _python_file(ctx: Context, f: ChangedFile, docs_read: bool) -> list[Finding]
     """A plain Python file's ``os.environ`` writes (session 22, issue #16) and
     the config targets it writes as Python (session 28)."""
     data = _blob(ctx, f, new=True)
-    if not data:
+    if not data or len(data) > ctx.policy.policy.checks.semgrep.max_file_bytes:
+        # Past the limit the semgrep check blocks the file (`source-unreadable`);
+        # parsing it here could take gigabytes (a 50 MB one-line list did).
         return []
     added = set(f.added_lines)
     out = python_environ(f, data.decode("utf-8", "replace"), added)
