@@ -394,6 +394,8 @@ def test_class_spanning_rules_are_the_analysed_ones() -> None:
         "remote-fetch-then-exec": (0, 1),
         "sabotage-grad-allreduce-subset-group": (3, 0),
         "sabotage-optimizer-state-tamper": (4, 0),
+        "sabotage-reseed-every-step": (1, 0),
+        "sabotage-reseed-in-loop": (1, 0),
         "sabotage-sampler-rank-seed": (1, 0),
         "tamper-framework-monkeypatch": (2, 0),
         "tamper-import-time-thread": (1, 0),

@@ -30,6 +30,11 @@ the rules these reasons cover, so a rule of a new shape fails it):
   cross functions. deser-pickle-load excuses an Unpickler base class whose
   ``find_class`` checks an allow list: a stubbed ``find_class`` only loses the
   excuse, which adds the same hit to both versions (they cancel), never hides one.
+  sabotage-reseed-every-step and its warning twin sabotage-reseed-in-loop
+  (session 28) read a class only in a ``not:``: a per-step hook of the class
+  that saves the RNG state excuses a restore; a stubbed hook loses the excuse
+  (a hit the whole file would not give, on a restore the change added), never
+  hides one.
   tamper-framework-monkeypatch's star-import branch (session 25) excuses a name
   the file binds before the write (``class $C``, ``def $C``, a module-level
   assignment or import): headers and module-level statements are kept, so a
